@@ -1,0 +1,428 @@
+// BTF → C declarations (a vmlinux.h equivalent).
+//
+// Two phases, the way a C compiler needs them:
+//  1. order: a type used *by value* must be complete before its user, so walk every type
+//     depth-first and queue named definitions after what they embed. Pointers break the
+//     dependency (a forward declaration is enough), except for anonymous types, which are
+//     defined inline wherever they appear.
+//  2. emit: write queued definitions in order. While writing one, any typedef it names that
+//     was not queued (it only reaches named structs through pointers) is written first, and
+//     any struct/union it names that is not yet declared gets a forward declaration.
+// Layout is reproduced exactly: explicit padding as anonymous bitfields wherever the natural
+// C layout would differ from the BTF offsets, `packed` where members sit off their alignment.
+import type { Btf } from './btf.js';
+import { BtfError, BtfKind, type CompositeType, type EnumType, INT_BOOL, type RefType } from './types.js';
+
+export interface CDumpOptions {
+  /** Wrap in an include guard and the preserve_access_index pragma, as bpftool does. Default true. */
+  header?: boolean;
+  guard?: string;
+}
+
+const enum Order {
+  None = 0,
+  Ordering = 1,
+  Ordered = 2,
+}
+
+const MAX_DECL_DEPTH = 64;
+
+export class CDumper {
+  private readonly order: Uint8Array;
+  /** 0 none, 1 forward-declared, 2 defined / emitted, 3 being emitted. */
+  private readonly emitState: Uint8Array;
+  /** 1 once `struct X;` or the definition of X has been written. */
+  private readonly declared: Uint8Array;
+  private readonly queue: number[] = [];
+  private readonly names: string[];
+  private readonly enumeratorNames = new Map<string, string>();
+  private out: string[] = [];
+  private outLen = 0;
+
+  constructor(
+    private readonly btf: Btf,
+    private readonly write: (chunk: string) => void,
+  ) {
+    const n = btf.types.length;
+    this.order = new Uint8Array(n);
+    this.emitState = new Uint8Array(n);
+    this.declared = new Uint8Array(n);
+    this.names = new Array(n);
+    this.assignNames();
+  }
+
+  /** C names, made unique per namespace the way libbpf does: later duplicates get `___N`. */
+  private assignNames(): void {
+    const tags = new Map<string, number>();
+    const idents = new Map<string, number>();
+    const unique = (space: Map<string, number>, name: string) => {
+      const c = (space.get(name) ?? 0) + 1;
+      space.set(name, c);
+      return c === 1 ? name : `${name}___${c}`;
+    };
+    // Names of types that are defined (so forward declarations can alias them, not shadow them).
+    for (const t of this.btf.types) {
+      if (!t.name) continue;
+      switch (t.kind) {
+        case BtfKind.Struct:
+        case BtfKind.Union:
+        case BtfKind.Enum:
+        case BtfKind.Enum64:
+          this.names[t.id] = unique(tags, t.name);
+          break;
+        case BtfKind.Typedef:
+          this.names[t.id] = unique(idents, t.name);
+          break;
+        default:
+          this.names[t.id] = t.name;
+      }
+    }
+    // Enumerators live in the ordinary identifier namespace with typedefs.
+    for (const t of this.btf.types) {
+      if (t.kind !== BtfKind.Enum && t.kind !== BtfKind.Enum64) continue;
+      for (const v of t.values) {
+        const key = `${t.id}:${v.name}`;
+        this.enumeratorNames.set(key, unique(idents, v.name));
+      }
+    }
+  }
+
+  private emit(s: string): void {
+    this.out.push(s);
+    this.outLen += s.length;
+    if (this.outLen > 1 << 16) this.flush();
+  }
+
+  flush(): void {
+    if (this.out.length) this.write(this.out.join(''));
+    this.out = [];
+    this.outLen = 0;
+  }
+
+  /** Returns true when the type is "strong": its user needs it complete or declared before it. */
+  private orderType(id: number, throughPtr: boolean, depth = 0): boolean {
+    if (depth > 4096) throw new BtfError(this.btf.file, `type ${id}: type graph nests too deeply`);
+    const t = this.btf.types[id]!;
+    switch (t.kind) {
+      case BtfKind.Void:
+      case BtfKind.Int:
+      case BtfKind.Float:
+        return false;
+      case BtfKind.Ptr:
+        this.orderType(t.type, true, depth + 1);
+        return false;
+      case BtfKind.Array:
+        return this.orderType(t.type, throughPtr, depth + 1);
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        const st = this.order[id];
+        if (st === Order.Ordered) return true;
+        if (throughPtr && t.name) return false;
+        if (st === Order.Ordering) {
+          if (t.name) throw new BtfError(this.btf.file, `${t.kind === BtfKind.Struct ? 'struct' : 'union'} '${t.name}' (id ${id}) contains itself by value`);
+          return true;
+        }
+        this.order[id] = Order.Ordering;
+        for (const m of t.members) this.orderType(m.type, false, depth + 1);
+        if (t.name) this.queue.push(id);
+        this.order[id] = Order.Ordered;
+        return true;
+      }
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+      case BtfKind.Fwd:
+        if (this.order[id] === Order.Ordered) return true;
+        if (t.name) this.queue.push(id);
+        this.order[id] = Order.Ordered;
+        return true;
+      case BtfKind.Typedef: {
+        if (this.order[id] === Order.Ordered) return true;
+        if (this.order[id] === Order.Ordering) return false;
+        this.order[id] = Order.Ordering;
+        const strong = this.orderType(t.type, throughPtr, depth + 1);
+        if (throughPtr && !strong) {
+          this.order[id] = Order.None;
+          return false;
+        }
+        this.queue.push(id);
+        this.order[id] = Order.Ordered;
+        return true;
+      }
+      case BtfKind.Const:
+      case BtfKind.Volatile:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+        return this.orderType(t.type, throughPtr, depth + 1);
+      case BtfKind.FuncProto:
+        // Parameter and return types of a declaration may be incomplete.
+        this.orderType(t.returnType, true, depth + 1);
+        for (const p of t.params) this.orderType(p.type, true, depth + 1);
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  name(id: number): string {
+    return this.names[id] ?? '';
+  }
+
+  /** Dump every type (or just `ids` and what they need). */
+  dump(ids?: number[], opts: CDumpOptions = {}): void {
+    const header = opts.header ?? true;
+    const guard = opts.guard ?? '__VMLINUX_H__';
+    if (header) {
+      this.emit(`#ifndef ${guard}\n#define ${guard}\n\n`);
+      this.emit('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n');
+      this.emit('#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n');
+      this.emit('#endif\n\n');
+    }
+    const roots = ids ?? this.btf.types.map((t) => t.id).slice(1);
+    for (const id of roots) {
+      const t = this.btf.types[id]!;
+      // Only type declarations belong in a header.
+      if (t.kind === BtfKind.Func || t.kind === BtfKind.Var || t.kind === BtfKind.Datasec || t.kind === BtfKind.DeclTag) continue;
+      this.orderType(id, false);
+    }
+    for (const id of this.queue) this.emitTopLevel(id);
+    if (header) {
+      this.emit('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n');
+      this.emit(`#endif /* ${guard} */\n`);
+    }
+    this.flush();
+  }
+
+  private emitTopLevel(id: number): void {
+    if (this.emitState[id] === 2) return;
+    const t = this.btf.types[id]!;
+    switch (t.kind) {
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        this.emitState[id] = 3;
+        const body = this.compositeDef(t, 0);
+        this.emit(`${body};\n\n`);
+        this.emitState[id] = 2;
+        this.declared[id] = 1;
+        break;
+      }
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+        this.emitState[id] = 3;
+        this.emit(`${this.enumDef(t, 0)};\n\n`);
+        this.emitState[id] = 2;
+        break;
+      case BtfKind.Fwd:
+        this.ensureTagDeclared(id);
+        break;
+      case BtfKind.Typedef:
+        this.ensureTypedef(id);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private ensureTypedef(id: number): void {
+    if (this.emitState[id] !== 0) return;
+    const t = this.btf.types[id] as RefType;
+    this.emitState[id] = 3;
+    // The compiler defines this one itself (libbpf skips it too).
+    if (t.name === '__builtin_va_list') {
+      this.emitState[id] = 2;
+      return;
+    }
+    const text = `typedef ${this.decl(t.type, this.name(id), 0)};\n\n`;
+    this.emit(text);
+    this.emitState[id] = 2;
+  }
+
+  /** Forward-declare a named struct/union (or FWD) before its first use by pointer. */
+  private ensureTagDeclared(id: number): void {
+    const t = this.btf.types[id]!;
+    let target = id;
+    if (t.kind === BtfKind.Fwd) {
+      // A FWD aliases the full definition of the same name when there is one.
+      const full = this.btf.idsByName(t.name).find((o) => {
+        const k = this.btf.types[o]!.kind;
+        return k === (t.union ? BtfKind.Union : BtfKind.Struct);
+      });
+      if (full !== undefined && this.names[full] === t.name) target = full;
+    }
+    if (this.declared[target]) return;
+    this.emit(`${this.tagKeyword(id)} ${this.name(target)};\n\n`);
+    this.declared[target] = 1;
+    this.declared[id] = 1;
+    if (this.emitState[target] === 0) this.emitState[target] = 1;
+  }
+
+  private tagKeyword(id: number): string {
+    const t = this.btf.types[id]!;
+    if (t.kind === BtfKind.Union || (t.kind === BtfKind.Fwd && (t as { union: boolean }).union)) return 'union';
+    if (t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) return 'enum';
+    return 'struct';
+  }
+
+  /** A C declaration of `declarator` with type `id` (declarator may be '' for abstract). */
+  decl(id: number, declarator: string, lvl: number, depth = 0): string {
+    if (depth > MAX_DECL_DEPTH) throw new BtfError(this.btf.file, `type ${id}: declarator nests too deeply (a loop?)`);
+    const t = this.btf.types[id];
+    if (!t) throw new BtfError(this.btf.file, `type id ${id} does not exist`);
+    const join = (base: string) => (declarator ? `${base} ${declarator}` : base);
+    switch (t.kind) {
+      case BtfKind.Void:
+        return join('void');
+      case BtfKind.Int:
+        return join(t.encoding & INT_BOOL && t.name === 'bool' ? '_Bool' : t.name);
+      case BtfKind.Float:
+        return join(t.name);
+      case BtfKind.Ptr: {
+        const target = this.btf.types[t.type]!;
+        const paren = target.kind === BtfKind.Array || target.kind === BtfKind.FuncProto;
+        return this.decl(t.type, paren ? `(*${declarator})` : `*${declarator}`, lvl, depth + 1);
+      }
+      case BtfKind.Array:
+        return this.decl(t.type, `${declarator}[${t.nelems}]`, lvl, depth + 1);
+      case BtfKind.Const:
+      case BtfKind.Volatile:
+      case BtfKind.Restrict: {
+        const kw = t.kind === BtfKind.Const ? 'const' : t.kind === BtfKind.Volatile ? 'volatile' : 'restrict';
+        const under = this.btf.types[t.type]!;
+        if (under.kind === BtfKind.Ptr) return this.decl(t.type, declarator ? `${kw} ${declarator}` : kw, lvl, depth + 1);
+        // C cannot qualify arrays or functions directly; restrict only applies to pointers.
+        if (under.kind === BtfKind.Array || under.kind === BtfKind.FuncProto || t.kind === BtfKind.Restrict)
+          return this.decl(t.type, declarator, lvl, depth + 1);
+        return `${kw} ${this.decl(t.type, declarator, lvl, depth + 1)}`;
+      }
+      case BtfKind.TypeTag:
+        return this.decl(t.type, declarator, lvl, depth + 1);
+      case BtfKind.Typedef:
+        this.ensureTypedef(id);
+        return join(this.name(id));
+      case BtfKind.Struct:
+      case BtfKind.Union:
+        if (!t.name) return join(this.compositeDef(t, lvl));
+        if (!this.declared[id]) this.ensureTagDeclared(id);
+        return join(`${this.tagKeyword(id)} ${this.name(id)}`);
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+        if (!t.name) return join(this.enumDef(t, lvl));
+        if (this.emitState[id] === 0) {
+          this.emitState[id] = 3;
+          this.emit(`${this.enumDef(t, 0)};\n\n`);
+          this.emitState[id] = 2;
+        }
+        return join(`enum ${this.name(id)}`);
+      case BtfKind.Fwd: {
+        this.ensureTagDeclared(id);
+        const full = this.btf.idsByName(t.name).find((o) => this.btf.types[o]!.kind === (t.union ? BtfKind.Union : BtfKind.Struct));
+        return join(`${t.union ? 'union' : 'struct'} ${full !== undefined ? this.name(full) : t.name}`);
+      }
+      case BtfKind.FuncProto: {
+        let params: string;
+        if (t.params.length === 0) params = 'void';
+        else
+          params = t.params
+            .map((p, i) => (p.type === 0 && i === t.params.length - 1 ? '...' : this.decl(p.type, '', lvl, depth + 1)))
+            .join(', ');
+        return this.decl(t.returnType, `${declarator}(${params})`, lvl, depth + 1);
+      }
+      default:
+        throw new BtfError(this.btf.file, `type ${id} (kind ${t.kind}) cannot appear in a C declaration`);
+    }
+  }
+
+  private enumDef(t: EnumType, lvl: number): string {
+    const ind = '\t'.repeat(lvl + 1);
+    const suffix = t.kind === BtfKind.Enum64 ? (t.signed ? 'LL' : 'ULL') : '';
+    let s = t.name ? `enum ${this.name(t.id)} {` : 'enum {';
+    for (const v of t.values) {
+      const nm = this.enumeratorNames.get(`${t.id}:${v.name}`) ?? v.name;
+      // An unsigned 64-bit enumerator needs the suffix to be read as such by the compiler.
+      s += `\n${ind}${nm} = ${v.value}${suffix},`;
+    }
+    s += `\n${'\t'.repeat(lvl)}}`;
+    // Enums narrower than int only keep their size when packed (the kernel declares them __packed).
+    if (t.size < 4) s += ' __attribute__((packed))';
+    return s;
+  }
+
+  private compositeDef(t: CompositeType, lvl: number): string {
+    const kw = t.kind === BtfKind.Union ? 'union' : 'struct';
+    const ind = '\t'.repeat(lvl + 1);
+    let s = t.name ? `${kw} ${this.name(t.id)} {` : `${kw} {`;
+    const packed = this.btf.isPacked(t);
+    let cur = 0;
+    const isUnion = t.kind === BtfKind.Union;
+    for (const m of t.members) {
+      const off = isUnion ? 0 : m.bitOffset;
+      if (!isUnion) {
+        if (m.bitfieldSize) {
+          if (off > cur) s += this.padding(cur, off, ind);
+        } else {
+          const align = packed ? 1 : this.btf.alignof(m.type) * 8;
+          const natural = Math.ceil(cur / align) * align;
+          if (off !== natural && off > cur) s += this.padding(cur, off, ind);
+        }
+      }
+      s += `\n${ind}${this.decl(m.type, m.name, lvl + 1)}`;
+      if (m.bitfieldSize) s += `: ${m.bitfieldSize}`;
+      s += ';';
+      if (!isUnion) cur = off + (m.bitfieldSize || this.sizeBits(m.type));
+    }
+    if (!isUnion) {
+      const end = t.size * 8;
+      const align = packed ? 8 : this.btf.alignof(t.id) * 8;
+      const natural = Math.ceil(cur / align) * align;
+      if (natural !== end && end > cur) s += this.padding(cur, end, ind);
+    }
+    s += `\n${'\t'.repeat(lvl)}}`;
+    if (packed) s += ' __attribute__((packed))';
+    return s;
+  }
+
+  private sizeBits(id: number): number {
+    try {
+      return this.btf.sizeof(id) * 8;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Anonymous bitfields that move the compiler from bit `from` to bit `to`. */
+  private padding(from: number, to: number, ind: string): string {
+    let s = '';
+    let cur = from;
+    if (cur % 8 !== 0) {
+      const k = Math.min(8 - (cur % 8), to - cur);
+      s += `\n${ind}char: ${k};`;
+      cur += k;
+    }
+    while (to - cur >= 8) {
+      let w = 64;
+      while (w > 8 && (cur % w !== 0 || to - cur < w)) w >>= 1;
+      s += `\n${ind}${w === 64 ? 'long' : w === 32 ? 'int' : w === 16 ? 'short' : 'char'}: ${w};`;
+      cur += w;
+    }
+    if (to > cur) s += `\n${ind}char: ${to - cur};`;
+    return s;
+  }
+}
+
+/** Dump BTF as C. */
+export function dumpC(btf: Btf, write: (chunk: string) => void, opts: CDumpOptions & { ids?: number[] } = {}): void {
+  new CDumper(btf, write).dump(opts.ids, opts);
+}
+
+/** A one-line C spelling of a type (e.g. `struct event *`, `char[16]`), for listings. */
+export function typeToC(btf: Btf, id: number): string {
+  const d = new CDumper(btf, () => {});
+  // Named composites print as references; anonymous ones are summarized.
+  const t = btf.types[id];
+  if (t && (t.kind === BtfKind.Struct || t.kind === BtfKind.Union) && !t.name) return `${t.kind === BtfKind.Struct ? 'struct' : 'union'} (anon)`;
+  if (t && (t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) && !t.name) return 'enum (anon)';
+  try {
+    return d.decl(id, '', 0).replace(/\s+/g, ' ');
+  } catch {
+    return `type ${id}`;
+  }
+}
