@@ -267,7 +267,7 @@ export class CDumper {
     if (depth > MAX_DECL_DEPTH) throw new BtfError(this.btf.file, `type ${id}: declarator nests too deeply (a loop?)`);
     const t = this.btf.types[id];
     if (!t) throw new BtfError(this.btf.file, `type id ${id} does not exist`);
-    const join = (base: string) => (declarator ? `${base} ${declarator}` : base);
+    const join = (base: string) => (!declarator ? base : declarator.startsWith('[') ? `${base}${declarator}` : `${base} ${declarator}`);
     switch (t.kind) {
       case BtfKind.Void:
         return join('void');
@@ -420,6 +420,8 @@ export function typeToC(btf: Btf, id: number): string {
   const t = btf.types[id];
   if (t && (t.kind === BtfKind.Struct || t.kind === BtfKind.Union) && !t.name) return `${t.kind === BtfKind.Struct ? 'struct' : 'union'} (anon)`;
   if (t && (t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) && !t.name) return 'enum (anon)';
+  if (t && t.kind === BtfKind.Datasec) return `datasec ${t.name}`;
+  if (t && (t.kind === BtfKind.Var || t.kind === BtfKind.Func)) return t.name;
   try {
     return d.decl(id, '', 0).replace(/\s+/g, ' ');
   } catch {
