@@ -26,7 +26,7 @@ export function fixtureTargets() {
 }
 
 export function compileArgs(t, outPath) {
-  return ['-O2', '-g', '-target', t.target, '-Wall', '-Werror', '-Wno-unused-function', '-Iinclude', '-I../../include', '-c', t.source, '-o', outPath];
+  return ['-O2', '-g', '-fdebug-compilation-dir=.', '-target', t.target, '-Wall', '-Werror', '-Wno-unused-function', '-Iinclude', '-I../../include', '-c', t.source, '-o', outPath];
 }
 
 /** Hash of everything that determines an object: its source, every header, and the flags. */

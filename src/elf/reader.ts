@@ -141,9 +141,9 @@ function latin1OrUtf8(b: Uint8Array, start: number, end: number): string {
 }
 
 export function parseElf(bytes: Uint8Array, file = '<buffer>'): ElfFile {
+  if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
+    throw new ElfError(file, bytes.length === 0 ? 'file is empty' : 'bad magic: not an ELF file (expected a clang -target bpf object)');
   if (bytes.length < 64) throw new ElfError(file, `file is ${bytes.length} bytes, shorter than an ELF64 header (64)`);
-  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
-    throw new ElfError(file, 'bad magic: not an ELF file');
   if (bytes[4] !== 2) throw new ElfError(file, `ELF class ${bytes[4]} is not ELF64 (BPF objects are 64-bit)`);
   const dataEnc = bytes[5];
   if (dataEnc !== 1 && dataEnc !== 2) throw new ElfError(file, `unknown data encoding ${dataEnc}`);
