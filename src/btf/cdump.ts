@@ -26,6 +26,10 @@ const enum Order {
 }
 
 const MAX_DECL_DEPTH = 64;
+/** Declarator nodes expanded for one top-level item; real kernels need a few thousand at most. */
+const MAX_DECL_NODES = 200_000;
+/** Gaps above this many bytes become one named array instead of a run of `long: 64;` lines. */
+const MAX_BITFIELD_PADDING_BYTES = 1024;
 
 export class CDumper {
   private readonly order: Uint8Array;
@@ -36,6 +40,10 @@ export class CDumper {
   private readonly queue: number[] = [];
   private readonly names: string[];
   private readonly enumeratorNames = new Map<string, string>();
+  /** Ids on the current declarator path, to reject loops that no C declaration can express. */
+  private readonly onPath: Uint8Array;
+  private nodeBudget = MAX_DECL_NODES;
+  private padCounter = 0;
   private out: string[] = [];
   private outLen = 0;
 
@@ -47,6 +55,7 @@ export class CDumper {
     this.order = new Uint8Array(n);
     this.emitState = new Uint8Array(n);
     this.declared = new Uint8Array(n);
+    this.onPath = new Uint8Array(n);
     this.names = new Array(n);
     this.assignNames();
   }
@@ -101,7 +110,7 @@ export class CDumper {
 
   /** Returns true when the type is "strong": its user needs it complete or declared before it. */
   private orderType(id: number, throughPtr: boolean, depth = 0): boolean {
-    if (depth > 4096) throw new BtfError(this.btf.file, `type ${id}: type graph nests too deeply`);
+    if (depth > 2048) throw new BtfError(this.btf.file, `type ${id}: type graph nests too deeply`);
     const t = this.btf.types[id]!;
     switch (t.kind) {
       case BtfKind.Void:
@@ -194,6 +203,7 @@ export class CDumper {
 
   private emitTopLevel(id: number): void {
     if (this.emitState[id] === 2) return;
+    this.nodeBudget = MAX_DECL_NODES;
     const t = this.btf.types[id]!;
     switch (t.kind) {
       case BtfKind.Struct:
@@ -265,8 +275,19 @@ export class CDumper {
   /** A C declaration of `declarator` with type `id` (declarator may be '' for abstract). */
   decl(id: number, declarator: string, lvl: number, depth = 0): string {
     if (depth > MAX_DECL_DEPTH) throw new BtfError(this.btf.file, `type ${id}: declarator nests too deeply (a loop?)`);
+    if (--this.nodeBudget < 0) throw new BtfError(this.btf.file, `type ${id}: declaration expands beyond ${MAX_DECL_NODES} nodes`);
     const t = this.btf.types[id];
     if (!t) throw new BtfError(this.btf.file, `type id ${id} does not exist`);
+    if (this.onPath[id]) throw new BtfError(this.btf.file, `type ${id} refers to itself through anonymous types`);
+    this.onPath[id] = 1;
+    try {
+      return this.declInner(t, id, declarator, lvl, depth);
+    } finally {
+      this.onPath[id] = 0;
+    }
+  }
+
+  private declInner(t: NonNullable<Btf['types'][number]>, id: number, declarator: string, lvl: number, depth: number): string {
     const join = (base: string) => (!declarator ? base : declarator.startsWith('[') ? `${base}${declarator}` : `${base} ${declarator}`);
     switch (t.kind) {
       case BtfKind.Void:
@@ -355,6 +376,8 @@ export class CDumper {
     const isUnion = t.kind === BtfKind.Union;
     for (const m of t.members) {
       const off = isUnion ? 0 : m.bitOffset;
+      if (off + (m.bitfieldSize || 0) > t.size * 8)
+        throw new BtfError(this.btf.file, `member '${m.name}' of ${kw} '${t.name}' (id ${t.id}) lies outside its ${t.size} bytes`);
       if (!isUnion) {
         if (m.bitfieldSize) {
           if (off > cur) s += this.padding(cur, off, ind);
@@ -396,6 +419,12 @@ export class CDumper {
       const k = Math.min(8 - (cur % 8), to - cur);
       s += `\n${ind}char: ${k};`;
       cur += k;
+    }
+    if ((to - cur) / 8 > MAX_BITFIELD_PADDING_BYTES) {
+      // A large hole: one byte array keeps the header small (and the layout identical).
+      const bytes = Math.floor((to - cur) / 8);
+      s += `\n${ind}char __bee_pad${this.padCounter++}[${bytes}];`;
+      cur += bytes * 8;
     }
     while (to - cur >= 8) {
       let w = 64;

@@ -13,11 +13,12 @@ export function hex(n: number | bigint): string {
   return `0x${n.toString(16)}`;
 }
 
-/** Writes a big string to stdout without building one giant buffer, respecting back-pressure. */
-export async function writeChunks(produce: (write: (s: string) => void) => void): Promise<void> {
-  const chunks: string[] = [];
-  produce((s) => chunks.push(s));
-  for (const c of chunks) {
-    if (!process.stdout.write(c)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
-  }
+/**
+ * Streams a large output straight to stdout as it is produced. stdout writes to files and pipes
+ * are synchronous on Linux, so nothing accumulates in memory (which the GC would pay for).
+ */
+export function writeChunks(produce: (write: (s: string) => void) => void): void {
+  produce((s) => {
+    process.stdout.write(s);
+  });
 }

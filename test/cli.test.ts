@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { fixture, hasCommand, need, runCli } from './helpers.js';
+
+describe('bee-ts CLI (kernel-free commands)', () => {
+  it('--help lists the commands', () => {
+    const r = runCli(['--help']);
+    expect(r.status).toBe(0);
+    for (const c of ['describe', 'btf']) expect(r.stdout).toContain(c);
+  });
+
+  it("describe shows a bee .maps.print object's programs, roles and globals", () => {
+    const r = runCli(['describe', fixture('bee_suffix.bpfel.o')]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/on_open\s+tracepoint\/syscalls\/sys_enter_openat\s+tracepoint/);
+    expect(r.stdout).toMatch(/events\s+ringbuf\s+0\s+0 \(struct event_t\).*print \(suffix\)/);
+    expect(r.stdout).toMatch(/sockets_counter\s+hash\s+8 \(struct dimensions_t\)\s+8 \(u64\).*counter \(suffix\)/);
+    expect(r.stdout).toMatch(/\.rodata\s+target_pid\s+const volatile u32/);
+    expect(r.stdout).toMatch(/\.bss\s+seen\s+u64/);
+  });
+
+  it('describe --json', () => {
+    const r = runCli(['describe', '--json', fixture('bee_suffix.bpfel.o')]);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.programs).toEqual([expect.objectContaining({ name: 'on_open', type: 'tracepoint', section: 'tracepoint/syscalls/sys_enter_openat' })]);
+    expect(j.maps.find((m: { name: string }) => m.name === 'events')).toMatchObject({ type: 'ringbuf', role: 'print', role_source: 'suffix', value_type: 'struct event_t' });
+    expect(j.globals.map((g: { name: string }) => g.name).sort()).toEqual(['seen', 'target_pid']);
+  });
+
+  it('describe names the map at fault and exits non-zero', () => {
+    const r = runCli(['describe', fixture('bad_role.bpfel.o')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^Error: .*bad_role\.bpfel\.o: map 'counter_conflict': name prefix says 'counter'/);
+    const j = runCli(['describe', '--json', fixture('bad_role.bpfel.o')]);
+    expect(j.status).toBe(1);
+    expect(JSON.parse(j.stdout).error).toMatch(/counter_conflict/);
+  });
+
+  it('describe rejects a file that is not a BPF object', () => {
+    const r = runCli(['describe', fixture('maps.c')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/maps\.c: malformed ELF: bad magic/);
+    const missing = runCli(['describe', '/nonexistent.o']);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read \/nonexistent\.o: ENOENT/);
+  });
+
+  it('btf dump file <obj> format raw|c, and usage errors', () => {
+    const raw = runCli(['btf', 'dump', 'file', fixture('maps.bpfel.o')]);
+    expect(raw.status).toBe(0);
+    expect(raw.stdout).toMatch(/^\[1\] /);
+    expect(raw.stdout).toContain("STRUCT 'key_t' size=20 vlen=2");
+    const c = runCli(['btf', 'dump', 'file', fixture('maps.bpfel.o'), 'format', 'c']);
+    expect(c.status).toBe(0);
+    expect(c.stdout).toContain('struct key_t {');
+    const bad = runCli(['btf', 'dump', 'file', fixture('maps.bpfel.o'), 'format', 'xml']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('format must be raw or c');
+  });
+
+  it('btf dump file /sys/kernel/btf/vmlinux lists the same ids and kinds as bpftool', () => {
+    if (need(fs.existsSync('/sys/kernel/btf/vmlinux'), 'no kernel BTF')) return;
+    if (need(hasCommand('bpftool'), 'bpftool is not installed')) return;
+    const ours = runCli(['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux']);
+    expect(ours.status).toBe(0);
+    const theirs = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const heads = (s: string) => s.split('\n').filter((l) => l.startsWith('['));
+    expect(heads(ours.stdout).length).toBe(heads(theirs).length);
+    expect(ours.stdout === theirs).toBe(true);
+  });
+});

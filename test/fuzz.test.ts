@@ -1,0 +1,119 @@
+// Robustness: thousands of truncated and bit-flipped copies of every fixture (and of a blob cut
+// from the kernel's BTF) must give a typed error or a valid result, quickly, never a RangeError,
+// TypeError or hang. Mutations come from a seeded PRNG so a failure names a reproducible case.
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseBtf } from '../src/btf/btf.js';
+import { CDumper } from '../src/btf/cdump.js';
+import { encodeBtf } from '../src/btf/encode.js';
+import { parseBtfExt } from '../src/btf/ext.js';
+import { dumpRaw } from '../src/btf/raw.js';
+import { BtfError, BtfKind, type BtfType } from '../src/btf/types.js';
+import { ElfError, parseElf } from '../src/elf/reader.js';
+import { parseObject, SpecError } from '../src/loader/spec.js';
+import { ALL_OBJECTS, need, readFixture } from './helpers.js';
+
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Mutation `i` of `input`: truncation, bit flips, or overwritten words. */
+function mutate(input: Uint8Array, seed: number): Uint8Array {
+  const rnd = prng(seed);
+  const mode = seed % 4;
+  if (mode === 0) return input.slice(0, Math.floor(rnd() * input.length));
+  const out = Uint8Array.from(input);
+  const n = 1 + Math.floor(rnd() * 8);
+  for (let k = 0; k < n; k++) {
+    const at = Math.floor(rnd() * out.length);
+    if (mode === 1) out[at]! ^= 1 << Math.floor(rnd() * 8);
+    else if (mode === 2) out[at] = rnd() < 0.5 ? 0xff : 0;
+    else for (let j = 0; j < 4 && at + j < out.length; j++) out[at + j] = Math.floor(rnd() * 256);
+  }
+  return out;
+}
+
+const TYPED = [ElfError, BtfError, SpecError];
+const TIME_LIMIT_MS = 2000;
+
+function check(what: string, seed: number, fn: () => void) {
+  const t0 = performance.now();
+  try {
+    fn();
+  } catch (e) {
+    if (!TYPED.some((T) => e instanceof T)) throw new Error(`${what} mutation ${seed}: untyped ${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}`);
+  }
+  const ms = performance.now() - t0;
+  if (ms > TIME_LIMIT_MS) throw new Error(`${what} mutation ${seed} took ${ms.toFixed(0)} ms`);
+}
+
+function exerciseBtf(bytes: Uint8Array) {
+  const btf = parseBtf(bytes, { file: 'fuzz' });
+  dumpRaw(btf, () => {});
+  new CDumper(btf, () => {}).dump();
+}
+
+const PER_OBJECT = 400;
+
+describe('fuzzing the readers', () => {
+  it.each(ALL_OBJECTS)(`%s: ${PER_OBJECT} mutated objects`, (name) => {
+    const bytes = readFixture(name);
+    let parsed = 0;
+    for (let i = 0; i < PER_OBJECT; i++) {
+      check(name, i, () => {
+        parseObject(mutate(bytes, i), { file: 'fuzz.o' });
+        parsed++;
+      });
+    }
+    // Some mutations land in padding or unused bytes and must still parse.
+    expect(parsed).toBeGreaterThan(0);
+  });
+
+  it.each(ALL_OBJECTS.filter((f) => f.includes('bpfel')))(`%s: ${PER_OBJECT} mutated .BTF and .BTF.ext blobs`, (name) => {
+    const elf = parseElf(readFixture(name));
+    const btfBytes = elf.sectionByName('.BTF')!.data;
+    const extBytes = elf.sectionByName('.BTF.ext')!.data;
+    const btf = parseBtf(btfBytes);
+    for (let i = 0; i < PER_OBJECT; i++) {
+      check(`${name} .BTF`, i, () => exerciseBtf(mutate(btfBytes, i)));
+      check(`${name} .BTF.ext`, i, () => parseBtfExt(mutate(extBytes, i), btf, 'fuzz'));
+    }
+  });
+
+  it('a blob cut from the kernel BTF: 1000 mutations', () => {
+    const path = '/sys/kernel/btf/vmlinux';
+    if (need(fs.existsSync(path), `${path} is missing`)) return;
+    const full = parseBtf(fs.readFileSync(path));
+    // The first 3000 kernel types, with references beyond the cut redirected to void.
+    const N = 3000;
+    const fix = (id: number) => (id < N ? id : 0);
+    const cut: BtfType[] = full.types.slice(0, N).map((t) => {
+      const c = structuredClone(t) as BtfType;
+      if ('type' in c) (c as { type: number }).type = fix(c.type);
+      if (c.kind === BtfKind.Array) c.indexType = fix(c.indexType);
+      if (c.kind === BtfKind.Struct || c.kind === BtfKind.Union) for (const m of c.members) m.type = fix(m.type);
+      if (c.kind === BtfKind.FuncProto) {
+        c.returnType = fix(c.returnType);
+        for (const p of c.params) p.type = fix(p.type);
+      }
+      if (c.kind === BtfKind.Datasec) for (const v of c.vars) v.type = fix(v.type);
+      return c;
+    });
+    // Funcs must point at prototypes: drop those whose prototype fell off the cut.
+    for (let i = 1; i < cut.length; i++) {
+      const t = cut[i]!;
+      if ((t.kind === BtfKind.Func && cut[t.type]?.kind !== BtfKind.FuncProto) || (t.kind === BtfKind.Var && t.type === 0))
+        cut[i] = { kind: BtfKind.Int, id: i, name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 };
+    }
+    const blob = encodeBtf(cut);
+    expect(parseBtf(blob).count).toBe(N);
+    for (let i = 0; i < 1000; i++) check('vmlinux blob', i, () => exerciseBtf(mutate(blob, i)));
+  });
+});
