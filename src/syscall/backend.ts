@@ -1,0 +1,58 @@
+// The one seam to the kernel. Every syscall bee-ts makes goes through the `SyscallBackend`
+// returned by sys(); tests may install a fake with useBackend(). Calls return the kernel's
+// result, or -errno on failure (never throw), so fakes need no errno plumbing.
+
+export interface SyscallBackend {
+  readonly name: string;
+  bpf(cmd: number, attr: Uint8Array, size: number): number;
+  perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
+  /** ioctl with an integer argument. */
+  ioctl(fd: number, request: number, arg: number): number;
+  close(fd: number): number;
+  /** F_DUPFD_CLOEXEC to at least `min`. */
+  dupCloexec(fd: number, min: number): number;
+  /** Returns the mapping address, or a negative errno as bigint. */
+  mmap(length: number, prot: number, flags: number, fd: number, offset: number): bigint;
+  munmap(addr: bigint, length: number): number;
+  epollCreate(): number;
+  epollCtl(epfd: number, op: number, fd: number, events: number, data: bigint): number;
+  epollWait(epfd: number, events: Uint8Array, maxEvents: number, timeoutMs: number): number;
+  /** epoll_wait on a worker thread: never blocks the event loop. */
+  epollWaitAsync(epfd: number, events: Uint8Array, maxEvents: number, timeoutMs: number, cb: (r: number) => void): void;
+  eventfd(initval: number, flags: number): number;
+  read(fd: number, buf: Uint8Array, len: number): number;
+  write(fd: number, buf: Uint8Array, len: number): number;
+  getrlimit(resource: number): { cur: bigint; max: bigint } | number;
+  setrlimit(resource: number, cur: bigint, max: bigint): number;
+  /** Address of a buffer's bytes, to store inside a bpf_attr. The buffer must stay referenced. */
+  addressOf(buf: Uint8Array): bigint;
+  /** A zero-copy view of mapped memory. */
+  view(addr: bigint, length: number): ArrayBuffer;
+  pageSize(): number;
+  /** Number of the calling thread's CPU count as the kernel sees possible CPUs. */
+  numPossibleCpus(): number;
+}
+
+let current: SyscallBackend | undefined;
+let factory: (() => SyscallBackend) | undefined;
+
+/** Registered by src/syscall/native.ts so kernel-free code never loads koffi. */
+export function registerNativeBackend(f: () => SyscallBackend): void {
+  factory = f;
+}
+
+export function sys(): SyscallBackend {
+  if (current) return current;
+  if (!factory) throw new Error('no syscall backend: import "bee-ts/syscall/native" (done by the library entry points)');
+  current = factory();
+  return current;
+}
+
+/** Install a backend (a fake in unit tests); returns a function restoring the previous one. */
+export function useBackend(b: SyscallBackend): () => void {
+  const prev = current;
+  current = b;
+  return () => {
+    current = prev;
+  };
+}

@@ -1,0 +1,406 @@
+// bpf(2) commands with typed attr builders. Each attr is sized to the end of the last field the
+// command uses (zero-filled), so older kernels see no unknown non-zero bytes.
+import { sys } from './backend.js';
+import { BpfError, EAGAIN, EINTR, ENOENT } from './errno.js';
+import { Fd } from './fd.js';
+
+export const Cmd = {
+  MAP_CREATE: 0,
+  MAP_LOOKUP_ELEM: 1,
+  MAP_UPDATE_ELEM: 2,
+  MAP_DELETE_ELEM: 3,
+  MAP_GET_NEXT_KEY: 4,
+  PROG_LOAD: 5,
+  OBJ_PIN: 6,
+  OBJ_GET: 7,
+  PROG_ATTACH: 8,
+  PROG_DETACH: 9,
+  PROG_TEST_RUN: 10,
+  PROG_GET_NEXT_ID: 11,
+  MAP_GET_NEXT_ID: 12,
+  PROG_GET_FD_BY_ID: 13,
+  MAP_GET_FD_BY_ID: 14,
+  OBJ_GET_INFO_BY_FD: 15,
+  PROG_QUERY: 16,
+  RAW_TRACEPOINT_OPEN: 17,
+  BTF_LOAD: 18,
+  BTF_GET_FD_BY_ID: 19,
+  TASK_FD_QUERY: 20,
+  MAP_LOOKUP_AND_DELETE_ELEM: 21,
+  MAP_FREEZE: 22,
+  BTF_GET_NEXT_ID: 23,
+  MAP_LOOKUP_BATCH: 24,
+  MAP_LOOKUP_AND_DELETE_BATCH: 25,
+  MAP_UPDATE_BATCH: 26,
+  MAP_DELETE_BATCH: 27,
+  LINK_CREATE: 28,
+  LINK_UPDATE: 29,
+  LINK_GET_FD_BY_ID: 30,
+  LINK_GET_NEXT_ID: 31,
+  ENABLE_STATS: 32,
+  ITER_CREATE: 33,
+  LINK_DETACH: 34,
+  PROG_BIND_MAP: 35,
+} as const;
+
+const CMD_NAMES = new Map<number, string>(Object.entries(Cmd).map(([k, v]) => [v, `BPF_${k}`]));
+export const cmdName = (cmd: number) => CMD_NAMES.get(cmd) ?? `bpf cmd ${cmd}`;
+
+/** Last-field ends (bytes) per command. */
+const ATTR_SIZE = {
+  MAP_CREATE: 72, // ... map_extra
+  ELEM: 32, // map_fd, key, value/next_key, flags
+  FREEZE: 4,
+  BATCH: 56, // ... flags
+  PROG_LOAD: 144, // ... log_true_size
+  OBJ: 16, // pathname, bpf_fd, file_flags (path_fd unused)
+  PROG_ATTACH: 20, // ... replace_bpf_fd
+  TEST_RUN: 80, // ... batch_size (+pad)
+  ID: 12, // start_id/id, next_id, open_flags
+  INFO: 16,
+  RAW_TP: 16,
+  BTF_LOAD: 32, // ... btf_log_true_size
+  LINK_CREATE: 64,
+  LINK_DETACH: 4,
+  ENABLE_STATS: 4,
+  BIND_MAP: 12,
+} as const;
+
+export const BPF_OBJ_NAME_LEN = 16;
+
+/** Raw call: returns the result or throws a BpfError naming the command and subject. */
+export function bpfCall(cmd: number, attr: Uint8Array, size: number, subject?: string): number {
+  for (let attempt = 0; ; attempt++) {
+    const r = sys().bpf(cmd, attr, size);
+    if (r >= 0) return r;
+    if ((-r === EINTR || (-r === EAGAIN && cmd === Cmd.PROG_LOAD)) && attempt < 5) continue;
+    throw new BpfError(cmdName(cmd), -r, subject);
+  }
+}
+
+/** Like bpfCall but returns -errno instead of throwing. */
+export function bpfTry(cmd: number, attr: Uint8Array, size: number): number {
+  for (let attempt = 0; ; attempt++) {
+    const r = sys().bpf(cmd, attr, size);
+    if (r >= 0 || !(-r === EINTR && attempt < 5)) return r;
+  }
+}
+
+export class Attr {
+  readonly buf: Buffer;
+  readonly dv: DataView;
+  constructor(size: number) {
+    this.buf = Buffer.alloc(size);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, size);
+  }
+  u32(off: number, v: number): this {
+    this.dv.setUint32(off, v >>> 0, true);
+    return this;
+  }
+  s32(off: number, v: number): this {
+    this.dv.setInt32(off, v, true);
+    return this;
+  }
+  u64(off: number, v: bigint | number): this {
+    this.dv.setBigUint64(off, BigInt(v), true);
+    return this;
+  }
+  ptr(off: number, b: Uint8Array | null | undefined): this {
+    this.dv.setBigUint64(off, b ? sys().addressOf(b) : 0n, true);
+    return this;
+  }
+  name(off: number, s: string): this {
+    this.buf.write(s.slice(0, BPF_OBJ_NAME_LEN - 1), off, 'latin1');
+    return this;
+  }
+  get32(off: number): number {
+    return this.dv.getUint32(off, true);
+  }
+}
+
+/** Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */
+export function objName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, BPF_OBJ_NAME_LEN - 1);
+}
+
+/** NUL-terminated copy for pointers to strings. */
+export function cstr(s: string): Buffer {
+  return Buffer.from(s + '\0', 'utf8');
+}
+
+// ---- maps ----
+
+export interface MapCreateAttr {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+  innerMapFd?: number;
+  numaNode?: number;
+  name?: string;
+  ifindex?: number;
+  btfFd?: number;
+  btfKeyTypeId?: number;
+  btfValueTypeId?: number;
+  btfVmlinuxValueTypeId?: number;
+  mapExtra?: bigint;
+}
+
+export function mapCreate(a: MapCreateAttr, subject?: string): Fd {
+  const attr = new Attr(ATTR_SIZE.MAP_CREATE)
+    .u32(0, a.type)
+    .u32(4, a.keySize)
+    .u32(8, a.valueSize)
+    .u32(12, a.maxEntries)
+    .u32(16, a.flags ?? 0)
+    .u32(20, a.innerMapFd ?? 0)
+    .u32(24, a.numaNode ?? 0)
+    .u32(44, a.ifindex ?? 0)
+    .u32(48, a.btfFd ?? 0)
+    .u32(52, a.btfKeyTypeId ?? 0)
+    .u32(56, a.btfValueTypeId ?? 0)
+    .u32(60, a.btfVmlinuxValueTypeId ?? 0)
+    .u64(64, a.mapExtra ?? 0n);
+  if (a.name) attr.name(28, objName(a.name));
+  return new Fd(bpfCall(Cmd.MAP_CREATE, attr.buf, ATTR_SIZE.MAP_CREATE, subject ?? (a.name ? `map '${a.name}'` : undefined)), `map ${a.name ?? ''}`.trim());
+}
+
+/** A reusable attr for element operations on one map (the hot path: no allocation per call). */
+export class ElemAttr {
+  readonly attr = new Attr(ATTR_SIZE.ELEM);
+  constructor(mapFd: number) {
+    this.attr.u32(0, mapFd);
+  }
+  /** Returns 0 or -errno. */
+  call(cmd: number, key: Uint8Array | null, value: Uint8Array | null, flags: number | bigint = 0): number {
+    this.attr.ptr(8, key).ptr(16, value).u64(24, BigInt(flags));
+    return bpfTry(cmd, this.attr.buf, ATTR_SIZE.ELEM);
+  }
+}
+
+export function mapFreeze(mapFd: number, subject?: string): void {
+  bpfCall(Cmd.MAP_FREEZE, new Attr(ATTR_SIZE.FREEZE).u32(0, mapFd).buf, ATTR_SIZE.FREEZE, subject);
+}
+
+export interface BatchResult {
+  count: number;
+  /** -errno; ENOENT means the walk reached the end. */
+  err: number;
+}
+
+export function mapBatch(
+  cmd: number,
+  mapFd: number,
+  inBatch: Uint8Array | null,
+  outBatch: Uint8Array | null,
+  keys: Uint8Array,
+  values: Uint8Array | null,
+  count: number,
+  elemFlags = 0,
+): BatchResult {
+  const attr = new Attr(ATTR_SIZE.BATCH)
+    .ptr(0, inBatch)
+    .ptr(8, outBatch)
+    .ptr(16, keys)
+    .ptr(24, values)
+    .u32(32, count)
+    .u32(36, mapFd)
+    .u64(40, elemFlags);
+  const r = bpfTry(cmd, attr.buf, ATTR_SIZE.BATCH);
+  return { count: attr.get32(32), err: r < 0 ? r : 0 };
+}
+
+// ---- programs ----
+
+export interface ProgLoadAttr {
+  type: number;
+  insns: Uint8Array;
+  license: string;
+  logLevel?: number;
+  logBuf?: Uint8Array;
+  kernVersion?: number;
+  flags?: number;
+  name?: string;
+  ifindex?: number;
+  expectedAttachType?: number;
+  btfFd?: number;
+  funcInfoRecSize?: number;
+  funcInfo?: Uint8Array;
+  funcInfoCnt?: number;
+  lineInfoRecSize?: number;
+  lineInfo?: Uint8Array;
+  lineInfoCnt?: number;
+  attachBtfId?: number;
+  attachBtfObjFd?: number;
+  fdArray?: Uint8Array;
+}
+
+/** PROG_LOAD; returns the fd or -errno (the caller decides how to report, with the log). */
+export function progLoadRaw(a: ProgLoadAttr): { fd: number; logTrueSize: number } {
+  const license = cstr(a.license);
+  const attr = new Attr(ATTR_SIZE.PROG_LOAD)
+    .u32(0, a.type)
+    .u32(4, a.insns.length / 8)
+    .ptr(8, a.insns)
+    .ptr(16, license)
+    .u32(24, a.logLevel ?? 0)
+    .u32(28, a.logBuf ? a.logBuf.length : 0)
+    .ptr(32, a.logBuf ?? null)
+    .u32(40, a.kernVersion ?? 0)
+    .u32(44, a.flags ?? 0)
+    .u32(64, a.ifindex ?? 0)
+    .u32(68, a.expectedAttachType ?? 0)
+    .u32(72, a.btfFd ?? 0)
+    .u32(76, a.funcInfoRecSize ?? 0)
+    .ptr(80, a.funcInfo ?? null)
+    .u32(88, a.funcInfoCnt ?? 0)
+    .u32(92, a.lineInfoRecSize ?? 0)
+    .ptr(96, a.lineInfo ?? null)
+    .u32(104, a.lineInfoCnt ?? 0)
+    .u32(108, a.attachBtfId ?? 0)
+    .u32(112, a.attachBtfObjFd ?? 0)
+    .ptr(120, a.fdArray ?? null);
+  if (a.name) attr.name(48, objName(a.name));
+  let r = 0;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    r = sys().bpf(Cmd.PROG_LOAD, attr.buf, ATTR_SIZE.PROG_LOAD);
+    if (r >= 0 || (-r !== EAGAIN && -r !== EINTR)) break;
+  }
+  // Keep buffers alive until here: the kernel read them during the call.
+  void license;
+  return { fd: r, logTrueSize: attr.get32(140) };
+}
+
+export function objPin(fd: number, path: string, subject?: string): void {
+  const p = cstr(path);
+  bpfCall(Cmd.OBJ_PIN, new Attr(ATTR_SIZE.OBJ).ptr(0, p).u32(8, fd).buf, ATTR_SIZE.OBJ, subject ?? path);
+}
+
+export const BPF_F_RDONLY_FLAG = 1 << 3;
+
+export function objGet(path: string, fileFlags = 0, what = 'pinned object'): Fd {
+  const p = cstr(path);
+  return new Fd(bpfCall(Cmd.OBJ_GET, new Attr(ATTR_SIZE.OBJ).ptr(0, p).u32(12, fileFlags).buf, ATTR_SIZE.OBJ, path), what);
+}
+
+export function progAttach(targetFd: number, progFd: number, attachType: number, flags = 0, subject?: string): void {
+  const a = new Attr(ATTR_SIZE.PROG_ATTACH).u32(0, targetFd).u32(4, progFd).u32(8, attachType).u32(12, flags);
+  bpfCall(Cmd.PROG_ATTACH, a.buf, ATTR_SIZE.PROG_ATTACH, subject);
+}
+
+export function progDetach(targetFd: number, progFd: number, attachType: number): number {
+  const a = new Attr(ATTR_SIZE.PROG_ATTACH).u32(0, targetFd).u32(4, progFd).u32(8, attachType);
+  return bpfTry(Cmd.PROG_DETACH, a.buf, ATTR_SIZE.PROG_ATTACH);
+}
+
+export interface TestRunOpts {
+  dataIn?: Uint8Array;
+  dataOut?: Uint8Array;
+  ctxIn?: Uint8Array;
+  ctxOut?: Uint8Array;
+  repeat?: number;
+  flags?: number;
+  cpu?: number;
+}
+
+export function progTestRun(progFd: number, o: TestRunOpts = {}, subject?: string): { retval: number; duration: number; dataSizeOut: number; ctxSizeOut: number } {
+  const a = new Attr(ATTR_SIZE.TEST_RUN)
+    .u32(0, progFd)
+    .u32(8, o.dataIn?.length ?? 0)
+    .u32(12, o.dataOut?.length ?? 0)
+    .ptr(16, o.dataIn)
+    .ptr(24, o.dataOut)
+    .u32(32, o.repeat ?? 0)
+    .u32(40, o.ctxIn?.length ?? 0)
+    .u32(44, o.ctxOut?.length ?? 0)
+    .ptr(48, o.ctxIn)
+    .ptr(56, o.ctxOut)
+    .u32(64, o.flags ?? 0)
+    .u32(68, o.cpu ?? 0);
+  bpfCall(Cmd.PROG_TEST_RUN, a.buf, ATTR_SIZE.TEST_RUN, subject);
+  return { retval: a.dv.getInt32(4, true), duration: a.get32(36), dataSizeOut: a.get32(12), ctxSizeOut: a.get32(44) };
+}
+
+// ---- ids and info ----
+
+export type ObjKind = 'prog' | 'map' | 'btf' | 'link';
+const NEXT_ID: Record<ObjKind, number> = { prog: Cmd.PROG_GET_NEXT_ID, map: Cmd.MAP_GET_NEXT_ID, btf: Cmd.BTF_GET_NEXT_ID, link: Cmd.LINK_GET_NEXT_ID };
+const FD_BY_ID: Record<ObjKind, number> = { prog: Cmd.PROG_GET_FD_BY_ID, map: Cmd.MAP_GET_FD_BY_ID, btf: Cmd.BTF_GET_FD_BY_ID, link: Cmd.LINK_GET_FD_BY_ID };
+
+/** All ids of a kind, ascending (GET_NEXT_ID from 0 until ENOENT). */
+export function listIds(kind: ObjKind): number[] {
+  const ids: number[] = [];
+  const a = new Attr(ATTR_SIZE.ID);
+  let start = 0;
+  for (;;) {
+    a.u32(0, start);
+    const r = bpfTry(NEXT_ID[kind], a.buf, ATTR_SIZE.ID);
+    if (r < 0) {
+      if (-r === ENOENT) return ids;
+      throw new BpfError(cmdName(NEXT_ID[kind]), -r, `listing ${kind} ids`);
+    }
+    start = a.get32(4);
+    ids.push(start);
+  }
+}
+
+export function fdById(kind: ObjKind, id: number): Fd {
+  const a = new Attr(ATTR_SIZE.ID).u32(0, id);
+  return new Fd(bpfCall(FD_BY_ID[kind], a.buf, ATTR_SIZE.ID, `${kind} id ${id}`), `${kind} ${id}`);
+}
+
+/** OBJ_GET_INFO_BY_FD into `info` (zeroed first: the kernel echoes fields it does not set). */
+export function objInfo(fd: number, info: Uint8Array, subject?: string): number {
+  const a = new Attr(ATTR_SIZE.INFO).u32(0, fd).u32(4, info.length).ptr(8, info);
+  bpfCall(Cmd.OBJ_GET_INFO_BY_FD, a.buf, ATTR_SIZE.INFO, subject);
+  return a.get32(4);
+}
+
+// ---- attach ----
+
+export function rawTracepointOpen(name: string | null, progFd: number, subject?: string): Fd {
+  const n = name === null ? null : cstr(name);
+  const a = new Attr(ATTR_SIZE.RAW_TP).ptr(0, n).u32(8, progFd);
+  return new Fd(bpfCall(Cmd.RAW_TRACEPOINT_OPEN, a.buf, ATTR_SIZE.RAW_TP, subject ?? `raw tracepoint ${name}`), `raw_tp ${name}`);
+}
+
+export interface LinkCreateAttr {
+  progFd: number;
+  targetFd: number;
+  attachType: number;
+  flags?: number;
+  /** Writes the command-specific union (starting at byte 16). */
+  extra?: (a: Attr) => void;
+}
+
+export function linkCreate(l: LinkCreateAttr, subject?: string): Fd {
+  const a = new Attr(ATTR_SIZE.LINK_CREATE).u32(0, l.progFd).u32(4, l.targetFd).u32(8, l.attachType).u32(12, l.flags ?? 0);
+  l.extra?.(a);
+  return new Fd(bpfCall(Cmd.LINK_CREATE, a.buf, ATTR_SIZE.LINK_CREATE, subject), 'link');
+}
+
+export function linkDetach(linkFd: number): number {
+  return bpfTry(Cmd.LINK_DETACH, new Attr(ATTR_SIZE.LINK_DETACH).u32(0, linkFd).buf, ATTR_SIZE.LINK_DETACH);
+}
+
+export function enableStats(type = 0): Fd {
+  return new Fd(bpfCall(Cmd.ENABLE_STATS, new Attr(ATTR_SIZE.ENABLE_STATS).u32(0, type).buf, ATTR_SIZE.ENABLE_STATS), 'stats');
+}
+
+export function progBindMap(progFd: number, mapFd: number): number {
+  return bpfTry(Cmd.PROG_BIND_MAP, new Attr(ATTR_SIZE.BIND_MAP).u32(0, progFd).u32(4, mapFd).buf, ATTR_SIZE.BIND_MAP);
+}
+
+// ---- BTF ----
+
+/** BTF_LOAD; returns the fd or -errno, with the log written into logBuf when given. */
+export function btfLoadRaw(btf: Uint8Array, logBuf?: Uint8Array, logLevel = 0): number {
+  const a = new Attr(ATTR_SIZE.BTF_LOAD)
+    .ptr(0, btf)
+    .ptr(8, logBuf ?? null)
+    .u32(16, btf.length)
+    .u32(20, logBuf?.length ?? 0)
+    .u32(24, logBuf ? logLevel || 1 : 0);
+  return bpfTry(Cmd.BTF_LOAD, a.buf, ATTR_SIZE.BTF_LOAD);
+}

@@ -1,0 +1,107 @@
+// The real backend: libc through koffi, with fixed-arity bindings (the variadic forms are slower
+// and cannot run async). Loaded lazily so kernel-free code never touches koffi.
+import fs from 'node:fs';
+import koffi from 'koffi';
+import { registerNativeBackend, type SyscallBackend } from './backend.js';
+
+const SYSCALL_NUMBERS: Record<string, { bpf: number; perfEventOpen: number }> = {
+  x64: { bpf: 321, perfEventOpen: 298 },
+  arm64: { bpf: 280, perfEventOpen: 241 },
+};
+
+const F_DUPFD_CLOEXEC = 1030;
+const _SC_PAGESIZE = 30;
+/** struct epoll_event is packed on x86_64 only. */
+export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+
+function possibleCpus(): number {
+  try {
+    const s = fs.readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+    let n = 0;
+    for (const part of s.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      n = Math.max(n, (b ?? a!) + 1);
+    }
+    return n;
+  } catch {
+    return 1;
+  }
+}
+
+function createNativeBackend(): SyscallBackend {
+  const nr = SYSCALL_NUMBERS[process.arch];
+  if (!nr) throw new Error(`bee-ts supports x86_64 and arm64, not ${process.arch}`);
+  if (process.platform !== 'linux') throw new Error(`BPF needs Linux, not ${process.platform}`);
+  const libc = koffi.load('libc.so.6');
+  const bpfCall = libc.func('long syscall(long, int, void *, uint)');
+  const perfCall = libc.func('long syscall(long, void *, int, int, int, ulong)');
+  const ioctl = libc.func('int ioctl(int, ulong, ulong)');
+  const close = libc.func('int close(int)');
+  const fcntl = libc.func('int fcntl(int, int, int)');
+  const mmap = libc.func('void *mmap(void *, size_t, int, int, int, long)');
+  const munmap = libc.func('int munmap(void *, size_t)');
+  const epollCreate1 = libc.func('int epoll_create1(int)');
+  const epollCtl = libc.func('int epoll_ctl(int, int, int, void *)');
+  const epollWait = libc.func('int epoll_wait(int, void *, int, int)');
+  const eventfd = libc.func('int eventfd(uint, int)');
+  const read = libc.func('long read(int, void *, size_t)');
+  const write = libc.func('long write(int, void *, size_t)');
+  const getrlimit = libc.func('int getrlimit(int, void *)');
+  const setrlimit = libc.func('int setrlimit(int, void *)');
+  const sysconf = libc.func('long sysconf(int)');
+  const errno = () => koffi.errno();
+  const ret = (r: number | bigint): number => {
+    const n = Number(r);
+    return n < 0 ? -errno() : n;
+  };
+  const pageSize = Number(sysconf(_SC_PAGESIZE));
+  const ncpu = possibleCpus();
+  const epollEvent = Buffer.alloc(16);
+  const rlim = Buffer.alloc(16);
+  return {
+    name: 'native',
+    bpf: (cmd, attr, size) => ret(bpfCall(nr.bpf, cmd, attr, size)),
+    perfEventOpen: (attr, pid, cpu, group, flags) => ret(perfCall(nr.perfEventOpen, attr, pid, cpu, group, flags)),
+    ioctl: (fd, req, arg) => ret(ioctl(fd, req, arg)),
+    close: (fd) => ret(close(fd)),
+    dupCloexec: (fd, min) => ret(fcntl(fd, F_DUPFD_CLOEXEC, min)),
+    mmap: (length, prot, flags, fd, offset) => {
+      const p = mmap(null, length, prot, flags, fd, offset) as bigint | null;
+      if (p === null || p === 0xffffffffffffffffn) return -BigInt(errno());
+      return BigInt(p);
+    },
+    munmap: (addr, length) => ret(munmap(addr, length)),
+    epollCreate: () => ret(epollCreate1(0x80000 /* EPOLL_CLOEXEC */)),
+    epollCtl: (epfd, op, fd, events, data) => {
+      epollEvent.fill(0);
+      epollEvent.writeUInt32LE(events, 0);
+      epollEvent.writeBigUInt64LE(data, process.arch === 'x64' ? 4 : 8);
+      return ret(epollCtl(epfd, op, fd, epollEvent));
+    },
+    epollWait: (epfd, events, max, timeout) => ret(epollWait(epfd, events, max, timeout)),
+    epollWaitAsync: (epfd, events, max, timeout, cb) => {
+      epollWait.async(epfd, events, max, timeout, (err: unknown, r: number) => {
+        cb(err ? -4 /* EINTR */ : r < 0 ? -errno() : r);
+      });
+    },
+    eventfd: (init, flags) => ret(eventfd(init, flags)),
+    read: (fd, buf, len) => ret(read(fd, buf, len)),
+    write: (fd, buf, len) => ret(write(fd, buf, len)),
+    getrlimit: (res) => {
+      const r = getrlimit(res, rlim);
+      if (r < 0) return -errno();
+      return { cur: rlim.readBigUInt64LE(0), max: rlim.readBigUInt64LE(8) };
+    },
+    setrlimit: (res, cur, max) => {
+      rlim.writeBigUInt64LE(cur, 0);
+      rlim.writeBigUInt64LE(max, 8);
+      return ret(setrlimit(res, rlim));
+    },
+    addressOf: (buf) => BigInt(koffi.address(buf)),
+    view: (addr, length) => koffi.view(addr, length) as ArrayBuffer,
+    pageSize: () => pageSize,
+    numPossibleCpus: () => ncpu,
+  };
+}
+
+registerNativeBackend(createNativeBackend);
