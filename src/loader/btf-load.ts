@@ -1,0 +1,113 @@
+// Object BTF → kernel: rewrite a copy for what this kernel lacks (libbpf's sanitizing rules),
+// encode it, BTF_LOAD it, and on failure report the kernel's BTF log.
+import type { Btf } from '../btf/btf.js';
+import { encodeBtf } from '../btf/encode.js';
+import { BtfKind, type BtfType, FUNC_STATIC } from '../btf/types.js';
+import { btfLoadRaw } from '../syscall/bpf.js';
+import { BpfError, ENOSPC } from '../syscall/errno.js';
+import { Fd } from '../syscall/fd.js';
+import { btfFeatures } from '../syscall/features.js';
+
+export interface BtfSupport {
+  datasec: boolean;
+  func: boolean;
+  funcGlobal: boolean;
+  float: boolean;
+  declTag: boolean;
+  typeTag: boolean;
+  enum64: boolean;
+}
+
+export function probeBtfSupport(): BtfSupport {
+  return {
+    datasec: btfFeatures.datasec(),
+    func: btfFeatures.func(),
+    funcGlobal: btfFeatures.funcGlobal(),
+    float: btfFeatures.float(),
+    declTag: btfFeatures.declTag(),
+    typeTag: btfFeatures.typeTag(),
+    enum64: btfFeatures.enum64(),
+  };
+}
+
+export const FULL_BTF_SUPPORT: BtfSupport = { datasec: true, func: true, funcGlobal: true, float: true, declTag: true, typeTag: true, enum64: true };
+
+/** A sanitized copy of the types (ids unchanged), rewriting kinds the kernel does not know. */
+export function sanitizeBtf(btf: Btf, s: BtfSupport): BtfType[] {
+  return btf.types.map((t): BtfType => {
+    switch (t.kind) {
+      case BtfKind.Var:
+        if (!s.datasec) return { kind: BtfKind.Int, id: t.id, name: t.name, size: 1, encoding: 0, bitOffset: 0, bits: 8 };
+        return t;
+      case BtfKind.Datasec:
+        if (!s.datasec)
+          return {
+            kind: BtfKind.Struct,
+            id: t.id,
+            name: t.name.replace(/[.?]/g, '_'),
+            size: t.size,
+            kflag: false,
+            members: t.vars.map((v) => ({ name: btf.typeById(v.type).name, type: v.type, bitOffset: v.offset * 8, bitfieldSize: 0 })),
+          };
+        // Newer clang emits '?' in some section names; old kernels reject it.
+        return t.name.includes('?') ? { ...t, name: t.name.replace(/\?/g, '_') } : t;
+      case BtfKind.Func:
+        if (!s.func) return { kind: BtfKind.Typedef, id: t.id, name: t.name, type: t.type };
+        if (!s.funcGlobal && t.linkage !== FUNC_STATIC) return { ...t, linkage: FUNC_STATIC };
+        return t;
+      case BtfKind.FuncProto:
+        if (!s.func)
+          return { kind: BtfKind.Enum, id: t.id, name: '', size: 4, signed: false, values: t.params.map((p, i) => ({ name: p.name || `__p${i}`, value: 0n })) };
+        return t;
+      case BtfKind.Float:
+        if (!s.float) return { kind: BtfKind.Struct, id: t.id, name: '', size: t.size, kflag: false, members: [] };
+        return t;
+      case BtfKind.DeclTag:
+        if (!s.declTag) return { kind: BtfKind.Int, id: t.id, name: '', size: 1, encoding: 0, bitOffset: 0, bits: 8 };
+        return t;
+      case BtfKind.TypeTag:
+        if (!s.typeTag) return { kind: BtfKind.Const, id: t.id, name: '', type: t.type };
+        return t;
+      case BtfKind.Enum64:
+        if (!s.enum64) return { kind: BtfKind.Union, id: t.id, name: t.name, size: t.size, kflag: false, members: [] };
+        return t;
+      case BtfKind.Enum:
+        if (!s.enum64 && t.signed) return { ...t, signed: false };
+        return t;
+      default:
+        return t;
+    }
+  });
+}
+
+export class BtfLoadError extends BpfError {
+  constructor(
+    errno: number,
+    readonly log: string,
+    subject?: string,
+  ) {
+    super('BPF_BTF_LOAD', errno, subject, undefined, log ? `BTF log (last lines):\n${log.trimEnd().split('\n').slice(-8).join('\n')}` : undefined);
+    this.name = 'BtfLoadError';
+  }
+}
+
+/** Load types into the kernel; on failure, retry with a growing log and throw BtfLoadError. */
+export function loadBtfTypes(types: readonly BtfType[], subject?: string): Fd {
+  const blob = encodeBtf(types);
+  const fd = btfLoadRaw(blob);
+  if (fd >= 0) return new Fd(fd, 'btf');
+  let size = 64 * 1024;
+  for (let attempt = 0; attempt < 8; attempt++, size *= 4) {
+    const log = Buffer.alloc(size);
+    const r = btfLoadRaw(blob, log, 1);
+    if (r >= 0) return new Fd(r, 'btf'); // a transient failure
+    if (-r === ENOSPC) continue;
+    const z = log.indexOf(0);
+    throw new BtfLoadError(-r, log.subarray(0, z < 0 ? log.length : z).toString('utf8'), subject);
+  }
+  throw new BtfLoadError(-fd, '', subject);
+}
+
+export function loadObjectBtf(btf: Btf, support: BtfSupport = probeBtfSupport(), subject?: string): Fd {
+  return loadBtfTypes(sanitizeBtf(btf, support), subject);
+}

@@ -1,0 +1,240 @@
+// Feature probes: each answers by actually trying (load a tiny program, create a tiny map, load
+// a tiny BTF) and is cached per process. EINVAL/E2BIG/ENOTSUPP/EOPNOTSUPP mean "no"; EPERM is an
+// error (we cannot tell), never "unsupported" (cilium's rule).
+import fs from 'node:fs';
+import { encodeBtf } from '../btf/encode.js';
+import { BtfKind, type BtfType } from '../btf/types.js';
+import { sys } from './backend.js';
+import { btfLoadRaw, mapCreate, progLoadRaw } from './bpf.js';
+import { AttachType, MapType, ProgType } from './constants.js';
+import { BpfError, E2BIG, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM, EACCES } from './errno.js';
+
+export type ProbeResult = boolean;
+
+const cache = new Map<string, boolean>();
+
+function cached(key: string, f: () => boolean): boolean {
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const v = f();
+  cache.set(key, v);
+  return v;
+}
+
+function isNo(errno: number): boolean {
+  return errno === EINVAL || errno === E2BIG || errno === ENOTSUPP || errno === EOPNOTSUPP;
+}
+
+/** `r0 = 0; exit` */
+const RET0 = Uint8Array.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+
+function callHelper(id: number): Uint8Array {
+  const b = Buffer.alloc(24);
+  b[0] = 0x85; // call
+  b.writeInt32LE(id, 4);
+  b[8] = 0xb7; // r0 = 0
+  b[16] = 0x95; // exit
+  return b;
+}
+
+function tryLoad(type: number, insns: Uint8Array, expectedAttachType = 0): number {
+  const r = progLoadRaw({ type, insns, license: 'GPL', expectedAttachType });
+  if (r.fd >= 0) sys().close(r.fd);
+  return r.fd;
+}
+
+function answer(what: string, r: number): boolean {
+  if (r >= 0) return true;
+  if (-r === EPERM || -r === EACCES) throw new BpfError(what, -r, 'feature probe');
+  // "no" for EINVAL/E2BIG/ENOTSUPP; anything else (ENOMEM, ...) is not a yes either.
+  void isNo;
+  return false;
+}
+
+/** Program types that need an attach target at load time cannot be probed with a bare program. */
+const PROG_PROBE_ATTACH: Partial<Record<number, number>> = {
+  [ProgType.CGROUP_SOCK_ADDR]: AttachType.CGROUP_INET4_CONNECT,
+  [ProgType.SK_LOOKUP]: AttachType.SK_LOOKUP,
+  [ProgType.NETFILTER]: AttachType.NETFILTER,
+  [ProgType.CGROUP_SOCKOPT]: AttachType.CGROUP_GETSOCKOPT,
+};
+
+export function haveProgType(type: number): boolean {
+  return cached(`prog:${type}`, () => answer('BPF_PROG_LOAD', tryLoad(type, RET0, PROG_PROBE_ATTACH[type] ?? 0)));
+}
+
+export function haveMapType(type: number): boolean {
+  return cached(`map:${type}`, () => {
+    const page = sys().pageSize();
+    let a = { type, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, mapExtra: 0n } as Parameters<typeof mapCreate>[0];
+    switch (type) {
+      case MapType.RINGBUF:
+      case MapType.USER_RINGBUF:
+        a = { ...a, keySize: 0, valueSize: 0, maxEntries: page };
+        break;
+      case MapType.QUEUE:
+      case MapType.STACK:
+        a = { ...a, keySize: 0 };
+        break;
+      case MapType.BLOOM_FILTER:
+        a = { ...a, keySize: 0, mapExtra: 1n };
+        break;
+      case MapType.LPM_TRIE:
+        a = { ...a, keySize: 8, flags: 1 /* NO_PREALLOC */ };
+        break;
+      case MapType.SK_STORAGE:
+      case MapType.INODE_STORAGE:
+      case MapType.TASK_STORAGE:
+      case MapType.CGRP_STORAGE:
+        // Local storage needs BTF for its value; EINVAL without it still proves the type is known
+        // only if the kernel complains about BTF, which we cannot tell apart: report by creation.
+        a = { ...a, maxEntries: 0, flags: 1 };
+        break;
+      case MapType.ARRAY_OF_MAPS:
+      case MapType.HASH_OF_MAPS: {
+        let inner;
+        try {
+          inner = mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+        } catch (e) {
+          if (e instanceof BpfError && (e.errno === EPERM || e.errno === EACCES)) throw e;
+          return false;
+        }
+        try {
+          mapCreate({ ...a, innerMapFd: inner.value }).close();
+          return true;
+        } catch (e) {
+          if (e instanceof BpfError && (e.errno === EPERM || e.errno === EACCES)) throw e;
+          return false;
+        } finally {
+          inner.close();
+        }
+      }
+      case MapType.STRUCT_OPS:
+        return false; // needs a vmlinux struct_ops type: not probed with a bare map
+      case MapType.ARENA:
+        a = { ...a, keySize: 0, valueSize: 0, maxEntries: 1, flags: 1 << 10 /* MMAPABLE */ };
+        break;
+      case MapType.CGROUP_STORAGE:
+      case MapType.PERCPU_CGROUP_STORAGE:
+        a = { ...a, keySize: 16, maxEntries: 0 };
+        break;
+      default:
+        break;
+    }
+    try {
+      mapCreate(a).close();
+      return true;
+    } catch (e) {
+      if (e instanceof BpfError && (e.errno === EPERM || e.errno === EACCES)) throw e;
+      return false;
+    }
+  });
+}
+
+/** Memory for BPF objects is charged to the memcg (5.11+), so RLIMIT_MEMLOCK does not matter. */
+export function haveMemcgAccounting(): boolean {
+  // bpf_ktime_get_coarse_ns (helper 160) arrived in the same release as memcg accounting.
+  return cached('memcg', () => answer('BPF_PROG_LOAD', tryLoad(ProgType.SOCKET_FILTER, callHelper(160))));
+}
+
+export function haveHelper(progType: number, helperId: number): boolean {
+  return cached(`helper:${progType}:${helperId}`, () => {
+    const r = progLoadRaw({ type: progType, insns: callHelper(helperId), license: 'GPL', expectedAttachType: PROG_PROBE_ATTACH[progType] ?? 0 });
+    if (r.fd >= 0) {
+      sys().close(r.fd);
+      return true;
+    }
+    if (-r.fd === EPERM || -r.fd === EACCES) throw new BpfError('BPF_PROG_LOAD', -r.fd, 'feature probe');
+    return false;
+  });
+}
+
+function btfProbe(key: string, types: BtfType[]): boolean {
+  return cached(`btf:${key}`, () => {
+    const fd = btfLoadRaw(encodeBtf(types));
+    if (fd >= 0) {
+      sys().close(fd);
+      return true;
+    }
+    if (-fd === EPERM || -fd === EACCES) throw new BpfError('BPF_BTF_LOAD', -fd, 'feature probe');
+    return false;
+  });
+}
+
+const INT: BtfType = { kind: BtfKind.Int, id: 1, name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 };
+
+/** Which BTF kinds this kernel accepts (object BTF is sanitized for the missing ones). */
+export const btfFeatures = {
+  base: () => btfProbe('base', [{ kind: BtfKind.Void, id: 0, name: '' }, INT]),
+  func: () =>
+    btfProbe('func', [
+      { kind: BtfKind.Void, id: 0, name: '' },
+      INT,
+      { kind: BtfKind.FuncProto, id: 2, name: '', returnType: 1, params: [] },
+      { kind: BtfKind.Func, id: 3, name: 'f', type: 2, linkage: 0 },
+    ]),
+  funcGlobal: () =>
+    btfProbe('func_global', [
+      { kind: BtfKind.Void, id: 0, name: '' },
+      INT,
+      { kind: BtfKind.FuncProto, id: 2, name: '', returnType: 1, params: [] },
+      { kind: BtfKind.Func, id: 3, name: 'f', type: 2, linkage: 1 },
+    ]),
+  datasec: () =>
+    btfProbe('datasec', [
+      { kind: BtfKind.Void, id: 0, name: '' },
+      INT,
+      { kind: BtfKind.Var, id: 2, name: 'x', type: 1, linkage: 1 },
+      { kind: BtfKind.Datasec, id: 3, name: '.data', size: 4, vars: [{ type: 2, offset: 0, size: 4 }] },
+    ]),
+  float: () => btfProbe('float', [{ kind: BtfKind.Void, id: 0, name: '' }, { kind: BtfKind.Float, id: 1, name: 'float', size: 4 }]),
+  declTag: () =>
+    btfProbe('decl_tag', [
+      { kind: BtfKind.Void, id: 0, name: '' },
+      INT,
+      { kind: BtfKind.Var, id: 2, name: 'x', type: 1, linkage: 0 },
+      { kind: BtfKind.DeclTag, id: 3, name: 'tag', type: 2, componentIdx: -1, attribute: false },
+    ]),
+  typeTag: () =>
+    btfProbe('type_tag', [
+      { kind: BtfKind.Void, id: 0, name: '' },
+      INT,
+      { kind: BtfKind.TypeTag, id: 2, name: 'tag', type: 1 },
+      { kind: BtfKind.Ptr, id: 3, name: '', type: 2 },
+    ]),
+  enum64: () =>
+    btfProbe('enum64', [{ kind: BtfKind.Void, id: 0, name: '' }, { kind: BtfKind.Enum64, id: 1, name: 'e', size: 8, signed: false, values: [{ name: 'A', value: 1n }] }]),
+};
+
+function fileExists(p: string): boolean {
+  try {
+    fs.accessSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function tracefsRoot(): string | undefined {
+  for (const p of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) if (fileExists(`${p}/events`)) return p;
+  return undefined;
+}
+
+export const attachFeatures = {
+  kprobePmu: () => fileExists('/sys/bus/event_source/devices/kprobe/type'),
+  uprobePmu: () => fileExists('/sys/bus/event_source/devices/uprobe/type'),
+  tracefs: () => tracefsRoot() !== undefined,
+  tracefsKprobes: () => {
+    const t = tracefsRoot();
+    return t !== undefined && fileExists(`${t}/kprobe_events`);
+  },
+  tracefsUprobes: () => {
+    const t = tracefsRoot();
+    return t !== undefined && fileExists(`${t}/uprobe_events`);
+  },
+};
+
+/** For tests: forget cached answers. */
+export function resetFeatureCache(): void {
+  cache.clear();
+}

@@ -1,0 +1,253 @@
+// OBJ_GET_INFO_BY_FD decoders for programs, maps, links and BTF objects. Layouts are the
+// kernel's struct bpf_{prog,map,link,btf}_info (append-only ABI), checked in tests against the
+// running kernel's BTF.
+import fs from 'node:fs';
+import { sys } from './backend.js';
+import { objInfo } from './bpf.js';
+
+export const PROG_INFO_SIZE = 232;
+export const MAP_INFO_SIZE = 104;
+export const LINK_INFO_SIZE = 64;
+export const BTF_INFO_SIZE = 32;
+
+const cstring = (b: Uint8Array, off: number, len: number) => {
+  const s = b.subarray(off, off + len);
+  const z = s.indexOf(0);
+  return Buffer.from(s.subarray(0, z < 0 ? len : z)).toString('latin1');
+};
+
+export interface MapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+  ifindex: number;
+  btfVmlinuxValueTypeId: number;
+  btfId: number;
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
+  mapExtra: bigint;
+}
+
+export function mapInfo(fd: number): MapInfo {
+  const b = Buffer.alloc(MAP_INFO_SIZE);
+  objInfo(fd, b, 'map info');
+  return {
+    type: b.readUInt32LE(0),
+    id: b.readUInt32LE(4),
+    keySize: b.readUInt32LE(8),
+    valueSize: b.readUInt32LE(12),
+    maxEntries: b.readUInt32LE(16),
+    flags: b.readUInt32LE(20),
+    name: cstring(b, 24, 16),
+    ifindex: b.readUInt32LE(40),
+    btfVmlinuxValueTypeId: b.readUInt32LE(44),
+    btfId: b.readUInt32LE(64),
+    btfKeyTypeId: b.readUInt32LE(68),
+    btfValueTypeId: b.readUInt32LE(72),
+    mapExtra: b.readBigUInt64LE(80),
+  };
+}
+
+export interface ProgInfo {
+  type: number;
+  id: number;
+  tag: string;
+  jitedProgLen: number;
+  xlatedProgLen: number;
+  /** ns since boot (CLOCK_BOOTTIME). */
+  loadTime: bigint;
+  createdByUid: number;
+  mapIds: number[];
+  name: string;
+  ifindex: number;
+  gplCompatible: boolean;
+  btfId: number;
+  nrFuncInfo: number;
+  nrLineInfo: number;
+  runTimeNs: bigint;
+  runCnt: bigint;
+  recursionMisses: bigint;
+  verifiedInsns: number;
+  attachBtfObjId: number;
+  attachBtfId: number;
+  /** The first func_info record's type id (for the full name of 15-char-truncated programs). */
+  firstFuncTypeId?: number;
+}
+
+export function progInfo(fd: number, opts: { funcInfo?: boolean } = {}): ProgInfo {
+  let b = Buffer.alloc(PROG_INFO_SIZE);
+  objInfo(fd, b, 'program info');
+  const nrMapIds = b.readUInt32LE(52);
+  const nrFuncInfo = b.readUInt32LE(144);
+  const funcInfoRecSize = b.readUInt32LE(132);
+  let mapIds: number[] = [];
+  let firstFuncTypeId: number | undefined;
+  if (nrMapIds > 0 || (opts.funcInfo && nrFuncInfo > 0)) {
+    // Second call with arrays sized from the first (only the arrays we ask for).
+    const ids = Buffer.alloc(nrMapIds * 4);
+    const fi = opts.funcInfo && nrFuncInfo > 0 ? Buffer.alloc(nrFuncInfo * funcInfoRecSize) : undefined;
+    b = Buffer.alloc(PROG_INFO_SIZE);
+    if (nrMapIds > 0) {
+      b.writeUInt32LE(nrMapIds, 52);
+      b.writeBigUInt64LE(sys().addressOf(ids), 56);
+    }
+    if (fi) {
+      b.writeUInt32LE(funcInfoRecSize, 132);
+      b.writeBigUInt64LE(sys().addressOf(fi), 136);
+      b.writeUInt32LE(nrFuncInfo, 144);
+    }
+    objInfo(fd, b, 'program info');
+    const n = Math.min(nrMapIds, b.readUInt32LE(52));
+    for (let i = 0; i < n; i++) mapIds.push(ids.readUInt32LE(i * 4));
+    if (fi) firstFuncTypeId = fi.readUInt32LE(4);
+  }
+  const tag = b.subarray(8, 16).toString('hex');
+  return {
+    type: b.readUInt32LE(0),
+    id: b.readUInt32LE(4),
+    tag,
+    jitedProgLen: b.readUInt32LE(16),
+    xlatedProgLen: b.readUInt32LE(20),
+    loadTime: b.readBigUInt64LE(40),
+    createdByUid: b.readUInt32LE(48),
+    mapIds,
+    name: cstring(b, 64, 16),
+    ifindex: b.readUInt32LE(80),
+    gplCompatible: (b.readUInt32LE(84) & 1) === 1,
+    btfId: b.readUInt32LE(128),
+    nrFuncInfo,
+    nrLineInfo: b.readUInt32LE(148),
+    runTimeNs: b.readBigUInt64LE(192),
+    runCnt: b.readBigUInt64LE(200),
+    recursionMisses: b.readBigUInt64LE(208),
+    verifiedInsns: b.readUInt32LE(216),
+    attachBtfObjId: b.readUInt32LE(220),
+    attachBtfId: b.readUInt32LE(224),
+    firstFuncTypeId,
+  };
+}
+
+export interface BtfInfo {
+  id: number;
+  size: number;
+  name: string;
+  kernelBtf: boolean;
+}
+
+export function btfInfo(fd: number, withData = false): BtfInfo & { data?: Buffer } {
+  const b = Buffer.alloc(BTF_INFO_SIZE);
+  const name = Buffer.alloc(64);
+  b.writeBigUInt64LE(sys().addressOf(name), 16);
+  b.writeUInt32LE(name.length, 24);
+  objInfo(fd, b, 'BTF info');
+  const size = b.readUInt32LE(8);
+  let data: Buffer | undefined;
+  if (withData) {
+    data = Buffer.alloc(size);
+    const b2 = Buffer.alloc(BTF_INFO_SIZE);
+    b2.writeBigUInt64LE(sys().addressOf(data), 0);
+    b2.writeUInt32LE(size, 8);
+    objInfo(fd, b2, 'BTF data');
+  }
+  return { id: b.readUInt32LE(12), size, name: cstring(name, 0, 64), kernelBtf: b.readUInt32LE(28) !== 0, data };
+}
+
+export interface LinkInfo {
+  type: number;
+  id: number;
+  progId: number;
+  /** Raw type-specific union (48 bytes) for callers that know the type. */
+  raw: Buffer;
+  details: Record<string, unknown>;
+}
+
+/** bpf_link_info, with the type-specific union decoded for the common link types. */
+export function linkInfo(fd: number): LinkInfo {
+  const name = Buffer.alloc(256);
+  let b = Buffer.alloc(LINK_INFO_SIZE);
+  objInfo(fd, b, 'link info');
+  const type = b.readUInt32LE(0);
+  // Types carrying strings need a second call with a buffer for them.
+  const namePtr = (ptrOff: number, lenOff: number) => {
+    b = Buffer.alloc(LINK_INFO_SIZE);
+    b.writeBigUInt64LE(sys().addressOf(name), ptrOff);
+    b.writeUInt32LE(name.length, lenOff);
+    objInfo(fd, b, 'link info');
+  };
+  const details: Record<string, unknown> = {};
+  const u = 16;
+  switch (type) {
+    case 1: // raw_tracepoint
+      namePtr(u, u + 8);
+      details.tp_name = cstring(name, 0, 256);
+      break;
+    case 2: // tracing
+      details.attach_type = b.readUInt32LE(u);
+      details.target_obj_id = b.readUInt32LE(u + 4);
+      details.target_btf_id = b.readUInt32LE(u + 8);
+      break;
+    case 3: // cgroup
+      details.cgroup_id = Number(b.readBigUInt64LE(u));
+      details.attach_type = b.readUInt32LE(u + 8);
+      break;
+    case 5: // netns
+      details.netns_ino = b.readUInt32LE(u);
+      details.attach_type = b.readUInt32LE(u + 4);
+      break;
+    case 6: // xdp
+      details.ifindex = b.readUInt32LE(u);
+      break;
+    case 7: {
+      // perf_event: kind at u, then a per-kind union at u+8
+      const kind = b.readUInt32LE(u);
+      if (kind === 1 || kind === 2 || kind === 3 || kind === 4 || kind === 5) {
+        namePtr(u + 8, u + 16);
+        const ev = ['', 'uprobe', 'uretprobe', 'kprobe', 'kretprobe', 'tracepoint'][kind]!;
+        details.event_type = ev;
+        if (kind <= 2) {
+          details.file = cstring(name, 0, 256);
+          details.offset = b.readUInt32LE(u + 20);
+        } else if (kind <= 4) {
+          details.func = cstring(name, 0, 256);
+          details.offset = b.readUInt32LE(u + 20);
+          details.addr = Number(b.readBigUInt64LE(u + 24));
+          details.missed = Number(b.readBigUInt64LE(u + 32));
+        } else details.tracepoint = cstring(name, 0, 256);
+      } else if (kind === 6) {
+        details.event_type = 'event';
+        details.config = Number(b.readBigUInt64LE(u + 8));
+        details.type = b.readUInt32LE(u + 16);
+      }
+      break;
+    }
+    case 11: // tcx
+    case 13: // netkit
+      details.ifindex = b.readUInt32LE(u);
+      details.attach_type = b.readUInt32LE(u + 4);
+      break;
+    default:
+      break;
+  }
+  return { type, id: b.readUInt32LE(4), progId: b.readUInt32LE(8), raw: b.subarray(16), details };
+}
+
+
+/** `memlock:` from /proc/self/fdinfo/<fd> (bpftool's bytes_memlock). */
+export function fdinfoMemlock(fd: number): number | undefined {
+  try {
+    const m = /^memlock:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Wall-clock seconds for a CLOCK_BOOTTIME ns timestamp (bpftool's loaded_at). */
+export function bootTimeToEpoch(ns: bigint): number {
+  const uptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  return Math.floor(Date.now() / 1000 - uptime + Number(ns) / 1e9);
+}
