@@ -42,3 +42,18 @@ export const ALL_OBJECTS = fs
   .readdirSync(path.join(root, 'test', 'fixtures'))
   .filter((f) => f.endsWith('.o'))
   .sort();
+
+/** Kernel tests: root and a working bpf(2); otherwise a reason to skip (a failure under CI=true). */
+export function needKernel(): string | undefined {
+  return need(isRoot, 'kernel tests need root (run with sudo)');
+}
+
+export function openFdCount(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+/** The ids of every program, map, link and BTF object in the kernel (for leak checks). */
+export function bpftoolIds(kind: 'prog' | 'map' | 'link' | 'btf'): number[] {
+  const out = execFileSync('bpftool', ['-j', kind, 'list'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return (JSON.parse(out || '[]') as { id: number }[]).map((x) => x.id);
+}

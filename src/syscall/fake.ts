@@ -1,0 +1,232 @@
+// An in-memory stand-in for the kernel behind the syscall seam, for unit tests of the layers
+// above (maps, codecs, CLI formatting) without root. It models map creation, element
+// operations, key iteration, freezing, pinning and fds; other commands answer ENOSYS.
+import type { SyscallBackend } from './backend.js';
+import { Cmd } from './bpf.js';
+import { MapType } from './constants.js';
+import { E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSYS, EPERM } from './errno.js';
+
+interface FakeMap {
+  id: number;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+  frozen: boolean;
+  entries: Map<string, Uint8Array>;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export class FakeBackend implements SyscallBackend {
+  readonly name = 'fake';
+  private nextFd = 100;
+  private nextId = 1;
+  private nextAddr = 0x10000n;
+  private readonly buffers = new Map<bigint, Uint8Array>();
+  readonly fds = new Map<number, FakeMap>();
+  readonly pins = new Map<string, FakeMap>();
+  calls: { cmd: number; size: number }[] = [];
+
+  constructor(private readonly ncpu = 2) {}
+
+  addressOf(buf: Uint8Array): bigint {
+    for (const [a, b] of this.buffers) if (b === buf) return a;
+    const a = this.nextAddr;
+    this.nextAddr += BigInt(buf.length + 4096);
+    this.buffers.set(a, buf);
+    return a;
+  }
+  private mem(addr: bigint, len: number): Uint8Array {
+    if (addr === 0n) throw new Error('null pointer');
+    for (const [a, b] of this.buffers) if (addr >= a && addr + BigInt(len) <= a + BigInt(b.length)) return b.subarray(Number(addr - a), Number(addr - a) + len);
+    throw new Error(`fake: unknown address 0x${addr.toString(16)}`);
+  }
+
+  bpf(cmd: number, attr: Uint8Array, size: number): number {
+    this.calls.push({ cmd, size });
+    const dv = new DataView(attr.buffer, attr.byteOffset, attr.byteLength);
+    const u32 = (o: number) => dv.getUint32(o, true);
+    const u64 = (o: number) => dv.getBigUint64(o, true);
+    switch (cmd) {
+      case Cmd.MAP_CREATE: {
+        const type = u32(0);
+        if (type === 0 || type > 33) return -EINVAL;
+        const m: FakeMap = {
+          id: this.nextId++,
+          type,
+          keySize: u32(4),
+          valueSize: u32(8),
+          maxEntries: u32(12),
+          flags: u32(16),
+          name: Buffer.from(attr.subarray(28, 44)).toString('latin1').replace(/\0.*$/, ''),
+          frozen: false,
+          entries: new Map(),
+        };
+        if (m.maxEntries === 0) return -EINVAL;
+        const fd = this.nextFd++;
+        this.fds.set(fd, m);
+        return fd;
+      }
+      case Cmd.MAP_LOOKUP_ELEM:
+      case Cmd.MAP_UPDATE_ELEM:
+      case Cmd.MAP_DELETE_ELEM:
+      case Cmd.MAP_GET_NEXT_KEY: {
+        const m = this.fds.get(u32(0));
+        if (!m) return -EBADF;
+        const percpu = m.type === MapType.PERCPU_HASH || m.type === MapType.PERCPU_ARRAY || m.type === MapType.LRU_PERCPU_HASH;
+        const vsize = percpu ? Math.ceil(m.valueSize / 8) * 8 * this.ncpu : m.valueSize;
+        const isArray = m.type === MapType.ARRAY || m.type === MapType.PERCPU_ARRAY;
+        const keyPtr = u64(8);
+        const key = keyPtr ? this.mem(keyPtr, m.keySize) : undefined;
+        if (isArray && key && Buffer.from(key).readUInt32LE() >= m.maxEntries) return cmd === Cmd.MAP_GET_NEXT_KEY ? -EINVAL : -ENOENT;
+        const k = key ? hex(key) : '';
+        if (cmd === Cmd.MAP_LOOKUP_ELEM) {
+          const v = m.entries.get(k) ?? (isArray ? new Uint8Array(vsize) : undefined);
+          if (!v) return -ENOENT;
+          this.mem(u64(16), vsize).set(v);
+          return 0;
+        }
+        if (cmd === Cmd.MAP_UPDATE_ELEM) {
+          if (m.frozen) return -EPERM;
+          const flags = Number(u64(24));
+          const exists = m.entries.has(k) || isArray;
+          if (flags === 1 && exists) return -EEXIST;
+          if (flags === 2 && !exists) return -ENOENT;
+          if (!exists && m.entries.size >= m.maxEntries) return -E2BIG;
+          m.entries.set(k, Uint8Array.from(this.mem(u64(16), vsize)));
+          return 0;
+        }
+        if (cmd === Cmd.MAP_DELETE_ELEM) {
+          if (isArray) return -EINVAL;
+          return m.entries.delete(k) ? 0 : -ENOENT;
+        }
+        // GET_NEXT_KEY: insertion order (arrays: index order)
+        const keys = isArray
+          ? Array.from({ length: m.maxEntries }, (_, i) => {
+              const b = Buffer.alloc(4);
+              b.writeUInt32LE(i);
+              return b.toString('hex');
+            })
+          : [...m.entries.keys()];
+        const idx = key ? keys.indexOf(k) : -1;
+        const next = key && idx < 0 ? keys[0] : keys[idx + 1];
+        if (next === undefined) return -ENOENT;
+        this.mem(u64(16), m.keySize).set(Buffer.from(next, 'hex'));
+        return 0;
+      }
+      case Cmd.MAP_FREEZE: {
+        const m = this.fds.get(u32(0));
+        if (!m) return -EBADF;
+        m.frozen = true;
+        return 0;
+      }
+      case Cmd.OBJ_PIN: {
+        const m = this.fds.get(u32(8));
+        if (!m) return -EBADF;
+        const path = this.cstring(u64(0));
+        if (this.pins.has(path)) return -EEXIST;
+        this.pins.set(path, m);
+        return 0;
+      }
+      case Cmd.OBJ_GET: {
+        const m = this.pins.get(this.cstring(u64(0)));
+        if (!m) return -ENOENT;
+        const fd = this.nextFd++;
+        this.fds.set(fd, m);
+        return fd;
+      }
+      case Cmd.OBJ_GET_INFO_BY_FD: {
+        const m = this.fds.get(u32(0));
+        if (!m) return -EBADF;
+        const info = this.mem(u64(8), u32(4));
+        const b = Buffer.from(info.buffer, info.byteOffset, info.byteLength);
+        b.fill(0);
+        if (b.length >= 40) {
+          b.writeUInt32LE(m.type, 0);
+          b.writeUInt32LE(m.id, 4);
+          b.writeUInt32LE(m.keySize, 8);
+          b.writeUInt32LE(m.valueSize, 12);
+          b.writeUInt32LE(m.maxEntries, 16);
+          b.writeUInt32LE(m.flags, 20);
+          b.write(m.name, 24, 'latin1');
+        }
+        return 0;
+      }
+      default:
+        return -ENOSYS;
+    }
+  }
+
+  private cstring(addr: bigint): string {
+    for (const [a, b] of this.buffers) {
+      if (addr >= a && addr < a + BigInt(b.length)) {
+        const s = b.subarray(Number(addr - a));
+        const z = s.indexOf(0);
+        return Buffer.from(s.subarray(0, z < 0 ? s.length : z)).toString('utf8');
+      }
+    }
+    throw new Error('fake: bad string pointer');
+  }
+
+  perfEventOpen(): number {
+    return -ENOSYS;
+  }
+  ioctl(): number {
+    return -ENOSYS;
+  }
+  close(fd: number): number {
+    return this.fds.delete(fd) ? 0 : -EBADF;
+  }
+  dupCloexec(fd: number): number {
+    const m = this.fds.get(fd);
+    if (!m) return -EBADF;
+    const n = this.nextFd++;
+    this.fds.set(n, m);
+    return n;
+  }
+  mmap(): bigint {
+    return -BigInt(ENOSYS);
+  }
+  munmap(): number {
+    return -ENOSYS;
+  }
+  epollCreate(): number {
+    return -ENOSYS;
+  }
+  epollCtl(): number {
+    return -ENOSYS;
+  }
+  epollWait(): number {
+    return -ENOSYS;
+  }
+  epollWaitAsync(_e: number, _b: Uint8Array, _m: number, _t: number, cb: (r: number) => void): void {
+    cb(-ENOSYS);
+  }
+  eventfd(): number {
+    return -ENOSYS;
+  }
+  read(): number {
+    return -ENOSYS;
+  }
+  write(): number {
+    return -ENOSYS;
+  }
+  getrlimit(): { cur: bigint; max: bigint } {
+    return { cur: 8n << 20n, max: 8n << 20n };
+  }
+  setrlimit(): number {
+    return 0;
+  }
+  view(): ArrayBuffer {
+    throw new Error('fake: no mapped memory');
+  }
+  pageSize(): number {
+    return 4096;
+  }
+  numPossibleCpus(): number {
+    return this.ncpu;
+  }
+}
