@@ -13,11 +13,23 @@ const require = createRequire(import.meta.url);
 const pkg = require('../../package.json') as { version: string };
 
 let jsonErrors = false;
+/** bpftool-compatible commands exit 255 on a generic failure, as bpftool does. */
+let genericStatus = 1;
 
 async function run(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
   jsonErrors = !!json;
   await fn();
 }
+
+/** Commands that talk to the kernel load the native syscall backend (koffi) on demand. */
+async function kernel(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
+  jsonErrors = !!json;
+  genericStatus = 255;
+  await import('../syscall/native.js');
+  await fn();
+}
+
+const inspect = () => import('./inspect.js');
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -50,6 +62,92 @@ export function buildProgram(): Command {
       run(opts.json, () => writeChunks((w) => btfDump(args, opts, w))),
     );
 
+  const prog = program.command('prog').description('inspect programs (like bpftool prog)');
+  prog
+    .command('list')
+    .alias('show')
+    .description('list loaded programs, or show PROG: id N | pinned PATH | name NAME | tag HEX')
+    .argument('[prog...]', 'PROG selector')
+    .option('-j, --json', 'print JSON (bpftool -j keys)')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progShow(args, !!o.json)));
+  prog
+    .command('pin')
+    .description('pin a program: prog pin PROG FILE')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await inspect()).progPin(args)));
+
+  const map = program.command('map').description('inspect and edit maps (like bpftool map)');
+  map
+    .command('list')
+    .alias('show')
+    .description('list maps, or show MAP: id N | pinned PATH | name NAME')
+    .argument('[map...]', 'MAP selector')
+    .option('-j, --json', 'print JSON (bpftool -j keys)')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapShow(args, !!o.json)));
+  map
+    .command('dump')
+    .description('dump all entries: map dump MAP (formatted with BTF when the map has it)')
+    .argument('<map...>')
+    .option('-j, --json', 'print JSON (raw bytes plus "formatted")')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapDump(args, !!o.json)));
+  map
+    .command('lookup')
+    .description("map lookup MAP key DATA   (DATA: bytes '1 0 0 0', 'hex 01 00 00 00', or JSON for maps with BTF)")
+    .argument('<args...>')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapLookup(args, !!o.json)));
+  map
+    .command('update')
+    .description('map update MAP key DATA value VALUE [any|exist|noexist]   (prog arrays: value id N | pinned PATH)')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await inspect()).mapUpdate(args)));
+  map
+    .command('delete')
+    .description('map delete MAP key DATA')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await inspect()).mapDelete(args)));
+  map
+    .command('getnext')
+    .description('map getnext MAP [key DATA]')
+    .argument('<args...>')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapGetNext(args, !!o.json)));
+  map
+    .command('pin')
+    .description('pin a map: map pin MAP FILE')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await inspect()).mapPin(args)));
+
+  btf
+    .command('list')
+    .alias('show')
+    .description('list BTF objects loaded in the kernel')
+    .option('-j, --json', 'print JSON')
+    .action((o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).btfList(!!o.json)));
+
+  const link = program.command('link').description('inspect BPF links (like bpftool link)');
+  link
+    .command('list')
+    .alias('show')
+    .description('list links, or show LINK: id N | pinned PATH')
+    .argument('[link...]')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).linkShow(args, !!o.json)));
+
+  program
+    .command('feature')
+    .description('what this kernel supports: feature probe [--json]')
+    .argument('<probe>', "'probe'")
+    .option('-j, --json', 'print JSON')
+    .action((what: string, o: { json?: boolean }) =>
+      kernel(o.json, async () => {
+        if (what !== 'probe') throw new UsageError(`feature: expected 'probe', got '${what}'`);
+        const f = await import('./feature.js');
+        const r = f.probeFeatures();
+        process.stdout.write(o.json ? JSON.stringify(r) + '\n' : f.featureText(r));
+      }),
+    );
+
   return program;
 }
 
@@ -64,10 +162,14 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv);
   } catch (e) {
     const msg = errorMessage(e);
-    if (jsonErrors) process.stdout.write(JSON.stringify({ error: msg }) + '\n');
-    else process.stderr.write(`Error: ${msg}\n`);
+    const exit = e as { status?: number; stdout?: string };
+    if (exit.stdout) process.stdout.write(exit.stdout);
+    if (msg) {
+      if (jsonErrors) process.stdout.write(JSON.stringify({ error: msg }) + '\n');
+      else process.stderr.write(`Error: ${msg}\n`);
+    }
     if (process.env.BEE_TS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = e instanceof UsageError ? 2 : 1;
+    process.exitCode = e instanceof UsageError ? 2 : typeof exit.status === 'number' ? exit.status : genericStatus;
   }
 }
 

@@ -218,6 +218,26 @@ export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}):
         };
         break;
       }
+      case BtfKind.Var:
+        c = build(t.type, depth + 1);
+        break;
+      case BtfKind.Datasec: {
+        // Global data: an object of the section's variables.
+        const vars = t.vars.map((v) => ({ name: btf.typeById(v.type).name, off: v.offset, codec: build(v.type, depth + 1) }));
+        c = {
+          size: t.size,
+          decode: (dv, off) => {
+            const o: Record<string, unknown> = {};
+            for (const v of vars) o[v.name] = v.codec.decode(dv, off + v.off);
+            return o;
+          },
+          encode: (v, dv, off) => {
+            const obj = v as Record<string, unknown>;
+            for (const x of vars) if (obj[x.name] !== undefined) x.codec.encode(obj[x.name], dv, off + x.off);
+          },
+        };
+        break;
+      }
       case BtfKind.Void:
         c = rawCodec(0);
         break;

@@ -1,0 +1,625 @@
+// bpftool-like inspection: prog/map/btf/link list and show, map dump/lookup/update/delete/
+// getnext/pin. Plain output follows bpftool's layout; --json keys follow `bpftool -j` so scripts
+// can switch between the two.
+import fs from 'node:fs';
+import { type Btf, parseBtf } from '../btf/btf.js';
+import { BtfKind } from '../btf/types.js';
+import { compileCodec, type Codec } from '../maps/codec.js';
+import { BpfMap, encodeInto } from '../maps/map.js';
+import { Cmd, ElemAttr, fdById, listIds, objGet, objPin } from '../syscall/bpf.js';
+import { attachTypeName, BPF_ANY, BPF_EXIST, BPF_NOEXIST, linkTypeName, MapType, mapTypeName, progTypeName } from '../syscall/constants.js';
+import { BpfError, ENOENT, errnoMessage } from '../syscall/errno.js';
+import type { Fd } from '../syscall/fd.js';
+import { bootTimeToEpoch, btfInfo, fdinfoMemlock, linkInfo, mapInfo, type MapInfo, progInfo, type ProgInfo } from '../syscall/info.js';
+import { UsageError } from './errors.js';
+
+/** An error carrying bpftool's exit status (255 generic, 256 − errno for element operations). */
+export class CliExit extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly stdout?: string,
+  ) {
+    super(message);
+  }
+}
+
+const out = (s: string) => process.stdout.write(s);
+
+const BIG_MARK = `@bee-big-${process.pid}@`;
+const BIG_RE = new RegExp(`"${BIG_MARK}(\\d+)${BIG_MARK}"`, 'g');
+
+/** JSON with bigints written as bare integers (like bpftool's numbers). */
+export function jsonStringify(v: unknown, indent?: number): string {
+  const marks: string[] = [];
+  const s = JSON.stringify(
+    v,
+    (_k, x) => {
+      if (typeof x === 'bigint') {
+        marks.push(x.toString());
+        return `${BIG_MARK}${marks.length - 1}${BIG_MARK}`;
+      }
+      if (x instanceof Uint8Array) return Array.from(x);
+      return x;
+    },
+    indent,
+  );
+  return marks.length ? s.replace(BIG_RE, (_m, i) => marks[Number(i)]!) : s;
+}
+
+const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
+const hexArray = (b: Uint8Array) => Array.from(b, (x) => `0x${x.toString(16).padStart(2, '0')}`);
+
+function fdinfoField(fd: number, field: string): string | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    return m?.[1]?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function localIso(epochSec: number): string {
+  const d = new Date(epochSec * 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${sign}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
+}
+
+// ---- BTF by id (cached per process) ----
+
+const btfCache = new Map<number, Btf>();
+let vmlinux: Btf | undefined;
+function kernelBtf(): Btf | undefined {
+  if (vmlinux) return vmlinux;
+  try {
+    vmlinux = parseBtf(fs.readFileSync('/sys/kernel/btf/vmlinux'), { file: '/sys/kernel/btf/vmlinux' });
+  } catch {
+    vmlinux = undefined;
+  }
+  return vmlinux;
+}
+
+export function btfById(id: number): Btf | undefined {
+  if (!id) return undefined;
+  const hit = btfCache.get(id);
+  if (hit) return hit;
+  const fd = fdById('btf', id);
+  try {
+    const info = btfInfo(fd.value, true);
+    // Module BTF is split on top of vmlinux.
+    const base = info.kernelBtf && info.name !== 'vmlinux' ? kernelBtf() : undefined;
+    const btf = parseBtf(info.data!, { file: `btf id ${id}`, base });
+    btfCache.set(id, btf);
+    return btf;
+  } finally {
+    fd.close();
+  }
+}
+
+// ---- selecting objects: id N | pinned PATH | name NAME (| tag HEX for programs) ----
+
+export function parseSelector(args: string[], kind: 'prog' | 'map' | 'link' | 'btf'): { how: string; what: string; rest: string[] } {
+  const [how, what, ...rest] = args;
+  const allowed = kind === 'prog' ? ['id', 'pinned', 'name', 'tag'] : kind === 'map' ? ['id', 'pinned', 'name'] : ['id', 'pinned'];
+  if (!how || !allowed.includes(how) || what === undefined)
+    throw new UsageError(`expected ${kind.toUpperCase()} as ${allowed.map((a) => `${a} ${a === 'id' ? 'N' : a === 'pinned' ? 'PATH' : a === 'tag' ? 'HEX' : 'NAME'}`).join(' | ')}`);
+  if (how === 'id' && !/^\d+$/.test(what)) throw new UsageError(`bad ${kind} id '${what}'`);
+  return { how, what, rest };
+}
+
+function openProgs(sel: { how: string; what: string }): Fd[] {
+  if (sel.how === 'id') return [fdById('prog', Number(sel.what))];
+  if (sel.how === 'pinned') return [objGet(sel.what, 0, `prog ${sel.what}`)];
+  const fds: Fd[] = [];
+  for (const id of listIds('prog')) {
+    let fd: Fd;
+    try {
+      fd = fdById('prog', id);
+    } catch (e) {
+      if (e instanceof BpfError && e.errno === ENOENT) continue;
+      throw e;
+    }
+    const info = progInfo(fd.value, { funcInfo: true });
+    const match = sel.how === 'tag' ? info.tag === sel.what.toLowerCase() : fullProgName(info) === sel.what || info.name === sel.what;
+    if (match) fds.push(fd);
+    else fd.close();
+  }
+  if (fds.length === 0) throw new CliExit(`can't find program by ${sel.how} '${sel.what}'`, 255);
+  return fds;
+}
+
+function openMap(sel: { how: string; what: string }): Fd {
+  if (sel.how === 'id') return fdById('map', Number(sel.what));
+  if (sel.how === 'pinned') return objGet(sel.what, 0, `map ${sel.what}`);
+  const found: Fd[] = [];
+  for (const id of listIds('map')) {
+    try {
+      const fd = fdById('map', id);
+      if (mapInfo(fd.value).name === sel.what) found.push(fd);
+      else fd.close();
+    } catch (e) {
+      if (!(e instanceof BpfError && e.errno === ENOENT)) throw e;
+    }
+  }
+  if (found.length === 0) throw new CliExit(`can't find map by name '${sel.what}'`, 255);
+  if (found.length > 1) {
+    for (const f of found) f.close();
+    throw new CliExit(`several maps match name '${sel.what}': use 'id N'`, 255);
+  }
+  return found[0]!;
+}
+
+// ---- programs ----
+
+/** bpftool prints the BTF function name when the kernel's 15-char name is truncated. */
+function fullProgName(info: ProgInfo): string {
+  if (info.name.length === 15 && info.btfId && info.firstFuncTypeId) {
+    try {
+      const btf = btfById(info.btfId);
+      const n = btf?.types[info.firstFuncTypeId]?.name;
+      if (n && n.startsWith(info.name)) return n;
+    } catch {
+      /* keep the kernel's name */
+    }
+  }
+  return info.name;
+}
+
+export function progJson(fd: number): Record<string, unknown> {
+  const info = progInfo(fd, { funcInfo: true });
+  const o: Record<string, unknown> = { id: info.id, type: progTypeName(info.type) };
+  const name = fullProgName(info);
+  if (name) o.name = name;
+  o.tag = info.tag;
+  o.gpl_compatible = info.gplCompatible;
+  if (info.runTimeNs !== 0n) {
+    o.run_time_ns = info.runTimeNs;
+    o.run_cnt = info.runCnt;
+  }
+  if (info.recursionMisses !== 0n) o.recursion_misses = info.recursionMisses;
+  o.loaded_at = bootTimeToEpoch(info.loadTime);
+  o.uid = info.createdByUid;
+  o.bytes_xlated = info.xlatedProgLen;
+  o.jited = info.jitedProgLen > 0;
+  if (info.jitedProgLen > 0) o.bytes_jited = info.jitedProgLen;
+  const memlock = fdinfoMemlock(fd);
+  if (memlock !== undefined) o.bytes_memlock = memlock;
+  if (info.mapIds.length) o.map_ids = info.mapIds;
+  if (info.btfId) o.btf_id = info.btfId;
+  return o;
+}
+
+export function progText(o: Record<string, unknown>): string {
+  let s = `${o.id}: ${o.type}  `;
+  if (o.name) s += `name ${o.name}  `;
+  s += `tag ${o.tag}`;
+  if (o.gpl_compatible) s += '  gpl';
+  if (o.run_time_ns !== undefined) s += ` run_time_ns ${o.run_time_ns} run_cnt ${o.run_cnt}`;
+  if (o.recursion_misses !== undefined) s += ` recursion_misses ${o.recursion_misses}`;
+  s += `\n\tloaded_at ${localIso(o.loaded_at as number)}  uid ${o.uid}\n`;
+  s += `\txlated ${o.bytes_xlated}B  ${o.jited ? `jited ${o.bytes_jited}B` : 'not jited'}`;
+  if (o.bytes_memlock !== undefined) s += `  memlock ${o.bytes_memlock}B`;
+  if (o.map_ids) s += `  map_ids ${(o.map_ids as number[]).join(',')}`;
+  s += '\n';
+  if (o.btf_id) s += `\tbtf_id ${o.btf_id}\n`;
+  return s;
+}
+
+function eachId(kind: 'prog' | 'map' | 'link' | 'btf', f: (fd: Fd) => void): void {
+  for (const id of listIds(kind)) {
+    let fd: Fd;
+    try {
+      fd = fdById(kind, id);
+    } catch (e) {
+      // Objects can disappear between GET_NEXT_ID and GET_FD_BY_ID.
+      if (e instanceof BpfError && e.errno === ENOENT) continue;
+      throw e;
+    }
+    try {
+      f(fd);
+    } finally {
+      fd.close();
+    }
+  }
+}
+
+export function progShow(args: string[], json: boolean): void {
+  const objs: Record<string, unknown>[] = [];
+  if (args.length === 0) eachId('prog', (fd) => objs.push(progJson(fd.value)));
+  else {
+    const sel = parseSelector(args, 'prog');
+    for (const fd of openProgs(sel)) {
+      try {
+        objs.push(progJson(fd.value));
+      } finally {
+        fd.close();
+      }
+    }
+    if (json && objs.length === 1) return void out(jsonStringify(objs[0]) + '\n');
+  }
+  out(json ? jsonStringify(objs) + '\n' : objs.map(progText).join(''));
+}
+
+export function progPin(args: string[]): void {
+  const sel = parseSelector(args, 'prog');
+  const path = sel.rest[0];
+  if (!path) throw new UsageError('prog pin PROG FILE: missing FILE');
+  const fds = openProgs(sel);
+  try {
+    if (fds.length > 1) throw new CliExit('several programs match: use id N', 255);
+    objPin(fds[0]!.value, path);
+  } finally {
+    for (const f of fds) f.close();
+  }
+}
+
+// ---- maps ----
+
+export function mapJson(fd: number, info: MapInfo = mapInfo(fd)): Record<string, unknown> {
+  const o: Record<string, unknown> = { id: info.id, type: mapTypeName(info.type) };
+  if (info.name) o.name = info.name;
+  o.flags = info.flags;
+  o.bytes_key = info.keySize;
+  o.bytes_value = info.valueSize;
+  o.max_entries = info.maxEntries;
+  const memlock = fdinfoMemlock(fd);
+  if (memlock !== undefined) o.bytes_memlock = memlock;
+  o.frozen = Number(fdinfoField(fd, 'frozen') ?? 0);
+  if (info.btfId) o.btf_id = info.btfId;
+  return o;
+}
+
+export function mapText(o: Record<string, unknown>): string {
+  let s = `${o.id}: ${o.type}  `;
+  if (o.name) s += `name ${o.name}  `;
+  s += `flags 0x${(o.flags as number).toString(16)}\n`;
+  s += `\tkey ${o.bytes_key}B  value ${o.bytes_value}B  max_entries ${o.max_entries}`;
+  if (o.bytes_memlock !== undefined) s += `  memlock ${o.bytes_memlock}B`;
+  s += '\n';
+  // bpftool appends "frozen" to the btf_id line when there is one.
+  if (o.btf_id) s += `\tbtf_id ${o.btf_id}${o.frozen ? '  frozen' : ''}\n`;
+  else if (o.frozen) s += '\tfrozen\n';
+  return s;
+}
+
+export function mapShow(args: string[], json: boolean): void {
+  if (args.length === 0) {
+    const objs: Record<string, unknown>[] = [];
+    eachId('map', (fd) => objs.push(mapJson(fd.value)));
+    out(json ? jsonStringify(objs) + '\n' : objs.map(mapText).join(''));
+    return;
+  }
+  const fd = openMap(parseSelector(args, 'map'));
+  try {
+    const o = mapJson(fd.value);
+    out(json ? jsonStringify(o) + '\n' : mapText(o));
+  } finally {
+    fd.close();
+  }
+}
+
+interface OpenedMap {
+  fd: Fd;
+  info: MapInfo;
+  map: BpfMap;
+  btf?: Btf;
+  keyCodec?: Codec;
+  valueCodec?: Codec;
+}
+
+function openMapWithBtf(sel: { how: string; what: string }): OpenedMap {
+  const fd = openMap(sel);
+  const info = mapInfo(fd.value);
+  let btf: Btf | undefined;
+  try {
+    btf = btfById(info.btfId);
+  } catch {
+    btf = undefined;
+  }
+  const map = new BpfMap(fd, { name: info.name, type: info.type, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags }, {
+    btf,
+    keyTypeId: info.btfKeyTypeId,
+    valueTypeId: info.btfValueTypeId,
+  });
+  const codec = (id: number) => {
+    if (!btf || !id) return undefined;
+    try {
+      return compileCodec(btf, id);
+    } catch {
+      return undefined;
+    }
+  };
+  return { fd, info, map, btf, keyCodec: codec(info.btfKeyTypeId), valueCodec: codec(info.btfValueTypeId) };
+}
+
+function decode(c: Codec | undefined, b: Uint8Array): unknown {
+  if (!c) return undefined;
+  return c.decode(new DataView(b.buffer, b.byteOffset, b.byteLength), 0);
+}
+
+/** bpftool shows a DATASEC value as {"<section>": [{"var": value}, ...]}. */
+function decodeValue(m: OpenedMap, b: Uint8Array): unknown {
+  const v = decode(m.valueCodec, b);
+  const t = m.btf && m.info.btfValueTypeId ? m.btf.types[m.info.btfValueTypeId] : undefined;
+  if (t?.kind === BtfKind.Datasec && v && typeof v === 'object') return { [t.name]: Object.entries(v).map(([k, x]) => ({ [k]: x })) };
+  return v;
+}
+
+/** A value for display: per-CPU maps show one entry per CPU. */
+function formatValue(m: OpenedMap, v: Uint8Array): unknown {
+  if (!m.map.percpu) return decodeValue(m, v);
+  const stride = Math.ceil(m.info.valueSize / 8) * 8;
+  return Array.from({ length: m.map.ncpu }, (_, cpu) => ({ cpu, value: decode(m.valueCodec, v.subarray(cpu * stride, cpu * stride + m.info.valueSize)) }));
+}
+
+function elementJson(m: OpenedMap, k: Uint8Array, v: Uint8Array): Record<string, unknown> {
+  const o: Record<string, unknown> = { key: hexArray(k), value: hexArray(v) };
+  if (m.valueCodec || m.keyCodec) o.formatted = pretty(m, k, v);
+  return o;
+}
+
+/** The BTF-formatted element; like bpftool, a key without BTF is left out. */
+function pretty(m: OpenedMap, k: Uint8Array, v: Uint8Array): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  if (m.keyCodec) o.key = decode(m.keyCodec, k);
+  o.value = m.valueCodec ? formatValue(m, v) : hexArray(v);
+  return o;
+}
+
+/** Pretty form, 4-space indented like bpftool's BTF dumper. */
+function elementPretty(m: OpenedMap, k: Uint8Array, v: Uint8Array): string {
+  return jsonStringify(pretty(m, k, v), 4);
+}
+
+export function mapDump(args: string[], json: boolean): void {
+  const m = openMapWithBtf(parseSelector(args, 'map'));
+  try {
+    if (m.info.type === MapType.RINGBUF || m.info.type === MapType.USER_RINGBUF) {
+      if (json) out('[]\n');
+      else out('Found 0 elements\n');
+      throw new CliExit('a ring buffer has no keys to dump: read it with bee-ts run or the RingBufReader API', 244);
+    }
+    const entries = m.map.dumpRaw();
+    const btfMode = !!(m.keyCodec || m.valueCodec);
+    if (json) out(jsonStringify(entries.map(([k, v]) => elementJson(m, k, v))) + '\n');
+    else if (btfMode) out(`[${entries.map(([k, v]) => elementPretty(m, k, v)).join(',')}\n]\n`);
+    else {
+      for (const [k, v] of entries) out(`key: ${hexBytes(k)}  value: ${hexBytes(v)}\n`);
+      out(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}\n`);
+    }
+  } finally {
+    m.fd.close();
+  }
+}
+
+/**
+ * Key/value words: bpftool's byte syntax (`1 0 0 0`, `hex 01 00`, `0x01` tokens), or one JSON
+ * word (`'{"pid":1}'`, `42`, `"name"`) for maps with BTF.
+ */
+export function parseBytesOrJson(words: string[], size: number, codec: Codec | undefined, what: string): Uint8Array {
+  const out = new Uint8Array(size);
+  // One word for a multi-byte key/value is JSON: a number, or (with BTF) an object/array/string.
+  const jsonLike = words.length === 1 && (size !== 1 || /^[[{"]/.test(words[0]!));
+  if (jsonLike) {
+    let v: unknown;
+    try {
+      v = JSON.parse(words[0]!);
+    } catch {
+      throw new UsageError(`${what}: '${words[0]}' is neither JSON nor ${size} bytes`);
+    }
+    if (!codec && typeof v !== 'number') throw new UsageError(`${what}: the map has no BTF for it; give ${size} bytes (e.g. ${what} ${Array(size).fill(0).join(' ')})`);
+    try {
+      encodeInto(v, out, size, codec ?? null, what);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    return out;
+  }
+  let hex = false;
+  const bytes: number[] = [];
+  for (const w of words) {
+    if (w === 'hex') {
+      hex = true;
+      continue;
+    }
+    const n = hex ? parseInt(w, 16) : w.startsWith('0x') ? parseInt(w.slice(2), 16) : Number(w);
+    if (!Number.isInteger(n) || n < 0 || n > 255 || (hex && !/^[0-9a-f]{1,2}$/i.test(w))) throw new UsageError(`${what}: '${w}' is not a byte`);
+    bytes.push(n);
+  }
+  if (bytes.length !== size) throw new UsageError(`${what}: got ${bytes.length} byte${bytes.length === 1 ? '' : 's'}, the map needs ${size}`);
+  out.set(bytes);
+  return out;
+}
+
+/** Split `key ... value ... [flag]` words. */
+function splitKeyValue(rest: string[]): { key?: string[]; value?: string[]; flag?: string } {
+  const r: { key?: string[]; value?: string[]; flag?: string } = {};
+  let cur: string[] | undefined;
+  for (const w of rest) {
+    if (w === 'key') cur = r.key = [];
+    else if (w === 'value') cur = r.value = [];
+    else if ((w === 'any' || w === 'exist' || w === 'noexist') && r.value) {
+      r.flag = w;
+      cur = undefined;
+    } else if (cur) cur.push(w);
+    else throw new UsageError(`unexpected '${w}'`);
+  }
+  return r;
+}
+
+export function mapLookup(args: string[], json: boolean): void {
+  const sel = parseSelector(args, 'map');
+  const { key } = splitKeyValue(sel.rest);
+  if (!key) throw new UsageError('map lookup MAP key DATA');
+  const m = openMapWithBtf(sel);
+  try {
+    const k = parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key');
+    const v = new Uint8Array(m.map.valueBufSize);
+    if (!m.map.lookupInto(k, v)) {
+      if (json) throw new CliExit('lookup failed: No such file or directory', 254);
+      throw new CliExit('', 254, `key:\n${hexBytes(k)}\n\nNot found\n`);
+    }
+    if (json) out(jsonStringify(elementJson(m, k, v)) + '\n');
+    else if (m.keyCodec || m.valueCodec) out(elementPretty(m, k, v) + '\n');
+    else out(`key: ${hexBytes(k)}  value: ${hexBytes(v)}\n`);
+  } finally {
+    m.fd.close();
+  }
+}
+
+export function mapUpdate(args: string[]): void {
+  const sel = parseSelector(args, 'map');
+  const { key, value, flag } = splitKeyValue(sel.rest);
+  if (!key || !value) throw new UsageError('map update MAP key DATA value VALUE [UPDATE_FLAGS]');
+  const m = openMapWithBtf(sel);
+  try {
+    const k = parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key');
+    let v: Uint8Array;
+    if (m.map.percpu) {
+      // One value for every CPU, like bpftool.
+      const one = parseBytesOrJson(value, m.info.valueSize, m.valueCodec, 'value');
+      const stride = Math.ceil(m.info.valueSize / 8) * 8;
+      v = new Uint8Array(m.map.valueBufSize);
+      for (let c = 0; c < m.map.ncpu; c++) v.set(one, c * stride);
+    } else if (m.info.type === MapType.PROG_ARRAY || m.info.type === MapType.ARRAY_OF_MAPS || m.info.type === MapType.HASH_OF_MAPS) {
+      v = resolveFdValue(value, m.info.type === MapType.PROG_ARRAY ? 'prog' : 'map');
+    } else v = parseBytesOrJson(value, m.info.valueSize, m.valueCodec, 'value');
+    const flags = flag === 'exist' ? BPF_EXIST : flag === 'noexist' ? BPF_NOEXIST : BPF_ANY;
+    const elem = new ElemAttr(m.fd.value);
+    const r = elem.call(Cmd.MAP_UPDATE_ELEM, k, v, flags);
+    if (r < 0) throw new CliExit(`update failed: ${errText(-r)}`, 256 + r);
+  } finally {
+    m.fd.close();
+  }
+}
+
+/** `value id N` / `value pinned PATH` for prog arrays and map-in-map: the kernel wants an fd. */
+function resolveFdValue(words: string[], kind: 'prog' | 'map'): Uint8Array {
+  const sel = parseSelector(words, kind);
+  const fd = kind === 'prog' ? openProgs(sel)[0]! : openMap(sel);
+  // The fd must stay open until the update: leak it into the process (exits right after).
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, fd.value, true);
+  return b;
+}
+
+function errText(errno: number): string {
+  return errnoMessage(errno);
+}
+
+export function mapDelete(args: string[]): void {
+  const sel = parseSelector(args, 'map');
+  const { key } = splitKeyValue(sel.rest);
+  if (!key) throw new UsageError('map delete MAP key DATA');
+  const m = openMapWithBtf(sel);
+  try {
+    const k = parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key');
+    const r = new ElemAttr(m.fd.value).call(Cmd.MAP_DELETE_ELEM, k, null);
+    if (r < 0) throw new CliExit(`delete failed: ${errText(-r)}`, 256 + r);
+  } finally {
+    m.fd.close();
+  }
+}
+
+export function mapGetNext(args: string[], json: boolean): void {
+  const sel = parseSelector(args, 'map');
+  const { key } = splitKeyValue(sel.rest);
+  const m = openMapWithBtf(sel);
+  try {
+    const k = key ? parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key') : null;
+    const next = new Uint8Array(m.info.keySize);
+    const r = new ElemAttr(m.fd.value).call(Cmd.MAP_GET_NEXT_KEY, k, next);
+    if (r < 0) throw new CliExit(`can't get next key: ${errText(-r)}`, 256 + r);
+    if (json) out(jsonStringify({ key: k ? hexArray(k) : null, next_key: hexArray(next) }) + '\n');
+    else out(`key:${k ? `\n${hexBytes(k)}` : ' None'}\nnext key:\n${hexBytes(next)}\n`);
+  } finally {
+    m.fd.close();
+  }
+}
+
+export function mapPin(args: string[]): void {
+  const sel = parseSelector(args, 'map');
+  const path = sel.rest[0];
+  if (!path) throw new UsageError('map pin MAP FILE: missing FILE');
+  const fd = openMap(sel);
+  try {
+    objPin(fd.value, path);
+  } finally {
+    fd.close();
+  }
+}
+
+// ---- BTF objects ----
+
+export function btfList(json: boolean): void {
+  // prog_ids/map_ids are not in bpf_btf_info: group programs and maps by their btf_id.
+  const progsBy = new Map<number, number[]>();
+  const mapsBy = new Map<number, number[]>();
+  eachId('prog', (fd) => {
+    const i = progInfo(fd.value);
+    if (i.btfId) progsBy.set(i.btfId, [...(progsBy.get(i.btfId) ?? []), i.id]);
+  });
+  eachId('map', (fd) => {
+    const i = mapInfo(fd.value);
+    if (i.btfId) mapsBy.set(i.btfId, [...(mapsBy.get(i.btfId) ?? []), i.id]);
+  });
+  const objs: Record<string, unknown>[] = [];
+  eachId('btf', (fd) => {
+    const i = btfInfo(fd.value);
+    const o: Record<string, unknown> = { id: i.id, size: i.size, prog_ids: progsBy.get(i.id) ?? [], map_ids: mapsBy.get(i.id) ?? [], kernel: i.kernelBtf };
+    if (i.name) o.name = i.name;
+    objs.push(o);
+  });
+  if (json) return void out(jsonStringify(objs) + '\n');
+  for (const o of objs) {
+    let s = `${o.id}: name ${o.name ? (o.kernel ? `[${o.name}]` : o.name) : '<anon>'}  size ${o.size}B`;
+    if ((o.prog_ids as number[]).length) s += `  prog_ids ${(o.prog_ids as number[]).join(',')}`;
+    if ((o.map_ids as number[]).length) s += `  map_ids ${(o.map_ids as number[]).join(',')}`;
+    out(s + '\n');
+  }
+}
+
+// ---- links ----
+
+export function linkJson(fd: number): Record<string, unknown> {
+  const i = linkInfo(fd);
+  const o: Record<string, unknown> = { id: i.id, type: linkTypeName(i.type), prog_id: i.progId };
+  const d = { ...i.details };
+  if (typeof d.attach_type === 'number') d.attach_type = attachTypeName(d.attach_type);
+  return { ...o, ...d };
+}
+
+export function linkText(o: Record<string, unknown>): string {
+  let s = `${o.id}: ${o.type}  prog ${o.prog_id}  \n`;
+  const extra: string[] = [];
+  if (o.tp_name !== undefined) extra.push(`tp '${o.tp_name}'`);
+  if (o.cgroup_id !== undefined) extra.push(`cgroup_id ${o.cgroup_id}`);
+  if (o.netns_ino !== undefined) extra.push(`netns_ino ${o.netns_ino}`);
+  if (o.ifindex !== undefined) extra.push(`ifindex ${o.ifindex}`);
+  if (o.attach_type !== undefined) extra.push(`attach_type ${o.attach_type}`);
+  if (o.event_type !== undefined) extra.push(`event_type ${o.event_type}`);
+  if (o.func !== undefined) extra.push(`func ${o.func}+${o.offset}`);
+  if (o.file !== undefined) extra.push(`file ${o.file}+${o.offset}`);
+  if (o.tracepoint !== undefined) extra.push(`tracepoint ${o.tracepoint}`);
+  if (extra.length) s += `\t${extra.join('  ')}  \n`;
+  return s;
+}
+
+export function linkShow(args: string[], json: boolean): void {
+  if (args.length === 0) {
+    const objs: Record<string, unknown>[] = [];
+    eachId('link', (fd) => objs.push(linkJson(fd.value)));
+    out(json ? jsonStringify(objs) + '\n' : objs.map(linkText).join(''));
+    return;
+  }
+  const sel = parseSelector(args, 'link');
+  const fd = sel.how === 'id' ? fdById('link', Number(sel.what)) : objGet(sel.what, 0, `link ${sel.what}`);
+  try {
+    const o = linkJson(fd.value);
+    out(json ? jsonStringify(o) + '\n' : linkText(o));
+  } finally {
+    fd.close();
+  }
+}

@@ -1,0 +1,122 @@
+// bee-ts's bpftool-like commands against bpftool itself, on objects bpftool loaded.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
+
+const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
+const dir = `/sys/fs/bpf/bee-inspect-${process.pid}`;
+const bpftool = (...args: string[]) => execFileSync('bpftool', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+const bpftoolJson = (...args: string[]) => JSON.parse(bpftool('-j', ...args));
+const bee = (...args: string[]) => {
+  const r = runCli(args);
+  if (r.status !== 0) throw new Error(`bee-ts ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+};
+const beeJson = (...args: string[]) => JSON.parse(bee(...args, '--json'));
+
+describe.skipIf(skip)('inspection CLI vs bpftool', () => {
+  let dataMapId = 0;
+  beforeAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    // bpftool (libbpf) loads the objects; bee-ts only inspects.
+    bpftool('prog', 'loadall', fixture('globals.bpfel.o'), `${dir}/progs`, 'pinmaps', `${dir}/maps`);
+    const maps = bpftoolJson('map', 'list') as { id: number; name?: string }[];
+    dataMapId = maps.filter((m) => m.name === 'globals.data').map((m) => m.id).pop()!;
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('prog list --json agrees on id, type, name, tag and map ids', () => {
+    const pick = (l: Record<string, unknown>[]) => l.map((p) => ({ id: p.id, type: p.type, name: p.name, tag: p.tag, map_ids: p.map_ids }));
+    expect(pick(beeJson('prog', 'list'))).toEqual(pick(bpftoolJson('prog', 'list')));
+  });
+
+  it('prog list plain output is the same text as bpftool', () => {
+    expect(bee('prog', 'list')).toBe(bpftool('prog', 'list'));
+  });
+
+  it('prog show by id, pinned path and name', () => {
+    const id = (bpftoolJson('prog', 'show', 'pinned', `${dir}/progs/use_globals`) as { id: number }).id;
+    expect(beeJson('prog', 'show', 'id', String(id)).name).toBe('use_globals');
+    expect(beeJson('prog', 'show', 'pinned', `${dir}/progs/use_globals`).id).toBe(id);
+    expect(beeJson('prog', 'show', 'name', 'use_globals').id).toBe(id);
+  });
+
+  it('map list --json agrees on id, type, name and sizes; plain text matches', () => {
+    const pick = (l: Record<string, unknown>[]) => l.map((m) => ({ id: m.id, type: m.type, name: m.name, flags: m.flags, bytes_key: m.bytes_key, bytes_value: m.bytes_value, max_entries: m.max_entries, frozen: m.frozen }));
+    expect(pick(beeJson('map', 'list'))).toEqual(pick(bpftoolJson('map', 'list')));
+    expect(bee('map', 'list')).toBe(bpftool('map', 'list'));
+  });
+
+  it('a map filled by bpftool dumps the same through bee-ts', () => {
+    bpftool('map', 'update', 'id', String(dataMapId), 'key', '0', '0', '0', '0', 'value', '42', '0', '0', '0', '0', '0', '0', '1');
+    expect(beeJson('map', 'dump', 'id', String(dataMapId))).toEqual(bpftoolJson('map', 'dump', 'id', String(dataMapId)));
+    expect(beeJson('map', 'dump', 'id', String(dataMapId))[0].formatted.value['.data'][0].counter).toBe(72057594037927978);
+  });
+
+  it('a value written with bee-ts map update is seen by bpftool map lookup', () => {
+    bee('map', 'update', 'id', String(dataMapId), 'key', '0', '0', '0', '0', 'value', 'hex', '07', '00', '00', '00', '00', '00', '00', '00');
+    expect(bpftoolJson('map', 'lookup', 'id', String(dataMapId), 'key', '0', '0', '0', '0').value).toEqual(['0x07', '0x00', '0x00', '0x00', '0x00', '0x00', '0x00', '0x00']);
+    // JSON values through BTF
+    bee('map', 'update', 'pinned', `${dir}/maps/globals_data`, 'key', '0', 'value', '{"counter":99}');
+    expect(bpftoolJson('map', 'lookup', 'id', String(dataMapId), 'key', '0', '0', '0', '0').formatted.value['.data'][0].counter).toBe(99);
+  });
+
+  it('map lookup miss, bad flags and getnext behave like bpftool', () => {
+    const hash = beeJson('map', 'list').find((m: { type: string }) => m.type === 'array');
+    const miss = runCli(['map', 'lookup', 'id', String(hash.id), 'key', '9', '9', '9', '9']);
+    expect(miss.status).toBe(254);
+    expect(miss.stdout).toBe('key:\n09 09 09 09\n\nNot found\n');
+    const del = runCli(['map', 'delete', 'id', String(dataMapId), 'key', '0', '0', '0', '0']);
+    expect(del.status).toBe(234);
+    expect(del.stderr).toBe('Error: delete failed: Invalid argument\n');
+    expect(beeJson('map', 'getnext', 'id', String(dataMapId))).toEqual(bpftoolJson('map', 'getnext', 'id', String(dataMapId)));
+    const bad = runCli(['map', 'lookup', 'id', String(dataMapId), 'key', '1', '2']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/key: got 2 bytes, the map needs 4/);
+  });
+
+  it('map pin and show pinned', () => {
+    const p = `${dir}/repinned`;
+    bee('map', 'pin', 'id', String(dataMapId), p);
+    expect(bpftoolJson('map', 'show', 'pinned', p).id).toBe(dataMapId);
+    expect(beeJson('map', 'show', 'pinned', p).id).toBe(dataMapId);
+  });
+
+  it('btf list agrees on ids, sizes, names and the programs and maps using each', () => {
+    const norm = (l: Record<string, unknown>[]) =>
+      l.map((b) => ({ id: b.id, size: b.size, name: b.name, kernel: b.kernel, prog_ids: [...(b.prog_ids as number[])].sort(), map_ids: [...(b.map_ids as number[])].sort() }));
+    expect(norm(beeJson('btf', 'list'))).toEqual(norm(bpftoolJson('btf', 'list')));
+  });
+
+  it('link list shows links bpftool shows', () => {
+    const theirs = (bpftoolJson('link', 'list') as { id: number; type: string; prog_id: number }[]).map((l) => ({ id: l.id, type: l.type, prog_id: l.prog_id }));
+    const ours = (beeJson('link', 'list') as { id: number; type: string; prog_id: number }[]).map((l) => ({ id: l.id, type: l.type, prog_id: l.prog_id }));
+    expect(ours).toEqual(theirs);
+  });
+
+  it('feature probe reports this kernel honestly', () => {
+    const f = beeJson('feature', 'probe');
+    expect(f.syscall_config.have_bpf_syscall).toBe(true);
+    expect(f.program_types.have_tracepoint_prog_type).toBe(true);
+    expect(f.program_types.have_xdp_prog_type).toBe(true);
+    expect(f.map_types.have_ringbuf_map_type).toBe(true);
+    expect(f.map_types.have_hash_map_type).toBe(true);
+    expect(f.btf.have_btf_enum64).toBe(true);
+    expect(f.misc.have_memcg_accounting).toBe(true);
+    expect(f.attach.have_bpf_links).toBe(true);
+    expect(f.attach.have_perf_link).toBe(true);
+    // this kernel is built without kprobes
+    expect(f.attach.have_kprobe_pmu).toBe(fs.existsSync('/sys/bus/event_source/devices/kprobe/type'));
+    expect(bee('feature', 'probe')).toMatch(/eBPF map_type ringbuf is available/);
+  });
+
+  it('unprivileged use prints a clear error and exits non-zero', () => {
+    if (need(hasCommand('setpriv'), 'setpriv missing')) return;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cli, 'prog', 'list'], { encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/EPERM/);
+    expect(r.stderr).toMatch(/run as root \(sudo\), or grant CAP_BPF/);
+  });
+});
