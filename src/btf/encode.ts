@@ -7,6 +7,24 @@ class StringTable {
   private readonly offsets = new Map<string, number>([['', 0]]);
   private readonly parts: Buffer[] = [Buffer.from([0])];
   private len = 1;
+  /** Start from an existing string section so offsets into it (line_info) stay valid. */
+  seed(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.parts.length = 0;
+    this.parts.push(Buffer.from(bytes));
+    this.len = bytes.length;
+    let start = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] !== 0) continue;
+      const s = Buffer.from(bytes.subarray(start, i)).toString('utf8');
+      if (!this.offsets.has(s)) this.offsets.set(s, start);
+      start = i + 1;
+    }
+    if (bytes[bytes.length - 1] !== 0) {
+      this.parts.push(Buffer.from([0]));
+      this.len++;
+    }
+  }
   add(s: string): number {
     const known = this.offsets.get(s);
     if (known !== undefined) return known;
@@ -50,8 +68,9 @@ function recordSize(t: BtfType): number {
  * Encode types[1..] (types[0] is void and never written). Type ids are the array indexes,
  * so callers that drop or replace types must keep ids stable (e.g. replace rather than remove).
  */
-export function encodeBtf(types: readonly BtfType[], littleEndian = true): Uint8Array {
+export function encodeBtf(types: readonly BtfType[], littleEndian = true, seedStrings?: Uint8Array): Uint8Array {
   const strs = new StringTable();
+  if (seedStrings) strs.seed(seedStrings);
   let typeLen = 0;
   for (let i = 1; i < types.length; i++) typeLen += recordSize(types[i]!);
   const typeBuf = Buffer.alloc(typeLen);

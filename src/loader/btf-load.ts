@@ -2,7 +2,7 @@
 // encode it, BTF_LOAD it, and on failure report the kernel's BTF log.
 import type { Btf } from '../btf/btf.js';
 import { encodeBtf } from '../btf/encode.js';
-import { BtfKind, type BtfType, FUNC_STATIC } from '../btf/types.js';
+import { BtfKind, type BtfType, FUNC_EXTERN, FUNC_STATIC, VAR_EXTERN, VAR_GLOBAL } from '../btf/types.js';
 import { btfLoadRaw } from '../syscall/bpf.js';
 import { BpfError, ENOSPC } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
@@ -38,6 +38,8 @@ export function sanitizeBtf(btf: Btf, s: BtfSupport): BtfType[] {
     switch (t.kind) {
       case BtfKind.Var:
         if (!s.datasec) return { kind: BtfKind.Int, id: t.id, name: t.name, size: 1, encoding: 0, bitOffset: 0, bits: 8 };
+        // The kernel accepts only static and allocated globals: externs (kconfig, ksyms) become globals.
+        if (t.linkage === VAR_EXTERN) return { ...t, linkage: VAR_GLOBAL };
         return t;
       case BtfKind.Datasec:
         if (!s.datasec)
@@ -53,6 +55,8 @@ export function sanitizeBtf(btf: Btf, s: BtfSupport): BtfType[] {
         return t.name.includes('?') ? { ...t, name: t.name.replace(/\?/g, '_') } : t;
       case BtfKind.Func:
         if (!s.func) return { kind: BtfKind.Typedef, id: t.id, name: t.name, type: t.type };
+        // Extern function declarations (kfuncs) are not loadable: make them static.
+        if (t.linkage === FUNC_EXTERN) return { ...t, linkage: FUNC_STATIC };
         if (!s.funcGlobal && t.linkage !== FUNC_STATIC) return { ...t, linkage: FUNC_STATIC };
         return t;
       case BtfKind.FuncProto:
@@ -92,8 +96,8 @@ export class BtfLoadError extends BpfError {
 }
 
 /** Load types into the kernel; on failure, retry with a growing log and throw BtfLoadError. */
-export function loadBtfTypes(types: readonly BtfType[], subject?: string): Fd {
-  const blob = encodeBtf(types);
+export function loadBtfTypes(types: readonly BtfType[], subject?: string, seedStrings?: Uint8Array): Fd {
+  const blob = encodeBtf(types, true, seedStrings);
   const fd = btfLoadRaw(blob);
   if (fd >= 0) return new Fd(fd, 'btf');
   let size = 64 * 1024;
@@ -109,5 +113,6 @@ export function loadBtfTypes(types: readonly BtfType[], subject?: string): Fd {
 }
 
 export function loadObjectBtf(btf: Btf, support: BtfSupport = probeBtfSupport(), subject?: string): Fd {
-  return loadBtfTypes(sanitizeBtf(btf, support), subject);
+  // Keep the object's string section as-is: line_info records point into it.
+  return loadBtfTypes(sanitizeBtf(btf, support), subject, btf.stringSection);
 }

@@ -355,6 +355,29 @@ class ObjectParser {
       const d = sections.find((s) => s.section === t.name);
       const sec = this.elf.sectionByName(t.name);
       if (sec && t.size === 0) t.size = sec.size;
+      if (!sec && (t.name === '.kconfig' || t.name === '.ksyms')) {
+        // Extern sections have no ELF section: lay the variables out in declaration order at
+        // their natural alignment (the loader builds the .kconfig map image from this layout).
+        let off = 0;
+        for (const v of t.vars) {
+          const vt = btf.typeById(v.type);
+          const tid = vt.kind === BtfKind.Var ? vt.type : v.type;
+          let size = 0;
+          let align = 1;
+          try {
+            size = btf.sizeof(tid);
+            align = Math.min(btf.alignof(tid), 8);
+          } catch {
+            size = 0;
+          }
+          off = Math.ceil(off / align) * align;
+          v.offset = off;
+          v.size = size;
+          off += size;
+        }
+        t.size = off;
+        continue;
+      }
       for (const v of t.vars) {
         const vt = btf.typeById(v.type);
         if (vt.kind !== BtfKind.Var) continue;

@@ -1,0 +1,76 @@
+// Values for `extern ... __kconfig` variables: LINUX_KERNEL_VERSION and friends, and CONFIG_*
+// from /proc/config.gz or /boot/config-<release>. A missing strong extern is an error; a
+// missing __weak one reads as 0.
+import fs from 'node:fs';
+import os from 'node:os';
+import zlib from 'node:zlib';
+
+let cached: Map<string, string> | undefined;
+
+/** Parsed kernel config: CONFIG_X → 'y' | 'm' | number | "string". */
+export function kernelConfig(): Map<string, string> {
+  if (cached) return cached;
+  const m = new Map<string, string>();
+  let text: string | undefined;
+  try {
+    text = zlib.gunzipSync(fs.readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    try {
+      text = fs.readFileSync(`/boot/config-${os.release()}`, 'utf8');
+    } catch {
+      text = undefined;
+    }
+  }
+  for (const line of (text ?? '').split('\n')) {
+    const mm = /^(CONFIG_\w+)=(.*)$/.exec(line);
+    if (mm) m.set(mm[1]!, mm[2]!);
+  }
+  cached = m;
+  return m;
+}
+
+/** a<<16 | b<<8 | min(c,255), from the running kernel's release (or a distro's version string). */
+export function linuxKernelVersion(release = os.release(), version = os.version()): number {
+  // Debian and Ubuntu report the real upstream version in /proc/version_signature or uname -v.
+  const deb = /Debian (\d+)\.(\d+)\.(\d+)/.exec(version);
+  const m = deb ?? /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
+  if (!m) return 0;
+  return (Number(m[1]) << 16) | (Number(m[2]) << 8) | Math.min(Number(m[3] ?? 0), 255);
+}
+
+export type KconfigValue = { kind: 'number'; value: bigint } | { kind: 'string'; value: string } | undefined;
+
+export function kconfigValue(name: string): KconfigValue {
+  switch (name) {
+    case 'LINUX_KERNEL_VERSION':
+      return { kind: 'number', value: BigInt(linuxKernelVersion()) };
+    case 'LINUX_HAS_SYSCALL_WRAPPER':
+      // x86_64 and arm64 have used pt_regs syscall wrappers since 4.17.
+      return { kind: 'number', value: process.arch === 'x64' || process.arch === 'arm64' ? 1n : 0n };
+    case 'LINUX_HAS_BPF_COOKIE':
+      return { kind: 'number', value: linuxKernelVersion() >= ((5 << 16) | (15 << 8)) ? 1n : 0n };
+    default:
+      break;
+  }
+  const raw = kernelConfig().get(name);
+  if (raw === undefined) return undefined;
+  if (raw === 'y') return { kind: 'number', value: 1n };
+  if (raw === 'm') return { kind: 'number', value: 2n };
+  if (raw === 'n') return { kind: 'number', value: 0n };
+  if (/^"/.test(raw)) return { kind: 'string', value: raw.slice(1, -1) };
+  if (/^-?(0x[0-9a-f]+|\d+)$/i.test(raw)) return { kind: 'number', value: BigInt(raw) };
+  return { kind: 'string', value: raw };
+}
+
+/** Address of a kernel symbol from /proc/kallsyms (untyped __ksym externs). */
+export function kallsymsAddress(name: string): bigint | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/kallsyms', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const re = new RegExp(`^([0-9a-f]+) \\w ${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\s|$)`, 'm');
+  const m = re.exec(text);
+  return m ? BigInt(`0x${m[1]}`) : undefined;
+}

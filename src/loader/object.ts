@@ -1,0 +1,669 @@
+// Object spec → loaded collection. Order: BTF (sanitized, optional), kconfig, maps (data maps
+// filled, .rodata frozen, pins reused or created), then each program: flatten its subprograms,
+// apply map/data/call/callback/extern relocations and CO-RE, load with readable errors. If
+// anything fails, everything created so far is closed and new pins are removed.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Btf } from '../btf/btf.js';
+import { parseBtf } from '../btf/btf.js';
+import { parseElf } from '../elf/reader.js';
+import { BtfKind } from '../btf/types.js';
+import { type Codec, compileCodec } from '../maps/codec.js';
+import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
+import { BpfMap } from '../maps/map.js';
+import { sys } from '../syscall/backend.js';
+import { mapCreate, objGet, objPin, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
+import type { Fd } from '../syscall/fd.js';
+import { loadObjectBtf } from './btf-load.js';
+import { type CoreTargets, patchInsn, POISON_HELPER, resolveCoreRelo } from './core.js';
+import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, InsnBuffer } from './insn.js';
+import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
+import { loadProgram, type PoisonNote, type SourceLine } from './prog-load.js';
+import { SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS } from './sections.js';
+import { type DataSectionSpec, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
+
+export class LoadError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = 'LoadError';
+  }
+}
+
+export interface OpenOptions {
+  /** Target BTF for CO-RE instead of /sys/kernel/btf/vmlinux (e.g. a BTFHub file). */
+  btfPath?: string;
+  /** Pin every map under this directory, reusing compatible pins (bpftool loadall pinmaps, bee --pin-maps). */
+  pinMaps?: string;
+  /** Root for maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)` (default /sys/fs/bpf). */
+  pinRoot?: string;
+  /** Keep the full verifier log in errors. */
+  verbose?: boolean;
+  /** Program type / expected attach type overrides, by program name. */
+  programTypes?: Record<string, { type?: number; expectedAttachType?: number }>;
+  onWarning?: (message: string) => void;
+}
+
+// ---- kernel BTF for CO-RE, cached per process ----
+
+let vmlinuxCache: Btf | null | undefined;
+const moduleCache = new Map<string, Btf | null>();
+
+export function kernelBtf(file = '/sys/kernel/btf/vmlinux'): Btf | undefined {
+  if (file === '/sys/kernel/btf/vmlinux') {
+    if (vmlinuxCache === undefined) {
+      try {
+        vmlinuxCache = parseBtf(fs.readFileSync(file), { file });
+      } catch {
+        vmlinuxCache = null;
+      }
+    }
+    return vmlinuxCache ?? undefined;
+  }
+  return parseBtf(readBtfBytes(file), { file });
+}
+
+function readBtfBytes(file: string): Uint8Array {
+  const b = fs.readFileSync(file);
+  if (b[0] === 0x7f && b[1] === 0x45) {
+    // An ELF vmlinux: take its .BTF section.
+    const sec = parseElf(b, file).sectionByName('.BTF');
+    if (!sec) throw new Error(`${file}: no .BTF section`);
+    return sec.data;
+  }
+  return b;
+}
+
+function coreTargets(btfPath?: string): CoreTargets {
+  return {
+    *btfs() {
+      const base = btfPath ? kernelBtf(btfPath) : kernelBtf();
+      if (!base) return;
+      yield { name: 'vmlinux', btf: base };
+      if (btfPath) return;
+      // Modules, lazily; a broken module BTF is skipped rather than fatal.
+      let mods: string[] = [];
+      try {
+        mods = fs.readdirSync('/sys/kernel/btf').filter((m) => m !== 'vmlinux');
+      } catch {
+        return;
+      }
+      for (const m of mods) {
+        let b = moduleCache.get(m);
+        if (b === undefined) {
+          try {
+            b = parseBtf(fs.readFileSync(`/sys/kernel/btf/${m}`), { file: `/sys/kernel/btf/${m}`, base });
+          } catch {
+            b = null;
+          }
+          moduleCache.set(m, b);
+        }
+        if (b) yield { name: m, btf: b };
+      }
+    },
+  };
+}
+
+let mmapableSupport: boolean | undefined;
+function haveMmapableArrays(): boolean {
+  if (mmapableSupport === undefined) {
+    try {
+      mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, flags: BPF_F_MMAPABLE }).close();
+      mmapableSupport = true;
+    } catch {
+      mmapableSupport = false;
+    }
+  }
+  return mmapableSupport;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** A loaded program: its fd, and attach/pin/test-run helpers. */
+export class Program implements Disposable {
+  constructor(
+    readonly object: BpfObject,
+    readonly spec: ProgramSpec,
+    readonly fd: Fd,
+    readonly type: number,
+    readonly expectedAttachType: number | undefined,
+  ) {}
+  get name(): string {
+    return this.spec.name;
+  }
+  get section(): string {
+    return this.spec.section;
+  }
+  get typeName(): string {
+    return progTypeName(this.type);
+  }
+  pin(p: string): void {
+    objPin(this.fd.value, p, `pin program '${this.name}' at ${p}`);
+  }
+  /** BPF_PROG_TEST_RUN (skb, XDP, raw_tp, syscall programs...). */
+  testRun(opts: TestRunOpts = {}) {
+    return progTestRun(this.fd.value, opts, `program '${this.name}'`);
+  }
+  close(): void {
+    this.fd.close();
+  }
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+interface DataMap {
+  spec: DataSectionSpec;
+  map: BpfMap;
+  view?: DataView;
+  mapping?: { addr: bigint; len: number };
+}
+
+/** Global variables of a loaded object, read and written through the mmap'd data maps. */
+export class Globals {
+  private codecs = new Map<string, Codec>();
+  constructor(private readonly obj: BpfObject) {}
+
+  /** Names of the object's global variables (static ones included). */
+  names(): string[] {
+    return this.obj.spec.dataSections.flatMap((d) => d.variables.map((v) => v.name));
+  }
+
+  private locate(name: string): { d: DataSectionSpec; off: number; size: number; typeId: number } {
+    for (const d of this.obj.spec.dataSections) {
+      const v = d.variables.find((x) => x.name === name);
+      if (v) return { d, off: v.offset, size: v.size, typeId: v.typeId };
+    }
+    throw new Error(`${this.obj.file}: no global variable '${name}' (have: ${this.names().join(', ') || 'none'})`);
+  }
+
+  private codec(name: string, typeId: number): Codec | undefined {
+    if (!typeId || !this.obj.spec.btf) return undefined;
+    let c = this.codecs.get(name);
+    if (!c) {
+      c = compileCodec(this.obj.spec.btf, typeId, { littleEndian: this.obj.spec.littleEndian });
+      this.codecs.set(name, c);
+    }
+    return c;
+  }
+
+  get(name: string): unknown {
+    const { d, off, size, typeId } = this.locate(name);
+    const dv = this.obj.dataView(d);
+    const c = this.codec(name, typeId);
+    return c ? c.decode(dv, off) : new Uint8Array(dv.buffer.slice(dv.byteOffset + off, dv.byteOffset + off + size));
+  }
+
+  set(name: string, value: unknown): void {
+    const { d, off, size, typeId } = this.locate(name);
+    if (this.obj.loaded && d.readonly) throw new Error(`${this.obj.file}: '${name}' is in ${d.section}, which is read-only after load; set it before load()`);
+    const c = this.codec(name, typeId);
+    const dv = this.obj.dataView(d, true);
+    if (c) c.encode(value, dv, off);
+    else if (value instanceof Uint8Array && value.length === size) new Uint8Array(dv.buffer, dv.byteOffset + off, size).set(value);
+    else throw new Error(`'${name}' has no BTF type: pass ${size} bytes`);
+    this.obj.flushData(d);
+  }
+}
+
+export class BpfObject implements Disposable {
+  readonly spec: ObjectSpec;
+  readonly file: string;
+  readonly maps = new Map<string, BpfMap>();
+  readonly programs = new Map<string, Program>();
+  readonly globals: Globals;
+  btfFd?: Fd;
+  loaded = false;
+  private dataMaps = new Map<string, DataMap>();
+  private kconfigMap?: BpfMap;
+  private kconfigOffsets = new Map<string, number>();
+  private createdPins: string[] = [];
+
+  constructor(
+    spec: ObjectSpec,
+    readonly opts: OpenOptions = {},
+  ) {
+    this.spec = spec;
+    this.file = spec.file;
+    this.globals = new Globals(this);
+  }
+
+  static open(file: string, opts: OpenOptions = {}): BpfObject {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (e) {
+      throw new LoadError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+    return new BpfObject(parseObject(bytes, { file }), opts);
+  }
+
+  static fromBytes(bytes: Uint8Array, opts: OpenOptions & { file?: string } = {}): BpfObject {
+    return new BpfObject(parseObject(bytes, { file: opts.file ?? '<bytes>' }), opts);
+  }
+
+  private warn(m: string): void {
+    this.opts.onWarning?.(m);
+  }
+
+  /** Set a `const volatile` (or any global) before load; .rodata constants let the verifier prune dead code. */
+  setConstant(name: string, value: unknown): this {
+    if (this.loaded) throw new Error(`${this.file}: setConstant('${name}') after load; use globals.set for .data/.bss`);
+    this.globals.set(name, value);
+    return this;
+  }
+
+  /** A typed view of a data section: the mmap'd map after load, the spec's image before. */
+  dataView(d: DataSectionSpec, _write = false): DataView {
+    if (!this.loaded) return new DataView(d.data.buffer, d.data.byteOffset, d.data.byteLength);
+    const dm = this.dataMaps.get(d.section)!;
+    if (dm.view) return dm.view;
+    // Not mmapable: read the current value through the map.
+    const v = dm.map.lookupRaw(new Uint8Array(4))!;
+    d.data.set(v.subarray(0, d.size));
+    return new DataView(d.data.buffer, d.data.byteOffset, d.data.byteLength);
+  }
+
+  /** After a write through the fallback path, push the image to the kernel. */
+  flushData(d: DataSectionSpec): void {
+    if (!this.loaded) return;
+    const dm = this.dataMaps.get(d.section)!;
+    if (!dm.view) dm.map.updateRaw(new Uint8Array(4), d.data);
+  }
+
+  map(name: string): BpfMap {
+    const m = this.maps.get(name) ?? [...this.maps.values()].find((x) => x.name === name);
+    if (!m) throw new Error(`${this.file}: no map '${name}' (have: ${[...this.maps.keys()].join(', ')})`);
+    return m;
+  }
+
+  program(name: string): Program {
+    const p = this.programs.get(name);
+    if (!p) throw new Error(`${this.file}: no program '${name}' (have: ${[...this.programs.keys()].join(', ')})`);
+    return p;
+  }
+
+  load(): this {
+    if (this.loaded) return this;
+    const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+    if (this.spec.littleEndian !== le)
+      throw new LoadError(this.file, `is a ${this.spec.littleEndian ? 'little' : 'big'}-endian object; this machine needs ${le ? 'bpfel' : 'bpfeb'} (clang -target ${le ? 'bpfel' : 'bpfeb'})`);
+    ensureMemlock();
+    try {
+      this.loadBtf();
+      this.createKconfig();
+      this.createMaps();
+      for (const p of this.spec.programs) this.loadOne(p);
+      this.fillSlots();
+      this.loaded = true;
+      this.mapDataSections();
+    } catch (e) {
+      this.close();
+      for (const p of this.createdPins) fs.rmSync(p, { force: true });
+      throw e;
+    }
+    return this;
+  }
+
+  private loadBtf(): void {
+    if (!this.spec.btf) return;
+    try {
+      this.btfFd = loadObjectBtf(this.spec.btf, undefined, this.file);
+    } catch (e) {
+      // BTF is optional: maps lose pretty-printing, programs lose func/line info.
+      this.warn(`${this.file}: BTF not loaded (${(e as Error).message.split('\n')[0]}); continuing without it`);
+    }
+  }
+
+  private createKconfig(): void {
+    const externs = this.spec.externs.filter((e) => e.kind === 'kconfig');
+    if (externs.length === 0) return;
+    const btf = this.spec.btf!;
+    // The spec laid the .kconfig DATASEC out (declaration order, natural alignment).
+    const ds = btf.find('.kconfig', BtfKind.Datasec);
+    const layout: { name: string; off: number; size: number; typeId: number; weak: boolean }[] = [];
+    for (const e of externs) {
+      const vi = ds?.vars.find((v) => btf.typeById(v.type).name === e.name);
+      layout.push({ name: e.name, off: vi?.offset ?? 0, size: vi?.size ?? btf.sizeof(e.typeId!), typeId: e.typeId!, weak: e.weak });
+    }
+    const off = ds?.size ?? layout.reduce((m, v) => Math.max(m, v.off + v.size), 0);
+    const image = new Uint8Array(Math.max(off, 1));
+    const dv = new DataView(image.buffer);
+    for (const v of layout) {
+      this.kconfigOffsets.set(v.name, v.off);
+      const val = kconfigValue(v.name);
+      if (val === undefined) {
+        if (!v.weak) throw new LoadError(this.file, `extern '${v.name}' (__kconfig) is not set by this kernel's config; declare it __weak to accept 0`);
+        continue;
+      }
+      const t = btf.resolve(v.typeId);
+      if (val.kind === 'string') {
+        if (t.kind !== BtfKind.Array) throw new LoadError(this.file, `extern '${v.name}' is a string in the kernel config but not a char array in the program`);
+        image.set(Buffer.from(val.value).subarray(0, v.size - 1), v.off);
+      } else {
+        let x = val.value;
+        if (t.kind === BtfKind.Int && t.encoding & 4) x = x ? 1n : 0n; // bool: 'm' counts as set
+        for (let i = 0; i < v.size; i++, x >>= 8n) dv.setUint8(v.off + i, Number(x & 0xffn));
+      }
+    }
+    const spec: MapSpec = {
+      name: `${this.spec.objName.slice(0, 8)}.kconfig`,
+      type: MapType.ARRAY,
+      keySize: 4,
+      valueSize: image.length,
+      maxEntries: 1,
+      flags: BPF_F_RDONLY_PROG,
+      pinning: 0,
+      mapExtra: 0n,
+      section: '.kconfig',
+      source: 'data',
+    };
+    this.kconfigMap = createMap(spec, { onWarning: (w) => this.warn(w) });
+    this.kconfigMap.updateRaw(new Uint8Array(4), image);
+    this.kconfigMap.freeze();
+    this.maps.set(spec.name, this.kconfigMap);
+  }
+
+  private pinPathFor(m: MapSpec): string | undefined {
+    if (this.opts.pinMaps) return path.join(this.opts.pinMaps, m.name.replace(/\./g, '_'));
+    if (m.pinning === 1) return path.join(this.opts.pinRoot ?? '/sys/fs/bpf', m.name);
+    return undefined;
+  }
+
+  private createMaps(): void {
+    const mmapable = this.spec.dataSections.length > 0 && haveMmapableArrays();
+    for (const m of this.spec.maps) {
+      const opts = {
+        btf: this.spec.btf,
+        btfFd: this.btfFd,
+        kernelName: m.dataSection?.mapName ?? m.name,
+        extraFlags: m.dataSection ? (mmapable ? BPF_F_MMAPABLE : 0) | (m.dataSection.readonly ? BPF_F_RDONLY_PROG : 0) : 0,
+        onWarning: (w: string) => this.warn(w),
+        innerMapFd: undefined as number | undefined,
+      };
+      let inner: BpfMap | undefined;
+      if (m.inner) {
+        inner = createMap(m.inner, { btf: this.spec.btf, btfFd: this.btfFd });
+        opts.innerMapFd = inner.fd.value;
+      }
+      try {
+        const pinPath = this.pinPathFor(m);
+        let map: BpfMap;
+        let reused = false;
+        if (pinPath) {
+          const r = createOrReusePinned(m, pinPath, opts, (p) => objGet(p, 0, `map ${p}`));
+          map = r.map;
+          reused = r.reused;
+          if (!reused) this.createdPins.push(pinPath);
+        } else map = createMap(m, opts);
+        this.maps.set(m.name, map);
+        if (m.dataSection && !reused) {
+          if (m.dataSection.kind !== 'bss' || m.dataSection.data.some((b) => b !== 0)) map.updateRaw(new Uint8Array(4), m.dataSection.data);
+          if (m.dataSection.readonly) map.freeze();
+        }
+        if (m.dataSection) this.dataMaps.set(m.dataSection.section, { spec: m.dataSection, map });
+      } finally {
+        inner?.close();
+      }
+    }
+  }
+
+  private mapDataSections(): void {
+    for (const dm of this.dataMaps.values()) {
+      if (!(dm.map.flags & BPF_F_MMAPABLE)) continue;
+      const page = sys().pageSize();
+      const len = Math.ceil(Math.max(dm.spec.size, 1) / page) * page;
+      const prot = dm.spec.readonly ? PROT_READ : PROT_READ | PROT_WRITE;
+      const addr = sys().mmap(len, prot, MAP_SHARED, dm.map.fd.value, 0);
+      if (addr < 0n) {
+        this.warn(`${this.file}: cannot mmap ${dm.spec.section}; globals go through map lookups`);
+        continue;
+      }
+      dm.mapping = { addr, len };
+      dm.view = new DataView(sys().view(addr, len), 0, dm.spec.size);
+    }
+  }
+
+  private findFunction(section: string, insn: number): FunctionSpec | undefined {
+    return this.spec.functions.find((f) => f.section === section && insn >= f.sectionOffset && insn < f.sectionOffset + f.insns.length / 8);
+  }
+
+  /** Flatten a program with every subprogram it reaches, then relocate. */
+  assemble(p: ProgramSpec): { insns: Uint8Array; funcInfo: number[][]; lineInfo: SourceLine[]; lineRaw: number[][]; poisons: PoisonNote[]; fdArray: number[] } {
+    const pieces: { fn: FunctionSpec; at: number }[] = [{ fn: p, at: 0 }];
+    const placed = new Map<FunctionSpec, number>([[p, 0]]);
+    let total = p.insns.length / 8;
+    for (let i = 0; i < pieces.length; i++) {
+      for (const r of pieces[i]!.fn.relocations) {
+        if (r.kind !== 'call' && r.kind !== 'func') continue;
+        const target = this.findFunction(r.target, r.offset);
+        if (!target) throw new LoadError(this.file, `program '${p.name}': call target at ${r.target}+${r.offset} is not a function`);
+        if (!placed.has(target)) {
+          placed.set(target, total);
+          pieces.push({ fn: target, at: total });
+          total += target.insns.length / 8;
+        }
+      }
+    }
+    const buf = new Uint8Array(total * 8);
+    for (const pc of pieces) buf.set(pc.fn.insns, pc.at * 8);
+    const insns = new InsnBuffer(buf, this.spec.littleEndian);
+    const poisons: PoisonNote[] = [];
+    const fdArray: number[] = [];
+    const btf = this.spec.btf;
+    let targets: CoreTargets | undefined;
+
+    for (const pc of pieces) {
+      for (const r of pc.fn.relocations) {
+        const i = pc.at + r.insn;
+        switch (r.kind) {
+          case 'call':
+          case 'func': {
+            const target = this.findFunction(r.target, r.offset)!;
+            const dest = placed.get(target)! + (r.offset - target.sectionOffset);
+            insns.setSrc(i, r.kind === 'call' ? BPF_PSEUDO_CALL : BPF_PSEUDO_FUNC);
+            insns.setImm(i, dest - (i + 1));
+            if (r.kind === 'func') insns.setImm(i + 1, 0);
+            break;
+          }
+          case 'map': {
+            const m = this.maps.get(r.target);
+            if (!m) throw new LoadError(this.file, `program '${p.name}' uses map '${r.target}', which was not created`);
+            insns.setSrc(i, BPF_PSEUDO_MAP_FD);
+            insns.setImm(i, m.fd.value);
+            insns.setImm(i + 1, 0);
+            break;
+          }
+          case 'data': {
+            const dm = this.dataMaps.get(r.target);
+            if (!dm) throw new LoadError(this.file, `program '${p.name}' uses ${r.target}, which has no map`);
+            insns.setSrc(i, BPF_PSEUDO_MAP_VALUE);
+            insns.setImm(i, dm.map.fd.value);
+            insns.setImm(i + 1, r.offset);
+            break;
+          }
+          case 'extern':
+            this.relocateExtern(p, insns, i, r.target, poisons, fdArray);
+            break;
+        }
+      }
+      if (pc.fn.coreRelos.length && btf) {
+        targets ??= coreTargets(this.opts.btfPath);
+        for (const c of pc.fn.coreRelos) {
+          const i = pc.at + c.insn;
+          const res = resolveCoreRelo(btf, c.typeId, c.accessStr, c.kind, targets, this.spec.littleEndian);
+          if (res.poison) poisons.push({ insn: i, helper: POISON_HELPER, message: `CO-RE relocation ${res.description} failed: ${res.reason}` });
+          try {
+            patchInsn(insns, i, res, c.kind);
+          } catch (e) {
+            throw new LoadError(this.file, `program '${p.name}': CO-RE relocation ${res.description}: ${(e as Error).message}`);
+          }
+        }
+      }
+    }
+    const funcInfo: number[][] = [];
+    const lineRaw: number[][] = [];
+    const lineInfo: SourceLine[] = [];
+    for (const pc of pieces) {
+      for (const f of pc.fn.funcInfo) funcInfo.push([pc.at + f.insn, f.typeId]);
+      for (const l of pc.fn.lineInfo) {
+        lineRaw.push([pc.at + l.insn, l.fileNameOff, l.lineOff, (l.lineNum << 10) | l.column]);
+        lineInfo.push({ insn: pc.at + l.insn, fileName: l.fileName, lineNum: l.lineNum, column: l.column, line: l.line });
+      }
+    }
+    return { insns: buf, funcInfo, lineInfo, lineRaw, poisons, fdArray };
+  }
+
+  private relocateExtern(p: ProgramSpec, insns: InsnBuffer, i: number, name: string, poisons: PoisonNote[], _fdArray: number[]): void {
+    const ext = this.spec.externs.find((e) => e.name === name)!;
+    switch (ext.kind) {
+      case 'kconfig': {
+        const off = this.kconfigOffsets.get(name);
+        if (off === undefined || !this.kconfigMap) throw new LoadError(this.file, `extern '${name}' has no kconfig slot`);
+        insns.setSrc(i, BPF_PSEUDO_MAP_VALUE);
+        insns.setImm(i, this.kconfigMap.fd.value);
+        insns.setImm(i + 1, off + insns.imm(i + 1));
+        return;
+      }
+      case 'ksym': {
+        const btf = this.spec.btf!;
+        const typed = ext.typeId !== undefined && btf.resolve(ext.typeId).kind !== BtfKind.Void;
+        if (typed) {
+          const k = kernelBtf(this.opts.btfPath);
+          const v = k?.find(name, BtfKind.Var);
+          if (!v) {
+            if (ext.weak) {
+              insns.setImm64(i, 0n);
+              return;
+            }
+            throw new LoadError(this.file, `extern '${name}' (__ksym) is not a variable in the kernel BTF`);
+          }
+          insns.setSrc(i, BPF_PSEUDO_BTF_ID);
+          insns.setImm(i, v.id);
+          insns.setImm(i + 1, 0);
+          return;
+        }
+        const addr = kallsymsAddress(name);
+        if (addr === undefined && !ext.weak) throw new LoadError(this.file, `extern '${name}' (__ksym) is not in /proc/kallsyms`);
+        insns.setImm64(i, addr ?? 0n);
+        return;
+      }
+      case 'kfunc': {
+        const k = kernelBtf(this.opts.btfPath);
+        const f = k?.find(name, BtfKind.Func);
+        if (!f) {
+          if (ext.weak) {
+            const idx = this.spec.externs.indexOf(ext);
+            const helper = 2002000000 + idx;
+            poisons.push({ insn: i, helper, message: `kfunc '${name}' (__weak) is not in this kernel and was called` });
+            insns.setSrc(i, 0);
+            insns.setImm(i, helper);
+            return;
+          }
+          throw new LoadError(this.file, `program '${p.name}' calls kfunc '${name}', which this kernel does not have`);
+        }
+        insns.setSrc(i, BPF_PSEUDO_KFUNC_CALL);
+        insns.setImm(i, f.id);
+        insns.setOff(i, 0);
+        return;
+      }
+      default:
+        throw new LoadError(this.file, `program '${p.name}' refers to undefined symbol '${name}' (not a __kconfig, __ksym or kfunc extern)`);
+    }
+  }
+
+  private attachBtfId(p: ProgramSpec): number {
+    if (!(p.secFlags & SEC_ATTACH_BTF)) return 0;
+    const k = kernelBtf(this.opts.btfPath);
+    if (!k) throw new LoadError(this.file, `program '${p.name}' (${p.section}) needs kernel BTF (/sys/kernel/btf/vmlinux)`);
+    const target = p.attachTarget;
+    let id: number | undefined;
+    if (p.section.startsWith('tp_btf')) id = k.idsByName(`btf_trace_${target}`).find((x) => k.types[x]!.kind === BtfKind.Typedef);
+    else if (p.section.startsWith('lsm')) id = k.find(`bpf_lsm_${target}`, BtfKind.Func)?.id;
+    else if (p.section.startsWith('iter')) id = k.find(`bpf_iter_${target}`, BtfKind.Func)?.id;
+    else id = k.find(target.split(':').pop()!, BtfKind.Func)?.id;
+    if (!id) throw new LoadError(this.file, `program '${p.name}': attach target '${target}' of ${p.section} is not in the kernel BTF`);
+    return id;
+  }
+
+  private loadOne(p: ProgramSpec): void {
+    const over = this.opts.programTypes?.[p.name];
+    const type = over?.type ?? p.progType;
+    if (!type) throw new LoadError(this.file, `program '${p.name}': section '${p.section}' does not name a program type; set one with programTypes (API) or rename the section (e.g. SEC("tp/..."))`);
+    const expected = over?.expectedAttachType ?? p.expectedAttachType;
+    const a = this.assemble(p);
+    const withBtf = this.btfFd !== undefined && a.funcInfo.length > 0 && a.funcInfo[0]![0] === 0;
+    const fi = new Uint8Array(a.funcInfo.length * 8);
+    const fdv = new DataView(fi.buffer);
+    a.funcInfo.forEach(([insn, id], k) => {
+      fdv.setUint32(k * 8, insn!, true);
+      fdv.setUint32(k * 8 + 4, id!, true);
+    });
+    a.lineRaw.sort((x, y) => x[0]! - y[0]!);
+    const li = new Uint8Array(a.lineRaw.length * 16);
+    const ldv = new DataView(li.buffer);
+    a.lineRaw.forEach((r, k) => r.forEach((v, j) => ldv.setUint32(k * 16 + j * 4, v >>> 0, true)));
+    let flags = 0;
+    if (p.secFlags & SEC_SLEEPABLE) flags |= BPF_F_SLEEPABLE;
+    if (p.secFlags & SEC_XDP_FRAGS) flags |= BPF_F_XDP_HAS_FRAGS;
+    const fd = loadProgram(
+      {
+        type,
+        insns: a.insns,
+        license: p.license,
+        kernVersion: p.kernelVersion || (type === ProgType.KPROBE ? linuxKernelVersion() : 0),
+        flags,
+        name: p.name,
+        expectedAttachType: expected,
+        btfFd: withBtf ? this.btfFd!.value : 0,
+        funcInfoRecSize: withBtf ? 8 : 0,
+        funcInfo: withBtf ? fi : undefined,
+        funcInfoCnt: withBtf ? a.funcInfo.length : 0,
+        lineInfoRecSize: withBtf && a.lineRaw.length ? 16 : 0,
+        lineInfo: withBtf && a.lineRaw.length ? li : undefined,
+        lineInfoCnt: withBtf ? a.lineRaw.length : 0,
+        attachBtfId: this.attachBtfId(p),
+      },
+      { program: p.name, section: p.section, lines: a.lineInfo, poisons: a.poisons, verbose: this.opts.verbose },
+    );
+    this.programs.set(p.name, new Program(this, p, fd, type, expected));
+  }
+
+  /** Prog arrays and map-in-map initial slots (`.values = { [i] = &x }`). */
+  private fillSlots(): void {
+    for (const m of this.spec.maps) {
+      if (!m.initSlots) continue;
+      const map = this.maps.get(m.name)!;
+      for (const s of m.initSlots) {
+        const fd = m.type === MapType.PROG_ARRAY ? this.programs.get(s.symbol)?.fd : this.maps.get(s.symbol)?.fd;
+        if (!fd) throw new LoadError(this.file, `map '${m.name}' slot ${s.index} refers to '${s.symbol}', which was not loaded`);
+        map.update(s.index, fd.value);
+      }
+    }
+  }
+
+  /** Everything this object holds, closed. Pins stay (they are meant to outlive us). */
+  close(): void {
+    for (const p of this.programs.values()) p.close();
+    for (const dm of this.dataMaps.values()) {
+      if (dm.mapping) sys().munmap(dm.mapping.addr, dm.mapping.len);
+      dm.mapping = undefined;
+      dm.view = undefined;
+    }
+    for (const m of this.maps.values()) m.close();
+    this.btfFd?.close();
+    this.programs.clear();
+    this.maps.clear();
+    this.dataMaps.clear();
+    this.loaded = false;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,109 @@
+// PROG_LOAD with readable failures: load without a log first (fast path); on failure reload with
+// a log that grows until it fits (bounded), then explain: the verifier's last lines, the C source
+// line of the failing instruction (from line_info), and for poisoned CO-RE relocations or
+// missing maps/kfuncs, which relocation of which type and field.
+import { type ProgLoadAttr, progLoadRaw } from '../syscall/bpf.js';
+import { BpfError, ENOSPC, EPERM, EACCES } from '../syscall/errno.js';
+import { Fd } from '../syscall/fd.js';
+import { POISON_HELPER } from './core.js';
+
+export interface SourceLine {
+  insn: number;
+  fileName: string;
+  lineNum: number;
+  column: number;
+  line: string;
+}
+
+export interface PoisonNote {
+  insn: number;
+  helper: number;
+  message: string;
+}
+
+export interface LoadContext {
+  program: string;
+  section: string;
+  lines: SourceLine[];
+  poisons: PoisonNote[];
+  /** Keep the whole verifier log in the error (--verbose). */
+  verbose?: boolean;
+}
+
+const LOG_START = 1 << 20;
+const LOG_MAX = 0xffffffff >>> 2;
+const TAIL_LINES = 12;
+
+export class VerifierError extends BpfError {
+  constructor(
+    errno: number,
+    readonly program: string,
+    readonly log: string,
+    readonly failedInsn: number | undefined,
+    readonly source: SourceLine | undefined,
+    readonly explanation: string | undefined,
+    verbose: boolean,
+  ) {
+    const tail = log.trimEnd().split('\n');
+    const shown = verbose ? tail : tail.slice(-TAIL_LINES);
+    let detail = '';
+    if (explanation) detail += `${explanation}\n`;
+    if (source) detail += `failing instruction ${failedInsn} is at ${source.fileName}:${source.lineNum}:${source.column}: ${source.line.trim()}\n`;
+    if (log) detail += `verifier log${verbose || tail.length <= TAIL_LINES ? '' : ` (last ${TAIL_LINES} of ${tail.length} lines; --verbose for all)`}:\n  ${shown.join('\n  ')}`;
+    super('BPF_PROG_LOAD', errno, `program '${program}'`, errno === EPERM || errno === EACCES ? undefined : 'the verifier rejected the program; see the log above', detail.trimEnd());
+    this.name = 'VerifierError';
+  }
+}
+
+/** The instruction the verifier stopped at: the last `N: (op) ...` line of the log. */
+export function failingInsn(log: string): number | undefined {
+  const re = /^(\d+): \([0-9a-f]{2}\)/gm;
+  let last: number | undefined;
+  for (let m = re.exec(log); m; m = re.exec(log)) last = Number(m[1]);
+  return last;
+}
+
+export function sourceFor(lines: SourceLine[], insn: number | undefined): SourceLine | undefined {
+  if (insn === undefined) return undefined;
+  let best: SourceLine | undefined;
+  for (const l of lines) if (l.insn <= insn && l.lineNum > 0 && (!best || l.insn >= best.insn)) best = l;
+  return best;
+}
+
+function explainPoison(log: string, ctx: LoadContext): string | undefined {
+  const m = /invalid func unknown#(\d+)/.exec(log);
+  if (!m) return undefined;
+  const helper = Number(m[1]);
+  const insn = failingInsn(log);
+  const note = ctx.poisons.find((p) => p.helper === helper && (insn === undefined || p.insn === insn)) ?? ctx.poisons.find((p) => p.helper === helper);
+  if (note) return note.message;
+  if (helper === POISON_HELPER) return 'a CO-RE relocation could not be resolved against the kernel BTF';
+  return undefined;
+}
+
+export function loadProgram(attr: ProgLoadAttr, ctx: LoadContext): Fd {
+  const first = progLoadRaw({ ...attr, logLevel: 0, logBuf: undefined });
+  if (first.fd >= 0) return new Fd(first.fd, `prog ${ctx.program}`);
+  let errno = -first.fd;
+  // Permission problems get no verifier log: say so directly.
+  if (errno === EPERM || errno === EACCES) {
+    const retry = progLoadRaw({ ...attr, logLevel: 1, logBuf: new Uint8Array(4096) });
+    if (retry.fd >= 0) return new Fd(retry.fd, `prog ${ctx.program}`);
+    throw new BpfError('BPF_PROG_LOAD', errno, `program '${ctx.program}' (section ${ctx.section})`);
+  }
+  let size = LOG_START;
+  let log = '';
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const buf = new Uint8Array(size);
+    const r = progLoadRaw({ ...attr, logLevel: 1, logBuf: buf });
+    if (r.fd >= 0) return new Fd(r.fd, `prog ${ctx.program}`); // passed with a log (flaky EAGAIN earlier)
+    errno = -r.fd;
+    const z = buf.indexOf(0);
+    log = Buffer.from(buf.subarray(0, z < 0 ? buf.length : z)).toString('utf8');
+    if (errno !== ENOSPC || size >= LOG_MAX) break;
+    // 6.4+ tells us the size it needed.
+    size = Math.min(LOG_MAX, r.logTrueSize > size ? r.logTrueSize + 1024 : size * 4);
+  }
+  const insn = failingInsn(log);
+  throw new VerifierError(errno, ctx.program, log, insn, sourceFor(ctx.lines, insn), explainPoison(log, ctx), !!ctx.verbose);
+}
