@@ -22,6 +22,7 @@ export const SHT_STRTAB = 3;
 export const SHT_RELA = 4;
 export const SHT_NOBITS = 8;
 export const SHT_REL = 9;
+export const SHT_DYNSYM = 11;
 export const SHT_SYMTAB_SHNDX = 18;
 export const SHT_LLVM_ADDRSIG = 0x6fff4c03;
 
@@ -140,7 +141,14 @@ function latin1OrUtf8(b: Uint8Array, start: number, end: number): string {
   return utf8.decode(b.subarray(start, end));
 }
 
-export function parseElf(bytes: Uint8Array, file = '<buffer>'): ElfFile {
+export interface ElfParseOptions {
+  /** Accept any machine (for reading symbols of host binaries, e.g. uprobe targets). */
+  anyMachine?: boolean;
+  /** Read SHT_DYNSYM instead of SHT_SYMTAB. */
+  dynamic?: boolean;
+}
+
+export function parseElf(bytes: Uint8Array, file = '<buffer>', opts: ElfParseOptions = {}): ElfFile {
   if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
     throw new ElfError(file, bytes.length === 0 ? 'file is empty' : 'bad magic: not an ELF file (expected a clang -target bpf object)');
   if (bytes.length < 64) throw new ElfError(file, `file is ${bytes.length} bytes, shorter than an ELF64 header (64)`);
@@ -155,7 +163,7 @@ export function parseElf(bytes: Uint8Array, file = '<buffer>'): ElfFile {
 
   const type = u16(16);
   const machine = u16(18);
-  if (machine !== EM_BPF && machine !== EM_NONE)
+  if (!opts.anyMachine && machine !== EM_BPF && machine !== EM_NONE)
     throw new ElfError(file, `machine ${machine} is not EM_BPF (247): compile with clang -target bpf`);
   const flags = u32(48);
   const shoff = toSafe(file, u64(40), 'e_shoff');
@@ -163,6 +171,7 @@ export function parseElf(bytes: Uint8Array, file = '<buffer>'): ElfFile {
   let shnum = u16(60);
   let shstrndx = u16(62);
   if (shoff === 0) throw new ElfError(file, 'no section header table (e_shoff is 0)');
+  void type;
   if (shentsize !== SHDR_SIZE) throw new ElfError(file, `e_shentsize ${shentsize} is not ${SHDR_SIZE}`);
   const checkRange = (off: number, len: number, what: string) => {
     if (off < 0 || len < 0 || off > bytes.length || len > bytes.length - off)
@@ -212,7 +221,7 @@ export function parseElf(bytes: Uint8Array, file = '<buffer>'): ElfFile {
   }));
 
   // Symbol table: exactly one is expected in a relocatable object.
-  const symtabs = sections.filter((s) => s.type === SHT_SYMTAB);
+  const symtabs = sections.filter((s) => s.type === (opts.dynamic ? SHT_DYNSYM : SHT_SYMTAB));
   if (symtabs.length > 1) throw new ElfError(file, `${symtabs.length} symbol tables; expected one`);
   const symbols: ElfSymbol[] = [];
   const symtab = symtabs[0];
@@ -247,6 +256,8 @@ export function parseElf(bytes: Uint8Array, file = '<buffer>'): ElfFile {
   const relocations = new Map<number, ElfRelocationSection>();
   for (const s of sections) {
     if (s.type !== SHT_REL && s.type !== SHT_RELA) continue;
+    // Executables' dynamic relocations are not ours to interpret.
+    if (opts.anyMachine) continue;
     const isRela = s.type === SHT_RELA;
     const entSize = isRela ? RELA_SIZE : REL_SIZE;
     if (s.size % entSize !== 0)

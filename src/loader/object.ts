@@ -21,6 +21,8 @@ import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_C
 import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
 import { loadProgram, type PoisonNote, type SourceLine } from './prog-load.js';
 import { SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS } from './sections.js';
+import { type AttachOptions, attachProgram, canAutoAttach } from '../link/attach.js';
+import type { Link } from '../link/link.js';
 import { type DataSectionSpec, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 
 export class LoadError extends Error {
@@ -145,6 +147,11 @@ export class Program implements Disposable {
   pin(p: string): void {
     objPin(this.fd.value, p, `pin program '${this.name}' at ${p}`);
   }
+  /** Attach by section (or explicit options); returns a disposable link. */
+  attach(opts: AttachOptions = {}): Link {
+    return attachProgram(this, opts);
+  }
+
   /** BPF_PROG_TEST_RUN (skb, XDP, raw_tp, syscall programs...). */
   testRun(opts: TestRunOpts = {}) {
     return progTestRun(this.fd.value, opts, `program '${this.name}'`);
@@ -223,6 +230,7 @@ export class BpfObject implements Disposable {
   private kconfigMap?: BpfMap;
   private kconfigOffsets = new Map<string, number>();
   private createdPins: string[] = [];
+  private links: Link[] = [];
 
   constructor(
     spec: ObjectSpec,
@@ -647,8 +655,26 @@ export class BpfObject implements Disposable {
     }
   }
 
+  /** Attach every program that can attach from its section alone; on failure, detach those done. */
+  attachAll(opts: Record<string, AttachOptions> = {}): Link[] {
+    const links: Link[] = [];
+    try {
+      for (const p of this.programs.values()) {
+        if (!opts[p.name] && !canAutoAttach(p)) continue;
+        links.push(p.attach(opts[p.name]));
+      }
+    } catch (e) {
+      for (const l of links) l.close();
+      throw e;
+    }
+    this.links.push(...links);
+    return links;
+  }
+
   /** Everything this object holds, closed. Pins stay (they are meant to outlive us). */
   close(): void {
+    for (const l of this.links) l.close();
+    this.links = [];
     for (const p of this.programs.values()) p.close();
     for (const dm of this.dataMaps.values()) {
       if (dm.mapping) sys().munmap(dm.mapping.addr, dm.mapping.len);

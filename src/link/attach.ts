@@ -1,0 +1,283 @@
+// Attach a loaded program by its section (libbpf's auto-attach) or with explicit options.
+// Every attachment returns a disposable Link.
+import fs from 'node:fs';
+import type { Program } from '../loader/object.js';
+import { cstr, linkCreate, progAttach, progDetach, rawTracepointOpen } from '../syscall/bpf.js';
+import { AttachType } from '../syscall/constants.js';
+import { BpfError, EINVAL, ENOENT, EOPNOTSUPP } from '../syscall/errno.js';
+import type { Fd } from '../syscall/fd.js';
+import { sys } from '../syscall/backend.js';
+import { BaseLink, type Link } from './link.js';
+import { attachPerfEvent, PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, perfEventOpen, pmu } from './perf.js';
+import { resolveBinary, symbolOffset } from './symbols.js';
+import { addProbeEvent, probeEventKey, tracepointId } from './tracefs.js';
+
+export class AttachError extends Error {
+  constructor(
+    readonly program: string,
+    message: string,
+  ) {
+    super(`program '${program}': ${message}`);
+    this.name = 'AttachError';
+  }
+}
+
+export interface AttachOptions {
+  /** Override the target named by the section (function, `category/name`, `path:function`, interface...). */
+  target?: string;
+  /** kprobe/uprobe: attach as a return probe. */
+  retprobe?: boolean;
+  /** uprobe: only this process (default: all). */
+  pid?: number;
+  /** kprobe/uprobe: offset added to the symbol. */
+  offset?: number;
+  /** Use tracefs kprobe_events/uprobe_events even when a PMU exists. */
+  legacy?: boolean;
+  /** XDP/TC: interface name or index. */
+  iface?: string | number;
+  /** XDP flags (XDP_FLAGS_SKB_MODE = 2, DRV_MODE = 4). */
+  xdpFlags?: number;
+  /** cgroup programs: the cgroup directory (default /sys/fs/cgroup). */
+  cgroup?: string;
+  /** perf_event programs: samples per second per CPU (default 99). */
+  sampleFreq?: number;
+  /** BPF cookie for perf-event based links (5.15+). */
+  cookie?: bigint;
+}
+
+function ifindexOf(iface: string | number | undefined, prog: string): number {
+  if (iface === undefined) throw new AttachError(prog, 'needs an interface: pass { iface: "eth0" }');
+  if (typeof iface === 'number') return iface;
+  if (/^\d+$/.test(iface)) return Number(iface);
+  try {
+    return Number(fs.readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8').trim());
+  } catch {
+    throw new AttachError(prog, `network interface '${iface}' does not exist`);
+  }
+}
+
+function splitTarget(t: string): { name: string; offset: number } {
+  const m = /^(.*?)(?:\+(0x[0-9a-f]+|\d+))?$/i.exec(t)!;
+  return { name: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
+}
+
+function attachKprobe(p: Program, func: string, retprobe: boolean, o: AttachOptions): Link {
+  const { name, offset } = splitTarget(func);
+  if (!name) throw new AttachError(p.name, `${retprobe ? 'kretprobe' : 'kprobe'} needs a function: SEC("${retprobe ? 'kretprobe' : 'kprobe'}/<function>") or { target }`);
+  const off = offset + (o.offset ?? 0);
+  if (retprobe && off) throw new AttachError(p.name, 'a kretprobe cannot have an offset');
+  const pm = o.legacy ? undefined : pmu('kprobe');
+  const what = `${retprobe ? 'kretprobe' : 'kprobe'} ${name}${off ? `+${off}` : ''}`;
+  try {
+    if (pm) {
+      const fn = cstr(name);
+      const perf = perfEventOpen({ type: pm.type, config: retprobe ? 1n << BigInt(pm.retprobeBit) : 0n, config1: fn, config2: BigInt(off) }, -1, 0, what);
+      const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
+      return new BaseLink(retprobe ? 'kretprobe' : 'kprobe', p.name, name, link, [perf]);
+    }
+    const ev = addProbeEvent('kprobe', retprobe, `${name}${off ? `+${off}` : ''}`);
+    try {
+      const perf = perfEventOpen({ type: PERF_TYPE_TRACEPOINT, config: BigInt(ev.id) }, -1, 0, what);
+      const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
+      return new BaseLink(retprobe ? 'kretprobe' : 'kprobe', p.name, name, link, [perf], [probeEventKey(ev.file, ev.group, ev.event)]);
+    } catch (e) {
+      fs.appendFileSync(ev.file, `-:${ev.group}/${ev.event}\n`);
+      throw e;
+    }
+  } catch (e) {
+    if (e instanceof BpfError && (e.errno === ENOENT || e.errno === EINVAL))
+      throw new AttachError(p.name, `cannot attach ${what}: ${e.code}: the function does not exist or cannot be probed (inlined, renamed like .isra/.constprop, or not in available_filter_functions)`);
+    if (e instanceof Error && /kprobe_events/.test(e.message) && !fs.existsSync('/sys/bus/event_source/devices/kprobe'))
+      throw new AttachError(p.name, `cannot attach ${what}: this kernel has no kprobes (CONFIG_KPROBES/CONFIG_KPROBE_EVENTS); use a tracepoint instead`);
+    throw e;
+  }
+}
+
+function attachUprobe(p: Program, spec: string, retprobe: boolean, o: AttachOptions): Link {
+  // SEC("uprobe//usr/lib/libc.so.6:malloc") or { target: "libc.so.6:malloc" }
+  const i = spec.lastIndexOf(':');
+  if (i <= 0) throw new AttachError(p.name, `uprobe target '${spec}' must be <binary>:<function>[+offset]`);
+  const binary = resolveBinary(spec.slice(0, i));
+  const { name, offset } = splitTarget(spec.slice(i + 1));
+  let off: number;
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(name)) off = Number(name);
+  else {
+    try {
+      off = symbolOffset(binary, name);
+    } catch (e) {
+      throw new AttachError(p.name, (e as Error).message);
+    }
+  }
+  off += offset + (o.offset ?? 0);
+  const pid = o.pid ?? -1;
+  const what = `${retprobe ? 'uretprobe' : 'uprobe'} ${binary}:${name} (offset 0x${off.toString(16)})`;
+  const pm = o.legacy ? undefined : pmu('uprobe');
+  if (pm) {
+    const path = cstr(binary);
+    const perf = perfEventOpen({ type: pm.type, config: retprobe ? 1n << BigInt(pm.retprobeBit) : 0n, config1: path, config2: BigInt(off) }, pid, pid === -1 ? 0 : -1, what);
+    const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
+    return new BaseLink(retprobe ? 'uretprobe' : 'uprobe', p.name, `${binary}:${name}`, link, [perf]);
+  }
+  const ev = addProbeEvent('uprobe', retprobe, `${binary}:0x${off.toString(16)}`);
+  const perf = perfEventOpen({ type: PERF_TYPE_TRACEPOINT, config: BigInt(ev.id) }, pid, pid === -1 ? 0 : -1, what);
+  const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
+  return new BaseLink(retprobe ? 'uretprobe' : 'uprobe', p.name, `${binary}:${name}`, link, [perf], [probeEventKey(ev.file, ev.group, ev.event)]);
+}
+
+function attachTracepoint(p: Program, target: string, o: AttachOptions): Link {
+  const parts = target.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new AttachError(p.name, `tracepoint '${target}' must be <category>/<name> (e.g. syscalls/sys_enter_openat)`);
+  let id: number;
+  try {
+    id = tracepointId(parts[0], parts[1]);
+  } catch (e) {
+    throw new AttachError(p.name, (e as Error).message);
+  }
+  const perf = perfEventOpen({ type: PERF_TYPE_TRACEPOINT, config: BigInt(id) }, -1, 0, `tracepoint ${target}`);
+  try {
+    const link = attachPerfEvent(perf, p.fd.value, `tracepoint ${target}`, o.cookie);
+    return new BaseLink('tracepoint', p.name, target, link, [perf]);
+  } catch (e) {
+    perf.close();
+    throw e;
+  }
+}
+
+function attachRawTracepoint(p: Program, target: string): Link {
+  if (!target) throw new AttachError(p.name, 'raw tracepoint needs a name: SEC("raw_tp/<name>")');
+  try {
+    const fd = rawTracepointOpen(target, p.fd.value, `raw tracepoint ${target}`);
+    return new BaseLink('raw_tracepoint', p.name, target, fd);
+  } catch (e) {
+    if (e instanceof BpfError && e.errno === ENOENT) throw new AttachError(p.name, `raw tracepoint '${target}' does not exist`);
+    throw e;
+  }
+}
+
+function attachTracing(p: Program, kind: string): Link {
+  const attachType = p.expectedAttachType ?? 0;
+  let fd: Fd;
+  try {
+    fd = linkCreate({ progFd: p.fd.value, targetFd: 0, attachType }, `${kind} ${p.section}`);
+  } catch (e) {
+    if (!(e instanceof BpfError) || (e.errno !== EINVAL && e.errno !== EOPNOTSUPP)) throw e;
+    fd = rawTracepointOpen(null, p.fd.value, `${kind} ${p.section}`);
+  }
+  return new BaseLink(kind, p.name, p.spec.attachTarget, fd);
+}
+
+function attachPerfEventProg(p: Program, o: AttachOptions): Link {
+  const ncpu = sys().numPossibleCpus();
+  const perfs: Fd[] = [];
+  const links: Fd[] = [];
+  try {
+    for (let cpu = 0; cpu < ncpu; cpu++) {
+      let perf: Fd;
+      try {
+        perf = perfEventOpen({ type: PERF_TYPE_SOFTWARE, config: BigInt(PERF_COUNT_SW_CPU_CLOCK), samplePeriod: BigInt(o.sampleFreq ?? 99), freq: true }, -1, cpu, `perf_event cpu ${cpu}`);
+      } catch (e) {
+        if (e instanceof BpfError && e.errno === 19 /* ENODEV: offline CPU */) continue;
+        throw e;
+      }
+      perfs.push(perf);
+      const l = attachPerfEvent(perf, p.fd.value, `perf_event cpu ${cpu}`, o.cookie);
+      if (l) links.push(l);
+    }
+  } catch (e) {
+    for (const f of [...links, ...perfs]) f.close();
+    throw e;
+  }
+  return new BaseLink('perf_event', p.name, `cpu-clock ${o.sampleFreq ?? 99} Hz on ${perfs.length} CPUs`, links[0], [...links.slice(1), ...perfs]);
+}
+
+function attachXdp(p: Program, o: AttachOptions): Link {
+  const ifindex = ifindexOf(o.iface ?? (p.spec.attachTarget || undefined), p.name);
+  const fd = linkCreate({ progFd: p.fd.value, targetFd: ifindex, attachType: AttachType.XDP, flags: o.xdpFlags ?? 0 }, `XDP on ifindex ${ifindex}`);
+  return new BaseLink('xdp', p.name, String(o.iface ?? ifindex), fd);
+}
+
+function attachTcx(p: Program, o: AttachOptions): Link {
+  const ifindex = ifindexOf(o.iface, p.name);
+  const attachType = p.expectedAttachType ?? AttachType.TCX_INGRESS;
+  const fd = linkCreate({ progFd: p.fd.value, targetFd: ifindex, attachType }, `TCX on ifindex ${ifindex}`);
+  return new BaseLink('tcx', p.name, `${o.iface ?? ifindex} ${attachType === AttachType.TCX_EGRESS ? 'egress' : 'ingress'}`, fd);
+}
+
+function attachCgroup(p: Program, o: AttachOptions): Link {
+  const dir = o.cgroup ?? '/sys/fs/cgroup';
+  let cg: number;
+  try {
+    cg = fs.openSync(dir, 'r');
+  } catch (e) {
+    throw new AttachError(p.name, `cannot open cgroup ${dir}: ${(e as NodeJS.ErrnoException).code}`);
+  }
+  const attachType = p.expectedAttachType ?? 0;
+  try {
+    const fd = linkCreate({ progFd: p.fd.value, targetFd: cg, attachType }, `cgroup ${dir}`);
+    return new BaseLink('cgroup', p.name, dir, fd);
+  } catch (e) {
+    if (!(e instanceof BpfError) || (e.errno !== EINVAL && e.errno !== EOPNOTSUPP)) throw e;
+    // No cgroup links (before 5.7): the attachment lives on the cgroup until detached.
+    progAttach(cg, p.fd.value, attachType, 2 /* BPF_F_ALLOW_MULTI */, `cgroup ${dir}`);
+    const progFd = p.fd.value;
+    const cgFd = fs.openSync(dir, 'r');
+    const link = new BaseLink('cgroup', p.name, dir, undefined);
+    const close = link.close.bind(link);
+    link.close = () => {
+      progDetach(cgFd, progFd, attachType);
+      fs.closeSync(cgFd);
+      close();
+    };
+    return link;
+  } finally {
+    fs.closeSync(cg);
+  }
+}
+
+/** Syscall wrapper name for ksyscall: `__x64_sys_openat` on x86_64. */
+function syscallWrapper(name: string): string {
+  const prefix = process.arch === 'x64' ? '__x64_sys_' : process.arch === 'arm64' ? '__arm64_sys_' : 'sys_';
+  return `${prefix}${name}`;
+}
+
+/** Attach by the program's section, like libbpf's bpf_program__attach. */
+export function attachProgram(p: Program, o: AttachOptions = {}): Link {
+  const target = o.target ?? p.spec.attachTarget;
+  switch (p.spec.attach) {
+    case 'kprobe':
+      return attachKprobe(p, target, o.retprobe ?? false, o);
+    case 'kretprobe':
+      return attachKprobe(p, target, true, o);
+    case 'ksyscall':
+      return attachKprobe(p, syscallWrapper(target), false, o);
+    case 'kretsyscall':
+      return attachKprobe(p, syscallWrapper(target), true, o);
+    case 'uprobe':
+      return attachUprobe(p, target, o.retprobe ?? false, o);
+    case 'uretprobe':
+      return attachUprobe(p, target, true, o);
+    case 'tracepoint':
+      return attachTracepoint(p, target, o);
+    case 'raw_tracepoint':
+      return attachRawTracepoint(p, target);
+    case 'tracing':
+      return attachTracing(p, p.section.split('/')[0]!);
+    case 'lsm':
+      return attachTracing(p, 'lsm');
+    case 'perf_event':
+      return attachPerfEventProg(p, o);
+    case 'xdp':
+      return attachXdp(p, o);
+    case 'tcx':
+      return attachTcx(p, o);
+    case 'cgroup':
+      return attachCgroup(p, o);
+    default:
+      throw new AttachError(p.name, `section '${p.section}' has no automatic attach point (${p.spec.attach}); attach it explicitly`);
+  }
+}
+
+/** Whether a program can auto-attach without extra options. */
+export function canAutoAttach(p: Program): boolean {
+  return ['kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'uprobe', 'uretprobe', 'tracepoint', 'raw_tracepoint', 'tracing', 'lsm', 'perf_event', 'cgroup'].includes(p.spec.attach) || (p.spec.attach === 'xdp' && !!p.spec.attachTarget);
+}

@@ -1,0 +1,87 @@
+// Links: what an attachment leaves behind. Each one detaches on close/dispose, and all live
+// links are closed on normal exit and on SIGINT/SIGTERM (then the signal's default action runs,
+// unless the application handles the signal itself).
+import { linkDetach, objPin } from '../syscall/bpf.js';
+import type { Fd } from '../syscall/fd.js';
+import { removeProbeEvent } from './tracefs.js';
+
+export interface Link extends Disposable {
+  readonly kind: string;
+  readonly program: string;
+  /** What it is attached to: a tracepoint, function, interface... */
+  readonly target: string;
+  /** The BPF link fd, when the attachment is a BPF link (pinnable). */
+  readonly fd?: Fd;
+  pin(path: string): void;
+  close(): void;
+}
+
+const liveLinks = new Set<BaseLink>();
+let handlersInstalled = false;
+
+function closeAll(): void {
+  for (const l of [...liveLinks]) l.close();
+}
+
+function installHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.once('exit', closeAll);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    const handler = () => {
+      closeAll();
+      // If nobody else listens, behave like the default action (terminate by the signal).
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.once(sig, handler);
+  }
+}
+
+export class BaseLink implements Link {
+  #closed = false;
+  constructor(
+    readonly kind: string,
+    readonly program: string,
+    readonly target: string,
+    readonly fd: Fd | undefined,
+    /** Other fds kept open for the attachment (perf events). */
+    private readonly owned: Fd[] = [],
+    /** tracefs events to remove after detaching. */
+    private readonly probeEvents: string[] = [],
+  ) {
+    liveLinks.add(this);
+    installHandlers();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  pin(path: string): void {
+    if (!this.fd) throw new Error(`${this.kind} link of '${this.program}' is not a BPF link (this kernel attaches it through a perf event fd); it cannot be pinned`);
+    objPin(this.fd.value, path, `pin link of '${this.program}' at ${path}`);
+  }
+
+  /** Detach even if the link is pinned elsewhere (BPF_LINK_DETACH). */
+  detach(): void {
+    if (this.fd && !this.fd.closed) linkDetach(this.fd.value);
+    this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    liveLinks.delete(this);
+    this.fd?.close();
+    for (const f of this.owned) f.close();
+    for (const e of this.probeEvents) removeProbeEvent(e);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+export function liveLinkCount(): number {
+  return liveLinks.size;
+}

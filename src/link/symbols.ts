@@ -1,0 +1,52 @@
+// Binary + symbol → file offset for uprobes: read the ELF symbol tables of the target (dynamic
+// and static), and convert the symbol's virtual address to an offset in the file through the
+// section that holds it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseElf, STT_FUNC } from '../elf/reader.js';
+
+export class SymbolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SymbolError';
+  }
+}
+
+const LIB_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib'];
+
+/** Resolve `libc.so.6` or `node` to an absolute path (library dirs, then $PATH). */
+export function resolveBinary(name: string): string {
+  if (name.includes('/')) {
+    if (!fs.existsSync(name)) throw new SymbolError(`uprobe target ${name} does not exist`);
+    return fs.realpathSync(name);
+  }
+  const dirs = name.includes('.so') ? LIB_DIRS : [...(process.env.PATH ?? '').split(':'), ...LIB_DIRS];
+  for (const d of dirs) {
+    const p = path.join(d, name);
+    if (d && fs.existsSync(p)) return fs.realpathSync(p);
+  }
+  throw new SymbolError(`cannot find '${name}' in ${name.includes('.so') ? 'the library directories' : '$PATH or the library directories'}; give an absolute path`);
+}
+
+/** File offset of a function symbol (`name`, or `name@VERSION`). */
+export function symbolOffset(binary: string, symbol: string): number {
+  const bytes = fs.readFileSync(binary);
+  const [want, version] = symbol.split('@').filter(Boolean);
+  for (const dynamic of [true, false]) {
+    let elf;
+    try {
+      elf = parseElf(bytes, binary, { anyMachine: true, dynamic });
+    } catch (e) {
+      if (dynamic) continue;
+      throw e;
+    }
+    const matches = elf.symbols.filter((s) => s.type === STT_FUNC && s.shndx !== 0 && (s.name === want || s.name.split('@')[0] === want) && s.value !== 0);
+    void version;
+    const sym = matches[0];
+    if (!sym) continue;
+    const sec = elf.sections[sym.shndx];
+    if (!sec) continue;
+    return sym.value - Number(sec.addr) + sec.offset;
+  }
+  throw new SymbolError(`symbol '${symbol}' is not a function in ${binary}`);
+}
