@@ -37,7 +37,7 @@ export interface AttachOptions {
   iface?: string | number;
   /** XDP flags (XDP_FLAGS_SKB_MODE = 2, DRV_MODE = 4). */
   xdpFlags?: number;
-  /** cgroup programs: the cgroup directory (default /sys/fs/cgroup). */
+  /** cgroup programs: the cgroup v2 directory (default: the cgroup2 mount point). */
   cgroup?: string;
   /** perf_event programs: samples per second per CPU (default 99). */
   sampleFreq?: number;
@@ -203,8 +203,21 @@ function attachTcx(p: Program, o: AttachOptions): Link {
   return new BaseLink('tcx', p.name, `${o.iface ?? ifindex} ${attachType === AttachType.TCX_EGRESS ? 'egress' : 'ingress'}`, fd);
 }
 
+/** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems). */
+export function cgroup2Root(): string {
+  try {
+    for (const line of fs.readFileSync('/proc/mounts', 'utf8').split('\n')) {
+      const f = line.split(' ');
+      if (f[2] === 'cgroup2') return f[1]!;
+    }
+  } catch {
+    /* fall through */
+  }
+  return '/sys/fs/cgroup';
+}
+
 function attachCgroup(p: Program, o: AttachOptions): Link {
-  const dir = o.cgroup ?? '/sys/fs/cgroup';
+  const dir = o.cgroup ?? cgroup2Root();
   let cg: number;
   try {
     cg = fs.openSync(dir, 'r');

@@ -3,7 +3,7 @@
 // line of the failing instruction (from line_info), and for poisoned CO-RE relocations or
 // missing maps/kfuncs, which relocation of which type and field.
 import { type ProgLoadAttr, progLoadRaw } from '../syscall/bpf.js';
-import { BpfError, ENOSPC, EPERM, EACCES } from '../syscall/errno.js';
+import { BpfError, ENOSPC, EPERM } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
 import { POISON_HELPER } from './core.js';
 
@@ -50,7 +50,7 @@ export class VerifierError extends BpfError {
     if (explanation) detail += `${explanation}\n`;
     if (source) detail += `failing instruction ${failedInsn} is at ${source.fileName}:${source.lineNum}:${source.column}: ${source.line.trim()}\n`;
     if (log) detail += `verifier log${verbose || tail.length <= TAIL_LINES ? '' : ` (last ${TAIL_LINES} of ${tail.length} lines; --verbose for all)`}:\n  ${shown.join('\n  ')}`;
-    super('BPF_PROG_LOAD', errno, `program '${program}'`, errno === EPERM || errno === EACCES ? undefined : 'the verifier rejected the program; see the log above', detail.trimEnd());
+    super('BPF_PROG_LOAD', errno, `program '${program}'`, errno === EPERM ? undefined : 'the verifier rejected the program; see the log above', detail.trimEnd());
     this.name = 'VerifierError';
   }
 }
@@ -85,8 +85,9 @@ export function loadProgram(attr: ProgLoadAttr, ctx: LoadContext): Fd {
   const first = progLoadRaw({ ...attr, logLevel: 0, logBuf: undefined });
   if (first.fd >= 0) return new Fd(first.fd, `prog ${ctx.program}`);
   let errno = -first.fd;
-  // Permission problems get no verifier log: say so directly.
-  if (errno === EPERM || errno === EACCES) {
+  // Permission problems get no verifier log: say so directly. (EACCES is the verifier's own
+  // "invalid access" answer, so only EPERM counts here.)
+  if (errno === EPERM) {
     const retry = progLoadRaw({ ...attr, logLevel: 1, logBuf: new Uint8Array(4096) });
     if (retry.fd >= 0) return new Fd(retry.fd, `prog ${ctx.program}`);
     throw new BpfError('BPF_PROG_LOAD', errno, `program '${ctx.program}' (section ${ctx.section})`);

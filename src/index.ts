@@ -1,0 +1,19 @@
+// bee-ts library entry point.
+import './syscall/native.js';
+
+export { BpfObject, Program, Globals, LoadError, type OpenOptions } from './loader/object.js';
+export { parseObject, SpecError, type ObjectSpec, type ProgramSpec, type MapSpec } from './loader/spec.js';
+export { BpfMap } from './maps/map.js';
+export { createMap } from './maps/create.js';
+export { compileCodec, type Codec } from './maps/codec.js';
+export { parseElf, ElfError } from './elf/reader.js';
+export { parseBtf, Btf } from './btf/btf.js';
+export { BtfError, BtfKind } from './btf/types.js';
+export { dumpC } from './btf/cdump.js';
+export { dumpRaw } from './btf/raw.js';
+export { BpfError } from './syscall/errno.js';
+export { Fd } from './syscall/fd.js';
+export { VerifierError } from './loader/prog-load.js';
+export { attachProgram, AttachError, type AttachOptions } from './link/attach.js';
+export type { Link } from './link/link.js';
+export * as constants from './syscall/constants.js';

@@ -1,0 +1,238 @@
+import '../../src/syscall/native.js';
+import { execFileSync, execSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import koffi from 'koffi';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseBtf } from '../../src/btf/btf.js';
+import { BtfKind, type CompositeType } from '../../src/btf/types.js';
+import { liveProbeEvents } from '../../src/link/tracefs.js';
+import { cgroup2Root } from '../../src/link/attach.js';
+import { BpfObject, LoadError } from '../../src/loader/object.js';
+import { VerifierError } from '../../src/loader/prog-load.js';
+import { SpecError } from '../../src/loader/spec.js';
+import { Fd } from '../../src/syscall/fd.js';
+import { bpftoolIds, fixture, hasCommand, need, needKernel, openFdCount } from '../helpers.js';
+
+const skip = needKernel();
+const open = (name: string, opts = {}) => BpfObject.open(fixture(name), opts);
+const getppid = koffi.load('libc.so.6').func('int getppid()');
+async function sendUdp(host: string, n: number): Promise<void> {
+  const s = dgram.createSocket('udp4');
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => s.send(Buffer.from('bee'), 9, host, () => r()));
+  await new Promise((r) => setTimeout(r, 200));
+  s.close();
+}
+const kernelIds = () => ({ prog: bpftoolIds('prog'), map: bpftoolIds('map'), btf: bpftoolIds('btf'), link: bpftoolIds('link') });
+
+describe.skipIf(skip)('loading objects on the real kernel', () => {
+  afterAll(() => {
+    expect(liveProbeEvents()).toEqual([]);
+  });
+
+  it('CO-RE reads of task_struct match /proc, and every CO-RE kind resolves', () => {
+    using o = open('core.bpfel.o').load();
+    o.attachAll();
+    fs.readFileSync('/proc/self/stat');
+    const r = o.map('core_results').lookup(0) as Record<string, unknown>;
+    expect(r.pid).toBe(process.pid);
+    expect(r.tgid).toBe(process.pid);
+    expect(r.ppid).toBe(process.ppid);
+    expect(r.comm).toBe(fs.readFileSync('/proc/self/comm', 'utf8').trim().slice(0, 15));
+    const k = parseBtf(fs.readFileSync('/sys/kernel/btf/vmlinux'));
+    const task = k.find('task_struct', BtfKind.Struct) as CompositeType;
+    const pid = task.members.find((m) => m.name === 'pid')!;
+    expect(r.field_offset).toBe(BigInt(pid.bitOffset / 8));
+    expect(r.field_size).toBe(4n);
+    expect(r.is_signed).toBe(1n);
+    expect(r.exists).toBe(1n);
+    expect(r.missing).toBe(0n);
+    expect(r.type_exists).toBe(1n);
+    expect(r.type_missing).toBe(0n);
+    expect(r.type_size).toBe(BigInt(task.size));
+    expect(r.type_matches).toBe(1n);
+    expect(r.target_id).toBe(BigInt(task.id));
+    expect(r.local_id).toBe(BigInt(o.spec.btf!.find('task_struct', BtfKind.Struct)!.id));
+    expect(r.enum_exists).toBe(1n);
+    const pidType = k.find('pid_type', BtfKind.Enum)!;
+    expect(r.enum_value).toBe(pidType.values.find((v) => v.name === 'PIDTYPE_MAX')!.value);
+    // sched_reset_on_fork is a 1-bit field: 0 or 1, read through the bitfield shifts.
+    expect([0n, 1n]).toContain(r.bitfield);
+  });
+
+  it('global data: initial values, mmap access, constants before load, .rodata read-only after', () => {
+    using o = open('globals.bpfel.o');
+    o.setConstant('filter_pid', process.pid);
+    o.load();
+    expect(o.globals.get('counter')).toBe(100n);
+    expect(o.globals.get('histogram')).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(o.globals.get('filter_pid')).toBe(process.pid);
+    expect(o.globals.get('label')).toBe('bee');
+    expect(() => o.globals.set('filter_pid', 1)).toThrow(/read-only after load/);
+    o.globals.set('counter', 1000n);
+    o.attachAll();
+    for (let i = 0; i < 5; i++) getppid();
+    // Only our own getppid calls count (filter_pid), each adding static_sub(1) + sum(0..3) + kconfig values.
+    expect(o.globals.get('hits')).toBeGreaterThanOrEqual(5n);
+    expect(o.globals.get('last_pid')).toBe(process.pid);
+    expect(o.globals.get('counter') as bigint).toBeGreaterThan(1000n);
+    // the .rodata map is frozen and read-only for programs
+    const ro = o.map('globals.rodata');
+    expect(() => ro.update(0, new Uint8Array(ro.valueSize))).toThrow(/EPERM/);
+  });
+
+  it('kconfig externs get the running kernel values', () => {
+    using o = open('globals.bpfel.o').load();
+    const kc = o.map('globals.kconfig');
+    const raw = Buffer.from(kc.lookupRaw(new Uint8Array(4))!);
+    const [a, b] = fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').split('.').map(Number);
+    expect(raw.readUInt32LE(0) >> 8).toBe((a! << 8) | b!);
+  });
+
+  it('maps: prog array and map-in-map slots are filled, tail calls work', () => {
+    using o = open('maps.bpfel.o').load();
+    const jumps = o.map('jumps');
+    expect(Buffer.from(jumps.lookupRaw(Buffer.alloc(4))!).readUInt32LE()).toBeGreaterThan(0);
+    const outer = o.map('outer');
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(1);
+    expect(outer.lookupRaw(key)).toBeDefined();
+  });
+
+  it('tracepoint and raw tracepoint programs fire', () => {
+    using o = open('attach.bpfel.o');
+    o.setConstant('target_tgid', process.pid).load();
+    using tp = o.program('count_tp').attach();
+    using raw = o.program('count_rawtp').attach();
+    expect(tp.kind).toBe('tracepoint');
+    expect(raw.kind).toBe('raw_tracepoint');
+    for (let i = 0; i < 10; i++) getppid();
+    expect(o.globals.get('tp_hits')).toBe(10n);
+    expect(o.globals.get('rawtp_hits') as bigint).toBeGreaterThanOrEqual(10n);
+  });
+
+  it('a uprobe and uretprobe on a shared library function fire', () => {
+    using o = open('attach.bpfel.o').load();
+    using up = o.program('count_uprobe').attach({ target: 'libc.so.6:getppid', pid: process.pid });
+    using ret = o.program('count_uretprobe').attach({ target: 'libc.so.6:getppid', pid: process.pid });
+    expect(up.kind).toBe('uprobe');
+    for (let i = 0; i < 7; i++) getppid();
+    expect(o.globals.get('uprobe_hits')).toBe(7n);
+    expect(o.globals.get('uretprobe_hits')).toBe(7n);
+    expect(o.globals.get('last_uprobe_pid')).toBe(process.pid);
+  });
+
+  it('a perf_event program samples on every CPU', async () => {
+    using o = open('attach.bpfel.o').load();
+    using l = o.program('count_perf').attach({ sampleFreq: 1000 });
+    const end = Date.now() + 300;
+    while (Date.now() < end) Math.sqrt(Math.random());
+    expect(o.globals.get('perf_hits') as bigint).toBeGreaterThan(10n);
+    expect(l.kind).toBe('perf_event');
+  });
+
+  it('XDP and TCX attach on a veth pair in a network namespace the test creates', async () => {
+    if (need(hasCommand('ip'), 'iproute2 (ip) is not installed')) return;
+    const ns = `beets${process.pid}`;
+    const sh = (c: string) => execSync(c, { stdio: 'pipe' });
+    sh(`ip netns add ${ns}`);
+    try {
+      sh(`ip link add bee${process.pid % 10000}a type veth peer name bee${process.pid % 10000}b`);
+      const a = `bee${process.pid % 10000}a`;
+      const b = `bee${process.pid % 10000}b`;
+      sh(`ip link set ${b} netns ${ns}`);
+      sh(`ip addr add 10.213.0.1/24 dev ${a} && ip link set ${a} up`);
+      sh(`ip -n ${ns} addr add 10.213.0.2/24 dev ${b} && ip -n ${ns} link set ${b} up && ip -n ${ns} link set lo up`);
+      using o = open('attach.bpfel.o').load();
+      using xdp = o.program('count_xdp').attach({ iface: a });
+      using tc = o.program('count_tc').attach({ iface: a });
+      expect(xdp.fd).toBeDefined();
+      expect(tc.kind).toBe('tcx');
+      // UDP to a closed port: ARP and the datagrams leave a (TCX egress); ARP replies and ICMP
+      // port-unreachable answers arrive on a (XDP).
+      await sendUdp('10.213.0.2', 3);
+      expect(o.globals.get('tc_hits') as bigint).toBeGreaterThanOrEqual(3n);
+      expect(o.globals.get('xdp_hits') as bigint).toBeGreaterThanOrEqual(1n);
+      sh(`ip link del ${a}`);
+    } finally {
+      sh(`ip netns del ${ns}`);
+    }
+  });
+
+  it('a cgroup_skb program attaches to a cgroup', async () => {
+    using o = open('attach.bpfel.o').load();
+    using l = o.program('count_cgroup').attach();
+    expect(l.kind).toBe('cgroup');
+    expect(l.target).toBe(cgroup2Root());
+    await sendUdp('127.0.0.1', 2);
+    expect(o.globals.get('cg_hits') as bigint).toBeGreaterThan(0n);
+  });
+
+  it('a verifier rejection shows the C source line, and nothing stays loaded', () => {
+    const before = kernelIds();
+    let err: unknown;
+    try {
+      open('bad_verifier.bpfel.o').load();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VerifierError);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/program 'out_of_bounds'/);
+    expect(msg).toMatch(/bad_verifier\.c:\d+:\d+: return v\[3\] == 42;/);
+    expect(msg).toMatch(/invalid access to map value/);
+    expect((err as VerifierError).log.length).toBeGreaterThan(100);
+    expect(kernelIds()).toEqual(before);
+  });
+
+  it('an unresolvable CO-RE relocation is poisoned and explained', () => {
+    const before = kernelIds();
+    expect(() => open('core_poison.bpfel.o').load()).toThrow(/CO-RE relocation byte_off struct task_struct\.field_that_does_not_exist_in_the_kernel failed: no candidate matches the field path/);
+    expect(kernelIds()).toEqual(before);
+  });
+
+  it('missing attach targets give clear errors and leave nothing attached', () => {
+    using o = open('missing_target.bpfel.o').load();
+    const links = bpftoolIds('link');
+    expect(() => o.program('bad_tp').attach()).toThrow(/tracepoint no_such_category\/no_such_event does not exist/);
+    expect(() => o.program('bad_rawtp').attach()).toThrow(/raw tracepoint 'no_such_raw_tracepoint' does not exist/);
+    expect(() => o.attachAll()).toThrow();
+    expect(bpftoolIds('link')).toEqual(links);
+  });
+
+  it('a malformed object fails before touching the kernel', () => {
+    const before = kernelIds();
+    const bytes = fs.readFileSync(fixture('maps.bpfel.o')).subarray(0, 500);
+    expect(() => BpfObject.fromBytes(bytes, { file: 'truncated.o' })).toThrow(/truncated\.o: malformed ELF/);
+    expect(() => BpfObject.open(fixture('bad_role.bpfel.o'))).toThrow(SpecError);
+    expect(() => BpfObject.open(fixture('globals.bpfeb.o')).load()).toThrow(LoadError);
+    expect(() => BpfObject.open(fixture('globals.bpfeb.o')).load()).toThrow(/big-endian object; this machine needs bpfel/);
+    expect(kernelIds()).toEqual(before);
+  });
+
+  it('missing privileges give a clear error', () => {
+    if (need(hasCommand('setpriv'), 'setpriv missing')) return;
+    const script = `import('${new URL('../../dist/index.js', import.meta.url).pathname}').then(({ BpfObject }) => { try { BpfObject.open('${fixture('maps.bpfel.o')}').load(); } catch (e) { console.error(e.message); process.exit(3); } })`;
+    let out = '';
+    try {
+      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      out = (e as { stderr: string }).stderr;
+      expect((e as { status: number }).status).toBe(3);
+    }
+    expect(out).toMatch(/EPERM/);
+    expect(out).toMatch(/run as root/);
+  });
+
+  it('closing an object releases every fd', () => {
+    const before = openFdCount();
+    const fdBefore = Fd.open;
+    for (let i = 0; i < 20; i++) {
+      const o = open('globals.bpfel.o').load();
+      o.attachAll();
+      o.close();
+    }
+    expect(Fd.open).toBe(fdBefore);
+    expect(openFdCount()).toBe(before);
+  });
+});
