@@ -71,6 +71,21 @@ export function buildProgram(): Command {
     .option('-j, --json', 'print JSON (bpftool -j keys)')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progShow(args, !!o.json)));
   prog
+    .command('loadall')
+    .description('load every program of an object and pin each at <dir>/<program name>; with --autoattach, attach them and pin the links instead (removing a pin detaches)')
+    .argument('<obj>', 'BPF object (.o)')
+    .argument('<dir>', 'bpffs directory for the pins')
+    .option('--pinmaps <dir>', 'pin every map under <dir> (reusing compatible pins)')
+    .option('--autoattach', 'attach each program by its section and pin its link')
+    .option('--set <name=value>', 'set a global (const volatile) before load; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-v, --verbose', 'full verifier log on failure')
+    .action((obj: string, dir: string, o: { pinmaps?: string; autoattach?: boolean; set?: string[]; verbose?: boolean }) =>
+      kernel(false, async () => {
+        const { loadall } = await import('./loadall.js');
+        loadall(obj, dir, o);
+      }),
+    );
+  prog
     .command('pin')
     .description('pin a program: prog pin PROG FILE')
     .argument('<args...>')

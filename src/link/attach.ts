@@ -290,7 +290,25 @@ export function attachProgram(p: Program, o: AttachOptions = {}): Link {
   }
 }
 
-/** Whether a program can auto-attach without extra options. */
+/** Whether a program can auto-attach from its section alone (no target → needs options). */
 export function canAutoAttach(p: Program): boolean {
-  return ['kprobe', 'kretprobe', 'ksyscall', 'kretsyscall', 'uprobe', 'uretprobe', 'tracepoint', 'raw_tracepoint', 'tracing', 'lsm', 'perf_event', 'cgroup'].includes(p.spec.attach) || (p.spec.attach === 'xdp' && !!p.spec.attachTarget);
+  switch (p.spec.attach) {
+    case 'kprobe':
+    case 'kretprobe':
+    case 'ksyscall':
+    case 'kretsyscall':
+    case 'uprobe':
+    case 'uretprobe':
+    case 'tracepoint':
+    case 'raw_tracepoint':
+    case 'xdp':
+      return p.spec.attachTarget !== '';
+    case 'tracing':
+    case 'lsm':
+    case 'perf_event':
+    case 'cgroup':
+      return true;
+    default:
+      return false;
+  }
 }

@@ -3,7 +3,7 @@
 // unless the application handles the signal itself).
 import { linkDetach, objPin } from '../syscall/bpf.js';
 import type { Fd } from '../syscall/fd.js';
-import { removeProbeEvent } from './tracefs.js';
+import { forgetProbeEvent, removeProbeEvent } from './tracefs.js';
 
 export interface Link extends Disposable {
   readonly kind: string;
@@ -47,7 +47,7 @@ export class BaseLink implements Link {
     /** Other fds kept open for the attachment (perf events). */
     private readonly owned: Fd[] = [],
     /** tracefs events to remove after detaching. */
-    private readonly probeEvents: string[] = [],
+    private probeEvents: string[] = [],
   ) {
     liveLinks.add(this);
     installHandlers();
@@ -60,6 +60,16 @@ export class BaseLink implements Link {
   pin(path: string): void {
     if (!this.fd) throw new Error(`${this.kind} link of '${this.program}' is not a BPF link (this kernel attaches it through a perf event fd); it cannot be pinned`);
     objPin(this.fd.value, path, `pin link of '${this.program}' at ${path}`);
+  }
+
+  /**
+   * Keep the attachment after this process exits (once pinned): forget it here without
+   * detaching, and leave any tracefs event it needs in place.
+   */
+  persist(): void {
+    liveLinks.delete(this);
+    for (const e of this.probeEvents) forgetProbeEvent(e);
+    this.probeEvents = [];
   }
 
   /** Detach even if the link is pinned elsewhere (BPF_LINK_DETACH). */

@@ -66,6 +66,11 @@ export function removeProbeEvent(key: string): void {
   }
 }
 
+/** Stop tracking an event without removing it (its link was pinned to outlive us). */
+export function forgetProbeEvent(key: string): void {
+  live.delete(key);
+}
+
 export function probeEventKey(file: string, group: string, event: string): string {
   return `${file}\u0000${group}/${event}`;
 }

@@ -1,0 +1,86 @@
+// `bee-ts prog loadall <obj> <dir> [--pinmaps <dir>] [--autoattach] [--set name=value]`:
+// load every program of an object and pin it (or, with --autoattach, attach it and pin the
+// link, so it stays attached after we exit; removing the pin detaches it).
+import fs from 'node:fs';
+import path from 'node:path';
+import { BpfObject } from '../loader/object.js';
+import type { Link } from '../link/link.js';
+import { canAutoAttach } from '../link/attach.js';
+import { UsageError } from './errors.js';
+
+/** `name=value`: JSON when it parses (numbers, true/false, arrays, objects), else a string. */
+export function parseSet(s: string): [string, unknown] {
+  const i = s.indexOf('=');
+  if (i <= 0) throw new UsageError(`--set expects name=value, got '${s}'`);
+  const name = s.slice(0, i);
+  const raw = s.slice(i + 1);
+  let v: unknown = raw;
+  if (/^-?\d+$/.test(raw)) v = BigInt(raw);
+  else if (/^0x[0-9a-f]+$/i.test(raw)) v = BigInt(raw);
+  else {
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      v = raw;
+    }
+  }
+  return [name, v];
+}
+
+export function applySets(obj: BpfObject, sets: string[]): void {
+  for (const s of sets) {
+    const [name, v] = parseSet(s);
+    try {
+      obj.setConstant(name, v);
+    } catch (e) {
+      throw new UsageError(`--set ${s}: ${(e as Error).message}`);
+    }
+  }
+}
+
+export interface LoadallOptions {
+  pinmaps?: string;
+  autoattach?: boolean;
+  set?: string[];
+  verbose?: boolean;
+  type?: string;
+}
+
+function ensureBpffsDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+export function loadall(file: string, dir: string, o: LoadallOptions): string[] {
+  const obj = BpfObject.open(file, { pinMaps: o.pinmaps, verbose: o.verbose, onWarning: (w) => process.stderr.write(`Warning: ${w}\n`) });
+  applySets(obj, o.set ?? []);
+  if (o.pinmaps) ensureBpffsDir(o.pinmaps);
+  obj.load();
+  const pinned: string[] = [];
+  const links: Link[] = [];
+  try {
+    ensureBpffsDir(dir);
+    for (const p of obj.programs.values()) {
+      const target = path.join(dir, p.name);
+      // Programs that need an explicit target (uprobe without a path, XDP without an interface...)
+      // are pinned as programs, like bpftool does.
+      if (o.autoattach && canAutoAttach(p)) {
+        const l = p.attach();
+        links.push(l);
+        l.pin(target);
+      } else p.pin(target);
+      pinned.push(target);
+    }
+  } catch (e) {
+    for (const t of pinned) fs.rmSync(t, { force: true });
+    for (const l of links) l.close();
+    obj.close();
+    throw e;
+  }
+  // Pinned links keep programs attached; our own fds can go.
+  for (const l of links) {
+    (l as { persist?: () => void }).persist?.();
+    l.close();
+  }
+  obj.close();
+  return pinned;
+}

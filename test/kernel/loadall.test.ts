@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bpftoolIds, fixture, needKernel, runCli } from '../helpers.js';
+
+const skip = needKernel();
+const base = `/sys/fs/bpf/bee-loadall-${process.pid}`;
+
+describe.skipIf(skip)('bee-ts prog loadall', () => {
+  afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
+
+  it("pins programs and maps of a bee .maps.print object (which libbpf refuses), with --set", () => {
+    const r = runCli(['prog', 'loadall', fixture('bee_suffix.bpfel.o'), `${base}/p`, '--pinmaps', `${base}/m`, '--set', 'target_pid=4242']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(fs.readdirSync(`${base}/p`)).toEqual(['on_open']);
+    expect(fs.readdirSync(`${base}/m`).sort()).toEqual(['bee_suff_bss', 'bee_suff_rodata', 'events', 'open_gauge', 'sockets_counter', 'start']);
+    const prog = JSON.parse(runCli(['prog', 'show', 'pinned', `${base}/p/on_open`, '--json']).stdout);
+    expect(prog.type).toBe('tracepoint');
+    const ro = JSON.parse(runCli(['map', 'dump', 'pinned', `${base}/m/bee_suff_rodata`, '--json']).stdout);
+    expect(ro[0].formatted.value['.rodata'][0].target_pid).toBe(4242);
+    fs.rmSync(`${base}/p`, { recursive: true });
+    fs.rmSync(`${base}/m`, { recursive: true });
+  });
+
+  it('--autoattach pins links that keep programs attached after exit; removing them detaches', async () => {
+    const linksBefore = bpftoolIds('link');
+    const r = runCli(['prog', 'loadall', fixture('attach.bpfel.o'), `${base}/a`, '--autoattach', '--pinmaps', `${base}/am`]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // count_tp, count_rawtp, count_perf and count_cgroup auto-attach (links pinned); uprobe/xdp/tc need
+    // targets, so those programs are pinned as programs.
+    expect(fs.readdirSync(`${base}/a`).sort()).toEqual(['count_cgroup', 'count_perf', 'count_rawtp', 'count_tc', 'count_tp', 'count_uprobe', 'count_uretprobe', 'count_xdp']);
+    expect(JSON.parse(runCli(['link', 'show', 'pinned', `${base}/a/count_rawtp`, '--json']).stdout).tp_name).toBe('sys_enter');
+    const newLinks = bpftoolIds('link').filter((id) => !linksBefore.includes(id));
+    expect(newLinks.length).toBeGreaterThanOrEqual(4);
+    // Still firing after the command exited:
+    fs.readFileSync('/proc/self/stat');
+    const bss = JSON.parse(runCli(['map', 'dump', 'pinned', `${base}/am/attach_bss`, '--json']).stdout);
+    const vars = Object.assign({}, ...bss[0].formatted.value['.bss']);
+    expect(vars.rawtp_hits).toBeGreaterThan(0);
+    fs.rmSync(`${base}/a`, { recursive: true });
+    fs.rmSync(`${base}/am`, { recursive: true });
+    // Links are freed once unpinned (the kernel may take a moment).
+    for (let i = 0; i < 50 && bpftoolIds('link').some((id) => newLinks.includes(id)); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(bpftoolIds('link').filter((id) => newLinks.includes(id))).toEqual([]);
+  });
+
+  it('a failing object pins nothing and exits non-zero', () => {
+    const r = runCli(['prog', 'loadall', fixture('bad_verifier.bpfel.o'), `${base}/bad`]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/program 'out_of_bounds'/);
+    expect(fs.existsSync(`${base}/bad`) ? fs.readdirSync(`${base}/bad`) : []).toEqual([]);
+  });
+});
