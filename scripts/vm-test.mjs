@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// `npm run test:vm`: run test/vm/*.test.ts inside Debian's 6.1 kernel under QEMU (this host's kernel
+// has no kprobes). The host's / is shared read-only over 9p; a busybox initramfs loads the 9p
+// modules, mounts proc/sys/dev/tmpfs/tracefs/bpffs inside it, chroots and runs vitest. The VM's
+// exit status comes back on the serial console.
+// Needs: qemu-system-x86, busybox-static, cpio, and apt access to linux-image-6.1.0-*-amd64.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const work = path.join(root, '.vm');
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
+const TIMEOUT_MS = Number(process.env.BEE_VM_TIMEOUT_MS ?? 40 * 60 * 1000);
+
+function need(cmd, pkg) {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    console.error(`test:vm needs ${cmd} (apt-get install ${pkg})`);
+    process.exit(2);
+  }
+}
+
+function ensureKernel() {
+  fs.mkdirSync(work, { recursive: true });
+  const kdir = path.join(work, 'kernel');
+  if (!fs.existsSync(path.join(kdir, 'boot'))) {
+    const list = execFileSync('apt-cache', ['search', '--names-only', '^linux-image-6.1.0-[0-9]+-amd64-unsigned$'], { encoding: 'utf8' });
+    const pkgs = list.split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    const pkg = pkgs.pop();
+    if (!pkg) throw new Error('no linux-image-6.1.0-*-amd64-unsigned package in apt (run apt-get update)');
+    console.error(`test:vm: downloading ${pkg}`);
+    execFileSync('apt-get', ['download', pkg], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
+    const deb = fs.readdirSync(work).find((f) => f.startsWith(pkg) && f.endsWith('.deb'));
+    execFileSync('dpkg', ['-x', deb, kdir]);
+  }
+  const boot = path.join(kdir, 'boot');
+  const vmlinuz = path.join(boot, fs.readdirSync(boot).find((f) => f.startsWith('vmlinuz-')));
+  const release = fs.readdirSync(path.join(kdir, 'lib', 'modules'))[0];
+  return { kdir, vmlinuz, release };
+}
+
+function findModule(dir, name) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      const r = findModule(p, name);
+      if (r) return r;
+    } else if (e.name === `${name}.ko`) return p;
+  }
+  return undefined;
+}
+
+function buildInitramfs(kdir, release, command) {
+  const dir = path.join(work, 'initramfs');
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const d of ['bin', 'proc', 'sys', 'dev', 'mnt', 'modules']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  fs.copyFileSync('/bin/busybox', path.join(dir, 'bin', 'busybox'));
+  fs.chmodSync(path.join(dir, 'bin', 'busybox'), 0o755);
+  const modRoot = path.join(kdir, 'lib', 'modules', release, 'kernel');
+  for (const m of MODULES) {
+    const p = findModule(modRoot, m);
+    if (!p) throw new Error(`module ${m}.ko not found in ${modRoot}`);
+    fs.copyFileSync(p, path.join(dir, 'modules', `${m}.ko`));
+  }
+  const init = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in ${MODULES.join(' ')}; do insmod /modules/$m.ko || echo "insmod $m failed"; done
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /mnt || { echo "BEE_VM_EXIT=97"; poweroff -f; }
+mount -t proc proc /mnt/proc
+mount -t sysfs sys /mnt/sys
+mount -t devtmpfs dev /mnt/dev
+mount -t tmpfs tmp /mnt/tmp
+mount -t tmpfs run /mnt/run 2>/dev/null
+mount -t tracefs tracefs /mnt/sys/kernel/tracing
+mount -t debugfs debugfs /mnt/sys/kernel/debug 2>/dev/null
+mount -t bpf bpf /mnt/sys/fs/bpf
+# vite writes its bundled config next to node_modules: give it a writable place.
+mount -t tmpfs vitetemp /mnt${path.join(root, 'node_modules', '.vite-temp')}
+chroot /mnt /bin/sh -c ${JSON.stringify(command)}
+echo "BEE_VM_EXIT=$?"
+poweroff -f
+`;
+  fs.writeFileSync(path.join(dir, 'init'), init, { mode: 0o755 });
+  const out = path.join(work, 'initramfs.cpio');
+  execFileSync('sh', ['-c', `find . | cpio -o -H newc --quiet > ${JSON.stringify(out)}`], { cwd: dir });
+  return out;
+}
+
+need('qemu-system-x86_64', 'qemu-system-x86');
+need('cpio', 'cpio');
+if (!fs.existsSync('/bin/busybox')) {
+  console.error('test:vm needs /bin/busybox (apt-get install busybox-static)');
+  process.exit(2);
+}
+const { kdir, vmlinuz, release } = ensureKernel();
+const env = `HOME=/tmp TERM=dumb NO_COLOR=1 CI=${process.env.CI ?? ''} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BEE_IN_VM=1`;
+const command = `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts --reporter=verbose`;
+fs.mkdirSync(path.join(root, 'node_modules', '.vite-temp'), { recursive: true });
+const initrd = buildInitramfs(kdir, release, command);
+console.error(`test:vm: booting Debian ${release} under QEMU (TCG)`);
+const qemu = spawn(
+  'qemu-system-x86_64',
+  [
+    '-accel', 'tcg', '-cpu', 'max', '-m', '2048', '-smp', '2',
+    '-kernel', vmlinuz, '-initrd', initrd,
+    '-append', 'console=ttyS0 quiet loglevel=3 panic=-1',
+    '-nographic', '-no-reboot',
+    '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+let status = 98;
+let buf = '';
+qemu.stdout.on('data', (d) => {
+  const s = d.toString();
+  process.stdout.write(s);
+  buf = (buf + s).slice(-4096);
+  const m = /BEE_VM_EXIT=(\d+)/.exec(buf);
+  if (m) status = Number(m[1]);
+});
+const timer = setTimeout(() => {
+  console.error(`test:vm: timed out after ${TIMEOUT_MS / 1000}s`);
+  qemu.kill('SIGKILL');
+}, TIMEOUT_MS);
+qemu.on('exit', () => {
+  clearTimeout(timer);
+  if (status === 98) console.error('test:vm: the VM stopped without reporting a result');
+  process.exit(status);
+});

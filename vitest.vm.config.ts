@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Runs inside the QEMU VM (scripts/vm-test.mjs): the repository is mounted read-only there.
+export default defineConfig({
+  cacheDir: '/tmp/bee-vite-cache',
+  test: {
+    include: ['test/vm/**/*.test.ts'],
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
+    fileParallelism: false,
+  },
+});
