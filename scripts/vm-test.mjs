@@ -32,7 +32,7 @@ function ensureKernel() {
     console.error(`test:vm: downloading ${pkg}`);
     execFileSync('apt-get', ['download', pkg], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
     const deb = fs.readdirSync(work).find((f) => f.startsWith(pkg) && f.endsWith('.deb'));
-    execFileSync('dpkg', ['-x', deb, kdir]);
+    execFileSync('dpkg', ['-x', path.join(work, deb), kdir]);
   }
   const boot = path.join(kdir, 'boot');
   const vmlinuz = path.join(boot, fs.readdirSync(boot).find((f) => f.startsWith('vmlinuz-')));

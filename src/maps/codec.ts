@@ -344,3 +344,95 @@ export function toJsonValue(v: unknown): unknown {
   }
   return v;
 }
+
+// ---- generated decoders (hot paths: ring buffer records) ----
+
+const bufCache = new WeakMap<ArrayBufferLike, Buffer>();
+function bufferOver(dv: DataView): Buffer {
+  let b = bufCache.get(dv.buffer);
+  if (!b) {
+    b = Buffer.from(dv.buffer);
+    bufCache.set(dv.buffer, b);
+  }
+  return b;
+}
+
+/** A NUL-terminated string of at most n bytes at o; latin1 fast path for ASCII, else UTF-8. */
+function cstrAt(b: Buffer, o: number, n: number): string {
+  const end = o + n;
+  let e = o;
+  let ascii = true;
+  for (; e < end; e++) {
+    const c = b[e]!;
+    if (c === 0) break;
+    if (c >= 0x80) ascii = false;
+  }
+  return b.toString(ascii ? 'latin1' : 'utf8', o, e);
+}
+
+/**
+ * A decoder generated as straight-line JS for a struct type: one object literal per record, no
+ * per-field closures. Falls back to the closure codec for parts it does not specialize
+ * (bitfields, unions, wide arrays), so the result equals compileCodec's.
+ */
+export function compileDecoder(btf: Btf, typeId: number, opts: CodecOptions = {}): Decoder {
+  const le = opts.littleEndian ?? true;
+  const fallbacks: Decoder[] = [];
+  const tables: Record<string, unknown>[] = [];
+  const fallback = (id: number, off: string) => {
+    fallbacks.push(compileCodec(btf, id, opts).decode);
+    return `f[${fallbacks.length - 1}](dv, ${off})`;
+  };
+  const expr = (id: number, off: string, depth: number): string => {
+    if (depth > 16) return fallback(id, off);
+    const t = btf.resolve(id);
+    switch (t.kind) {
+      case BtfKind.Int: {
+        if (t.encoding & INT_BOOL) return `(dv.getUint8(${off}) !== 0)`;
+        const s = (t.encoding & INT_SIGNED) !== 0;
+        switch (t.size) {
+          case 1:
+            return s ? `dv.getInt8(${off})` : `dv.getUint8(${off})`;
+          case 2:
+            return `dv.${s ? 'getInt16' : 'getUint16'}(${off}, ${le})`;
+          case 4:
+            return `dv.${s ? 'getInt32' : 'getUint32'}(${off}, ${le})`;
+          case 8:
+            if (opts.safeNumbers) return fallback(id, off);
+            return `dv.${s ? 'getBigInt64' : 'getBigUint64'}(${off}, ${le})`;
+          default:
+            return fallback(id, off);
+        }
+      }
+      case BtfKind.Enum:
+      case BtfKind.Enum64: {
+        if (t.size !== 4) return fallback(id, off);
+        tables.push(Object.fromEntries(t.values.map((v) => [String(v.value), v.name])));
+        const raw = `dv.${t.signed ? 'getInt32' : 'getUint32'}(${off}, ${le})`;
+        return `((x) => t[${tables.length - 1}][x] ?? x)(${raw})`;
+      }
+      case BtfKind.Float:
+        return t.size === 4 ? `dv.getFloat32(${off}, ${le})` : t.size === 8 ? `dv.getFloat64(${off}, ${le})` : fallback(id, off);
+      case BtfKind.Ptr:
+        return `dv.getBigUint64(${off}, ${le})`;
+      case BtfKind.Array: {
+        if (isCharType(btf, t.type)) return `cs(b, dv.byteOffset + ${off}, ${t.nelems})`;
+        if (t.nelems > 16) return fallback(id, off);
+        const es = btf.sizeof(t.type);
+        return `[${Array.from({ length: t.nelems }, (_, i) => expr(t.type, `${off} + ${i * es}`, depth + 1)).join(', ')}]`;
+      }
+      case BtfKind.Struct: {
+        if (t.members.some((m) => m.bitfieldSize)) return fallback(id, off);
+        const fields = flattenMembers(btf, t.members, 0);
+        if (fields.some((f) => f.bitfieldSize)) return fallback(id, off);
+        return `{ ${fields.map((f) => `${JSON.stringify(f.name)}: ${expr(f.type, `${off} + ${f.bitOffset / 8}`, depth + 1)}`).join(', ')} }`;
+      }
+      default:
+        return fallback(id, off);
+    }
+  };
+  const body = `return function decode(dv, o) { const b = buf(dv); return ${expr(typeId, 'o', 0)}; };`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const make = new Function('f', 't', 'cs', 'buf', body) as (f: Decoder[], t: unknown[], cs: typeof cstrAt, buf: typeof bufferOver) => Decoder;
+  return make(fallbacks, tables, cstrAt, bufferOver);
+}

@@ -1,0 +1,148 @@
+// One poller per process: an epoll set holding every ring (plus an eventfd to wake it), with at
+// most one outstanding async epoll_wait on libuv's threadpool, so waiting never blocks the event
+// loop. Under load it switches to timer polling (1 ms): when the consumer keeps up, the kernel
+// would otherwise wake us for nearly every record and the wake-ups throttle the producer.
+import { sys } from '../syscall/backend.js';
+import { BpfError } from '../syscall/errno.js';
+import { Fd } from '../syscall/fd.js';
+
+const EPOLLIN = 0x1;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+const EFD_CLOEXEC = 0x80000;
+const EFD_NONBLOCK = 0x800;
+const MAX_EVENTS = 64;
+/** A drain this large means the producer is busy: poll on a timer instead of waiting for wake-ups. */
+export const BUSY_DRAIN = 64;
+const TIMER_MS = 1;
+/** Timer rounds with small drains before going back to epoll. */
+const CALM_ROUNDS = 8;
+
+export interface Pollable {
+  /** epoll target fd. */
+  readonly pollFd: number;
+  /** Consume what is available; returns the number of records delivered. */
+  drain(): number;
+  /** Wanted by a consumer right now (paused rings are not drained). */
+  readonly active: boolean;
+}
+
+const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+
+export class Poller {
+  private static instance?: Poller;
+  private epfd?: Fd;
+  private efd?: Fd;
+  private readonly members = new Map<number, Pollable>();
+  private waiting = false;
+  private timer?: NodeJS.Timeout;
+  private calm = 0;
+  private readonly events = Buffer.alloc(EVENT_SIZE * MAX_EVENTS);
+  private readonly one = new BigUint64Array([1n]);
+  /** Stats for tests and benchmarks. */
+  readonly stats = { wakeups: 0, timerRounds: 0 };
+  /** Forced timer polling (producers that never wake us, e.g. BPF_RB_NO_WAKEUP). */
+  timerOnly = false;
+
+  static get(): Poller {
+    Poller.instance ??= new Poller();
+    return Poller.instance;
+  }
+
+  private ensure(): void {
+    if (this.epfd) return;
+    const ep = sys().epollCreate();
+    if (ep < 0) throw new BpfError('epoll_create1', -ep);
+    this.epfd = new Fd(ep, 'epoll');
+    const ev = sys().eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ev < 0) throw new BpfError('eventfd', -ev);
+    this.efd = new Fd(ev, 'eventfd');
+    this.ctl(EPOLL_CTL_ADD, this.efd.value);
+  }
+
+  private ctl(op: number, fd: number): void {
+    const r = sys().epollCtl(this.epfd!.value, op, fd, EPOLLIN, BigInt(fd));
+    if (r < 0) throw new BpfError('epoll_ctl', -r);
+  }
+
+  add(p: Pollable): void {
+    this.ensure();
+    this.ctl(EPOLL_CTL_ADD, p.pollFd);
+    this.members.set(p.pollFd, p);
+    this.schedule();
+  }
+
+  remove(p: Pollable): void {
+    if (!this.members.delete(p.pollFd)) return;
+    if (this.epfd) sys().epollCtl(this.epfd.value, EPOLL_CTL_DEL, p.pollFd, 0, 0n);
+    if (this.members.size === 0) {
+      this.stopTimer();
+      // Wake the outstanding wait so the process can exit once nothing is watched.
+      if (this.waiting && this.efd) sys().write(this.efd.value, new Uint8Array(this.one.buffer), 8);
+    }
+  }
+
+  /** Something became interesting (a consumer resumed): make sure we are polling. */
+  kick(): void {
+    this.schedule();
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private drainAll(): number {
+    let n = 0;
+    for (const p of this.members.values()) if (p.active) n += p.drain();
+    return n;
+  }
+
+  private schedule(): void {
+    if (this.members.size === 0) return;
+    if (this.timerOnly || this.calm > 0) {
+      if (!this.timer) this.timer = setTimeout(() => this.onTimer(), TIMER_MS);
+      return;
+    }
+    this.arm();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.stats.timerRounds++;
+    const n = this.drainAll();
+    if (n >= BUSY_DRAIN) this.calm = CALM_ROUNDS;
+    else if (this.calm > 0) this.calm--;
+    this.schedule();
+  }
+
+  private arm(): void {
+    if (this.waiting || this.members.size === 0) return;
+    this.waiting = true;
+    sys().epollWaitAsync(this.epfd!.value, this.events, MAX_EVENTS, -1, (r) => {
+      this.waiting = false;
+      if (this.members.size === 0) {
+        this.clearEventfd();
+        return;
+      }
+      this.stats.wakeups++;
+      if (r < 0 && r !== -4) {
+        // Surface the error on the next tick instead of spinning.
+        setTimeout(() => this.schedule(), 10);
+        return;
+      }
+      this.clearEventfd();
+      const n = this.drainAll();
+      if (n >= BUSY_DRAIN) this.calm = CALM_ROUNDS;
+      this.schedule();
+    });
+  }
+
+  private clearEventfd(): void {
+    if (this.efd) sys().read(this.efd.value, new Uint8Array(8), 8);
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+}

@@ -1,0 +1,220 @@
+// BPF ring buffer (BPF_MAP_TYPE_RINGBUF) reader over the map's mmap:
+//   offset 0, one page, read-write: consumer_pos (we store it, once per batch, with release order)
+//   offset page, read-only: producer_pos page, then the data area mapped twice in a row, so a
+//   record that wraps at the end is still contiguous.
+// Records: an 8-byte header (u32 len with BUSY bit 31 and DISCARD bit 30, u32 pg_off), then the
+// payload; the next record starts at roundup(len + 8, 8). Views are created once; a closed reader
+// never touches the (unmapped) memory again.
+import type { Btf } from '../btf/btf.js';
+import { compileDecoder, type Decoder } from '../maps/codec.js';
+import type { BpfMap } from '../maps/map.js';
+import { sys } from '../syscall/backend.js';
+import { MapType } from '../syscall/constants.js';
+import { BpfError } from '../syscall/errno.js';
+import { BUSY_DRAIN, type Pollable, Poller } from './poller.js';
+
+const BUSY = 0x80000000;
+const DISCARD = 0x40000000;
+const HDR = 8;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+export type RawRecordHandler = (view: DataView, offset: number, length: number) => void;
+
+export interface RingBufOptions {
+  /** BTF and value type for decoded records (defaults to the map's value type). */
+  btf?: Btf;
+  valueTypeId?: number;
+  /** Max records per drain call (bounds the time spent in one callback turn). */
+  batch?: number;
+}
+
+export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposable {
+  readonly name: string;
+  readonly size: number;
+  readonly pollFd: number;
+  private readonly mask: number;
+  private consMap: bigint;
+  private prodMap: bigint;
+  private readonly page: number;
+  private readonly consPos: BigUint64Array;
+  private readonly prodPos: BigUint64Array;
+  private readonly hdr: Int32Array;
+  /** DataView over the data area mapped twice (2 × size bytes). */
+  readonly data: DataView;
+  private closed = false;
+  private handler?: RawRecordHandler;
+  private decoded?: (record: unknown) => void;
+  private decoder?: Decoder;
+  private readonly queue: unknown[] = [];
+  private waiters: ((r: IteratorResult<unknown>) => void)[] = [];
+  private readonly batch: number;
+  /** Records dropped by a decode failure (counted, not fatal). */
+  decodeErrors = 0;
+  /** Records delivered so far. */
+  delivered = 0;
+
+  constructor(
+    readonly map: BpfMap,
+    opts: RingBufOptions = {},
+  ) {
+    if (map.type !== MapType.RINGBUF) throw new Error(`map '${map.name}' is ${map.typeName}, not a ring buffer`);
+    this.name = map.name;
+    this.size = map.maxEntries;
+    this.mask = this.size - 1;
+    this.pollFd = map.fd.value;
+    this.batch = opts.batch ?? Infinity;
+    const s = sys();
+    this.page = s.pageSize();
+    const fd = map.fd.value;
+    this.consMap = s.mmap(this.page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (this.consMap < 0n) throw new BpfError('mmap', Number(-this.consMap), `ring buffer '${map.name}' consumer page`);
+    this.prodMap = s.mmap(this.page + 2 * this.size, PROT_READ, MAP_SHARED, fd, this.page);
+    if (this.prodMap < 0n) {
+      s.munmap(this.consMap, this.page);
+      throw new BpfError('mmap', Number(-this.prodMap), `ring buffer '${map.name}' data`);
+    }
+    this.consPos = new BigUint64Array(s.view(this.consMap, this.page), 0, 1);
+    const prodBuf = s.view(this.prodMap, this.page + 2 * this.size);
+    this.prodPos = new BigUint64Array(prodBuf, 0, 1);
+    this.data = new DataView(prodBuf, this.page, 2 * this.size);
+    this.hdr = new Int32Array(prodBuf, this.page, (2 * this.size) / 4);
+    const btf = opts.btf ?? map.btf;
+    const vt = opts.valueTypeId ?? map.valueTypeId;
+    if (btf && vt) this.decoder = compileDecoder(btf, vt);
+  }
+
+  get active(): boolean {
+    return !this.closed && (this.handler !== undefined || this.decoded !== undefined || this.waiters.length > 0 || this.iterating);
+  }
+
+  private iterating = false;
+
+  /** Bytes waiting to be consumed. */
+  available(): number {
+    if (this.closed) return 0;
+    return Number(Atomics.load(this.prodPos, 0) - Atomics.load(this.consPos, 0));
+  }
+
+  /**
+   * Consume what is committed now, calling `fn(view, offset, length)` per record (zero-copy: the
+   * view is only valid during the call). Returns the number of records delivered.
+   */
+  consumeRaw(fn: RawRecordHandler, max = this.batch): number {
+    if (this.closed) return 0;
+    const hdr = this.hdr;
+    const data = this.data;
+    const mask = this.mask;
+    let cons = Number(Atomics.load(this.consPos, 0));
+    let n = 0;
+    for (;;) {
+      const prod = Number(Atomics.load(this.prodPos, 0));
+      if (cons >= prod) break;
+      const start = cons;
+      while (cons < prod && n < max) {
+        const off = cons & mask;
+        const len = Atomics.load(hdr, off >> 2) >>> 0;
+        if (len & BUSY) break;
+        const size = len & ~(BUSY | DISCARD);
+        cons += (size + HDR + 7) & ~7;
+        if (!(len & DISCARD)) {
+          fn(data, off + HDR, size);
+          n++;
+          if (this.closed) return n; // closed from inside the callback: stop touching memory
+        }
+      }
+      // Commit once per batch (release order for the kernel's producer).
+      if (cons !== start) Atomics.store(this.consPos, 0, BigInt(cons));
+      if (n >= max || (cons < prod && (Atomics.load(hdr, (cons & mask) >> 2) & BUSY) !== 0)) break;
+    }
+    this.delivered += n;
+    return n;
+  }
+
+  /** Consume and decode by BTF: `fn(record)` per record. */
+  consume(fn: (record: unknown) => void, max = this.batch): number {
+    const dec = this.decoder;
+    if (!dec) throw new Error(`ring buffer '${this.name}' has no value type: use consumeRaw, or declare __type(value, struct ...)`);
+    return this.consumeRaw((view, off, len) => {
+      try {
+        fn(dec(view, off));
+      } catch (e) {
+        if (e instanceof RangeError || e instanceof TypeError) this.decodeErrors++;
+        else throw e;
+      }
+      void len;
+    }, max);
+  }
+
+  /** Pollable: the poller calls this when the ring has data. */
+  drain(): number {
+    if (this.closed) return 0;
+    let n = 0;
+    if (this.handler) n += this.consumeRaw(this.handler);
+    else if (this.decoded) n += this.consume(this.decoded);
+    else if (this.waiters.length > 0 || this.iterating) {
+      n += this.consume((r) => {
+        const w = this.waiters.shift();
+        if (w) w({ value: r, done: false });
+        else this.queue.push(r);
+      }, Math.max(1, 4096 - this.queue.length));
+    }
+    return n;
+  }
+
+  /** Deliver raw records as they arrive (zero-copy `(view, offset, length)`), on the shared poller. */
+  onRaw(fn: RawRecordHandler): this {
+    this.handler = fn;
+    Poller.get().add(this);
+    return this;
+  }
+
+  /** Deliver decoded records as they arrive. */
+  onRecord(fn: (record: unknown) => void): this {
+    if (!this.decoder) throw new Error(`ring buffer '${this.name}' has no value type to decode with`);
+    this.decoded = fn;
+    Poller.get().add(this);
+    return this;
+  }
+
+  /** Decoded records as an async iterator (ends when the reader is closed). */
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    if (!this.decoder) throw new Error(`ring buffer '${this.name}' has no value type to decode with`);
+    this.iterating = true;
+    Poller.get().add(this);
+    return {
+      next: () => {
+        if (this.queue.length) return Promise.resolve({ value: this.queue.shift(), done: false });
+        if (this.closed) return Promise.resolve({ value: undefined, done: true });
+        // Something may be ready right now (a drain happened while nobody was asking).
+        this.drain();
+        if (this.queue.length) return Promise.resolve({ value: this.queue.shift(), done: false });
+        Poller.get().kick();
+        return new Promise((res) => this.waiters.push(res));
+      },
+      return: () => {
+        this.close();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Poller.get().remove(this);
+    const s = sys();
+    s.munmap(this.consMap, this.page);
+    s.munmap(this.prodMap, this.page + 2 * this.size);
+    this.consMap = 0n;
+    this.prodMap = 0n;
+    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+export { BUSY_DRAIN };
