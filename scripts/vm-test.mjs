@@ -73,8 +73,8 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 host /mnt || { echo
 mount -t proc proc /mnt/proc
 mount -t sysfs sys /mnt/sys
 mount -t devtmpfs dev /mnt/dev
-mount -t tmpfs tmp /mnt/tmp
-mount -t tmpfs run /mnt/run 2>/dev/null
+mount -t tmpfs run /mnt/run
+mkdir -p /mnt/run/bee-tmp
 mount -t tracefs tracefs /mnt/sys/kernel/tracing
 mount -t debugfs debugfs /mnt/sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /mnt/sys/fs/bpf
@@ -97,7 +97,7 @@ if (!fs.existsSync('/bin/busybox')) {
   process.exit(2);
 }
 const { kdir, vmlinuz, release } = ensureKernel();
-const env = `HOME=/tmp TERM=dumb NO_COLOR=1 CI=${process.env.CI ?? ''} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BEE_IN_VM=1`;
+const env = `HOME=/run/bee-tmp TMPDIR=/run/bee-tmp TERM=dumb NO_COLOR=1 CI=${process.env.CI ?? ''} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BEE_IN_VM=1`;
 const command = `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts --reporter=verbose`;
 fs.mkdirSync(path.join(root, 'node_modules', '.vite-temp'), { recursive: true });
 const initrd = buildInitramfs(kdir, release, command);

@@ -472,7 +472,8 @@ class ObjectParser {
       source: 'btf',
     };
     let keySizeSet = false;
-    let valueSizeSet = false;
+    let declaredValueSize: number | undefined;
+    let typeValueSize: number | undefined;
     // `__uint(x, N)` is `int (*x)[N]`: the value is the array length.
     const uintOf = (typeId: number, member: string): number => {
       const p = btf.resolve(typeId);
@@ -515,13 +516,9 @@ class ObjectParser {
           keySizeSet = true;
           break;
         }
-        case 'value_size': {
-          const n = uintOf(m.type, m.name);
-          if (valueSizeSet && n !== spec.valueSize) this.err(subject, `value_size ${n} disagrees with the value type's size ${spec.valueSize}`);
-          spec.valueSize = n;
-          valueSizeSet = true;
+        case 'value_size':
+          declaredValueSize = uintOf(m.type, m.name);
           break;
-        }
         case 'key': {
           const t = typeOf(m.type, m.name);
           const n = btf.sizeof(t);
@@ -533,11 +530,8 @@ class ObjectParser {
         }
         case 'value': {
           const t = typeOf(m.type, m.name);
-          const n = btf.sizeof(t);
-          if (valueSizeSet && n !== spec.valueSize) this.err(subject, `value type size ${n} disagrees with value_size ${spec.valueSize}`);
           spec.valueTypeId = t;
-          spec.valueSize = n;
-          valueSizeSet = true;
+          typeValueSize = btf.sizeof(t);
           break;
         }
         case 'values': {
@@ -551,10 +545,7 @@ class ObjectParser {
             if (inner) this.err(subject, 'nested map-in-map is not supported');
             spec.inner = this.mapFromBtfDef(`${name}.inner`, target, section, true);
           } else if (target.kind !== BtfKind.FuncProto) this.err(subject, "'values' must point to a map definition or a function prototype");
-          if (!valueSizeSet) {
-            spec.valueSize = 4;
-            valueSizeSet = true;
-          }
+          declaredValueSize ??= 4;
           break;
         }
         default:
@@ -562,6 +553,11 @@ class ObjectParser {
       }
     }
     if (!spec.type) this.err(subject, "has no 'type' attribute");
+    // Ring buffers and perf event arrays carry records: their value type describes a record, not a slot.
+    const carriesRecords = spec.type === MapType.RINGBUF || spec.type === MapType.USER_RINGBUF || spec.type === MapType.PERF_EVENT_ARRAY;
+    if (!carriesRecords && declaredValueSize !== undefined && typeValueSize !== undefined && declaredValueSize !== typeValueSize)
+      this.err(subject, `value type size ${typeValueSize} disagrees with value_size ${declaredValueSize}`);
+    spec.valueSize = declaredValueSize ?? typeValueSize ?? 0;
     // The ring buffer has no key or value in the kernel's eyes; the declared value type is kept for decoding.
     if (spec.type === MapType.RINGBUF || spec.type === MapType.USER_RINGBUF) {
       spec.keySize = 0;
@@ -569,7 +565,7 @@ class ObjectParser {
     }
     if (spec.type === MapType.PERF_EVENT_ARRAY) {
       if (!keySizeSet) spec.keySize = 4;
-      if (!valueSizeSet || spec.valueTypeId !== undefined) spec.valueSize = 4;
+      spec.valueSize = 4;
     }
     return spec;
   }

@@ -1,0 +1,206 @@
+// Perf event array reader (BPF_MAP_TYPE_PERF_EVENT_ARRAY + bpf_perf_event_output), for probes
+// written against it and kernels before 5.8. One perf ring per possible CPU: perf_event_open
+// (software BPF_OUTPUT event, raw samples), mmap 1 + 2^n pages, fd stored in the map at key = cpu.
+// Control page: data_head at 1024 (acquire), data_tail at 1032 (release). Records are
+// { u32 type; u16 misc; u16 size; } + body; SAMPLE (9) carries u32 size + raw bytes, LOST (2)
+// carries id + count. There is no double mapping, so a record that wraps is reassembled.
+import { compileDecoder, type Decoder } from '../maps/codec.js';
+import type { BpfMap } from '../maps/map.js';
+import { sys } from '../syscall/backend.js';
+import { MapType } from '../syscall/constants.js';
+import { BpfError } from '../syscall/errno.js';
+import type { Fd } from '../syscall/fd.js';
+import { ioctl, PERF_COUNT_SW_BPF_OUTPUT, PERF_EVENT_IOC_ENABLE, PERF_SAMPLE_RAW, PERF_TYPE_SOFTWARE, perfEventOpen } from '../link/perf.js';
+import { type Pollable, Poller } from './poller.js';
+
+const PERF_RECORD_LOST = 2;
+const PERF_RECORD_SAMPLE = 9;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+export interface PerfBufOptions {
+  /** Data pages per CPU (a power of two; default 64). */
+  pages?: number;
+  /** Wake the reader after this many samples (default 1). */
+  wakeupEvents?: number;
+  valueTypeId?: number;
+}
+
+class CpuRing implements Pollable {
+  readonly pollFd: number;
+  private readonly mapLen: number;
+  private addr: bigint;
+  private readonly head: BigUint64Array;
+  private readonly tail: BigUint64Array;
+  private readonly data: Uint8Array;
+  private readonly dv: DataView;
+  private readonly size: number;
+  private scratch = new Uint8Array(256);
+  closed = false;
+
+  constructor(
+    readonly cpu: number,
+    readonly fd: Fd,
+    pages: number,
+    private readonly owner: PerfBufReader,
+  ) {
+    const page = sys().pageSize();
+    this.size = pages * page;
+    this.mapLen = (pages + 1) * page;
+    this.addr = sys().mmap(this.mapLen, PROT_READ | PROT_WRITE, MAP_SHARED, fd.value, 0);
+    if (this.addr < 0n) throw new BpfError('mmap', Number(-this.addr), `perf buffer cpu ${cpu}`);
+    const ab = sys().view(this.addr, this.mapLen);
+    this.head = new BigUint64Array(ab, 1024, 1);
+    this.tail = new BigUint64Array(ab, 1032, 1);
+    this.data = new Uint8Array(ab, page, this.size);
+    this.dv = new DataView(ab, page, this.size);
+    this.pollFd = fd.value;
+  }
+
+  get active(): boolean {
+    return !this.closed && this.owner.active;
+  }
+
+  drain(): number {
+    return this.owner.active ? this.read(this.owner.deliver) : 0;
+  }
+
+  read(fn: (view: DataView, off: number, len: number) => void): number {
+    if (this.closed) return 0;
+    const head = Number(Atomics.load(this.head, 0));
+    let tail = Number(Atomics.load(this.tail, 0));
+    const mask = this.size - 1;
+    let n = 0;
+    while (tail < head) {
+      const off = tail & mask;
+      // The 8-byte header itself may wrap.
+      const hdr = this.contiguous(off, 8);
+      const type = hdr.view.getUint32(hdr.off, true);
+      const recSize = hdr.view.getUint16(hdr.off + 6, true);
+      if (recSize < 8) break;
+      const rec = this.contiguous(off, recSize);
+      if (type === PERF_RECORD_SAMPLE) {
+        const len = rec.view.getUint32(rec.off + 8, true);
+        fn(rec.view, rec.off + 12, Math.min(len, recSize - 12));
+        n++;
+      } else if (type === PERF_RECORD_LOST) {
+        this.owner.lost += Number(rec.view.getBigUint64(rec.off + 16, true));
+      }
+      tail += recSize;
+      if (this.closed) return n;
+    }
+    Atomics.store(this.tail, 0, BigInt(tail));
+    return n;
+  }
+
+  /** A view where [off, off+len) is contiguous: the ring itself, or a copy when it wraps. */
+  private contiguous(off: number, len: number): { view: DataView; off: number } {
+    if (off + len <= this.size) return { view: this.dv, off };
+    if (this.scratch.length < len) this.scratch = new Uint8Array(len * 2);
+    const first = this.size - off;
+    this.scratch.set(this.data.subarray(off, this.size), 0);
+    this.scratch.set(this.data.subarray(0, len - first), first);
+    return { view: new DataView(this.scratch.buffer, 0, len), off: 0 };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Poller.get().remove(this);
+    sys().munmap(this.addr, this.mapLen);
+    this.addr = 0n;
+    this.fd.close();
+  }
+}
+
+export class PerfBufReader implements Disposable {
+  private readonly rings: CpuRing[] = [];
+  private decoder?: Decoder;
+  private handler?: (view: DataView, off: number, len: number) => void;
+  /** Samples the kernel reported as lost (ring full). */
+  lost = 0;
+  delivered = 0;
+  closed = false;
+
+  constructor(
+    readonly map: BpfMap,
+    opts: PerfBufOptions = {},
+  ) {
+    if (map.type !== MapType.PERF_EVENT_ARRAY) throw new Error(`map '${map.name}' is ${map.typeName}, not a perf event array`);
+    const pages = opts.pages ?? 64;
+    if (pages & (pages - 1)) throw new Error('perf buffer pages must be a power of two');
+    const ncpu = Math.min(sys().numPossibleCpus(), map.maxEntries);
+    try {
+      for (let cpu = 0; cpu < ncpu; cpu++) {
+        let fd: Fd;
+        try {
+          fd = perfEventOpen({ type: PERF_TYPE_SOFTWARE, config: BigInt(PERF_COUNT_SW_BPF_OUTPUT), sampleType: BigInt(PERF_SAMPLE_RAW), samplePeriod: 1n, wakeupEvents: opts.wakeupEvents ?? 1 }, -1, cpu, `perf buffer '${map.name}' cpu ${cpu}`);
+        } catch (e) {
+          if (e instanceof BpfError && e.errno === 19) continue; // offline CPU
+          throw e;
+        }
+        const ring = new CpuRing(cpu, fd, pages, this);
+        this.rings.push(ring);
+        // Raw update: the map's BTF value type (if any) describes records, not the fd slot.
+        const k = new Uint8Array(4);
+        const v = new Uint8Array(4);
+        new DataView(k.buffer).setUint32(0, cpu, true);
+        new DataView(v.buffer).setUint32(0, fd.value, true);
+        map.updateRaw(k, v);
+        ioctl(fd, PERF_EVENT_IOC_ENABLE, 0, `perf buffer cpu ${cpu}`);
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    const vt = opts.valueTypeId ?? map.valueTypeId;
+    if (map.btf && vt) this.decoder = compileDecoder(map.btf, vt);
+  }
+
+  get active(): boolean {
+    return !this.closed && this.handler !== undefined;
+  }
+
+  /** Internal: the current handler, counted. */
+  readonly deliver = (view: DataView, off: number, len: number): void => {
+    this.delivered++;
+    this.handler?.(view, off, len);
+  };
+
+  /** Read every CPU ring now; `fn(view, offset, length)` per sample (view valid during the call). */
+  consumeRaw(fn: (view: DataView, off: number, len: number) => void): number {
+    let n = 0;
+    for (const r of this.rings) n += r.read(fn);
+    this.delivered += n;
+    return n;
+  }
+
+  consume(fn: (record: unknown) => void): number {
+    const dec = this.decoder;
+    if (!dec) throw new Error(`perf buffer '${this.map.name}' has no value type: use consumeRaw`);
+    return this.consumeRaw((v, off) => fn(dec(v, off)));
+  }
+
+  onRaw(fn: (view: DataView, off: number, len: number) => void): this {
+    this.handler = fn;
+    for (const r of this.rings) Poller.get().add(r);
+    return this;
+  }
+
+  onRecord(fn: (record: unknown) => void): this {
+    const dec = this.decoder;
+    if (!dec) throw new Error(`perf buffer '${this.map.name}' has no value type to decode with`);
+    return this.onRaw((v, off) => fn(dec(v, off)));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const r of this.rings) r.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

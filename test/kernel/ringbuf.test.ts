@@ -1,0 +1,216 @@
+import '../../src/syscall/native.js';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { BpfObject } from '../../src/loader/object.js';
+import { PerfBufReader } from '../../src/ringbuf/perfbuf.js';
+import { Poller } from '../../src/ringbuf/poller.js';
+import { RingBufReader } from '../../src/ringbuf/ringbuf.js';
+import { fixture, needKernel, root } from '../helpers.js';
+
+const skip = needKernel();
+
+/** struct req of ringbuf.c */
+function produce(o: BpfObject, prog: string, n: number, size = 0, opts: { discardEvery?: number; flags?: number; seq?: bigint } = {}) {
+  const req = Buffer.alloc(48);
+  req.writeUInt32LE(n, 0);
+  req.writeUInt32LE(size, 4);
+  req.writeUInt32LE(opts.discardEvery ?? 0, 8);
+  req.writeUInt32LE(opts.flags ?? 0, 12);
+  req.writeBigUInt64LE(opts.seq ?? 0n, 16);
+  o.program(prog).testRun({ ctxIn: req });
+  return { seq: req.readBigUInt64LE(16), produced: Number(req.readBigUInt64LE(24)), dropped: Number(req.readBigUInt64LE(32)), discarded: Number(req.readBigUInt64LE(40)) };
+}
+
+describe.skipIf(skip)('ring buffer reader on the real kernel', () => {
+  it('records of every size class arrive intact and in order', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'));
+    const sizes = [8, 9, 12, 15, 16, 17, 31, 63, 64, 65, 100, 255, 256, 1000, 4000, 4096];
+    let seq = 0n;
+    for (const size of sizes) {
+      const res = produce(o, 'produce', 3, size, { seq });
+      expect(res.produced).toBe(3);
+      const got: [bigint, number][] = [];
+      r.consumeRaw((v, off, len) => got.push([v.getBigUint64(off, true), len]));
+      expect(got).toEqual([0n, 1n, 2n].map((i) => [seq + i, size]));
+      seq = res.seq;
+    }
+    expect(r.available()).toBe(0);
+  });
+
+  it('skips discarded records', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'));
+    const res = produce(o, 'produce_discard', 30, 0, { discardEvery: 3 });
+    expect(res.discarded).toBe(10);
+    const seqs: bigint[] = [];
+    r.consumeRaw((v, off, len) => {
+      expect(len).toBe(24);
+      expect(v.getBigUint64(off + 8, true)).toBe(0xbeen);
+      seqs.push(v.getBigUint64(off, true));
+    });
+    expect(seqs.length).toBe(20);
+    expect(seqs.every((s) => s % 3n !== 0n)).toBe(true);
+  });
+
+  it('handles wrap-around at the ring end (records stay contiguous)', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'));
+    let seq = 0n;
+    let next = 0n;
+    let wrapped = 0;
+    // 1000-byte records in a 64 KiB ring: positions wrap many times, some records straddle the end.
+    for (let round = 0; round < 40; round++) {
+      seq = produce(o, 'produce', 20, 1000, { seq }).seq;
+      r.consumeRaw((v, off, len) => {
+        expect(len).toBe(1000);
+        expect(v.getBigUint64(off, true)).toBe(next++);
+        if (off + len > r.size) wrapped++;
+      });
+    }
+    expect(next).toBe(800n);
+    expect(wrapped).toBeGreaterThan(0);
+  });
+
+  it('a full ring drops in BPF (counted) and the reader resumes', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'));
+    const full = produce(o, 'produce', 2000, 100);
+    expect(full.dropped).toBeGreaterThan(0);
+    expect(full.produced + full.dropped).toBe(2000);
+    let n = 0;
+    r.consumeRaw(() => n++);
+    expect(n).toBe(full.produced);
+    const again = produce(o, 'produce', 10, 100, { seq: full.seq });
+    expect(again.dropped).toBe(0);
+    const seqs: bigint[] = [];
+    r.consumeRaw((v, off) => seqs.push(v.getBigUint64(off, true)));
+    expect(seqs).toEqual(Array.from({ length: 10 }, (_, i) => full.seq + BigInt(i)));
+  });
+
+  it('decodes typed records by BTF (padding, bool, s16, char array)', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('events'));
+    produce(o, 'produce_events', 2);
+    const got: unknown[] = [];
+    r.consume((e) => got.push(e));
+    expect(got).toEqual([
+      { pid: 4242, kind: 7, seq: 0n, comm: 'bee-ts-ringbuf', flag: false, delta: -3 },
+      { pid: 4242, kind: 7, seq: 1n, comm: 'bee-ts-ringbuf', flag: true, delta: -3 },
+    ]);
+  });
+
+  it('async iteration waits without blocking the event loop (a timer keeps firing)', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    const r = new RingBufReader(o.map('events'));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const it = r[Symbol.asyncIterator]();
+    const first = it.next();
+    await new Promise((res) => setTimeout(res, 200));
+    expect(ticks).toBeGreaterThanOrEqual(10);
+    produce(o, 'produce_events', 3, 0, { seq: 100n });
+    const a = await first;
+    expect((a.value as { seq: bigint }).seq).toBe(100n);
+    expect(((await it.next()).value as { seq: bigint }).seq).toBe(101n);
+    expect(((await it.next()).value as { seq: bigint }).seq).toBe(102n);
+    clearInterval(timer);
+    r.close();
+    expect((await it.next()).done).toBe(true);
+  });
+
+  it('onRaw delivers through the poller; closing mid-stream from the callback is safe', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    const r = new RingBufReader(o.map('rb'));
+    let got = 0;
+    const done = new Promise<void>((res) =>
+      r.onRaw(() => {
+        got++;
+        if (got === 5) {
+          r.close();
+          res();
+        }
+      }),
+    );
+    produce(o, 'produce', 50, 16);
+    await done;
+    expect(got).toBe(5);
+    expect(r.consumeRaw(() => {})).toBe(0);
+    expect(r.available()).toBe(0);
+    produce(o, 'produce', 50, 16, { seq: 100n }); // the kernel keeps producing into a ring nobody reads
+  });
+
+  it('several rings share one poller', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using a = new RingBufReader(o.map('rb'));
+    using b = new RingBufReader(o.map('events'));
+    const seen = { a: 0, b: 0 };
+    a.onRaw(() => seen.a++);
+    b.onRecord(() => seen.b++);
+    expect(Poller.get().size).toBeGreaterThanOrEqual(2);
+    produce(o, 'produce', 4, 32);
+    produce(o, 'produce_events', 6);
+    for (let i = 0; i < 50 && (seen.a < 4 || seen.b < 6); i++) await new Promise((res) => setTimeout(res, 10));
+    expect(seen).toEqual({ a: 4, b: 6 });
+  });
+
+  it('the process exits once its readers are closed', async () => {
+    const script = `
+      const { BpfObject } = await import('${root}/dist/index.js');
+      const { RingBufReader } = await import('${root}/dist/ringbuf/ringbuf.js');
+      const o = BpfObject.open('${fixture('ringbuf.bpfel.o')}').load();
+      const r = new RingBufReader(o.map('events'));
+      const it = r[Symbol.asyncIterator]();
+      const p = it.next();
+      const req = Buffer.alloc(48); req.writeUInt32LE(1, 0);
+      o.program('produce_events').testRun({ ctxIn: req });
+      console.log(JSON.stringify((await p).value.comm));
+      r.close();
+      o.close();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((res) => {
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        res(-1);
+      }, 5000);
+      child.on('exit', (c) => {
+        clearTimeout(t);
+        res(c);
+      });
+    });
+    expect(out.trim()).toBe('"bee-ts-ringbuf"');
+    expect(code).toBe(0);
+  });
+});
+
+describe.skipIf(skip)('perf buffer reader on the real kernel', () => {
+  it('per-CPU rings deliver samples, decoded by BTF', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using pb = new PerfBufReader(o.map('perf_events'), { pages: 8 });
+    o.globals.set('perf_n', 10);
+    o.program('perf_produce').testRun();
+    const got: { seq: bigint; comm: string }[] = [];
+    pb.consume((e) => got.push(e as { seq: bigint; comm: string }));
+    expect(got.map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(i)));
+    expect(got[0]!.comm).toBe('bee-ts-perfbuf');
+  });
+
+  it('wrapped records are reassembled and lost samples counted', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using pb = new PerfBufReader(o.map('perf_events'), { pages: 1 });
+    o.globals.set('perf_n', 64);
+    let seen = 0;
+    for (let round = 0; round < 20; round++) {
+      o.program('perf_produce').testRun();
+      pb.consumeRaw((v, off, len) => {
+        expect(len).toBeGreaterThanOrEqual(40); // sizeof(struct event), padded by the kernel to keep records 8-aligned
+        expect(v.getUint32(off, true)).toBe(4242);
+        seen++;
+      });
+    }
+    expect(seen + pb.lost).toBeGreaterThanOrEqual(20 * 64 - 64);
+    expect(seen).toBeGreaterThan(0);
+  });
+});
