@@ -149,6 +149,29 @@ export function buildProgram(): Command {
     .option('-j, --json', 'print JSON')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).linkShow(args, !!o.json)));
 
+  const bench = program.command('bench').description('benchmarks against their peers, from one run');
+  bench
+    .command('ringbuf')
+    .description('ring buffer reader vs libbpf (ring_buffer__consume/poll): consume a full ring, and stream while a producer runs')
+    .option('--size <list>', 'record sizes, comma-separated (16, 64)', '16,64')
+    .option('--seconds <n>', 'seconds per streaming run', '3')
+    .option('--rounds <n>', 'full-ring drains per consume measurement', '5')
+    .option('--no-stream', 'skip the streaming runs')
+    .option('-j, --json', 'one JSON object with rows and ratios')
+    .action((o: { size: string; seconds: string; rounds: string; stream: boolean; json?: boolean }) =>
+      kernel(o.json, async () => {
+        const b = await import('./bench.js');
+        const r = await b.benchRingbuf({
+          sizes: o.size.split(',').map(Number),
+          seconds: Number(o.seconds),
+          rounds: Number(o.rounds),
+          stream: o.stream,
+          log: (s) => process.stderr.write(`${s}\n`),
+        });
+        process.stdout.write(o.json ? JSON.stringify(r) + '\n' : b.benchText(r));
+      }),
+    );
+
   program
     .command('feature')
     .description('what this kernel supports: feature probe [--json]')

@@ -357,17 +357,39 @@ function bufferOver(dv: DataView): Buffer {
   return b;
 }
 
+/**
+ * Short strings repeat (comm names, paths): a small direct-mapped cache keyed by a hash of the
+ * bytes, verified byte for byte, avoids building the same string again.
+ */
+const STR_CACHE_SLOTS = 1024;
+const strCacheBytes: (Uint8Array | undefined)[] = new Array(STR_CACHE_SLOTS);
+const strCacheValues: string[] = new Array(STR_CACHE_SLOTS);
+
 /** A NUL-terminated string of at most n bytes at o; latin1 fast path for ASCII, else UTF-8. */
 function cstrAt(b: Buffer, o: number, n: number): string {
   const end = o + n;
   let e = o;
   let ascii = true;
+  let h = 0x811c9dc5;
   for (; e < end; e++) {
     const c = b[e]!;
     if (c === 0) break;
     if (c >= 0x80) ascii = false;
+    h = Math.imul(h ^ c, 0x01000193);
   }
-  return b.toString(ascii ? 'latin1' : 'utf8', o, e);
+  const len = e - o;
+  if (len > 64) return b.toString(ascii ? 'latin1' : 'utf8', o, e);
+  const slot = (h >>> 0) & (STR_CACHE_SLOTS - 1);
+  const cached = strCacheBytes[slot];
+  if (cached !== undefined && cached.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) if (cached[i] !== b[o + i]) { same = false; break; }
+    if (same) return strCacheValues[slot]!;
+  }
+  const s = b.toString(ascii ? 'latin1' : 'utf8', o, e);
+  strCacheBytes[slot] = Uint8Array.prototype.slice.call(b, o, e);
+  strCacheValues[slot] = s;
+  return s;
 }
 
 /**

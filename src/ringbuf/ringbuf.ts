@@ -19,6 +19,14 @@ const HDR = 8;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
+/**
+ * x86 is TSO: loads are not reordered with other loads, so a plain load of a record header
+ * already has acquire semantics, and V8 does not hoist the payload reads (which sit behind the
+ * header's BUSY branch) above it. Atomics.load costs ~1.5× here, so it is used only where the
+ * hardware needs it (arm64).
+ */
+const PLAIN_LOADS = process.arch === 'x64';
+const BATCH_SLOTS = 4096;
 
 export type RawRecordHandler = (view: DataView, offset: number, length: number) => void;
 
@@ -38,9 +46,9 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   private consMap: bigint;
   private prodMap: bigint;
   private readonly page: number;
-  private readonly consPos: BigUint64Array;
-  private readonly prodPos: BigUint64Array;
-  private readonly hdr: Int32Array;
+  readonly consPos: BigUint64Array;
+  readonly prodPos: BigUint64Array;
+  readonly hdr: Int32Array;
   /** DataView over the data area mapped twice (2 × size bytes). */
   readonly data: DataView;
   private closed = false;
@@ -114,7 +122,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
       const start = cons;
       while (cons < prod && n < max) {
         const off = cons & mask;
-        const len = Atomics.load(hdr, off >> 2) >>> 0;
+        const len = (PLAIN_LOADS ? hdr[off >> 2]! : Atomics.load(hdr, off >> 2)) >>> 0;
         if (len & BUSY) break;
         const size = len & ~(BUSY | DISCARD);
         cons += (size + HDR + 7) & ~7;
@@ -130,6 +138,52 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
     }
     this.delivered += n;
     return n;
+  }
+
+  private batchOffsets = new Int32Array(BATCH_SLOTS);
+  private batchLengths = new Int32Array(BATCH_SLOTS);
+
+  /**
+   * Consume in batches: `fn(view, offsets, lengths, count)` once per up to 4096 records, where
+   * record i is `view` bytes [offsets[i], offsets[i] + lengths[i]) (zero-copy, valid during the
+   * call). The fastest way to read: no call per record, and the caller's loop stays monomorphic.
+   */
+  consumeBatch(fn: (view: DataView, offsets: Int32Array, lengths: Int32Array, count: number) => void): number {
+    if (this.closed) return 0;
+    const hdr = this.hdr;
+    const mask = this.mask;
+    const offs = this.batchOffsets;
+    const lens = this.batchLengths;
+    let total = 0;
+    let cons = Number(Atomics.load(this.consPos, 0));
+    for (;;) {
+      const prod = Number(Atomics.load(this.prodPos, 0));
+      let k = 0;
+      const start = cons;
+      while (cons < prod && k < BATCH_SLOTS) {
+        const off = cons & mask;
+        const len = (PLAIN_LOADS ? hdr[off >> 2]! : Atomics.load(hdr, off >> 2)) >>> 0;
+        if (len & BUSY) break;
+        const size = len & ~(BUSY | DISCARD);
+        cons += (size + HDR + 7) & ~7;
+        if (!(len & DISCARD)) {
+          offs[k] = off + HDR;
+          lens[k] = size;
+          k++;
+        }
+      }
+      if (k > 0) {
+        fn(this.data, offs, lens, k);
+        total += k;
+        if (this.closed) break;
+      }
+      if (cons !== start) Atomics.store(this.consPos, 0, BigInt(cons));
+      if (cons === start || (cons >= prod && k < BATCH_SLOTS)) {
+        if (Number(Atomics.load(this.prodPos, 0)) <= cons) break;
+      }
+    }
+    this.delivered += total;
+    return total;
   }
 
   /** Consume and decode by BTF: `fn(record)` per record. */

@@ -1,0 +1,97 @@
+/* libbpf peer for bench/ringbuf.mjs: consumes the same pinned ring buffer with
+ * ring_buffer__consume / ring_buffer__poll and prints one JSON line.
+ *   rb_libbpf consume <ring pin> <prog pin> <size> <rounds>   fill the ring via BPF_PROG_TEST_RUN, time draining it
+ *   rb_libbpf stream  <ring pin> <seconds> <poll|sleep>        count records while another process produces
+ * Build: gcc -O2 -o rb_libbpf rb_libbpf.c -lbpf   (libbpf-dev; a test peer, not a bee-ts dependency) */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct prod_req {
+	uint32_t n;
+	uint32_t mode;
+	uint64_t sample_every;
+	uint64_t seq;
+	uint64_t produced;
+	uint64_t dropped;
+};
+
+static uint64_t count;
+static volatile uint32_t sink;
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	/* Touch the payload like the JS consumer does (read the first word). */
+	sink += *(uint32_t *)data;
+	count++;
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: rb_libbpf consume|stream ...\n");
+		return 2;
+	}
+	int ring = bpf_obj_get(argv[2]);
+	if (ring < 0) {
+		perror("bpf_obj_get ring");
+		return 1;
+	}
+	struct ring_buffer *rb = ring_buffer__new(ring, on_record, NULL, NULL);
+	if (!rb) {
+		perror("ring_buffer__new");
+		return 1;
+	}
+	if (strcmp(argv[1], "consume") == 0) {
+		int prog = bpf_obj_get(argv[3]);
+		int size = atoi(argv[4]);
+		int rounds = atoi(argv[5]);
+		uint32_t per = (64u << 20) / ((size + 8 + 7) & ~7u);
+		double total = 0;
+		uint64_t records = 0, dropped = 0;
+		for (int r = 0; r < rounds; r++) {
+			struct prod_req req = { .n = per, .mode = 1 };
+			LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req));
+			if (bpf_prog_test_run_opts(prog, &opts)) {
+				perror("test run");
+				return 1;
+			}
+			dropped += req.dropped;
+			count = 0;
+			double t0 = now();
+			ring_buffer__consume(rb);
+			total += now() - t0;
+			records += count;
+		}
+		printf("{\"records\":%llu,\"seconds\":%.6f,\"drops\":%llu}\n", (unsigned long long)records, total, (unsigned long long)dropped);
+		return 0;
+	}
+	double seconds = atof(argv[3]);
+	int sleep_mode = argc > 4 && strcmp(argv[4], "sleep") == 0;
+	double t0 = now(), end = t0 + seconds;
+	count = 0;
+	while (now() < end) {
+		if (sleep_mode) {
+			ring_buffer__consume(rb);
+			usleep(1000);
+		} else {
+			ring_buffer__poll(rb, 100);
+		}
+	}
+	ring_buffer__consume(rb);
+	printf("{\"records\":%llu,\"seconds\":%.6f}\n", (unsigned long long)count, now() - t0);
+	return 0;
+}

@@ -1,0 +1,199 @@
+// `bee-ts bench ringbuf`: bee-ts's ring buffer reader against libbpf's ring_buffer__consume /
+// ring_buffer__poll, from one run on one machine (loader-notes §17 method):
+//   consume: fill the 64 MiB ring with a BPF program (BPF_PROG_TEST_RUN), time draining it;
+//   stream:  a producer process runs the program in a loop while the consumer reads, in
+//            no-wakeup (BPF_RB_NO_WAKEUP, consumer polls on a timer), adaptive (flags 0) and
+//            sampled (FORCE_WAKEUP every 500 records) modes; drops are counted in BPF.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BtfKind } from '../btf/types.js';
+import { BpfObject } from '../loader/object.js';
+import { compileDecoder } from '../maps/codec.js';
+import { Poller } from '../ringbuf/poller.js';
+import { RingBufReader } from '../ringbuf/ringbuf.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const pkgRoot = path.resolve(here, '..', '..');
+export const BENCH_OBJECT = path.join(pkgRoot, 'test', 'fixtures', 'rb_bench.bpfel.o');
+const PEER_SOURCE = path.join(pkgRoot, 'bench', 'peers', 'rb_libbpf.c');
+const RING_BYTES = 64 << 20;
+
+export type Impl = 'bee-ts' | 'bee-ts-decoded' | 'libbpf';
+export type WakeMode = 'no-wakeup' | 'adaptive' | 'sampled';
+export interface BenchRow {
+  impl: Impl;
+  mode: 'consume' | 'stream';
+  size: number;
+  recordsPerSec: number;
+  drops: number;
+  wakeup?: WakeMode;
+  producedPerSec?: number;
+}
+
+export interface BenchOptions {
+  sizes: number[];
+  seconds: number;
+  rounds: number;
+  stream: boolean;
+  log: (s: string) => void;
+}
+
+/** Build the C peer with gcc -lbpf when libbpf's headers are present; otherwise say why not. */
+export function buildPeer(): { path?: string; reason?: string } {
+  if (!fs.existsSync(PEER_SOURCE)) return { reason: `peer source ${PEER_SOURCE} is missing` };
+  if (!fs.existsSync('/usr/include/bpf/libbpf.h')) return { reason: 'libbpf-dev is not installed (apt-get install libbpf-dev): no libbpf peer' };
+  const out = path.join(os.tmpdir(), `bee-rb-libbpf-${process.getuid?.() ?? 0}`);
+  try {
+    execFileSync('gcc', ['-O2', '-o', out, PEER_SOURCE, '-lbpf'], { stdio: 'pipe' });
+  } catch (e) {
+    return { reason: `cannot build the libbpf peer: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}` };
+  }
+  return { path: out };
+}
+
+function runPeer(peer: string, args: string[]): Promise<{ records: number; seconds: number; drops?: number }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(peer, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`libbpf peer exited ${code}`))));
+  });
+}
+
+function runProducer(progPin: string, mode: number, seconds: number): { done: Promise<{ produced: number; dropped: number; seconds: number }> } {
+  const p = spawn(process.execPath, [path.join(here, 'bench-producer.js'), progPin, String(mode), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  return { done: new Promise((resolve, reject) => p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`producer exited ${code}`))))) };
+}
+
+const WAKE: Record<WakeMode, number> = { adaptive: 0, 'no-wakeup': 1, sampled: 2 };
+
+export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[]; ratios: Record<string, number>; machine: Record<string, unknown>; rss?: { before: number; after: number }; peer?: string }> {
+  const obj = BpfObject.open(BENCH_OBJECT).load();
+  const pinDir = `/sys/fs/bpf/bee-bench-${process.pid}`;
+  fs.mkdirSync(pinDir, { recursive: true });
+  const rows: BenchRow[] = [];
+  const peer = buildPeer();
+  if (peer.reason) o.log(`bench: ${peer.reason}`);
+  let rss: { before: number; after: number } | undefined;
+  try {
+    const ring = obj.map('rb');
+    ring.pin(`${pinDir}/rb`);
+    const reader = new RingBufReader(ring);
+    const btf = obj.spec.btf!;
+    let sink = 0;
+    for (const size of o.sizes) {
+      if (size !== 16 && size !== 64) throw new Error(`--size ${size}: the producer emits 16- or 64-byte records`);
+      const prog = obj.program(`produce_${size}`);
+      const progPin = `${pinDir}/produce_${size}`;
+      prog.pin(progPin);
+      const per = Math.floor(RING_BYTES / ((size + 8 + 7) & ~7));
+      const fill = () => {
+        const req = Buffer.alloc(40);
+        req.writeUInt32LE(per, 0);
+        req.writeUInt32LE(1, 4);
+        prog.testRun({ ctxIn: req });
+        return Number(req.readBigUInt64LE(32));
+      };
+      reader.consumeRaw(() => {});
+      // --- consume: raw zero-copy batches
+      let n = 0;
+      let secs = 0;
+      let drops = 0;
+      for (let r = 0; r < o.rounds; r++) {
+        drops += fill();
+        const t0 = performance.now();
+        n += reader.consumeBatch((v, offs, _lens, count) => {
+          for (let i = 0; i < count; i++) sink += v.getUint32(offs[i]!, true);
+        });
+        secs += (performance.now() - t0) / 1000;
+      }
+      rows.push({ impl: 'bee-ts', mode: 'consume', size, recordsPerSec: n / secs, drops });
+      o.log(`consume ${size}B bee-ts: ${(n / secs / 1e6).toFixed(1)} M records/s`);
+      // --- consume: decoded into JS objects by BTF
+      const recType = btf.types.find((t) => t.kind === BtfKind.Struct && t.name === (size === 16 ? 'rec16' : 'rec64'));
+      if (!recType) throw new Error('rb_bench.o lacks its record types');
+      const dec = compileDecoder(btf, recType.id);
+      n = 0;
+      secs = 0;
+      drops = 0;
+      for (let r = 0; r < o.rounds; r++) {
+        drops += fill();
+        const t0 = performance.now();
+        n += reader.consumeBatch((v, offs, _lens, count) => {
+          for (let i = 0; i < count; i++) {
+            const rec = dec(v, offs[i]!) as { pid?: number; value?: bigint };
+            if (rec.pid === -1) sink++;
+          }
+        });
+        secs += (performance.now() - t0) / 1000;
+      }
+      rows.push({ impl: 'bee-ts-decoded', mode: 'consume', size, recordsPerSec: n / secs, drops });
+      o.log(`consume ${size}B bee-ts-decoded: ${(n / secs / 1e6).toFixed(1)} M records/s`);
+      // --- consume: libbpf
+      if (peer.path) {
+        const res = await runPeer(peer.path, ['consume', `${pinDir}/rb`, progPin, String(size), String(o.rounds)]);
+        rows.push({ impl: 'libbpf', mode: 'consume', size, recordsPerSec: res.records / res.seconds, drops: res.drops ?? 0 });
+        o.log(`consume ${size}B libbpf: ${(res.records / res.seconds / 1e6).toFixed(1)} M records/s`);
+      }
+      if (!o.stream) continue;
+      for (const wake of ['no-wakeup', 'adaptive', 'sampled'] as WakeMode[]) {
+        // bee-ts: the shared poller; timer-only when the producer never wakes us.
+        reader.consumeRaw(() => {});
+        const poller = Poller.get();
+        poller.timerOnly = wake === 'no-wakeup';
+        if (!rss) rss = { before: process.memoryUsage().rss, after: 0 };
+        let count = 0;
+        reader.onRaw((v, off) => {
+          sink += v.getUint32(off, true);
+          count++;
+        });
+        const prod = runProducer(progPin, WAKE[wake], o.seconds);
+        const res = await prod.done;
+        await new Promise((r) => setTimeout(r, 20));
+        count += reader.consumeRaw(() => {});
+        poller.remove(reader);
+        poller.timerOnly = false;
+        rows.push({ impl: 'bee-ts', mode: 'stream', size, wakeup: wake, recordsPerSec: count / res.seconds, drops: res.dropped, producedPerSec: res.produced / res.seconds });
+        o.log(`stream ${size}B ${wake} bee-ts: ${(count / res.seconds / 1e6).toFixed(1)} M records/s, ${res.dropped} drops (producer ${(res.produced / res.seconds / 1e6).toFixed(1)} M/s)`);
+        if (peer.path) {
+          reader.consumeRaw(() => {});
+          const prod2 = runProducer(progPin, WAKE[wake], o.seconds);
+          const cons = runPeer(peer.path, ['stream', `${pinDir}/rb`, String(o.seconds + 0.2), wake === 'no-wakeup' ? 'sleep' : 'poll']);
+          const [p2, c2] = await Promise.all([prod2.done, cons]);
+          rows.push({ impl: 'libbpf', mode: 'stream', size, wakeup: wake, recordsPerSec: c2.records / p2.seconds, drops: p2.dropped, producedPerSec: p2.produced / p2.seconds });
+          o.log(`stream ${size}B ${wake} libbpf: ${(c2.records / p2.seconds / 1e6).toFixed(1)} M records/s, ${p2.dropped} drops`);
+        }
+      }
+      if (rss) rss.after = process.memoryUsage().rss;
+    }
+    void sink;
+    reader.close();
+  } finally {
+    fs.rmSync(pinDir, { recursive: true, force: true });
+    obj.close();
+  }
+  const ratios: Record<string, number> = {};
+  for (const r of rows) {
+    if (r.impl === 'libbpf') continue;
+    const base = rows.find((x) => x.impl === 'libbpf' && x.mode === r.mode && x.size === r.size && x.wakeup === r.wakeup);
+    if (base) ratios[`${r.impl}/libbpf ${r.mode}${r.wakeup ? ` ${r.wakeup}` : ''} ${r.size}B`] = r.recordsPerSec / base.recordsPerSec;
+  }
+  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version };
+  return { rows, ratios, machine, rss, peer: peer.path ? 'libbpf' : peer.reason };
+}
+
+export function benchText(r: Awaited<ReturnType<typeof benchRingbuf>>): string {
+  const lines = [`machine: ${r.machine.cpus} CPUs (${r.machine.cpu}), Linux ${r.machine.kernel}, Node ${r.machine.node}`];
+  lines.push('impl            mode     size  wakeup      M records/s  drops');
+  for (const x of r.rows)
+    lines.push(`${x.impl.padEnd(16)}${x.mode.padEnd(9)}${String(x.size).padStart(4)}  ${(x.wakeup ?? '-').padEnd(10)}  ${(x.recordsPerSec / 1e6).toFixed(1).padStart(11)}  ${x.drops}`);
+  lines.push('ratios (bee-ts / libbpf, same run):');
+  for (const [k, v] of Object.entries(r.ratios)) lines.push(`  ${k}: ${v.toFixed(2)}x`);
+  if (r.rss) lines.push(`RSS before/after streaming: ${(r.rss.before / 1048576).toFixed(1)} / ${(r.rss.after / 1048576).toFixed(1)} MiB`);
+  return lines.join('\n') + '\n';
+}

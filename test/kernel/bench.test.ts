@@ -1,0 +1,24 @@
+// The ring buffer benchmark runs once per test pass as a smoke test (numbers come from `npm run bench`).
+import { describe, expect, it } from 'vitest';
+import { hasCommand, need, needKernel, runCli } from '../helpers.js';
+
+const skip = needKernel();
+
+describe.skipIf(skip)('bee-ts bench ringbuf --json', () => {
+  it('prints rows for bee-ts, bee-ts-decoded and libbpf from one run', () => {
+    if (need(hasCommand('gcc'), 'gcc missing: no libbpf peer')) return;
+    const r = runCli(['bench', 'ringbuf', '--json', '--size', '16', '--seconds', '1', '--rounds', '1']);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const impls = new Set(j.rows.map((x: { impl: string }) => x.impl));
+    expect(impls).toEqual(new Set(['bee-ts', 'bee-ts-decoded', 'libbpf']));
+    for (const row of j.rows) {
+      expect(row.recordsPerSec).toBeGreaterThan(0);
+      expect(['consume', 'stream']).toContain(row.mode);
+      expect(row.size).toBe(16);
+      expect(typeof row.drops).toBe('number');
+    }
+    expect(j.rows.filter((x: { mode: string }) => x.mode === 'stream').length).toBe(6);
+    expect(Object.keys(j.ratios)).toContain('bee-ts/libbpf consume 16B');
+  });
+});
