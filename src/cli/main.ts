@@ -39,6 +39,36 @@ export function buildProgram(): Command {
     .version(pkg.version, '-V, --version')
     .showHelpAfterError();
 
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  program
+    .command('run')
+    .description(
+      "load a probe, attach its programs, and turn its marked maps (print_/counter_/gauge_/hist_ or .maps.<role>) into JSON lines (or a TUI on a terminal) and Prometheus metrics",
+    )
+    .argument('<probe.o>', 'compiled probe')
+    .option('-f, --filter <map,field,regex>', 'only show records whose field matches (repeatable; JS regex, unanchored)', collect)
+    .option('-b, --hist-buckets <map,[l1,l2,...]>', 'histogram buckets for a hist_ map (repeatable)', collect)
+    .option('-k, --hist-value-key <map,field>', 'field a hist_ (or gauge_ ring buffer) map observes (default le)', collect)
+    .option('--no-tty', 'JSON lines on stdout even on a terminal (the default when stdout is not a terminal)')
+    .option('--poll-interval <duration>', 'how often hash maps are read', '1s')
+    .option('--prom-port <port>', 'port for /metrics', '9091')
+    .option('--prom-address <address>', 'address for /metrics', '0.0.0.0')
+    .option('--no-metrics', 'do not serve Prometheus metrics')
+    .option('--filter-metrics', 'apply --filter to metrics too')
+    .option('--pin-maps <dir>', 'pin every map in <dir> (reusing compatible pins)')
+    .option('--pin-progs <dir>', 'pin every program in <dir>')
+    .option('--set <name=value>', 'set a const volatile global before load (repeatable)', collect)
+    .option('--btf <path>', 'kernel BTF for CO-RE instead of /sys/kernel/btf/vmlinux')
+    .option('--duration <duration>', 'stop after this long (e.g. 10s)')
+    .option('-d, --debug', 'accepted for bee compatibility (diagnostics already go to stderr)')
+    .option('-v, --verbose', 'full verifier log on failure')
+    .action((file: string, o: import('./run.js').RunFlags) =>
+      kernel(false, async () => {
+        const { runCommand } = await import('./run.js');
+        await runCommand(file, o);
+      }),
+    );
+
   program
     .command('describe')
     .description('list the programs, maps (with bee roles), globals and externs of a BPF object, without loading it')

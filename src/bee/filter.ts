@@ -1,0 +1,70 @@
+// --filter map,field,regex (shared notes §8): bee CSV-splits every occurrence, so a regex with a
+// comma must be quoted ("a,b"). Validated at start: the map must be watched, the field one of its
+// labels (not `value`), the regex valid. bee-ts allows several filters per map (all must match)
+// and applies them to JSON lines and the TUI. Regexes are JavaScript's, unanchored: RE2 syntax
+// mostly works; JS adds lookaround and backreferences and lacks RE2's (?P<name>) groups.
+import type { WatchedMap } from './watch.js';
+
+export class FilterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FilterError';
+  }
+}
+
+export interface Filter {
+  map: string;
+  field: string;
+  re: RegExp;
+  source: string;
+}
+
+/** Split one --filter occurrence like Go's csv reader (quotes group commas). */
+function csvSplit(s: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let q = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (q) {
+      if (c === '"' && s[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (c === '"') q = false;
+      else cur += c;
+    } else if (c === '"' && cur === '') q = true;
+    else if (c === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+export function parseFilters(args: string[], watches: WatchedMap[]): Filter[] {
+  const fields = args.flatMap(csvSplit);
+  if (fields.length % 3 !== 0)
+    throw new FilterError(`filter syntax error, each filter should have 3 fields (map,field,regex), found ${fields.length} fields total`);
+  const out: Filter[] = [];
+  for (let i = 0; i < fields.length; i += 3) {
+    const [map, field, source] = [fields[i]!, fields[i + 1]!, fields[i + 2]!];
+    const w = watches.find((x) => x.name === map);
+    if (!w) throw new FilterError(`--filter: map '${map}' is not watched (watched: ${watches.map((x) => x.name).join(', ') || 'none'})`);
+    if (!w.labels.includes(field)) throw new FilterError(`--filter: map '${map}' has no field '${field}' (fields: ${w.labels.join(', ')}; 'value' cannot be filtered)`);
+    let re: RegExp;
+    try {
+      re = new RegExp(source);
+    } catch (e) {
+      throw new FilterError(`--filter ${map},${field}: invalid regex '${source}': ${(e as Error).message}`);
+    }
+    out.push({ map, field, re, source });
+  }
+  return out;
+}
+
+/** True when every filter of this map matches the labels. */
+export function passes(filters: Filter[], map: string, labels: Record<string, string>): boolean {
+  for (const f of filters) if (f.map === map && !f.re.test(labels[f.field] ?? '')) return false;
+  return true;
+}
