@@ -43,12 +43,13 @@ enum bpf_enum_value_kind {
 	__builtin_preserve_enum_value(*(typeof(enum_type) *)enum_value, BPF_ENUMVAL_VALUE)
 
 /* Read `sz` bytes of kernel memory at a relocatable address. */
+/* (void *) drops qualifiers: reading a volatile kernel field into a local is fine. */
 #define bpf_core_read(dst, sz, src) \
-	bpf_probe_read_kernel(dst, sz, (const void *)__builtin_preserve_access_index(src))
+	bpf_probe_read_kernel((void *)(dst), sz, (const void *)__builtin_preserve_access_index(src))
 #define bpf_core_read_user(dst, sz, src) \
-	bpf_probe_read_user(dst, sz, (const void *)__builtin_preserve_access_index(src))
+	bpf_probe_read_user((void *)(dst), sz, (const void *)__builtin_preserve_access_index(src))
 #define bpf_core_read_str(dst, sz, src) \
-	bpf_probe_read_kernel_str(dst, sz, (const void *)__builtin_preserve_access_index(src))
+	bpf_probe_read_kernel_str((void *)(dst), sz, (const void *)__builtin_preserve_access_index(src))
 
 /* Read a bitfield (or any integer field) whose position and size come from the target kernel. */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -51,6 +51,14 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* Map update flags (uapi enum values; not always present in a vmlinux.h generated from BTF). */
+#ifndef BPF_ANY
+#define BPF_ANY 0
+#define BPF_NOEXIST 1
+#define BPF_EXIST 2
+#define BPF_F_LOCK 4
+#endif
+
 /* Pinning modes for BTF maps: __uint(pinning, LIBBPF_PIN_BY_NAME). */
 enum libbpf_pin_type {
 	LIBBPF_PIN_NONE,

@@ -4,7 +4,7 @@
 //   and `u8`/`unsigned char` a number; char arrays are strings up to the first NUL (UTF-8);
 //   members are read at their BTF offsets (padded structs work), bitfields too.
 // Special typedefs (anywhere in a typedef chain, outermost first): ipv4_addr, ipv6_addr,
-// duration (Go's format), and bee-ts's mac_addr, port (network order), errno_t.
+// duration (Go's format), and bee-ts's mac_addr_t, port (network order), errno_t.
 import type { Btf } from '../btf/btf.js';
 import { BtfKind, INT_BOOL, INT_SIGNED, isQualifier } from '../btf/types.js';
 import { flattenMembers, isCharType } from '../maps/codec.js';
@@ -134,7 +134,7 @@ export function macAddr(b: Uint8Array): string {
 // ---- the formatter compiler ----
 
 /** Special typedef names, in the order a chain is checked (outermost first). */
-export const SPECIAL_TYPEDEFS = ['ipv4_addr', 'ipv6_addr', 'duration', 'mac_addr', 'port', 'errno_t'] as const;
+export const SPECIAL_TYPEDEFS = ['ipv4_addr', 'ipv6_addr', 'duration', 'mac_addr_t', 'port', 'errno_t'] as const;
 
 function bytesAt(dv: DataView, off: number, n: number): Uint8Array {
   return new Uint8Array(dv.buffer, dv.byteOffset + off, n);
@@ -172,8 +172,8 @@ function specialFormatter(btf: Btf, name: string, underlying: number): BeeFormat
     case 'duration':
       if (t.kind !== BtfKind.Int) throw new FormatError('duration must be an integer number of nanoseconds');
       return (dv, off) => goDuration((t.encoding & INT_SIGNED ? BigInt.asIntN(size * 8, readUint(dv, off, size)) : readUint(dv, off, size)));
-    case 'mac_addr':
-      if (size !== 6) throw new FormatError(`mac_addr must be 6 bytes, not ${size}`);
+    case 'mac_addr_t':
+      if (size !== 6) throw new FormatError(`mac_addr_t must be 6 bytes, not ${size}`);
       return (dv, off) => macAddr(bytesAt(dv, off, 6));
     case 'port':
       if (size !== 2) throw new FormatError(`port must be 2 bytes (network order), not ${size}`);

@@ -70,6 +70,24 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('build')
+    .description('compile a probe with the local clang: vmlinux.h from the running kernel, bee-ts headers on the include path')
+    .argument('<probe.c>')
+    .option('-o, --output-file <file>', 'output object (default: <probe>.o)')
+    .option('--arch <arch>', 'target architecture: x86 or arm64 (default: this host)')
+    .option('--cflags <flags>', 'extra compiler flags (repeatable)', collect)
+    .option('-I, --include <dir>', 'extra include directory (repeatable)', collect)
+    .option('--btf <path>', 'generate vmlinux.h from this BTF instead of /sys/kernel/btf/vmlinux')
+    .option('--no-strip', 'keep DWARF debug info')
+    .action((input: string, o: { outputFile?: string; arch?: string; cflags?: string[]; include?: string[]; btf?: string; strip: boolean }) =>
+      run(false, async () => {
+        const { build } = await import('./build.js');
+        const out = build(input, { output: o.outputFile, arch: o.arch, cflags: o.cflags, include: o.include, btf: o.btf, noStrip: !o.strip });
+        process.stderr.write(`Successfully compiled ${input} to ${out}\n`);
+      }),
+    );
+
+  program
     .command('describe')
     .description('list the programs, maps (with bee roles), globals and externs of a BPF object, without loading it')
     .argument('<file.o>', 'clang-compiled BPF object')

@@ -1,0 +1,97 @@
+// `bee-ts build <probe.c> [-o probe.o]`: compile a probe with the local clang. vmlinux.h comes from
+// the running kernel's BTF through bee-ts's own C dump; bee-ts's headers (bpf_helpers.h,
+// bpf_core_read.h, bpf_tracing.h, solo_types.h) are on the include path; the target arch comes
+// from the host (or --arch). The ELF is stripped of DWARF but keeps .BTF (like bee's builder).
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseBtf } from '../btf/btf.js';
+import { dumpC } from '../btf/cdump.js';
+import { UsageError } from './errors.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const INCLUDE_DIR = path.resolve(here, '..', '..', 'include');
+
+const ARCHES: Record<string, string> = { x64: 'x86', x86: 'x86', x86_64: 'x86', amd64: 'x86', arm64: 'arm64', aarch64: 'arm64' };
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** clang, or the newest clang-N on $PATH. */
+export function findClang(): string | undefined {
+  if (process.env.BEE_CLANG) return process.env.BEE_CLANG;
+  if (has('clang')) return 'clang';
+  for (let v = 25; v >= 11; v--) if (has(`clang-${v}`)) return `clang-${v}`;
+  return undefined;
+}
+
+function findStrip(clang: string): string | undefined {
+  const v = /clang-(\d+)$/.exec(clang)?.[1];
+  for (const c of [v ? `llvm-strip-${v}` : '', 'llvm-strip'].filter(Boolean)) if (has(c)) return c;
+  return undefined;
+}
+
+/** vmlinux.h for the running kernel, cached per kernel release in the temp dir. */
+export function vmlinuxHeader(btfPath = '/sys/kernel/btf/vmlinux'): string {
+  const dir = path.join(os.tmpdir(), `bee-ts-vmlinux-${os.release()}-${process.getuid?.() ?? 0}`);
+  const file = path.join(dir, 'vmlinux.h');
+  if (btfPath === '/sys/kernel/btf/vmlinux' && fs.existsSync(file)) return dir;
+  if (!fs.existsSync(btfPath)) throw new Error(`${btfPath} is missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF); pass a vmlinux.h directory with --include`);
+  const btf = parseBtf(fs.readFileSync(btfPath), { file: btfPath });
+  fs.mkdirSync(dir, { recursive: true });
+  const chunks: string[] = [];
+  dumpC(btf, (s) => chunks.push(s));
+  fs.writeFileSync(`${file}.tmp`, chunks.join(''));
+  fs.renameSync(`${file}.tmp`, file);
+  return dir;
+}
+
+export interface BuildOptions {
+  output?: string;
+  arch?: string;
+  cflags?: string[];
+  include?: string[];
+  btf?: string;
+  noStrip?: boolean;
+}
+
+export function build(input: string, o: BuildOptions): string {
+  if (!fs.existsSync(input)) throw new UsageError(`${input}: no such file`);
+  const clang = findClang();
+  if (!clang) throw new Error('no clang found: install it (Debian/Ubuntu: apt-get install clang-16 llvm-16), or set BEE_CLANG');
+  const arch = ARCHES[o.arch ?? process.arch];
+  if (!arch) throw new UsageError(`--arch ${o.arch}: use x86 or arm64`);
+  const out = o.output ?? input.replace(/\.c$/, '') + '.o';
+  const vmlinux = vmlinuxHeader(o.btf);
+  const args = [
+    '-g',
+    '-O2',
+    '-target',
+    'bpf',
+    `-D__TARGET_ARCH_${arch}`,
+    '-Wall',
+    '-Wno-unused-function',
+    '-fdebug-compilation-dir=.',
+    ...(o.include ?? []).flatMap((i) => ['-I', i]),
+    '-I',
+    path.dirname(path.resolve(input)),
+    '-I',
+    vmlinux,
+    '-I',
+    INCLUDE_DIR,
+    ...(o.cflags ?? []).flatMap((c) => c.split(/\s+/).filter(Boolean)),
+    '-c',
+    input,
+    '-o',
+    out,
+  ];
+  const r = spawnSync(clang, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${clang} failed to compile ${input}:\n${r.stderr.trimEnd()}`);
+  if (r.stderr) process.stderr.write(r.stderr);
+  const strip = o.noStrip ? undefined : findStrip(clang);
+  if (strip) execFileSync(strip, ['-g', out]);
+  return out;
+}
