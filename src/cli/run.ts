@@ -79,8 +79,9 @@ export async function runCommand(file: string, f: RunFlags): Promise<void> {
   const sink: Sink = useTui ? new TuiSink(stop) : new JsonLinesSink();
   runner = new BeeRunner(file, opts, sink);
   const onSignal = () => stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // Persistent listeners (not once): the link layer sees someone handles the signal and does not re-raise it.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await runner.run();
   } finally {

@@ -29,11 +29,16 @@ function installHandlers(): void {
   process.once('exit', closeAll);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     const handler = () => {
+      // Someone else handles this signal (e.g. `bee-ts run` shutting down cleanly): just detach.
+      const others = process.listenerCount(sig) - 1;
       closeAll();
-      // If nobody else listens, behave like the default action (terminate by the signal).
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      if (others === 0) {
+        // Nobody else listens: behave like the default action (terminate by the signal).
+        process.off(sig, handler);
+        process.kill(process.pid, sig);
+      }
     };
-    process.once(sig, handler);
+    process.on(sig, handler);
   }
 }
 

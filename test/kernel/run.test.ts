@@ -1,0 +1,232 @@
+// End to end: `bee-ts run` on the shipped examples and on fixtures it has never seen, with real
+// events (file opens, execs, TCP connections on loopback), JSON lines and scraped /metrics.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import koffi from 'koffi';
+import { describe, expect, it } from 'vitest';
+import { bpftoolIds, cli, fixture, needKernel, root, runCli } from '../helpers.js';
+
+const skip = needKernel();
+const getppid = koffi.load('libc.so.6').func('int getppid()');
+let portSeq = 19200 + (process.pid % 500);
+
+interface Running {
+  proc: ChildProcess;
+  lines: Record<string, unknown>[];
+  stderr: string;
+  port: number;
+  metrics(): Promise<string>;
+  until(pred: (l: Record<string, unknown>[]) => boolean, ms?: number): Promise<void>;
+  stop(sig?: NodeJS.Signals): Promise<number | null>;
+}
+
+async function startRun(obj: string, args: string[] = []): Promise<Running> {
+  const port = portSeq++;
+  const proc = spawn(process.execPath, [cli, 'run', obj, '--no-tty', '--prom-port', String(port), '--prom-address', '127.0.0.1', '--poll-interval', '200ms', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const r: Running = {
+    proc,
+    lines: [],
+    stderr: '',
+    port,
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    until: async (pred, ms = 8000) => {
+      const end = Date.now() + ms;
+      while (!pred(r.lines)) {
+        if (Date.now() > end) throw new Error(`timed out; stderr: ${r.stderr}; lines: ${JSON.stringify(r.lines.slice(-3))}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    },
+    stop: (sig = 'SIGINT') =>
+      new Promise((res) => {
+        proc.once('exit', (code) => res(code));
+        proc.kill(sig);
+      }),
+  };
+  let buf = '';
+  proc.stdout!.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      r.lines.push(JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
+    }
+  });
+  await new Promise<void>((res, rej) => {
+    proc.stderr!.on('data', (d) => {
+      r.stderr += d;
+      if (r.stderr.includes('bee-ts: running')) res();
+    });
+    proc.once('exit', (code) => rej(new Error(`bee-ts run exited ${code}: ${r.stderr}`)));
+  });
+  return r;
+}
+
+const entries = (r: Running, map: string) => r.lines.filter((l) => l.mapName === map);
+async function noneLeft(before: number[]): Promise<number[]> {
+  for (let i = 0; i < 50; i++) {
+    const left = bpftoolIds('prog').filter((id) => !before.includes(id));
+    if (left.length === 0) return left;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return bpftoolIds('prog').filter((id) => !before.includes(id));
+}
+
+describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
+  it("opensnoop: the README's main command prints live JSON events", async () => {
+    const r = await startRun(`${root}/examples/opensnoop.o`);
+    const path = `/tmp/bee-e2e-open-${process.pid}`;
+    fs.writeFileSync(path, 'x');
+    fs.readFileSync(path);
+    await r.until((l) => l.some((x) => (x.entry as Record<string, string> | undefined)?.fname === path));
+    const e = entries(r, 'print_opens').find((x) => (x.entry as Record<string, string>).fname === path)!;
+    expect(e).toEqual({ entry: { comm: expect.any(String), flags: expect.stringMatching(/^\d+$/), fname: path, pid: String(process.pid), uid: '0' }, mapName: 'print_opens' });
+    expect(Object.keys(e)).toEqual(['entry', 'mapName']);
+    expect(await r.stop()).toBe(0);
+    fs.rmSync(path);
+  });
+
+  it('execsnoop: process execs with their parent', async () => {
+    const r = await startRun(`${root}/examples/execsnoop.o`);
+    execFileSync('/bin/true');
+    await r.until((l) => l.some((x) => /\/true$/.test((x.entry as Record<string, string> | undefined)?.filename ?? '')));
+    const e = entries(r, 'print_execs').find((x) => /\/true$/.test((x.entry as Record<string, string>).filename))!.entry as Record<string, string>;
+    expect(e.ppid).toBe(String(process.pid));
+    expect(e.comm).toBe('true');
+    expect(await r.stop()).toBe(0);
+  });
+
+  it('tcpconnect: a counter of connections by address pair, in JSON and /metrics', async () => {
+    const server = net.createServer((s) => s.end()).listen(0, '127.0.0.1');
+    await new Promise((res) => server.once('listening', res));
+    const port = (server.address() as net.AddressInfo).port;
+    const r = await startRun(`${root}/examples/tcpconnect.o`);
+    for (let i = 0; i < 3; i++) await new Promise<void>((res) => net.connect(port, '127.0.0.1', function (this: net.Socket) { this.end(); res(); }).on('error', () => res()));
+    const want = { daddr: '127.0.0.1', dport: String(port), saddr: '127.0.0.1' };
+    await r.until((l) => l.some((x) => x.mapName === 'counter_connections' && (x.entries as { key: object; value: string }[]).some((e) => JSON.stringify(e.key) === JSON.stringify(want) && e.value === '3')));
+    expect(await r.metrics()).toContain(`ebpf_solo_io_counter_connections{saddr="127.0.0.1",daddr="127.0.0.1",dport="${port}"} 3`);
+    expect(await r.metrics()).toContain('# TYPE ebpf_solo_io_counter_connections counter');
+    expect(await r.stop('SIGTERM')).toBe(0);
+    server.close();
+  });
+
+  it('activeconn: a gauge of open connections that drops when they close', async () => {
+    const server = net.createServer(() => {}).listen(0, '127.0.0.1');
+    await new Promise((res) => server.once('listening', res));
+    const port = (server.address() as net.AddressInfo).port;
+    const r = await startRun(`${root}/examples/activeconn.o`);
+    const socks = await Promise.all([0, 1].map(() => new Promise<net.Socket>((res) => { const s = net.connect(port, '127.0.0.1', () => res(s)); })));
+    const series = `ebpf_solo_io_gauge_active{saddr="127.0.0.1",daddr="127.0.0.1",dport="${port}"}`;
+    for (let i = 0; i < 40 && !(await r.metrics()).includes(`${series} 2`); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(await r.metrics()).toContain(`${series} 2`);
+    for (const s of socks) s.destroy();
+    for (let i = 0; i < 40 && (await r.metrics()).includes(series); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(await r.metrics()).not.toContain(series);
+    expect(await r.stop()).toBe(0);
+    server.close();
+  });
+
+  it('readlatency: a histogram over le with the default buckets', async () => {
+    const r = await startRun(`${root}/examples/readlatency.o`);
+    for (let i = 0; i < 20; i++) fs.readFileSync('/proc/self/stat');
+    for (let i = 0; i < 40 && !(await r.metrics()).includes('_count'); i++) await new Promise((res) => setTimeout(res, 100));
+    const m = await r.metrics();
+    expect(m).toContain('# TYPE ebpf_solo_io_hist_read_latency_us histogram');
+    for (const le of ['0', '10', '20', '50', '100', '200', '500', '1000', '2000', '5000', '+Inf']) expect(m).toContain(`ebpf_solo_io_hist_read_latency_us_bucket{le="${le}",syscall="read"}`);
+    expect(m).toMatch(/ebpf_solo_io_hist_read_latency_us_count\{syscall="read"\} [1-9]/);
+    expect(m).not.toMatch(/hist_read_latency_us\{[^}]*le=/); // le is observed, not a label
+    expect(await r.stop()).toBe(0);
+  });
+});
+
+describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
+  it("decodes bee's .maps.print convention and every type rule, and leaves nothing loaded after SIGINT", async () => {
+    const before = bpftoolIds('prog');
+    const r = await startRun(fixture('bee_types.bpfel.o'), ['--set', `target_tgid=${process.pid}`]);
+    getppid();
+    await r.until((l) => l.some((x) => x.mapName === 'print_typed') && l.some((x) => x.mapName === 'counter_flows') && l.some((x) => x.mapName === 'gauge_by_cpu'));
+    expect(entries(r, 'print_typed')[0]).toEqual({
+      entry: {
+        big: '18446744073709551615',
+        bytes: ['1', '0', '0', '255'],
+        err: 'ENOENT',
+        mac: 'aa:00:00:00:00:ff',
+        neg: '-7',
+        no: 'false',
+        proto: 'PROTO_UDP',
+        range: { hi: '65535', lo: '1' },
+        ratio: '1.5',
+        small: '200',
+        sport: '443',
+        tag: 'bee!',
+        took: '1.5µs',
+        unknown: '99',
+        v4: '127.0.0.1',
+        v6: '2001:db8::1',
+        yes: 'true',
+      },
+      mapName: 'print_typed',
+    });
+    expect(entries(r, 'counter_flows')[0]).toEqual({ entries: [{ key: { daddr: '127.0.0.1', dport: '80' }, value: '1' }], mapName: 'counter_flows' });
+    expect(entries(r, 'gauge_by_cpu')[0]).toEqual({ entries: [{ key: { key: '0' }, value: '42' }], mapName: 'gauge_by_cpu' });
+    const m = await r.metrics();
+    expect(m).toContain('ebpf_solo_io_counter_flows{daddr="127.0.0.1",dport="80"} 1');
+    expect(m).toContain('ebpf_solo_io_gauge_by_cpu{key="0"} 42');
+    expect(await r.stop()).toBe(0);
+    expect(await noneLeft(before)).toEqual([]);
+  });
+
+  it('suffix convention: events, counters and gauges from .maps.print/.maps.counter/.maps.gauge', async () => {
+    const before = bpftoolIds('prog');
+    const r = await startRun(fixture('bee_suffix.bpfel.o'), ['--set', `target_pid=${process.pid}`]);
+    fs.openSync(`/proc/self/stat`, 'r');
+    await r.until((l) => l.some((x) => x.mapName === 'events') && l.some((x) => x.mapName === 'sockets_counter'));
+    const e = entries(r, 'events')[0]!.entry as Record<string, string>;
+    expect(e).toMatchObject({ daddr: '127.0.0.1', pid: String(process.pid), proto: '6', ok: 'true', took: '1.5µs' });
+    expect(await r.metrics()).toMatch(new RegExp(`ebpf_solo_io_sockets_counter\\{saddr="127.0.0.1",daddr="[0-9.]+"\\} \\d+`));
+    expect(await r.stop('SIGTERM')).toBe(0);
+    expect(await noneLeft(before)).toEqual([]);
+  });
+
+  it('--filter applies to JSON lines; bad filters fail at start', async () => {
+    const r = await startRun(`${root}/examples/opensnoop.o`, ['--filter', 'print_opens,fname,bee-filter-yes']);
+    fs.writeFileSync(`/tmp/bee-filter-no-${process.pid}`, '');
+    fs.writeFileSync(`/tmp/bee-filter-yes-${process.pid}`, '');
+    await r.until((l) => l.length > 0);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(r.lines.every((l) => /bee-filter-yes/.test((l.entry as Record<string, string>).fname))).toBe(true);
+    expect(await r.stop()).toBe(0);
+    for (const [f, msg] of [
+      ['print_opens,fname,(', /invalid regex/],
+      ['nope,fname,x', /map 'nope' is not watched/],
+      ['print_opens,nofield,x', /has no field 'nofield'/],
+    ] as const) {
+      const bad = runCli(['run', `${root}/examples/opensnoop.o`, '--no-tty', '--no-metrics', '--filter', f]);
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(msg);
+    }
+  });
+
+  it('fails loudly when the metrics port is taken, leaving nothing loaded', async () => {
+    const blocker = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((res) => blocker.once('listening', res));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const before = bpftoolIds('prog');
+    const r = runCli(['run', `${root}/examples/opensnoop.o`, '--no-tty', '--prom-address', '127.0.0.1', '--prom-port', String(port)]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`cannot serve metrics on 127.0.0.1:${port}: the port is in use`));
+    expect(await noneLeft(before)).toEqual([]);
+    blocker.close();
+  });
+
+  it('--pin-maps and --pin-progs pin, and a rerun replaces the program pins', async () => {
+    const dir = `/sys/fs/bpf/bee-run-${process.pid}`;
+    for (let i = 0; i < 2; i++) {
+      const r = await startRun(`${root}/examples/opensnoop.o`, ['--pin-maps', `${dir}/maps`, '--pin-progs', `${dir}/progs`]);
+      expect(r.stderr).toContain(`Successfully pinned program '${dir}/progs/trace_openat'`);
+      expect(fs.readdirSync(`${dir}/maps`).sort()).toEqual(['opensnoo_rodata', 'print_opens']);
+      expect(await r.stop()).toBe(0);
+    }
+    fs.rmSync(dir, { recursive: true });
+  });
+});
