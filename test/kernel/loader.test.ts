@@ -96,7 +96,12 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
   });
 
   it('maps: prog array and map-in-map slots are filled, tail calls work', () => {
-    using o = open('maps.bpfel.o').load();
+    const pinRoot = `/sys/fs/bpf/bee-pinroot-${process.pid}`;
+    fs.mkdirSync(pinRoot, { recursive: true });
+    using o = open('maps.bpfel.o', { pinRoot }).load();
+    // __uint(pinning, LIBBPF_PIN_BY_NAME) pins under pinRoot
+    expect(fs.existsSync(`${pinRoot}/pinned_array`)).toBe(true);
+    fs.rmSync(pinRoot, { recursive: true });
     const jumps = o.map('jumps');
     expect(Buffer.from(jumps.lookupRaw(Buffer.alloc(4))!).readUInt32LE()).toBeGreaterThan(0);
     const outer = o.map('outer');
