@@ -89,6 +89,7 @@ export function build(input: string, o: BuildOptions): string {
     out,
   ];
   const r = spawnSync(clang, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (r.error) throw new Error(`cannot run ${clang}: ${(r.error as NodeJS.ErrnoException).code} (install clang: apt-get install clang-16 llvm-16)`);
   if (r.status !== 0) throw new Error(`${clang} failed to compile ${input}:\n${r.stderr.trimEnd()}`);
   if (r.stderr) process.stderr.write(r.stderr);
   const strip = o.noStrip ? undefined : findStrip(clang);

@@ -70,6 +70,23 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('init')
+    .description("write a skeleton probe, asking bee's questions (flags skip them)")
+    .option('-l, --language <lang>', 'C')
+    .option('--program-type <type>', 'Network or FileSystem')
+    .option('-m, --map <type>', 'RingBuffer or HashMap (Network)')
+    .option('-o, --output-type <type>', 'print, counter or gauge (Network)')
+    .option('-f, --file <path>', 'where to write it (default bee.c)')
+    .option('--hook <kind>', 'kprobe or tracepoint (default: kprobe when this kernel has kprobes)')
+    .option('--force', 'overwrite an existing file')
+    .action((o: import('./init.js').InitFlags) =>
+      run(false, async () => {
+        const { init } = await import('./init.js');
+        await init(o);
+      }),
+    );
+
+  program
     .command('build')
     .description('compile a probe with the local clang: vmlinux.h from the running kernel, bee-ts headers on the include path')
     .argument('<probe.c>')

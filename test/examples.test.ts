@@ -1,0 +1,31 @@
+// Committed example objects must match their sources (rebuilt byte for byte on the kernel they
+// were built for: their vmlinux.h comes from that kernel's BTF).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error plain JS helper shared with the build script
+import { buildExample, exampleInputHash, exampleSources } from '../scripts/build-examples.mjs';
+import { hasCommand, root } from './helpers.js';
+import { createHash } from 'node:crypto';
+
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'examples/manifest.json'), 'utf8')) as { kernel: string; objects: Record<string, { source: string; input: string; output: string }> };
+const sha = (p: string) => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+
+describe('examples are fresh', () => {
+  it('every example source has a committed object in the manifest', () => {
+    expect(Object.values(manifest.objects).map((o) => o.source).sort()).toEqual((exampleSources() as string[]).sort());
+  });
+  it.each(Object.entries(manifest.objects))('%s matches its source and headers (npm run examples)', (obj, m) => {
+    expect(exampleInputHash(m.source), `${m.source} changed since ${obj} was built`).toBe(m.input);
+    expect(sha(path.join(root, obj))).toBe(m.output);
+  });
+  it.runIf(os.release() === manifest.kernel && hasCommand('clang-16') && fs.existsSync(path.join(root, 'dist/cli/main.js')))('rebuilds byte for byte on the kernel they were built on', () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-ex-'));
+    for (const [obj, m] of Object.entries(manifest.objects)) {
+      const out = path.join(tmp, path.basename(obj));
+      buildExample(m.source, out);
+      expect(sha(out), `${obj} is stale: npm run examples`).toBe(m.output);
+    }
+  });
+});
