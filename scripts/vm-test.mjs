@@ -78,6 +78,7 @@ mkdir -p /mnt/run/bee-tmp
 mount -t tracefs tracefs /mnt/sys/kernel/tracing
 mount -t debugfs debugfs /mnt/sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /mnt/sys/fs/bpf
+ip link set lo up
 # vite writes its bundled config next to node_modules: give it a writable place.
 mount -t tmpfs vitetemp /mnt${path.join(root, 'node_modules', '.vite-temp')}
 chroot /mnt /bin/sh -c ${JSON.stringify(command)}
@@ -98,7 +99,9 @@ if (!fs.existsSync('/bin/busybox')) {
 }
 const { kdir, vmlinuz, release } = ensureKernel();
 const env = `HOME=/run/bee-tmp TMPDIR=/run/bee-tmp TERM=dumb NO_COLOR=1 CI=${process.env.CI ?? ''} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BEE_IN_VM=1`;
-const command = `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts --reporter=verbose`;
+// Extra arguments go to vitest (e.g. a test name filter: npm run test:vm -- -t activeconn).
+const extra = process.argv.slice(2).map((a) => `'${a.replace(/'/g, "")}'`).join(" ");
+const command = `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts --reporter=verbose ${extra}`;
 fs.mkdirSync(path.join(root, 'node_modules', '.vite-temp'), { recursive: true });
 const initrd = buildInitramfs(kdir, release, command);
 console.error(`test:vm: booting Debian ${release} under QEMU (TCG)`);

@@ -144,10 +144,12 @@ export class TuiSink implements Sink {
       const visible = sorted.slice(Math.max(0, end - room), end);
       const widths = t.columns.map((c, i) => Math.min(40, Math.max(c.length, ...visible.map((r) => (r[i] ?? '').length))));
       const row = (cells: string[]) => clip(`│ ${cells.map((c, i) => c.slice(0, widths[i]).padEnd(widths[i]!)).join(' │ ')} │`);
-      lines.push(clip(`┌─ ${t.w.name} ${'─'.repeat(Math.max(0, widths.reduce((a, b) => a + b + 3, 1) - t.w.name.length - 4))}┐`));
+      // Row: "│ " + cells joined by " │ " + " │" = sum(widths) + 3 × columns + 1 characters.
+      const inner = widths.reduce((a, b) => a + b + 3, 1) - 2;
+      lines.push(clip(`┌─ ${t.w.name} ${'─'.repeat(Math.max(0, inner - t.w.name.length - 3))}┐`));
       lines.push(`${ESC}1m${row(t.columns)}${ESC}0m`);
       for (const r of visible) lines.push(row(r));
-      lines.push(clip(`└${'─'.repeat(Math.max(0, widths.reduce((a, b) => a + b + 3, 1)))}┘`));
+      lines.push(clip(`└${'─'.repeat(inner)}┘`));
     }
     lines.push(...footer);
     return lines;

@@ -218,15 +218,9 @@ function matchField(local: Spec, tb: Btf, candId: number): TargetField | undefin
     if (isComposite(lt)) {
       if (!isComposite(tt)) return undefined;
       const lm = lt.members[acc.idx]!;
-      if (!lm.name) {
-        // Anonymous member: target must have an anonymous member at a compatible position; follow by type.
-        const tm = tt.members.find((m) => !m.name && fieldsCompat(lb, lm.type, tb, m.type));
-        if (!tm) return undefined;
-        bitOffset += tm.bitOffset;
-        cur = tm.type;
-        bitfieldSize = 0;
-        continue;
-      }
+      // Anonymous steps are not matched on their own: the next named field is looked up by
+      // name through the target's anonymous members (libbpf does the same).
+      if (!lm.name) continue;
       const tm = findMember(tb, tt, lm.name);
       if (!tm) return undefined;
       bitOffset += tm.bitOffset;

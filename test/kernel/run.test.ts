@@ -1,77 +1,15 @@
 // End to end: `bee-ts run` on the shipped examples and on fixtures it has never seen, with real
 // events (file opens, execs, TCP connections on loopback), JSON lines and scraped /metrics.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
-import { bpftoolIds, cli, fixture, needKernel, root, runCli } from '../helpers.js';
+import { bpftoolIds, fixture, needKernel, root, runCli } from '../helpers.js';
+import { entries, noneLeft, startRun } from '../run-helper.js';
 
 const skip = needKernel();
 const getppid = koffi.load('libc.so.6').func('int getppid()');
-let portSeq = 19200 + (process.pid % 500);
-
-interface Running {
-  proc: ChildProcess;
-  lines: Record<string, unknown>[];
-  stderr: string;
-  port: number;
-  metrics(): Promise<string>;
-  until(pred: (l: Record<string, unknown>[]) => boolean, ms?: number): Promise<void>;
-  stop(sig?: NodeJS.Signals): Promise<number | null>;
-}
-
-async function startRun(obj: string, args: string[] = []): Promise<Running> {
-  const port = portSeq++;
-  const proc = spawn(process.execPath, [cli, 'run', obj, '--no-tty', '--prom-port', String(port), '--prom-address', '127.0.0.1', '--poll-interval', '200ms', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const r: Running = {
-    proc,
-    lines: [],
-    stderr: '',
-    port,
-    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
-    until: async (pred, ms = 8000) => {
-      const end = Date.now() + ms;
-      while (!pred(r.lines)) {
-        if (Date.now() > end) throw new Error(`timed out; stderr: ${r.stderr}; lines: ${JSON.stringify(r.lines.slice(-3))}`);
-        await new Promise((res) => setTimeout(res, 50));
-      }
-    },
-    stop: (sig = 'SIGINT') =>
-      new Promise((res) => {
-        proc.once('exit', (code) => res(code));
-        proc.kill(sig);
-      }),
-  };
-  let buf = '';
-  proc.stdout!.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      r.lines.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-    }
-  });
-  await new Promise<void>((res, rej) => {
-    proc.stderr!.on('data', (d) => {
-      r.stderr += d;
-      if (r.stderr.includes('bee-ts: running')) res();
-    });
-    proc.once('exit', (code) => rej(new Error(`bee-ts run exited ${code}: ${r.stderr}`)));
-  });
-  return r;
-}
-
-const entries = (r: Running, map: string) => r.lines.filter((l) => l.mapName === map);
-async function noneLeft(before: number[]): Promise<number[]> {
-  for (let i = 0; i < 50; i++) {
-    const left = bpftoolIds('prog').filter((id) => !before.includes(id));
-    if (left.length === 0) return left;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return bpftoolIds('prog').filter((id) => !before.includes(id));
-}
-
 describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
   it("opensnoop: the README's main command prints live JSON events", async () => {
     const r = await startRun(`${root}/examples/opensnoop.o`);

@@ -1,0 +1,67 @@
+// Runs `bee-ts run` as a child process and collects its JSON lines, for end-to-end tests.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { bpftoolIds, cli } from './helpers.js';
+
+let portSeq = 19200 + (process.pid % 500);
+
+export interface Running {
+  proc: ChildProcess;
+  lines: Record<string, unknown>[];
+  stderr: string;
+  port: number;
+  metrics(): Promise<string>;
+  until(pred: (l: Record<string, unknown>[]) => boolean, ms?: number): Promise<void>;
+  stop(sig?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startRun(obj: string, args: string[] = []): Promise<Running> {
+  const port = portSeq++;
+  const proc = spawn(process.execPath, [cli, 'run', obj, '--no-tty', '--prom-port', String(port), '--prom-address', '127.0.0.1', '--poll-interval', '200ms', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const r: Running = {
+    proc,
+    lines: [],
+    stderr: '',
+    port,
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    until: async (pred, ms = 8000) => {
+      const end = Date.now() + ms;
+      while (!pred(r.lines)) {
+        if (Date.now() > end) throw new Error(`timed out; stderr: ${r.stderr}; lines: ${JSON.stringify(r.lines.slice(-3))}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    },
+    stop: (sig = 'SIGINT') =>
+      new Promise((res) => {
+        proc.once('exit', (code) => res(code));
+        proc.kill(sig);
+      }),
+  };
+  let buf = '';
+  proc.stdout!.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      r.lines.push(JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
+    }
+  });
+  await new Promise<void>((res, rej) => {
+    proc.stderr!.on('data', (d) => {
+      r.stderr += d;
+      if (r.stderr.includes('bee-ts: running')) res();
+    });
+    proc.once('exit', (code) => rej(new Error(`bee-ts run exited ${code}: ${r.stderr}`)));
+  });
+  return r;
+}
+
+export const entries = (r: Running, map: string) => r.lines.filter((l) => l.mapName === map);
+export async function noneLeft(before: number[]): Promise<number[]> {
+  for (let i = 0; i < 50; i++) {
+    const left = bpftoolIds('prog').filter((id) => !before.includes(id));
+    if (left.length === 0) return left;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return bpftoolIds('prog').filter((id) => !before.includes(id));
+}
+
