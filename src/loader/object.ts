@@ -564,6 +564,13 @@ export class BpfObject implements Disposable {
       case 'kfunc': {
         const k = kernelBtf(this.opts.btfPath);
         const f = k?.find(name, BtfKind.Func);
+        if (insns.isLdImm64(i)) {
+          // `if (bpf_some_kfunc)`: an existence test on a __weak kfunc reads as a constant.
+          if (!f && !ext.weak) throw new LoadError(this.file, `program '${p.name}' refers to kfunc '${name}', which this kernel does not have`);
+          insns.setSrc(i, 0);
+          insns.setImm64(i, f ? 1n : 0n);
+          return;
+        }
         if (!f) {
           if (ext.weak) {
             const idx = this.spec.externs.indexOf(ext);

@@ -110,6 +110,16 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(outer.lookupRaw(key)).toBeDefined();
   });
 
+  it('extern relocations: kfuncs, an untyped __ksym from kallsyms, a missing __weak kfunc', () => {
+    using o = open('ksyms.bpfel.o');
+    o.setConstant('want_pid', process.pid).load();
+    o.program('use_ksyms').testRun();
+    expect(o.globals.get('task_pid')).toBe(process.pid); // bpf_task_from_pid + bpf_task_release
+    const k = /^([0-9a-f]+) \w _stext$/m.exec(fs.readFileSync('/proc/kallsyms', 'utf8'))!;
+    expect(o.globals.get('stext_addr')).toBe(BigInt(`0x${k[1]}`));
+    expect(o.globals.get('weak_missing')).toBe(0);
+  });
+
   it('tracepoint and raw tracepoint programs fire', () => {
     using o = open('attach.bpfel.o');
     o.setConstant('target_tgid', process.pid).load();

@@ -64,6 +64,12 @@ describe.skipIf(skip)('kprobes in the VM', () => {
     expect(kprobeEvents()).not.toMatch(new RegExp(`bee_ts_${child.pid}/`));
   });
 
+  it('a typed __ksym (per-CPU kernel variable) resolves on a kernel with CONFIG_KALLSYMS_ALL', () => {
+    using o = BpfObject.open(fixture('ksym_typed.bpfel.o')).load();
+    o.program('use_typed_ksym').testRun();
+    expect(o.globals.get('rq_cpu')).toBe(0);
+  });
+
   it('module BTF parses as split BTF on top of vmlinux', () => {
     const base = parseBtf(fs.readFileSync('/sys/kernel/btf/vmlinux'));
     const mods = fs.readdirSync('/sys/kernel/btf').filter((m) => m !== 'vmlinux');
