@@ -111,33 +111,53 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
    */
   consumeRaw(fn: RawRecordHandler, max = this.batch): number {
     if (this.closed) return 0;
-    const hdr = this.hdr;
-    const data = this.data;
-    const mask = this.mask;
-    let cons = Number(Atomics.load(this.consPos, 0));
-    let n = 0;
-    for (;;) {
-      const prod = Number(Atomics.load(this.prodPos, 0));
-      if (cons >= prod) break;
-      const start = cons;
-      while (cons < prod && n < max) {
-        const off = cons & mask;
-        const len = (PLAIN_LOADS ? hdr[off >> 2]! : Atomics.load(hdr, off >> 2)) >>> 0;
-        if (len & BUSY) break;
-        const size = len & ~(BUSY | DISCARD);
-        cons += (size + HDR + 7) & ~7;
-        if (!(len & DISCARD)) {
-          fn(data, off + HDR, size);
-          n++;
-          if (this.closed) return n; // closed from inside the callback: stop touching memory
-        }
-      }
-      // Commit once per batch (release order for the kernel's producer).
-      if (cons !== start) Atomics.store(this.consPos, 0, BigInt(cons));
-      if (n >= max || (cons < prod && (Atomics.load(hdr, (cons & mask) >> 2) & BUSY) !== 0)) break;
+    let loop = this.loops.get(fn);
+    if (!loop) {
+      loop = this.compileLoop(fn);
+      this.loops.set(fn, loop);
     }
+    const n = loop(max);
     this.delivered += n;
     return n;
+  }
+
+  /**
+   * A consume loop generated for one callback. Each generated function has its own call site,
+   * so V8 sees `fn` as monomorphic and can inline it: about twice the throughput of one shared
+   * loop whose call site sees every callback in the process.
+   */
+  private readonly loops = new WeakMap<RawRecordHandler, (max: number) => number>();
+  private compileLoop(fn: RawRecordHandler): (max: number) => number {
+    const load = PLAIN_LOADS ? 'hdr[off >> 2]' : 'Atomics.load(hdr, off >> 2)';
+    const body = `
+      return function consume(max) {
+        let cons = Number(Atomics.load(consPos, 0));
+        let n = 0;
+        for (;;) {
+          const prod = Number(Atomics.load(prodPos, 0));
+          if (cons >= prod) break;
+          const start = cons;
+          let busy = false;
+          while (cons < prod && n < max) {
+            const off = cons & mask;
+            const len = ${load} >>> 0;
+            if (len & ${BUSY}) { busy = true; break; }
+            const size = len & ${~(BUSY | DISCARD) >>> 0};
+            cons += (size + ${HDR + 7}) & ~7;
+            if ((len & ${DISCARD}) === 0) {
+              fn(data, off + ${HDR}, size);
+              n++;
+              if (self.closed) return n;
+            }
+          }
+          // Commit once per batch (release order for the kernel's producer).
+          if (cons !== start) Atomics.store(consPos, 0, BigInt(cons));
+          if (busy || n >= max) break;
+        }
+        return n;
+      };`;
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('fn', 'self', 'hdr', 'data', 'mask', 'consPos', 'prodPos', body)(fn, this, this.hdr, this.data, this.mask, this.consPos, this.prodPos) as (max: number) => number;
   }
 
   private batchOffsets = new Int32Array(BATCH_SLOTS);
@@ -190,16 +210,33 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   consume(fn: (record: unknown) => void, max = this.batch): number {
     const dec = this.decoder;
     if (!dec) throw new Error(`ring buffer '${this.name}' has no value type: use consumeRaw, or declare __type(value, struct ...)`);
-    return this.consumeRaw((view, off, len) => {
-      try {
-        fn(dec(view, off));
-      } catch (e) {
-        if (e instanceof RangeError || e instanceof TypeError) this.decodeErrors++;
-        else throw e;
-      }
-      void len;
-    }, max);
+    let raw = this.decodedRaw.get(fn);
+    if (!raw) {
+      raw = (view, off) => {
+        let rec: unknown;
+        try {
+          rec = dec(view, off);
+        } catch (e) {
+          if (e instanceof RangeError || e instanceof TypeError) {
+            this.decodeErrors++;
+            return;
+          }
+          throw e;
+        }
+        fn(rec);
+      };
+      this.decodedRaw.set(fn, raw);
+    }
+    return this.consumeRaw(raw, max);
   }
+
+  private readonly decodedRaw = new WeakMap<(record: unknown) => void, RawRecordHandler>();
+  /** The async iterator's delivery function (one, so its consume loop is compiled once). */
+  private readonly enqueue = (r: unknown): void => {
+    const w = this.waiters.shift();
+    if (w) w({ value: r, done: false });
+    else this.queue.push(r);
+  };
 
   /** Pollable: the poller calls this when the ring has data. */
   drain(): number {
@@ -208,11 +245,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
     if (this.handler) n += this.consumeRaw(this.handler);
     else if (this.decoded) n += this.consume(this.decoded);
     else if (this.waiters.length > 0 || this.iterating) {
-      n += this.consume((r) => {
-        const w = this.waiters.shift();
-        if (w) w({ value: r, done: false });
-        else this.queue.push(r);
-      }, Math.max(1, 4096 - this.queue.length));
+      n += this.consume(this.enqueue, Math.max(1, 4096 - this.queue.length));
     }
     return n;
   }
