@@ -82,7 +82,8 @@ describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
     const before = bpftoolIds('prog');
     const r = await startRun(fixture('bee_types.bpfel.o'), ['--set', `target_tgid=${process.pid}`]);
     getppid();
-    await r.until((l) => l.some((x) => x.mapName === 'print_typed') && l.some((x) => x.mapName === 'counter_flows') && l.some((x) => x.mapName === 'gauge_by_cpu'));
+    await r.until((l) => ['print_typed', 'counter_flows', 'gauge_by_cpu', 'print_perf'].every((m) => l.some((x) => x.mapName === m)));
+    expect(entries(r, 'print_perf')[0]).toEqual({ entry: { comm: expect.any(String), pid: String(process.pid) }, mapName: 'print_perf' });
     expect(entries(r, 'print_typed')[0]).toEqual({
       entry: {
         big: '18446744073709551615',
