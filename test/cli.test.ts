@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fixture, hasCommand, need, runCli } from './helpers.js';
+import { fixture, hasCommand, need, root, runCli } from './helpers.js';
 
 describe('bee-ts CLI (kernel-free commands)', () => {
   it('--help lists the commands', () => {
@@ -69,5 +69,18 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     const heads = (s: string) => s.split('\n').filter((l) => l.startsWith('['));
     expect(heads(ours.stdout).length).toBe(heads(theirs).length);
     expect(ours.stdout === theirs).toBe(true);
+  });
+
+  it('bench/btf prints bee-ts and bpftool times from one run', () => {
+    if (need(hasCommand('bpftool'), 'bpftool is not installed')) return;
+    if (need(fs.existsSync('/sys/kernel/btf/vmlinux'), 'no kernel BTF')) return;
+    const out = execFileSync(process.execPath, [`${root}/bench/btf.mjs`, '--runs', '1', '--json'], { encoding: 'utf8' });
+    const j = JSON.parse(out);
+    expect(j.rows.map((r: { format: string }) => r.format)).toEqual(['raw', 'c']);
+    for (const r of j.rows) {
+      expect(r.beeTsMs).toBeGreaterThan(0);
+      expect(r.bpftoolMs).toBeGreaterThan(0);
+      expect(r.ratio).toBeCloseTo(r.beeTsMs / r.bpftoolMs, 5);
+    }
   });
 });

@@ -32,10 +32,14 @@ export interface BtfDumpOptions {
   base?: string;
 }
 
-export function parseDumpArgs(args: string[]): { source: string; path: string; format: 'raw' | 'c' } {
-  const [source, path, ...rest] = args;
-  if (source !== 'file') throw new UsageError(`btf dump: expected 'file <path>', got '${args.join(' ')}'`);
-  if (!path) throw new UsageError('btf dump file: missing path');
+export function parseDumpArgs(args: string[]): { source: string; path: string; format: 'raw' | 'c'; selector: string[] } {
+  const [source, path, ...rest0] = args;
+  if (source !== 'file' && source !== 'id' && source !== 'map' && source !== 'prog')
+    throw new UsageError(`btf dump: expected 'file <path>', 'id <N>', 'map <MAP>' or 'prog <PROG>', got '${args.join(' ')}'`);
+  if (!path) throw new UsageError(`btf dump ${source}: missing ${source === 'file' ? 'path' : 'selector'}`);
+  // map/prog selectors take two words (id N, pinned PATH, name NAME).
+  const selector = source === 'map' || source === 'prog' ? [path, rest0[0] ?? ''] : [];
+  const rest = source === 'map' || source === 'prog' ? rest0.slice(1) : rest0;
   let format: 'raw' | 'c' = 'raw';
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === 'format') {
@@ -44,13 +48,13 @@ export function parseDumpArgs(args: string[]): { source: string; path: string; f
       format = f;
     } else throw new UsageError(`btf dump: unexpected argument '${rest[i]}'`);
   }
-  return { source, path, format };
+  return { source, path, format, selector };
 }
 
-export function btfDump(args: string[], opts: BtfDumpOptions, write: (s: string) => void): void {
-  const { path, format } = parseDumpArgs(args);
+export function btfDump(args: string[], opts: BtfDumpOptions, write: (s: string) => void, fromKernel?: (source: string, path: string, selector: string[]) => Btf): void {
+  const { source, path, format, selector } = parseDumpArgs(args);
   const base = opts.base ? readBtfFile(opts.base) : undefined;
-  const btf = readBtfFile(path, base);
+  const btf = source === 'file' ? readBtfFile(path, base) : fromKernel!(source, path, selector);
   if (format === 'c') {
     if (opts.json) throw new UsageError('btf dump: format c has no JSON form');
     dumpC(btf, write);

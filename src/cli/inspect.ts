@@ -623,3 +623,28 @@ export function linkShow(args: string[], json: boolean): void {
     fd.close();
   }
 }
+
+/** BTF for `btf dump id N | map MAP | prog PROG`: the kernel object's BTF, by id. */
+export function kernelBtfFor(source: string, what: string, selector: string[]): Btf {
+  let id: number;
+  if (source === 'id') {
+    if (!/^\d+$/.test(what)) throw new UsageError(`btf dump id: '${what}' is not an id`);
+    id = Number(what);
+  } else if (source === 'map') {
+    const fd = openMap(parseSelector(selector, 'map'));
+    try {
+      id = mapInfo(fd.value).btfId;
+    } finally {
+      fd.close();
+    }
+  } else {
+    const fds = openProgs(parseSelector(selector, 'prog'));
+    try {
+      id = progInfo(fds[0]!.value).btfId;
+    } finally {
+      for (const f of fds) f.close();
+    }
+  }
+  if (!id) throw new CliExit(`${source} ${what} has no BTF`, 255);
+  return btfById(id)!;
+}

@@ -119,12 +119,17 @@ export function buildProgram(): Command {
   const btf = program.command('btf').description('inspect BTF type information');
   btf
     .command('dump')
-    .description("dump BTF from a file: 'file <path> [format raw|c]' (raw BTF such as /sys/kernel/btf/vmlinux, or a .o)")
-    .argument('<args...>', "file <path> [format raw|c]")
+    .description("dump BTF: 'file <path>' (raw BTF such as /sys/kernel/btf/vmlinux, or a .o), 'id <N>', 'map <MAP>' or 'prog <PROG>'; then [format raw|c]")
+    .argument('<args...>', 'file <path> | id <N> | map <MAP> | prog <PROG> [format raw|c]')
     .option('-j, --json', 'print JSON (raw format)')
     .option('--base <path>', 'base BTF for split BTF (default: vmlinux for /sys/kernel/btf/<module>)')
     .action((args: string[], opts: { json?: boolean; base?: string }) =>
-      run(opts.json, () => writeChunks((w) => btfDump(args, opts, w))),
+      args[0] === 'file'
+        ? run(opts.json, () => writeChunks((w) => btfDump(args, opts, w)))
+        : kernel(opts.json, async () => {
+            const { kernelBtfFor } = await import('./inspect.js');
+            writeChunks((w) => btfDump(args, opts, w, kernelBtfFor));
+          }),
     );
 
   const prog = program.command('prog').description('inspect programs (like bpftool prog)');
@@ -260,6 +265,11 @@ function errorMessage(e: unknown): string {
 }
 
 async function main(): Promise<void> {
+  // `bee-ts btf dump ... | head`: a closed pipe ends the command quietly, like any Unix tool.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);

@@ -92,6 +92,14 @@ describe.skipIf(skip)('inspection CLI vs bpftool', () => {
     expect(norm(beeJson('btf', 'list'))).toEqual(norm(bpftoolJson('btf', 'list')));
   });
 
+  it('btf dump id N and map MAP read BTF from the kernel, like bpftool', () => {
+    const prog = bpftoolJson('prog', 'show', 'pinned', `${dir}/progs/use_globals`) as { btf_id: number };
+    expect(bee('btf', 'dump', 'id', String(prog.btf_id))).toBe(bpftool('btf', 'dump', 'id', String(prog.btf_id)));
+    const fromMap = bee('btf', 'dump', 'map', 'pinned', `${dir}/maps/globals_data`);
+    expect(fromMap).toContain("DATASEC '.data'");
+    expect(bee('btf', 'dump', 'map', 'pinned', `${dir}/maps/globals_data`, 'format', 'c')).toContain('#ifndef __VMLINUX_H__');
+  });
+
   it('link list shows links bpftool shows', () => {
     const theirs = (bpftoolJson('link', 'list') as { id: number; type: string; prog_id: number }[]).map((l) => ({ id: l.id, type: l.type, prog_id: l.prog_id }));
     const ours = (beeJson('link', 'list') as { id: number; type: string; prog_id: number }[]).map((l) => ({ id: l.id, type: l.type, prog_id: l.prog_id }));
