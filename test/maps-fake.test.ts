@@ -67,3 +67,12 @@ describe('BpfMap over the fake backend', () => {
     expect(fake.fds.size).toBe(0);
   });
 });
+
+describe('kernel version from the seam', () => {
+  it('reads uname through the backend (Debian version strings win over the release)', async () => {
+    const { linuxKernelVersion } = await import('../src/loader/kconfig.js');
+    expect(linuxKernelVersion()).toBe((6 << 16) | (18 << 8)); // the fake's 6.18.0-fake
+    expect(linuxKernelVersion('6.1.0-56-amd64', '#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2')).toBe((6 << 16) | (1 << 8) | 192);
+    expect(linuxKernelVersion('5.4.300', '#1')).toBe((5 << 16) | (4 << 8) | 255);
+  });
+});

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
+import { sys } from '../syscall/backend.js';
 
 let cached: Map<string, string> | undefined;
 
@@ -29,8 +30,13 @@ export function kernelConfig(): Map<string, string> {
   return m;
 }
 
-/** a<<16 | b<<8 | min(c,255), from the running kernel's release (or a distro's version string). */
-export function linuxKernelVersion(release = os.release(), version = os.version()): number {
+/** a<<16 | b<<8 | min(c,255), from uname's release (or a distro's version string, e.g. Debian's). */
+export function linuxKernelVersion(release?: string, version?: string): number {
+  if (release === undefined || version === undefined) {
+    const u = sys().uname();
+    release ??= u.release;
+    version ??= u.version;
+  }
   // Debian and Ubuntu report the real upstream version in /proc/version_signature or uname -v.
   const deb = /Debian (\d+)\.(\d+)\.(\d+)/.exec(version);
   const m = deb ?? /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);

@@ -29,6 +29,8 @@ export interface SyscallBackend {
   /** A zero-copy view of mapped memory. */
   view(addr: bigint, length: number): ArrayBuffer;
   pageSize(): number;
+  /** uname(2): the running kernel's release and version strings. */
+  uname(): { sysname: string; release: string; version: string; machine: string };
   /** Number of the calling thread's CPU count as the kernel sees possible CPUs. */
   numPossibleCpus(): number;
 }

@@ -226,6 +226,9 @@ export class FakeBackend implements SyscallBackend {
   pageSize(): number {
     return 4096;
   }
+  uname() {
+    return { sysname: 'Linux', release: '6.18.0-fake', version: '#1 SMP', machine: 'x86_64' };
+  }
   numPossibleCpus(): number {
     return this.ncpu;
   }

@@ -49,6 +49,7 @@ function createNativeBackend(): SyscallBackend {
   const getrlimit = libc.func('int getrlimit(int, void *)');
   const setrlimit = libc.func('int setrlimit(int, void *)');
   const sysconf = libc.func('long sysconf(int)');
+  const unameFn = libc.func('int uname(void *)');
   const errno = () => koffi.errno();
   const ret = (r: number | bigint): number => {
     const n = Number(r);
@@ -100,6 +101,17 @@ function createNativeBackend(): SyscallBackend {
     addressOf: (buf) => BigInt(koffi.address(buf)),
     view: (addr, length) => koffi.view(addr, length) as ArrayBuffer,
     pageSize: () => pageSize,
+    uname: () => {
+      // struct utsname: six 65-byte NUL-terminated fields (sysname, nodename, release, version, machine, domainname).
+      const b = Buffer.alloc(65 * 6);
+      if (unameFn(b) < 0) throw new Error(`uname failed: errno ${errno()}`);
+      const field = (i: number) => {
+        const f = b.subarray(i * 65, (i + 1) * 65);
+        const z = f.indexOf(0);
+        return f.subarray(0, z < 0 ? 65 : z).toString('latin1');
+      };
+      return { sysname: field(0), release: field(2), version: field(3), machine: field(4) };
+    },
     numPossibleCpus: () => ncpu,
   };
 }
