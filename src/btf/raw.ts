@@ -87,7 +87,7 @@ export function dumpRaw(btf: Btf, write: (chunk: string) => void, fromId = btf.f
 }
 
 /** JSON form of one type, with keys as in `bpftool btf dump -j`. */
-export function rawTypeJson(btf: Btf, t: BtfType): Record<string, unknown> {
+export function rawTypeJson(t: BtfType): Record<string, unknown> {
   const o: Record<string, unknown> = { id: t.id, kind: KIND_NAMES[t.kind], name: t.name || '(anon)' };
   switch (t.kind) {
     case BtfKind.Int:

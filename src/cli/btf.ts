@@ -62,7 +62,7 @@ export function btfDump(args: string[], opts: BtfDumpOptions, write: (s: string)
   }
   if (opts.json) {
     const types = [];
-    for (let id = btf.firstId; id < btf.types.length; id++) types.push(rawTypeJson(btf, btf.types[id]!));
+    for (let id = btf.firstId; id < btf.types.length; id++) types.push(rawTypeJson(btf.types[id]!));
     write(JSON.stringify({ types }) + '\n');
     return;
   }

@@ -1,9 +1,9 @@
 // `bee-ts feature probe`: what this kernel offers, each answer from actually trying it.
 import { haveMapType, haveMemcgAccounting, haveProgType, btfFeatures, attachFeatures } from '../syscall/features.js';
-import { MapType, ProgType, mapTypeName, progTypeName } from '../syscall/constants.js';
+import { MapType, ProgType } from '../syscall/constants.js';
 import { sys } from '../syscall/backend.js';
 import { Attr, Cmd, linkCreate } from '../syscall/bpf.js';
-import { BpfError, EBADF, EINVAL } from '../syscall/errno.js';
+import { BpfError, EBADF } from '../syscall/errno.js';
 import { AttachType } from '../syscall/constants.js';
 
 function probeSafe(f: () => boolean): boolean | string {
@@ -108,7 +108,3 @@ export function featureText(r: FeatureReport): string {
   lines.push(`memcg-based memory accounting ${yes(r.misc.have_memcg_accounting!)}`);
   return lines.join('\n') + '\n';
 }
-
-void EINVAL;
-void mapTypeName;
-void progTypeName;

@@ -171,7 +171,6 @@ export function parseElf(bytes: Uint8Array, file = '<buffer>', opts: ElfParseOpt
   let shnum = u16(60);
   let shstrndx = u16(62);
   if (shoff === 0) throw new ElfError(file, 'no section header table (e_shoff is 0)');
-  void type;
   if (shentsize !== SHDR_SIZE) throw new ElfError(file, `e_shentsize ${shentsize} is not ${SHDR_SIZE}`);
   const checkRange = (off: number, len: number, what: string) => {
     if (off < 0 || len < 0 || off > bytes.length || len > bytes.length - off)

@@ -442,7 +442,7 @@ export class BpfObject implements Disposable {
   }
 
   /** Flatten a program with every subprogram it reaches, then relocate. */
-  assemble(p: ProgramSpec): { insns: Uint8Array; funcInfo: number[][]; lineInfo: SourceLine[]; lineRaw: number[][]; poisons: PoisonNote[]; fdArray: number[] } {
+  assemble(p: ProgramSpec): { insns: Uint8Array; funcInfo: number[][]; lineInfo: SourceLine[]; lineRaw: number[][]; poisons: PoisonNote[] } {
     const pieces: { fn: FunctionSpec; at: number }[] = [{ fn: p, at: 0 }];
     const placed = new Map<FunctionSpec, number>([[p, 0]]);
     let total = p.insns.length / 8;
@@ -462,7 +462,6 @@ export class BpfObject implements Disposable {
     for (const pc of pieces) buf.set(pc.fn.insns, pc.at * 8);
     const insns = new InsnBuffer(buf, this.spec.littleEndian);
     const poisons: PoisonNote[] = [];
-    const fdArray: number[] = [];
     const btf = this.spec.btf;
     let targets: CoreTargets | undefined;
 
@@ -496,7 +495,7 @@ export class BpfObject implements Disposable {
             break;
           }
           case 'extern':
-            this.relocateExtern(p, insns, i, r.target, poisons, fdArray);
+            this.relocateExtern(p, insns, i, r.target, poisons);
             break;
         }
       }
@@ -524,10 +523,11 @@ export class BpfObject implements Disposable {
         lineInfo.push({ insn: pc.at + l.insn, fileName: l.fileName, lineNum: l.lineNum, column: l.column, line: l.line });
       }
     }
-    return { insns: buf, funcInfo, lineInfo, lineRaw, poisons, fdArray };
+    return { insns: buf, funcInfo, lineInfo, lineRaw, poisons };
   }
 
-  private relocateExtern(p: ProgramSpec, insns: InsnBuffer, i: number, name: string, poisons: PoisonNote[], _fdArray: number[]): void {
+  /** kfuncs and typed ksyms of vmlinux use BTF ids directly; module BTF (an fd_array slot) is not supported yet. */
+  private relocateExtern(p: ProgramSpec, insns: InsnBuffer, i: number, name: string, poisons: PoisonNote[]): void {
     const ext = this.spec.externs.find((e) => e.name === name)!;
     switch (ext.kind) {
       case 'kconfig': {

@@ -674,7 +674,7 @@ class ObjectParser {
         const relocs: RelocSpec[] = [];
         for (const r of rels) {
           if (!inRange(r.offset)) continue;
-          relocs.push(this.classifyReloc(r, secInsns, sec, subject, mapSections, dataBySection, externs, first));
+          relocs.push(this.classifyReloc(r, secInsns, subject, mapSections, dataBySection, externs, first));
         }
         // Calls within the section that carry no relocation are already pc-relative.
         for (let i = first; i < end / INSN_SIZE; i++) {
@@ -712,7 +712,6 @@ class ObjectParser {
   private classifyReloc(
     r: { offset: number; symbol: number; type: number },
     insns: InsnBuffer,
-    sec: ElfSection,
     subject: string,
     mapSections: Set<string>,
     dataBySection: Map<string, DataSectionSpec>,

@@ -7,7 +7,7 @@ import { BtfKind, type BtfType } from '../btf/types.js';
 import { sys } from './backend.js';
 import { btfLoadRaw, mapCreate, progLoadRaw } from './bpf.js';
 import { AttachType, MapType, ProgType } from './constants.js';
-import { BpfError, E2BIG, EINVAL, ENOTSUPP, EOPNOTSUPP, EPERM, EACCES } from './errno.js';
+import { BpfError, EACCES, EPERM } from './errno.js';
 
 export type ProbeResult = boolean;
 
@@ -19,10 +19,6 @@ function cached(key: string, f: () => boolean): boolean {
   const v = f();
   cache.set(key, v);
   return v;
-}
-
-function isNo(errno: number): boolean {
-  return errno === EINVAL || errno === E2BIG || errno === ENOTSUPP || errno === EOPNOTSUPP;
 }
 
 /** `r0 = 0; exit` */
@@ -43,11 +39,10 @@ function tryLoad(type: number, insns: Uint8Array, expectedAttachType = 0): numbe
   return r.fd;
 }
 
+/** A load that worked is a yes; EPERM means we cannot tell (an error); anything else is a no. */
 function answer(what: string, r: number): boolean {
   if (r >= 0) return true;
   if (-r === EPERM || -r === EACCES) throw new BpfError(what, -r, 'feature probe');
-  // "no" for EINVAL/E2BIG/ENOTSUPP; anything else (ENOMEM, ...) is not a yes either.
-  void isNo;
   return false;
 }
 
