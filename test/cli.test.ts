@@ -83,4 +83,10 @@ describe('bee-ts CLI (kernel-free commands)', () => {
       expect(r.ratio).toBeCloseTo(r.beeTsMs / r.bpftoolMs, 5);
     }
   });
+
+  it('the library entry point exports the public API', async () => {
+    const m = await import(`${root}/dist/index.js`);
+    for (const name of ['BpfObject', 'BpfMap', 'RingBufReader', 'PerfBufReader', 'parseObject', 'parseBtf', 'dumpC', 'attachProgram', 'compileCodec', 'compileDecoder', 'BpfError', 'VerifierError'])
+      expect(m[name], name).toBeDefined();
+  });
 });
