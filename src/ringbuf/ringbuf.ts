@@ -70,6 +70,8 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
     if (map.type !== MapType.RINGBUF) throw new Error(`map '${map.name}' is ${map.typeName}, not a ring buffer`);
     this.name = map.name;
     this.size = map.maxEntries;
+    // The consume loop works in int32 offsets within the ring.
+    if (this.size >= 2 ** 31) throw new Error(`ring buffer '${map.name}' is ${this.size} bytes; bee-ts reads rings under 2 GiB`);
     this.mask = this.size - 1;
     this.pollFd = map.fd.value;
     this.batch = opts.batch ?? Infinity;
@@ -129,29 +131,38 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   private readonly loops = new WeakMap<RawRecordHandler, (max: number) => number>();
   private compileLoop(fn: RawRecordHandler): (max: number) => number {
     const load = PLAIN_LOADS ? 'hdr[off >> 2]' : 'Atomics.load(hdr, off >> 2)';
+    // The inner loop stays in int32 arithmetic: a ring offset and a byte budget (the producer is at
+    // most one ring ahead), not the 64-bit positions, which only meet at the commit.
     const body = `
       return function consume(max) {
         let cons = Number(Atomics.load(consPos, 0));
         let n = 0;
         for (;;) {
           const prod = Number(Atomics.load(prodPos, 0));
-          if (cons >= prod) break;
-          const start = cons;
+          if (prod <= cons) break;
+          let remaining = (prod - cons) | 0;
+          let off = cons & mask;
+          let used = 0;
           let busy = false;
-          while (cons < prod && n < max) {
-            const off = cons & mask;
+          while (remaining > 0 && n < max) {
             const len = ${load} >>> 0;
             if (len & ${BUSY}) { busy = true; break; }
             const size = len & ${~(BUSY | DISCARD) >>> 0};
-            cons += (size + ${HDR + 7}) & ~7;
+            const step = (size + ${HDR + 7}) & ~7;
             if ((len & ${DISCARD}) === 0) {
               fn(data, off + ${HDR}, size);
               n++;
               if (self.closed) return n;
             }
+            off = (off + step) & mask;
+            remaining = (remaining - step) | 0;
+            used = (used + step) | 0;
           }
           // Commit once per batch (release order for the kernel's producer).
-          if (cons !== start) Atomics.store(consPos, 0, BigInt(cons));
+          if (used !== 0) {
+            cons += used;
+            Atomics.store(consPos, 0, BigInt(cons));
+          }
           if (busy || n >= max) break;
         }
         return n;
