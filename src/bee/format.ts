@@ -8,6 +8,7 @@
 import type { Btf } from '../btf/btf.js';
 import { BtfKind, INT_BOOL, INT_SIGNED, isQualifier } from '../btf/types.js';
 import { flattenMembers, isCharType } from '../maps/codec.js';
+import { errnoSymbol } from '../syscall/errno.js';
 
 export type BeeValue = string | BeeValue[] | { [k: string]: BeeValue };
 export type BeeFormatter = (dv: DataView, off: number) => BeeValue;
@@ -109,22 +110,10 @@ export function ipv6(bytes: Uint8Array): string {
   return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
 }
 
-const ERRNO_NAMES = [
-  '', 'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'ENXIO', 'E2BIG', 'ENOEXEC', 'EBADF', 'ECHILD', 'EAGAIN', 'ENOMEM', 'EACCES', 'EFAULT', 'ENOTBLK',
-  'EBUSY', 'EEXIST', 'EXDEV', 'ENODEV', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENFILE', 'EMFILE', 'ENOTTY', 'ETXTBSY', 'EFBIG', 'ENOSPC', 'ESPIPE', 'EROFS',
-  'EMLINK', 'EPIPE', 'EDOM', 'ERANGE', 'EDEADLK', 'ENAMETOOLONG', 'ENOLCK', 'ENOSYS', 'ENOTEMPTY', 'ELOOP', '', 'ENOMSG', 'EIDRM',
-];
-const ERRNO_HIGH: Record<number, string> = {
-  61: 'ENODATA', 62: 'ETIME', 71: 'EPROTO', 75: 'EOVERFLOW', 84: 'EILSEQ', 88: 'ENOTSOCK', 90: 'EMSGSIZE', 95: 'EOPNOTSUPP', 97: 'EAFNOSUPPORT',
-  98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 100: 'ENETDOWN', 101: 'ENETUNREACH', 103: 'ECONNABORTED', 104: 'ECONNRESET', 105: 'ENOBUFS', 106: 'EISCONN',
-  107: 'ENOTCONN', 110: 'ETIMEDOUT', 111: 'ECONNREFUSED', 113: 'EHOSTUNREACH', 114: 'EALREADY', 115: 'EINPROGRESS', 125: 'ECANCELED', 524: 'ENOTSUPP',
-};
-
 /** errno_t: 0 → "0", ±N → the errno's name (negative kernel returns included). */
 export function errnoName(v: number): string {
   if (v === 0) return '0';
-  const n = Math.abs(v);
-  return ERRNO_NAMES[n] || ERRNO_HIGH[n] || String(v);
+  return errnoSymbol(Math.abs(v)) ?? String(v);
 }
 
 export function macAddr(b: Uint8Array): string {

@@ -30,7 +30,19 @@ export const ERRNO: Record<number, [string, string]> = {
   524: ['ENOTSUPP', 'Operation is not supported'],
 };
 
-export const errnoName = (e: number): string => ERRNO[e]?.[0] ?? `errno ${e}`;
+/** Names of errnos without a message in ERRNO (Linux numbering, shared by x86_64 and arm64). */
+const MORE_NAMES: Record<number, string> = {
+  6: 'ENXIO', 8: 'ENOEXEC', 10: 'ECHILD', 15: 'ENOTBLK', 18: 'EXDEV', 21: 'EISDIR', 23: 'ENFILE', 25: 'ENOTTY', 26: 'ETXTBSY',
+  27: 'EFBIG', 29: 'ESPIPE', 30: 'EROFS', 31: 'EMLINK', 32: 'EPIPE', 33: 'EDOM', 35: 'EDEADLK', 36: 'ENAMETOOLONG', 37: 'ENOLCK',
+  39: 'ENOTEMPTY', 40: 'ELOOP', 42: 'ENOMSG', 43: 'EIDRM', 62: 'ETIME', 71: 'EPROTO', 84: 'EILSEQ', 88: 'ENOTSOCK',
+  97: 'EAFNOSUPPORT', 99: 'EADDRNOTAVAIL', 100: 'ENETDOWN', 101: 'ENETUNREACH', 103: 'ECONNABORTED', 104: 'ECONNRESET',
+  105: 'ENOBUFS', 106: 'EISCONN', 107: 'ENOTCONN', 111: 'ECONNREFUSED', 113: 'EHOSTUNREACH', 114: 'EALREADY',
+  115: 'EINPROGRESS', 125: 'ECANCELED',
+};
+
+/** The symbolic name of an errno (`ENOENT`), or undefined when unknown. */
+export const errnoSymbol = (e: number): string | undefined => ERRNO[e]?.[0] ?? MORE_NAMES[e];
+export const errnoName = (e: number): string => errnoSymbol(e) ?? `errno ${e}`;
 export const errnoMessage = (e: number): string => ERRNO[e]?.[1] ?? `errno ${e}`;
 
 export const EPERM = 1;
