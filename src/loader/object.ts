@@ -11,7 +11,7 @@ import { BtfKind } from '../btf/types.js';
 import { type Codec, compileCodec } from '../maps/codec.js';
 import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
 import { BpfMap } from '../maps/map.js';
-import { sys } from '../syscall/backend.js';
+import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { mapCreate, objGet, objPin, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
@@ -122,9 +122,6 @@ function haveMmapableArrays(): boolean {
   return mmapableSupport;
 }
 
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
 
 /** A loaded program: its fd, and attach/pin/test-run helpers. */
 export class Program implements Disposable {

@@ -6,7 +6,7 @@
 // carries id + count. There is no double mapping, so a record that wraps is reassembled.
 import { compileDecoder, type Decoder } from '../maps/codec.js';
 import type { BpfMap } from '../maps/map.js';
-import { sys } from '../syscall/backend.js';
+import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { MapType } from '../syscall/constants.js';
 import { BpfError } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
@@ -15,9 +15,6 @@ import { type Pollable, Poller } from './poller.js';
 
 const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
 
 export interface PerfBufOptions {
   /** Data pages per CPU (a power of two; default 64). */

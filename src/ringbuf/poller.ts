@@ -2,7 +2,7 @@
 // most one outstanding async epoll_wait on libuv's threadpool, so waiting never blocks the event
 // loop. Under load it switches to timer polling (1 ms): when the consumer keeps up, the kernel
 // would otherwise wake us for nearly every record and the wake-ups throttle the producer.
-import { sys } from '../syscall/backend.js';
+import { EPOLL_EVENT_SIZE, sys } from '../syscall/backend.js';
 import { BpfError } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
 
@@ -27,7 +27,6 @@ export interface Pollable {
   readonly active: boolean;
 }
 
-const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
 
 export class Poller {
   private static instance?: Poller;
@@ -37,7 +36,7 @@ export class Poller {
   private waiting = false;
   private timer?: NodeJS.Timeout;
   private calm = 0;
-  private readonly events = Buffer.alloc(EVENT_SIZE * MAX_EVENTS);
+  private readonly events = Buffer.alloc(EPOLL_EVENT_SIZE * MAX_EVENTS);
   private readonly one = new BigUint64Array([1n]);
   /** Stats for tests and benchmarks. */
   readonly stats = { wakeups: 0, timerRounds: 0 };

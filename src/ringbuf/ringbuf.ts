@@ -8,7 +8,7 @@
 import type { Btf } from '../btf/btf.js';
 import { compileDecoder, type Decoder } from '../maps/codec.js';
 import type { BpfMap } from '../maps/map.js';
-import { sys } from '../syscall/backend.js';
+import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { MapType } from '../syscall/constants.js';
 import { BpfError } from '../syscall/errno.js';
 import { BUSY_DRAIN, type Pollable, Poller } from './poller.js';
@@ -16,9 +16,6 @@ import { BUSY_DRAIN, type Pollable, Poller } from './poller.js';
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 const HDR = 8;
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
 /**
  * x86 is TSO: loads are not reordered with other loads, so a plain load of a record header
  * already has acquire semantics, and V8 does not hoist the payload reads (which sit behind the

@@ -35,6 +35,13 @@ export interface SyscallBackend {
   numPossibleCpus(): number;
 }
 
+/** mmap(2) protection and flags, as the backend's mmap() takes them. */
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+/** struct epoll_event is packed on x86_64 only (12 bytes), 16 elsewhere. */
+export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+
 let current: SyscallBackend | undefined;
 let factory: (() => SyscallBackend) | undefined;
 

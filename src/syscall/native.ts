@@ -11,8 +11,6 @@ const SYSCALL_NUMBERS: Record<string, { bpf: number; perfEventOpen: number }> = 
 
 const F_DUPFD_CLOEXEC = 1030;
 const _SC_PAGESIZE = 30;
-/** struct epoll_event is packed on x86_64 only. */
-export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
 
 function possibleCpus(): number {
   try {
