@@ -8,9 +8,9 @@ import { BpfError, EINVAL, ENOENT, EOPNOTSUPP } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { sys } from '../syscall/backend.js';
 import { BaseLink, type Link } from './link.js';
-import { attachPerfEvent, PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, perfEventOpen, pmu } from './perf.js';
+import { attachPerfEvent, PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, type PerfAttr, perfEventOpen, pmu } from './perf.js';
 import { resolveBinary, symbolOffset } from './symbols.js';
-import { addProbeEvent, probeEventKey, tracepointId } from './tracefs.js';
+import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './tracefs.js';
 
 export class AttachError extends Error {
   constructor(
@@ -61,6 +61,24 @@ function splitTarget(t: string): { name: string; offset: number } {
   return { name: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
 }
 
+/**
+ * Open a perf event, attach the program to it and wrap both in a link. On failure nothing is
+ * left behind: the perf fd is closed and the tracefs event (if the attachment used one) removed.
+ */
+function perfLink(p: Program, kind: string, target: string, attr: PerfAttr, pid: number, cpu: number, what: string, o: AttachOptions, probe?: { file: string; group: string; event: string }): Link {
+  const probeKeys = probe ? [probeEventKey(probe.file, probe.group, probe.event)] : [];
+  let perf: Fd | undefined;
+  try {
+    perf = perfEventOpen(attr, pid, cpu, what);
+    const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
+    return new BaseLink(kind, p.name, target, link, [perf], probeKeys);
+  } catch (e) {
+    perf?.close();
+    for (const k of probeKeys) removeProbeEvent(k);
+    throw e;
+  }
+}
+
 function attachKprobe(p: Program, func: string, retprobe: boolean, o: AttachOptions): Link {
   const { name, offset } = splitTarget(func);
   if (!name) throw new AttachError(p.name, `${retprobe ? 'kretprobe' : 'kprobe'} needs a function: SEC("${retprobe ? 'kretprobe' : 'kprobe'}/<function>") or { target }`);
@@ -69,21 +87,13 @@ function attachKprobe(p: Program, func: string, retprobe: boolean, o: AttachOpti
   const pm = o.legacy ? undefined : pmu('kprobe');
   const what = `${retprobe ? 'kretprobe' : 'kprobe'} ${name}${off ? `+${off}` : ''}`;
   try {
+    const kind = retprobe ? 'kretprobe' : 'kprobe';
     if (pm) {
-      const fn = cstr(name);
-      const perf = perfEventOpen({ type: pm.type, config: retprobe ? 1n << BigInt(pm.retprobeBit) : 0n, config1: fn, config2: BigInt(off) }, -1, 0, what);
-      const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
-      return new BaseLink(retprobe ? 'kretprobe' : 'kprobe', p.name, name, link, [perf]);
+      const attr = { type: pm.type, config: retprobe ? 1n << BigInt(pm.retprobeBit) : 0n, config1: cstr(name), config2: BigInt(off) };
+      return perfLink(p, kind, name, attr, -1, 0, what, o);
     }
     const ev = addProbeEvent('kprobe', retprobe, `${name}${off ? `+${off}` : ''}`);
-    try {
-      const perf = perfEventOpen({ type: PERF_TYPE_TRACEPOINT, config: BigInt(ev.id) }, -1, 0, what);
-      const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
-      return new BaseLink(retprobe ? 'kretprobe' : 'kprobe', p.name, name, link, [perf], [probeEventKey(ev.file, ev.group, ev.event)]);
-    } catch (e) {
-      fs.appendFileSync(ev.file, `-:${ev.group}/${ev.event}\n`);
-      throw e;
-    }
+    return perfLink(p, kind, name, { type: PERF_TYPE_TRACEPOINT, config: BigInt(ev.id) }, -1, 0, what, o, ev);
   } catch (e) {
     if (e instanceof BpfError && (e.errno === ENOENT || e.errno === EINVAL))
       throw new AttachError(p.name, `cannot attach ${what}: ${e.code}: the function does not exist or cannot be probed (inlined, renamed like .isra/.constprop, or not in available_filter_functions)`);
@@ -112,16 +122,14 @@ function attachUprobe(p: Program, spec: string, retprobe: boolean, o: AttachOpti
   const pid = o.pid ?? -1;
   const what = `${retprobe ? 'uretprobe' : 'uprobe'} ${binary}:${name} (offset 0x${off.toString(16)})`;
   const pm = o.legacy ? undefined : pmu('uprobe');
+  const kind = retprobe ? 'uretprobe' : 'uprobe';
+  const cpu = pid === -1 ? 0 : -1;
   if (pm) {
-    const path = cstr(binary);
-    const perf = perfEventOpen({ type: pm.type, config: retprobe ? 1n << BigInt(pm.retprobeBit) : 0n, config1: path, config2: BigInt(off) }, pid, pid === -1 ? 0 : -1, what);
-    const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
-    return new BaseLink(retprobe ? 'uretprobe' : 'uprobe', p.name, `${binary}:${name}`, link, [perf]);
+    const attr = { type: pm.type, config: retprobe ? 1n << BigInt(pm.retprobeBit) : 0n, config1: cstr(binary), config2: BigInt(off) };
+    return perfLink(p, kind, `${binary}:${name}`, attr, pid, cpu, what, o);
   }
   const ev = addProbeEvent('uprobe', retprobe, `${binary}:0x${off.toString(16)}`);
-  const perf = perfEventOpen({ type: PERF_TYPE_TRACEPOINT, config: BigInt(ev.id) }, pid, pid === -1 ? 0 : -1, what);
-  const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
-  return new BaseLink(retprobe ? 'uretprobe' : 'uprobe', p.name, `${binary}:${name}`, link, [perf], [probeEventKey(ev.file, ev.group, ev.event)]);
+  return perfLink(p, kind, `${binary}:${name}`, { type: PERF_TYPE_TRACEPOINT, config: BigInt(ev.id) }, pid, cpu, what, o, ev);
 }
 
 function attachTracepoint(p: Program, target: string, o: AttachOptions): Link {
@@ -133,14 +141,7 @@ function attachTracepoint(p: Program, target: string, o: AttachOptions): Link {
   } catch (e) {
     throw new AttachError(p.name, (e as Error).message);
   }
-  const perf = perfEventOpen({ type: PERF_TYPE_TRACEPOINT, config: BigInt(id) }, -1, 0, `tracepoint ${target}`);
-  try {
-    const link = attachPerfEvent(perf, p.fd.value, `tracepoint ${target}`, o.cookie);
-    return new BaseLink('tracepoint', p.name, target, link, [perf]);
-  } catch (e) {
-    perf.close();
-    throw e;
-  }
+  return perfLink(p, 'tracepoint', target, { type: PERF_TYPE_TRACEPOINT, config: BigInt(id) }, -1, 0, `tracepoint ${target}`, o);
 }
 
 function attachRawTracepoint(p: Program, target: string): Link {
