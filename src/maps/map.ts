@@ -118,7 +118,10 @@ export class BpfMap implements Disposable {
     return this.#keyCodec;
   }
   private get valueCodec(): Codec | null {
-    if (this.#valueCodec === undefined) this.#valueCodec = this.btf && this.valueTypeId ? compileCodec(this.btf, this.valueTypeId) : null;
+    // A ring buffer's or perf event array's value type describes the records it carries
+    // (read by RingBufReader/PerfBufReader), not its slots.
+    const carriesRecords = this.type === MapType.RINGBUF || this.type === MapType.USER_RINGBUF || this.type === MapType.PERF_EVENT_ARRAY;
+    if (this.#valueCodec === undefined) this.#valueCodec = this.btf && this.valueTypeId && !carriesRecords ? compileCodec(this.btf, this.valueTypeId) : null;
     return this.#valueCodec;
   }
 

@@ -139,12 +139,7 @@ export class PerfBufReader implements Disposable {
         }
         const ring = new CpuRing(cpu, fd, pages, this);
         this.rings.push(ring);
-        // Raw update: the map's BTF value type (if any) describes records, not the fd slot.
-        const k = new Uint8Array(4);
-        const v = new Uint8Array(4);
-        new DataView(k.buffer).setUint32(0, cpu, true);
-        new DataView(v.buffer).setUint32(0, fd.value, true);
-        map.updateRaw(k, v);
+        map.update(cpu, fd.value);
         ioctl(fd, PERF_EVENT_IOC_ENABLE, 0, `perf buffer cpu ${cpu}`);
       }
     } catch (e) {
