@@ -26,6 +26,7 @@ const PLAIN_LOADS = process.arch === 'x64';
 const BATCH_SLOTS = 4096;
 
 export type RawRecordHandler = (view: DataView, offset: number, length: number) => void;
+export type BatchHandler = (view: DataView, offsets: Int32Array, lengths: Int32Array, count: number) => void;
 
 export interface RingBufOptions {
   /** BTF and value type for decoded records (defaults to the map's value type). */
@@ -126,7 +127,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
    * loop whose call site sees every callback in the process.
    */
   private readonly loops = new WeakMap<RawRecordHandler, (max: number) => number>();
-  private compileLoop(fn: RawRecordHandler): (max: number) => number {
+  private compileLoop(fn: RawRecordHandler, beforeCommit?: () => void): (max: number) => number {
     const load = PLAIN_LOADS ? 'hdr[off >> 2]' : 'Atomics.load(hdr, off >> 2)';
     // The inner loop stays in int32 arithmetic: a ring offset and a byte budget (the producer is at
     // most one ring ahead), not the 64-bit positions, which only meet at the commit.
@@ -156,6 +157,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
             used = (used + step) | 0;
           }
           // Commit once per batch (release order for the kernel's producer).
+          ${beforeCommit ? 'pre(); if (self.closed) return n;' : ''}
           if (used !== 0) {
             cons += used;
             Atomics.store(consPos, 0, BigInt(cons));
@@ -165,53 +167,42 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
         return n;
       };`;
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    return new Function('fn', 'self', 'hdr', 'data', 'mask', 'consPos', 'prodPos', body)(fn, this, this.hdr, this.data, this.mask, this.consPos, this.prodPos) as (max: number) => number;
+    return new Function('fn', 'pre', 'self', 'hdr', 'data', 'mask', 'consPos', 'prodPos', body)(fn, beforeCommit, this, this.hdr, this.data, this.mask, this.consPos, this.prodPos) as (max: number) => number;
   }
 
-  private batchOffsets = new Int32Array(BATCH_SLOTS);
-  private batchLengths = new Int32Array(BATCH_SLOTS);
+  private readonly batchOffsets = new Int32Array(BATCH_SLOTS);
+  private readonly batchLengths = new Int32Array(BATCH_SLOTS);
+  private batchCount = 0;
+  private batchFn?: BatchHandler;
+  /** consumeBatch's per-record step: collect, and hand over a full batch. */
+  private readonly collect: RawRecordHandler = (_view, off, len) => {
+    this.batchOffsets[this.batchCount] = off;
+    this.batchLengths[this.batchCount] = len;
+    if (++this.batchCount === BATCH_SLOTS) this.flushBatch();
+  };
+  /** Deliver collected records; runs before every commit, so the zero-copy views are still valid. */
+  private readonly flushBatch = (): void => {
+    const k = this.batchCount;
+    this.batchCount = 0;
+    if (k > 0) this.batchFn!(this.data, this.batchOffsets, this.batchLengths, k);
+  };
 
   /**
    * Consume in batches: `fn(view, offsets, lengths, count)` once per up to 4096 records, where
    * record i is `view` bytes [offsets[i], offsets[i] + lengths[i]) (zero-copy, valid during the
-   * call). The fastest way to read: no call per record, and the caller's loop stays monomorphic.
+   * call). No call per record: the caller's own loop does the work.
    */
-  consumeBatch(fn: (view: DataView, offsets: Int32Array, lengths: Int32Array, count: number) => void): number {
+  consumeBatch(fn: BatchHandler): number {
     if (this.closed) return 0;
-    const hdr = this.hdr;
-    const mask = this.mask;
-    const offs = this.batchOffsets;
-    const lens = this.batchLengths;
-    let total = 0;
-    let cons = Number(Atomics.load(this.consPos, 0));
-    for (;;) {
-      const prod = Number(Atomics.load(this.prodPos, 0));
-      let k = 0;
-      const start = cons;
-      while (cons < prod && k < BATCH_SLOTS) {
-        const off = cons & mask;
-        const len = (PLAIN_LOADS ? hdr[off >> 2]! : Atomics.load(hdr, off >> 2)) >>> 0;
-        if (len & BUSY) break;
-        const size = len & ~(BUSY | DISCARD);
-        cons += (size + HDR + 7) & ~7;
-        if (!(len & DISCARD)) {
-          offs[k] = off + HDR;
-          lens[k] = size;
-          k++;
-        }
-      }
-      if (k > 0) {
-        fn(this.data, offs, lens, k);
-        total += k;
-        if (this.closed) break;
-      }
-      if (cons !== start) Atomics.store(this.consPos, 0, BigInt(cons));
-      if (cons === start || (cons >= prod && k < BATCH_SLOTS)) {
-        if (Number(Atomics.load(this.prodPos, 0)) <= cons) break;
-      }
+    this.batchFn = fn;
+    let loop = this.loops.get(this.collect);
+    if (!loop) {
+      loop = this.compileLoop(this.collect, this.flushBatch);
+      this.loops.set(this.collect, loop);
     }
-    this.delivered += total;
-    return total;
+    const n = loop(this.batch);
+    this.delivered += n;
+    return n;
   }
 
   /** Consume and decode by BTF: `fn(record)` per record. */

@@ -38,6 +38,28 @@ describe.skipIf(skip)('ring buffer reader on the real kernel', () => {
     expect(r.available()).toBe(0);
   });
 
+  it('consumeBatch hands over records in order, in batches, before committing them', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'));
+    const res = produce(o, 'produce', 3000, 8);
+    expect(res.produced).toBe(3000);
+    const seqs: bigint[] = [];
+    let calls = 0;
+    const n = r.consumeBatch((v, offs, lens, count) => {
+      calls++;
+      // Not committed yet: the kernel still counts these bytes as unread.
+      expect(r.available()).toBeGreaterThanOrEqual(count * 16);
+      for (let i = 0; i < count; i++) {
+        expect(lens[i]).toBe(8);
+        seqs.push(v.getBigUint64(offs[i]!, true));
+      }
+    });
+    expect(n).toBe(3000);
+    expect(calls).toBe(1);
+    expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => BigInt(i)));
+    expect(r.available()).toBe(0);
+  });
+
   it('skips discarded records', () => {
     using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
     using r = new RingBufReader(o.map('rb'));
