@@ -1,31 +1,11 @@
 // `bee-ts btf dump file <path> [format raw|c]` (bpftool's syntax).
-import fs from 'node:fs';
-import { Btf, parseBtf } from '../btf/btf.js';
+import type { Btf } from '../btf/btf.js';
 import { dumpC } from '../btf/cdump.js';
 import { dumpRaw, rawTypeJson } from '../btf/raw.js';
-import { parseElf } from '../elf/reader.js';
+import { readBtfFile } from '../loader/btf-files.js';
 import { UsageError } from './errors.js';
 
-const VMLINUX = '/sys/kernel/btf/vmlinux';
-
-/** Read BTF from a raw BTF file (e.g. /sys/kernel/btf/*) or an ELF object's .BTF section. */
-export function readBtfFile(path: string, base?: Btf): Btf {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
-    const elf = parseElf(bytes, path);
-    const sec = elf.sectionByName('.BTF');
-    if (!sec) throw new Error(`${path}: no .BTF section (compile with clang -g)`);
-    return parseBtf(sec.data, { file: path, base });
-  }
-  // Module BTF under /sys/kernel/btf is split BTF on top of vmlinux.
-  if (!base && path.startsWith('/sys/kernel/btf/') && path !== VMLINUX) base = readBtfFile(VMLINUX);
-  return parseBtf(bytes, { file: path, base });
-}
+export { readBtfFile };
 
 export interface BtfDumpOptions {
   json?: boolean;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseBtf } from '../btf/btf.js';
+import { readBtfFile } from '../loader/btf-files.js';
 import { dumpC } from '../btf/cdump.js';
 import { UsageError } from './errors.js';
 
@@ -40,7 +40,7 @@ export function vmlinuxHeader(btfPath = '/sys/kernel/btf/vmlinux'): string {
   const file = path.join(dir, 'vmlinux.h');
   if (btfPath === '/sys/kernel/btf/vmlinux' && fs.existsSync(file)) return dir;
   if (!fs.existsSync(btfPath)) throw new Error(`${btfPath} is missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF); pass a vmlinux.h directory with --include`);
-  const btf = parseBtf(fs.readFileSync(btfPath), { file: btfPath });
+  const btf = readBtfFile(btfPath);
   fs.mkdirSync(dir, { recursive: true });
   const chunks: string[] = [];
   dumpC(btf, (s) => chunks.push(s));

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { type Btf, parseBtf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
+import { vmlinuxBtf } from '../loader/btf-files.js';
 import { compileCodec, type Codec } from '../maps/codec.js';
 import { BpfMap, encodeInto } from '../maps/map.js';
 import { Cmd, ElemAttr, fdById, listIds, objGet, objPin } from '../syscall/bpf.js';
@@ -70,17 +71,6 @@ function localIso(epochSec: number): string {
 // ---- BTF by id (cached per process) ----
 
 const btfCache = new Map<number, Btf>();
-let vmlinux: Btf | undefined;
-function kernelBtf(): Btf | undefined {
-  if (vmlinux) return vmlinux;
-  try {
-    vmlinux = parseBtf(fs.readFileSync('/sys/kernel/btf/vmlinux'), { file: '/sys/kernel/btf/vmlinux' });
-  } catch {
-    vmlinux = undefined;
-  }
-  return vmlinux;
-}
-
 export function btfById(id: number): Btf | undefined {
   if (!id) return undefined;
   const hit = btfCache.get(id);
@@ -89,7 +79,7 @@ export function btfById(id: number): Btf | undefined {
   try {
     const info = btfInfo(fd.value, true);
     // Module BTF is split on top of vmlinux.
-    const base = info.kernelBtf && info.name !== 'vmlinux' ? kernelBtf() : undefined;
+    const base = info.kernelBtf && info.name !== 'vmlinux' ? vmlinuxBtf() : undefined;
     const btf = parseBtf(info.data!, { file: `btf id ${id}`, base });
     btfCache.set(id, btf);
     return btf;

@@ -5,8 +5,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Btf } from '../btf/btf.js';
-import { parseBtf } from '../btf/btf.js';
-import { parseElf } from '../elf/reader.js';
 import { BtfKind } from '../btf/types.js';
 import { type Codec, compileCodec } from '../maps/codec.js';
 import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
@@ -16,6 +14,7 @@ import { mapCreate, objGet, objPin, progTestRun, type TestRunOpts } from '../sys
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
+import { readBtfFile, VMLINUX_BTF, vmlinuxBtf } from './btf-files.js';
 import { type CoreTargets, patchInsn, POISON_HELPER, resolveCoreRelo } from './core.js';
 import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, InsnBuffer } from './insn.js';
 import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
@@ -51,32 +50,11 @@ export interface OpenOptions {
 
 // ---- kernel BTF for CO-RE, cached per process ----
 
-let vmlinuxCache: Btf | null | undefined;
 const moduleCache = new Map<string, Btf | null>();
 
-export function kernelBtf(file = '/sys/kernel/btf/vmlinux'): Btf | undefined {
-  if (file === '/sys/kernel/btf/vmlinux') {
-    if (vmlinuxCache === undefined) {
-      try {
-        vmlinuxCache = parseBtf(fs.readFileSync(file), { file });
-      } catch {
-        vmlinuxCache = null;
-      }
-    }
-    return vmlinuxCache ?? undefined;
-  }
-  return parseBtf(readBtfBytes(file), { file });
-}
-
-function readBtfBytes(file: string): Uint8Array {
-  const b = fs.readFileSync(file);
-  if (b[0] === 0x7f && b[1] === 0x45) {
-    // An ELF vmlinux: take its .BTF section.
-    const sec = parseElf(b, file).sectionByName('.BTF');
-    if (!sec) throw new Error(`${file}: no .BTF section`);
-    return sec.data;
-  }
-  return b;
+/** The CO-RE/ksym target: the running kernel's BTF, or a user-given file (e.g. BTFHub). */
+export function kernelBtf(file = VMLINUX_BTF): Btf | undefined {
+  return file === VMLINUX_BTF ? vmlinuxBtf() : readBtfFile(file);
 }
 
 function coreTargets(btfPath?: string): CoreTargets {
@@ -97,7 +75,7 @@ function coreTargets(btfPath?: string): CoreTargets {
         let b = moduleCache.get(m);
         if (b === undefined) {
           try {
-            b = parseBtf(fs.readFileSync(`/sys/kernel/btf/${m}`), { file: `/sys/kernel/btf/${m}`, base });
+            b = readBtfFile(`/sys/kernel/btf/${m}`, base);
           } catch {
             b = null;
           }
