@@ -102,20 +102,10 @@ export function parseSelector(args: string[], kind: 'prog' | 'map' | 'link' | 'b
 function openProgs(sel: { how: string; what: string }): Fd[] {
   if (sel.how === 'id') return [fdById('prog', Number(sel.what))];
   if (sel.how === 'pinned') return [objGet(sel.what, 0, `prog ${sel.what}`)];
-  const fds: Fd[] = [];
-  for (const id of listIds('prog')) {
-    let fd: Fd;
-    try {
-      fd = fdById('prog', id);
-    } catch (e) {
-      if (e instanceof BpfError && e.errno === ENOENT) continue;
-      throw e;
-    }
+  const fds = openMatching('prog', (fd) => {
     const info = progInfo(fd.value, { funcInfo: true });
-    const match = sel.how === 'tag' ? info.tag === sel.what.toLowerCase() : fullProgName(info) === sel.what || info.name === sel.what;
-    if (match) fds.push(fd);
-    else fd.close();
-  }
+    return sel.how === 'tag' ? info.tag === sel.what.toLowerCase() : fullProgName(info) === sel.what || info.name === sel.what;
+  });
   if (fds.length === 0) throw new CliExit(`can't find program by ${sel.how} '${sel.what}'`, 255);
   return fds;
 }
@@ -123,16 +113,7 @@ function openProgs(sel: { how: string; what: string }): Fd[] {
 function openMap(sel: { how: string; what: string }): Fd {
   if (sel.how === 'id') return fdById('map', Number(sel.what));
   if (sel.how === 'pinned') return objGet(sel.what, 0, `map ${sel.what}`);
-  const found: Fd[] = [];
-  for (const id of listIds('map')) {
-    try {
-      const fd = fdById('map', id);
-      if (mapInfo(fd.value).name === sel.what) found.push(fd);
-      else fd.close();
-    } catch (e) {
-      if (!(e instanceof BpfError && e.errno === ENOENT)) throw e;
-    }
-  }
+  const found = openMatching('map', (fd) => mapInfo(fd.value).name === sel.what);
   if (found.length === 0) throw new CliExit(`can't find map by name '${sel.what}'`, 255);
   if (found.length > 1) {
     for (const f of found) f.close();
@@ -197,16 +178,30 @@ export function progText(o: Record<string, unknown>): string {
   return s;
 }
 
-function eachId(kind: 'prog' | 'map' | 'link' | 'btf', f: (fd: Fd) => void): void {
+/** An fd for every object of a kind, in id order (objects can vanish between GET_NEXT_ID and GET_FD_BY_ID). */
+function* openAll(kind: 'prog' | 'map' | 'link' | 'btf'): Generator<Fd> {
   for (const id of listIds(kind)) {
-    let fd: Fd;
     try {
-      fd = fdById(kind, id);
+      yield fdById(kind, id);
     } catch (e) {
-      // Objects can disappear between GET_NEXT_ID and GET_FD_BY_ID.
       if (e instanceof BpfError && e.errno === ENOENT) continue;
       throw e;
     }
+  }
+}
+
+/** Open fds of the objects that match (the caller closes them). */
+function openMatching(kind: 'prog' | 'map', match: (fd: Fd) => boolean): Fd[] {
+  const out: Fd[] = [];
+  for (const fd of openAll(kind)) {
+    if (match(fd)) out.push(fd);
+    else fd.close();
+  }
+  return out;
+}
+
+function eachId(kind: 'prog' | 'map' | 'link' | 'btf', f: (fd: Fd) => void): void {
+  for (const fd of openAll(kind)) {
     try {
       f(fd);
     } finally {
