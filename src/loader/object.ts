@@ -10,11 +10,12 @@ import { type Codec, compileCodec } from '../maps/codec.js';
 import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
 import { BpfMap } from '../maps/map.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
-import { mapCreate, objGet, objPin, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
+import { objGet, objPin, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
 import { readBtfFile, VMLINUX_BTF, vmlinuxBtf } from './btf-files.js';
+import { haveMmapableArrays } from '../syscall/features.js';
 import { type CoreTargets, patchInsn, POISON_HELPER, resolveCoreRelo } from './core.js';
 import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, InsnBuffer } from './insn.js';
 import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
@@ -87,18 +88,6 @@ function coreTargets(btfPath?: string): CoreTargets {
   };
 }
 
-let mmapableSupport: boolean | undefined;
-function haveMmapableArrays(): boolean {
-  if (mmapableSupport === undefined) {
-    try {
-      mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, flags: BPF_F_MMAPABLE }).close();
-      mmapableSupport = true;
-    } catch {
-      mmapableSupport = false;
-    }
-  }
-  return mmapableSupport;
-}
 
 
 /** A loaded program: its fd, and attach/pin/test-run helpers. */

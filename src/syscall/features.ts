@@ -6,7 +6,7 @@ import { encodeBtf } from '../btf/encode.js';
 import { BtfKind, type BtfType } from '../btf/types.js';
 import { sys } from './backend.js';
 import { btfLoadRaw, mapCreate, progLoadRaw } from './bpf.js';
-import { AttachType, MapType, ProgType } from './constants.js';
+import { AttachType, BPF_F_MMAPABLE, MapType, ProgType } from './constants.js';
 import { BpfError, EACCES, EPERM } from './errno.js';
 
 export type ProbeResult = boolean;
@@ -121,6 +121,19 @@ export function haveMapType(type: number): boolean {
       return true;
     } catch (e) {
       if (e instanceof BpfError && (e.errno === EPERM || e.errno === EACCES)) throw e;
+      return false;
+    }
+  });
+}
+
+/** BPF_F_MMAPABLE arrays (5.5+), so global data can be read and written through mmap. */
+export function haveMmapableArrays(): boolean {
+  return cached('mmapable', () => {
+    try {
+      mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, flags: BPF_F_MMAPABLE }).close();
+      return true;
+    } catch {
+      // Without it globals go through map lookups: any failure here just means "no".
       return false;
     }
   });
