@@ -73,34 +73,28 @@
 #define __bt_kargs6(x, args...) __bt_kargs5(args), (void *)PT_REGS_PARM6(ctx)
 #define __bt_kargs(args...) __bt_cat(__bt_kargs, __bt_narg(args))(args)
 
-/* int BPF_KPROBE(name, struct sock *sk, int flags) { ... } */
-#define BPF_KPROBE(name, args...)                                          \
-	name(struct pt_regs *ctx);                                         \
-	static __always_inline typeof(name(0)) ____##name(struct pt_regs *ctx, ##args); \
-	typeof(name(0)) name(struct pt_regs *ctx)                          \
+/* The shape every wrapper below shares: `name` is the real program taking `ctx`; the body the
+ * author writes becomes ____name, called with `argsmacro(args)` cast from the context. */
+#define __bt_wrap(name, ctx_t, argsmacro, args...)                         \
+	name(ctx_t ctx);                                                   \
+	static __always_inline typeof(name(0)) ____##name(ctx_t ctx, ##args); \
+	typeof(name(0)) name(ctx_t ctx)                                    \
 	{                                                                  \
 		_Pragma("GCC diagnostic push")                             \
 		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")     \
-		return ____##name(__bt_kargs(args));                       \
+		return ____##name(argsmacro(args));                        \
 		_Pragma("GCC diagnostic pop")                              \
 	}                                                                  \
-	static __always_inline typeof(name(0)) ____##name(struct pt_regs *ctx, ##args)
+	static __always_inline typeof(name(0)) ____##name(ctx_t ctx, ##args)
+
+/* int BPF_KPROBE(name, struct sock *sk, int flags) { ... } */
+#define BPF_KPROBE(name, args...) __bt_wrap(name, struct pt_regs *, __bt_kargs, ##args)
 
 /* int BPF_KRETPROBE(name, int ret) { ... }: the optional argument is the return value. */
 #define __bt_rargs0() ctx
 #define __bt_rargs1(x) ctx, (void *)PT_REGS_RC(ctx)
 #define __bt_rargs(args...) __bt_cat(__bt_rargs, __bt_narg(args))(args)
-#define BPF_KRETPROBE(name, args...)                                       \
-	name(struct pt_regs *ctx);                                         \
-	static __always_inline typeof(name(0)) ____##name(struct pt_regs *ctx, ##args); \
-	typeof(name(0)) name(struct pt_regs *ctx)                          \
-	{                                                                  \
-		_Pragma("GCC diagnostic push")                             \
-		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")     \
-		return ____##name(__bt_rargs(args));                       \
-		_Pragma("GCC diagnostic pop")                              \
-	}                                                                  \
-	static __always_inline typeof(name(0)) ____##name(struct pt_regs *ctx, ##args)
+#define BPF_KRETPROBE(name, args...) __bt_wrap(name, struct pt_regs *, __bt_rargs, ##args)
 
 #define BPF_UPROBE(name, args...) BPF_KPROBE(name, ##args)
 #define BPF_URETPROBE(name, args...) BPF_KRETPROBE(name, ##args)
@@ -114,16 +108,6 @@
 #define __bt_pargs5(x, args...) __bt_pargs4(args), (void *)ctx[4]
 #define __bt_pargs6(x, args...) __bt_pargs5(args), (void *)ctx[5]
 #define __bt_pargs(args...) __bt_cat(__bt_pargs, __bt_narg(args))(args)
-#define BPF_PROG(name, args...)                                            \
-	name(unsigned long long *ctx);                                     \
-	static __always_inline typeof(name(0)) ____##name(unsigned long long *ctx, ##args); \
-	typeof(name(0)) name(unsigned long long *ctx)                      \
-	{                                                                  \
-		_Pragma("GCC diagnostic push")                             \
-		_Pragma("GCC diagnostic ignored \"-Wint-conversion\"")     \
-		return ____##name(__bt_pargs(args));                       \
-		_Pragma("GCC diagnostic pop")                              \
-	}                                                                  \
-	static __always_inline typeof(name(0)) ____##name(unsigned long long *ctx, ##args)
+#define BPF_PROG(name, args...) __bt_wrap(name, unsigned long long *, __bt_pargs, ##args)
 
 #endif
