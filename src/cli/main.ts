@@ -225,7 +225,7 @@ export function buildProgram(): Command {
     .description('ring buffer reader vs libbpf (ring_buffer__consume/poll): consume a full ring, and stream while a producer runs')
     .option('--size <list>', 'record sizes, comma-separated (16, 64)', '16,64')
     .option('--seconds <n>', 'seconds per streaming run', '3')
-    .option('--rounds <n>', 'full-ring drains per consume measurement', '5')
+    .option('--rounds <n>', 'full-ring drains per consume measurement (the median round counts)', '9')
     .option('--no-stream', 'skip the streaming runs')
     .option('-j, --json', 'one JSON object with rows and ratios')
     .action((o: { size: string; seconds: string; rounds: string; stream: boolean; json?: boolean }) =>

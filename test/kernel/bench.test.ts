@@ -19,6 +19,9 @@ describe.skipIf(skip)('bee-ts bench ringbuf --json', () => {
       expect(typeof row.drops).toBe('number');
     }
     expect(j.rows.filter((x: { mode: string }) => x.mode === 'stream').length).toBe(6);
+    const apis = j.rows.filter((x: { impl: string; mode: string }) => x.impl === 'bee-ts' && x.mode === 'consume').map((x: { api: string }) => x.api);
+    expect(apis.sort()).toEqual(['batch', 'record']);
     expect(Object.keys(j.ratios)).toContain('bee-ts/libbpf consume 16B');
+    expect(Object.keys(j.ratios)).toContain('bee-ts (batch)/libbpf consume 16B');
   });
 });

@@ -55,9 +55,62 @@ describe.skipIf(skip)('ring buffer reader on the real kernel', () => {
       }
     });
     expect(n).toBe(3000);
-    expect(calls).toBe(1);
+    expect(calls).toBe(Math.ceil(3000 / RingBufReader.BATCH_RECORDS));
     expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => BigInt(i)));
     expect(r.available()).toBe(0);
+  });
+
+  it('mixed lengths and discards in one drain: every header is checked, not just predicted', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'));
+    // 16 and 17 bytes share a 24-byte step but not a header; a discarded 24-byte record has the
+    // same length as the submitted ones around it, only its DISCARD bit differs.
+    let seq = 0n;
+    const want: [bigint, number][] = [];
+    for (const [prog, size, n] of [['produce', 16, 3], ['produce', 17, 3], ['produce', 16, 2], ['produce_discard', 0, 6], ['produce', 8, 2], ['produce', 4000, 2], ['produce', 9, 2]] as const) {
+      const res = produce(o, prog, n, size, { seq, discardEvery: 2 });
+      for (let i = 0n; i < BigInt(n); i++) {
+        const s = seq + i;
+        if (prog === 'produce') want.push([s, size]);
+        else if (s % 2n !== 0n) want.push([s, 24]);
+      }
+      seq = res.seq;
+    }
+    const got: [bigint, number][] = [];
+    r.consumeRaw((v, off, len) => got.push([v.getBigUint64(off, true), len]));
+    expect(got).toEqual(want);
+    expect(r.available()).toBe(0);
+  });
+
+  it('max bounds a drain and commits only what was delivered; consumeBatch too', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'));
+    produce(o, 'produce', 10, 16);
+    const seqs: bigint[] = [];
+    expect(r.consumeRaw((v, off) => seqs.push(v.getBigUint64(off, true)), 4)).toBe(4);
+    expect(r.available()).toBe(6 * 24);
+    expect(r.consumeBatch((v, offs, _lens, k) => {
+      for (let i = 0; i < k; i++) seqs.push(v.getBigUint64(offs[i]!, true));
+    }, 3)).toBe(3);
+    expect(r.available()).toBe(3 * 24);
+    expect(r.consumeRaw((v, off) => seqs.push(v.getBigUint64(off, true)))).toBe(3);
+    expect(seqs).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(i)));
+  });
+
+  it('closing from a consumeBatch callback stops the drain without touching the ring', () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    const r = new RingBufReader(o.map('rb'));
+    produce(o, 'produce', 2500, 8);
+    let calls = 0;
+    const n = r.consumeBatch((_v, _offs, _lens, k) => {
+      calls++;
+      expect(k).toBe(RingBufReader.BATCH_RECORDS);
+      r.close();
+    });
+    expect(calls).toBe(1);
+    expect(n).toBe(RingBufReader.BATCH_RECORDS);
+    expect(r.consumeBatch(() => calls++)).toBe(0);
+    expect(calls).toBe(1);
   });
 
   it('skips discarded records', () => {
