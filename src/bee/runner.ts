@@ -14,6 +14,8 @@ import { BeeMetrics } from './metrics.js';
 import { planWatches, type WatchedMap } from './watch.js';
 
 export interface RunOptions {
+  /** The object's bytes (an image from the store); the runner's `file` is then its reference. */
+  program?: Uint8Array;
   filters: string[];
   histBuckets: Map<string, number[]>;
   histValueKeys: Map<string, string>;
@@ -113,12 +115,14 @@ export class BeeRunner {
   /** Load, attach and start producing output; resolves when stopped. */
   async run(): Promise<void> {
     const o = this.opts;
-    const obj = BpfObject.open(this.file, {
+    const openOpts = {
       pinMaps: o.pinMaps,
       verbose: o.verbose,
       btfPath: o.btfPath,
-      onWarning: (w) => this.sink.info(`warning: ${w}`),
-    });
+      onWarning: (w: string) => this.sink.info(`warning: ${w}`),
+    };
+    // An image from the store arrives as bytes, named by its reference.
+    const obj = o.program ? BpfObject.fromBytes(o.program, { ...openOpts, file: this.file }) : BpfObject.open(this.file, openOpts);
     // Validate everything we can before touching the kernel.
     this.watches = planWatches(obj.spec, { histBuckets: o.histBuckets, histValueKeys: o.histValueKeys });
     this.filters = parseFilters(o.filters, this.watches);

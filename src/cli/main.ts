@@ -3,7 +3,10 @@
 // and turns every failure into one clear line on stderr (or {"error":...} with --json) and a
 // non-zero exit.
 import { Command } from 'commander';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
 import { btfDump } from './btf.js';
 import { describeJson, describeText, loadSpec } from './describe.js';
 import { UsageError } from './errors.js';
@@ -37,7 +40,21 @@ export function buildProgram(): Command {
     .name('bee-ts')
     .description('Pure-TypeScript eBPF toolkit: load BPF objects, inspect programs, maps and BTF, and run BumbleBee-style probes.')
     .version(pkg.version, '-V, --version')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // bee's global flags for the image store and registries (used by build REF, run REF, list,
+    // describe, tag, push, pull, login).
+    .option('--storage <dir>', 'local image store (an OCI image layout)', '~/.bumblebee/store')
+    .option('--config-dir <dir>', 'directory of config.json (registry credentials)', '~/.bumblebee')
+    .option('-c, --config <file>', 'registry auth file (default: <config-dir>/config.json, then ~/.docker/config.json)')
+    .option('-u, --username <user>', 'registry username')
+    .option('-p, --password <password>', 'registry password')
+    .option('--insecure', 'accept any TLS certificate from the registry')
+    .option('--plain-http', 'talk plain HTTP to the registry');
+  const imageFlags = (): import('./images.js').ImageFlags => {
+    const g = program.opts() as import('./images.js').ImageFlags;
+    const home = (p?: string) => (p?.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
+    return { ...g, storage: home(g.storage), configDir: home(g.configDir), config: home(g.config) };
+  };
 
   const collect = (v: string, prev: string[] = []) => [...prev, v];
   program
@@ -45,7 +62,7 @@ export function buildProgram(): Command {
     .description(
       "load a probe, attach its programs, and turn its marked maps (print_/counter_/gauge_/hist_ or .maps.<role>) into JSON lines (or a TUI on a terminal) and Prometheus metrics",
     )
-    .argument('<probe.o>', 'compiled probe')
+    .argument('<probe>', 'compiled probe (.o), or an image reference (local store first, then pulled)')
     .option('-f, --filter <map,field,regex>', 'only show records whose field matches (repeatable; JS regex, unanchored)', collect)
     .option('-b, --hist-buckets <map,[l1,l2,...]>', 'histogram buckets for a hist_ map (repeatable)', collect)
     .option('-k, --hist-value-key <map,field>', 'field a hist_ (or gauge_ ring buffer) map observes (default le)', collect)
@@ -65,7 +82,9 @@ export function buildProgram(): Command {
     .action((file: string, o: import('./run.js').RunFlags) =>
       kernel(false, async () => {
         const { runCommand } = await import('./run.js');
-        await runCommand(file, o);
+        const { resolveProbe } = await import('./images.js');
+        const probe = await resolveProbe(file, imageFlags(), (m) => process.stderr.write(m + '\n'));
+        await runCommand(probe.file, o, probe.program);
       }),
     );
 
@@ -90,27 +109,44 @@ export function buildProgram(): Command {
     .command('build')
     .description('compile a probe with the local clang: vmlinux.h from the running kernel, bee-ts headers on the include path')
     .argument('<probe.c>')
+    .argument('[ref]', 'also store the object as an image named ref in the local store (bee build INPUT REF)')
     .option('-o, --output-file <file>', 'output object (default: <probe>.o)')
+    .option('--binary-only', 'accepted for bee compatibility: only write the object (the default without ref)')
+    .option('--description <text>', 'image description annotation (with ref)')
+    .option('--authors <text>', 'image authors annotation (with ref)')
     .option('--arch <arch>', 'target architecture: x86 or arm64 (default: this host)')
     .option('--cflags <flags>', 'extra compiler flags (repeatable)', collect)
     .option('-I, --include <dir>', 'extra include directory (repeatable)', collect)
     .option('--btf <path>', 'generate vmlinux.h from this BTF instead of /sys/kernel/btf/vmlinux')
     .option('--no-strip', 'keep DWARF debug info')
-    .action((input: string, o: { outputFile?: string; arch?: string; cflags?: string[]; include?: string[]; btf?: string; strip: boolean }) =>
+    .action((input: string, ref: string | undefined, o: { outputFile?: string; arch?: string; cflags?: string[]; include?: string[]; btf?: string; strip: boolean; binaryOnly?: boolean; description?: string; authors?: string }) =>
       run(false, async () => {
+        if (ref && o.binaryOnly) throw new UsageError('build: --binary-only and an image ref exclude each other');
         const { build } = await import('./build.js');
         const out = build(input, { output: o.outputFile, arch: o.arch, cflags: o.cflags, include: o.include, btf: o.btf, noStrip: !o.strip });
         process.stderr.write(`Successfully compiled ${input} to ${out}\n`);
+        if (ref) {
+          const { saveBuild } = await import('./images.js');
+          const name = saveBuild(out, ref, { ...imageFlags(), description: o.description, authors: o.authors });
+          process.stderr.write(`Saved image ${name}\n`);
+        }
       }),
     );
 
   program
     .command('describe')
-    .description('list the programs, maps (with bee roles), globals and externs of a BPF object, without loading it')
-    .argument('<file.o>', 'clang-compiled BPF object')
+    .description("list the programs, maps (with bee roles), globals and externs of a BPF object, without loading it; given an image reference, the image's description, authors and platform (bee describe REF)")
+    .argument('<file.o|ref>', 'clang-compiled BPF object, or an image in the local store')
     .option('-j, --json', 'print JSON')
     .action((file: string, opts: { json?: boolean }) =>
       run(opts.json, async () => {
+        if (!fs.existsSync(file) && !file.endsWith('.o') && (file.includes(':') || file.includes('/'))) {
+          const images = await import('./images.js');
+          const ref = images.storedRef(file, imageFlags());
+          if (!ref) throw new UsageError(`${file}: no such file, and no such image in the local store ${imageFlags().storage} (bee-ts pull ${file})`);
+          process.stdout.write(images.describeImage(ref, imageFlags()));
+          return;
+        }
         const spec = loadSpec(file);
         process.stdout.write(opts.json ? JSON.stringify(describeJson(spec)) + '\n' : describeText(spec));
       }),
@@ -243,6 +279,61 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('list')
+    .description('images in the local store: Name | OS | OS Version | Arch')
+    .action(() =>
+      run(false, async () => {
+        process.stdout.write((await import('./images.js')).listImages(imageFlags()));
+      }),
+    );
+  program
+    .command('tag')
+    .description('name a stored image by another reference (tag it as the remote ref before push)')
+    .argument('<src>')
+    .argument('<dst>')
+    .action((src: string, dst: string) =>
+      run(false, async () => {
+        const name = (await import('./images.js')).tagImage(src, dst, imageFlags());
+        process.stderr.write(`Tagged ${name}\n`);
+      }),
+    );
+  program
+    .command('push')
+    .description('push a stored image to its registry')
+    .argument('<ref>')
+    .action((ref: string) =>
+      run(false, async () => {
+        process.stderr.write(await (await import('./images.js')).pushImage(ref, imageFlags()));
+      }),
+    );
+  program
+    .command('pull')
+    .description('pull an image from its registry into the local store')
+    .argument('<ref>')
+    .action((ref: string) =>
+      run(false, async () => {
+        process.stderr.write(await (await import('./images.js')).pullImage(ref, imageFlags()));
+      }),
+    );
+  program
+    .command('login')
+    .description('log in to a registry and save the credentials in <config-dir>/config.json')
+    .argument('<server>')
+    .option('--password-stdin', 'read the password from standard input')
+    .action((server: string, o: { passwordStdin?: boolean }) =>
+      run(false, async () => {
+        const { login } = await import('./images.js');
+        process.stdout.write(await login(server, { ...imageFlags(), passwordStdin: o.passwordStdin }, promptLine));
+      }),
+    );
+  program
+    .command('version')
+    .description('print the version (bare semver, like bee version)')
+    .action(() => {
+      process.stdout.write(`${pkg.version}\n`);
+    });
+
+  program
     .command('feature')
     .description('what this kernel supports: feature probe [--json]')
     .argument('<probe>', "'probe'")
@@ -257,6 +348,29 @@ export function buildProgram(): Command {
     );
 
   return program;
+}
+
+/** Ask on the terminal; hidden input for passwords (nothing is echoed). */
+async function promptLine(question: string, hidden: boolean): Promise<string> {
+  const readline = await import('node:readline');
+  if (!process.stdin.isTTY) throw new UsageError(`login: no terminal to ask '${question.trim()}' on (use -u and --password-stdin)`);
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  if (hidden) {
+    const out = rl as unknown as { _writeToOutput: (s: string) => void };
+    let asked = false;
+    out._writeToOutput = (s: string) => {
+      if (!asked) {
+        asked = true;
+        process.stderr.write(s);
+      }
+    };
+  }
+  try {
+    return await new Promise<string>((res) => rl.question(question, res));
+  } finally {
+    if (hidden) process.stderr.write('\n');
+    rl.close();
+  }
 }
 
 function errorMessage(e: unknown): string {

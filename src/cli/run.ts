@@ -70,9 +70,10 @@ export function parseRunOptions(f: RunFlags): RunOptions {
   };
 }
 
-export async function runCommand(file: string, f: RunFlags): Promise<void> {
-  if (!fs.existsSync(file)) throw new UsageError(`${file}: no such file (bee-ts runs compiled probes: build one with \`bee-ts build probe.c\`)`);
-  const opts = parseRunOptions(f);
+/** Run a probe file, or (with `program`) an image's object named by its reference. */
+export async function runCommand(file: string, f: RunFlags, program?: Uint8Array): Promise<void> {
+  if (!program && !fs.existsSync(file)) throw new UsageError(`${file}: no such file (bee-ts runs compiled probes: build one with \`bee-ts build probe.c\`)`);
+  const opts = { ...parseRunOptions(f), program };
   const useTui = f.tty && process.stdout.isTTY === true;
   let runner: BeeRunner | undefined;
   const stop = () => void runner?.stop();
