@@ -126,7 +126,8 @@ export class RegistryClient {
     if (scheme !== 'bearer' || !params.realm) return false;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    const sc = params.scope ?? scope;
+    // Ours first: a push asks for pull,push up front, even when the challenge (to a HEAD) said pull.
+    const sc = scope || params.scope;
     if (sc) url.searchParams.set('scope', sc);
     const r = await this.fetch(url, { headers: basic ? { authorization: basic } : {} });
     if (!r.ok) throw new ImageError(this.ref.name, `token request to ${url.origin} failed: HTTP ${r.status}${cred ? ' (check the username and password)' : ' (log in first: bee-ts login ' + this.ref.host + ')'}`);

@@ -149,7 +149,7 @@ export class BeeRunner {
       throw e;
     }
     this.sink.start(this.watches, { file: this.file, metrics: this.metrics?.address });
-    this.sink.info(`bee-ts: running ${path.basename(this.file)}: ${this.links.length} program${this.links.length === 1 ? '' : 's'} attached, watching ${this.watches.map((w) => `${w.name} (${w.role})`).join(', ') || 'no maps'}${this.metrics ? `; metrics on http://${this.metrics.address}/metrics` : ''}`);
+    this.sink.info(`bee-ts: running ${o.program ? this.file : path.basename(this.file)}: ${this.links.length} program${this.links.length === 1 ? '' : 's'} attached, watching ${this.watches.map((w) => `${w.name} (${w.role})`).join(', ') || 'no maps'}${this.metrics ? `; metrics on http://${this.metrics.address}/metrics` : ''}`);
     this.schedulePoll(0);
     if (o.durationMs !== undefined) setTimeout(() => void this.stop(), o.durationMs).unref();
     await new Promise<void>((r) => (this.done = r));

@@ -50,15 +50,30 @@ export function buildProgram(): Command {
     .option('-p, --password <password>', 'registry password')
     .option('--insecure', 'accept any TLS certificate from the registry')
     .option('--plain-http', 'talk plain HTTP to the registry');
+  // The same flags after the subcommand too (`bee-ts pull REF --plain-http`), as bee's persistent flags.
+  const withImageFlags = (cmd: Command): Command =>
+    cmd
+      .option('--storage <dir>', 'local image store')
+      .option('--config-dir <dir>', 'directory of config.json')
+      .option('-c, --config <file>', 'registry auth file')
+      .option('-u, --username <user>', 'registry username')
+      .option('-p, --password <password>', 'registry password')
+      .option('--insecure', 'accept any TLS certificate')
+      .option('--plain-http', 'talk plain HTTP to the registry');
+  let sub: Command | undefined;
+  program.hook('preAction', (_p, action) => {
+    sub = action;
+  });
   const imageFlags = (): import('./images.js').ImageFlags => {
-    const g = program.opts() as import('./images.js').ImageFlags;
+    const local = (sub?.opts() ?? {}) as import('./images.js').ImageFlags;
+    const g = { ...(program.opts() as import('./images.js').ImageFlags) };
+    for (const [k, v] of Object.entries(local)) if (v !== undefined && k in { storage: 1, configDir: 1, config: 1, username: 1, password: 1, insecure: 1, plainHttp: 1 }) (g as Record<string, unknown>)[k] = v;
     const home = (p?: string) => (p?.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
     return { ...g, storage: home(g.storage), configDir: home(g.configDir), config: home(g.config) };
   };
 
   const collect = (v: string, prev: string[] = []) => [...prev, v];
-  program
-    .command('run')
+  withImageFlags(program.command('run'))
     .description(
       "load a probe, attach its programs, and turn its marked maps (print_/counter_/gauge_/hist_ or .maps.<role>) into JSON lines (or a TUI on a terminal) and Prometheus metrics",
     )
@@ -105,8 +120,7 @@ export function buildProgram(): Command {
       }),
     );
 
-  program
-    .command('build')
+  withImageFlags(program.command('build'))
     .description('compile a probe with the local clang: vmlinux.h from the running kernel, bee-ts headers on the include path')
     .argument('<probe.c>')
     .argument('[ref]', 'also store the object as an image named ref in the local store (bee build INPUT REF)')
@@ -133,8 +147,7 @@ export function buildProgram(): Command {
       }),
     );
 
-  program
-    .command('describe')
+  withImageFlags(program.command('describe'))
     .description("list the programs, maps (with bee roles), globals and externs of a BPF object, without loading it; given an image reference, the image's description, authors and platform (bee describe REF)")
     .argument('<file.o|ref>', 'clang-compiled BPF object, or an image in the local store')
     .option('-j, --json', 'print JSON')
@@ -278,16 +291,14 @@ export function buildProgram(): Command {
       }),
     );
 
-  program
-    .command('list')
+  withImageFlags(program.command('list'))
     .description('images in the local store: Name | OS | OS Version | Arch')
     .action(() =>
       run(false, async () => {
         process.stdout.write((await import('./images.js')).listImages(imageFlags()));
       }),
     );
-  program
-    .command('tag')
+  withImageFlags(program.command('tag'))
     .description('name a stored image by another reference (tag it as the remote ref before push)')
     .argument('<src>')
     .argument('<dst>')
@@ -297,8 +308,7 @@ export function buildProgram(): Command {
         process.stderr.write(`Tagged ${name}\n`);
       }),
     );
-  program
-    .command('push')
+  withImageFlags(program.command('push'))
     .description('push a stored image to its registry')
     .argument('<ref>')
     .action((ref: string) =>
@@ -306,8 +316,7 @@ export function buildProgram(): Command {
         process.stderr.write(await (await import('./images.js')).pushImage(ref, imageFlags()));
       }),
     );
-  program
-    .command('pull')
+  withImageFlags(program.command('pull'))
     .description('pull an image from its registry into the local store')
     .argument('<ref>')
     .action((ref: string) =>
@@ -315,8 +324,7 @@ export function buildProgram(): Command {
         process.stderr.write(await (await import('./images.js')).pullImage(ref, imageFlags()));
       }),
     );
-  program
-    .command('login')
+  withImageFlags(program.command('login'))
     .description('log in to a registry and save the credentials in <config-dir>/config.json')
     .argument('<server>')
     .option('--password-stdin', 'read the password from standard input')
