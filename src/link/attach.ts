@@ -3,13 +3,15 @@
 import fs from 'node:fs';
 import type { Program } from '../loader/object.js';
 import { cstr, linkCreate, progAttach, progDetach, rawTracepointOpen } from '../syscall/bpf.js';
-import { AttachType } from '../syscall/constants.js';
+import { AttachType, ProgType } from '../syscall/constants.js';
 import { BpfError, EINVAL, ENOENT, EOPNOTSUPP } from '../syscall/errno.js';
-import type { Fd } from '../syscall/fd.js';
+import { Fd as FdClass, type Fd } from '../syscall/fd.js';
 import { sys } from '../syscall/backend.js';
 import { BaseLink, type Link } from './link.js';
 import { attachPerfEvent, PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, type PerfAttr, perfEventOpen, pmu } from './perf.js';
 import { resolveBinary, symbolOffset } from './symbols.js';
+import { NetlinkError } from '../syscall/netlink.js';
+import { tcAttachNetlink, tcDetachNetlink, type TcDirection, XDP_FLAGS_REPLACE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpSetNetlink } from './tc.js';
 import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './tracefs.js';
 
 export class AttachError extends Error {
@@ -37,6 +39,14 @@ export interface AttachOptions {
   iface?: string | number;
   /** XDP flags (XDP_FLAGS_SKB_MODE = 2, DRV_MODE = 4). */
   xdpFlags?: number;
+  /** XDP: a BPF link (5.9+), netlink (RTM_SETLINK), or auto: the link, netlink where links are missing. */
+  xdpMode?: 'auto' | 'link' | 'netlink';
+  /** TC: which hook (default: the section's, tc/egress → egress, else ingress). */
+  tcDirection?: TcDirection;
+  /** TC: a TCX link (6.6+), a netlink clsact bpf filter, or auto: TCX, netlink where TCX is missing. */
+  tcMode?: 'auto' | 'tcx' | 'netlink';
+  /** TC netlink filter priority (default: the kernel picks). */
+  tcPriority?: number;
   /** cgroup programs: the cgroup v2 directory (default: the cgroup2 mount point). */
   cgroup?: string;
   /** perf_event programs: samples per second per CPU (default 99). */
@@ -191,17 +201,58 @@ function attachPerfEventProg(p: Program, o: AttachOptions): Link {
   return new BaseLink('perf_event', p.name, `cpu-clock ${o.sampleFreq ?? 99} Hz on ${perfs.length} CPUs`, links[0], [...links.slice(1), ...perfs]);
 }
 
+/** A kernel without this kind of BPF link answers LINK_CREATE with EINVAL: then netlink does it. */
+const noSuchLink = (e: unknown) => e instanceof BpfError && e.errno === EINVAL;
+
 function attachXdp(p: Program, o: AttachOptions): Link {
   const ifindex = ifindexOf(o.iface ?? (p.spec.attachTarget || undefined), p.name);
-  const fd = linkCreate({ progFd: p.fd.value, targetFd: ifindex, attachType: AttachType.XDP, flags: o.xdpFlags ?? 0 }, `XDP on ifindex ${ifindex}`);
-  return new BaseLink('xdp', p.name, String(o.iface ?? ifindex), fd);
+  const target = String(o.iface ?? ifindex);
+  const mode = o.xdpMode ?? 'auto';
+  if (mode !== 'netlink') {
+    try {
+      const fd = linkCreate({ progFd: p.fd.value, targetFd: ifindex, attachType: AttachType.XDP, flags: o.xdpFlags ?? 0 }, `XDP on ifindex ${ifindex}`);
+      return new BaseLink('xdp', p.name, target, fd);
+    } catch (e) {
+      if (mode === 'link' || !noSuchLink(e)) throw e;
+    }
+  }
+  // Netlink: only where nothing is attached yet; detach only if ours is still the one attached.
+  const flags = o.xdpFlags ?? 0;
+  xdpSetNetlink(ifindex, p.fd.value, flags | XDP_FLAGS_UPDATE_IF_NOEXIST);
+  // The link keeps its own reference to the program: the detach names it (expected fd), and the
+  // program's own fd may be closed first.
+  const dup = sys().dupCloexec(p.fd.value, 3);
+  if (dup < 0) {
+    xdpSetNetlink(ifindex, -1, flags);
+    throw new BpfError('fcntl(F_DUPFD_CLOEXEC)', -dup, `program '${p.name}'`);
+  }
+  const own = new FdClass(dup, 'prog');
+  return new BaseLink('xdp', p.name, `${target} (netlink)`, undefined, [own], [], () => {
+    try {
+      xdpSetNetlink(ifindex, -1, (flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST) | XDP_FLAGS_REPLACE, own.value);
+    } catch (e) {
+      if (e instanceof NetlinkError && e.errno === 19 /* ENODEV: the interface is gone */) return;
+      throw e;
+    }
+  });
 }
 
-function attachTcx(p: Program, o: AttachOptions): Link {
+function attachTc(p: Program, o: AttachOptions): Link {
   const ifindex = ifindexOf(o.iface, p.name);
-  const attachType = p.expectedAttachType ?? AttachType.TCX_INGRESS;
-  const fd = linkCreate({ progFd: p.fd.value, targetFd: ifindex, attachType }, `TCX on ifindex ${ifindex}`);
-  return new BaseLink('tcx', p.name, `${o.iface ?? ifindex} ${attachType === AttachType.TCX_EGRESS ? 'egress' : 'ingress'}`, fd);
+  const direction: TcDirection = o.tcDirection ?? (p.expectedAttachType === AttachType.TCX_EGRESS ? 'egress' : 'ingress');
+  const mode = o.tcMode ?? 'auto';
+  const where = `${o.iface ?? ifindex} ${direction}`;
+  if (mode !== 'netlink') {
+    try {
+      const attachType = direction === 'egress' ? AttachType.TCX_EGRESS : AttachType.TCX_INGRESS;
+      const fd = linkCreate({ progFd: p.fd.value, targetFd: ifindex, attachType }, `TCX on ifindex ${ifindex}`);
+      return new BaseLink('tcx', p.name, where, fd);
+    } catch (e) {
+      if (mode === 'tcx' || !noSuchLink(e)) throw e;
+    }
+  }
+  const filter = tcAttachNetlink(p.fd.value, p.name, ifindex, direction, { priority: o.tcPriority });
+  return new BaseLink('tc', p.name, `${where} (clsact, prio ${filter.priority} handle 0x${filter.handle.toString(16)})`, undefined, [], [], () => tcDetachNetlink(filter));
 }
 
 /** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems). */
@@ -283,10 +334,12 @@ export function attachProgram(p: Program, o: AttachOptions = {}): Link {
     case 'xdp':
       return attachXdp(p, o);
     case 'tcx':
-      return attachTcx(p, o);
+      return attachTc(p, o);
     case 'cgroup':
       return attachCgroup(p, o);
     default:
+      // Legacy SEC("tc")/SEC("classifier") programs: TC with an interface (and a direction) given.
+      if (p.spec.progType === ProgType.SCHED_CLS && o.iface !== undefined) return attachTc(p, o);
       throw new AttachError(p.name, `section '${p.section}' has no automatic attach point (${p.spec.attach}); attach it explicitly`);
   }
 }

@@ -53,6 +53,8 @@ export class BaseLink implements Link {
     private readonly owned: Fd[] = [],
     /** tracefs events to remove after detaching. */
     private probeEvents: string[] = [],
+    /** Detaches what is not an fd (a netlink TC filter or XDP program); runs once, on close. */
+    private detachFn?: () => void,
   ) {
     liveLinks.add(this);
     installHandlers();
@@ -63,7 +65,7 @@ export class BaseLink implements Link {
   }
 
   pin(path: string): void {
-    if (!this.fd) throw new Error(`${this.kind} link of '${this.program}' is not a BPF link (this kernel attaches it through a perf event fd); it cannot be pinned`);
+    if (!this.fd) throw new Error(`${this.kind} link of '${this.program}' is not a BPF link (this kernel attaches it through ${this.detachFn ? 'netlink' : 'a perf event fd'}); it cannot be pinned`);
     objPin(this.fd.value, path, `pin link of '${this.program}' at ${path}`);
   }
 
@@ -73,6 +75,7 @@ export class BaseLink implements Link {
    */
   persist(): void {
     liveLinks.delete(this);
+    this.detachFn = undefined; // a netlink attachment simply stays
     for (const e of this.probeEvents) forgetProbeEvent(e);
     this.probeEvents = [];
   }
@@ -87,6 +90,16 @@ export class BaseLink implements Link {
     if (this.#closed) return;
     this.#closed = true;
     liveLinks.delete(this);
+    if (this.detachFn) {
+      const fn = this.detachFn;
+      this.detachFn = undefined;
+      try {
+        fn();
+      } catch (e) {
+        // Closing runs on exit and signals too: report, do not throw out of an exit handler.
+        process.stderr.write(`bee-ts: detaching ${this.kind} '${this.program}' from ${this.target}: ${(e as Error).message}\n`);
+      }
+    }
     this.fd?.close();
     for (const f of this.owned) f.close();
     for (const e of this.probeEvents) removeProbeEvent(e);

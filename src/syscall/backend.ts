@@ -20,6 +20,10 @@ export interface SyscallBackend {
   /** epoll_wait on a worker thread: never blocks the event loop. */
   epollWaitAsync(epfd: number, events: Uint8Array, maxEvents: number, timeoutMs: number, cb: (r: number) => void): void;
   eventfd(initval: number, flags: number): number;
+  /** socket(2) (netlink for TC and XDP attachment on kernels without BPF links). */
+  socket(domain: number, type: number, protocol: number): number;
+  /** setsockopt(2) with an int value. */
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
   read(fd: number, buf: Uint8Array, len: number): number;
   write(fd: number, buf: Uint8Array, len: number): number;
   getrlimit(resource: number): { cur: bigint; max: bigint } | number;

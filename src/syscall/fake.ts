@@ -208,6 +208,12 @@ export class FakeBackend implements SyscallBackend {
   eventfd(): number {
     return -ENOSYS;
   }
+  socket(): number {
+    return -ENOSYS;
+  }
+  setsockoptInt(): number {
+    return -ENOSYS;
+  }
   read(): number {
     return -ENOSYS;
   }

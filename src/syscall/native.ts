@@ -43,6 +43,9 @@ function createNativeBackend(): SyscallBackend {
   const epollWait = libc.func('int epoll_wait(int, void *, int, int)');
   const eventfd = libc.func('int eventfd(uint, int)');
   const read = libc.func('long read(int, void *, size_t)');
+  const socket = libc.func('int socket(int, int, int)');
+  const setsockopt = libc.func('int setsockopt(int, int, int, void *, uint)');
+  const intOpt = Buffer.alloc(4);
   const write = libc.func('long write(int, void *, size_t)');
   const getrlimit = libc.func('int getrlimit(int, void *)');
   const setrlimit = libc.func('int setrlimit(int, void *)');
@@ -84,6 +87,11 @@ function createNativeBackend(): SyscallBackend {
       });
     },
     eventfd: (init, flags) => ret(eventfd(init, flags)),
+    socket: (domain, type, protocol) => ret(socket(domain, type, protocol)),
+    setsockoptInt: (fd, level, name, value) => {
+      intOpt.writeInt32LE(value, 0);
+      return ret(setsockopt(fd, level, name, intOpt, 4));
+    },
     read: (fd, buf, len) => ret(read(fd, buf, len)),
     write: (fd, buf, len) => ret(write(fd, buf, len)),
     getrlimit: (res) => {

@@ -180,6 +180,65 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     }
   });
 
+  it('XDP and TC through netlink (kernels without XDP/TCX links): iproute2 sees them, close removes them', async () => {
+    if (need(hasCommand('ip') && hasCommand('tc'), 'iproute2 (ip, tc) is not installed')) return;
+    const ns = `beenl${process.pid}`;
+    const sh = (c: string) => execSync(c, { stdio: 'pipe', encoding: 'utf8' });
+    const a = `bnl${process.pid % 10000}a`;
+    const b = `bnl${process.pid % 10000}b`;
+    sh(`ip netns add ${ns}`);
+    try {
+      sh(`ip link add ${a} type veth peer name ${b}`);
+      sh(`ip link set ${b} netns ${ns}`);
+      sh(`ip addr add 10.214.0.1/24 dev ${a} && ip link set ${a} up`);
+      sh(`ip -n ${ns} addr add 10.214.0.2/24 dev ${b} && ip -n ${ns} link set ${b} up`);
+      const ids = bpftoolIds('prog');
+      {
+        using o = open('attach.bpfel.o').load();
+        const xdp = o.program('count_xdp').attach({ iface: a, xdpMode: 'netlink' });
+        const tc = o.program('count_tc').attach({ iface: a, tcMode: 'netlink' });
+        expect(xdp.fd).toBeUndefined();
+        expect(tc.kind).toBe('tc');
+        expect(tc.target).toMatch(new RegExp(`^${a} egress \\(clsact, prio \\d+ handle 0x[0-9a-f]+\\)$`));
+        expect(() => tc.pin('/sys/fs/bpf/nope')).toThrow(/not a BPF link .*netlink/);
+        // iproute2, an independent reader, sees a direct-action bpf filter and an XDP program.
+        expect(sh(`tc filter show dev ${a} egress`)).toMatch(/bpf .*count_tc.* direct-action/);
+        expect(sh(`tc qdisc show dev ${a}`)).toContain('clsact');
+        expect(sh(`ip link show dev ${a}`)).toMatch(/xdp/);
+        // A second XDP program on the same interface: refused, and the first stays.
+        expect(() => o.program('count_xdp').attach({ iface: a, xdpMode: 'netlink' })).toThrow(/XDP on ifindex \d+: netlink: EBUSY/);
+        await sendUdp('10.214.0.2', 3);
+        expect(o.globals.get('tc_hits') as bigint).toBeGreaterThanOrEqual(3n);
+        expect(o.globals.get('xdp_hits') as bigint).toBeGreaterThanOrEqual(1n);
+        tc.close();
+        xdp.close();
+        expect(sh(`tc filter show dev ${a} egress`).trim()).toBe('');
+        expect(sh(`tc qdisc show dev ${a}`)).not.toContain('clsact'); // this attachment created it
+        expect(sh(`ip link show dev ${a}`)).not.toMatch(/xdp/);
+      }
+      expect(bpftoolIds('prog')).toEqual(ids);
+      // A clsact qdisc that was there before stays after our filter goes.
+      sh(`tc qdisc add dev ${a} clsact`);
+      {
+        using o = open('attach.bpfel.o').load();
+        using tc = o.program('count_tc').attach({ iface: a, tcMode: 'netlink', tcDirection: 'ingress' });
+        expect(sh(`tc filter show dev ${a} ingress`)).toContain('count_tc');
+      }
+      expect(sh(`tc filter show dev ${a} ingress`).trim()).toBe('');
+      expect(sh(`tc qdisc show dev ${a}`)).toContain('clsact');
+      // The object (and its program fd) closed before the XDP link: the link still detaches its program.
+      const o2 = open('attach.bpfel.o').load();
+      const x2 = o2.program('count_xdp').attach({ iface: a, xdpMode: 'netlink' });
+      o2.close();
+      expect(sh(`ip link show dev ${a}`)).toMatch(/xdp/);
+      x2.close();
+      expect(sh(`ip link show dev ${a}`)).not.toMatch(/xdp/);
+      sh(`ip link del ${a}`);
+    } finally {
+      sh(`ip netns del ${ns}`);
+    }
+  });
+
   it('a cgroup_skb program attaches to a cgroup', async () => {
     using o = open('attach.bpfel.o').load();
     using l = o.program('count_cgroup').attach();
