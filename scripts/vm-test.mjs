@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = path.join(root, '.vm');
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'];
+// (sch_ingress + cls_bpf: TC's clsact qdisc and bpf filter, which the host's module tree cannot autoload here)
+const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf'];
 const TIMEOUT_MS = Number(process.env.BEE_VM_TIMEOUT_MS ?? 40 * 60 * 1000);
 
 function need(cmd, pkg) {
