@@ -259,6 +259,23 @@ export function buildProgram(): Command {
     .option('-j, --json', 'print JSON')
     .action((o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).btfList(!!o.json)));
 
+  const net = program.command('net').description('BPF programs on network interfaces (like bpftool net)');
+  net
+    .command('list')
+    .alias('show')
+    .description('XDP, TC (clsact filters and TCX links) and flow dissector programs of this network namespace')
+    .argument('[dev]', "'dev'")
+    .argument('[name]', 'only this interface')
+    .option('-j, --json', 'print JSON')
+    .action((devKw: string | undefined, name: string | undefined, o: { json?: boolean }) =>
+      kernel(o.json, async () => {
+        if (devKw !== undefined && (devKw !== 'dev' || name === undefined)) throw new UsageError(`net list: expected 'dev NAME', got '${[devKw, name].filter(Boolean).join(' ')}'`);
+        const n = await import('./net.js');
+        const r = n.netList(name);
+        process.stdout.write(o.json ? JSON.stringify([r]) + '\n' : n.netText(r));
+      }),
+    );
+
   const link = program.command('link').description('inspect BPF links (like bpftool link)');
   link
     .command('list')

@@ -5,6 +5,16 @@
 // kernel picks the filter's priority and handle; NLM_F_ECHO hands them back for the delete.
 import {
   ETH_P_ALL,
+  IFLA_IFNAME,
+  IFLA_XDP_ATTACHED,
+  IFLA_XDP_DRV_PROG_ID,
+  IFLA_XDP_HW_PROG_ID,
+  IFLA_XDP_PROG_ID,
+  IFLA_XDP_SKB_PROG_ID,
+  RTM_GETLINK,
+  RTM_GETQDISC,
+  TC_H_INGRESS,
+  TCA_BPF_ID,
   IFLA_XDP,
   IFLA_XDP_EXPECTED_FD,
   IFLA_XDP_FD,
@@ -100,21 +110,41 @@ function deleteQdisc(nl: RtNetlink, ifindex: number): void {
   nl.request(RTM_DELQDISC, NLM_F_ACK, tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0), [strAttr(TCA_KIND, 'clsact')], `clsact qdisc on ifindex ${ifindex}`);
 }
 
-/** bpf filters on one clsact hook (kind, priority, handle, and the program's name). */
-export function tcListFilters(ifindex: number, direction: TcDirection): { priority: number; handle: number; kind: string; name?: string }[] {
+export interface TcFilterInfo {
+  priority: number;
+  handle: number;
+  kind: string;
+  /** TCA_BPF_NAME: the name given at attach (a program name, or tc's `file:[section]`). */
+  name?: string;
+  /** TCA_BPF_ID: the program id. */
+  id?: number;
+}
+
+const cstring = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b).replace(/\0.*$/s, '') : undefined);
+
+/** bpf filters on one clsact hook (kind, priority, handle, the program's name and id). */
+export function tcListFilters(ifindex: number, direction: TcDirection | 'ingress-qdisc'): TcFilterInfo[] {
   using nl = new RtNetlink();
-  const msgs = nl.request(RTM_GETTFILTER, NLM_F_DUMP, tcmsg(ifindex, 0, parentOf(direction), 0), [], `tc ${direction} filters on ifindex ${ifindex}`);
-  const out: { priority: number; handle: number; kind: string; name?: string }[] = [];
+  const parent = direction === 'ingress-qdisc' ? tcHandle(TC_H_INGRESS, 0) : parentOf(direction);
+  const msgs = nl.request(RTM_GETTFILTER, NLM_F_DUMP, tcmsg(ifindex, 0, parent, 0), [], `tc ${direction} filters on ifindex ${ifindex}`);
+  const out: TcFilterInfo[] = [];
   for (const m of msgs) {
     if (m.type !== 44 /* RTM_NEWTFILTER */) continue;
     const dv = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
     const handle = dv.getUint32(8, true);
     if (handle === 0) continue; // the per-priority chain head, not a filter
     const attrs = parseAttrs(m.payload, 20, m.payload.length);
-    const kind = new TextDecoder().decode(attrs.get(TCA_KIND) ?? new Uint8Array()).replace(/\0.*$/s, '');
+    const kind = cstring(attrs.get(TCA_KIND)) ?? '';
     const opts = attrs.get(TCA_OPTIONS);
-    const nameBytes = opts ? parseAttrs(opts, 0, opts.length).get(TCA_BPF_NAME) : undefined;
-    out.push({ priority: dv.getUint32(16, true) >>> 16, handle, kind, name: nameBytes ? new TextDecoder().decode(nameBytes).replace(/\0.*$/s, '') : undefined });
+    const bpf = opts ? parseAttrs(opts, 0, opts.length) : undefined;
+    const idBytes = bpf?.get(TCA_BPF_ID);
+    out.push({
+      priority: dv.getUint32(16, true) >>> 16,
+      handle,
+      kind,
+      name: cstring(bpf?.get(TCA_BPF_NAME)),
+      id: idBytes && idBytes.length >= 4 ? new DataView(idBytes.buffer, idBytes.byteOffset, 4).getUint32(0, true) : undefined,
+    });
   }
   return out;
 }
@@ -142,4 +172,55 @@ export function xdpSetNetlink(ifindex: number, progFd: number, flags: number, ex
   const xdp = [u32Attr(IFLA_XDP_FD, progFd), u32Attr(IFLA_XDP_FLAGS, flags)];
   if (expectedFd !== undefined) xdp.push(u32Attr(IFLA_XDP_EXPECTED_FD, expectedFd));
   nl.request(RTM_SETLINK, NLM_F_ACK, ifinfomsg(ifindex), [[IFLA_XDP, xdp]], `XDP on ifindex ${ifindex}`);
+}
+
+/** The kinds of qdisc an interface has (bpftool looks for clsact and ingress). */
+export function qdiscKinds(ifindex: number): string[] {
+  using nl = new RtNetlink();
+  const msgs = nl.request(RTM_GETQDISC, NLM_F_DUMP, tcmsg(ifindex, 0, 0, 0), [], `qdiscs on ifindex ${ifindex}`);
+  const out: string[] = [];
+  for (const m of msgs) {
+    const dv = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+    if (dv.getInt32(4, true) !== ifindex) continue;
+    out.push(cstring(parseAttrs(m.payload, 20, m.payload.length).get(TCA_KIND)) ?? '');
+  }
+  return out;
+}
+
+export interface NetDevice {
+  ifindex: number;
+  name: string;
+  /** XDP programs by mode (generic = SKB, driver = DRV, offload = HW). */
+  xdp: { mode: 'generic' | 'driver' | 'offload'; id: number }[];
+}
+
+const XDP_MODES = ['', 'driver', 'generic', 'offload'] as const;
+
+/** Every interface in this network namespace with its XDP programs (RTM_GETLINK dump). */
+export function netDevices(): NetDevice[] {
+  using nl = new RtNetlink();
+  const msgs = nl.request(RTM_GETLINK, NLM_F_DUMP, ifinfomsg(0), [], 'network interfaces');
+  const out: NetDevice[] = [];
+  const u32 = (b: Uint8Array | undefined) => (b && b.length >= 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : 0);
+  for (const m of msgs) {
+    if (m.type !== 16 /* RTM_NEWLINK */) continue;
+    const ifindex = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength).getInt32(4, true);
+    const attrs = parseAttrs(m.payload, 16, m.payload.length);
+    const dev: NetDevice = { ifindex, name: cstring(attrs.get(IFLA_IFNAME)) ?? String(ifindex), xdp: [] };
+    const x = attrs.get(IFLA_XDP);
+    if (x) {
+      const xa = parseAttrs(x, 0, x.length);
+      const attached = xa.get(IFLA_XDP_ATTACHED)?.[0] ?? 0;
+      if (attached === 4 /* XDP_ATTACHED_MULTI */) {
+        for (const [mode, t] of [['generic', IFLA_XDP_SKB_PROG_ID], ['driver', IFLA_XDP_DRV_PROG_ID], ['offload', IFLA_XDP_HW_PROG_ID]] as const) {
+          const id = u32(xa.get(t));
+          if (id) dev.xdp.push({ mode, id });
+        }
+      } else if (attached >= 1 && attached <= 3) {
+        dev.xdp.push({ mode: XDP_MODES[attached] as 'generic' | 'driver' | 'offload', id: u32(xa.get(IFLA_XDP_PROG_ID)) });
+      }
+    }
+    out.push(dev);
+  }
+  return out.sort((a, b) => a.ifindex - b.ifindex);
 }

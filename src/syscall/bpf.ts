@@ -64,6 +64,7 @@ const ATTR_SIZE = {
   LINK_DETACH: 4,
   ENABLE_STATS: 4,
   BIND_MAP: 12,
+  QUERY: 64, // ... revision
 } as const;
 
 export const BPF_OBJ_NAME_LEN = 16;
@@ -378,6 +379,31 @@ export function linkCreate(l: LinkCreateAttr, subject?: string): Fd {
   const a = new Attr(ATTR_SIZE.LINK_CREATE).u32(0, l.progFd).u32(4, l.targetFd).u32(8, l.attachType).u32(12, l.flags ?? 0);
   l.extra?.(a);
   return new Fd(bpfCall(Cmd.LINK_CREATE, a.buf, ATTR_SIZE.LINK_CREATE, subject), 'link');
+}
+
+export interface ProgQueryResult {
+  progIds: number[];
+  /** Link ids beside the programs (TCX and other mprog attach points, 6.6+; else zeros). */
+  linkIds: number[];
+  attachFlags: number;
+}
+
+/**
+ * BPF_PROG_QUERY: the programs attached to a target (cgroup fd, netns fd, or an ifindex for TCX)
+ * for one attach type. Asks for up to `max` ids.
+ */
+export function progQuery(target: number, attachType: number, subject: string, max = 64): ProgQueryResult {
+  const progIds = new Uint32Array(max);
+  const linkIds = new Uint32Array(max);
+  const a = new Attr(ATTR_SIZE.QUERY)
+    .u32(0, target)
+    .u32(4, attachType)
+    .ptr(16, new Uint8Array(progIds.buffer))
+    .u32(24, max)
+    .ptr(40, new Uint8Array(linkIds.buffer));
+  bpfCall(Cmd.PROG_QUERY, a.buf, ATTR_SIZE.QUERY, subject);
+  const n = Math.min(a.get32(24), max);
+  return { progIds: [...progIds.subarray(0, n)], linkIds: [...linkIds.subarray(0, n)], attachFlags: a.get32(12) };
 }
 
 export function linkDetach(linkFd: number): number {

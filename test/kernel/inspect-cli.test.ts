@@ -139,3 +139,44 @@ describe.skipIf(skip)('inspection CLI vs bpftool', () => {
     expect(r.stderr).toMatch(/run as root \(sudo\), or grant CAP_BPF/);
   });
 });
+
+describe.skipIf(skip ?? need(hasCommand('ip') && hasCommand('tc'), 'iproute2 (ip, tc) is not installed'))('net list vs bpftool net list', () => {
+  it("XDP (netlink and link, driver and generic) and clsact filters (ours and tc's): the same text and JSON; TCX links listed too", async () => {
+    await import('../../src/syscall/native.js');
+    const { BpfObject } = await import('../../src/loader/object.js');
+    const a = `bnet${process.pid % 10000}a`;
+    const b = `bnet${process.pid % 10000}b`;
+    const pins = `/sys/fs/bpf/bee-net-${process.pid}`;
+    const sh = (c: string) => execFileSync('sh', ['-c', c], { encoding: 'utf8' });
+    sh(`ip link add ${a} type veth peer name ${b} && ip link set ${a} up && ip link set ${b} up`);
+    try {
+      // The peers (bpftool, tc) attach half, from pins bee-ts made; bee-ts attaches the other half.
+      bee('prog', 'loadall', fixture('attach.bpfel.o'), pins);
+      bpftool('net', 'attach', 'xdpgeneric', 'pinned', `${pins}/count_xdp`, 'dev', b);
+      sh(`tc qdisc add dev ${a} clsact && tc filter add dev ${a} ingress bpf da object-pinned ${pins}/count_tc`);
+      using o = BpfObject.open(fixture('attach.bpfel.o')).load();
+      using x = o.program('count_xdp').attach({ iface: a, xdpMode: 'netlink' });
+      using t = o.program('count_tc').attach({ iface: a, tcMode: 'netlink' });
+      const mine = bee('net', 'list');
+      expect(mine).toBe(bpftool('net', 'list'));
+      expect(mine).toMatch(new RegExp(`^${b}\\(\\d+\\) generic id \\d+$`, 'm'));
+      expect(mine).toMatch(new RegExp(`^${a}\\(\\d+\\) driver id \\d+$`, 'm'));
+      expect(mine).toMatch(new RegExp(`^${a}\\(\\d+\\) clsact/ingress \\S+ id \\d+$`, 'm'));
+      expect(mine).toMatch(new RegExp(`^${a}\\(\\d+\\) clsact/egress count_tc id \\d+$`, 'm'));
+      expect(beeJson('net', 'list')).toEqual(bpftoolJson('net', 'list'));
+      expect(bee('net', 'list', 'dev', a)).toBe(bpftool('net', 'list', 'dev', a));
+      // TCX links: bpftool 7.1 does not list them; we do, with the link id.
+      using tcx = o.program('count_tc').attach({ iface: b, tcMode: 'tcx' });
+      expect(bee('net', 'list', 'dev', b)).toMatch(new RegExp(`^${b}\\(\\d+\\) tcx/egress count_tc prog_id \\d+ link_id \\d+$`, 'm'));
+      void x;
+      void t;
+      void tcx;
+    } finally {
+      sh(`ip link del ${a}`);
+      fs.rmSync(pins, { recursive: true, force: true });
+    }
+    const bad = runCli(['net', 'list', 'dev', 'no-such-if0']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain("no interface 'no-such-if0'");
+  });
+});
