@@ -9,7 +9,7 @@ import { Fd as FdClass, type Fd } from '../syscall/fd.js';
 import { sys } from '../syscall/backend.js';
 import { BaseLink, type Link } from './link.js';
 import { attachPerfEvent, PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, type PerfAttr, perfEventOpen, pmu } from './perf.js';
-import { resolveBinary, symbolOffset } from './symbols.js';
+import { resolveBinary, symbolOffset, symbolOffsets } from './symbols.js';
 import { NetlinkError } from '../syscall/netlink.js';
 import { tcAttachNetlink, tcDetachNetlink, type TcDirection, XDP_FLAGS_REPLACE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpSetNetlink } from './tc.js';
 import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './tracefs.js';
@@ -53,6 +53,8 @@ export interface AttachOptions {
   sampleFreq?: number;
   /** BPF cookie for perf-event based links (5.15+). */
   cookie?: bigint;
+  /** uprobe.multi: a cookie per matched function name. */
+  cookies?: Record<string, bigint>;
 }
 
 function ifindexOf(iface: string | number | undefined, prog: string): number {
@@ -140,6 +142,54 @@ function attachUprobe(p: Program, spec: string, retprobe: boolean, o: AttachOpti
   }
   const ev = addProbeEvent('uprobe', retprobe, `${binary}:0x${off.toString(16)}`);
   return perfLink(p, kind, `${binary}:${name}`, { type: PERF_TYPE_TRACEPOINT, config: BigInt(ev.id) }, pid, cpu, what, o, ev);
+}
+
+/**
+ * uprobe.multi (6.6+): one BPF link probing every function of a binary that matches a glob
+ * (`libc.so.6:getp*id`), optionally one cookie per function, optionally one process.
+ */
+function attachUprobeMulti(p: Program, spec: string, retprobe: boolean, o: AttachOptions): Link {
+  const i = spec.lastIndexOf(':');
+  if (i <= 0) throw new AttachError(p.name, `uprobe.multi target '${spec}' must be <binary>:<function glob>`);
+  let binary: string;
+  let funcs: { name: string; offset: number }[];
+  const pattern = spec.slice(i + 1);
+  try {
+    binary = resolveBinary(spec.slice(0, i));
+    funcs = symbolOffsets(binary, pattern);
+  } catch (e) {
+    throw new AttachError(p.name, (e as Error).message);
+  }
+  if (funcs.length === 0) throw new AttachError(p.name, `no function in ${binary} matches '${pattern}'`);
+  const offsets = new BigUint64Array(funcs.map((f) => BigInt(f.offset + (o.offset ?? 0))));
+  let cookies: BigUint64Array | undefined;
+  if (o.cookies) {
+    cookies = new BigUint64Array(funcs.map((f) => BigInt(o.cookies![f.name] ?? 0n)));
+    const unknown = Object.keys(o.cookies).filter((n) => !funcs.some((f) => f.name === n));
+    if (unknown.length) throw new AttachError(p.name, `cookies for functions the pattern '${pattern}' does not match: ${unknown.join(', ')}`);
+  }
+  const path = cstr(binary);
+  const what = `${retprobe ? 'uretprobe' : 'uprobe'}.multi ${binary}:${pattern} (${funcs.length} function${funcs.length === 1 ? '' : 's'})`;
+  let fd;
+  try {
+    fd = linkCreate(
+      {
+        progFd: p.fd.value,
+        targetFd: 0,
+        attachType: AttachType.TRACE_UPROBE_MULTI,
+        extra: (a) => {
+          a.ptr(16, path).ptr(24, new Uint8Array(offsets.buffer));
+          if (cookies) a.ptr(40, new Uint8Array(cookies.buffer));
+          a.u32(48, funcs.length).u32(52, retprobe ? 1 /* BPF_F_UPROBE_MULTI_RETURN */ : 0).u32(56, o.pid ?? 0);
+        },
+      },
+      what,
+    );
+  } catch (e) {
+    if (e instanceof BpfError && e.errno === EINVAL) throw new AttachError(p.name, `${what}: EINVAL: uprobe.multi needs Linux 6.6 (this is ${sys().uname().release}); use uprobe/ sections, one per function`);
+    throw e;
+  }
+  return new BaseLink(retprobe ? 'uretprobe.multi' : 'uprobe.multi', p.name, `${binary}:${pattern} (${funcs.map((f) => f.name).join(', ')})`, fd);
 }
 
 function attachTracepoint(p: Program, target: string, o: AttachOptions): Link {
@@ -321,6 +371,10 @@ export function attachProgram(p: Program, o: AttachOptions = {}): Link {
       return attachUprobe(p, target, o.retprobe ?? false, o);
     case 'uretprobe':
       return attachUprobe(p, target, true, o);
+    case 'uprobe.multi':
+      return attachUprobeMulti(p, target, false, o);
+    case 'uretprobe.multi':
+      return attachUprobeMulti(p, target, true, o);
     case 'tracepoint':
       return attachTracepoint(p, target, o);
     case 'raw_tracepoint':
@@ -353,6 +407,8 @@ export function canAutoAttach(p: Program): boolean {
     case 'kretsyscall':
     case 'uprobe':
     case 'uretprobe':
+    case 'uprobe.multi':
+    case 'uretprobe.multi':
     case 'tracepoint':
     case 'raw_tracepoint':
     case 'xdp':

@@ -50,3 +50,35 @@ export function symbolOffset(binary: string, symbol: string): number {
   }
   throw new SymbolError(`symbol '${symbol}' is not a function in ${binary}`);
 }
+
+/** A glob (`*`, `?`) as an anchored regular expression (libbpf's uprobe.multi patterns). */
+export function globRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+/**
+ * Every function in the binary whose name matches the glob, with its file offset (dynamic and
+ * static symbols; one entry per name, `name@VERSION` counted as `name`).
+ */
+export function symbolOffsets(binary: string, glob: string): { name: string; offset: number }[] {
+  const bytes = fs.readFileSync(binary);
+  const re = globRegExp(glob);
+  const seen = new Map<string, number>();
+  for (const dynamic of [true, false]) {
+    let elf;
+    try {
+      elf = parseElf(bytes, binary, { anyMachine: true, dynamic });
+    } catch {
+      continue;
+    }
+    for (const s of elf.symbols) {
+      if (s.type !== STT_FUNC || s.shndx === 0 || s.value === 0) continue;
+      const name = s.name.split('@')[0]!;
+      if (seen.has(name) || !re.test(name)) continue;
+      const sec = elf.sections[s.shndx];
+      if (!sec) continue;
+      seen.set(name, s.value - Number(sec.addr) + sec.offset);
+    }
+  }
+  return [...seen].map(([name, offset]) => ({ name, offset })).sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
+}

@@ -143,6 +143,28 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(o.globals.get('last_uprobe_pid')).toBe(process.pid);
   });
 
+  it('uprobe.multi / uretprobe.multi: one link per glob over libc, per-function cookies, a pid filter', () => {
+    const libc = koffi.load('libc.so.6');
+    const getpid = libc.func('int getpid()');
+    using o = open('uprobe_multi.bpfel.o').load();
+    using entry = o.program('multi_entry').attach({ pid: process.pid, cookies: { getpid: 1n, getppid: 1000n } });
+    using ret = o.program('multi_return').attach({ pid: process.pid });
+    expect(entry.kind).toBe('uprobe.multi');
+    expect(ret.kind).toBe('uretprobe.multi');
+    expect(entry.target).toMatch(/libc\.so\.6:getp\*id \((?=.*\bgetpid\b)(?=.*\bgetppid\b).*\)$/);
+    expect(entry.fd).toBeDefined(); // a BPF link: pinnable
+    for (let i = 0; i < 4; i++) getpid();
+    for (let i = 0; i < 3; i++) getppid();
+    expect(o.globals.get('entries') as bigint).toBeGreaterThanOrEqual(7n);
+    expect(o.globals.get('returns') as bigint).toBeGreaterThanOrEqual(7n);
+    // Each call carried its function's cookie: 4 × 1 + 3 × 1000 (nothing else in this process calls them here).
+    expect(o.globals.get('entries')).toBe(7n);
+    expect(o.globals.get('cookie_sum')).toBe(3004n);
+    // Errors name the binary and the pattern.
+    expect(() => o.program('multi_entry').attach({ target: 'libc.so.6:no_such_fn_*' })).toThrow(/no function in .*libc.* matches 'no_such_fn_\*'/);
+    expect(() => o.program('multi_entry').attach({ cookies: { nope: 1n } })).toThrow(/cookies for functions the pattern 'getp\*id' does not match: nope/);
+  });
+
   it('a perf_event program samples on every CPU', async () => {
     using o = open('attach.bpfel.o').load();
     using l = o.program('count_perf').attach({ sampleFreq: 1000 });
