@@ -276,6 +276,35 @@ export function buildProgram(): Command {
       }),
     );
 
+  const cgroup = program.command('cgroup').description('programs attached to cgroups (like bpftool cgroup)');
+  cgroup
+    .command('show')
+    .alias('list')
+    .description('programs attached to one cgroup (effective: also those inherited from its ancestors)')
+    .argument('<cgroup>', 'cgroup v2 directory')
+    .argument('[effective]', "'effective'")
+    .option('-j, --json', 'print JSON')
+    .action((dir: string, eff: string | undefined, o: { json?: boolean }) =>
+      kernel(o.json, async () => {
+        if (eff !== undefined && eff !== 'effective') throw new UsageError(`cgroup show: expected 'effective', got '${eff}'`);
+        const c = await import('./cgroup.js');
+        const progs = c.cgroupPrograms(dir, eff === 'effective');
+        process.stdout.write(o.json ? JSON.stringify(progs) + '\n' : c.cgroupShowText(progs, eff === 'effective'));
+      }),
+    );
+  cgroup
+    .command('tree')
+    .description('every cgroup with programs attached, under ROOT (default: the cgroup v2 mount)')
+    .argument('[root]')
+    .option('-j, --json', 'print JSON')
+    .action((root: string | undefined, o: { json?: boolean }) =>
+      kernel(o.json, async () => {
+        const c = await import('./cgroup.js');
+        const t = c.cgroupTree(root);
+        process.stdout.write(o.json ? JSON.stringify(t) + '\n' : c.cgroupTreeText(t));
+      }),
+    );
+
   const link = program.command('link').description('inspect BPF links (like bpftool link)');
   link
     .command('list')

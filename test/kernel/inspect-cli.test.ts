@@ -180,3 +180,43 @@ describe.skipIf(skip ?? need(hasCommand('ip') && hasCommand('tc'), 'iproute2 (ip
     expect(bad.stderr).toContain("no interface 'no-such-if0'");
   });
 });
+
+describe.skipIf(skip)('cgroup show/tree vs bpftool cgroup', () => {
+  it('programs attached by bpftool (PROG_ATTACH, multi) and by bee-ts (a link), on a cgroup and its child: the same text and JSON', async () => {
+    await import('../../src/syscall/native.js');
+    const { BpfObject } = await import('../../src/loader/object.js');
+    const { cgroup2Root } = await import('../../src/link/attach.js');
+    const cg = `${cgroup2Root()}/bee-cg-${process.pid}`;
+    const sub = `${cg}/child`;
+    const pins = `/sys/fs/bpf/bee-cg-${process.pid}`;
+    fs.mkdirSync(sub, { recursive: true });
+    try {
+      bee('prog', 'loadall', fixture('attach.bpfel.o'), pins);
+      bpftool('cgroup', 'attach', cg, 'egress', 'pinned', `${pins}/count_cgroup`, 'multi');
+      using o = BpfObject.open(fixture('attach.bpfel.o')).load();
+      using l = o.program('count_cgroup').attach({ cgroup: sub });
+      void l;
+      const tree = bee('cgroup', 'tree');
+      expect(tree).toBe(bpftool('cgroup', 'tree'));
+      expect(tree).toContain(`${cg}\n    `);
+      expect(tree).toMatch(new RegExp(`${sub}\\n    \\d+ +cgroup_inet_egress multi +count_cgroup`));
+      expect(beeJson('cgroup', 'tree')).toEqual(bpftoolJson('cgroup', 'tree'));
+      for (const args of [[sub], [sub, 'effective'], [cg]]) {
+        expect(bee('cgroup', 'show', ...args)).toBe(bpftool('cgroup', 'show', ...args));
+        expect(beeJson('cgroup', 'show', ...args)).toEqual(bpftoolJson('cgroup', 'show', ...args));
+      }
+      // effective on the child sees the parent's program too.
+      expect(beeJson('cgroup', 'show', sub, 'effective')).toHaveLength(2);
+    } finally {
+      try {
+        bpftool('cgroup', 'detach', cg, 'egress', 'pinned', `${pins}/count_cgroup`);
+      } catch {
+        /* not attached */
+      }
+      fs.rmSync(pins, { recursive: true, force: true });
+      fs.rmdirSync(sub);
+      fs.rmdirSync(cg);
+    }
+    expect(runCli(['cgroup', 'show', '/no/such/cgroup']).stderr).toMatch(/cannot open \(ENOENT\); give a cgroup v2 directory/);
+  });
+});
