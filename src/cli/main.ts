@@ -354,22 +354,18 @@ export function buildProgram(): Command {
         process.stderr.write(`Tagged ${name}\n`);
       }),
     );
-  withImageFlags(program.command('push'))
-    .description('push a stored image to its registry')
-    .argument('<ref>')
-    .action((ref: string) =>
-      run(false, async () => {
-        process.stderr.write(await (await import('./images.js')).pushImage(ref, imageFlags()));
-      }),
-    );
-  withImageFlags(program.command('pull'))
-    .description('pull an image from its registry into the local store')
-    .argument('<ref>')
-    .action((ref: string) =>
-      run(false, async () => {
-        process.stderr.write(await (await import('./images.js')).pullImage(ref, imageFlags()));
-      }),
-    );
+  for (const [name, description, fn] of [
+    ['push', 'push a stored image to its registry', 'pushImage'],
+    ['pull', 'pull an image from its registry into the local store', 'pullImage'],
+  ] as const)
+    withImageFlags(program.command(name))
+      .description(description)
+      .argument('<ref>')
+      .action((ref: string) =>
+        run(false, async () => {
+          process.stderr.write(await (await import('./images.js'))[fn](ref, imageFlags()));
+        }),
+      );
   withImageFlags(program.command('login'))
     .description('log in to a registry and save the credentials in <config-dir>/config.json')
     .argument('<server>')
