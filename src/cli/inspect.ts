@@ -240,6 +240,50 @@ export function progPin(args: string[]): void {
   }
 }
 
+/** prog dump xlated PROG [opcodes | linum | visual | file FILE]: bpftool's forms (one option at a time, like bpftool 7.1). */
+export async function progDumpXlated(args: string[], json: boolean): Promise<void> {
+  const sel = parseSelector(args, 'prog');
+  const rest = sel.rest;
+  let file: string | undefined;
+  const opts: { opcodes?: boolean; linum?: boolean } = {};
+  if (rest[0] === 'file') {
+    if (!rest[1] || rest.length > 2) throw new UsageError('prog dump xlated PROG file FILE');
+    file = rest[1];
+  } else {
+    if (rest.length > 1) throw new UsageError(`prog dump xlated: one of opcodes, linum (got '${rest.join(' ')}')`);
+    if (rest[0] === 'opcodes') opts.opcodes = true;
+    else if (rest[0] === 'linum') opts.linum = true;
+    else if (rest[0] === 'visual') throw new UsageError('prog dump xlated ... visual (a DOT graph) is not supported by bee-ts');
+    else if (rest[0] !== undefined) throw new UsageError(`prog dump xlated: unknown option '${rest[0]}' (opcodes | linum | file FILE)`);
+  }
+  const { progXlated } = await import('../syscall/info.js');
+  const x = await import('./xlated.js');
+  const fds = openProgs(sel);
+  try {
+    const out: string[] = [];
+    const jsonOut: unknown[] = [];
+    for (const fd of fds) {
+      const d = progXlated(fd.value);
+      if (file) {
+        fs.writeFileSync(file, d.insns);
+        continue;
+      }
+      let btf: Btf | undefined;
+      try {
+        btf = d.info.btfId ? btfById(d.info.btfId) : undefined;
+      } catch {
+        btf = undefined; // BTF gone or unreadable: no prototypes or source lines
+      }
+      if (json) jsonOut.push(x.xlatedJson(d, btf, opts));
+      else out.push(x.xlatedText(d, btf, opts));
+    }
+    if (file) return;
+    process.stdout.write(json ? JSON.stringify(fds.length === 1 ? jsonOut[0] : jsonOut) + '\n' : out.join('\n'));
+  } finally {
+    for (const f of fds) f.close();
+  }
+}
+
 // ---- maps ----
 
 export function mapJson(fd: number, info: MapInfo = mapInfo(fd)): Record<string, unknown> {

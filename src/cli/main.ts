@@ -204,6 +204,13 @@ export function buildProgram(): Command {
         loadall(obj, dir, o);
       }),
     );
+  const dump = prog.command('dump').description('dump a program: prog dump xlated PROG [opcodes | linum | file FILE]');
+  dump
+    .command('xlated')
+    .description('the instructions as the verifier left them, with BTF prototypes and source lines (like bpftool prog dump xlated)')
+    .argument('<args...>', 'PROG [opcodes | linum | file FILE]')
+    .option('-j, --json', 'print JSON (bpftool -j layout)')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progDumpXlated(args, !!o.json)));
   prog
     .command('pin')
     .description('pin a program: prog pin PROG FILE')

@@ -251,3 +251,62 @@ export function bootTimeToEpoch(ns: bigint): number {
   const uptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
   return Math.floor(Date.now() / 1000 - uptime + Number(ns) / 1e9);
 }
+
+export interface LineInfoRec {
+  insnOff: number;
+  fileNameOff: number;
+  lineOff: number;
+  line: number;
+  col: number;
+}
+
+/** What `prog dump xlated` needs: the translated instructions and the debug info that names them. */
+export interface ProgXlated {
+  info: ProgInfo;
+  insns: Uint8Array;
+  jitedKsyms: bigint[];
+  funcInfo: { insnOff: number; typeId: number }[];
+  lineInfo: LineInfoRec[];
+}
+
+export function progXlated(fd: number): ProgXlated {
+  const info = progInfo(fd);
+  const first = Buffer.alloc(PROG_INFO_SIZE);
+  objInfo(fd, first, 'program info');
+  const xlatedLen = first.readUInt32LE(20);
+  const nrKsyms = first.readUInt32LE(104);
+  const fiSize = first.readUInt32LE(132);
+  const nrFi = first.readUInt32LE(144);
+  const nrLi = first.readUInt32LE(148);
+  const liSize = first.readUInt32LE(172);
+  const insns = Buffer.alloc(xlatedLen);
+  const ksyms = Buffer.alloc(nrKsyms * 8);
+  const fi = Buffer.alloc(nrFi * fiSize);
+  const li = Buffer.alloc(nrLi * liSize);
+  const b = Buffer.alloc(PROG_INFO_SIZE);
+  const a = (buf: Buffer) => sys().addressOf(buf);
+  b.writeUInt32LE(xlatedLen, 20);
+  if (xlatedLen) b.writeBigUInt64LE(a(insns), 32);
+  b.writeUInt32LE(nrKsyms, 104);
+  if (nrKsyms) b.writeBigUInt64LE(a(ksyms), 112);
+  b.writeUInt32LE(fiSize, 132);
+  if (nrFi) b.writeBigUInt64LE(a(fi), 136);
+  b.writeUInt32LE(nrFi, 144);
+  b.writeUInt32LE(nrLi, 148);
+  if (nrLi) b.writeBigUInt64LE(a(li), 152);
+  b.writeUInt32LE(liSize, 172);
+  objInfo(fd, b, 'program info');
+  if (xlatedLen && b.readUInt32LE(20) > 0 && insns.every((x) => x === 0))
+    throw new Error('the kernel hid the translated instructions (kernel.kptr_restrict / bpf_dump_raw_ok): run as root');
+  const funcInfo: { insnOff: number; typeId: number }[] = [];
+  for (let i = 0; i < Math.min(nrFi, b.readUInt32LE(144)); i++) funcInfo.push({ insnOff: fi.readUInt32LE(i * fiSize), typeId: fi.readUInt32LE(i * fiSize + 4) });
+  const lineInfo: LineInfoRec[] = [];
+  for (let i = 0; i < Math.min(nrLi, b.readUInt32LE(148)); i++) {
+    const o = i * liSize;
+    const lc = li.readUInt32LE(o + 12);
+    lineInfo.push({ insnOff: li.readUInt32LE(o), fileNameOff: li.readUInt32LE(o + 4), lineOff: li.readUInt32LE(o + 8), line: lc >>> 10, col: lc & 0x3ff });
+  }
+  const jitedKsyms: bigint[] = [];
+  for (let i = 0; i < Math.min(nrKsyms, b.readUInt32LE(104)); i++) jitedKsyms.push(ksyms.readBigUInt64LE(i * 8));
+  return { info, insns, jitedKsyms, funcInfo, lineInfo };
+}
