@@ -283,6 +283,21 @@ export function buildProgram(): Command {
       }),
     );
 
+  const gen = program.command('gen').description('generate code from a BPF object');
+  gen
+    .command('ts')
+    .alias('skeleton')
+    .description("a TypeScript module for a probe: its BTF types, maps as TypedMap<K, V>, typed ring buffer readers, globals, constants, program names and a class that opens/loads/closes it (bee-ts's bpf2go)")
+    .argument('<probe.o>')
+    .option('-o, --output <file>', 'write here instead of stdout')
+    .option('--name <Name>', 'class name (default: from the file name)')
+    .action((file: string, o: { output?: string; name?: string }) =>
+      run(false, async () => {
+        const text = (await import('./gen.js')).genTsCommand(file, o);
+        if (!o.output) process.stdout.write(text);
+      }),
+    );
+
   const cgroup = program.command('cgroup').description('programs attached to cgroups (like bpftool cgroup)');
   cgroup
     .command('show')

@@ -105,6 +105,11 @@ export class BpfMap implements Disposable {
     return BpfMap.fromFd(objGet(path, 0, `map ${path}`), types);
   }
 
+  /** This map (for TypedMap views, whose `raw` is the untyped BpfMap). */
+  get raw(): BpfMap {
+    return this;
+  }
+
   get id(): number {
     return mapInfo(this.fd.value).id;
   }
