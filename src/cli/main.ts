@@ -40,26 +40,24 @@ export function buildProgram(): Command {
     .name('bee-ts')
     .description('Pure-TypeScript eBPF toolkit: load BPF objects, inspect programs, maps and BTF, and run BumbleBee-style probes.')
     .version(pkg.version, '-V, --version')
-    .showHelpAfterError()
-    // bee's global flags for the image store and registries (used by build REF, run REF, list,
-    // describe, tag, push, pull, login).
-    .option('--storage <dir>', 'local image store (an OCI image layout)', '~/.bumblebee/store')
-    .option('--config-dir <dir>', 'directory of config.json (registry credentials)', '~/.bumblebee')
-    .option('-c, --config <file>', 'registry auth file (default: <config-dir>/config.json, then ~/.docker/config.json)')
-    .option('-u, --username <user>', 'registry username')
-    .option('-p, --password <password>', 'registry password')
-    .option('--insecure', 'accept any TLS certificate from the registry')
-    .option('--plain-http', 'talk plain HTTP to the registry');
-  // The same flags after the subcommand too (`bee-ts pull REF --plain-http`), as bee's persistent flags.
-  const withImageFlags = (cmd: Command): Command =>
-    cmd
-      .option('--storage <dir>', 'local image store')
-      .option('--config-dir <dir>', 'directory of config.json')
-      .option('-c, --config <file>', 'registry auth file')
-      .option('-u, --username <user>', 'registry username')
-      .option('-p, --password <password>', 'registry password')
-      .option('--insecure', 'accept any TLS certificate')
-      .option('--plain-http', 'talk plain HTTP to the registry');
+    .showHelpAfterError();
+  // bee's global flags for the image store and registries (used by build REF, run REF, list,
+  // describe, tag, push, pull, login): before the subcommand, with defaults, and after it too
+  // (`bee-ts pull REF --plain-http`), as bee's persistent flags.
+  const IMAGE_FLAGS: [flags: string, description: string, programDefault?: string][] = [
+    ['--storage <dir>', 'local image store (an OCI image layout)', '~/.bumblebee/store'],
+    ['--config-dir <dir>', 'directory of config.json (registry credentials)', '~/.bumblebee'],
+    ['-c, --config <file>', 'registry auth file (default: <config-dir>/config.json, then ~/.docker/config.json)'],
+    ['-u, --username <user>', 'registry username'],
+    ['-p, --password <password>', 'registry password'],
+    ['--insecure', 'accept any TLS certificate from the registry'],
+    ['--plain-http', 'talk plain HTTP to the registry'],
+  ];
+  for (const [flags, description, dflt] of IMAGE_FLAGS) program.option(flags, description, dflt);
+  const withImageFlags = (cmd: Command): Command => {
+    for (const [flags, description] of IMAGE_FLAGS) cmd.option(flags, description);
+    return cmd;
+  };
   let sub: Command | undefined;
   program.hook('preAction', (_p, action) => {
     sub = action;
