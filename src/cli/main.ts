@@ -202,6 +202,12 @@ export function buildProgram(): Command {
         loadall(obj, dir, o);
       }),
     );
+  prog
+    .command('run')
+    .description('run a program once (BPF_PROG_TEST_RUN): prog run PROG [data_in FILE [data_out FILE]] [ctx_in FILE [ctx_out FILE]] [repeat N]')
+    .argument('<args...>')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progRun(args, !!o.json)));
   const dump = prog.command('dump').description('dump a program: prog dump xlated PROG [opcodes | linum | file FILE]');
   dump
     .command('xlated')
