@@ -10,6 +10,7 @@ import { sys } from '../syscall/backend.js';
 import { BaseLink, type Link } from './link.js';
 import { attachPerfEvent, PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, type PerfAttr, perfEventOpen, pmu } from './perf.js';
 import { resolveBinary, symbolOffset, symbolOffsets } from './symbols.js';
+import { encodeUsdtSpec, readUsdtNotes, type UsdtNote } from './usdt.js';
 import { NetlinkError } from '../syscall/netlink.js';
 import { tcAttachNetlink, tcDetachNetlink, type TcDirection, XDP_FLAGS_REPLACE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpSetNetlink } from './tc.js';
 import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './tracefs.js';
@@ -190,6 +191,68 @@ function attachUprobeMulti(p: Program, spec: string, retprobe: boolean, o: Attac
     throw e;
   }
   return new BaseLink(retprobe ? 'uretprobe.multi' : 'uprobe.multi', p.name, `${binary}:${pattern} (${funcs.map((f) => f.name).join(', ')})`, fd);
+}
+
+/** Spec ids handed out per __bpf_usdt_specs map (an object's USDT attachments share it). */
+const usdtNextSpec = new WeakMap<object, number>();
+
+/**
+ * usdt (usdt.bpf.h): a uprobe on every site of `<binary>:<provider>:<name>`, each with its
+ * argument spec in __bpf_usdt_specs under a fresh id that the attachment's BPF cookie carries.
+ * Semaphores are bumped by the kernel (ref_ctr_offset) while attached.
+ */
+function attachUsdt(p: Program, target: string, o: AttachOptions): Link {
+  const parts = target.split(':');
+  if (parts.length < 3 || !parts.at(-1) || !parts.at(-2)) throw new AttachError(p.name, `usdt target '${target}' must be <binary>:<provider>:<name> (SEC("usdt/...") or { target })`);
+  const name = parts.pop()!;
+  const provider = parts.pop()!;
+  let binary: string;
+  let sites: UsdtNote[];
+  try {
+    binary = resolveBinary(parts.join(':'));
+    const all = readUsdtNotes(binary);
+    sites = all.filter((n) => n.provider === provider && n.name === name);
+    if (!sites.length) {
+      const have = [...new Set(all.map((n) => `${n.provider}:${n.name}`))];
+      throw new AttachError(p.name, `no USDT probe ${provider}:${name} in ${binary} (${have.length ? `it has ${have.slice(0, 10).join(', ')}${have.length > 10 ? ', ...' : ''}` : 'it has no .note.stapsdt'})`);
+    }
+  } catch (e) {
+    if (e instanceof AttachError) throw e;
+    throw new AttachError(p.name, (e as Error).message);
+  }
+  let specs: ReturnType<Program['object']['map']>;
+  try {
+    specs = p.object.map('__bpf_usdt_specs');
+  } catch {
+    throw new AttachError(p.name, `the object has no __bpf_usdt_specs map: write the handler with BPF_USDT from usdt.bpf.h`);
+  }
+  const pm = pmu('uprobe');
+  if (!pm) throw new AttachError(p.name, 'USDT needs the uprobe PMU (/sys/bus/event_source/devices/uprobe)');
+  const refCtr = fs.existsSync('/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset');
+  const links: Link[] = [];
+  const ids: number[] = [];
+  try {
+    for (const site of sites) {
+      if (site.semaOffset && !refCtr) throw new AttachError(p.name, `USDT ${provider}:${name} has a semaphore, and this kernel's uprobe PMU has no ref_ctr_offset (4.20+)`);
+      const id = usdtNextSpec.get(specs) ?? 0;
+      if (id >= specs.maxEntries) throw new AttachError(p.name, `more than ${specs.maxEntries} USDT sites in one object (BPF_USDT_MAX_SPEC_CNT)`);
+      usdtNextSpec.set(specs, id + 1);
+      const key = new Uint8Array(4);
+      new DataView(key.buffer).setInt32(0, id, true);
+      specs.updateRaw(key, encodeUsdtSpec(site.args, o.cookie ?? 0n));
+      ids.push(id);
+      const attr = { type: pm.type, config: BigInt(site.semaOffset) << 32n, config1: cstr(binary), config2: BigInt(site.offset) };
+      const pid = o.pid ?? -1;
+      links.push(perfLink(p, 'usdt', `${binary}:${provider}:${name}`, attr, pid, pid === -1 ? 0 : -1, `usdt ${provider}:${name} at ${binary}+0x${site.offset.toString(16)}`, { ...o, cookie: BigInt(id) }));
+    }
+  } catch (e) {
+    for (const l of links) l.close();
+    if (e instanceof BpfError && e.errno === EINVAL && !links.length) throw new AttachError(p.name, `${(e as Error).message}\n  hint: USDT needs BPF cookies (Linux 5.15+)`);
+    throw e;
+  }
+  return new BaseLink('usdt', p.name, `${binary}:${provider}:${name} (${sites.length} site${sites.length === 1 ? '' : 's'})`, undefined, [], [], () => {
+    for (const l of links) l.close();
+  });
 }
 
 function attachTracepoint(p: Program, target: string, o: AttachOptions): Link {
@@ -375,6 +438,8 @@ export function attachProgram(p: Program, o: AttachOptions = {}): Link {
       return attachUprobeMulti(p, target, false, o);
     case 'uretprobe.multi':
       return attachUprobeMulti(p, target, true, o);
+    case 'usdt':
+      return attachUsdt(p, target, o);
     case 'tracepoint':
       return attachTracepoint(p, target, o);
     case 'raw_tracepoint':
@@ -409,6 +474,7 @@ export function canAutoAttach(p: Program): boolean {
     case 'uretprobe':
     case 'uprobe.multi':
     case 'uretprobe.multi':
+    case 'usdt':
     case 'tracepoint':
     case 'raw_tracepoint':
     case 'xdp':

@@ -2,6 +2,7 @@ import '../../src/syscall/native.js';
 import { execFileSync, execSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import os from 'node:os';
 import koffi from 'koffi';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseBtf } from '../../src/btf/btf.js';
@@ -12,7 +13,7 @@ import { BpfObject, LoadError } from '../../src/loader/object.js';
 import { VerifierError } from '../../src/loader/prog-load.js';
 import { SpecError } from '../../src/loader/spec.js';
 import { Fd } from '../../src/syscall/fd.js';
-import { bpftoolIds, fixture, hasCommand, need, needKernel, openFdCount } from '../helpers.js';
+import { bpftoolIds, fixture, hasCommand, need, needKernel, openFdCount, root } from '../helpers.js';
 
 const skip = needKernel();
 const open = (name: string, opts = {}) => BpfObject.open(fixture(name), opts);
@@ -163,6 +164,46 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     // Errors name the binary and the pattern.
     expect(() => o.program('multi_entry').attach({ target: 'libc.so.6:no_such_fn_*' })).toThrow(/no function in .*libc.* matches 'no_such_fn_\*'/);
     expect(() => o.program('multi_entry').attach({ cookies: { nope: 1n } })).toThrow(/cookies for functions the pattern 'getp\*id' does not match: nope/);
+  });
+
+  it('USDT (usdt.bpf.h): register, stack and constant arguments, a semaphore the kernel bumps, cookies', () => {
+    if (need(fs.existsSync('/usr/include/x86_64-linux-gnu/sys/sdt.h') || fs.existsSync('/usr/include/sys/sdt.h'), 'sys/sdt.h missing: apt-get install systemtap-sdt-dev')) return;
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/bee-usdt-`);
+    try {
+      // The same probes built optimised (arguments in registers) and not (arguments on the stack).
+      const bins = ['-O2', '-O0'].map((opt) => {
+        const out = `${dir}/app${opt}`;
+        execFileSync('gcc', [opt, '-o', out, `${root}/test/probes/usdt_app.c`]);
+        return out;
+      });
+      for (const bin of bins) {
+        using o = open('usdt.bpfel.o').load();
+        const tick = o.program('on_tick').attach({ target: `${bin}:beets:tick`, cookie: 99n });
+        const tock = o.program('on_tock').attach({ target: `${bin}:beets:tock` });
+        expect(tick.kind).toBe('usdt');
+        expect(tick.target).toBe(`${bin}:beets:tick (1 site)`);
+        // The tock probe only fires while its semaphore is non-zero: the kernel bumps it for us.
+        expect(execFileSync(bin, ['4'], { encoding: 'utf8' })).toBe('semaphore 1\n');
+        expect(o.globals.get('ticks')).toBe(4n);
+        expect(o.globals.get('sum_i')).toBe(6n); // 0+1+2+3
+        expect(o.globals.get('sum_neg')).toBe(-26n); // -5-i, sign-extended from a long
+        expect(o.globals.get('sum_data')).toBe(100n); // 10+20+30+40 through a memory operand
+        expect(o.globals.get('tocks')).toBe(4n);
+        expect(o.globals.get('sum_tock')).toBe(600n);
+        expect(o.globals.get('sum_const')).toBe(4n * 42n); // a constant ($42) argument
+        expect(o.globals.get('last_cookie')).toBe(99n);
+        expect(o.globals.get('arg_cnt')).toBe(4);
+        tick.close();
+        tock.close();
+        expect(execFileSync(bin, ['2'], { encoding: 'utf8' })).toBe('semaphore 0\n');
+        expect(o.globals.get('ticks')).toBe(4n);
+      }
+      using o = open('usdt.bpfel.o').load();
+      expect(() => o.program('on_tick').attach({ target: `${bins[0]}:beets:nope` })).toThrow(/no USDT probe beets:nope in .*app-O2 \(it has beets:tick, beets:tock\)/);
+      expect(() => o.program('on_tick').attach({ target: `${process.execPath}:beets:tick` })).toThrow(/no USDT probe beets:tick/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a perf_event program samples on every CPU', async () => {
