@@ -46,7 +46,9 @@ export function cgroupPrograms(dir: string, effective = false): CgroupProg[] {
       try {
         q = progQuery(fd, type, `cgroup ${dir}`, 256, effective ? BPF_F_QUERY_EFFECTIVE : 0);
       } catch (e) {
-        if (e instanceof BpfError && (e.errno === 22 || e.errno === 95 || e.errno === 9)) continue; // not a cgroup attach type here
+        // Like bpftool, an attach type whose query fails is skipped (EINVAL: not a cgroup type on
+        // this kernel; ENOMEM was seen once on the root cgroup); only a permission error stops.
+        if (e instanceof BpfError && e.errno !== 1 /* EPERM */ && e.errno !== 13 /* EACCES */) continue;
         throw e;
       }
       for (const id of q.progIds) {
@@ -94,29 +96,40 @@ export function cgroupShowText(progs: CgroupProg[], effective: boolean): string 
 }
 
 /** Pre-order walk of a cgroup v2 hierarchy: every cgroup with programs attached. */
-export function cgroupTree(root = cgroup2Root()): { cgroup: string; programs: CgroupProg[] }[] {
+export interface CgroupNode {
+  cgroup: string;
+  programs: CgroupProg[];
+}
+/** Depth below the walk's root, which bpftool shows by indenting rows (not part of the JSON). */
+const depthOf = new WeakMap<CgroupNode, number>();
+
+export function cgroupTree(root = cgroup2Root()): CgroupNode[] {
   if (!fs.existsSync(root)) throw new UsageError(`cgroup tree: ${root} does not exist`);
-  const out: { cgroup: string; programs: CgroupProg[] }[] = [];
-  const walk = (dir: string) => {
+  const out: CgroupNode[] = [];
+  const walk = (dir: string, depth = 0) => {
     const progs = cgroupPrograms(dir);
-    if (progs.length) out.push({ cgroup: dir, programs: progs });
+    if (progs.length) {
+      const node = { cgroup: dir, programs: progs };
+      depthOf.set(node, depth);
+      out.push(node);
+    }
     let entries: fs.Dirent[] = [];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
-    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
+    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name), depth + 1);
   };
   walk(root.replace(/\/+$/, '') || '/');
   return out;
 }
 
-export function cgroupTreeText(t: { cgroup: string; programs: CgroupProg[] }[]): string {
+export function cgroupTreeText(t: CgroupNode[]): string {
   const lines = ['CgroupPath', header(false)];
   for (const c of t) {
     lines.push(c.cgroup);
-    for (const p of c.programs) lines.push(row(p, '    '));
+    for (const p of c.programs) lines.push(row(p, depthOf.get(c) ? '    ' : ''));
   }
   return lines.join('\n') + '\n';
 }
