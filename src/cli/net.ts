@@ -68,7 +68,7 @@ export function netList(dev?: string): NetList {
     }
     for (const [kind, type] of [['tcx/ingress', AttachType.TCX_INGRESS], ['tcx/egress', AttachType.TCX_EGRESS]] as const) {
       try {
-        const q = progQuery(d.ifindex, type, `TCX programs on ${d.name}`);
+        const q = progQuery(d.ifindex, type, `TCX programs on ${d.name}`, 64, 0, true);
         q.progIds.forEach((id, i) => out.tc.push({ devname: d.name, ifindex: d.ifindex, kind, name: progName(id), id, link_id: q.linkIds[i] || undefined }));
       } catch (e) {
         if (!absent(e)) throw e;

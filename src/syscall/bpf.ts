@@ -392,16 +392,12 @@ export interface ProgQueryResult {
  * BPF_PROG_QUERY: the programs attached to a target (cgroup fd, netns fd, or an ifindex for TCX)
  * for one attach type. Asks for up to `max` ids.
  */
-export function progQuery(target: number, attachType: number, subject: string, max = 64, queryFlags = 0): ProgQueryResult {
+export function progQuery(target: number, attachType: number, subject: string, max = 64, queryFlags = 0, withLinks = false): ProgQueryResult {
   const progIds = new Uint32Array(max);
   const linkIds = new Uint32Array(max);
-  const a = new Attr(ATTR_SIZE.QUERY)
-    .u32(0, target)
-    .u32(4, attachType)
-    .u32(8, queryFlags)
-    .ptr(16, new Uint8Array(progIds.buffer))
-    .u32(24, max)
-    .ptr(40, new Uint8Array(linkIds.buffer));
+  const a = new Attr(ATTR_SIZE.QUERY).u32(0, target).u32(4, attachType).u32(8, queryFlags).ptr(16, new Uint8Array(progIds.buffer)).u32(24, max);
+  // Link ids only where asked (TCX): cgroup queries stay the shape bpftool sends.
+  if (withLinks) a.ptr(40, new Uint8Array(linkIds.buffer));
   bpfCall(Cmd.PROG_QUERY, a.buf, ATTR_SIZE.QUERY, subject);
   const n = Math.min(a.get32(24), max);
   return { progIds: [...progIds.subarray(0, n)], linkIds: [...linkIds.subarray(0, n)], attachFlags: a.get32(12) };
