@@ -1,5 +1,5 @@
 // `bee-ts feature probe`: what this kernel offers, each answer from actually trying it.
-import { haveMapType, haveMemcgAccounting, haveProgType, btfFeatures, attachFeatures } from '../syscall/features.js';
+import { haveMapType, haveMemcgAccounting, haveProgType, btfFeatures, attachFeatures, haveUprobeRefCtr, linkFeatures } from '../syscall/features.js';
 import { MapType, ProgType } from '../syscall/constants.js';
 import { sys } from '../syscall/backend.js';
 import { Attr, Cmd, linkCreate } from '../syscall/bpf.js';
@@ -57,6 +57,10 @@ export function probeFeatures(): FeatureReport {
   r.attach.have_tracefs_uprobe_events = attachFeatures.tracefsUprobes();
   r.attach.have_bpf_links = probeSafe(haveBpfLinks);
   r.attach.have_perf_link = probeSafe(havePerfLink);
+  r.attach.have_tcx_link = probeSafe(linkFeatures.tcx);
+  r.attach.have_uprobe_multi_link = probeSafe(linkFeatures.uprobeMulti);
+  r.attach.have_kprobe_multi_link = probeSafe(linkFeatures.kprobeMulti);
+  r.attach.have_uprobe_ref_ctr = probeSafe(haveUprobeRefCtr);
   r.btf.have_btf = probeSafe(btfFeatures.base);
   r.btf.have_btf_func = probeSafe(btfFeatures.func);
   r.btf.have_btf_func_global = probeSafe(btfFeatures.funcGlobal);
@@ -99,6 +103,10 @@ export function featureText(r: FeatureReport): string {
     have_tracefs_uprobe_events: 'tracefs uprobe_events',
     have_bpf_links: 'BPF links (BPF_LINK_CREATE)',
     have_perf_link: 'perf event BPF links',
+    have_tcx_link: 'TCX links (else TC attaches through netlink)',
+    have_uprobe_multi_link: 'uprobe.multi links',
+    have_kprobe_multi_link: 'kprobe.multi links',
+    have_uprobe_ref_ctr: 'uprobe ref_ctr_offset (USDT semaphores)',
   };
   for (const [k, v] of Object.entries(r.attach)) lines.push(`${attachNames[k] ?? k} ${yes(v)}`);
   lines.push('', 'Scanning BTF kinds...');

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { encodeBtf } from '../btf/encode.js';
 import { BtfKind, type BtfType } from '../btf/types.js';
 import { sys } from './backend.js';
-import { btfLoadRaw, mapCreate, progLoadRaw } from './bpf.js';
+import { Attr, btfLoadRaw, Cmd, mapCreate, progLoadRaw } from './bpf.js';
 import { AttachType, BPF_F_MMAPABLE, MapType, ProgType } from './constants.js';
 import { BpfError, EACCES, EPERM } from './errno.js';
 
@@ -245,4 +245,59 @@ export const attachFeatures = {
 /** For tests: forget cached answers. */
 export function resetFeatureCache(): void {
   cache.clear();
+}
+
+/**
+ * A kind of BPF link: load a tiny program of `progType` (with `attachType` expected), then
+ * LINK_CREATE it against a target that cannot work. A kernel that knows the link kind rejects
+ * the target (`yesErrno`); one that does not rejects the attach type with EINVAL.
+ */
+function haveLinkKind(key: string, progType: number, attachType: number, target: number, yesErrno: number[], extra?: (a: import('./bpf.js').Attr) => void): boolean {
+  return cached(`link:${key}`, () => {
+    const r = progLoadRaw({ type: progType, insns: RET0, license: 'GPL', expectedAttachType: attachType });
+    if (r.fd < 0) return answer('BPF_PROG_LOAD', r.fd) && false; // the program itself is unknown: no
+    try {
+      const a = new Attr(64).u32(0, r.fd).u32(4, target).u32(8, attachType);
+      extra?.(a);
+      const lr = sys().bpf(Cmd.LINK_CREATE, a.buf, 64);
+      if (lr >= 0) {
+        sys().close(lr);
+        return true;
+      }
+      if (-lr === EPERM || -lr === EACCES) throw new BpfError('BPF_LINK_CREATE', -lr, 'feature probe');
+      return yesErrno.includes(-lr);
+    } finally {
+      sys().close(r.fd);
+    }
+  });
+}
+
+const ENOENT_ = 2;
+const EBADF_ = 9;
+const ENODEV_ = 19;
+
+export const linkFeatures = {
+  /** TCX links (6.6): ifindex 0 is no device. */
+  tcx: () => haveLinkKind('tcx', ProgType.SCHED_CLS, AttachType.TCX_INGRESS, 0, [ENODEV_]),
+  /** uprobe.multi links (6.6): a path that is a directory (libbpf's probe). */
+  uprobeMulti: () => {
+    const path = Buffer.from('/\0');
+    const offsets = new BigUint64Array([0n]);
+    return haveLinkKind('uprobe_multi', ProgType.KPROBE, AttachType.TRACE_UPROBE_MULTI, 0, [EBADF_, ENOENT_], (a) =>
+      a.ptr(16, path).ptr(24, new Uint8Array(offsets.buffer)).u32(48, 1),
+    );
+  },
+  /** kprobe.multi links (5.18, CONFIG_FPROBE): a symbol that does not exist. */
+  kprobeMulti: () => {
+    const sym = Buffer.from('bee_ts_no_such_symbol\0');
+    const syms = new BigUint64Array([sys().addressOf(sym)]);
+    return haveLinkKind('kprobe_multi', ProgType.KPROBE, AttachType.TRACE_KPROBE_MULTI, 0, [ENOENT_, 3 /* ESRCH */], (a) =>
+      a.u32(16, 0).u32(20, 1).ptr(24, new Uint8Array(syms.buffer)),
+    );
+  },
+};
+
+/** USDT semaphores: the uprobe PMU takes a ref_ctr_offset (4.20). */
+export function haveUprobeRefCtr(): boolean {
+  return fs.existsSync('/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset');
 }

@@ -129,7 +129,17 @@ describe.skipIf(skip)('inspection CLI vs bpftool', () => {
     expect(f.attach.have_perf_link).toBe(true);
     // this kernel is built without kprobes
     expect(f.attach.have_kprobe_pmu).toBe(fs.existsSync('/sys/bus/event_source/devices/kprobe/type'));
+    // Link kinds, each probed by LINK_CREATE (the VM suite checks the "no" answers on 6.1):
+    const release = os.release().split('.').map(Number);
+    const atLeast = (maj: number, min: number) => release[0]! > maj || (release[0] === maj && release[1]! >= min);
+    expect(f.attach.have_tcx_link).toBe(atLeast(6, 6));
+    expect(f.attach.have_uprobe_multi_link).toBe(atLeast(6, 6));
+    // kprobe.multi needs CONFIG_FPROBE, which this kernel (like Debian's 6.1) is built without.
+    const config = fs.existsSync('/proc/config.gz') ? execFileSync('sh', ['-c', 'zcat /proc/config.gz'], { encoding: 'utf8' }) : '';
+    if (config) expect(f.attach.have_kprobe_multi_link).toBe(/^CONFIG_FPROBE=y$/m.test(config));
+    expect(f.attach.have_uprobe_ref_ctr).toBe(true);
     expect(bee('feature', 'probe')).toMatch(/eBPF map_type ringbuf is available/);
+    expect(bee('feature', 'probe')).toMatch(/TCX links \(else TC attaches through netlink\) is (NOT )?available/);
   });
 
   it('unprivileged use prints a clear error and exits non-zero', () => {

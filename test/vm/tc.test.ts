@@ -6,6 +6,7 @@ import { execSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
+import { linkFeatures } from '../../src/syscall/features.js';
 import { fixture, need, needKernel } from '../helpers.js';
 
 const skip = needKernel() ?? need(process.env.BEE_IN_VM === '1', 'VM-only tests: run `npm run test:vm`');
@@ -25,6 +26,10 @@ describe.skipIf(skip)('TC without TCX (Linux 6.1)', () => {
     tc.close();
     expect(sh('tc filter show dev lo egress').trim()).toBe('');
     expect(sh('tc qdisc show dev lo')).not.toContain('clsact');
+    // feature probe says so too: no TCX links, no uprobe.multi (6.6), no kprobe.multi (no FPROBE here).
+    expect(linkFeatures.tcx()).toBe(false);
+    expect(linkFeatures.uprobeMulti()).toBe(false);
+    expect(linkFeatures.kprobeMulti()).toBe(false);
     // Asking for TCX explicitly on this kernel is an error, not a silent fallback.
     expect(() => o.program('count_tc').attach({ iface: 'lo', tcMode: 'tcx' })).toThrow(/TCX on ifindex 1: .*EINVAL/);
   });
