@@ -23,7 +23,20 @@ describe('USDT argument specs', () => {
     expect(() => parseUsdtArg('8@8(%rax,%rbx,4)', 'x64')).toThrow(/not supported/);
     expect(() => parseUsdtArg('3@%eax', 'x64')).toThrow(/not SIZE@LOCATION/);
     expect(() => parseUsdtArg('4@%xmm0', 'x64')).toThrow(/register %xmm0 is not supported/);
-    expect(() => parseUsdtArg('4@%eax', 'arm64')).toThrow(/x86-64 only/);
+    expect(() => parseUsdtArg('4@%eax', 'riscv64')).toThrow(/x86-64 and arm64/);
+  });
+
+  it('arm64 syntax: x/w registers, sp, [reg, off] memory operands, bare constants', () => {
+    expect(parseUsdtArg('-4@x0', 'arm64')).toEqual({ type: 1, valOff: 0n, regOff: 0, signed: true, bitshift: 32 });
+    expect(parseUsdtArg('8@x30', 'arm64').regOff).toBe(240);
+    expect(parseUsdtArg('4@w7', 'arm64').regOff).toBe(56);
+    expect(parseUsdtArg('8@sp', 'arm64').regOff).toBe(248);
+    expect(parseUsdtArg('-8@[sp, 16]', 'arm64')).toEqual({ type: 2, valOff: 16n, regOff: 248, signed: true, bitshift: 0 });
+    expect(parseUsdtArg('-4@[x29, -12]', 'arm64')).toMatchObject({ type: 2, valOff: BigInt.asUintN(64, -12n), regOff: 232 });
+    expect(parseUsdtArg('8@[x1]', 'arm64')).toMatchObject({ type: 2, valOff: 0n, regOff: 8 });
+    expect(parseUsdtArg('-4@-15', 'arm64')).toMatchObject({ type: 0, valOff: BigInt.asUintN(64, -15n) });
+    expect(() => parseUsdtArg('8@x31', 'arm64')).toThrow(/register x31 is not supported/);
+    expect(() => parseUsdtArg('8@[x1, x2]', 'arm64')).toThrow(/not supported/);
   });
 
   it("encodes libbpf's struct __bpf_usdt_spec layout (208 bytes)", () => {

@@ -2,7 +2,7 @@
 // .note.stapsdt, turn their argument specs (`-4@%edi 8@-16(%rbp) -4@$5`) into
 // struct __bpf_usdt_spec records for usdt.bpf.h, and compute the uprobe file offsets and the
 // semaphore offsets (the kernel bumps a semaphore while a probe is attached, so `if (sema)`
-// guarded probes start firing). x86-64 argument syntax; the spec layout is libbpf's.
+// guarded probes start firing). x86-64 and arm64 argument syntax; the spec layout is libbpf's.
 import fs from 'node:fs';
 import { type ElfFile, parseElf } from '../elf/reader.js';
 
@@ -49,15 +49,35 @@ function x86RegOffset(reg: string, spec: string): number {
   return off;
 }
 
-/** One argument spec: `[-]SIZE@LOCATION`. */
+/** arm64 struct user_pt_regs: regs[31], sp, pc. */
+function arm64RegOffset(reg: string, spec: string): number {
+  const r = reg.toLowerCase();
+  if (r === 'sp') return 31 * 8;
+  const m = /^[xw](\d+)$/.exec(r);
+  if (m && Number(m[1]) <= 30) return Number(m[1]) * 8;
+  throw new UsdtError(`USDT argument '${spec}': register ${reg} is not supported`);
+}
+
+/** arm64 syntax: `-4@x0`, `8@[sp, 16]`, `-4@[x29, -12]`, `8@[x1]`, constants bare (`-4@5`). */
+function parseArm64(spec: string, signed: boolean, bitshift: number, loc: string): UsdtArg {
+  let c: RegExpExecArray | null;
+  if ((c = /^(-?(?:0x[0-9a-f]+|\d+))$/i.exec(loc))) return { type: 0, valOff: BigInt.asUintN(64, BigInt(c[1]!)), regOff: 0, signed, bitshift };
+  if ((c = /^([xw]\d+|sp)$/i.exec(loc))) return { type: 1, valOff: 0n, regOff: arm64RegOffset(c[1]!, spec), signed, bitshift };
+  if ((c = /^\[([xw]\d+|sp)(?:,\s*(-?(?:0x[0-9a-f]+|\d+)))?\]$/i.exec(loc)))
+    return { type: 2, valOff: BigInt.asUintN(64, BigInt(c[2] ?? '0')), regOff: arm64RegOffset(c[1]!, spec), signed, bitshift };
+  throw new UsdtError(`USDT argument '${spec}': location '${loc}' is not supported`);
+}
+
+/** One argument spec: `[-]SIZE@LOCATION` (x86-64 or arm64 syntax). */
 export function parseUsdtArg(spec: string, arch = process.arch): UsdtArg {
-  if (arch !== 'x64') throw new UsdtError(`USDT arguments on ${arch} are not supported yet (x86-64 only)`);
+  if (arch !== 'x64' && arch !== 'arm64') throw new UsdtError(`USDT arguments on ${arch} are not supported (x86-64 and arm64)`);
   const m = /^(-?)(1|2|4|8)@(.+)$/.exec(spec);
   if (!m) throw new UsdtError(`USDT argument '${spec}' is not SIZE@LOCATION`);
   const signed = m[1] === '-';
   const size = Number(m[2]);
   const loc = m[3]!;
   const bitshift = 64 - size * 8;
+  if (arch === 'arm64') return parseArm64(spec, signed, bitshift, loc);
   let c: RegExpExecArray | null;
   if ((c = /^\$(-?(?:0x[0-9a-f]+|\d+))$/i.exec(loc))) return { type: 0, valOff: BigInt.asUintN(64, BigInt(c[1]!)), regOff: 0, signed, bitshift };
   if ((c = /^%(\w+)$/.exec(loc))) return { type: 1, valOff: 0n, regOff: x86RegOffset(c[1]!, spec), signed, bitshift };
