@@ -7,7 +7,7 @@ import { BtfKind } from '../btf/types.js';
 import { vmlinuxBtf } from '../loader/btf-files.js';
 import { compileCodec, type Codec } from '../maps/codec.js';
 import { BpfMap, encodeInto } from '../maps/map.js';
-import { Cmd, ElemAttr, fdById, listIds, objGet, objPin, progTestRun } from '../syscall/bpf.js';
+import { Cmd, ElemAttr, fdById, linkDetach, listIds, objGet, objPin, progTestRun } from '../syscall/bpf.js';
 import { attachTypeName, BPF_ANY, BPF_EXIST, BPF_NOEXIST, linkTypeName, MapType, mapTypeName, ProgType, progTypeName } from '../syscall/constants.js';
 import { BpfError, ENOENT, errnoMessage } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
@@ -689,10 +689,40 @@ export function linkShow(args: string[], json: boolean): void {
     return;
   }
   const sel = parseSelector(args, 'link');
-  const fd = sel.how === 'id' ? fdById('link', Number(sel.what)) : objGet(sel.what, 0, `link ${sel.what}`);
+  const fd = openLink(sel);
   try {
     const o = linkJson(fd.value);
     out(json ? jsonStringify(o) + '\n' : linkText(o));
+  } finally {
+    fd.close();
+  }
+}
+
+function openLink(sel: { how: string; what: string }): Fd {
+  return sel.how === 'id' ? fdById('link', Number(sel.what)) : objGet(sel.what, 0, `link ${sel.what}`);
+}
+
+/** link pin LINK FILE: keep a link (and its attachment) after every fd to it is closed. */
+export function linkPin(args: string[]): void {
+  const sel = parseSelector(args, 'link');
+  const file = sel.rest[0];
+  if (!file || sel.rest.length > 1) throw new UsageError('link pin LINK FILE');
+  const fd = openLink(sel);
+  try {
+    objPin(fd.value, file, `pin link ${sel.what} at ${file}`);
+  } finally {
+    fd.close();
+  }
+}
+
+/** link detach LINK: BPF_LINK_DETACH, even while the link is pinned or held open elsewhere. */
+export function linkDetachCmd(args: string[]): void {
+  const sel = parseSelector(args, 'link');
+  if (sel.rest.length) throw new UsageError('link detach LINK');
+  const fd = openLink(sel);
+  try {
+    const r = linkDetach(fd.value);
+    if (r < 0) throw new BpfError('BPF_LINK_DETACH', -r, `link ${sel.what}`, -r === 95 ? 'this kind of link cannot be detached (raw tracepoint, tracing): remove its pins and close its fds instead' : undefined);
   } finally {
     fd.close();
   }

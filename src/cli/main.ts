@@ -339,6 +339,16 @@ export function buildProgram(): Command {
     .argument('[link...]')
     .option('-j, --json', 'print JSON')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).linkShow(args, !!o.json)));
+  link
+    .command('pin')
+    .description('pin a link: link pin LINK FILE (the attachment then outlives this process)')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await inspect()).linkPin(args)));
+  link
+    .command('detach')
+    .description('detach a link even while it is pinned or held: link detach LINK')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await inspect()).linkDetachCmd(args)));
 
   const bench = program.command('bench').description('benchmarks against their peers, from one run');
   bench

@@ -311,3 +311,37 @@ describe.skipIf(skip)('prog run vs bpftool prog run', () => {
     }
   });
 });
+
+describe.skipIf(skip)('link pin / link detach', () => {
+  it('a pinned cgroup link outlives its fd; detach ends the attachment (bpftool sees each step); raw_tp links refuse detach', async () => {
+    await import('../../src/syscall/native.js');
+    const { BpfObject } = await import('../../src/loader/object.js');
+    const { cgroup2Root } = await import('../../src/link/attach.js');
+    const cg = `${cgroup2Root()}/bee-lp-${process.pid}`;
+    const pin = `/sys/fs/bpf/bee-lp-${process.pid}`;
+    fs.mkdirSync(cg);
+    try {
+      using o = BpfObject.open(fixture('attach.bpfel.o')).load();
+      const l = o.program('count_cgroup').attach({ cgroup: cg });
+      const linkId = (beeJson('link', 'list') as { id: number; prog_id: number; type: string }[]).find((x) => x.type === 'cgroup' && x.prog_id === (bpftoolJson('cgroup', 'show', cg) as { id: number }[])[0]!.id)!.id;
+      bee('link', 'pin', 'id', String(linkId), pin);
+      l.close();
+      // The pin keeps it attached.
+      expect((bpftoolJson('cgroup', 'show', cg) as unknown[]).length).toBe(1);
+      expect(bpftoolJson('link', 'show', 'pinned', pin).id).toBe(linkId);
+      bee('link', 'detach', 'pinned', pin);
+      expect(bpftool('cgroup', 'show', cg).trim()).toBe('');
+      expect(bpftoolJson('link', 'show', 'pinned', pin).cgroup_id).toBe(0);
+      // A raw tracepoint link cannot be detached: a clear error, non-zero exit.
+      using raw = o.program('count_rawtp').attach();
+      const rawId = (beeJson('link', 'list') as { id: number; type: string; prog_id: number }[]).filter((x) => x.type === 'raw_tracepoint').map((x) => x.id).pop()!;
+      void raw;
+      const r = runCli(['link', 'detach', 'id', String(rawId)]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/EOPNOTSUPP.*\n.*cannot be detached/);
+    } finally {
+      fs.rmSync(pin, { force: true });
+      fs.rmdirSync(cg);
+    }
+  });
+});
