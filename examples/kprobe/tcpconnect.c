@@ -45,11 +45,12 @@ int BPF_KRETPROBE(tcp_v4_connect_ret, int ret)
 	bpf_map_delete_elem(&sockets, &tid);
 	if (ret != 0)
 		return 0;
-	struct conn_key key = {
-		.saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr),
-		.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr),
-		.dport = BPF_CORE_READ(sk, __sk_common.skc_dport),
-	};
+	/* Zeroed first: the key has 2 bytes of tail padding, and garbage there would split one
+	 * connection pair into several hash entries. */
+	struct conn_key key = {};
+	key.saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	key.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	key.dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
 	u64 one = 1, *v = bpf_map_lookup_elem(&counter_connections, &key);
 	if (v)
 		__sync_fetch_and_add(v, 1);
