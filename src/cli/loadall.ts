@@ -84,3 +84,35 @@ export function loadall(file: string, dir: string, o: LoadallOptions): string[] 
   obj.close();
   return pinned;
 }
+
+/**
+ * prog load OBJ PATH: like bpftool, load the object's first program only (the others are not
+ * loaded, so their verifier verdicts do not matter) and pin it at PATH; maps are created (and
+ * pinned with --pinmaps). With --autoattach, attach it and pin the link instead.
+ */
+export function progLoad(file: string, pin: string, o: LoadallOptions): string {
+  const first = BpfObject.open(file).spec.programs[0];
+  if (!first) throw new UsageError(`${file}: has no programs`);
+  const obj = BpfObject.open(file, { pinMaps: o.pinmaps, verbose: o.verbose, autoload: [first.name], onWarning: (w) => process.stderr.write(`Warning: ${w}\n`) });
+  applySets(obj, o.set ?? []);
+  if (o.pinmaps) ensureBpffsDir(o.pinmaps);
+  obj.load();
+  try {
+    ensureBpffsDir(path.dirname(pin));
+    const p = obj.program(first.name);
+    if (o.autoattach && canAutoAttach(p)) {
+      const l = p.attach();
+      try {
+        l.pin(pin);
+      } catch (e) {
+        l.close();
+        throw e;
+      }
+      (l as { persist?: () => void }).persist?.();
+      l.close();
+    } else p.pin(pin);
+  } finally {
+    obj.close();
+  }
+  return pin;
+}

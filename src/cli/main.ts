@@ -203,6 +203,21 @@ export function buildProgram(): Command {
       }),
     );
   prog
+    .command('load')
+    .description("load an object's first program and pin it at <path> (bpftool prog load); its other programs are not loaded")
+    .argument('<obj>', 'BPF object (.o)')
+    .argument('<path>', 'bpffs path for the pin')
+    .option('--pinmaps <dir>', 'pin every map under <dir> (reusing compatible pins)')
+    .option('--autoattach', 'attach it by its section and pin the link instead')
+    .option('--set <name=value>', 'set a global (const volatile) before load; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+    .option('-v, --verbose', 'full verifier log on failure')
+    .action((obj: string, pin: string, o: { pinmaps?: string; autoattach?: boolean; set?: string[]; verbose?: boolean }) =>
+      kernel(false, async () => {
+        const { progLoad } = await import('./loadall.js');
+        progLoad(obj, pin, o);
+      }),
+    );
+  prog
     .command('run')
     .description('run a program once (BPF_PROG_TEST_RUN): prog run PROG [data_in FILE [data_out FILE]] [ctx_in FILE [ctx_out FILE]] [repeat N]')
     .argument('<args...>')

@@ -44,6 +44,8 @@ export interface OpenOptions {
   pinRoot?: string;
   /** Keep the full verifier log in errors. */
   verbose?: boolean;
+  /** Load only these programs (libbpf's autoload); the others stay parsed but are not loaded. */
+  autoload?: string[];
   /** Program type / expected attach type overrides, by program name. */
   programTypes?: Record<string, { type?: number; expectedAttachType?: number }>;
   onWarning?: (message: string) => void;
@@ -256,7 +258,10 @@ export class BpfObject implements Disposable {
 
   program(name: string): Program {
     const p = this.programs.get(name);
-    if (!p) throw new Error(`${this.file}: no program '${name}' (have: ${[...this.programs.keys()].join(', ')})`);
+    if (!p) {
+      if (this.loaded && this.spec.programs.some((x) => x.name === name)) throw new Error(`${this.file}: program '${name}' was not loaded (autoload: ${this.opts.autoload?.join(', ')})`);
+      throw new Error(`${this.file}: no program '${name}' (have: ${[...this.programs.keys()].join(', ')})`);
+    }
     return p;
   }
 
@@ -270,7 +275,12 @@ export class BpfObject implements Disposable {
       this.loadBtf();
       this.createKconfig();
       this.createMaps();
-      for (const p of this.spec.programs) this.loadOne(p);
+      const only = this.opts.autoload;
+      if (only) {
+        const unknown = only.filter((n) => !this.spec.programs.some((p) => p.name === n));
+        if (unknown.length) throw new LoadError(this.file, `no program ${unknown.map((n) => `'${n}'`).join(', ')} to load (have: ${this.spec.programs.map((p) => p.name).join(', ')})`);
+      }
+      for (const p of this.spec.programs) if (!only || only.includes(p.name)) this.loadOne(p);
       this.fillSlots();
       this.loaded = true;
       this.mapDataSections();
@@ -620,6 +630,8 @@ export class BpfObject implements Disposable {
       const map = this.maps.get(m.name)!;
       for (const s of m.initSlots) {
         const fd = m.type === MapType.PROG_ARRAY ? this.programs.get(s.symbol)?.fd : this.maps.get(s.symbol)?.fd;
+        // A program left out by autoload leaves its slot empty (as libbpf does).
+        if (!fd && m.type === MapType.PROG_ARRAY && this.opts.autoload && !this.opts.autoload.includes(s.symbol)) continue;
         if (!fd) throw new LoadError(this.file, `map '${m.name}' slot ${s.index} refers to '${s.symbol}', which was not loaded`);
         map.update(s.index, fd.value);
       }

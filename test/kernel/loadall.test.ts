@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bpftoolIds, fixture, needKernel, runCli } from '../helpers.js';
@@ -50,5 +51,23 @@ describe.skipIf(skip)('bee-ts prog loadall', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/program 'out_of_bounds'/);
     expect(fs.existsSync(`${base}/bad`) ? fs.readdirSync(`${base}/bad`) : []).toEqual([]);
+  });
+
+  it('prog load pins the first program only, like bpftool prog load; the others are not even loaded', () => {
+    const progsBefore = bpftoolIds('prog');
+    fs.mkdirSync(base, { recursive: true });
+    const r = runCli(['prog', 'load', fixture('globals.bpfel.o'), `${base}/first`]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const mine = JSON.parse(runCli(['prog', 'show', 'pinned', `${base}/first`, '--json']).stdout);
+    execFileSync('bpftool', ['prog', 'load', fixture('globals.bpfel.o'), `${base}/peer`]);
+    const theirs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', `${base}/peer`], { encoding: 'utf8' }));
+    expect(mine.name).toBe(theirs.name);
+    expect(mine.type).toBe(theirs.type);
+    // One program of ours is loaded (plus bpftool's one), not the object's two.
+    expect(bpftoolIds('prog').filter((id) => !progsBefore.includes(id))).toHaveLength(2);
+    fs.rmSync(`${base}/first`);
+    fs.rmSync(`${base}/peer`);
+    expect(runCli(['prog', 'load', fixture('globals.bpfel.o'), `${base}/x`, '--set', 'nope=1']).status).not.toBe(0);
   });
 });
