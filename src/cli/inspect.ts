@@ -7,7 +7,7 @@ import { BtfKind } from '../btf/types.js';
 import { vmlinuxBtf } from '../loader/btf-files.js';
 import { compileCodec, type Codec } from '../maps/codec.js';
 import { BpfMap, encodeInto } from '../maps/map.js';
-import { Cmd, ElemAttr, fdById, linkDetach, listIds, objGet, objPin, progTestRun } from '../syscall/bpf.js';
+import { Cmd, ElemAttr, fdById, linkDetach, listIds, mapCreate, objGet, objPin, progTestRun } from '../syscall/bpf.js';
 import { attachTypeName, BPF_ANY, BPF_EXIST, BPF_NOEXIST, linkTypeName, MapType, mapTypeName, ProgType, progTypeName } from '../syscall/constants.js';
 import { BpfError, ENOENT, errnoMessage } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
@@ -610,6 +610,49 @@ export function mapGetNext(args: string[], json: boolean): void {
     else out(`key:${k ? `\n${hexBytes(k)}` : ' None'}\nnext key:\n${hexBytes(next)}\n`);
   } finally {
     m.fd.close();
+  }
+}
+
+/**
+ * map create FILE type TYPE key KEY_SIZE value VALUE_SIZE entries N name NAME [flags F]
+ * [inner_map MAP]: bpftool's syntax; the map is pinned at FILE (nothing else holds it).
+ */
+export function mapCreateCmd(args: string[]): void {
+  const [file, ...rest] = args;
+  if (!file) throw new UsageError('map create FILE type TYPE key KEY_SIZE value VALUE_SIZE entries N name NAME [flags F] [inner_map MAP]');
+  const kw: Record<string, string> = {};
+  let inner: Fd | undefined;
+  for (let i = 0; i < rest.length; ) {
+    const k = rest[i]!;
+    if (k === 'inner_map') {
+      const sel = parseSelector(rest.slice(i + 1), 'map');
+      inner = openMap(sel);
+      i += 3;
+      continue;
+    }
+    if (!['type', 'key', 'value', 'entries', 'name', 'flags'].includes(k)) throw new UsageError(`map create: unknown keyword '${k}'`);
+    if (rest[i + 1] === undefined) throw new UsageError(`map create: ${k} needs a value`);
+    kw[k] = rest[i + 1]!;
+    i += 2;
+  }
+  try {
+    for (const k of ['type', 'key', 'value', 'entries', 'name']) if (kw[k] === undefined) throw new UsageError(`map create: '${k}' is required`);
+    const type = (MapType as Record<string, number>)[kw.type!.toUpperCase()];
+    if (type === undefined) throw new UsageError(`map create: unknown map type '${kw.type}' (e.g. hash, array, percpu_hash, lru_hash, ringbuf)`);
+    const n = (k: string) => {
+      const v = kw[k];
+      if (v === undefined) return 0;
+      if (!/^(0x[0-9a-f]+|\d+)$/i.test(v)) throw new UsageError(`map create: ${k} '${v}' is not a number`);
+      return Number(v);
+    };
+    const fd = mapCreate({ type, keySize: n('key'), valueSize: n('value'), maxEntries: n('entries'), flags: n('flags'), name: kw.name, innerMapFd: inner?.value }, `map create ${kw.name}`);
+    try {
+      objPin(fd.value, file, `pin map at ${file}`);
+    } finally {
+      fd.close();
+    }
+  } finally {
+    inner?.close();
   }
 }
 

@@ -238,6 +238,11 @@ export function buildProgram(): Command {
 
   const map = program.command('map').description('inspect and edit maps (like bpftool map)');
   map
+    .command('create')
+    .description('create a map and pin it: map create FILE type TYPE key SIZE value SIZE entries N name NAME [flags F] [inner_map MAP]')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await inspect()).mapCreateCmd(args)));
+  map
     .command('list')
     .alias('show')
     .description('list maps, or show MAP: id N | pinned PATH | name NAME')

@@ -345,3 +345,34 @@ describe.skipIf(skip)('link pin / link detach', () => {
     }
   });
 });
+
+describe.skipIf(skip)('map create vs bpftool map create', () => {
+  it('the same map (type, sizes, entries, flags, name), a map-in-map with inner_map, and clear errors', () => {
+    const pins = `/sys/fs/bpf/bee-mc-${process.pid}`;
+    fs.mkdirSync(pins);
+    try {
+      for (const [n, args] of [
+        ['h', ['type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'mc_hash', 'flags', '1']],
+        ['a', ['type', 'percpu_array', 'key', '4', 'value', '16', 'entries', '4', 'name', 'mc_pcpu']],
+        ['r', ['type', 'ringbuf', 'key', '0', 'value', '0', 'entries', '4096', 'name', 'mc_rb']],
+      ] as const) {
+        bee('map', 'create', `${pins}/${n}-bee`, ...args);
+        bpftool('map', 'create', `${pins}/${n}-peer`, ...args);
+        const strip = (j: Record<string, unknown>) => {
+          const { id: _id, ...rest } = j;
+          return rest;
+        };
+        expect(strip(beeJson('map', 'show', 'pinned', `${pins}/${n}-bee`))).toEqual(strip(bpftoolJson('map', 'show', 'pinned', `${pins}/${n}-peer`)));
+      }
+      bee('map', 'create', `${pins}/inner`, 'type', 'array', 'key', '4', 'value', '4', 'entries', '1', 'name', 'mc_inner');
+      bee('map', 'create', `${pins}/outer`, 'type', 'array_of_maps', 'key', '4', 'value', '4', 'entries', '2', 'name', 'mc_outer', 'inner_map', 'pinned', `${pins}/inner`);
+      expect(beeJson('map', 'show', 'pinned', `${pins}/outer`).type).toBe('array_of_maps');
+      const bad = runCli(['map', 'create', `${pins}/x`, 'type', 'hash', 'key', '4', 'value', '4', 'entries', '0', 'name', 'bad']);
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(/map create bad: BPF_MAP_CREATE: EINVAL/);
+      expect(fs.existsSync(`${pins}/x`)).toBe(false);
+    } finally {
+      fs.rmSync(pins, { recursive: true, force: true });
+    }
+  });
+});
