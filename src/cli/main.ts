@@ -187,36 +187,25 @@ export function buildProgram(): Command {
     .argument('[prog...]', 'PROG selector')
     .option('-j, --json', 'print JSON (bpftool -j keys)')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progShow(args, !!o.json)));
-  prog
-    .command('loadall')
-    .description('load every program of an object and pin each at <dir>/<program name>; with --autoattach, attach them and pin the links instead (removing a pin detaches)')
-    .argument('<obj>', 'BPF object (.o)')
-    .argument('<dir>', 'bpffs directory for the pins')
-    .option('--pinmaps <dir>', 'pin every map under <dir> (reusing compatible pins)')
-    .option('--autoattach', 'attach each program by its section and pin its link')
-    .option('--set <name=value>', 'set a global (const volatile) before load; repeatable', (v: string, prev: string[] = []) => [...prev, v])
-    .option('-v, --verbose', 'full verifier log on failure')
-    .action((obj: string, dir: string, o: { pinmaps?: string; autoattach?: boolean; set?: string[]; verbose?: boolean }) =>
-      kernel(false, async () => {
-        const { loadall } = await import('./loadall.js');
-        loadall(obj, dir, o);
-      }),
-    );
-  prog
-    .command('load')
-    .description("load an object's first program and pin it at <path> (bpftool prog load); its other programs are not loaded")
-    .argument('<obj>', 'BPF object (.o)')
-    .argument('<path>', 'bpffs path for the pin')
-    .option('--pinmaps <dir>', 'pin every map under <dir> (reusing compatible pins)')
-    .option('--autoattach', 'attach it by its section and pin the link instead')
-    .option('--set <name=value>', 'set a global (const volatile) before load; repeatable', (v: string, prev: string[] = []) => [...prev, v])
-    .option('-v, --verbose', 'full verifier log on failure')
-    .action((obj: string, pin: string, o: { pinmaps?: string; autoattach?: boolean; set?: string[]; verbose?: boolean }) =>
-      kernel(false, async () => {
-        const { progLoad } = await import('./loadall.js');
-        progLoad(obj, pin, o);
-      }),
-    );
+  // prog loadall (every program, pinned under a directory) and prog load (the first, at a path).
+  for (const [name, description, pinArg, pinHelp, fn] of [
+    ['loadall', 'load every program of an object and pin each at <dir>/<program name>; with --autoattach, attach them and pin the links instead (removing a pin detaches)', '<dir>', 'bpffs directory for the pins', 'loadall'],
+    ['load', "load an object's first program and pin it at <path> (bpftool prog load); its other programs are not loaded", '<path>', 'bpffs path for the pin', 'progLoad'],
+  ] as const)
+    prog
+      .command(name)
+      .description(description)
+      .argument('<obj>', 'BPF object (.o)')
+      .argument(pinArg, pinHelp)
+      .option('--pinmaps <dir>', 'pin every map under <dir> (reusing compatible pins)')
+      .option('--autoattach', 'attach by section and pin the link instead of the program')
+      .option('--set <name=value>', 'set a global (const volatile) before load; repeatable', (v: string, prev: string[] = []) => [...prev, v])
+      .option('-v, --verbose', 'full verifier log on failure')
+      .action((obj: string, pin: string, o: { pinmaps?: string; autoattach?: boolean; set?: string[]; verbose?: boolean }) =>
+        kernel(false, async () => {
+          (await import('./loadall.js'))[fn](obj, pin, o);
+        }),
+      );
   prog
     .command('run')
     .description('run a program once (BPF_PROG_TEST_RUN): prog run PROG [data_in FILE [data_out FILE]] [ctx_in FILE [ctx_out FILE]] [repeat N]')
