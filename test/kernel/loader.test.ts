@@ -158,9 +158,11 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     for (let i = 0; i < 3; i++) getppid();
     expect(o.globals.get('entries') as bigint).toBeGreaterThanOrEqual(7n);
     expect(o.globals.get('returns') as bigint).toBeGreaterThanOrEqual(7n);
-    // Each call carried its function's cookie: 4 × 1 + 3 × 1000 (nothing else in this process calls them here).
-    expect(o.globals.get('entries')).toBe(7n);
-    expect(o.globals.get('cookie_sum')).toBe(3004n);
+    // Each call carried its function's cookie (getpid 1, getppid 1000). Other threads of this process
+    // (libuv, vitest) may call getpid now and then, so: getppid exactly 3 times, getpid at least 4.
+    const sum = o.globals.get('cookie_sum') as bigint;
+    expect(sum / 1000n).toBe(3n);
+    expect(sum % 1000n).toBeGreaterThanOrEqual(4n);
     // Errors name the binary and the pattern.
     expect(() => o.program('multi_entry').attach({ target: 'libc.so.6:no_such_fn_*' })).toThrow(/no function in .*libc.* matches 'no_such_fn_\*'/);
     expect(() => o.program('multi_entry').attach({ cookies: { nope: 1n } })).toThrow(/cookies for functions the pattern 'getp\*id' does not match: nope/);
