@@ -2,7 +2,8 @@
 // do not contain (atomics, v4 ISA, legacy packet loads). Each expectation is the kernel's printf
 // format filled in by hand (kernel/bpf/disasm.c).
 import { describe, expect, it } from 'vitest';
-import { decodeInsn, formatInsn, type Insn } from '../src/loader/disasm.js';
+import { formatInsn, type Insn, insnAt } from '../src/loader/disasm.js';
+import { InsnBuffer } from '../src/loader/insn.js';
 
 const I = (code: number, dst = 0, src = 0, off = 0, imm = 0): Insn => ({ code, dst, src, off, imm });
 const f = (i: Insn, next?: Insn) => formatInsn(i, next, 0);
@@ -63,7 +64,7 @@ describe('BPF disassembler', () => {
   it('decodes both byte orders of the register nibbles', () => {
     const le = new Uint8Array([0xbf, 0x16, 0, 0, 0, 0, 0, 0]);
     const be = new Uint8Array([0xbf, 0x61, 0, 0, 0, 0, 0, 0]);
-    expect(decodeInsn(le, 0)).toMatchObject({ dst: 6, src: 1 });
-    expect(decodeInsn(be, 0, false)).toMatchObject({ dst: 6, src: 1 });
+    expect(insnAt(new InsnBuffer(le), 0)).toMatchObject({ dst: 6, src: 1 });
+    expect(insnAt(new InsnBuffer(be, false), 0)).toMatchObject({ dst: 6, src: 1 });
   });
 });

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
-import { decodeInsn, formatInsn, type Insn } from '../loader/disasm.js';
+import { formatInsn, type Insn, insnAt } from '../loader/disasm.js';
+import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, InsnBuffer, OP_LD_IMM64 } from '../loader/insn.js';
 import type { LineInfoRec, ProgXlated } from '../syscall/info.js';
 
 /**
@@ -159,11 +160,12 @@ interface Row {
 
 function rows(x: ProgXlated, btf: Btf | undefined): Row[] {
   const n = x.insns.length / 8;
-  const insns: Insn[] = Array.from({ length: n }, (_, i) => decodeInsn(x.insns, i));
+  const view = new InsnBuffer(x.insns);
+  const insns: Insn[] = Array.from({ length: n }, (_, i) => insnAt(view, i));
   const names = {
     call: (insn: Insn) => {
       const ks = kallsyms();
-      if (insn.src === 1) {
+      if (insn.src === BPF_PSEUDO_CALL) {
         // Subprogram: off is the pc-relative target, imm the subprogram's index in jited_ksyms.
         const rel = insn.off >= 0 ? `+${insn.off}` : String(insn.off);
         if (x.jitedKsyms.length === 0) return rel;
@@ -180,13 +182,13 @@ function rows(x: ProgXlated, btf: Btf | undefined): Row[] {
     },
     imm64: (insn: Insn, next: Insn, full: bigint) => {
       switch (insn.src) {
-        case 1:
+        case BPF_PSEUDO_MAP_FD:
           return `map[id:${insn.imm >>> 0}]`;
-        case 2:
+        case BPF_PSEUDO_MAP_VALUE:
           return `map[id:${insn.imm >>> 0}][0]+${next.imm >>> 0}`;
-        case 6:
+        case BPF_PSEUDO_MAP_IDX_VALUE:
           return `map[idx:${insn.imm >>> 0}]+${next.imm >>> 0}`;
-        case 4:
+        case BPF_PSEUDO_FUNC:
           return `subprog[${insn.imm >= 0 ? '+' : ''}${insn.imm}]`;
         default:
           return `0x${full.toString(16)}`;
@@ -198,7 +200,7 @@ function rows(x: ProgXlated, btf: Btf | undefined): Row[] {
   let nrSkip = 0;
   for (let i = 0; i < n; i++) {
     const insn = insns[i]!;
-    const double = insn.code === 0x18;
+    const double = insn.code === OP_LD_IMM64;
     const row: Row = { index: i, disasm: formatInsn(insn, double ? insns[i + 1] : undefined, i, names), bytes: x.insns.subarray(i * 8, (i + (double ? 2 : 1)) * 8) };
     if (btf && fi < x.funcInfo.length && x.funcInfo[fi]!.insnOff === i) {
       const sig = funcPrototype(btf, x.funcInfo[fi]!.typeId);

@@ -1,6 +1,7 @@
 // BPF instruction text in the kernel verifier's notation (the one `bpftool prog dump xlated` and
 // verifier logs use): `(bf) r6 = r1`, `(85) call bpf_ktime_get_ns#274096`, `(18) r1 = map[id:7]`.
 // Pure: instructions in, strings out; names of calls and 64-bit immediates come from callbacks.
+import { BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, type InsnBuffer } from './insn.js';
 
 export interface Insn {
   code: number;
@@ -10,16 +11,9 @@ export interface Insn {
   imm: number;
 }
 
-export function decodeInsn(b: Uint8Array, i: number, littleEndian = true): Insn {
-  const dv = new DataView(b.buffer, b.byteOffset + i * 8, 8);
-  const regs = dv.getUint8(1);
-  return {
-    code: dv.getUint8(0),
-    dst: littleEndian ? regs & 0xf : regs >> 4,
-    src: littleEndian ? regs >> 4 : regs & 0xf,
-    off: dv.getInt16(2, littleEndian),
-    imm: dv.getInt32(4, littleEndian),
-  };
+/** Instruction i of a buffer, read through the loader's InsnBuffer (it knows the byte order). */
+export function insnAt(v: InsnBuffer, i: number): Insn {
+  return { code: v.code(i), dst: v.dst(i), src: v.src(i), off: v.off(i), imm: v.imm(i) };
 }
 
 export interface DisasmNames {
@@ -94,9 +88,9 @@ export function formatInsn(insn: Insn, next: Insn | undefined, index: number, na
   }
   // JMP / JMP32
   if (op === 0x80) {
-    if (src === 1) return `${c} call pc${names.call?.(insn, index) ?? signed(imm)}`;
+    if (src === BPF_PSEUDO_CALL) return `${c} call pc${names.call?.(insn, index) ?? signed(imm)}`;
     let name = names.call?.(insn, index);
-    if (name === undefined) name = src === 2 ? 'kernel-function' : 'unknown';
+    if (name === undefined) name = src === BPF_PSEUDO_KFUNC_CALL ? 'kernel-function' : 'unknown';
     return `${c} call ${name}#${imm}`;
   }
   if (code === 0x05) return `${c} goto pc${signed(off)}`;
