@@ -5,7 +5,7 @@ import path from 'node:path';
 import { cgroup2Root } from '../link/attach.js';
 import { fdById, progQuery } from '../syscall/bpf.js';
 import { attachTypeName } from '../syscall/constants.js';
-import { BpfError } from '../syscall/errno.js';
+import { BpfError, EACCES, EPERM } from '../syscall/errno.js';
 import { progInfo } from '../syscall/info.js';
 import { UsageError } from './errors.js';
 
@@ -48,7 +48,7 @@ export function cgroupPrograms(dir: string, effective = false): CgroupProg[] {
       } catch (e) {
         // Like bpftool, an attach type whose query fails is skipped (EINVAL: not a cgroup type on
         // this kernel; ENOMEM was seen once on the root cgroup); only a permission error stops.
-        if (e instanceof BpfError && e.errno !== 1 /* EPERM */ && e.errno !== 13 /* EACCES */) continue;
+        if (e instanceof BpfError && e.errno !== EPERM && e.errno !== EACCES) continue;
         throw e;
       }
       for (const id of q.progIds) {

@@ -3,7 +3,7 @@ import { haveMapType, haveMemcgAccounting, haveProgType, btfFeatures, attachFeat
 import { MapType, ProgType } from '../syscall/constants.js';
 import { sys } from '../syscall/backend.js';
 import { Attr, Cmd, linkCreate } from '../syscall/bpf.js';
-import { BpfError, EBADF } from '../syscall/errno.js';
+import { BpfError, EBADF, ENOSYS } from '../syscall/errno.js';
 import { AttachType } from '../syscall/constants.js';
 
 function probeSafe(f: () => boolean): boolean | string {
@@ -27,7 +27,7 @@ function haveBpfLinks(): boolean {
 
 function haveSyscall(): boolean {
   const r = sys().bpf(Cmd.MAP_GET_NEXT_ID, new Attr(12).buf, 12);
-  return r >= 0 || -r !== 38; // ENOSYS
+  return r >= 0 || -r !== ENOSYS;
 }
 
 export interface FeatureReport {

@@ -9,7 +9,7 @@ import { compileCodec, type Codec } from '../maps/codec.js';
 import { BpfMap, encodeInto } from '../maps/map.js';
 import { Cmd, ElemAttr, fdById, linkDetach, listIds, mapCreate, objGet, objPin, progTestRun } from '../syscall/bpf.js';
 import { attachTypeName, BPF_ANY, BPF_EXIST, BPF_NOEXIST, linkTypeName, MapType, mapTypeName, ProgType, progTypeName } from '../syscall/constants.js';
-import { BpfError, ENOENT, errnoMessage } from '../syscall/errno.js';
+import { BpfError, ENOENT, EOPNOTSUPP, errnoMessage } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { bootTimeToEpoch, btfInfo, fdinfoMemlock, linkInfo, mapInfo, type MapInfo, progInfo, type ProgInfo } from '../syscall/info.js';
 import { UsageError } from './errors.js';
@@ -765,7 +765,7 @@ export function linkDetachCmd(args: string[]): void {
   const fd = openLink(sel);
   try {
     const r = linkDetach(fd.value);
-    if (r < 0) throw new BpfError('BPF_LINK_DETACH', -r, `link ${sel.what}`, -r === 95 ? 'this kind of link cannot be detached (raw tracepoint, tracing): remove its pins and close its fds instead' : undefined);
+    if (r < 0) throw new BpfError('BPF_LINK_DETACH', -r, `link ${sel.what}`, -r === EOPNOTSUPP ? 'this kind of link cannot be detached (raw tracepoint, tracing): remove its pins and close its fds instead' : undefined);
   } finally {
     fd.close();
   }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { netDevices, qdiscKinds, tcListFilters } from '../link/tc.js';
 import { fdById, progQuery } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
-import { BpfError } from '../syscall/errno.js';
+import { BpfError, EINVAL, ENOENT, EOPNOTSUPP } from '../syscall/errno.js';
 import { progInfo } from '../syscall/info.js';
 import { UsageError } from './errors.js';
 
@@ -40,7 +40,7 @@ function progName(id: number): string | undefined {
 }
 
 /** Errors that mean "nothing of this kind here" (no qdisc, no TCX on this kernel). */
-const absent = (e: unknown) => e instanceof BpfError && [2 /* ENOENT */, 22 /* EINVAL */, 95 /* EOPNOTSUPP */].includes(e.errno);
+const absent = (e: unknown) => e instanceof BpfError && [ENOENT, EINVAL, EOPNOTSUPP].includes(e.errno);
 
 export function netList(dev?: string): NetList {
   const devices = netDevices().filter((d) => dev === undefined || d.name === dev);

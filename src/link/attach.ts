@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { Program } from '../loader/object.js';
 import { cstr, linkCreate, progAttach, progDetach, rawTracepointOpen } from '../syscall/bpf.js';
 import { AttachType, ProgType } from '../syscall/constants.js';
-import { BpfError, EINVAL, ENOENT, EOPNOTSUPP } from '../syscall/errno.js';
+import { BpfError, EINVAL, ENODEV, ENOENT, EOPNOTSUPP } from '../syscall/errno.js';
 import { Fd as FdClass, type Fd } from '../syscall/fd.js';
 import { sys } from '../syscall/backend.js';
 import { BaseLink, type Link } from './link.js';
@@ -300,7 +300,7 @@ function attachPerfEventProg(p: Program, o: AttachOptions): Link {
       try {
         perf = perfEventOpen({ type: PERF_TYPE_SOFTWARE, config: BigInt(PERF_COUNT_SW_CPU_CLOCK), samplePeriod: BigInt(o.sampleFreq ?? 99), freq: true }, -1, cpu, `perf_event cpu ${cpu}`);
       } catch (e) {
-        if (e instanceof BpfError && e.errno === 19 /* ENODEV: offline CPU */) continue;
+        if (e instanceof BpfError && e.errno === ENODEV /* offline CPU */) continue;
         throw e;
       }
       perfs.push(perf);
@@ -344,7 +344,7 @@ function attachXdp(p: Program, o: AttachOptions): Link {
     try {
       xdpSetNetlink(ifindex, -1, (flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST) | XDP_FLAGS_REPLACE, own.value);
     } catch (e) {
-      if (e instanceof NetlinkError && e.errno === 19 /* ENODEV: the interface is gone */) return;
+      if (e instanceof NetlinkError && e.errno === ENODEV /* the interface is gone */) return;
       throw e;
     }
   });

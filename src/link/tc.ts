@@ -48,7 +48,7 @@ import {
   tcmsg,
   u32Attr,
 } from '../syscall/netlink.js';
-import { EEXIST } from '../syscall/errno.js';
+import { EEXIST, EINVAL, ENODEV, ENOENT } from '../syscall/errno.js';
 
 export type TcDirection = 'ingress' | 'egress';
 
@@ -157,7 +157,7 @@ export function tcDetachNetlink(f: TcFilter): void {
     nl.request(RTM_DELTFILTER, NLM_F_ACK, tcmsg(f.ifindex, f.handle, parentOf(f.direction), info), [strAttr(TCA_KIND, 'bpf')], `tc ${f.direction} bpf filter on ifindex ${f.ifindex}`);
   } catch (e) {
     // The interface (or the qdisc) is already gone: nothing left to detach.
-    if (e instanceof NetlinkError && (e.errno === 19 /* ENODEV */ || e.errno === 2 /* ENOENT */ || e.errno === 22 /* EINVAL */)) return;
+    if (e instanceof NetlinkError && (e.errno === ENODEV || e.errno === ENOENT || e.errno === EINVAL)) return;
     throw e;
   }
   if (f.createdQdisc && tcListFilters(f.ifindex, 'ingress').length === 0 && tcListFilters(f.ifindex, 'egress').length === 0) deleteQdisc(nl, f.ifindex);

@@ -47,6 +47,7 @@ export const errnoMessage = (e: number): string => ERRNO[e]?.[1] ?? `errno ${e}`
 
 export const EPERM = 1;
 export const ENOENT = 2;
+export const ESRCH = 3;
 export const EINTR = 4;
 export const E2BIG = 7;
 export const EBADF = 9;
@@ -57,6 +58,7 @@ export const EACCES = 13;
 export const EFAULT = 14;
 export const EBUSY = 16;
 export const EEXIST = 17;
+export const ENODEV = 19;
 export const EINVAL = 22;
 export const ENOSPC = 28;
 export const ENOSYS = 38;

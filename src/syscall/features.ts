@@ -7,7 +7,7 @@ import { BtfKind, type BtfType } from '../btf/types.js';
 import { sys } from './backend.js';
 import { Attr, btfLoadRaw, Cmd, mapCreate, progLoadRaw } from './bpf.js';
 import { AttachType, BPF_F_MMAPABLE, MapType, ProgType } from './constants.js';
-import { BpfError, EACCES, EPERM } from './errno.js';
+import { BpfError, EACCES, EBADF, ENODEV, ENOENT, EPERM, ESRCH } from './errno.js';
 
 export type ProbeResult = boolean;
 
@@ -272,18 +272,14 @@ function haveLinkKind(key: string, progType: number, attachType: number, target:
   });
 }
 
-const ENOENT_ = 2;
-const EBADF_ = 9;
-const ENODEV_ = 19;
-
 export const linkFeatures = {
   /** TCX links (6.6): ifindex 0 is no device. */
-  tcx: () => haveLinkKind('tcx', ProgType.SCHED_CLS, AttachType.TCX_INGRESS, 0, [ENODEV_]),
+  tcx: () => haveLinkKind('tcx', ProgType.SCHED_CLS, AttachType.TCX_INGRESS, 0, [ENODEV]),
   /** uprobe.multi links (6.6): a path that is a directory (libbpf's probe). */
   uprobeMulti: () => {
     const path = Buffer.from('/\0');
     const offsets = new BigUint64Array([0n]);
-    return haveLinkKind('uprobe_multi', ProgType.KPROBE, AttachType.TRACE_UPROBE_MULTI, 0, [EBADF_, ENOENT_], (a) =>
+    return haveLinkKind('uprobe_multi', ProgType.KPROBE, AttachType.TRACE_UPROBE_MULTI, 0, [EBADF, ENOENT], (a) =>
       a.ptr(16, path).ptr(24, new Uint8Array(offsets.buffer)).u32(48, 1),
     );
   },
@@ -291,7 +287,7 @@ export const linkFeatures = {
   kprobeMulti: () => {
     const sym = Buffer.from('bee_ts_no_such_symbol\0');
     const syms = new BigUint64Array([sys().addressOf(sym)]);
-    return haveLinkKind('kprobe_multi', ProgType.KPROBE, AttachType.TRACE_KPROBE_MULTI, 0, [ENOENT_, 3 /* ESRCH */], (a) =>
+    return haveLinkKind('kprobe_multi', ProgType.KPROBE, AttachType.TRACE_KPROBE_MULTI, 0, [ENOENT, ESRCH], (a) =>
       a.u32(16, 0).u32(20, 1).ptr(24, new Uint8Array(syms.buffer)),
     );
   },

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import koffi from 'koffi';
 import { registerNativeBackend, type SyscallBackend } from './backend.js';
+import { EINTR } from './errno.js';
 
 const SYSCALL_NUMBERS: Record<string, { bpf: number; perfEventOpen: number }> = {
   x64: { bpf: 321, perfEventOpen: 298 },
@@ -83,7 +84,7 @@ function createNativeBackend(): SyscallBackend {
     epollWait: (epfd, events, max, timeout) => ret(epollWait(epfd, events, max, timeout)),
     epollWaitAsync: (epfd, events, max, timeout, cb) => {
       epollWait.async(epfd, events, max, timeout, (err: unknown, r: number) => {
-        cb(err ? -4 /* EINTR */ : r < 0 ? -errno() : r);
+        cb(err ? -EINTR : r < 0 ? -errno() : r);
       });
     },
     eventfd: (init, flags) => ret(eventfd(init, flags)),
