@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cgroup2Root } from '../link/attach.js';
 import { fdById, progQuery } from '../syscall/bpf.js';
-import { attachTypeName } from '../syscall/constants.js';
+import { AttachType, attachTypeName } from '../syscall/constants.js';
 import { BpfError, EACCES, EPERM } from '../syscall/errno.js';
 import { progInfo } from '../syscall/info.js';
 import { UsageError } from './errors.js';
@@ -12,8 +12,11 @@ import { UsageError } from './errors.js';
 const BPF_F_QUERY_EFFECTIVE = 1;
 const BPF_F_ALLOW_OVERRIDE = 1;
 const BPF_F_ALLOW_MULTI = 2;
-/** Attach types a cgroup can have (the kernel answers EINVAL for the rest). */
-const CGROUP_ATTACH_TYPES = [0, 1, 2, 3, 6, 8, 9, 10, 11, 12, 13, 14, 15, 18, 19, 20, 21, 22, 29, 30, 31, 32, 34, 43, 49, 50, 51, 52, 53];
+/** Attach types a cgroup can have: the CGROUP_* ones and LSM_CGROUP, in numeric order. */
+const CGROUP_ATTACH_TYPES = Object.entries(AttachType)
+  .filter(([n]) => n.startsWith('CGROUP_') || n === 'LSM_CGROUP')
+  .map(([, v]) => v as number)
+  .sort((a, b) => a - b);
 
 export interface CgroupProg {
   id: number;

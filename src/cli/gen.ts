@@ -7,11 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ObjectSpec } from '../loader/spec.js';
 import { parseObject } from '../loader/spec.js';
+import { PERCPU_TYPES } from '../maps/map.js';
 import { propName, TsTypes } from '../maps/tsgen.js';
 import { MapType } from '../syscall/constants.js';
 import { UsageError } from './errors.js';
-
-const PERCPU = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
 
 const block = (lines: string[]) => (lines.length ? `\n${lines.join('\n')}\n` : '');
 
@@ -53,7 +52,7 @@ export function generateTs(spec: ObjectSpec, file: string, bytes: Uint8Array, op
     }
     const k = typeOf(m.keyTypeId);
     let v = typeOf(m.valueTypeId);
-    if (PERCPU.has(m.type)) v = `PerCpu<${v}>`;
+    if (PERCPU_TYPES.has(m.type)) v = `PerCpu<${v}>`;
     mapLines.push(`  ${key}: TypedMap<${k}, ${v}>;`);
     mapInit.push(`      ${key}: typedMap(${get}),`);
   }

@@ -10,7 +10,8 @@ import { Fd } from '../syscall/fd.js';
 import { mapInfo } from '../syscall/info.js';
 import { type Codec, CodecError, compileCodec } from './codec.js';
 
-const PERCPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
+/** Map types whose values are one per possible CPU. */
+export const PERCPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
 /** Maps whose keys/values the kernel does not accept BTF ids for (libbpf's list). */
 export const NO_BTF_KV = new Set<number>([
   MapType.PERF_EVENT_ARRAY,
