@@ -2,6 +2,7 @@
 // codecs compiled once), or bytes; raw Uint8Array access is always available. Element calls
 // reuse one attr and scratch buffers per map (no allocation on the lookup path).
 import type { Btf } from '../btf/btf.js';
+import { BtfKind } from '../btf/types.js';
 import { sys } from '../syscall/backend.js';
 import { Cmd, ElemAttr, mapBatch, mapCreate, type MapCreateAttr, mapFreeze, objGet, objPin, fdById } from '../syscall/bpf.js';
 import { BPF_ANY, MapType, mapTypeName } from '../syscall/constants.js';
@@ -368,7 +369,7 @@ function batchable(type: number): boolean {
 
 function isArrayType(m: BpfMap): boolean {
   if (!m.btf || !m.valueTypeId) return false;
-  return m.btf.resolve(m.valueTypeId).kind === 3;
+  return m.btf.resolve(m.valueTypeId).kind === BtfKind.Array;
 }
 
 /** Bytes, a number/bigint for integer-sized keys, or a value through the codec. */
