@@ -28,27 +28,38 @@ export function resolveBinary(name: string): string {
   throw new SymbolError(`cannot find '${name}' in ${name.includes('.so') ? 'the library directories' : '$PATH or the library directories'}; give an absolute path`);
 }
 
-/** File offset of a function symbol (`name`, or `name@VERSION`). */
-export function symbolOffset(binary: string, symbol: string): number {
+/**
+ * The binary's functions by name (`name@VERSION` counted as `name`) → file offset, the dynamic
+ * table first, each name once (its first definition). A file that is not ELF is an error.
+ */
+function functionOffsets(binary: string): Map<string, number> {
   const bytes = fs.readFileSync(binary);
-  const [want, version] = symbol.split('@').filter(Boolean);
+  const out = new Map<string, number>();
   for (const dynamic of [true, false]) {
     let elf;
     try {
       elf = parseElf(bytes, binary, { anyMachine: true, dynamic });
     } catch (e) {
-      if (dynamic) continue;
+      if (dynamic) continue; // no dynamic table: the static parse below says what is wrong
       throw e;
     }
-    const matches = elf.symbols.filter((s) => s.type === STT_FUNC && s.shndx !== 0 && (s.name === want || s.name.split('@')[0] === want) && s.value !== 0);
-    void version;
-    const sym = matches[0];
-    if (!sym) continue;
-    const sec = elf.sections[sym.shndx];
-    if (!sec) continue;
-    return sym.value - Number(sec.addr) + sec.offset;
+    for (const s of elf.symbols) {
+      if (s.type !== STT_FUNC || s.shndx === 0 || s.value === 0) continue;
+      const name = s.name.split('@')[0]!;
+      const sec = elf.sections[s.shndx];
+      if (out.has(name) || !sec) continue;
+      out.set(name, s.value - Number(sec.addr) + sec.offset);
+    }
   }
-  throw new SymbolError(`symbol '${symbol}' is not a function in ${binary}`);
+  return out;
+}
+
+/** File offset of a function symbol (`name`, or `name@VERSION`). */
+export function symbolOffset(binary: string, symbol: string): number {
+  const want = symbol.split('@').filter(Boolean)[0] ?? '';
+  const off = functionOffsets(binary).get(want);
+  if (off === undefined) throw new SymbolError(`symbol '${symbol}' is not a function in ${binary}`);
+  return off;
 }
 
 /** A glob (`*`, `?`) as an anchored regular expression (libbpf's uprobe.multi patterns). */
@@ -56,29 +67,11 @@ export function globRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 }
 
-/**
- * Every function in the binary whose name matches the glob, with its file offset (dynamic and
- * static symbols; one entry per name, `name@VERSION` counted as `name`).
- */
+/** Every function in the binary whose name matches the glob, with its file offset. */
 export function symbolOffsets(binary: string, glob: string): { name: string; offset: number }[] {
-  const bytes = fs.readFileSync(binary);
   const re = globRegExp(glob);
-  const seen = new Map<string, number>();
-  for (const dynamic of [true, false]) {
-    let elf;
-    try {
-      elf = parseElf(bytes, binary, { anyMachine: true, dynamic });
-    } catch {
-      continue;
-    }
-    for (const s of elf.symbols) {
-      if (s.type !== STT_FUNC || s.shndx === 0 || s.value === 0) continue;
-      const name = s.name.split('@')[0]!;
-      if (seen.has(name) || !re.test(name)) continue;
-      const sec = elf.sections[s.shndx];
-      if (!sec) continue;
-      seen.set(name, s.value - Number(sec.addr) + sec.offset);
-    }
-  }
-  return [...seen].map(([name, offset]) => ({ name, offset })).sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
+  return [...functionOffsets(binary)]
+    .filter(([name]) => re.test(name))
+    .map(([name, offset]) => ({ name, offset }))
+    .sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
 }
