@@ -8,6 +8,7 @@ import { fdById, progQuery } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
 import { BpfError, EINVAL, ENOENT, EOPNOTSUPP } from '../syscall/errno.js';
 import { progInfo } from '../syscall/info.js';
+import { RtNetlink } from '../syscall/netlink.js';
 import { UsageError } from './errors.js';
 
 export interface NetXdp {
@@ -43,14 +44,15 @@ function progName(id: number): string | undefined {
 const absent = (e: unknown) => e instanceof BpfError && [ENOENT, EINVAL, EOPNOTSUPP].includes(e.errno);
 
 export function netList(dev?: string): NetList {
-  const devices = netDevices().filter((d) => dev === undefined || d.name === dev);
+  using nl = new RtNetlink(); // one socket for the whole listing
+  const devices = netDevices(nl).filter((d) => dev === undefined || d.name === dev);
   if (dev !== undefined && devices.length === 0) throw new UsageError(`net list: no interface '${dev}' in this network namespace`);
   const out: NetList = { xdp: [], tc: [], flow_dissector: [] };
   for (const d of devices) {
     for (const x of d.xdp) out.xdp.push({ devname: d.name, ifindex: d.ifindex, mode: x.mode, id: x.id });
     let kinds: string[] = [];
     try {
-      kinds = qdiscKinds(d.ifindex);
+      kinds = qdiscKinds(nl, d.ifindex);
     } catch (e) {
       if (!absent(e)) throw e;
     }
@@ -60,7 +62,7 @@ export function netList(dev?: string): NetList {
     for (const [kind, hook] of hooks) {
       let filters: ReturnType<typeof tcListFilters> = [];
       try {
-        filters = tcListFilters(d.ifindex, hook);
+        filters = tcListFilters(nl, d.ifindex, hook);
       } catch (e) {
         if (!absent(e)) throw e;
       }

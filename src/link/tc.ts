@@ -123,8 +123,7 @@ export interface TcFilterInfo {
 const cstring = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b).replace(/\0.*$/s, '') : undefined);
 
 /** bpf filters on one clsact hook (kind, priority, handle, the program's name and id). */
-export function tcListFilters(ifindex: number, direction: TcDirection | 'ingress-qdisc'): TcFilterInfo[] {
-  using nl = new RtNetlink();
+export function tcListFilters(nl: RtNetlink, ifindex: number, direction: TcDirection | 'ingress-qdisc'): TcFilterInfo[] {
   const parent = direction === 'ingress-qdisc' ? tcHandle(TC_H_INGRESS, 0) : parentOf(direction);
   const msgs = nl.request(RTM_GETTFILTER, NLM_F_DUMP, tcmsg(ifindex, 0, parent, 0), [], `tc ${direction} filters on ifindex ${ifindex}`);
   const out: TcFilterInfo[] = [];
@@ -160,7 +159,7 @@ export function tcDetachNetlink(f: TcFilter): void {
     if (e instanceof NetlinkError && (e.errno === ENODEV || e.errno === ENOENT || e.errno === EINVAL)) return;
     throw e;
   }
-  if (f.createdQdisc && tcListFilters(f.ifindex, 'ingress').length === 0 && tcListFilters(f.ifindex, 'egress').length === 0) deleteQdisc(nl, f.ifindex);
+  if (f.createdQdisc && tcListFilters(nl, f.ifindex, 'ingress').length === 0 && tcListFilters(nl, f.ifindex, 'egress').length === 0) deleteQdisc(nl, f.ifindex);
 }
 
 export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1;
@@ -175,8 +174,7 @@ export function xdpSetNetlink(ifindex: number, progFd: number, flags: number, ex
 }
 
 /** The kinds of qdisc an interface has (bpftool looks for clsact and ingress). */
-export function qdiscKinds(ifindex: number): string[] {
-  using nl = new RtNetlink();
+export function qdiscKinds(nl: RtNetlink, ifindex: number): string[] {
   const msgs = nl.request(RTM_GETQDISC, NLM_F_DUMP, tcmsg(ifindex, 0, 0, 0), [], `qdiscs on ifindex ${ifindex}`);
   const out: string[] = [];
   for (const m of msgs) {
@@ -197,8 +195,7 @@ export interface NetDevice {
 const XDP_MODES = ['', 'driver', 'generic', 'offload'] as const;
 
 /** Every interface in this network namespace with its XDP programs (RTM_GETLINK dump). */
-export function netDevices(): NetDevice[] {
-  using nl = new RtNetlink();
+export function netDevices(nl: RtNetlink): NetDevice[] {
   const msgs = nl.request(RTM_GETLINK, NLM_F_DUMP, ifinfomsg(0), [], 'network interfaces');
   const out: NetDevice[] = [];
   const u32 = (b: Uint8Array | undefined) => (b && b.length >= 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : 0);
