@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { encodeBtf } from '../btf/encode.js';
 import { BtfKind, type BtfType } from '../btf/types.js';
 import { sys } from './backend.js';
-import { Attr, btfLoadRaw, Cmd, mapCreate, progLoadRaw } from './bpf.js';
+import { type Attr, btfLoadRaw, linkCreate, mapCreate, progLoadRaw } from './bpf.js';
 import { AttachType, BPF_F_MMAPABLE, MapType, ProgType } from './constants.js';
 import { BpfError, EACCES, EBADF, ENODEV, ENOENT, EPERM, ESRCH } from './errno.js';
 
@@ -252,20 +252,16 @@ export function resetFeatureCache(): void {
  * LINK_CREATE it against a target that cannot work. A kernel that knows the link kind rejects
  * the target (`yesErrno`); one that does not rejects the attach type with EINVAL.
  */
-function haveLinkKind(key: string, progType: number, attachType: number, target: number, yesErrno: number[], extra?: (a: import('./bpf.js').Attr) => void): boolean {
+function haveLinkKind(key: string, progType: number, attachType: number, target: number, yesErrno: number[], extra?: (a: Attr) => void): boolean {
   return cached(`link:${key}`, () => {
     const r = progLoadRaw({ type: progType, insns: RET0, license: 'GPL', expectedAttachType: attachType });
-    if (r.fd < 0) return answer('BPF_PROG_LOAD', r.fd) && false; // the program itself is unknown: no
+    if (r.fd < 0) return answer('BPF_PROG_LOAD', r.fd); // the program itself is unknown: no
     try {
-      const a = new Attr(64).u32(0, r.fd).u32(4, target).u32(8, attachType);
-      extra?.(a);
-      const lr = sys().bpf(Cmd.LINK_CREATE, a.buf, 64);
-      if (lr >= 0) {
-        sys().close(lr);
-        return true;
-      }
-      if (-lr === EPERM || -lr === EACCES) throw new BpfError('BPF_LINK_CREATE', -lr, 'feature probe');
-      return yesErrno.includes(-lr);
+      linkCreate({ progFd: r.fd, targetFd: target, attachType, extra }, 'feature probe').close();
+      return true;
+    } catch (e) {
+      if (!(e instanceof BpfError)) throw e;
+      return answer('BPF_LINK_CREATE', -e.errno) || yesErrno.includes(e.errno);
     } finally {
       sys().close(r.fd);
     }
