@@ -14,11 +14,11 @@ import { BpfObject } from '../loader/object.js';
 import { compileDecoder } from '../maps/codec.js';
 import { Poller } from '../ringbuf/poller.js';
 import { RingBufReader } from '../ringbuf/ringbuf.js';
+import { PKG_ROOT } from './paths.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const pkgRoot = path.resolve(here, '..', '..');
-export const BENCH_OBJECT = path.join(pkgRoot, 'test', 'fixtures', 'rb_bench.bpfel.o');
-const PEER_SOURCE = path.join(pkgRoot, 'bench', 'peers', 'rb_libbpf.c');
+export const BENCH_OBJECT = path.join(PKG_ROOT, 'test', 'fixtures', 'rb_bench.bpfel.o');
+const PEER_SOURCE = path.join(PKG_ROOT, 'bench', 'peers', 'rb_libbpf.c');
 const RING_BYTES = 64 << 20;
 
 export type Impl = 'bee-ts' | 'bee-ts-decoded' | 'libbpf';

@@ -6,13 +6,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readBtfFile } from '../loader/btf-files.js';
 import { dumpC } from '../btf/cdump.js';
 import { UsageError } from './errors.js';
+import { INCLUDE_DIR } from './paths.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const INCLUDE_DIR = path.resolve(here, '..', '..', 'include');
 
 const ARCHES: Record<string, string> = { x64: 'x86', x86: 'x86', x86_64: 'x86', amd64: 'x86', arm64: 'arm64', aarch64: 'arm64' };
 

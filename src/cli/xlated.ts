@@ -4,13 +4,12 @@
 // kfunc calls are named from /proc/kallsyms (`__bpf_call_base + imm`), subprogram calls by their
 // JIT symbol, map references by map id.
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
 import { formatInsn, type Insn, insnAt } from '../loader/disasm.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, InsnBuffer, OP_LD_IMM64 } from '../loader/insn.js';
 import type { LineInfoRec, ProgXlated } from '../syscall/info.js';
+import { INCLUDE_DIR } from './paths.js';
 
 /**
  * /proc/kallsyms lookups by exact address. The text is searched per address (a dump needs a few
@@ -63,7 +62,7 @@ function helperNames(): Map<number, string> {
   if (helperNamesCache) return helperNamesCache;
   helperNamesCache = new Map();
   try {
-    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'include', 'bpf_helper_defs.h');
+    const file = `${INCLUDE_DIR}/bpf_helper_defs.h`;
     for (const m of fs.readFileSync(file, 'utf8').matchAll(/\(\* const (bpf_\w+)\)\(.*\) = \(void \*\) (\d+);/g)) helperNamesCache.set(Number(m[2]), m[1]!);
   } catch {
     /* no header: such calls print as addresses */
