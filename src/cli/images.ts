@@ -105,19 +105,27 @@ export async function pullImage(ref: string, f: ImageFlags): Promise<string> {
 }
 
 /**
+ * An argument that is not an existing file and reads as an image reference rather than a
+ * mistyped object path: no .o/.c suffix, and a registry host or repository path in it.
+ */
+export function looksLikeImageRef(arg: string): boolean {
+  return !fs.existsSync(arg) && !arg.endsWith('.o') && !arg.endsWith('.c') && (arg.includes('/') || arg.includes(':'));
+}
+
+/**
  * What `run` runs: a file when the path exists; otherwise an image reference, from the local store
  * when it is there, else pulled into it first (bee's order).
  */
 export async function resolveProbe(arg: string, f: ImageFlags, log: (s: string) => void): Promise<{ file: string; program?: Uint8Array }> {
   if (fs.existsSync(arg)) return { file: arg };
+  if (!looksLikeImageRef(arg))
+    throw new UsageError(`${arg}: no such file (bee-ts runs compiled probes: build one with \`bee-ts build probe.c\`, or give an image reference like ghcr.io/org/probe:tag)`);
   let r;
   try {
     r = parseRef(arg);
   } catch {
     throw new UsageError(`${arg}: no such file, and not an image reference (bee-ts runs compiled probes: build one with \`bee-ts build probe.c\`)`);
   }
-  if (arg.endsWith('.o') || arg.endsWith('.c') || (!arg.includes('/') && !arg.includes(':')))
-    throw new UsageError(`${arg}: no such file (bee-ts runs compiled probes: build one with \`bee-ts build probe.c\`, or give an image reference like ghcr.io/org/probe:tag)`);
   const store = storeOf(f);
   if (!store.resolve(r.name)) {
     log(`bee-ts: ${r.name} is not in ${store.dir}; pulling it`);

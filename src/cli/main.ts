@@ -3,7 +3,6 @@
 // and turns every failure into one clear line on stderr (or {"error":...} with --json) and a
 // non-zero exit.
 import { Command } from 'commander';
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,8 +150,8 @@ export function buildProgram(): Command {
     .option('-j, --json', 'print JSON')
     .action((file: string, opts: { json?: boolean }) =>
       run(opts.json, async () => {
-        if (!fs.existsSync(file) && !file.endsWith('.o') && (file.includes(':') || file.includes('/'))) {
-          const images = await import('./images.js');
+        const images = await import('./images.js');
+        if (images.looksLikeImageRef(file)) {
           const ref = images.storedRef(file, imageFlags());
           if (!ref) throw new UsageError(`${file}: no such file, and no such image in the local store ${imageFlags().storage} (bee-ts pull ${file})`);
           process.stdout.write(images.describeImage(ref, imageFlags()));
