@@ -68,6 +68,9 @@ export interface ProgInfo {
   btfId: number;
   nrFuncInfo: number;
   nrLineInfo: number;
+  funcInfoRecSize: number;
+  lineInfoRecSize: number;
+  nrJitedKsyms: number;
   runTimeNs: bigint;
   runCnt: bigint;
   recursionMisses: bigint;
@@ -121,6 +124,9 @@ export function progInfo(fd: number, opts: { funcInfo?: boolean } = {}): ProgInf
     btfId: b.readUInt32LE(128),
     nrFuncInfo,
     nrLineInfo: b.readUInt32LE(148),
+    funcInfoRecSize: b.readUInt32LE(132),
+    lineInfoRecSize: b.readUInt32LE(172),
+    nrJitedKsyms: b.readUInt32LE(104),
     runTimeNs: b.readBigUInt64LE(192),
     runCnt: b.readBigUInt64LE(200),
     recursionMisses: b.readBigUInt64LE(208),
@@ -270,15 +276,14 @@ export interface ProgXlated {
 }
 
 export function progXlated(fd: number): ProgXlated {
+  // The sizes of every array come from the plain info; one more call fills the arrays.
   const info = progInfo(fd);
-  const first = Buffer.alloc(PROG_INFO_SIZE);
-  objInfo(fd, first, 'program info');
-  const xlatedLen = first.readUInt32LE(20);
-  const nrKsyms = first.readUInt32LE(104);
-  const fiSize = first.readUInt32LE(132);
-  const nrFi = first.readUInt32LE(144);
-  const nrLi = first.readUInt32LE(148);
-  const liSize = first.readUInt32LE(172);
+  const xlatedLen = info.xlatedProgLen;
+  const nrKsyms = info.nrJitedKsyms;
+  const fiSize = info.funcInfoRecSize;
+  const nrFi = info.nrFuncInfo;
+  const nrLi = info.nrLineInfo;
+  const liSize = info.lineInfoRecSize;
   const insns = Buffer.alloc(xlatedLen);
   const ksyms = Buffer.alloc(nrKsyms * 8);
   const fi = Buffer.alloc(nrFi * fiSize);
