@@ -116,6 +116,12 @@ function attachKprobe(p: Program, func: string, retprobe: boolean, o: AttachOpti
   }
 }
 
+/** A uprobe perf event watches one process (pid, any CPU) or every process (pid -1, one CPU's event serves all). */
+function uprobeScope(o: AttachOptions): { pid: number; cpu: number } {
+  const pid = o.pid ?? -1;
+  return { pid, cpu: pid === -1 ? 0 : -1 };
+}
+
 function attachUprobe(p: Program, spec: string, retprobe: boolean, o: AttachOptions): Link {
   // SEC("uprobe//usr/lib/libc.so.6:malloc") or { target: "libc.so.6:malloc" }
   const i = spec.lastIndexOf(':');
@@ -132,11 +138,10 @@ function attachUprobe(p: Program, spec: string, retprobe: boolean, o: AttachOpti
     }
   }
   off += offset + (o.offset ?? 0);
-  const pid = o.pid ?? -1;
+  const { pid, cpu } = uprobeScope(o);
   const what = `${retprobe ? 'uretprobe' : 'uprobe'} ${binary}:${name} (offset 0x${off.toString(16)})`;
   const pm = o.legacy ? undefined : pmu('uprobe');
   const kind = retprobe ? 'uretprobe' : 'uprobe';
-  const cpu = pid === -1 ? 0 : -1;
   if (pm) {
     const attr = { type: pm.type, config: retprobe ? 1n << BigInt(pm.retprobeBit) : 0n, config1: cstr(binary), config2: BigInt(off) };
     return perfLink(p, kind, `${binary}:${name}`, attr, pid, cpu, what, o);
@@ -230,7 +235,7 @@ function attachUsdt(p: Program, target: string, o: AttachOptions): Link {
   if (!pm) throw new AttachError(p.name, 'USDT needs the uprobe PMU (/sys/bus/event_source/devices/uprobe)');
   const refCtr = fs.existsSync('/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset');
   const links: Link[] = [];
-  const ids: number[] = [];
+  const { pid, cpu } = uprobeScope(o);
   try {
     for (const site of sites) {
       if (site.semaOffset && !refCtr) throw new AttachError(p.name, `USDT ${provider}:${name} has a semaphore, and this kernel's uprobe PMU has no ref_ctr_offset (4.20+)`);
@@ -240,10 +245,8 @@ function attachUsdt(p: Program, target: string, o: AttachOptions): Link {
       const key = new Uint8Array(4);
       new DataView(key.buffer).setInt32(0, id, true);
       specs.updateRaw(key, encodeUsdtSpec(site.args, o.cookie ?? 0n));
-      ids.push(id);
       const attr = { type: pm.type, config: BigInt(site.semaOffset) << 32n, config1: cstr(binary), config2: BigInt(site.offset) };
-      const pid = o.pid ?? -1;
-      links.push(perfLink(p, 'usdt', `${binary}:${provider}:${name}`, attr, pid, pid === -1 ? 0 : -1, `usdt ${provider}:${name} at ${binary}+0x${site.offset.toString(16)}`, { ...o, cookie: BigInt(id) }));
+      links.push(perfLink(p, 'usdt', `${binary}:${provider}:${name}`, attr, pid, cpu, `usdt ${provider}:${name} at ${binary}+0x${site.offset.toString(16)}`, { ...o, cookie: BigInt(id) }));
     }
   } catch (e) {
     for (const l of links) l.close();
