@@ -285,6 +285,24 @@ export async function progDumpXlated(args: string[], json: boolean): Promise<voi
 }
 
 /**
+ * bpftool-style `keyword value...` words: each known keyword is followed by `arity[keyword]`
+ * words (inner_map takes a selector, `id N`), and may appear once.
+ */
+function keywordArgs(cmd: string, words: string[], arity: Record<string, number>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (let i = 0; i < words.length; ) {
+    const k = words[i]!;
+    const n = arity[k];
+    if (n === undefined) throw new UsageError(`${cmd}: unknown keyword '${k}' (${Object.keys(arity).join(', ')})`);
+    if (i + n >= words.length) throw new UsageError(`${cmd}: ${k} needs a value`);
+    if (k in out) throw new UsageError(`${cmd}: ${k} given twice`);
+    out[k] = words.slice(i + 1, i + 1 + n);
+    i += 1 + n;
+  }
+  return out;
+}
+
+/**
  * prog run PROG [data_in FILE [data_out FILE [data_size_out L]]] [ctx_in FILE [ctx_out FILE
  * [ctx_size_out M]]] [repeat N]: BPF_PROG_TEST_RUN, bpftool's syntax and output. Unlike bpftool
  * 7.1 (which always sends repeat 1), repeat stays 0 unless given, so syscall and raw_tp programs
@@ -292,16 +310,8 @@ export async function progDumpXlated(args: string[], json: boolean): Promise<voi
  */
 export function progRun(args: string[], json: boolean): void {
   const sel = parseSelector(args, 'prog');
-  const kw: Record<string, string> = {};
-  const rest = sel.rest;
-  const known = ['data_in', 'data_out', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_out', 'repeat'];
-  for (let i = 0; i < rest.length; i += 2) {
-    const k = rest[i]!;
-    if (!known.includes(k)) throw new UsageError(`prog run: unknown keyword '${k}' (${known.join(', ')})`);
-    if (rest[i + 1] === undefined) throw new UsageError(`prog run: ${k} needs a value`);
-    if (k in kw) throw new UsageError(`prog run: ${k} given twice`);
-    kw[k] = rest[i + 1]!;
-  }
+  const words = keywordArgs('prog run', sel.rest, { data_in: 1, data_out: 1, data_size_out: 1, ctx_in: 1, ctx_out: 1, ctx_size_out: 1, repeat: 1 });
+  const kw = Object.fromEntries(Object.entries(words).map(([k, v]) => [k, v[0]!])) as Record<string, string>;
   const readIn = (f: string) => (f === '-' ? fs.readFileSync(0) : fs.readFileSync(f));
   const num = (k: string, dflt: number) => {
     if (kw[k] === undefined) return dflt;
@@ -620,22 +630,11 @@ export function mapGetNext(args: string[], json: boolean): void {
 export function mapCreateCmd(args: string[]): void {
   const [file, ...rest] = args;
   if (!file) throw new UsageError('map create FILE type TYPE key KEY_SIZE value VALUE_SIZE entries N name NAME [flags F] [inner_map MAP]');
-  const kw: Record<string, string> = {};
+  const words = keywordArgs('map create', rest, { type: 1, key: 1, value: 1, entries: 1, name: 1, flags: 1, inner_map: 2 });
+  const kw = Object.fromEntries(Object.entries(words).map(([k, v]) => [k, v[0]!])) as Record<string, string>;
   let inner: Fd | undefined;
-  for (let i = 0; i < rest.length; ) {
-    const k = rest[i]!;
-    if (k === 'inner_map') {
-      const sel = parseSelector(rest.slice(i + 1), 'map');
-      inner = openMap(sel);
-      i += 3;
-      continue;
-    }
-    if (!['type', 'key', 'value', 'entries', 'name', 'flags'].includes(k)) throw new UsageError(`map create: unknown keyword '${k}'`);
-    if (rest[i + 1] === undefined) throw new UsageError(`map create: ${k} needs a value`);
-    kw[k] = rest[i + 1]!;
-    i += 2;
-  }
   try {
+    if (words.inner_map) inner = openMap(parseSelector(words.inner_map, 'map'));
     for (const k of ['type', 'key', 'value', 'entries', 'name']) if (kw[k] === undefined) throw new UsageError(`map create: '${k}' is required`);
     const type = (MapType as Record<string, number>)[kw.type!.toUpperCase()];
     if (type === undefined) throw new UsageError(`map create: unknown map type '${kw.type}' (e.g. hash, array, percpu_hash, lru_hash, ringbuf)`);
