@@ -116,11 +116,16 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
    * view is only valid during the call). Returns the number of records delivered.
    */
   consumeRaw(fn: RawRecordHandler, max = this.batch): number {
+    return this.run(this.loops, fn, false, max);
+  }
+
+  /** Run fn's compiled walk (compiling it on first use), counting what it delivered. */
+  private run<F extends RawRecordHandler | BatchHandler>(cache: WeakMap<F, (max: number) => number>, fn: F, batched: boolean, max: number): number {
     if (this.closed) return 0;
-    let loop = this.loops.get(fn);
+    let loop = cache.get(fn);
     if (!loop) {
-      loop = this.compileLoop(fn, false);
-      this.loops.set(fn, loop);
+      loop = this.compileLoop(fn, batched);
+      cache.set(fn, loop);
     }
     const n = loop(max);
     this.delivered += n;
@@ -211,15 +216,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
    * own loop does the work.
    */
   consumeBatch(fn: BatchHandler, max = this.batch): number {
-    if (this.closed) return 0;
-    let loop = this.batchLoops.get(fn);
-    if (!loop) {
-      loop = this.compileLoop(fn, true);
-      this.batchLoops.set(fn, loop);
-    }
-    const n = loop(max);
-    this.delivered += n;
-    return n;
+    return this.run(this.batchLoops, fn, true, max);
   }
 
   /** Consume and decode by BTF: `fn(record)` per record. */
