@@ -4,6 +4,7 @@
 // filter (and the qdisc, when this process created it and nothing else is attached to it). The
 // kernel picks the filter's priority and handle; NLM_F_ECHO hands them back for the delete.
 import {
+  attrString,
   ETH_P_ALL,
   IFLA_IFNAME,
   IFLA_XDP_ATTACHED,
@@ -30,6 +31,7 @@ import {
   RTM_DELQDISC,
   RTM_DELTFILTER,
   RTM_GETTFILTER,
+  RTM_NEWLINK,
   RTM_NEWQDISC,
   RTM_NEWTFILTER,
   RTM_SETLINK,
@@ -120,20 +122,18 @@ export interface TcFilterInfo {
   id?: number;
 }
 
-const cstring = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b).replace(/\0.*$/s, '') : undefined);
-
 /** bpf filters on one clsact hook (kind, priority, handle, the program's name and id). */
 export function tcListFilters(nl: RtNetlink, ifindex: number, direction: TcDirection | 'ingress-qdisc'): TcFilterInfo[] {
   const parent = direction === 'ingress-qdisc' ? tcHandle(TC_H_INGRESS, 0) : parentOf(direction);
   const msgs = nl.request(RTM_GETTFILTER, NLM_F_DUMP, tcmsg(ifindex, 0, parent, 0), [], `tc ${direction} filters on ifindex ${ifindex}`);
   const out: TcFilterInfo[] = [];
   for (const m of msgs) {
-    if (m.type !== 44 /* RTM_NEWTFILTER */) continue;
+    if (m.type !== RTM_NEWTFILTER) continue;
     const dv = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
     const handle = dv.getUint32(8, true);
     if (handle === 0) continue; // the per-priority chain head, not a filter
     const attrs = parseAttrs(m.payload, 20, m.payload.length);
-    const kind = cstring(attrs.get(TCA_KIND)) ?? '';
+    const kind = attrString(attrs.get(TCA_KIND)) ?? '';
     const opts = attrs.get(TCA_OPTIONS);
     const bpf = opts ? parseAttrs(opts, 0, opts.length) : undefined;
     const idBytes = bpf?.get(TCA_BPF_ID);
@@ -141,7 +141,7 @@ export function tcListFilters(nl: RtNetlink, ifindex: number, direction: TcDirec
       priority: dv.getUint32(16, true) >>> 16,
       handle,
       kind,
-      name: cstring(bpf?.get(TCA_BPF_NAME)),
+      name: attrString(bpf?.get(TCA_BPF_NAME)),
       id: idBytes && idBytes.length >= 4 ? new DataView(idBytes.buffer, idBytes.byteOffset, 4).getUint32(0, true) : undefined,
     });
   }
@@ -180,7 +180,7 @@ export function qdiscKinds(nl: RtNetlink, ifindex: number): string[] {
   for (const m of msgs) {
     const dv = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
     if (dv.getInt32(4, true) !== ifindex) continue;
-    out.push(cstring(parseAttrs(m.payload, 20, m.payload.length).get(TCA_KIND)) ?? '');
+    out.push(attrString(parseAttrs(m.payload, 20, m.payload.length).get(TCA_KIND)) ?? '');
   }
   return out;
 }
@@ -200,10 +200,10 @@ export function netDevices(nl: RtNetlink): NetDevice[] {
   const out: NetDevice[] = [];
   const u32 = (b: Uint8Array | undefined) => (b && b.length >= 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : 0);
   for (const m of msgs) {
-    if (m.type !== 16 /* RTM_NEWLINK */) continue;
+    if (m.type !== RTM_NEWLINK) continue;
     const ifindex = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength).getInt32(4, true);
     const attrs = parseAttrs(m.payload, 16, m.payload.length);
-    const dev: NetDevice = { ifindex, name: cstring(attrs.get(IFLA_IFNAME)) ?? String(ifindex), xdp: [] };
+    const dev: NetDevice = { ifindex, name: attrString(attrs.get(IFLA_IFNAME)) ?? String(ifindex), xdp: [] };
     const x = attrs.get(IFLA_XDP);
     if (x) {
       const xa = parseAttrs(x, 0, x.length);

@@ -25,6 +25,7 @@ const NLMSG_DONE = 3;
 const NLMSGERR_ATTR_MSG = 1;
 const NLA_F_NESTED = 0x8000;
 
+export const RTM_NEWLINK = 16;
 export const RTM_GETLINK = 18;
 export const RTM_SETLINK = 19;
 export const RTM_GETQDISC = 38;
@@ -94,6 +95,9 @@ function writeAttrs(dv: DataView, off: number, attrs: Attr[]): number {
   }
   return off;
 }
+
+/** A string attribute's text (up to its NUL); undefined for a missing attribute. */
+export const attrString = (b: Uint8Array | undefined): string | undefined => (b ? new TextDecoder().decode(b).replace(/\0.*$/s, '') : undefined);
 
 /** Parse attributes in buf[off, end) into type → payload (the first of each type). */
 export function parseAttrs(buf: Uint8Array, off: number, end: number): Map<number, Uint8Array> {
@@ -201,7 +205,7 @@ export class RtNetlink implements Disposable {
             const origLen = pv.getUint32(4, true);
             const tlvStart = 4 + (mflags & 0x100 /* NLM_F_CAPPED */ ? 16 : align4(origLen));
             const m = parseAttrs(payload, tlvStart, payload.length).get(NLMSGERR_ATTR_MSG);
-            if (m) extack = new TextDecoder().decode(m).replace(/\0.*$/s, '');
+            extack = attrString(m);
           }
           throw new NetlinkError('netlink', -err, what, extack);
         }
