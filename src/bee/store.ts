@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  ANNOTATION_AUTHORS,
+  ANNOTATION_DESCRIPTION,
   ANNOTATION_REF_NAME,
   type Descriptor,
   type EbpfPackage,
@@ -133,8 +135,8 @@ export class ImageStore {
     const layer = programLayer(ref, img.manifest);
     return {
       program: this.readBlob(layer.digest, ref),
-      description: img.manifest.annotations?.['org.opencontainers.image.description'],
-      authors: img.manifest.annotations?.['org.opencontainers.image.authors'],
+      description: img.manifest.annotations?.[ANNOTATION_DESCRIPTION],
+      authors: img.manifest.annotations?.[ANNOTATION_AUTHORS],
       platform: img.descriptor.platform,
     };
   }
