@@ -103,36 +103,37 @@ export interface CgroupNode {
   cgroup: string;
   programs: CgroupProg[];
 }
-/** Depth below the walk's root, which bpftool shows by indenting rows (not part of the JSON). */
-const depthOf = new WeakMap<CgroupNode, number>();
 
-export function cgroupTree(root = cgroup2Root()): CgroupNode[] {
-  if (!fs.existsSync(root)) throw new UsageError(`cgroup tree: ${root} does not exist`);
+/** The directory a tree walk starts from (bpftool shows its rows unindented, the rest indented). */
+export function walkRoot(root = cgroup2Root()): string {
+  return root.replace(/\/+$/, '') || '/';
+}
+
+export function cgroupTree(root?: string): CgroupNode[] {
+  const top = walkRoot(root);
+  if (!fs.existsSync(top)) throw new UsageError(`cgroup tree: ${top} does not exist`);
   const out: CgroupNode[] = [];
-  const walk = (dir: string, depth = 0) => {
+  const walk = (dir: string) => {
     const progs = cgroupPrograms(dir);
-    if (progs.length) {
-      const node = { cgroup: dir, programs: progs };
-      depthOf.set(node, depth);
-      out.push(node);
-    }
+    if (progs.length) out.push({ cgroup: dir, programs: progs });
     let entries: fs.Dirent[] = [];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
-    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name), depth + 1);
+    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
   };
-  walk(root.replace(/\/+$/, '') || '/');
+  walk(top);
   return out;
 }
 
-export function cgroupTreeText(t: CgroupNode[]): string {
+export function cgroupTreeText(t: CgroupNode[], root?: string): string {
+  const top = walkRoot(root);
   const lines = ['CgroupPath', header(false)];
   for (const c of t) {
     lines.push(c.cgroup);
-    for (const p of c.programs) lines.push(row(p, depthOf.get(c) ? '    ' : ''));
+    for (const p of c.programs) lines.push(row(p, c.cgroup === top ? '' : '    '));
   }
   return lines.join('\n') + '\n';
 }

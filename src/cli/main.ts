@@ -335,7 +335,7 @@ export function buildProgram(): Command {
       kernel(o.json, async () => {
         const c = await import('./cgroup.js');
         const t = c.cgroupTree(root);
-        process.stdout.write(o.json ? JSON.stringify(t) + '\n' : c.cgroupTreeText(t));
+        process.stdout.write(o.json ? JSON.stringify(t) + '\n' : c.cgroupTreeText(t, root));
       }),
     );
 
