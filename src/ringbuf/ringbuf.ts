@@ -113,7 +113,8 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
 
   /**
    * Consume what is committed now, calling `fn(view, offset, length)` per record (zero-copy: the
-   * view is only valid during the call). Returns the number of records delivered.
+   * view is only valid during the call). Returns the number of records delivered. The walk is
+   * compiled once per callback: pass the same function each time, not a fresh arrow per call.
    */
   consumeRaw(fn: RawRecordHandler, max = this.batch): number {
     return this.run(this.loops, fn, false, max);
