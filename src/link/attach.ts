@@ -402,14 +402,10 @@ function attachCgroup(p: Program, o: AttachOptions): Link {
     progAttach(cg, p.fd.value, attachType, 2 /* BPF_F_ALLOW_MULTI */, `cgroup ${dir}`);
     const progFd = p.fd.value;
     const cgFd = fs.openSync(dir, 'r');
-    const link = new BaseLink('cgroup', p.name, dir, undefined);
-    const close = link.close.bind(link);
-    link.close = () => {
+    return new BaseLink('cgroup', p.name, dir, undefined, [], [], () => {
       progDetach(cgFd, progFd, attachType);
       fs.closeSync(cgFd);
-      close();
-    };
-    return link;
+    });
   } finally {
     fs.closeSync(cg);
   }
