@@ -84,7 +84,7 @@ function perfLink(p: Program, kind: string, target: string, attr: PerfAttr, pid:
   try {
     perf = perfEventOpen(attr, pid, cpu, what);
     const link = attachPerfEvent(perf, p.fd.value, what, o.cookie);
-    return new BaseLink(kind, p.name, target, link, [perf], probeKeys);
+    return new BaseLink(kind, p.name, target, link, { owned: [perf], probeEvents: probeKeys });
   } catch (e) {
     perf?.close();
     for (const k of probeKeys) removeProbeEvent(k);
@@ -253,8 +253,10 @@ function attachUsdt(p: Program, target: string, o: AttachOptions): Link {
     if (e instanceof BpfError && e.errno === EINVAL && !links.length) throw new AttachError(p.name, `${(e as Error).message}\n  hint: USDT needs BPF cookies (Linux 5.15+)`);
     throw e;
   }
-  return new BaseLink('usdt', p.name, `${binary}:${provider}:${name} (${sites.length} site${sites.length === 1 ? '' : 's'})`, undefined, [], [], () => {
-    for (const l of links) l.close();
+  return new BaseLink('usdt', p.name, `${binary}:${provider}:${name} (${sites.length} site${sites.length === 1 ? '' : 's'})`, undefined, {
+    detach: () => {
+      for (const l of links) l.close();
+    },
   });
 }
 
@@ -314,7 +316,7 @@ function attachPerfEventProg(p: Program, o: AttachOptions): Link {
     for (const f of [...links, ...perfs]) f.close();
     throw e;
   }
-  return new BaseLink('perf_event', p.name, `cpu-clock ${o.sampleFreq ?? 99} Hz on ${perfs.length} CPUs`, links[0], [...links.slice(1), ...perfs]);
+  return new BaseLink('perf_event', p.name, `cpu-clock ${o.sampleFreq ?? 99} Hz on ${perfs.length} CPUs`, links[0], { owned: [...links.slice(1), ...perfs] });
 }
 
 /** A kernel without this kind of BPF link answers LINK_CREATE with EINVAL: then netlink does it. */
@@ -343,14 +345,15 @@ function attachXdp(p: Program, o: AttachOptions): Link {
     throw new BpfError('fcntl(F_DUPFD_CLOEXEC)', -dup, `program '${p.name}'`);
   }
   const own = new FdClass(dup, 'prog');
-  return new BaseLink('xdp', p.name, `${target} (netlink)`, undefined, [own], [], () => {
+  const detach = () => {
     try {
       xdpSetNetlink(ifindex, -1, (flags & ~XDP_FLAGS_UPDATE_IF_NOEXIST) | XDP_FLAGS_REPLACE, own.value);
     } catch (e) {
       if (e instanceof NetlinkError && e.errno === ENODEV /* the interface is gone */) return;
       throw e;
     }
-  });
+  };
+  return new BaseLink('xdp', p.name, `${target} (netlink)`, undefined, { owned: [own], detach });
 }
 
 function attachTc(p: Program, o: AttachOptions): Link {
@@ -368,7 +371,7 @@ function attachTc(p: Program, o: AttachOptions): Link {
     }
   }
   const filter = tcAttachNetlink(p.fd.value, p.name, ifindex, direction, { priority: o.tcPriority });
-  return new BaseLink('tc', p.name, `${where} (clsact, prio ${filter.priority} handle 0x${filter.handle.toString(16)})`, undefined, [], [], () => tcDetachNetlink(filter));
+  return new BaseLink('tc', p.name, `${where} (clsact, prio ${filter.priority} handle 0x${filter.handle.toString(16)})`, undefined, { detach: () => tcDetachNetlink(filter) });
 }
 
 /** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid systems). */
@@ -402,9 +405,11 @@ function attachCgroup(p: Program, o: AttachOptions): Link {
     progAttach(cg, p.fd.value, attachType, 2 /* BPF_F_ALLOW_MULTI */, `cgroup ${dir}`);
     const progFd = p.fd.value;
     const cgFd = fs.openSync(dir, 'r');
-    return new BaseLink('cgroup', p.name, dir, undefined, [], [], () => {
-      progDetach(cgFd, progFd, attachType);
-      fs.closeSync(cgFd);
+    return new BaseLink('cgroup', p.name, dir, undefined, {
+      detach: () => {
+        progDetach(cgFd, progFd, attachType);
+        fs.closeSync(cgFd);
+      },
     });
   } finally {
     fs.closeSync(cg);

@@ -42,20 +42,31 @@ function installHandlers(): void {
   }
 }
 
+/** What an attachment holds besides its BPF link fd; all released on close. */
+export interface LinkResources {
+  /** Other fds kept open for the attachment (perf events, a program reference). */
+  owned?: Fd[];
+  /** tracefs events to remove after detaching. */
+  probeEvents?: string[];
+  /** Detaches what is not an fd (a netlink TC filter or XDP program, PROG_ATTACH); runs once. */
+  detach?: () => void;
+}
+
 export class BaseLink implements Link {
   #closed = false;
+  private readonly owned: Fd[];
+  private probeEvents: string[];
+  private detachFn?: () => void;
   constructor(
     readonly kind: string,
     readonly program: string,
     readonly target: string,
     readonly fd: Fd | undefined,
-    /** Other fds kept open for the attachment (perf events). */
-    private readonly owned: Fd[] = [],
-    /** tracefs events to remove after detaching. */
-    private probeEvents: string[] = [],
-    /** Detaches what is not an fd (a netlink TC filter or XDP program); runs once, on close. */
-    private detachFn?: () => void,
+    keep: LinkResources = {},
   ) {
+    this.owned = keep.owned ?? [];
+    this.probeEvents = keep.probeEvents ?? [];
+    this.detachFn = keep.detach;
     liveLinks.add(this);
     installHandlers();
   }
