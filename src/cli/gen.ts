@@ -38,16 +38,16 @@ export function generateTs(spec: ObjectSpec, file: string, bytes: Uint8Array, op
     const get = `this.obj.map(${JSON.stringify(m.name)})`;
     if (m.type === MapType.RINGBUF || m.type === MapType.PERF_EVENT_ARRAY) {
       const rec = m.valueTypeId && ts && m.type === MapType.RINGBUF ? ts.typeOf(m.valueTypeId) : undefined;
-      mapLines.push(`  /** ${m.type === MapType.RINGBUF ? 'ring buffer' : 'perf event array'}${rec ? ` of ${rec}` : ''}: read it with ${m.name.replace(/\W/g, '_')}Reader() */\n  ${key}: BpfMap;`);
-      mapInit.push(`      ${key}: ${get},`);
       const method = `${m.name.replace(/\W/g, '_')}Reader`;
-      if (m.type === MapType.RINGBUF && rec)
-        readers.push(
-          `  /** A reader of ring buffer '${m.name}': records decoded as ${rec}. Close it (or use \`using\`). */\n  ${method}(): TypedRingBuf<${rec}> {\n    return new RingBufReader(${get}) as TypedRingBuf<${rec}>;\n  }`,
-        );
-      else if (m.type === MapType.RINGBUF)
-        readers.push(`  /** A reader of ring buffer '${m.name}' (no value type: raw records, consumeRaw). Close it (or use \`using\`). */\n  ${method}(): RingBufReader {\n    return new RingBufReader(${get});\n  }`);
-      else readers.push(`  /** A reader of perf event array '${m.name}' (per-CPU rings). Close it (or use \`using\`). */\n  ${method}(): PerfBufReader {\n    return new PerfBufReader(${get});\n  }`);
+      mapLines.push(`  /** ${m.type === MapType.RINGBUF ? 'ring buffer' : 'perf event array'}${rec ? ` of ${rec}` : ''}: read it with ${method}() */\n  ${key}: BpfMap;`);
+      mapInit.push(`      ${key}: ${get},`);
+      const [what, type, expr] =
+        m.type === MapType.PERF_EVENT_ARRAY
+          ? [`perf event array '${m.name}' (per-CPU rings)`, 'PerfBufReader', `new PerfBufReader(${get})`]
+          : rec
+            ? [`ring buffer '${m.name}': records decoded as ${rec}`, `TypedRingBuf<${rec}>`, `new RingBufReader(${get}) as TypedRingBuf<${rec}>`]
+            : [`ring buffer '${m.name}' (no value type: raw records, consumeRaw)`, 'RingBufReader', `new RingBufReader(${get})`];
+      readers.push(`  /** A reader of ${what}. Close it (or use \`using\`). */\n  ${method}(): ${type} {\n    return ${expr};\n  }`);
       continue;
     }
     const k = typeOf(m.keyTypeId);
