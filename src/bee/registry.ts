@@ -224,7 +224,7 @@ export class RegistryClient {
       uploaded++;
     }
     const mediaType = img.manifest.mediaType ?? MANIFEST_MEDIA_TYPE;
-    const res = await this.request('PUT', `/v2/${repo}/manifests/${this.ref.tag ?? this.ref.digest}`, { headers: { 'content-type': mediaType }, body: img.manifestBytes, push: true });
+    const res = await this.request('PUT', `/v2/${repo}/manifests/${this.reference}`, { headers: { 'content-type': mediaType }, body: img.manifestBytes, push: true });
     if (res.status !== 201) await this.fail(res, 'cannot put the manifest');
     return { digest: sha256(img.manifestBytes), uploaded };
   }
