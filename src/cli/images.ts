@@ -145,7 +145,7 @@ export async function login(server: string, f: ImageFlags & { passwordStdin?: bo
   if (username === undefined && password === undefined) username = await prompt('Username: ', false);
   if (password === undefined) password = await prompt(username ? 'Password: ' : 'Token: ', true);
   const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  const client = new RegistryClient(parseRef(`${host}/login-check`), { ...registryOptions({ ...f, username: username ?? '', password }) });
+  const client = new RegistryClient(parseRef(`${host}/login-check`), registryOptions({ ...f, username: username ?? '', password }));
   await client.ping();
   const file = f.config ?? path.join(f.configDir ?? DEFAULT_CONFIG_DIR, 'config.json');
   saveCredentials(file, host, username ?? '', password);
