@@ -208,7 +208,8 @@ function rows(x: ProgXlated, btf: Btf | undefined): Row[] {
     }
     if (btf) {
       // libbpf's bpf_prog_linfo__lfind: the first unprinted record that starts here.
-      for (let k = nrSkip; k < x.lineInfo.length; k++) {
+      // The kernel keeps line info sorted by instruction: stop at the first record past this one.
+      for (let k = nrSkip; k < x.lineInfo.length && x.lineInfo[k]!.insnOff <= i; k++) {
         if (x.lineInfo[k]!.insnOff === i) {
           row.line = x.lineInfo[k];
           nrSkip++;
