@@ -1,5 +1,6 @@
 // `bee-ts build <probe.c> [-o probe.o]`: compile a probe with the local clang. vmlinux.h comes from
-// the running kernel's BTF through bee-ts's own C dump; bee-ts's headers (bpf_helpers.h,
+// the running kernel's BTF through bee-ts's own C dump (written fresh into a private temp dir for
+// each build, never cached at a shared path); bee-ts's headers (bpf_helpers.h,
 // bpf_core_read.h, bpf_tracing.h, solo_types.h) are on the include path; the target arch comes
 // from the host (or --arch). The ELF is stripped of DWARF but keeps .BTF (like bee's builder).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -32,18 +33,34 @@ function findStrip(clang: string): string | undefined {
   return undefined;
 }
 
-/** vmlinux.h for the running kernel, cached per kernel release in the temp dir. */
+/**
+ * Writes vmlinux.h for `btfPath` (default: the running kernel) into a fresh private directory and
+ * returns that directory; the caller removes it. Nothing is cached: a predictable shared path
+ * (like the old `$TMPDIR/bee-ts-vmlinux-<release>-<uid>`) lets any local user who creates it first
+ * choose the code root compiles, or plant a symlink that the write follows. mkdtemp makes a new
+ * directory with a random name and mode 0700 (it fails rather than reuse one that exists), and
+ * the header is created with O_EXCL | O_NOFOLLOW inside it.
+ */
 export function vmlinuxHeader(btfPath = '/sys/kernel/btf/vmlinux'): string {
-  const dir = path.join(os.tmpdir(), `bee-ts-vmlinux-${os.release()}-${process.getuid?.() ?? 0}`);
-  const file = path.join(dir, 'vmlinux.h');
-  if (btfPath === '/sys/kernel/btf/vmlinux' && fs.existsSync(file)) return dir;
   if (!fs.existsSync(btfPath)) throw new Error(`${btfPath} is missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF); pass a vmlinux.h directory with --include`);
   const btf = readBtfFile(btfPath);
-  fs.mkdirSync(dir, { recursive: true });
   const chunks: string[] = [];
   dumpC(btf, (s) => chunks.push(s));
-  fs.writeFileSync(`${file}.tmp`, chunks.join(''));
-  fs.renameSync(`${file}.tmp`, file);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-ts-build-'));
+  try {
+    const st = fs.lstatSync(dir);
+    if (!st.isDirectory() || (st.mode & 0o077) !== 0 || (process.getuid && st.uid !== process.getuid()))
+      throw new Error(`${dir}: the new build directory is not a private directory of this user`);
+    const fd = fs.openSync(path.join(dir, 'vmlinux.h'), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      fs.writeSync(fd, chunks.join(''));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return dir;
 }
 
@@ -64,6 +81,14 @@ export function build(input: string, o: BuildOptions): string {
   if (!arch) throw new UsageError(`--arch ${o.arch}: use x86 or arm64`);
   const out = o.output ?? input.replace(/\.c$/, '') + '.o';
   const vmlinux = vmlinuxHeader(o.btf);
+  try {
+    return compile(clang, arch, input, out, vmlinux, o);
+  } finally {
+    fs.rmSync(vmlinux, { recursive: true, force: true });
+  }
+}
+
+function compile(clang: string, arch: string, input: string, out: string, vmlinux: string, o: BuildOptions): string {
   const args = [
     '-g',
     '-O2',
