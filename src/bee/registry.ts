@@ -92,7 +92,7 @@ export function parseChallenge(h: string): { scheme: string; params: Record<stri
   return { scheme: m[1]!.toLowerCase(), params };
 }
 
-const MANIFEST_ACCEPT = [MANIFEST_MEDIA_TYPE, 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
+export const MANIFEST_ACCEPT = [MANIFEST_MEDIA_TYPE, 'application/vnd.docker.distribution.manifest.v2+json'].join(', ');
 
 export class RegistryClient {
   private readonly fetch: typeof fetch;
@@ -177,28 +177,40 @@ export class RegistryClient {
     return this.ref.digest ?? this.ref.tag ?? 'latest';
   }
 
-  /** Pull the image into the store under its reference; returns the manifest's descriptor. */
-  async pull(store: ImageStore): Promise<Descriptor> {
-    const res = await this.request('GET', `/v2/${this.ref.repository}/manifests/${this.reference}`, { headers: { accept: MANIFEST_ACCEPT } });
+  /**
+   * The manifest (or index) this reference names, or `reference` (a digest) in the same
+   * repository, checked against the digest asked for and the one the registry claims.
+   */
+  async fetchManifest(accept: string = MANIFEST_ACCEPT, reference: string = this.reference): Promise<{ bytes: Uint8Array; digest: string; mediaType?: string }> {
+    const res = await this.request('GET', `/v2/${this.ref.repository}/manifests/${reference}`, { headers: { accept } });
     if (!res.ok) await this.fail(res, 'cannot get the manifest');
     const bytes = new Uint8Array(await res.arrayBuffer());
     const digest = sha256(bytes);
+    const wanted = reference.startsWith('sha256:') ? reference : undefined;
     const claimed = res.headers.get('docker-content-digest');
-    if ((this.ref.digest && digest !== this.ref.digest) || (claimed && claimed.startsWith('sha256:') && claimed !== digest))
-      throw new ImageError(this.ref.name, `manifest digest ${digest} does not match ${this.ref.digest ?? claimed}`);
+    if ((wanted && digest !== wanted) || (claimed && claimed.startsWith('sha256:') && claimed !== digest))
+      throw new ImageError(this.ref.name, `manifest digest ${digest} does not match ${wanted ?? claimed}`);
+    return { bytes, digest, mediaType: res.headers.get('content-type')?.split(';')[0]?.trim() || undefined };
+  }
+
+  /** One blob of this repository, checked against its digest. */
+  async fetchBlob(digest: string): Promise<Uint8Array> {
+    const r = await this.request('GET', `/v2/${this.ref.repository}/blobs/${digest}`);
+    if (!r.ok) await this.fail(r, `cannot get blob ${digest}`);
+    const blob = new Uint8Array(await r.arrayBuffer());
+    if (sha256(blob) !== digest) throw new ImageError(this.ref.name, `blob ${digest} arrived with a different digest (corrupted in transit?)`);
+    return blob;
+  }
+
+  /** Pull the image into the store under its reference; returns the manifest's descriptor. */
+  async pull(store: ImageStore): Promise<Descriptor> {
+    const { bytes, digest } = await this.fetchManifest();
     const manifest = parseManifest(this.ref.name, bytes);
     // Only the blobs a bee image has (the config and the program), like bee's allowed media types.
     const wanted = [manifest.config, ...manifest.layers].filter((d) => d.mediaType === CONFIG_MEDIA_TYPE || d.mediaType === PROGRAM_MEDIA_TYPE);
     if (!wanted.some((d) => d.mediaType === PROGRAM_MEDIA_TYPE))
       throw new ImageError(this.ref.name, `not a bee eBPF image: no ${PROGRAM_MEDIA_TYPE} layer (config is ${manifest.config.mediaType})`);
-    for (const d of wanted) {
-      if (store.hasBlob(d.digest)) continue;
-      const r = await this.request('GET', `/v2/${this.ref.repository}/blobs/${d.digest}`);
-      if (!r.ok) await this.fail(r, `cannot get blob ${d.digest}`);
-      const blob = new Uint8Array(await r.arrayBuffer());
-      if (sha256(blob) !== d.digest) throw new ImageError(this.ref.name, `blob ${d.digest} arrived with a different digest (corrupted in transit?)`);
-      store.writeBlob(d.digest, blob);
-    }
+    for (const d of wanted) if (!store.hasBlob(d.digest)) store.writeBlob(d.digest, await this.fetchBlob(d.digest));
     store.writeBlob(digest, bytes);
     const desc: Descriptor = { mediaType: manifest.mediaType ?? MANIFEST_MEDIA_TYPE, digest, size: bytes.length };
     store.tagManifest(this.ref.name, desc);
@@ -208,9 +220,14 @@ export class RegistryClient {
   /** Push the image the store names by this reference. Blobs the registry has are skipped. */
   async push(store: ImageStore): Promise<{ digest: string; uploaded: number }> {
     const img = store.export(this.ref.name);
+    return this.pushManifest(img.blobs, img.manifestBytes, img.manifest.mediaType ?? MANIFEST_MEDIA_TYPE);
+  }
+
+  /** Upload the blobs the registry lacks, then put the manifest under this reference. */
+  async pushManifest(blobs: Map<string, Uint8Array>, manifestBytes: Uint8Array, mediaType: string): Promise<{ digest: string; uploaded: number }> {
     let uploaded = 0;
     const repo = this.ref.repository;
-    for (const [digest, data] of img.blobs) {
+    for (const [digest, data] of blobs) {
       const head = await this.request('HEAD', `/v2/${repo}/blobs/${digest}`, { push: true });
       if (head.ok) continue;
       const start = await this.request('POST', `/v2/${repo}/blobs/uploads/`, { push: true });
@@ -223,10 +240,9 @@ export class RegistryClient {
       if (put.status !== 201) await this.fail(put, `cannot upload blob ${digest}`);
       uploaded++;
     }
-    const mediaType = img.manifest.mediaType ?? MANIFEST_MEDIA_TYPE;
-    const res = await this.request('PUT', `/v2/${repo}/manifests/${this.reference}`, { headers: { 'content-type': mediaType }, body: img.manifestBytes, push: true });
+    const res = await this.request('PUT', `/v2/${repo}/manifests/${this.reference}`, { headers: { 'content-type': mediaType }, body: manifestBytes, push: true });
     if (res.status !== 201) await this.fail(res, 'cannot put the manifest');
-    return { digest: sha256(img.manifestBytes), uploaded };
+    return { digest: sha256(manifestBytes), uploaded };
   }
 
   /** Check credentials against the registry's /v2/ endpoint (`login`). */
