@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseObject } from '../src/loader/spec.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const fixture = (name: string) => path.join(root, 'test', 'fixtures', name);
@@ -52,8 +53,27 @@ export function openFdCount(): number {
   return fs.readdirSync('/proc/self/fd').length;
 }
 
-/** The ids of every program, map, link and BTF object in the kernel (for leak checks). */
-export function bpftoolIds(kind: 'prog' | 'map' | 'link' | 'btf'): number[] {
-  const out = execFileSync('bpftool', ['-j', kind, 'list'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  return (JSON.parse(out || '[]') as { id: number }[]).map((x) => x.id);
+type KernelKind = 'prog' | 'map' | 'link';
+const BPF_OBJ_NAME_LEN = 16;
+
+/**
+ * The ids of the kernel's programs, maps or links that could be this test's: those named like one
+ * of `names` (a program or map name, cut to the kernel's 15 characters; a link by its program's
+ * name). The kernel is shared with other processes loading programs while tests run, so a test
+ * never compares whole-system listings, only objects it could have created.
+ */
+export function bpftoolIds(kind: KernelKind, names: readonly string[]): number[] {
+  const wanted = new Set(names.map((n) => n.slice(0, BPF_OBJ_NAME_LEN - 1)));
+  const list = (k: KernelKind) => JSON.parse(execFileSync('bpftool', ['-j', k, 'list'], { encoding: 'utf8', maxBuffer: 1 << 26 }) || '[]') as { id: number; name?: string; prog_id?: number }[];
+  if (kind === 'link') {
+    const progs = new Set(list('prog').filter((p) => p.name !== undefined && wanted.has(p.name)).map((p) => p.id));
+    return list('link').filter((l) => l.prog_id !== undefined && progs.has(l.prog_id)).map((l) => l.id);
+  }
+  return list(kind).filter((x) => x.name !== undefined && wanted.has(x.name)).map((x) => x.id);
+}
+
+/** The program and map names an object would create (for `bpftoolIds`). */
+export function objectNames(file: string): string[] {
+  const spec = parseObject(fs.readFileSync(file), { file });
+  return [...spec.programs.map((p) => p.name), ...spec.maps.map((m) => m.name), ...spec.dataSections.map((d) => d.mapName)];
 }

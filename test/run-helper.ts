@@ -1,6 +1,6 @@
 // Runs `bee-ts run` as a child process and collects its JSON lines, for end-to-end tests.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { bpftoolIds, cli } from './helpers.js';
+import { bpftoolIds, cli, objectNames } from './helpers.js';
 
 let portSeq = 19200 + (process.pid % 500);
 
@@ -56,12 +56,13 @@ export async function startRun(obj: string, args: string[] = []): Promise<Runnin
 }
 
 export const entries = (r: Running, map: string) => r.lines.filter((l) => l.mapName === map);
-export async function noneLeft(before: number[]): Promise<number[]> {
-  for (let i = 0; i < 50; i++) {
-    const left = bpftoolIds('prog').filter((id) => !before.includes(id));
-    if (left.length === 0) return left;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  return bpftoolIds('prog').filter((id) => !before.includes(id));
+/** The programs named like `obj`'s, for `noneLeft`. */
+export const progIds = (obj: string) => bpftoolIds('prog', objectNames(obj));
+
+/** `obj`'s programs that appeared since `before` and are still loaded (waits up to 5 s for the kernel to free them). */
+export async function noneLeft(obj: string, before: number[]): Promise<number[]> {
+  const left = () => progIds(obj).filter((id) => !before.includes(id));
+  for (let i = 0; i < 50 && left().length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+  return left();
 }
 

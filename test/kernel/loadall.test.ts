@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bpftoolIds, fixture, needKernel, runCli } from '../helpers.js';
+import { bpftoolIds, fixture, needKernel, objectNames, runCli } from '../helpers.js';
 
 const skip = needKernel();
 const base = `/sys/fs/bpf/bee-loadall-${process.pid}`;
@@ -24,7 +24,8 @@ describe.skipIf(skip)('bee-ts prog loadall', () => {
   });
 
   it('--autoattach pins links that keep programs attached after exit; removing them detaches', async () => {
-    const linksBefore = bpftoolIds('link');
+    const names = objectNames(fixture('attach.bpfel.o'));
+    const linksBefore = bpftoolIds('link', names);
     const r = runCli(['prog', 'loadall', fixture('attach.bpfel.o'), `${base}/a`, '--autoattach', '--pinmaps', `${base}/am`]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -32,7 +33,7 @@ describe.skipIf(skip)('bee-ts prog loadall', () => {
     // targets, so those programs are pinned as programs.
     expect(fs.readdirSync(`${base}/a`).sort()).toEqual(['count_cgroup', 'count_perf', 'count_rawtp', 'count_tc', 'count_tp', 'count_uprobe', 'count_uretprobe', 'count_xdp']);
     expect(JSON.parse(runCli(['link', 'show', 'pinned', `${base}/a/count_rawtp`, '--json']).stdout).tp_name).toBe('sys_enter');
-    const newLinks = bpftoolIds('link').filter((id) => !linksBefore.includes(id));
+    const newLinks = bpftoolIds('link', names).filter((id) => !linksBefore.includes(id));
     expect(newLinks.length).toBeGreaterThanOrEqual(4);
     // Still firing after the command exited:
     fs.readFileSync('/proc/self/stat');
@@ -42,8 +43,8 @@ describe.skipIf(skip)('bee-ts prog loadall', () => {
     fs.rmSync(`${base}/a`, { recursive: true });
     fs.rmSync(`${base}/am`, { recursive: true });
     // Links are freed once unpinned (the kernel may take a moment).
-    for (let i = 0; i < 50 && bpftoolIds('link').some((id) => newLinks.includes(id)); i++) await new Promise((res) => setTimeout(res, 100));
-    expect(bpftoolIds('link').filter((id) => newLinks.includes(id))).toEqual([]);
+    for (let i = 0; i < 50 && bpftoolIds('link', names).some((id) => newLinks.includes(id)); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(bpftoolIds('link', names).filter((id) => newLinks.includes(id))).toEqual([]);
   });
 
   it('a failing object pins nothing and exits non-zero', () => {
@@ -54,7 +55,8 @@ describe.skipIf(skip)('bee-ts prog loadall', () => {
   });
 
   it('prog load pins the first program only, like bpftool prog load; the others are not even loaded', () => {
-    const progsBefore = bpftoolIds('prog');
+    const names = objectNames(fixture('globals.bpfel.o'));
+    const progsBefore = bpftoolIds('prog', names);
     fs.mkdirSync(base, { recursive: true });
     const r = runCli(['prog', 'load', fixture('globals.bpfel.o'), `${base}/first`]);
     expect(r.stderr).toBe('');
@@ -65,7 +67,7 @@ describe.skipIf(skip)('bee-ts prog loadall', () => {
     expect(mine.name).toBe(theirs.name);
     expect(mine.type).toBe(theirs.type);
     // One program of ours is loaded (plus bpftool's one), not the object's two.
-    expect(bpftoolIds('prog').filter((id) => !progsBefore.includes(id))).toHaveLength(2);
+    expect(bpftoolIds('prog', names).filter((id) => !progsBefore.includes(id))).toHaveLength(2);
     fs.rmSync(`${base}/first`);
     fs.rmSync(`${base}/peer`);
     expect(runCli(['prog', 'load', fixture('globals.bpfel.o'), `${base}/x`, '--set', 'nope=1']).status).not.toBe(0);

@@ -13,7 +13,7 @@ import { BpfObject, LoadError } from '../../src/loader/object.js';
 import { VerifierError } from '../../src/loader/prog-load.js';
 import { SpecError } from '../../src/loader/spec.js';
 import { Fd } from '../../src/syscall/fd.js';
-import { bpftoolIds, fixture, hasCommand, need, needKernel, openFdCount, root } from '../helpers.js';
+import { bpftoolIds, fixture, hasCommand, need, needKernel, objectNames, openFdCount, root } from '../helpers.js';
 
 const skip = needKernel();
 const open = (name: string, opts = {}) => BpfObject.open(fixture(name), opts);
@@ -24,13 +24,20 @@ async function sendUdp(host: string, n: number): Promise<void> {
   await new Promise((r) => setTimeout(r, 200));
   s.close();
 }
-const kernelIds = () => ({ prog: bpftoolIds('prog'), map: bpftoolIds('map'), btf: bpftoolIds('btf'), link: bpftoolIds('link') });
+/**
+ * The kernel objects the named fixtures could create, and this process's open fds (a BTF object
+ * has no name: one left behind would be held by a leaked fd).
+ */
+const kernelIds = (...files: string[]) => {
+  const names = files.flatMap((f) => objectNames(fixture(f)));
+  return { names, prog: bpftoolIds('prog', names), map: bpftoolIds('map', names), link: bpftoolIds('link', names), fds: openFdCount() };
+};
 /** Objects that appeared since `before` (the kernel frees closed objects lazily, so some may vanish). */
 const newIds = (before: ReturnType<typeof kernelIds>) => {
-  const now = kernelIds();
-  return Object.fromEntries(Object.entries(now).map(([k, ids]) => [k, ids.filter((id) => !before[k as keyof typeof before].includes(id))]));
+  const fresh = (kind: 'prog' | 'map' | 'link') => bpftoolIds(kind, before.names).filter((id) => !before[kind].includes(id));
+  return { prog: fresh('prog'), map: fresh('map'), link: fresh('link'), fds: openFdCount() - before.fds };
 };
-const NONE = { prog: [], map: [], btf: [], link: [] };
+const NONE = { prog: [], map: [], link: [], fds: 0 };
 
 describe.skipIf(skip)('loading objects on the real kernel', () => {
   afterAll(() => {
@@ -257,7 +264,8 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
       sh(`ip link set ${b} netns ${ns}`);
       sh(`ip addr add 10.214.0.1/24 dev ${a} && ip link set ${a} up`);
       sh(`ip -n ${ns} addr add 10.214.0.2/24 dev ${b} && ip -n ${ns} link set ${b} up`);
-      const ids = bpftoolIds('prog');
+      const attachNames = objectNames(fixture('attach.bpfel.o'));
+      const ids = bpftoolIds('prog', attachNames);
       {
         using o = open('attach.bpfel.o').load();
         const xdp = o.program('count_xdp').attach({ iface: a, xdpMode: 'netlink' });
@@ -281,7 +289,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
         expect(sh(`tc qdisc show dev ${a}`)).not.toContain('clsact'); // this attachment created it
         expect(sh(`ip link show dev ${a}`)).not.toMatch(/xdp/);
       }
-      expect(bpftoolIds('prog')).toEqual(ids);
+      expect(bpftoolIds('prog', attachNames)).toEqual(ids);
       // A clsact qdisc that was there before stays after our filter goes.
       sh(`tc qdisc add dev ${a} clsact`);
       {
@@ -314,7 +322,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
   });
 
   it('a verifier rejection shows the C source line, and nothing stays loaded', () => {
-    const before = kernelIds();
+    const before = kernelIds('bad_verifier.bpfel.o');
     let err: unknown;
     try {
       open('bad_verifier.bpfel.o').load();
@@ -331,22 +339,23 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
   });
 
   it('an unresolvable CO-RE relocation is poisoned and explained', () => {
-    const before = kernelIds();
+    const before = kernelIds('core_poison.bpfel.o');
     expect(() => open('core_poison.bpfel.o').load()).toThrow(/CO-RE relocation byte_off struct task_struct\.field_that_does_not_exist_in_the_kernel failed: no candidate matches the field path/);
     expect(newIds(before)).toEqual(NONE);
   });
 
   it('missing attach targets give clear errors and leave nothing attached', () => {
     using o = open('missing_target.bpfel.o').load();
-    const links = bpftoolIds('link');
+    const names = objectNames(fixture('missing_target.bpfel.o'));
+    const links = bpftoolIds('link', names);
     expect(() => o.program('bad_tp').attach()).toThrow(/tracepoint no_such_category\/no_such_event does not exist/);
     expect(() => o.program('bad_rawtp').attach()).toThrow(/raw tracepoint 'no_such_raw_tracepoint' does not exist/);
     expect(() => o.attachAll()).toThrow();
-    expect(bpftoolIds('link')).toEqual(links);
+    expect(bpftoolIds('link', names)).toEqual(links);
   });
 
   it('a malformed object fails before touching the kernel', () => {
-    const before = kernelIds();
+    const before = kernelIds('maps.bpfel.o', 'globals.bpfeb.o');
     const bytes = fs.readFileSync(fixture('maps.bpfel.o')).subarray(0, 500);
     expect(() => BpfObject.fromBytes(bytes, { file: 'truncated.o' })).toThrow(/truncated\.o: malformed ELF/);
     expect(() => BpfObject.open(fixture('bad_role.bpfel.o'))).toThrow(SpecError);

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
-import { bpftoolIds, fixture, needKernel, root, runCli } from '../helpers.js';
-import { entries, noneLeft, startRun } from '../run-helper.js';
+import { fixture, needKernel, root, runCli } from '../helpers.js';
+import { entries, noneLeft, progIds, startRun } from '../run-helper.js';
 
 const skip = needKernel();
 const getppid = koffi.load('libc.so.6').func('int getppid()');
@@ -79,7 +79,7 @@ describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
 
 describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
   it("decodes bee's .maps.print convention and every type rule, and leaves nothing loaded after SIGINT", async () => {
-    const before = bpftoolIds('prog');
+    const before = progIds(fixture('bee_types.bpfel.o'));
     const r = await startRun(fixture('bee_types.bpfel.o'), ['--set', `target_tgid=${process.pid}`]);
     getppid();
     await r.until((l) => ['print_typed', 'counter_flows', 'gauge_by_cpu', 'print_perf'].every((m) => l.some((x) => x.mapName === m)));
@@ -112,11 +112,11 @@ describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
     expect(m).toContain('ebpf_solo_io_counter_flows{daddr="127.0.0.1",dport="80"} 1');
     expect(m).toContain('ebpf_solo_io_gauge_by_cpu{key="0"} 42');
     expect(await r.stop()).toBe(0);
-    expect(await noneLeft(before)).toEqual([]);
+    expect(await noneLeft(fixture('bee_types.bpfel.o'), before)).toEqual([]);
   });
 
   it('suffix convention: events, counters and gauges from .maps.print/.maps.counter/.maps.gauge', async () => {
-    const before = bpftoolIds('prog');
+    const before = progIds(fixture('bee_suffix.bpfel.o'));
     const r = await startRun(fixture('bee_suffix.bpfel.o'), ['--set', `target_pid=${process.pid}`]);
     fs.openSync(`/proc/self/stat`, 'r');
     await r.until((l) => l.some((x) => x.mapName === 'events') && l.some((x) => x.mapName === 'sockets_counter'));
@@ -124,7 +124,7 @@ describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
     expect(e).toMatchObject({ daddr: '127.0.0.1', pid: String(process.pid), proto: '6', ok: 'true', took: '1.5µs' });
     expect(await r.metrics()).toMatch(new RegExp(`ebpf_solo_io_sockets_counter\\{saddr="127.0.0.1",daddr="[0-9.]+"\\} \\d+`));
     expect(await r.stop('SIGTERM')).toBe(0);
-    expect(await noneLeft(before)).toEqual([]);
+    expect(await noneLeft(fixture('bee_suffix.bpfel.o'), before)).toEqual([]);
   });
 
   it('--filter applies to JSON lines; bad filters fail at start', async () => {
@@ -150,11 +150,11 @@ describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
     const blocker = net.createServer().listen(0, '127.0.0.1');
     await new Promise((res) => blocker.once('listening', res));
     const port = (blocker.address() as net.AddressInfo).port;
-    const before = bpftoolIds('prog');
+    const before = progIds(`${root}/examples/opensnoop.o`);
     const r = runCli(['run', `${root}/examples/opensnoop.o`, '--no-tty', '--prom-address', '127.0.0.1', '--prom-port', String(port)]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(new RegExp(`cannot serve metrics on 127.0.0.1:${port}: the port is in use`));
-    expect(await noneLeft(before)).toEqual([]);
+    expect(await noneLeft(`${root}/examples/opensnoop.o`, before)).toEqual([]);
     blocker.close();
   });
 
