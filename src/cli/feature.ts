@@ -1,5 +1,6 @@
 // `bee-ts feature probe`: what this kernel offers, each answer from actually trying it.
-import { haveMapType, haveMemcgAccounting, haveProgType, btfFeatures, attachFeatures, haveUprobeRefCtr, linkFeatures } from '../syscall/features.js';
+import { btfFeatures } from '../loader/btf-features.js';
+import { haveMapType, haveMemcgAccounting, haveProgType, attachFeatures, haveUprobeRefCtr, linkFeatures } from '../syscall/features.js';
 import { MapType, ProgType } from '../syscall/constants.js';
 import { sys } from '../syscall/backend.js';
 import { Attr, Cmd, linkCreate } from '../syscall/bpf.js';

@@ -6,7 +6,7 @@ import { BtfKind, type BtfType, FUNC_EXTERN, FUNC_STATIC, VAR_EXTERN, VAR_GLOBAL
 import { btfLoadRaw } from '../syscall/bpf.js';
 import { BpfError, ENOSPC } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
-import { btfFeatures } from '../syscall/features.js';
+import { btfFeatures } from './btf-features.js';
 
 export interface BtfSupport {
   datasec: boolean;

@@ -2,8 +2,6 @@
 // a tiny BTF) and is cached per process. EINVAL/E2BIG/ENOTSUPP/EOPNOTSUPP mean "no"; EPERM is an
 // error (we cannot tell), never "unsupported" (cilium's rule).
 import fs from 'node:fs';
-import { encodeBtf } from '../btf/encode.js';
-import { BtfKind, type BtfType } from '../btf/types.js';
 import { sys } from './backend.js';
 import { type Attr, btfLoadRaw, linkCreate, mapCreate, progLoadRaw } from './bpf.js';
 import { AttachType, BPF_F_MMAPABLE, MapType, ProgType } from './constants.js';
@@ -157,9 +155,13 @@ export function haveHelper(progType: number, helperId: number): boolean {
   });
 }
 
-function btfProbe(key: string, types: BtfType[]): boolean {
+/**
+ * Does the kernel accept this raw BTF blob? (The blobs themselves are built above the seam: see
+ * src/loader/btf-features.ts, which knows the BTF encoder.)
+ */
+export function btfProbe(key: string, raw: () => Uint8Array): boolean {
   return cached(`btf:${key}`, () => {
-    const fd = btfLoadRaw(encodeBtf(types));
+    const fd = btfLoadRaw(raw());
     if (fd >= 0) {
       sys().close(fd);
       return true;
@@ -168,51 +170,6 @@ function btfProbe(key: string, types: BtfType[]): boolean {
     return false;
   });
 }
-
-const INT: BtfType = { kind: BtfKind.Int, id: 1, name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 };
-
-/** Which BTF kinds this kernel accepts (object BTF is sanitized for the missing ones). */
-export const btfFeatures = {
-  base: () => btfProbe('base', [{ kind: BtfKind.Void, id: 0, name: '' }, INT]),
-  func: () =>
-    btfProbe('func', [
-      { kind: BtfKind.Void, id: 0, name: '' },
-      INT,
-      { kind: BtfKind.FuncProto, id: 2, name: '', returnType: 1, params: [] },
-      { kind: BtfKind.Func, id: 3, name: 'f', type: 2, linkage: 0 },
-    ]),
-  funcGlobal: () =>
-    btfProbe('func_global', [
-      { kind: BtfKind.Void, id: 0, name: '' },
-      INT,
-      { kind: BtfKind.FuncProto, id: 2, name: '', returnType: 1, params: [] },
-      { kind: BtfKind.Func, id: 3, name: 'f', type: 2, linkage: 1 },
-    ]),
-  datasec: () =>
-    btfProbe('datasec', [
-      { kind: BtfKind.Void, id: 0, name: '' },
-      INT,
-      { kind: BtfKind.Var, id: 2, name: 'x', type: 1, linkage: 1 },
-      { kind: BtfKind.Datasec, id: 3, name: '.data', size: 4, vars: [{ type: 2, offset: 0, size: 4 }] },
-    ]),
-  float: () => btfProbe('float', [{ kind: BtfKind.Void, id: 0, name: '' }, { kind: BtfKind.Float, id: 1, name: 'float', size: 4 }]),
-  declTag: () =>
-    btfProbe('decl_tag', [
-      { kind: BtfKind.Void, id: 0, name: '' },
-      INT,
-      { kind: BtfKind.Var, id: 2, name: 'x', type: 1, linkage: 0 },
-      { kind: BtfKind.DeclTag, id: 3, name: 'tag', type: 2, componentIdx: -1, attribute: false },
-    ]),
-  typeTag: () =>
-    btfProbe('type_tag', [
-      { kind: BtfKind.Void, id: 0, name: '' },
-      INT,
-      { kind: BtfKind.TypeTag, id: 2, name: 'tag', type: 1 },
-      { kind: BtfKind.Ptr, id: 3, name: '', type: 2 },
-    ]),
-  enum64: () =>
-    btfProbe('enum64', [{ kind: BtfKind.Void, id: 0, name: '' }, { kind: BtfKind.Enum64, id: 1, name: 'e', size: 8, signed: false, values: [{ name: 'A', value: 1n }] }]),
-};
 
 function fileExists(p: string): boolean {
   try {
