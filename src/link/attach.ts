@@ -1,14 +1,15 @@
 // Attach a loaded program by its section (libbpf's auto-attach) or with explicit options.
 // Every attachment returns a disposable Link.
 import fs from 'node:fs';
-import type { Program } from '../loader/object.js';
+import type { AttachableProgram, AttachMap } from './kinds.js';
 import { cstr, linkCreate, progAttach, progDetach, rawTracepointOpen } from '../syscall/bpf.js';
 import { AttachType, ProgType } from '../syscall/constants.js';
 import { BpfError, EINVAL, ENODEV, ENOENT, EOPNOTSUPP } from '../syscall/errno.js';
 import { Fd as FdClass, type Fd } from '../syscall/fd.js';
 import { sys } from '../syscall/backend.js';
 import { BaseLink, type Link } from './link.js';
-import { attachPerfEvent, PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, type PerfAttr, perfEventOpen, pmu } from './perf.js';
+import { PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, type PerfAttr, perfEventOpen, pmu } from '../syscall/perf.js';
+import { attachPerfEvent } from './perf.js';
 import { resolveBinary, symbolOffset, symbolOffsets } from './symbols.js';
 import { encodeUsdtSpec, readUsdtNotes, type UsdtNote } from './usdt.js';
 import { NetlinkError } from '../syscall/netlink.js';
@@ -78,7 +79,7 @@ function splitTarget(t: string): { name: string; offset: number } {
  * Open a perf event, attach the program to it and wrap both in a link. On failure nothing is
  * left behind: the perf fd is closed and the tracefs event (if the attachment used one) removed.
  */
-function perfLink(p: Program, kind: string, target: string, attr: PerfAttr, pid: number, cpu: number, what: string, o: AttachOptions, probe?: { file: string; group: string; event: string }): Link {
+function perfLink(p: AttachableProgram, kind: string, target: string, attr: PerfAttr, pid: number, cpu: number, what: string, o: AttachOptions, probe?: { file: string; group: string; event: string }): Link {
   const probeKeys = probe ? [probeEventKey(probe.file, probe.group, probe.event)] : [];
   let perf: Fd | undefined;
   try {
@@ -92,7 +93,7 @@ function perfLink(p: Program, kind: string, target: string, attr: PerfAttr, pid:
   }
 }
 
-function attachKprobe(p: Program, func: string, retprobe: boolean, o: AttachOptions): Link {
+function attachKprobe(p: AttachableProgram, func: string, retprobe: boolean, o: AttachOptions): Link {
   const { name, offset } = splitTarget(func);
   if (!name) throw new AttachError(p.name, `${retprobe ? 'kretprobe' : 'kprobe'} needs a function: SEC("${retprobe ? 'kretprobe' : 'kprobe'}/<function>") or { target }`);
   const off = offset + (o.offset ?? 0);
@@ -122,7 +123,7 @@ function uprobeScope(o: AttachOptions): { pid: number; cpu: number } {
   return { pid, cpu: pid === -1 ? 0 : -1 };
 }
 
-function attachUprobe(p: Program, spec: string, retprobe: boolean, o: AttachOptions): Link {
+function attachUprobe(p: AttachableProgram, spec: string, retprobe: boolean, o: AttachOptions): Link {
   // SEC("uprobe//usr/lib/libc.so.6:malloc") or { target: "libc.so.6:malloc" }
   const i = spec.lastIndexOf(':');
   if (i <= 0) throw new AttachError(p.name, `uprobe target '${spec}' must be <binary>:<function>[+offset]`);
@@ -154,7 +155,7 @@ function attachUprobe(p: Program, spec: string, retprobe: boolean, o: AttachOpti
  * uprobe.multi (6.6+): one BPF link probing every function of a binary that matches a glob
  * (`libc.so.6:getp*id`), optionally one cookie per function, optionally one process.
  */
-function attachUprobeMulti(p: Program, spec: string, retprobe: boolean, o: AttachOptions): Link {
+function attachUprobeMulti(p: AttachableProgram, spec: string, retprobe: boolean, o: AttachOptions): Link {
   const i = spec.lastIndexOf(':');
   if (i <= 0) throw new AttachError(p.name, `uprobe.multi target '${spec}' must be <binary>:<function glob>`);
   let binary: string;
@@ -206,7 +207,7 @@ const usdtNextSpec = new WeakMap<object, number>();
  * argument spec in __bpf_usdt_specs under a fresh id that the attachment's BPF cookie carries.
  * Semaphores are bumped by the kernel (ref_ctr_offset) while attached.
  */
-function attachUsdt(p: Program, target: string, o: AttachOptions): Link {
+function attachUsdt(p: AttachableProgram, target: string, o: AttachOptions): Link {
   const parts = target.split(':');
   if (parts.length < 3 || !parts.at(-1) || !parts.at(-2)) throw new AttachError(p.name, `usdt target '${target}' must be <binary>:<provider>:<name> (SEC("usdt/...") or { target })`);
   const name = parts.pop()!;
@@ -225,7 +226,7 @@ function attachUsdt(p: Program, target: string, o: AttachOptions): Link {
     if (e instanceof AttachError) throw e;
     throw new AttachError(p.name, (e as Error).message);
   }
-  let specs: ReturnType<Program['object']['map']>;
+  let specs: AttachMap;
   try {
     specs = p.object.map('__bpf_usdt_specs');
   } catch {
@@ -260,7 +261,7 @@ function attachUsdt(p: Program, target: string, o: AttachOptions): Link {
   });
 }
 
-function attachTracepoint(p: Program, target: string, o: AttachOptions): Link {
+function attachTracepoint(p: AttachableProgram, target: string, o: AttachOptions): Link {
   const parts = target.split('/');
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw new AttachError(p.name, `tracepoint '${target}' must be <category>/<name> (e.g. syscalls/sys_enter_openat)`);
   let id: number;
@@ -272,7 +273,7 @@ function attachTracepoint(p: Program, target: string, o: AttachOptions): Link {
   return perfLink(p, 'tracepoint', target, { type: PERF_TYPE_TRACEPOINT, config: BigInt(id) }, -1, 0, `tracepoint ${target}`, o);
 }
 
-function attachRawTracepoint(p: Program, target: string): Link {
+function attachRawTracepoint(p: AttachableProgram, target: string): Link {
   if (!target) throw new AttachError(p.name, 'raw tracepoint needs a name: SEC("raw_tp/<name>")');
   try {
     const fd = rawTracepointOpen(target, p.fd.value, `raw tracepoint ${target}`);
@@ -283,7 +284,7 @@ function attachRawTracepoint(p: Program, target: string): Link {
   }
 }
 
-function attachTracing(p: Program, kind: string): Link {
+function attachTracing(p: AttachableProgram, kind: string): Link {
   const attachType = p.expectedAttachType ?? 0;
   let fd: Fd;
   try {
@@ -295,7 +296,7 @@ function attachTracing(p: Program, kind: string): Link {
   return new BaseLink(kind, p.name, p.spec.attachTarget, fd);
 }
 
-function attachPerfEventProg(p: Program, o: AttachOptions): Link {
+function attachPerfEventProg(p: AttachableProgram, o: AttachOptions): Link {
   const ncpu = sys().numPossibleCpus();
   const perfs: Fd[] = [];
   const links: Fd[] = [];
@@ -322,7 +323,7 @@ function attachPerfEventProg(p: Program, o: AttachOptions): Link {
 /** A kernel without this kind of BPF link answers LINK_CREATE with EINVAL: then netlink does it. */
 const noSuchLink = (e: unknown) => e instanceof BpfError && e.errno === EINVAL;
 
-function attachXdp(p: Program, o: AttachOptions): Link {
+function attachXdp(p: AttachableProgram, o: AttachOptions): Link {
   const ifindex = ifindexOf(o.iface ?? (p.spec.attachTarget || undefined), p.name);
   const target = String(o.iface ?? ifindex);
   const mode = o.xdpMode ?? 'auto';
@@ -356,7 +357,7 @@ function attachXdp(p: Program, o: AttachOptions): Link {
   return new BaseLink('xdp', p.name, `${target} (netlink)`, undefined, { owned: [own], detach });
 }
 
-function attachTc(p: Program, o: AttachOptions): Link {
+function attachTc(p: AttachableProgram, o: AttachOptions): Link {
   const ifindex = ifindexOf(o.iface, p.name);
   const direction: TcDirection = o.tcDirection ?? (p.expectedAttachType === AttachType.TCX_EGRESS ? 'egress' : 'ingress');
   const mode = o.tcMode ?? 'auto';
@@ -387,7 +388,7 @@ export function cgroup2Root(): string {
   return '/sys/fs/cgroup';
 }
 
-function attachCgroup(p: Program, o: AttachOptions): Link {
+function attachCgroup(p: AttachableProgram, o: AttachOptions): Link {
   const dir = o.cgroup ?? cgroup2Root();
   let cg: number;
   try {
@@ -423,7 +424,7 @@ function syscallWrapper(name: string): string {
 }
 
 /** Attach by the program's section, like libbpf's bpf_program__attach. */
-export function attachProgram(p: Program, o: AttachOptions = {}): Link {
+export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link {
   const target = o.target ?? p.spec.attachTarget;
   switch (p.spec.attach) {
     case 'kprobe':
@@ -468,7 +469,7 @@ export function attachProgram(p: Program, o: AttachOptions = {}): Link {
 }
 
 /** Whether a program can auto-attach from its section alone (no target → needs options). */
-export function canAutoAttach(p: Program): boolean {
+export function canAutoAttach(p: AttachableProgram): boolean {
   switch (p.spec.attach) {
     case 'kprobe':
     case 'kretprobe':

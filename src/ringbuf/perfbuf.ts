@@ -10,7 +10,7 @@ import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { MapType } from '../syscall/constants.js';
 import { BpfError } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
-import { ioctl, PERF_COUNT_SW_BPF_OUTPUT, PERF_EVENT_IOC_ENABLE, PERF_SAMPLE_RAW, PERF_TYPE_SOFTWARE, perfEventOpen } from '../link/perf.js';
+import { ioctl, PERF_COUNT_SW_BPF_OUTPUT, PERF_EVENT_IOC_ENABLE, PERF_SAMPLE_RAW, PERF_TYPE_SOFTWARE, perfEventOpen } from '../syscall/perf.js';
 import { type Pollable, Poller } from './poller.js';
 
 const PERF_RECORD_LOST = 2;
