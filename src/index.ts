@@ -20,4 +20,5 @@ export * as constants from './syscall/constants.js';
 export { RingBufReader, type RawRecordHandler, type RingBufOptions } from './ringbuf/ringbuf.js';
 export { PerfBufReader, type PerfBufOptions } from './ringbuf/perfbuf.js';
 export { compileDecoder } from './maps/codec.js';
-export { typedMap, type TypedMap, type TypedRingBuf, type PerCpu } from './maps/typed.js';
+export { typedMap, type TypedMap, type PerCpu } from './maps/typed.js';
+export type { TypedRingBuf } from './ringbuf/typed.js';
