@@ -24,6 +24,9 @@ import {
 import { MapType } from '../syscall/constants.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, InsnBuffer } from './insn.js';
 import { type AttachKind, matchSection } from './sections.js';
+import { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapSpec, type VariableSpec } from '../maps/spec.js';
+
+export { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapSpec, type VariableSpec } from '../maps/spec.js';
 
 export class SpecError extends Error {
   constructor(
@@ -35,9 +38,6 @@ export class SpecError extends Error {
     this.name = 'SpecError';
   }
 }
-
-export type MapRole = 'print' | 'counter' | 'gauge' | 'hist';
-export const MAP_ROLES: readonly MapRole[] = ['print', 'counter', 'gauge', 'hist'];
 
 export type RelocKind = 'map' | 'data' | 'call' | 'func' | 'extern';
 
@@ -88,55 +88,6 @@ export interface ProgramSpec extends FunctionSpec {
   attachTarget: string;
   license: string;
   kernelVersion: number;
-}
-
-export interface MapSpec {
-  name: string;
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
-  numaNode?: number;
-  pinning: number;
-  mapExtra: bigint;
-  keyTypeId?: number;
-  valueTypeId?: number;
-  /** ELF section the definition came from (`.maps`, `.maps.print`, `maps`, `.rodata`, ...). */
-  section: string;
-  source: 'btf' | 'legacy' | 'data';
-  role?: MapRole;
-  roleSource?: 'prefix' | 'suffix';
-  /** Template for map-in-map outer maps. */
-  inner?: MapSpec;
-  /** Initial slot contents of prog arrays / map-in-map: slot index → program or map name. */
-  initSlots?: { index: number; symbol: string }[];
-  /** Global data: initial contents (zeros for .bss). */
-  data?: Uint8Array;
-  dataSection?: DataSectionSpec;
-}
-
-export interface VariableSpec {
-  name: string;
-  typeId: number;
-  offset: number;
-  size: number;
-  /** static (or hidden) vs global visibility; only globals are settable by name through the API. */
-  global: boolean;
-}
-
-export type DataKind = 'data' | 'bss' | 'rodata' | 'kconfig';
-
-export interface DataSectionSpec {
-  section: string;
-  kind: DataKind;
-  /** The map name libbpf gives it: `<obj8>.rodata`, or the custom section name, at most 15 chars. */
-  mapName: string;
-  size: number;
-  readonly: boolean;
-  data: Uint8Array;
-  variables: VariableSpec[];
-  datasecId?: number;
 }
 
 export interface ExternSpec {

@@ -3,7 +3,7 @@
 // still charges BPF memory to it, and pin reuse only when the pinned map is compatible.
 import fs from 'node:fs';
 import type { Btf } from '../btf/btf.js';
-import type { MapSpec } from '../loader/spec.js';
+import type { MapSpec } from './spec.js';
 import { sys } from '../syscall/backend.js';
 import { mapCreate, type MapCreateAttr } from '../syscall/bpf.js';
 import { MapType, mapTypeName } from '../syscall/constants.js';
