@@ -4,38 +4,14 @@
 //   `x/`  needs a suffix: `x/...`
 //   `x`   matches exactly
 import { AttachType, ProgType } from '../syscall/constants.js';
+import type { AttachKind } from '../link/kinds.js';
+
+export type { AttachKind };
 
 export const SEC_ATTACH_BTF = 1 << 0;
 export const SEC_SLEEPABLE = 1 << 1;
 export const SEC_XDP_FRAGS = 1 << 2;
 export const SEC_USDT = 1 << 3;
-
-/** How a section auto-attaches (see src/link). */
-export type AttachKind =
-  | 'kprobe'
-  | 'kretprobe'
-  | 'kprobe.multi'
-  | 'kretprobe.multi'
-  | 'kprobe.session'
-  | 'ksyscall'
-  | 'kretsyscall'
-  | 'uprobe'
-  | 'uretprobe'
-  | 'uprobe.multi'
-  | 'uretprobe.multi'
-  | 'usdt'
-  | 'tracepoint'
-  | 'raw_tracepoint'
-  | 'tracing'
-  | 'lsm'
-  | 'iter'
-  | 'xdp'
-  | 'tcx'
-  | 'netkit'
-  | 'cgroup'
-  | 'perf_event'
-  | 'struct_ops'
-  | 'none';
 
 export interface SecDef {
   prefix: string;
