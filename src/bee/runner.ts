@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Link } from '../link/link.js';
 import { canAutoAttach } from '../link/attach.js';
 import { BpfObject } from '../loader/object.js';
+import { CodecError } from '../maps/codec.js';
 import { MapType } from '../syscall/constants.js';
 import { PerfBufReader } from '../ringbuf/perfbuf.js';
 import { RingBufReader } from '../ringbuf/ringbuf.js';
@@ -126,7 +127,13 @@ export class BeeRunner {
     // Validate everything we can before touching the kernel.
     this.watches = planWatches(obj.spec, { histBuckets: o.histBuckets, histValueKeys: o.histValueKeys });
     this.filters = parseFilters(o.filters, this.watches);
-    for (const [name, v] of o.sets) obj.setConstant(name, v);
+    for (const [name, v] of o.sets)
+      try {
+        obj.setConstant(name, v);
+      } catch (e) {
+        if (e instanceof CodecError) throw new CodecError(`--set ${name}=${String(v)}: ${e.message}`);
+        throw e;
+      }
     if (o.pinMaps) fs.mkdirSync(o.pinMaps, { recursive: true, mode: 0o700 });
     this.obj = obj;
     try {

@@ -484,8 +484,10 @@ export function mapDump(args: string[], json: boolean): void {
  */
 export function parseBytesOrJson(words: string[], size: number, codec: Codec | undefined, what: string): Uint8Array {
   const out = new Uint8Array(size);
-  // One word for a multi-byte key/value is JSON: a number, or (with BTF) an object/array/string.
-  const jsonLike = words.length === 1 && (size !== 1 || /^[[{"]/.test(words[0]!));
+  // One word is JSON only for a map with BTF (a typed, range-checked number, object, array or
+  // string). Without BTF the words are bytes, counted as bpftool counts them: `value 1` on an
+  // 8-byte value is refused, never zero-padded.
+  const jsonLike = words.length === 1 && (codec ? size !== 1 || /^[[{"]/.test(words[0]!) : /^[[{"]/.test(words[0]!));
   if (jsonLike) {
     let v: unknown;
     try {
@@ -493,11 +495,11 @@ export function parseBytesOrJson(words: string[], size: number, codec: Codec | u
     } catch {
       throw new UsageError(`${what}: '${words[0]}' is neither JSON nor ${size} bytes`);
     }
-    if (!codec && typeof v !== 'number') throw new UsageError(`${what}: the map has no BTF for it; give ${size} bytes (e.g. ${what} ${Array(size).fill(0).join(' ')})`);
+    if (!codec) throw new UsageError(`${what}: the map has no BTF for it; give ${size} bytes (e.g. ${what} ${Array(size).fill(0).join(' ')})`);
     try {
-      encodeInto(v, out, size, codec ?? null, what);
+      encodeInto(v, out, size, codec, what);
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      throw new UsageError(`${what}: ${(e as Error).message}`);
     }
     return out;
   }
@@ -512,7 +514,8 @@ export function parseBytesOrJson(words: string[], size: number, codec: Codec | u
     if (!Number.isInteger(n) || n < 0 || n > 255 || (hex && !/^[0-9a-f]{1,2}$/i.test(w))) throw new UsageError(`${what}: '${w}' is not a byte`);
     bytes.push(n);
   }
-  if (bytes.length !== size) throw new UsageError(`${what}: got ${bytes.length} byte${bytes.length === 1 ? '' : 's'}, the map needs ${size}`);
+  // bpftool's parse_bytes() message.
+  if (bytes.length !== size) throw new UsageError(`${what} expected ${size} bytes got ${bytes.length}`);
   out.set(bytes);
   return out;
 }

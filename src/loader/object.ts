@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
-import { type Codec, compileCodec } from '../maps/codec.js';
+import { type Codec, CodecError, compileCodec } from '../maps/codec.js';
 import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
 import { BpfMap } from '../maps/map.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
@@ -177,7 +177,13 @@ export class Globals {
     if (this.obj.loaded && d.readonly) throw new Error(`${this.obj.file}: '${name}' is in ${d.section}, which is read-only after load; set it before load()`);
     const c = this.codec(name, typeId);
     const dv = this.obj.dataView(d, true);
-    if (c) c.encode(value, dv, off);
+    if (c)
+      try {
+        c.encode(value, dv, off);
+      } catch (e) {
+        if (e instanceof CodecError) throw new CodecError(`${this.obj.file}: global '${name}': ${e.message}`);
+        throw e;
+      }
     else if (value instanceof Uint8Array && value.length === size) new Uint8Array(dv.buffer, dv.byteOffset + off, size).set(value);
     else throw new Error(`'${name}' has no BTF type: pass ${size} bytes`);
     this.obj.flushData(d);

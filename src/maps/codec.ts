@@ -22,6 +22,15 @@ export class CodecError extends Error {
   }
 }
 
+/** A CodecError raised inside member `name` names it: `addr.dport: 70000 is out of range ...`. */
+function inField(name: string, e: unknown): unknown {
+  if (!(e instanceof CodecError)) return e;
+  const path = (e as CodecError & { path?: string }).path;
+  const out = new CodecError(path ? `${name}.${e.message}` : `${name}: ${e.message}`) as CodecError & { path?: string };
+  out.path = path ? `${name}.${path}` : name;
+  return out;
+}
+
 const utf8 = new TextDecoder('utf-8');
 
 export function isCharType(btf: Btf, id: number): boolean {
@@ -35,6 +44,19 @@ function toBigInt(v: unknown, what: string): bigint {
   if (typeof v === 'string' && /^-?(0x[0-9a-f]+|\d+)$/i.test(v.trim())) return BigInt(v.trim());
   if (typeof v === 'boolean') return v ? 1n : 0n;
   throw new CodecError(`${what}: expected an integer, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * An integer for a `bits`-wide field, range-checked the way libbpf checks kconfig values
+ * (is_kcfg_value_in_range): unsigned takes 0..2^bits-1, signed -2^(bits-1)..2^(bits-1)-1.
+ * Out of range is an error, never a silent wrap (70000 into a u16 is not 4464).
+ */
+function checkedInt(v: unknown, bits: number, signed: boolean, what: string): bigint {
+  const x = toBigInt(v, what);
+  const lo = signed ? -(1n << BigInt(bits - 1)) : 0n;
+  const hi = signed ? (1n << BigInt(bits - 1)) - 1n : (1n << BigInt(bits)) - 1n;
+  if (x < lo || x > hi) throw new CodecError(`${x} is out of range for ${what || `a ${bits}-bit integer`} (${signed ? 'signed' : 'unsigned'} ${bits}-bit: ${lo}..${hi})`);
+  return x;
 }
 
 /** Read `bits` bits at absolute bit offset `bitOff` (little- or big-endian storage) as an unsigned bigint. */
@@ -109,8 +131,12 @@ export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}):
             return byValue.get(String(raw)) ?? raw;
           },
           encode: (v, dv, off) => {
-            if (typeof v === 'string' && byName.has(v)) v = byName.get(v)!;
-            base.encode(typeof v === 'bigint' && t.size <= 4 ? Number(v) : v, dv, off);
+            if (typeof v === 'string' && byName.has(v)) {
+              // A value the BTF itself names: stored in the enum's own signedness.
+              const x = BigInt(byName.get(v)!);
+              v = t.signed ? BigInt.asIntN(t.size * 8, x) : BigInt.asUintN(t.size * 8, x);
+            }
+            base.encode(v, dv, off);
           },
         };
         break;
@@ -124,7 +150,7 @@ export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}):
               : rawCodec(t.size);
         break;
       case BtfKind.Ptr:
-        c = { size: 8, decode: (dv, off) => dv.getBigUint64(off, le), encode: (v, dv, off) => dv.setBigUint64(off, toBigInt(v, 'pointer'), le) };
+        c = { size: 8, decode: (dv, off) => dv.getBigUint64(off, le), encode: (v, dv, off) => dv.setBigUint64(off, checkedInt(v, 64, false, 'a pointer'), le) };
         break;
       case BtfKind.Array: {
         const n = t.nelems;
@@ -160,7 +186,13 @@ export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}):
             },
             encode: (v, dv, off) => {
               if (!Array.isArray(v)) throw new CodecError(`expected an array of ${n}, got ${JSON.stringify(v)}`);
-              for (let i = 0; i < n; i++) elem.encode(v[i] ?? 0, dv, off + i * es);
+              if (v.length > n) throw new CodecError(`expected at most ${n} elements, got ${v.length}`);
+              for (let i = 0; i < n; i++)
+                try {
+                  elem.encode(v[i] ?? 0, dv, off + i * es);
+                } catch (e) {
+                  throw inField(`[${i}]`, e);
+                }
             },
           };
         }
@@ -186,7 +218,7 @@ export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}):
                 if (isBool) return v !== 0n;
                 return wide ? v : Number(v);
               },
-              encode: (val: unknown, dv: DataView, off: number) => writeBits(dv, off, bitOff, bits, BigInt.asUintN(bits, toBigInt(val, f.name)), le),
+              encode: (val: unknown, dv: DataView, off: number) => writeBits(dv, off, bitOff, bits, BigInt.asUintN(bits, isBool ? (val ? 1n : 0n) : checkedInt(val, bits, signed, `a ${bits}-bit field`)), le),
             };
           }
           const mc = build(f.type, depth + 1);
@@ -211,7 +243,11 @@ export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}):
             if (!isUnion) new Uint8Array(dv.buffer, dv.byteOffset + off, t.size).fill(0);
             for (const p of parts) {
               if (obj[p.name] === undefined) continue;
-              p.encode(obj[p.name], dv, off);
+              try {
+                p.encode(obj[p.name], dv, off);
+              } catch (e) {
+                throw inField(p.name, e);
+              }
               if (isUnion) break;
             }
           },
@@ -233,7 +269,13 @@ export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}):
           },
           encode: (v, dv, off) => {
             const obj = v as Record<string, unknown>;
-            for (const x of vars) if (obj[x.name] !== undefined) x.codec.encode(obj[x.name], dv, off + x.off);
+            for (const x of vars)
+              if (obj[x.name] !== undefined)
+                try {
+                  x.codec.encode(obj[x.name], dv, off + x.off);
+                } catch (e) {
+                  throw inField(x.name, e);
+                }
           },
         };
         break;
@@ -272,16 +314,16 @@ function intCodec(size: number, signed: boolean, isBool: boolean, le: boolean, s
   switch (size) {
     case 1:
       return signed
-        ? { size, decode: (dv, off) => dv.getInt8(off), encode: (v, dv, off) => dv.setInt8(off, Number(toBigInt(v, name))) }
-        : { size, decode: (dv, off) => dv.getUint8(off), encode: (v, dv, off) => dv.setUint8(off, Number(toBigInt(v, name))) };
+        ? { size, decode: (dv, off) => dv.getInt8(off), encode: (v, dv, off) => dv.setInt8(off, Number(checkedInt(v, 8, true, name))) }
+        : { size, decode: (dv, off) => dv.getUint8(off), encode: (v, dv, off) => dv.setUint8(off, Number(checkedInt(v, 8, false, name))) };
     case 2:
       return signed
-        ? { size, decode: (dv, off) => dv.getInt16(off, le), encode: (v, dv, off) => dv.setInt16(off, Number(toBigInt(v, name)), le) }
-        : { size, decode: (dv, off) => dv.getUint16(off, le), encode: (v, dv, off) => dv.setUint16(off, Number(toBigInt(v, name)), le) };
+        ? { size, decode: (dv, off) => dv.getInt16(off, le), encode: (v, dv, off) => dv.setInt16(off, Number(checkedInt(v, 16, true, name)), le) }
+        : { size, decode: (dv, off) => dv.getUint16(off, le), encode: (v, dv, off) => dv.setUint16(off, Number(checkedInt(v, 16, false, name)), le) };
     case 4:
       return signed
-        ? { size, decode: (dv, off) => dv.getInt32(off, le), encode: (v, dv, off) => dv.setInt32(off, Number(BigInt.asIntN(32, toBigInt(v, name))), le) }
-        : { size, decode: (dv, off) => dv.getUint32(off, le), encode: (v, dv, off) => dv.setUint32(off, Number(BigInt.asUintN(32, toBigInt(v, name))), le) };
+        ? { size, decode: (dv, off) => dv.getInt32(off, le), encode: (v, dv, off) => dv.setInt32(off, Number(checkedInt(v, 32, true, name)), le) }
+        : { size, decode: (dv, off) => dv.getUint32(off, le), encode: (v, dv, off) => dv.setUint32(off, Number(checkedInt(v, 32, false, name)), le) };
     case 8: {
       const get = signed ? (dv: DataView, off: number) => dv.getBigInt64(off, le) : (dv: DataView, off: number) => dv.getBigUint64(off, le);
       return {
@@ -292,7 +334,7 @@ function intCodec(size: number, signed: boolean, isBool: boolean, le: boolean, s
               return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
             }
           : get,
-        encode: (v, dv, off) => (signed ? dv.setBigInt64(off, BigInt.asIntN(64, toBigInt(v, name)), le) : dv.setBigUint64(off, BigInt.asUintN(64, toBigInt(v, name)), le)),
+        encode: (v, dv, off) => (signed ? dv.setBigInt64(off, checkedInt(v, 64, true, name), le) : dv.setBigUint64(off, checkedInt(v, 64, false, name), le)),
       };
     }
     case 16:
@@ -305,7 +347,7 @@ function intCodec(size: number, signed: boolean, isBool: boolean, le: boolean, s
           return signed ? BigInt.asIntN(128, u) : u;
         },
         encode: (v, dv, off) => {
-          const u = BigInt.asUintN(128, toBigInt(v, name));
+          const u = BigInt.asUintN(128, checkedInt(v, 128, signed, name));
           dv.setBigUint64(off + (le ? 0 : 8), u & 0xffffffffffffffffn, le);
           dv.setBigUint64(off + (le ? 8 : 0), u >> 64n, le);
         },
@@ -325,7 +367,9 @@ export function rawCodec(size: number): Codec {
       dst.fill(0);
       if (v instanceof Uint8Array) dst.set(v.subarray(0, size));
       else if (typeof v === 'number' || typeof v === 'bigint') {
-        let x = BigInt(v);
+        // Unknown signedness: either reading of the bytes is accepted, nothing wider.
+        let x = toBigInt(v, `a ${size}-byte value`);
+        if (size === 0 || x >= 1n << BigInt(size * 8) || x < -(1n << BigInt(size * 8 - 1))) throw new CodecError(`${x} does not fit in ${size} byte${size === 1 ? '' : 's'}`);
         for (let i = 0; i < size; i++, x >>= 8n) dst[i] = Number(x & 0xffn);
       } else throw new CodecError(`expected bytes for a ${size}-byte value, got ${JSON.stringify(v)}`);
     },

@@ -71,7 +71,7 @@ describe.skipIf(skip)('inspection CLI vs bpftool', () => {
     bee('map', 'update', 'id', String(dataMapId), 'key', '0', '0', '0', '0', 'value', 'hex', '07', '00', '00', '00', '00', '00', '00', '00');
     expect(bpftoolJson('map', 'lookup', 'id', String(dataMapId), 'key', '0', '0', '0', '0').value).toEqual(['0x07', '0x00', '0x00', '0x00', '0x00', '0x00', '0x00', '0x00']);
     // JSON values through BTF
-    bee('map', 'update', 'pinned', `${dir}/maps/globals_data`, 'key', '0', 'value', '{"counter":99}');
+    bee('map', 'update', 'pinned', `${dir}/maps/globals_data`, 'key', '0', '0', '0', '0', 'value', '{"counter":99}');
     expect(bpftoolJson('map', 'lookup', 'id', String(dataMapId), 'key', '0', '0', '0', '0').formatted.value['.data'][0].counter).toBe(99);
   });
 
@@ -86,7 +86,7 @@ describe.skipIf(skip)('inspection CLI vs bpftool', () => {
     expect(beeJson('map', 'getnext', 'id', String(dataMapId))).toEqual(bpftoolJson('map', 'getnext', 'id', String(dataMapId)));
     const bad = runCli(['map', 'lookup', 'id', String(dataMapId), 'key', '1', '2']);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/key: got 2 bytes, the map needs 4/);
+    expect(bad.stderr).toMatch(/key expected 4 bytes got 2/);
   });
 
   it('map pin and show pinned', () => {
