@@ -15,7 +15,7 @@ export { BpfError } from './syscall/errno.js';
 export { Fd } from './syscall/fd.js';
 export { VerifierError } from './loader/prog-load.js';
 export { attachProgram, AttachError, type AttachOptions } from './link/attach.js';
-export type { Link } from './link/link.js';
+export { closeLinksOnSignals, type Link } from './link/link.js';
 export * as constants from './syscall/constants.js';
 export { RingBufReader, type RawRecordHandler, type RingBufOptions } from './ringbuf/ringbuf.js';
 export { PerfBufReader, type PerfBufOptions } from './ringbuf/perfbuf.js';

@@ -28,6 +28,7 @@ async function kernel(json: boolean | undefined, fn: () => Promise<void> | void)
   jsonErrors = !!json;
   genericStatus = 255;
   await import('../syscall/native.js');
+  (await import('../link/link.js')).closeLinksOnSignals();
   await fn();
 }
 

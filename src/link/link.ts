@@ -1,6 +1,7 @@
 // Links: what an attachment leaves behind. Each one detaches on close/dispose, and all live
-// links are closed on normal exit and on SIGINT/SIGTERM (then the signal's default action runs,
-// unless the application handles the signal itself).
+// links are closed on normal process exit (a hook added with the first link, not on import). On
+// SIGINT/SIGTERM they are closed only when the application asks with closeLinksOnSignals() (the
+// CLI does): a library does not take over the process's signals by itself.
 import { linkDetach, objPin } from '../syscall/bpf.js';
 import type { Fd } from '../syscall/fd.js';
 import { forgetProbeEvent, removeProbeEvent } from './tracefs.js';
@@ -13,23 +14,38 @@ export interface Link extends Disposable {
   /** The BPF link fd, when the attachment is a BPF link (pinnable). */
   readonly fd?: Fd;
   pin(path: string): void;
+  /** Keep the attachment after this process exits (once pinned): forget it without detaching. */
+  persist(): void;
+  /** Detach even if the link is pinned elsewhere (BPF_LINK_DETACH). */
+  detach(): void;
   close(): void;
 }
 
 const liveLinks = new Set<BaseLink>();
-let handlersInstalled = false;
+let exitHookInstalled = false;
 
 function closeAll(): void {
   for (const l of [...liveLinks]) l.close();
 }
 
-function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
   process.once('exit', closeAll);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+}
+
+/**
+ * Close every live link when one of `signals` arrives, then let the signal do what it would
+ * have done: when the application has its own listener for it (e.g. `bee-ts run` shutting down
+ * cleanly) that listener decides; otherwise the process is terminated by the signal, as by
+ * default. Attachments that outlive their fds (netlink TC/XDP, PROG_ATTACH, tracefs events) are
+ * removed this way instead of being left in the kernel. Returns a function that removes the
+ * handlers again.
+ */
+export function closeLinksOnSignals(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): () => void {
+  const installed: [NodeJS.Signals, () => void][] = [];
+  for (const sig of signals) {
     const handler = () => {
-      // Someone else handles this signal (e.g. `bee-ts run` shutting down cleanly): just detach.
       const others = process.listenerCount(sig) - 1;
       closeAll();
       if (others === 0) {
@@ -39,7 +55,11 @@ function installHandlers(): void {
       }
     };
     process.on(sig, handler);
+    installed.push([sig, handler]);
   }
+  return () => {
+    for (const [sig, h] of installed) process.off(sig, h);
+  };
 }
 
 /** What an attachment holds besides its BPF link fd; all released on close. */
@@ -68,7 +88,7 @@ export class BaseLink implements Link {
     this.probeEvents = keep.probeEvents ?? [];
     this.detachFn = keep.detach;
     liveLinks.add(this);
-    installHandlers();
+    installExitHook();
   }
 
   get closed(): boolean {

@@ -31,10 +31,11 @@ export function tracepointId(category: string, name: string): number {
 const live = new Set<string>();
 let counter = 0;
 
+let exitHookInstalled = false;
+
 function cleanupAll(): void {
   for (const e of [...live]) removeProbeEvent(e);
 }
-process.once('exit', cleanupAll);
 
 /** Add a `p:`/`r:` event to kprobe_events or uprobe_events; returns "group/event". */
 export function addProbeEvent(kind: 'kprobe' | 'uprobe', retprobe: boolean, target: string): { group: string; event: string; id: number; file: string } {
@@ -48,6 +49,10 @@ export function addProbeEvent(kind: 'kprobe' | 'uprobe', retprobe: boolean, targ
   }
   const key = `${file}\u0000${group}/${event}`;
   live.add(key);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', cleanupAll);
+  }
   try {
     return { group, event, id: tracepointId(group, event), file };
   } catch (e) {

@@ -1,7 +1,9 @@
 // The real backend: libc through koffi, with fixed-arity bindings (the variadic forms are slower
-// and cannot run async). Loaded lazily so kernel-free code never touches koffi.
+// and cannot run async). Importing this module only registers the factory; koffi (a native addon)
+// is loaded by the first syscall, so importing the library has no effect on the process.
 import fs from 'node:fs';
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type Koffi from 'koffi';
 import { registerNativeBackend, type SyscallBackend } from './backend.js';
 import { EINTR } from './errno.js';
 
@@ -31,6 +33,7 @@ function createNativeBackend(): SyscallBackend {
   const nr = SYSCALL_NUMBERS[process.arch];
   if (!nr) throw new Error(`bee-ts supports x86_64 and arm64, not ${process.arch}`);
   if (process.platform !== 'linux') throw new Error(`BPF needs Linux, not ${process.platform}`);
+  const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
   const libc = koffi.load('libc.so.6');
   const bpfCall = libc.func('long syscall(long, int, void *, uint)');
   const perfCall = libc.func('long syscall(long, void *, int, int, int, ulong)');

@@ -50,7 +50,8 @@ describe.skipIf(skip)('kprobes in the VM', () => {
 
   it('SIGINT leaves no tracefs events behind', async () => {
     const script = `
-      import('${root}/dist/index.js').then(({ BpfObject }) => {
+      import('${root}/dist/index.js').then(({ BpfObject, closeLinksOnSignals }) => {
+        closeLinksOnSignals();
         const o = BpfObject.open('${fixture('kprobe.bpfel.o')}').load();
         o.program('on_entry').attach({ legacy: true });
         console.log('attached');
