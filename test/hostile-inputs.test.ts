@@ -1,14 +1,19 @@
 // Hostile inputs that are legal enough to reach the encoders: integers out of their field's range,
 // short byte strings for a map value. Each is refused with an error naming the field, never wrapped
 // or zero-padded (libbpf's kconfig range rule; bpftool's parse_bytes count).
-import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseBtf } from '../src/btf/btf.js';
 import { encodeBtf } from '../src/btf/encode.js';
 import { BtfKind, type BtfType, INT_SIGNED } from '../src/btf/types.js';
 import { parseBytesOrJson } from '../src/cli/inspect.js';
 import { CodecError, compileCodec } from '../src/maps/codec.js';
 import { BpfObject } from '../src/loader/object.js';
-import { fixture, runCli } from './helpers.js';
+import { readInputFile } from '../src/syscall/files.js';
+import { cli, fixture, runCli } from './helpers.js';
 
 const int = (id: number, name: string, size: number, signed: boolean): BtfType => ({ kind: BtfKind.Int, id, name, size, encoding: signed ? INT_SIGNED : 0, bitOffset: 0, bits: size * 8 });
 
@@ -102,5 +107,43 @@ describe('--set and globals', () => {
     const r = runCli(['run', fixture('globals.bpfel.o'), '--no-tty', '--no-metrics', '--duration', '1s', '--set', 'filter_pid=4294967296']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/--set filter_pid=4294967296: .*global 'filter_pid': 4294967296 is out of range for unsigned int \(unsigned 32-bit: 0\.\.4294967295\)/);
+  });
+});
+
+describe('input files are regular files, read with a bound', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bee-hostile-${process.pid}-`));
+  const fifo = path.join(tmp, 'fifo.o');
+  spawnSync('mkfifo', [fifo]);
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('readInputFile refuses /dev/zero, a FIFO (without blocking) and a directory, and bounds a big file', () => {
+    expect(() => readInputFile('/dev/zero', 'object file')).toThrow(/\/dev\/zero: the object file must be a regular file, and this is a character device/);
+    expect(() => readInputFile(fifo, 'object file')).toThrow(/must be a regular file, and this is a FIFO/);
+    expect(() => readInputFile(tmp)).toThrow(/a directory/);
+    const big = path.join(tmp, 'big');
+    fs.writeFileSync(big, Buffer.alloc(10_000));
+    expect(() => readInputFile(big, 'object file', 4096)).toThrow(/10000 bytes, more than the 4096-byte limit/);
+    expect(readInputFile(big, 'object file', 10_000).length).toBe(10_000);
+    // sysfs reports st_size 4096 (or the BTF's size): the read goes to EOF, not by st_size.
+    if (fs.existsSync('/sys/kernel/btf/vmlinux')) expect(readInputFile('/sys/kernel/btf/vmlinux').equals(fs.readFileSync('/sys/kernel/btf/vmlinux'))).toBe(true);
+  });
+
+  it('the CLI: describe, run and --btf with /dev/zero or a FIFO fail at once with a clear error', () => {
+    const t0 = Date.now();
+    for (const args of [
+      ['describe', '/dev/zero'],
+      ['describe', fifo],
+      ['gen', 'ts', fifo],
+      ['run', '/dev/zero', '--no-tty', '--no-metrics'],
+      ['run', fifo, '--no-tty', '--no-metrics'],
+      ['run', fixture('core.bpfel.o'), '--btf', '/dev/zero', '--no-tty', '--no-metrics', '--duration', '1s'],
+      ['run', fixture('core.bpfel.o'), '--btf', fifo, '--no-tty', '--no-metrics', '--duration', '1s'],
+    ]) {
+      const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.signal, `${args.join(' ')} hung`).toBeNull();
+      expect(r.status, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(/must be a regular file, and this is a (character device|FIFO)/);
+    }
+    expect(Date.now() - t0).toBeLessThan(60_000);
   });
 });

@@ -1,18 +1,12 @@
 // `bee-ts describe <file.o>`: what an object holds, without touching the kernel.
-import fs from 'node:fs';
 import { typeToC } from '../btf/cdump.js';
 import { type ObjectSpec, parseObject, programInsnCount } from '../loader/spec.js';
 import { attachTypeName, mapTypeName, progTypeName } from '../syscall/constants.js';
 import { hex, table } from './format.js';
+import { readInputFile } from '../syscall/files.js';
 
 export function loadSpec(path: string): ObjectSpec {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return parseObject(bytes, { file: path });
+  return parseObject(readInputFile(path, 'object file'), { file: path });
 }
 
 export function describeJson(spec: ObjectSpec): Record<string, unknown> {

@@ -10,6 +10,7 @@ import { parseObject } from '../loader/spec.js';
 import { PERCPU_TYPES } from '../maps/map.js';
 import { propName, TsTypes } from '../maps/tsgen.js';
 import { MapType } from '../syscall/constants.js';
+import { readInputFile } from '../syscall/files.js';
 import { UsageError } from './errors.js';
 
 const block = (lines: string[]) => (lines.length ? `\n${lines.join('\n')}\n` : '');
@@ -153,7 +154,7 @@ ${readers.length ? `\n${readers.join('\n\n')}\n` : ''}
 
 export function genTsCommand(file: string, o: { output?: string; name?: string }): string {
   if (!fs.existsSync(file)) throw new UsageError(`${file}: no such file`);
-  const bytes = fs.readFileSync(file);
+  const bytes = readInputFile(file, 'object file');
   const spec = parseObject(bytes, { file });
   const text = generateTs(spec, file, bytes, { name: o.name });
   if (o.output) fs.writeFileSync(o.output, text);

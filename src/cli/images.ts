@@ -7,6 +7,7 @@ import { hostPlatform, packImage, parseRef } from '../bee/image.js';
 import { defaultConfigFiles, DEFAULT_CONFIG_DIR, type RegistryOptions, RegistryClient, saveCredentials } from '../bee/registry.js';
 import { DEFAULT_STORE, ImageStore } from '../bee/store.js';
 import { UsageError } from './errors.js';
+import { readInputFile } from '../syscall/files.js';
 
 /** Global flags shared by the image commands (bee's names). */
 export interface ImageFlags {
@@ -42,7 +43,7 @@ function uname(): { release: string; machine: string } {
 export function saveBuild(objectFile: string, ref: string, f: ImageFlags & { description?: string; authors?: string }): string {
   const r = parseRef(ref);
   const u = uname();
-  const img = packImage({ program: fs.readFileSync(objectFile), description: f.description, authors: f.authors });
+  const img = packImage({ program: readInputFile(objectFile, 'object file'), description: f.description, authors: f.authors });
   storeOf(f).save(r.name, img, hostPlatform(u.release, u.machine));
   return r.name;
 }

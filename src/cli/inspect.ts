@@ -12,6 +12,7 @@ import { attachTypeName, BPF_ANY, BPF_EXIST, BPF_NOEXIST, linkTypeName, MapType,
 import { BpfError, ENOENT, EOPNOTSUPP, errnoMessage } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { bootTimeToEpoch, btfInfo, fdinfoMemlock, linkInfo, mapInfo, type MapInfo, progInfo, type ProgInfo } from '../syscall/info.js';
+import { readInputFile } from '../syscall/files.js';
 import { UsageError } from './errors.js';
 
 /** An error carrying bpftool's exit status (255 generic, 256 − errno for element operations). */
@@ -312,7 +313,7 @@ export function progRun(args: string[], json: boolean): void {
   const sel = parseSelector(args, 'prog');
   const words = keywordArgs('prog run', sel.rest, { data_in: 1, data_out: 1, data_size_out: 1, ctx_in: 1, ctx_out: 1, ctx_size_out: 1, repeat: 1 });
   const kw = Object.fromEntries(Object.entries(words).map(([k, v]) => [k, v[0]!])) as Record<string, string>;
-  const readIn = (f: string) => (f === '-' ? fs.readFileSync(0) : fs.readFileSync(f));
+  const readIn = (f: string) => (f === '-' ? fs.readFileSync(0) : readInputFile(f, 'prog run input file'));
   const num = (k: string, dflt: number) => {
     if (kw[k] === undefined) return dflt;
     if (!/^\d+$/.test(kw[k]!)) throw new UsageError(`prog run: ${k} '${kw[k]}' is not a number`);

@@ -3,17 +3,13 @@
 import fs from 'node:fs';
 import { type Btf, parseBtf } from '../btf/btf.js';
 import { parseElf } from '../elf/reader.js';
+import { readInputFile } from '../syscall/files.js';
 
 export const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 
 /** The BTF bytes of a raw BTF file or of an ELF file's .BTF section. */
 export function readBtfBytes(path: string): Uint8Array {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const bytes = readInputFile(path, 'BTF file');
   if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
     const sec = parseElf(bytes, path, { anyMachine: true }).sectionByName('.BTF');
     if (!sec) throw new Error(`${path}: no .BTF section (compile with clang -g)`);

@@ -24,6 +24,7 @@ import { SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS } from './sections.js';
 import { type AttachOptions, attachProgram, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
 import { type DataSectionSpec, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
+import { InputFileError, readInputFile } from '../syscall/files.js';
 
 export class LoadError extends Error {
   constructor(
@@ -216,9 +217,9 @@ export class BpfObject implements Disposable {
   static open(file: string, opts: OpenOptions = {}): BpfObject {
     let bytes: Buffer;
     try {
-      bytes = fs.readFileSync(file);
+      bytes = readInputFile(file, 'object file');
     } catch (e) {
-      throw new LoadError(file, `cannot read: ${(e as NodeJS.ErrnoException).code ?? e}`);
+      throw new LoadError(file, e instanceof InputFileError ? e.reason : String(e));
     }
     return new BpfObject(parseObject(bytes, { file }), opts);
   }
