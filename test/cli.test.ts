@@ -44,7 +44,7 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     expect(r.stderr).toMatch(/maps\.c: malformed ELF: bad magic/);
     const missing = runCli(['describe', '/nonexistent.o']);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/cannot read \/nonexistent\.o: ENOENT/);
+    expect(missing.stderr).toMatch(/\/nonexistent\.o: cannot open the object file: no such file/);
   });
 
   it('btf dump file <obj> format raw|c, and usage errors', () => {
