@@ -50,6 +50,26 @@ export interface OpenOptions {
   /** Program type / expected attach type overrides, by program name. */
   programTypes?: Record<string, { type?: number; expectedAttachType?: number }>;
   onWarning?: (message: string) => void;
+  /** Called for every CO-RE relocation as it is resolved (libbpf's debug log in structured form). */
+  onCoreRelocation?: (r: CoreRelocationReport) => void;
+}
+
+/** One resolved CO-RE relocation: where it is and what was patched in. */
+export interface CoreRelocationReport {
+  /** The program being assembled and the function (program or subprogram) holding the instruction. */
+  program: string;
+  function: string;
+  /** Instruction index inside `function`. */
+  insn: number;
+  /** Human form, e.g. `byte_off struct task_struct.pid`. */
+  description: string;
+  poison: boolean;
+  /** The value the instruction carried (computed on local types) and the one patched in. */
+  origValue: number | bigint;
+  value: number | bigint;
+  /** A load's new memory size in bytes when it changes; otherwise undefined. */
+  memSize?: number;
+  reason?: string;
 }
 
 // ---- kernel BTF for CO-RE, cached per process ----
@@ -485,6 +505,17 @@ export class BpfObject implements Disposable {
         for (const c of pc.fn.coreRelos) {
           const i = pc.at + c.insn;
           const res = resolveCoreRelo(btf, c.typeId, c.accessStr, c.kind, targets, this.spec.littleEndian);
+          this.opts.onCoreRelocation?.({
+            program: p.name,
+            function: pc.fn.name,
+            insn: c.insn,
+            description: res.description,
+            poison: res.poison,
+            origValue: res.origVal,
+            value: res.newVal,
+            memSize: res.newSize && res.origSize && res.newSize !== res.origSize ? res.newSize : undefined,
+            reason: res.reason,
+          });
           if (res.poison) poisons.push({ insn: i, helper: POISON_HELPER, message: `CO-RE relocation ${res.description} failed: ${res.reason}` });
           try {
             patchInsn(insns, i, res, c.kind);

@@ -1,0 +1,232 @@
+// libbpf-compatibility suite (cilium/ebpf's TestLibBPFCompat is the model): every case of the
+// kernel's own prog_tests/core_reloc.c (Linux 6.1, fetched at test time) runs through bee-ts and
+// through libbpf-dev (test/peers/core_reloc_libbpf.c, which compiles the fetched case table), and
+// both must give the table's result: the same load verdict and the same output bytes. Then every
+// relocation value libbpf's debug log reports as patched must equal the value bee-ts patched in.
+// The same again against targets minimized by `bpftool gen min_core_btf`.
+//
+// Cases that cannot run here: module_probed and module_direct need the bpf_testmod kernel module
+// (built only inside a kernel tree); the peer reports them as skipped and so do we.
+import '../../src/syscall/native.js';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BtfKind, type CompositeType } from '../../src/btf/types.js';
+import { BpfObject, type CoreRelocationReport } from '../../src/loader/object.js';
+import { hasCommand, need, needKernel } from '../helpers.js';
+import { type Build, buildCoreReloc } from '../compat/selftests.js';
+
+const skip = needKernel() ?? need(hasCommand('clang-16') && hasCommand('gcc') && hasCommand('bpftool') && fs.existsSync('/usr/include/bpf/libbpf.h'), 'clang-16, gcc, bpftool and libbpf-dev are needed for the libbpf-compatibility suite');
+
+interface PeerCase {
+  case: string;
+  obj: string;
+  btf: string | null;
+  prog: string;
+  tp: string | null;
+  fails: boolean;
+  btfgenFails: boolean;
+  input: string;
+  expected: string;
+  skip: string | null;
+  load: boolean | null;
+  progSkip: boolean;
+  out: string;
+}
+
+interface Patch {
+  /** `<prog>#<insn>` */
+  key: string;
+  what: 'imm' | 'off' | 'imm64' | 'mem_sz' | 'poison';
+  value: bigint;
+}
+
+interface PeerRun {
+  cases: PeerCase[];
+  /** libbpf's patched values by case. */
+  patches: Map<string, Patch[]>;
+}
+
+const PATCH = /prog '([^']+)': relo #\d+: patched insn #(\d+) \([^)]*\) (imm64|imm|off|mem_sz) (\d+) -> (\d+)/;
+const SUBST = /prog '([^']+)': relo #\d+: substituting insn #(\d+) w\/ invalid insn/;
+
+function runPeer(b: Build, args: string[]): PeerRun {
+  const out = execFileSync(b.peer, args, { cwd: b.dir, encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cases: PeerCase[] = [];
+  const patches = new Map<string, Patch[]>();
+  for (const line of out.split('\n')) {
+    if (line.startsWith('{')) cases.push(JSON.parse(line) as PeerCase);
+    else if (line.startsWith('LOG\t')) {
+      const [, name, msg] = line.split('\t') as [string, string, string];
+      let p: Patch | undefined;
+      const m = PATCH.exec(msg);
+      if (m) p = { key: `${m[1]}#${m[2]}`, what: m[3] as Patch['what'], value: BigInt(m[5]!) };
+      const s = SUBST.exec(msg);
+      if (s) p = { key: `${s[1]}#${s[2]}`, what: 'poison', value: 0n };
+      if (p) patches.set(name, [...(patches.get(name) ?? []), p]);
+    }
+  }
+  return { cases, patches };
+}
+
+interface OurResult {
+  load: boolean;
+  error?: string;
+  out: string;
+  progSkip: boolean;
+  relos: CoreRelocationReport[];
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** One case through bee-ts, as the selftest's runner does it with libbpf. */
+function runOurs(b: Build, c: PeerCase, btf: string | undefined): OurResult {
+  const relos: CoreRelocationReport[] = [];
+  let obj: BpfObject | undefined;
+  try {
+    obj = BpfObject.open(path.join(b.dir, c.obj), { btfPath: btf, onCoreRelocation: (r) => relos.push(r) });
+    obj.load();
+  } catch (e) {
+    obj?.close();
+    return { load: false, error: (e as Error).message, out: '', progSkip: false, relos };
+  }
+  try {
+    const spec = obj.spec;
+    const bss = spec.dataSections.find((d) => d.section === '.bss')!;
+    const v = bss.variables.find((x) => x.name === 'data')!;
+    const t = spec.btf!.resolve(v.typeId) as CompositeType;
+    expect(t.kind).toBe(BtfKind.Struct);
+    const member = (n: string) => t.members.find((m) => m.name === n);
+    const off = (n: string) => v.offset + member(n)!.bitOffset / 8;
+    const dv = obj.dataView(bss, true);
+    const bytes = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
+    bytes.fill(0, v.offset, v.offset + v.size);
+    const input = Buffer.from(c.input, 'hex');
+    bytes.set(input, off('in'));
+    // getpid() | gettid() << 32 (the test runs on the main thread of its worker process), for the
+    // programs that only answer their own runner.
+    if (member('my_pid_tgid')) dv.setBigUint64(off('my_pid_tgid'), BigInt(process.pid) | (BigInt(process.pid) << 32n), true);
+    const link = obj.program(c.prog).attach();
+    try {
+      fs.statSync('/'); // any syscall on this thread fires sys_enter
+    } finally {
+      link.close();
+    }
+    const outOff = off('out');
+    return { load: true, out: hex(bytes.subarray(outOff, outOff + c.expected.length / 2)), progSkip: member('skip') !== undefined && bytes[off('skip')] !== 0, relos };
+  } finally {
+    obj.close();
+  }
+}
+
+/** The `kernel` case checks the task's comm against "test_progs", the selftest runner's name. */
+function withComm<T>(name: string, f: () => T): T {
+  const file = `/proc/self/task/${process.pid}/comm`;
+  const old = fs.readFileSync(file, 'utf8').trim();
+  fs.writeFileSync(file, name);
+  try {
+    return f();
+  } finally {
+    fs.writeFileSync(file, old);
+  }
+}
+
+const asWidth = (what: Patch['what'], v: bigint) => (what === 'imm' ? BigInt.asUintN(32, v) : what === 'off' ? BigInt.asUintN(16, v) : BigInt.asUintN(64, v));
+
+interface Comparison {
+  rows: { name: string; expectOk: boolean; libbpfOk: boolean; oursOk: boolean; detail: string }[];
+  relosTotal: number;
+  relosAgree: number;
+  disagreements: string[];
+}
+
+function compare(b: Build, peer: PeerRun, btfFor: (c: PeerCase) => string | undefined): Comparison {
+  const cmp: Comparison = { rows: [], relosTotal: 0, relosAgree: 0, disagreements: [] };
+  for (const c of peer.cases) {
+    if (c.skip) continue;
+    const btf = btfFor(c);
+    const ours = c.case === 'kernel' ? withComm('test_progs', () => runOurs(b, c, btf)) : runOurs(b, c, btf);
+    const verdict = (load: boolean | null, out: string) => (c.fails ? load === false : load === true && out === c.expected);
+    const libbpfOk = verdict(c.load, c.out);
+    const oursOk = verdict(ours.load, ours.out) && ours.load === c.load && (!ours.load || ours.out === c.out);
+    cmp.rows.push({ name: c.case, expectOk: true, libbpfOk, oursOk, detail: ours.load ? `out ${ours.out}\n want ${c.expected}` : `load failed: ${ours.error}` });
+    // Per relocation: each value libbpf patched must be what bee-ts patched.
+    const mine = new Map<string, CoreRelocationReport>();
+    for (const r of ours.relos) mine.set(`${r.function}#${r.insn}`, r);
+    for (const p of peer.patches.get(c.case) ?? []) {
+      cmp.relosTotal++;
+      const r = mine.get(p.key);
+      let ok = false;
+      let got = 'no relocation';
+      if (r) {
+        if (p.what === 'poison') ok = r.poison;
+        else if (p.what === 'mem_sz') ok = !r.poison && BigInt(r.memSize ?? -1) === p.value;
+        else ok = !r.poison && asWidth(p.what, BigInt(r.value)) === p.value;
+        got = r.poison ? `poison (${r.reason})` : `${r.value}${r.memSize ? ` mem_sz ${r.memSize}` : ''}`;
+      }
+      if (ok) cmp.relosAgree++;
+      else cmp.disagreements.push(`${c.case}: ${p.key} ${r?.description ?? ''}: libbpf ${p.what} ${p.what === 'poison' ? '' : p.value}, bee-ts ${got}`);
+    }
+  }
+  return cmp;
+}
+
+function summary(label: string, cmp: Comparison): string {
+  const n = cmp.rows.length;
+  const lib = cmp.rows.filter((r) => r.libbpfOk).length;
+  const ours = cmp.rows.filter((r) => r.oursOk).length;
+  return `${label}: cases ${n}; libbpf ${lib}/${n}, bee-ts ${ours}/${n}; relocation values equal to libbpf's ${cmp.relosAgree}/${cmp.relosTotal}`;
+}
+
+describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (Linux 6.1)", () => {
+  let b: Build;
+  let direct: Comparison;
+  let minimized: Comparison;
+  let peerDirect: PeerRun;
+
+  beforeAll(() => {
+    b = buildCoreReloc();
+    peerDirect = runPeer(b, ['run']);
+    direct = compare(b, peerDirect, (c) => (c.btf ? path.join(b.dir, c.btf) : undefined));
+    console.log(summary('core_reloc', direct));
+    // btfgen: bpftool minimizes each target for its object; both loaders then use that file.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bee-ts-btfgen-${process.pid}-`));
+    try {
+      for (const c of peerDirect.cases) {
+        if (c.skip || !c.btf || c.btfgenFails) continue;
+        execFileSync('bpftool', ['gen', 'min_core_btf', c.btf, path.join(tmp, `${c.case}.btf`), c.obj], { cwd: b.dir, stdio: 'ignore' });
+      }
+      const peerMin = runPeer(b, ['btfgen', tmp]);
+      minimized = compare(b, peerMin, (c) => path.join(tmp, `${c.case}.btf`));
+      console.log(summary('core_reloc btfgen', minimized));
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 900_000);
+
+  it('the table runs here: every case but the two bpf_testmod ones, and libbpf passes them all', () => {
+    const skipped = peerDirect.cases.filter((c) => c.skip).map((c) => c.case);
+    expect(skipped).toEqual(['module_probed', 'module_direct']);
+    expect(direct.rows.length).toBeGreaterThanOrEqual(70);
+    expect(direct.rows.filter((r) => !r.libbpfOk).map((r) => r.name)).toEqual([]);
+  });
+
+  it('bee-ts gives the same result as libbpf in every case (load verdict and output bytes)', () => {
+    const bad = direct.rows.filter((r) => !r.oursOk).map((r) => `${r.name}: ${r.detail}`);
+    expect(bad).toEqual([]);
+  });
+
+  it('every relocation value libbpf patches, bee-ts patches the same', () => {
+    expect(direct.relosTotal).toBeGreaterThan(900);
+    expect(direct.disagreements).toEqual([]);
+  });
+
+  it('against targets minimized by bpftool gen min_core_btf: same results as libbpf', () => {
+    expect(minimized.rows.length).toBeGreaterThan(40);
+    expect(minimized.rows.filter((r) => !r.libbpfOk).map((r) => r.name)).toEqual([]);
+    expect(minimized.rows.filter((r) => !r.oursOk).map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
+    expect(minimized.disagreements).toEqual([]);
+  });
+});
