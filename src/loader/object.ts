@@ -16,7 +16,7 @@ import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
 import { readBtfFile, VMLINUX_BTF, vmlinuxBtf } from './btf-files.js';
 import { haveMmapableArrays } from '../syscall/features.js';
-import { type CoreTargets, patchInsn, POISON_HELPER, resolveCoreRelo } from './core.js';
+import { type CandidateCache, type CoreResult, type CoreTargets, patchInsn, POISON_HELPER, resolveCoreRelo } from './core.js';
 import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, InsnBuffer } from './insn.js';
 import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
 import { loadProgram, type PoisonNote, type SourceLine } from './prog-load.js';
@@ -37,7 +37,11 @@ export class LoadError extends Error {
 }
 
 export interface OpenOptions {
-  /** Target BTF for CO-RE instead of /sys/kernel/btf/vmlinux (e.g. a BTFHub file). */
+  /**
+   * Target BTF for CO-RE instead of /sys/kernel/btf/vmlinux and module BTF (e.g. a BTFHub file).
+   * As in libbpf (btf_custom_path) it serves CO-RE only: attach targets (tp_btf, fentry, lsm, iter)
+   * and kfunc / typed ksym ids always come from the running kernel.
+   */
   btfPath?: string;
   /** Pin every map under this directory, reusing compatible pins (bpftool loadall pinmaps, bee --pin-maps). */
   pinMaps?: string;
@@ -224,6 +228,8 @@ export class BpfObject implements Disposable {
   private kconfigOffsets = new Map<string, number>();
   private createdPins: string[] = [];
   private links: Link[] = [];
+  /** CO-RE candidates per local type, narrowed across the object's relocations (libbpf's cand_cache). */
+  private coreCandidates: CandidateCache = new Map();
 
   constructor(
     spec: ObjectSpec,
@@ -504,24 +510,28 @@ export class BpfObject implements Disposable {
         targets ??= coreTargets(this.opts.btfPath);
         for (const c of pc.fn.coreRelos) {
           const i = pc.at + c.insn;
-          const res = resolveCoreRelo(btf, c.typeId, c.accessStr, c.kind, targets, this.spec.littleEndian);
+          let poisoned: boolean;
+          let res: CoreResult | undefined;
+          try {
+            res = resolveCoreRelo(btf, c.typeId, c.accessStr, c.kind, targets, this.spec.littleEndian, this.coreCandidates);
+            poisoned = patchInsn(insns, i, res);
+          } catch (e) {
+            const what = res ? `CO-RE relocation ${res.description}: ` : '';
+            throw new LoadError(this.file, `program '${p.name}': ${what}${(e as Error).message}`);
+          }
+          if (poisoned)
+            poisons.push({ insn: i, helper: POISON_HELPER, message: `CO-RE relocation ${res.description} failed: ${res.reason ?? (res.failMemszAdjust ? `the field is ${res.newSize} bytes in the target, not ${res.origSize}, and is not a pointer or unsigned integer` : 'no match')}` });
           this.opts.onCoreRelocation?.({
             program: p.name,
             function: pc.fn.name,
             insn: c.insn,
             description: res.description,
-            poison: res.poison,
+            poison: poisoned,
             origValue: res.origVal,
             value: res.newVal,
-            memSize: res.newSize && res.origSize && res.newSize !== res.origSize ? res.newSize : undefined,
+            memSize: !poisoned && res.newSize !== res.origSize ? res.newSize : undefined,
             reason: res.reason,
           });
-          if (res.poison) poisons.push({ insn: i, helper: POISON_HELPER, message: `CO-RE relocation ${res.description} failed: ${res.reason}` });
-          try {
-            patchInsn(insns, i, res, c.kind);
-          } catch (e) {
-            throw new LoadError(this.file, `program '${p.name}': CO-RE relocation ${res.description}: ${(e as Error).message}`);
-          }
         }
       }
     }
@@ -554,7 +564,7 @@ export class BpfObject implements Disposable {
         const btf = this.spec.btf!;
         const typed = ext.typeId !== undefined && btf.resolve(ext.typeId).kind !== BtfKind.Void;
         if (typed) {
-          const k = kernelBtf(this.opts.btfPath);
+          const k = kernelBtf();
           const v = k?.find(name, BtfKind.Var);
           if (!v) {
             if (ext.weak) {
@@ -574,7 +584,7 @@ export class BpfObject implements Disposable {
         return;
       }
       case 'kfunc': {
-        const k = kernelBtf(this.opts.btfPath);
+        const k = kernelBtf();
         const f = k?.find(name, BtfKind.Func);
         if (insns.isLdImm64(i)) {
           // `if (bpf_some_kfunc)`: an existence test on a __weak kfunc reads as a constant.
@@ -606,7 +616,7 @@ export class BpfObject implements Disposable {
 
   private attachBtfId(p: ProgramSpec): number {
     if (!(p.secFlags & SEC_ATTACH_BTF)) return 0;
-    const k = kernelBtf(this.opts.btfPath);
+    const k = kernelBtf();
     if (!k) throw new LoadError(this.file, `program '${p.name}' (${p.section}) needs kernel BTF (/sys/kernel/btf/vmlinux)`);
     const target = p.attachTarget;
     let id: number | undefined;

@@ -39,6 +39,8 @@ interface PeerCase {
 interface Patch {
   /** `<prog>#<insn>` */
   key: string;
+  /** `<prog>#<relo index>` for poison lines */
+  relo: string;
   what: 'imm' | 'off' | 'imm64' | 'mem_sz' | 'poison';
   value: bigint;
 }
@@ -50,7 +52,8 @@ interface PeerRun {
 }
 
 const PATCH = /prog '([^']+)': relo #\d+: patched insn #(\d+) \([^)]*\) (imm64|imm|off|mem_sz) (\d+) -> (\d+)/;
-const SUBST = /prog '([^']+)': relo #\d+: substituting insn #(\d+) w\/ invalid insn/;
+// Poisoning an ld_imm64 prints one line per half; the relocation is at the lower index.
+const SUBST = /prog '([^']+)': relo #(\d+): substituting insn #(\d+) w\/ invalid insn/;
 
 function runPeer(b: Build, args: string[]): PeerRun {
   const out = execFileSync(b.peer, args, { cwd: b.dir, encoding: 'utf8', maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,10 +65,19 @@ function runPeer(b: Build, args: string[]): PeerRun {
       const [, name, msg] = line.split('\t') as [string, string, string];
       let p: Patch | undefined;
       const m = PATCH.exec(msg);
-      if (m) p = { key: `${m[1]}#${m[2]}`, what: m[3] as Patch['what'], value: BigInt(m[5]!) };
+      if (m) p = { key: `${m[1]}#${m[2]}`, relo: '', what: m[3] as Patch['what'], value: BigInt(m[5]!) };
+      const list = patches.get(name) ?? [];
+      patches.set(name, list);
       const s = SUBST.exec(msg);
-      if (s) p = { key: `${s[1]}#${s[2]}`, what: 'poison', value: 0n };
-      if (p) patches.set(name, [...(patches.get(name) ?? []), p]);
+      if (s) {
+        const prev = list.find((x) => x.relo === `${s[1]}#${s[2]}` && x.what === 'poison');
+        if (prev) {
+          prev.key = `${s[1]}#${Math.min(Number(s[3]), Number(prev.key.split('#')[1]))}`;
+          continue;
+        }
+        p = { key: `${s[1]}#${s[3]}`, relo: `${s[1]}#${s[2]}`, what: 'poison', value: 0n };
+      }
+      if (p) list.push(p);
     }
   }
   return { cases, patches };
