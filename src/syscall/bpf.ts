@@ -1,5 +1,6 @@
 // bpf(2) commands with typed attr builders. Each attr is sized to the end of the last field the
-// command uses (zero-filled), so older kernels see no unknown non-zero bytes.
+// command uses (zero-filled), so older kernels see no unknown non-zero bytes. test/abi.test.ts
+// checks every offset and size here against union bpf_attr in the running kernel's BTF.
 import { sys } from './backend.js';
 import { BpfError, EAGAIN, EINTR, ENOENT } from './errno.js';
 import { Fd } from './fd.js';
@@ -41,6 +42,8 @@ export const Cmd = {
   ITER_CREATE: 33,
   LINK_DETACH: 34,
   PROG_BIND_MAP: 35,
+  TOKEN_CREATE: 36,
+  PROG_STREAM_READ_BY_FD: 37,
 } as const;
 
 const CMD_NAMES = new Map<number, string>(Object.entries(Cmd).map(([k, v]) => [v, `BPF_${k}`]));
