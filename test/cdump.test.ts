@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { type Btf, parseBtf } from '../src/btf/btf.js';
 import { CDumper, dumpC } from '../src/btf/cdump.js';
 import { BtfKind } from '../src/btf/types.js';
+import { encodeBtf } from '../src/btf/encode.js';
 import { parseElf } from '../src/elf/reader.js';
 import { CoreRelocKind } from '../src/btf/ext.js';
 import { parseObject } from '../src/loader/spec.js';
@@ -105,5 +107,79 @@ describe('BTF → C', () => {
     expect(prog.progType).toBe(17);
     const fields = prog.coreRelos.filter((r) => r.kind === CoreRelocKind.FieldByteOffset).map((r) => spec.btf!.typeById(r.typeId).name);
     expect(fields).toContain('task_struct');
+  });
+});
+
+describe('BTF → C: enums, names and kfuncs the way bpftool writes them', () => {
+  const I = (id: number, name: string, size = 4, encoding = 1) => ({ kind: BtfKind.Int, id, name, size, encoding, bitOffset: 0, bits: size * 8 }) as const;
+  const E = (id: number, name: string, values: [string, number][], size = 4) => ({ kind: BtfKind.Enum, id, name, size, signed: false, values: values.map(([n, v]) => ({ name: n, value: BigInt(v) })) }) as const;
+  const types = [
+    { kind: BtfKind.Void, id: 0, name: '' },
+    I(1, 'int'),
+    E(2, '', [['BPF_ANY', 0], ['BPF_NOEXIST', 1]]), // top level: nothing refers to it
+    E(3, '', [['IN_STRUCT', 7]]), // used by a member: written inline only
+    { kind: BtfKind.Struct, id: 4, name: 'holder', size: 4, kflag: false, members: [{ name: 'e', type: 3, bitOffset: 0, bitfieldSize: 0 }] },
+    E(5, 'fwd_only', []), // no enumerators: a declaration
+    E(6, 'dup', [['X', 1]]),
+    E(7, 'dup', [['X', 2]]),
+    E(8, 'tiny', [['T0', 0], ['T1', 1]], 1),
+    { kind: BtfKind.Struct, id: 9, name: 'with_tiny', size: 2, kflag: false, members: [{ name: 'a', type: 8, bitOffset: 0, bitfieldSize: 0 }, { name: 'b', type: 8, bitOffset: 8, bitfieldSize: 0 }] },
+    { kind: BtfKind.FuncProto, id: 10, name: '', returnType: 1, params: [{ name: 'pid', type: 1 }, { name: 'h', type: 11 }] },
+    { kind: BtfKind.Ptr, id: 11, name: '', type: 4 },
+    { kind: BtfKind.Func, id: 12, name: 'bpf_zz_kfunc', type: 10, linkage: 1 },
+    { kind: BtfKind.Func, id: 13, name: 'bpf_aa_kfunc', type: 14, linkage: 1 },
+    { kind: BtfKind.FuncProto, id: 14, name: '', returnType: 11, params: [] },
+    { kind: BtfKind.Func, id: 15, name: 'not_a_kfunc', type: 10, linkage: 1 },
+    { kind: BtfKind.DeclTag, id: 16, name: 'bpf_kfunc', type: 12, componentIdx: -1, attribute: false },
+    { kind: BtfKind.DeclTag, id: 17, name: 'bpf_kfunc', type: 13, componentIdx: -1, attribute: false },
+    { kind: BtfKind.DeclTag, id: 18, name: 'bpf_fastcall', type: 13, componentIdx: -1, attribute: false },
+    { kind: BtfKind.DeclTag, id: 19, name: 'bpf_kfunc', type: 15, componentIdx: 0, attribute: false }, // a parameter's tag
+  ] as unknown as Parameters<typeof encodeBtf>[0];
+  const btf = parseBtf(encodeBtf(types));
+  const { text } = dump(btf);
+
+  it('writes top-level anonymous enums, and referenced ones only inline', () => {
+    expect(text).toContain('enum {\n\tBPF_ANY = 0,\n\tBPF_NOEXIST = 1,\n};\n');
+    expect(text.match(/IN_STRUCT/g)).toHaveLength(1);
+    expect(text).toMatch(/struct holder \{\n\tenum \{\n\t\tIN_STRUCT = 7,\n\t\} e;\n\};/);
+  });
+
+  it('declares an enum without enumerators as `enum X;`, and dedups names in header order', () => {
+    expect(text).toContain('\nenum fwd_only;\n');
+    expect(text).not.toMatch(/enum fwd_only \{/);
+    expect(text).toContain('enum dup {\n\tX = 1,\n};');
+    expect(text).toContain('enum dup___2 {\n\tX___2 = 2,\n};');
+  });
+
+  it('keeps 1-byte enums 1 byte wide (packed), where bpftool 7.1 drops the attribute and mis-sizes the struct', () => {
+    expect(text).toContain('enum tiny {\n\tT0 = 0,\n\tT1 = 1,\n} __attribute__((packed));');
+    if (need(hasCommand(CLANG), `${CLANG} is not installed`)) return;
+    const file = path.join(tmp, 'tiny.c');
+    fs.writeFileSync(file, `${text}\n_Static_assert(sizeof(struct with_tiny) == 2, "with_tiny");\n_Static_assert(__builtin_offsetof(struct with_tiny, b) == 1, "b");\n`);
+    run(CLANG, ['-target', 'bpf', '-fsyntax-only', '-Werror', '-x', 'c', file]);
+    // The deliberate difference: bpftool 7.1's header for the same BTF gets this layout wrong.
+    if (need(hasCommand('bpftool'), 'bpftool is not installed')) return;
+    const raw = path.join(tmp, 'tiny.btf');
+    fs.writeFileSync(raw, encodeBtf(types));
+    const theirs = path.join(tmp, 'tiny-bpftool.c');
+    fs.writeFileSync(theirs, `${run('bpftool', ['btf', 'dump', 'file', raw, 'format', 'c'])}\n_Static_assert(sizeof(struct with_tiny) == 2, "with_tiny");\n`);
+    const version = run('bpftool', ['version']);
+    const r = spawnSync(CLANG, ['-target', 'bpf', '-fsyntax-only', '-x', 'c', theirs], { encoding: 'utf8' });
+    if (/v7\.[012]\./.test(version)) expect(r.stderr).toContain('static assertion failed');
+  });
+
+  it('declares kfuncs (FUNCs tagged bpf_kfunc) as bpftool 7.3+ does, sorted, with parameter names', () => {
+    const sec = text.slice(text.indexOf('/* BPF kfuncs */'));
+    expect(sec).toBe(
+      '/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n' +
+        'extern __bpf_fastcall struct holder *bpf_aa_kfunc(void) __weak __ksym;\n' +
+        'extern int bpf_zz_kfunc(int pid, struct holder *h) __weak __ksym;\n' +
+        '#endif\n\n#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n#endif /* __VMLINUX_H__ */\n',
+    );
+    expect(text).toContain('#ifndef __ksym\n#define __ksym __attribute__((section(".ksyms")))\n#endif');
+    if (need(hasCommand(CLANG), `${CLANG} is not installed`)) return;
+    const file = path.join(tmp, 'kf.c');
+    fs.writeFileSync(file, text);
+    run(CLANG, ['-target', 'bpf', '-fsyntax-only', '-Werror', '-Wno-pragma-clang-attribute', '-x', 'c', file]);
   });
 });

@@ -11,13 +11,19 @@
 // Layout is reproduced exactly: explicit padding as anonymous bitfields wherever the natural
 // C layout would differ from the BTF offsets, `packed` where members sit off their alignment.
 import type { Btf } from './btf.js';
-import { BtfError, BtfKind, type CompositeType, type EnumType, INT_BOOL, type RefType } from './types.js';
+import { BtfError, BtfKind, type CompositeType, type EnumType, type FuncType, INT_BOOL, type RefType } from './types.js';
 
 export interface CDumpOptions {
   /** Wrap in an include guard and the preserve_access_index pragma, as bpftool does. Default true. */
   header?: boolean;
   guard?: string;
+  /** Append `extern ... __weak __ksym;` prototypes of the kernel's kfuncs, as bpftool 7.3+ does. Default: with `header`. */
+  kfuncs?: boolean;
 }
+
+/** The DECL_TAG the kernel puts on kfuncs (bpftool's KFUNC_DECL_TAG) and on fastcall ones. */
+const KFUNC_TAG = 'bpf_kfunc';
+const FASTCALL_TAG = 'bpf_fastcall';
 
 const enum Order {
   None = 0,
@@ -38,11 +44,15 @@ export class CDumper {
   /** 1 once `struct X;` or the definition of X has been written. */
   private readonly declared: Uint8Array;
   private readonly queue: number[] = [];
-  private readonly names: string[];
+  private readonly names: (string | undefined)[];
   private readonly enumeratorNames = new Map<string, string>();
   /** Ids on the current declarator path, to reject loops that no C declaration can express. */
   private readonly onPath: Uint8Array;
+  /** 1 when some other type (member, pointer, typedef, parameter, ...) refers to the type. */
+  private readonly referenced: Uint8Array;
   private nodeBudget = MAX_DECL_NODES;
+  /** Write BTF type tags as `__attribute__((btf_type_tag(...)))` (headers), or drop them (listings). */
+  private typeTags = false;
   private padCounter = 0;
   private out: string[] = [];
   private outLen = 0;
@@ -57,43 +67,64 @@ export class CDumper {
     this.declared = new Uint8Array(n);
     this.onPath = new Uint8Array(n);
     this.names = new Array(n);
-    this.assignNames();
+    this.referenced = new Uint8Array(n);
+    this.markReferenced();
   }
 
-  /** C names, made unique per namespace the way libbpf does: later duplicates get `___N`. */
-  private assignNames(): void {
-    const tags = new Map<string, number>();
-    const idents = new Map<string, number>();
-    const unique = (space: Map<string, number>, name: string) => {
-      const c = (space.get(name) ?? 0) + 1;
-      space.set(name, c);
-      return c === 1 ? name : `${name}___${c}`;
-    };
-    // Names of types that are defined (so forward declarations can alias them, not shadow them).
+  /**
+   * An anonymous enum nothing refers to is a top-level declaration of constants (`enum { BPF_ANY,
+   * ... };`); one that a member or typedef uses is written inline there. Only the references tell
+   * them apart (libbpf's btf_dump_mark_referenced does the same).
+   */
+  private markReferenced(): void {
+    const ref = this.referenced;
     for (const t of this.btf.types) {
-      if (!t.name) continue;
       switch (t.kind) {
+        case BtfKind.Ptr:
+        case BtfKind.Typedef:
+        case BtfKind.Const:
+        case BtfKind.Volatile:
+        case BtfKind.Restrict:
+        case BtfKind.TypeTag:
+        case BtfKind.Func:
+        case BtfKind.Var:
+        case BtfKind.DeclTag:
+          ref[t.type] = 1;
+          break;
+        case BtfKind.Array:
+          ref[t.type] = 1;
+          ref[t.indexType] = 1;
+          break;
         case BtfKind.Struct:
         case BtfKind.Union:
-        case BtfKind.Enum:
-        case BtfKind.Enum64:
-          this.names[t.id] = unique(tags, t.name);
+          for (const m of t.members) ref[m.type] = 1;
           break;
-        case BtfKind.Typedef:
-          this.names[t.id] = unique(idents, t.name);
+        case BtfKind.FuncProto:
+          ref[t.returnType] = 1;
+          for (const p of t.params) ref[p.type] = 1;
+          break;
+        case BtfKind.Datasec:
+          for (const v of t.vars) ref[v.type] = 1;
           break;
         default:
-          this.names[t.id] = t.name;
+          break;
       }
     }
-    // Enumerators live in the ordinary identifier namespace with typedefs.
-    for (const t of this.btf.types) {
-      if (t.kind !== BtfKind.Enum && t.kind !== BtfKind.Enum64) continue;
-      for (const v of t.values) {
-        const key = `${t.id}:${v.name}`;
-        this.enumeratorNames.set(key, unique(idents, v.name));
-      }
-    }
+  }
+
+  /**
+   * C names, made unique per namespace the way libbpf does: a name is given when the type is first
+   * written or referred to, and later duplicates get `___N` (so the suffixes follow the order of
+   * the header, as bpftool's do). Forward declarations (FWD, enums without enumerators) keep
+   * their plain name and do not count.
+   */
+  private readonly tagNames = new Map<string, number>();
+  private readonly identNames = new Map<string, number>();
+
+  private unique(space: Map<string, number>, name: string): string {
+    const c = (space.get(name) ?? 0) + 1;
+    space.set(name, c);
+    return c === 1 ? name : `${name}___${c}`;
   }
 
   private emit(s: string): void {
@@ -141,7 +172,7 @@ export class CDumper {
       case BtfKind.Enum64:
       case BtfKind.Fwd:
         if (this.order[id] === Order.Ordered) return true;
-        if (t.name) this.queue.push(id);
+        if (t.name || (t.kind !== BtfKind.Fwd && !this.referenced[id] && t.values.length)) this.queue.push(id);
         this.order[id] = Order.Ordered;
         return true;
       case BtfKind.Typedef: {
@@ -173,18 +204,33 @@ export class CDumper {
   }
 
   name(id: number): string {
-    return this.names[id] ?? '';
+    const have = this.names[id];
+    if (have !== undefined) return have;
+    const t = this.btf.types[id];
+    if (!t) return '';
+    let nm = t.name;
+    if (nm) {
+      if (t.kind === BtfKind.Struct || t.kind === BtfKind.Union || ((t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) && t.values.length)) nm = this.unique(this.tagNames, nm);
+      else if (t.kind === BtfKind.Typedef) nm = this.unique(this.identNames, nm);
+    }
+    this.names[id] = nm;
+    return nm;
   }
 
   /** Dump every type (or just `ids` and what they need). */
   dump(ids?: number[], opts: CDumpOptions = {}): void {
     const header = opts.header ?? true;
+    this.typeTags = true;
     const guard = opts.guard ?? '__VMLINUX_H__';
     if (header) {
       this.emit(`#ifndef ${guard}\n#define ${guard}\n\n`);
       this.emit('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n');
       this.emit('#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n');
       this.emit('#endif\n\n');
+      // What the kfunc prototypes below need, unless the BPF headers already defined it.
+      this.emit('#ifndef __ksym\n#define __ksym __attribute__((section(".ksyms")))\n#endif\n\n');
+      this.emit('#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n');
+      this.emit('#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n');
     }
     const roots = ids ?? this.btf.types.map((t) => t.id).slice(1);
     for (const id of roots) {
@@ -194,11 +240,46 @@ export class CDumper {
       this.orderType(id, false);
     }
     for (const id of this.queue) this.emitTopLevel(id);
+    if (opts.kfuncs ?? (header && !ids)) this.emitKfuncs();
     if (header) {
       this.emit('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n');
       this.emit(`#endif /* ${guard} */\n`);
     }
     this.flush();
+  }
+
+  /**
+   * `extern <prototype> __weak __ksym;` for every FUNC tagged `bpf_kfunc` (the whole function, not a
+   * parameter), sorted by name, `__bpf_fastcall` for those also tagged `bpf_fastcall`: bpftool
+   * 7.3+'s form, so probes can call kfuncs without declaring them. Kernels built without the tags
+   * (before 6.5 or pahole 1.26) get an empty section, as with bpftool.
+   */
+  private emitKfuncs(): void {
+    const kfuncs = new Set<number>();
+    const fastcall = new Set<number>();
+    for (const t of this.btf.types) {
+      if (t.kind !== BtfKind.DeclTag || t.componentIdx !== -1) continue;
+      if (this.btf.types[t.type]?.kind !== BtfKind.Func) continue;
+      if (t.name === KFUNC_TAG) kfuncs.add(t.type);
+      else if (t.name === FASTCALL_TAG) fastcall.add(t.type);
+    }
+    const sorted = [...kfuncs].sort((a, b) => {
+      const x = this.btf.types[a]!.name;
+      const y = this.btf.types[b]!.name;
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    this.emit('\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n');
+    for (const id of sorted) {
+      this.nodeBudget = MAX_DECL_NODES;
+      const f = this.btf.types[id] as FuncType;
+      const proto = this.btf.types[f.type];
+      if (proto?.kind !== BtfKind.FuncProto) continue;
+      let params: string;
+      if (proto.params.length === 0 || (proto.params.length === 1 && proto.params[0]!.type === 0)) params = 'void';
+      else params = proto.params.map((p, i) => (p.type === 0 && i === proto.params.length - 1 ? '...' : this.decl(p.type, p.name, 0))).join(', ');
+      this.emit(`extern ${fastcall.has(id) ? '__bpf_fastcall ' : ''}${this.decl(proto.returnType, `${f.name}(${params})`, 0)} __weak __ksym;\n`);
+    }
+    this.emit('#endif\n\n');
   }
 
   private emitTopLevel(id: number): void {
@@ -256,7 +337,7 @@ export class CDumper {
         const k = this.btf.types[o]!.kind;
         return k === (t.union ? BtfKind.Union : BtfKind.Struct);
       });
-      if (full !== undefined && this.names[full] === t.name) target = full;
+      if (full !== undefined && this.name(full) === t.name) target = full;
     }
     if (this.declared[target]) return;
     this.emit(`${this.tagKeyword(id)} ${this.name(target)};\n\n`);
@@ -314,8 +395,15 @@ export class CDumper {
           return this.decl(t.type, declarator, lvl, depth + 1);
         return `${kw} ${this.decl(t.type, declarator, lvl, depth + 1)}`;
       }
-      case BtfKind.TypeTag:
-        return this.decl(t.type, declarator, lvl, depth + 1);
+      case BtfKind.TypeTag: {
+        // Written as an attribute where bpftool 7.5 writes it (a header); dropped in listings.
+        const under = this.btf.types[t.type]!;
+        if (!this.typeTags || under.kind === BtfKind.Array || under.kind === BtfKind.FuncProto) return this.decl(t.type, declarator, lvl, depth + 1);
+        const attr = `__attribute__((btf_type_tag("${t.name.replace(/["\\]/g, '')}")))`;
+        if (under.kind === BtfKind.Ptr) return this.decl(t.type, declarator ? `${attr} ${declarator}` : attr, lvl, depth + 1);
+        const base = this.decl(t.type, '', lvl, depth + 1);
+        return !declarator ? `${base} ${attr}` : `${base} ${attr}${declarator.startsWith('[') ? '' : ' '}${declarator}`;
+      }
       case BtfKind.Typedef:
         this.ensureTypedef(id);
         return join(this.name(id));
@@ -355,9 +443,14 @@ export class CDumper {
   private enumDef(t: EnumType, lvl: number): string {
     const ind = '\t'.repeat(lvl + 1);
     const suffix = t.kind === BtfKind.Enum64 ? (t.signed ? 'LL' : 'ULL') : '';
+    // An enum without enumerators is only declared (`enum X {}` is not C; bpftool writes `enum X`).
+    if (!t.values.length) return t.name ? `enum ${this.name(t.id)}` : 'enum';
     let s = t.name ? `enum ${this.name(t.id)} {` : 'enum {';
     for (const v of t.values) {
-      const nm = this.enumeratorNames.get(`${t.id}:${v.name}`) ?? v.name;
+      // Enumerators share the ordinary identifier namespace with typedefs.
+      const key = `${t.id}:${v.name}`;
+      let nm = this.enumeratorNames.get(key);
+      if (nm === undefined) this.enumeratorNames.set(key, (nm = this.unique(this.identNames, v.name)));
       // An unsigned 64-bit enumerator needs the suffix to be read as such by the compiler.
       s += `\n${ind}${nm} = ${v.value}${suffix},`;
     }
