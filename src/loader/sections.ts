@@ -1,5 +1,6 @@
-// SEC() name → program type, expected attach type and load flags, following libbpf's table and
-// matching rules: entries are tried in order and the first match wins.
+// SEC() name → program type, expected attach type and load flags, following libbpf's table (level
+// with libbpf 1.7's section_defs, same order; test/sections.test.ts compares it with the installed
+// libbpf's libbpf_prog_type_by_name) and matching rules: entries are tried in order and the first match wins.
 //   `x+`  matches `x` exactly or `x/...`
 //   `x/`  needs a suffix: `x/...`
 //   `x`   matches exactly
@@ -58,11 +59,11 @@ export const SECTION_DEFS: readonly SecDef[] = [
   def('tc/egress', P.SCHED_CLS, 'tcx', A.TCX_EGRESS),
   def('tcx/ingress', P.SCHED_CLS, 'tcx', A.TCX_INGRESS),
   def('tcx/egress', P.SCHED_CLS, 'tcx', A.TCX_EGRESS),
-  def('netkit/primary', P.SCHED_CLS, 'netkit', A.NETKIT_PRIMARY),
-  def('netkit/peer', P.SCHED_CLS, 'netkit', A.NETKIT_PEER),
   def('tc', P.SCHED_CLS, 'none'),
   def('classifier', P.SCHED_CLS, 'none'),
   def('action', P.SCHED_ACT, 'none'),
+  def('netkit/primary', P.SCHED_CLS, 'netkit', A.NETKIT_PRIMARY),
+  def('netkit/peer', P.SCHED_CLS, 'netkit', A.NETKIT_PEER),
   def('tracepoint+', P.TRACEPOINT, 'tracepoint'),
   def('tp+', P.TRACEPOINT, 'tracepoint'),
   def('raw_tracepoint+', P.RAW_TRACEPOINT, 'raw_tracepoint'),
@@ -76,6 +77,8 @@ export const SECTION_DEFS: readonly SecDef[] = [
   def('fentry.s+', P.TRACING, 'tracing', A.TRACE_FENTRY, SEC_ATTACH_BTF | SEC_SLEEPABLE),
   def('fmod_ret.s+', P.TRACING, 'tracing', A.MODIFY_RETURN, SEC_ATTACH_BTF | SEC_SLEEPABLE),
   def('fexit.s+', P.TRACING, 'tracing', A.TRACE_FEXIT, SEC_ATTACH_BTF | SEC_SLEEPABLE),
+  def('fsession+', P.TRACING, 'tracing', A.TRACE_FSESSION, SEC_ATTACH_BTF),
+  def('fsession.s+', P.TRACING, 'tracing', A.TRACE_FSESSION, SEC_ATTACH_BTF | SEC_SLEEPABLE),
   def('freplace+', P.EXT, 'tracing', undefined, SEC_ATTACH_BTF),
   def('lsm+', P.LSM, 'lsm', A.LSM_MAC, SEC_ATTACH_BTF),
   def('lsm.s+', P.LSM, 'lsm', A.LSM_MAC, SEC_ATTACH_BTF | SEC_SLEEPABLE),

@@ -98,6 +98,7 @@ export const AttachType = {
   NETKIT_PEER: 55,
   TRACE_KPROBE_SESSION: 56,
   TRACE_UPROBE_SESSION: 57,
+  TRACE_FSESSION: 58,
 } as const;
 export type AttachType = (typeof AttachType)[keyof typeof AttachType];
 
