@@ -2,7 +2,7 @@
 // encode it, BTF_LOAD it, and on failure report the kernel's BTF log.
 import type { Btf } from '../btf/btf.js';
 import { encodeBtf } from '../btf/encode.js';
-import { BtfKind, type BtfType, FUNC_EXTERN, FUNC_STATIC, VAR_EXTERN, VAR_GLOBAL } from '../btf/types.js';
+import { BtfKind, type BtfType, FUNC_EXTERN, FUNC_GLOBAL, FUNC_STATIC, VAR_EXTERN, VAR_GLOBAL } from '../btf/types.js';
 import { btfLoadRaw } from '../syscall/bpf.js';
 import { BpfError, ENOSPC } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
@@ -32,9 +32,44 @@ export function probeBtfSupport(): BtfSupport {
 
 export const FULL_BTF_SUPPORT: BtfSupport = { datasec: true, func: true, funcGlobal: true, float: true, declTag: true, typeTag: true, enum64: true };
 
-/** A sanitized copy of the types (ids unchanged), rewriting kinds the kernel does not know. */
+/**
+ * libbpf's fix-up of the `.ksyms` DATASEC, which clang leaves unloadable (size 0, void VARs, extern
+ * FUNCs whose params may be unnamed): every entry becomes a 4-byte slot (offset 4·i) of a 32-bit
+ * int; a VAR is retyped to that int and made a global; a FUNC entry is replaced in the DATASEC by a
+ * `dummy_ksym` VAR (appended), the FUNC becomes global and its unnamed params borrow that name.
+ * Returns the rewritten types by id, plus the appended VAR.
+ */
+function ksymsFixups(btf: Btf): { replace: Map<number, BtfType>; append: BtfType[] } {
+  const replace = new Map<number, BtfType>();
+  const append: BtfType[] = [];
+  const sec = btf.types.find((t) => t.kind === BtfKind.Datasec && t.name === '.ksyms');
+  if (!sec || sec.kind !== BtfKind.Datasec) return { replace, append };
+  const intId = btf.types.findIndex((t) => t.kind === BtfKind.Int && t.bits === 32);
+  const int = intId > 0 ? intId : 0;
+  const hasFunc = sec.vars.some((v) => btf.typeById(v.type).kind === BtfKind.Func);
+  const dummyId = btf.types.length;
+  if (hasFunc) append.push({ kind: BtfKind.Var, id: dummyId, name: 'dummy_ksym', type: int, linkage: VAR_GLOBAL });
+  const vars = sec.vars.map((v, i) => {
+    const t = btf.typeById(v.type);
+    if (t.kind === BtfKind.Func) {
+      replace.set(t.id, { ...t, linkage: FUNC_GLOBAL });
+      const proto = btf.typeById(t.type);
+      if (proto.kind === BtfKind.FuncProto && proto.params.some((p) => p.type && !p.name))
+        replace.set(proto.id, { ...proto, params: proto.params.map((p) => (p.type && !p.name ? { ...p, name: 'dummy_ksym' } : p)) });
+      return { type: dummyId, offset: 4 * i, size: 4 };
+    }
+    if (t.kind === BtfKind.Var) replace.set(t.id, { ...t, type: int, linkage: VAR_GLOBAL });
+    return { type: v.type, offset: 4 * i, size: 4 };
+  });
+  replace.set(sec.id, { ...sec, size: 4 * vars.length, vars });
+  return { replace, append };
+}
+
+/** A sanitized copy of the types (ids unchanged, a VAR may be appended), rewriting what the kernel does not accept. */
 export function sanitizeBtf(btf: Btf, s: BtfSupport): BtfType[] {
-  return btf.types.map((t): BtfType => {
+  const ksyms = s.datasec ? ksymsFixups(btf) : { replace: new Map<number, BtfType>(), append: [] };
+  const fixed = btf.types.map((t) => ksyms.replace.get(t.id) ?? t).concat(ksyms.append);
+  return fixed.map((t): BtfType => {
     switch (t.kind) {
       case BtfKind.Var:
         if (!s.datasec) return { kind: BtfKind.Int, id: t.id, name: t.name, size: 1, encoding: 0, bitOffset: 0, bits: 8 };

@@ -14,6 +14,7 @@ import { objGet, objPin, progTestRun, type TestRunOpts } from '../syscall/bpf.js
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
+import { btfFeatures } from './btf-features.js';
 import { readBtfFile, VMLINUX_BTF, vmlinuxBtf } from './btf-files.js';
 import { haveMmapableArrays } from '../syscall/features.js';
 import { type CandidateCache, type CoreResult, type CoreTargets, patchInsn, POISON_HELPER, resolveCoreRelo } from './core.js';
@@ -327,11 +328,17 @@ export class BpfObject implements Disposable {
 
   private loadBtf(): void {
     if (!this.spec.btf) return;
+    if (!btfFeatures.base()) {
+      // A kernel without BPF_BTF_LOAD (before 4.18): load without BTF, as libbpf does.
+      this.warn(`${this.file}: this kernel does not load BTF; maps lose pretty-printing, programs func/line info`);
+      return;
+    }
     try {
       this.btfFd = loadObjectBtf(this.spec.btf, undefined, this.file);
     } catch (e) {
-      // BTF is optional: maps lose pretty-printing, programs lose func/line info.
-      this.warn(`${this.file}: BTF not loaded (${(e as Error).message.split('\n')[0]}); continuing without it`);
+      // After sanitizing, a rejection is a bug to report, not something to hide: loading on
+      // without BTF would silently drop func/line info and break maps with spin locks or timers.
+      throw new LoadError(this.file, `the kernel rejected the object's BTF (after sanitizing it for this kernel): ${(e as Error).message}`);
     }
   }
 
