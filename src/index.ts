@@ -16,6 +16,8 @@ export { Fd } from './syscall/fd.js';
 export { VerifierError } from './loader/prog-load.js';
 export { attachProgram, AttachError, type AttachOptions } from './link/attach.js';
 export { closeLinksOnSignals, type Link } from './link/link.js';
+export { attachStructOps, StructOpsRegisterError } from './link/struct-ops.js';
+export { StructOpsError } from './loader/struct-ops.js';
 export * as constants from './syscall/constants.js';
 export { RingBufReader, type RawRecordHandler, type RingBufOptions } from './ringbuf/ringbuf.js';
 export { PerfBufReader, type PerfBufOptions } from './ringbuf/perfbuf.js';

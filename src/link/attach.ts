@@ -15,6 +15,7 @@ import { encodeUsdtSpec, readUsdtNotes, type UsdtNote } from './usdt.js';
 import { NetlinkError } from '../syscall/netlink.js';
 import { tcAttachNetlink, tcDetachNetlink, type TcDirection, XDP_FLAGS_REPLACE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpSetNetlink } from './tc.js';
 import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './tracefs.js';
+export { attachStructOps } from './struct-ops.js';
 
 export class AttachError extends Error {
   constructor(
@@ -461,6 +462,8 @@ export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link
       return attachTc(p, o);
     case 'cgroup':
       return attachCgroup(p, o);
+    case 'struct_ops':
+      throw new AttachError(p.name, `struct_ops programs are registered through the struct_ops map that names them: obj.registerStructOps('<map>') (or attachAll)`);
     default:
       // Legacy SEC("tc")/SEC("classifier") programs: TC with an interface (and a direction) given.
       if (p.spec.progType === ProgType.SCHED_CLS && o.iface !== undefined) return attachTc(p, o);

@@ -22,7 +22,8 @@ import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_C
 import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
 import { loadProgram, type PoisonNote, type SourceLine } from './prog-load.js';
 import { SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS } from './sections.js';
-import { type AttachOptions, attachProgram, canAutoAttach } from '../link/attach.js';
+import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
+import { type AttachOptions, attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
 import { type DataSectionSpec, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
@@ -231,6 +232,7 @@ export class BpfObject implements Disposable {
   private links: Link[] = [];
   /** CO-RE candidates per local type, narrowed across the object's relocations (libbpf's cand_cache). */
   private coreCandidates: CandidateCache = new Map();
+  private structOps?: { plans: Map<string, StructOpsPlan>; programs: Map<string, ProgramTarget> };
 
   constructor(
     spec: ObjectSpec,
@@ -307,6 +309,7 @@ export class BpfObject implements Disposable {
     ensureMemlock();
     try {
       this.loadBtf();
+      if (this.spec.maps.some((m) => m.structOps)) this.structOps = planStructOps(this.spec.maps, this.spec.btf!, kernelBtf(), this.file);
       this.createKconfig();
       this.createMaps();
       const only = this.opts.autoload;
@@ -314,8 +317,13 @@ export class BpfObject implements Disposable {
         const unknown = only.filter((n) => !this.spec.programs.some((p) => p.name === n));
         if (unknown.length) throw new LoadError(this.file, `no program ${unknown.map((n) => `'${n}'`).join(', ')} to load (have: ${this.spec.programs.map((p) => p.name).join(', ')})`);
       }
-      for (const p of this.spec.programs) if (!only || only.includes(p.name)) this.loadOne(p);
+      for (const p of this.spec.programs) {
+        // struct_ops programs no struct_ops map names have no attach point: left out, as libbpf does.
+        if (p.progType === ProgType.STRUCT_OPS && !this.structOps?.programs.has(p.name)) continue;
+        if (!only || only.includes(p.name)) this.loadOne(p);
+      }
       this.fillSlots();
+      for (const plan of this.structOps?.plans.values() ?? []) fillStructOpsImage(plan, (n) => this.programs.get(n)?.fd.value, this.file);
       this.loaded = true;
       this.mapDataSections();
     } catch (e) {
@@ -408,6 +416,12 @@ export class BpfObject implements Disposable {
         onWarning: (w: string) => this.warn(w),
         innerMapFd: undefined as number | undefined,
       };
+      const so = this.structOps?.plans.get(m.name);
+      if (so) {
+        if (!this.btfFd) throw new LoadError(this.file, `struct_ops map '${m.name}' needs the object's BTF loaded in the kernel, and it was not`);
+        this.maps.set(m.name, createMap({ ...m, valueSize: so.valueSize, valueTypeId: undefined }, { ...opts, vmlinuxValueTypeId: so.valueTypeId }));
+        continue;
+      }
       let inner: BpfMap | undefined;
       if (m.inner) {
         inner = createMap(m.inner, { btf: this.spec.btf, btfFd: this.btfFd });
@@ -622,6 +636,8 @@ export class BpfObject implements Disposable {
   }
 
   private attachBtfId(p: ProgramSpec): number {
+    const so = this.structOps?.programs.get(p.name);
+    if (so) return so.attachBtfId;
     if (!(p.secFlags & SEC_ATTACH_BTF)) return 0;
     const k = kernelBtf();
     if (!k) throw new LoadError(this.file, `program '${p.name}' (${p.section}) needs kernel BTF (/sys/kernel/btf/vmlinux)`);
@@ -639,7 +655,7 @@ export class BpfObject implements Disposable {
     const over = this.opts.programTypes?.[p.name];
     const type = over?.type ?? p.progType;
     if (!type) throw new LoadError(this.file, `program '${p.name}': section '${p.section}' does not name a program type; set one with programTypes (API) or rename the section (e.g. SEC("tp/..."))`);
-    const expected = over?.expectedAttachType ?? p.expectedAttachType;
+    const expected = over?.expectedAttachType ?? this.structOps?.programs.get(p.name)?.memberIndex ?? p.expectedAttachType;
     const a = this.assemble(p);
     const withBtf = this.btfFd !== undefined && a.funcInfo.length > 0 && a.funcInfo[0]![0] === 0;
     const fi = new Uint8Array(a.funcInfo.length * 8);
@@ -693,10 +709,41 @@ export class BpfObject implements Disposable {
     }
   }
 
-  /** Attach every program that can attach from its section alone; on failure, detach those done. */
+  /** A loaded struct_ops map with its value image (program fds filled in), for registration. */
+  structOpsMap(name: string): { map: BpfMap; image: Uint8Array; link: boolean; typeName: string } {
+    const plan = this.structOps?.plans.get(name);
+    const m = this.spec.maps.find((x) => x.name === name);
+    if (!plan || !m?.structOps) throw new Error(`${this.file}: no struct_ops map '${name}' (have: ${this.structOpsNames().join(', ') || 'none'})`);
+    if (!this.loaded) throw new Error(`${this.file}: struct_ops map '${name}' is registered after load()`);
+    return { map: this.map(name), image: plan.image, link: plan.link, typeName: m.structOps.typeName };
+  }
+
+  /** Names of the object's struct_ops maps. */
+  structOpsNames(): string[] {
+    return this.spec.maps.filter((m) => m.structOps).map((m) => m.name);
+  }
+
+  /** Set a non-function member of a struct_ops map before load (e.g. a congestion control's `name`). */
+  setStructOps(map: string, member: string, value: string | Uint8Array): this {
+    if (this.loaded) throw new Error(`${this.file}: setStructOps('${map}') after load`);
+    const m = this.spec.maps.find((x) => x.name === map);
+    if (!m?.structOps) throw new Error(`${this.file}: no struct_ops map '${map}' (have: ${this.structOpsNames().join(', ') || 'none'})`);
+    setStructOpsField(m, this.spec.btf!, member, value, this.file);
+    return this;
+  }
+
+  /** Register one struct_ops map (a link for `.struct_ops.link`, else a map update); unregistered on dispose. */
+  registerStructOps(name: string): Link {
+    const l = attachStructOps(this, name);
+    this.links.push(l);
+    return l;
+  }
+
+  /** Attach every program that can attach from its section alone, and register every struct_ops map; on failure, detach those done. */
   attachAll(opts: Record<string, AttachOptions> = {}): Link[] {
     const links: Link[] = [];
     try {
+      for (const name of this.structOpsNames()) links.push(attachStructOps(this, name));
       for (const p of this.programs.values()) {
         if (!opts[p.name] && !canAutoAttach(p)) continue;
         links.push(p.attach(opts[p.name]));

@@ -27,6 +27,7 @@ import { type AttachKind, matchSection } from './sections.js';
 import { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapSpec, type VariableSpec } from '../maps/spec.js';
 
 export { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapSpec, type VariableSpec } from '../maps/spec.js';
+import { parseStructOpsMaps } from './struct-ops.js';
 
 export class SpecError extends Error {
   constructor(
@@ -180,7 +181,7 @@ class ObjectParser {
     const kernelVersion = this.readVersion();
     const dataSections = this.parseDataSections();
     if (this.btf) this.fixupDatasecs(dataSections);
-    const maps = [...this.parseBtfMaps(), ...this.parseLegacyMaps()];
+    const maps: MapSpec[] = [...this.parseBtfMaps(), ...this.parseLegacyMaps(), ...parseStructOpsMaps(this.elf, this.btf, this.file)];
     const seen = new Set<string>();
     for (const m of maps) {
       if (seen.has(m.name)) this.err(`map '${m.name}'`, 'defined twice');

@@ -62,6 +62,8 @@ export interface CreateMapOptions {
   kernelName?: string;
   /** Extra flags to OR in (e.g. BPF_F_MMAPABLE for data sections). */
   extraFlags?: number;
+  /** struct_ops: the kernel value type id (`bpf_struct_ops_<name>` in vmlinux); needs btfFd. */
+  vmlinuxValueTypeId?: number;
   onWarning?: (msg: string) => void;
 }
 
@@ -87,6 +89,8 @@ export function mapCreateAttr(spec: MapSpec, opts: CreateMapOptions = {}): MapCr
     btfKeyTypeId: withBtf ? (spec.keyTypeId ?? 0) : 0,
     btfValueTypeId: withBtf ? (spec.valueTypeId ?? 0) : 0,
     mapExtra: spec.mapExtra,
+    // struct_ops: the value is a kernel type; the kernel still wants the object's BTF fd.
+    ...(opts.vmlinuxValueTypeId ? { btfFd: opts.btfFd?.value ?? 0, btfKeyTypeId: 0, btfValueTypeId: 0, btfVmlinuxValueTypeId: opts.vmlinuxValueTypeId } : {}),
   };
 }
 
@@ -99,7 +103,7 @@ export function createMap(spec: MapSpec, opts: CreateMapOptions = {}): BpfMap {
     fd = mapCreate(attr, subject);
   } catch (e) {
     // Some kernels refuse BTF for a map type or value layout: BTF is optional, retry without it.
-    if (!(e instanceof BpfError) || !attr.btfFd || e.errno === EPERM) throw e;
+    if (!(e instanceof BpfError) || !attr.btfFd || attr.btfVmlinuxValueTypeId || e.errno === EPERM) throw e;
     fd = mapCreate({ ...attr, btfFd: 0, btfKeyTypeId: 0, btfValueTypeId: 0 }, subject);
     opts.onWarning?.(`map '${spec.name}': created without BTF (${e.code})`);
   }

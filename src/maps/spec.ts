@@ -28,6 +28,22 @@ export interface MapSpec {
   /** Global data: initial contents (zeros for .bss). */
   data?: Uint8Array;
   dataSection?: DataSectionSpec;
+  /** struct_ops maps (`.struct_ops`, `.struct_ops.link`): the local struct and the programs it names. */
+  structOps?: StructOpsSpec;
+}
+
+/** A struct_ops variable: the kernel struct it fills, in the object's own (local) layout. */
+export interface StructOpsSpec {
+  /** The local struct's name: the kernel struct it stands for. */
+  typeName: string;
+  /** Local BTF type id of the struct. */
+  typeId: number;
+  /** The variable's initial bytes (local layout). */
+  data: Uint8Array;
+  /** Function-pointer members set to a program: member name → program name. */
+  programs: Record<string, string>;
+  /** Declared in `.struct_ops.link`. */
+  link: boolean;
 }
 
 export interface VariableSpec {

@@ -1,0 +1,124 @@
+// struct_ops end to end: a TCP congestion control written as struct_ops, registered by bee-ts,
+// used by a loopback connection (chosen with setsockopt(TCP_CONGESTION), confirmed by
+// getsockopt and ss), its callbacks counted; unregistered on dispose.
+import '../../src/syscall/native.js';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import koffi from 'koffi';
+import { describe, expect, it } from 'vitest';
+import { BpfObject } from '../../src/loader/object.js';
+import { StructOpsError } from '../../src/loader/struct-ops.js';
+import { fixture, needKernel } from '../helpers.js';
+
+const skip = needKernel();
+const libc = koffi.load('libc.so.6');
+const setsockopt = libc.func('int setsockopt(int fd, int level, int name, const char *val, uint32_t len)');
+const getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)');
+const IPPROTO_TCP = 6;
+const TCP_CONGESTION = 13;
+
+const available = () => fs.readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\s+/);
+const fdOf = (h: unknown) => (h as { _handle: { fd: number } })._handle.fd;
+
+function congestionOf(fd: number): string {
+  const buf = Buffer.alloc(16);
+  const len = [16];
+  expect(getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, buf, len)).toBe(0);
+  return buf.subarray(0, buf.indexOf(0) < 0 ? len[0] : buf.indexOf(0)).toString();
+}
+
+/**
+ * A listener using congestion control `cc` (accepted sockets inherit it) sends `bytes` to a
+ * client over loopback; resolves with the server side's CC name (getsockopt) and ss's line.
+ */
+async function transfer(cc: string, bytes: number): Promise<{ cc: string; ss: string; received: number }> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const rc = setsockopt(fdOf(server), IPPROTO_TCP, TCP_CONGESTION, cc, cc.length);
+    expect(rc).toBe(0);
+    const port = (server.address() as net.AddressInfo).port;
+    const accepted = new Promise<{ cc: string; ss: string }>((resolve) =>
+      server.once('connection', (s) => {
+        const info = { cc: congestionOf(fdOf(s)), ss: execFileSync('ss', ['-tinH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' }) };
+        s.end(Buffer.alloc(bytes, 7), () => resolve(info));
+      }),
+    );
+    const client = net.connect(port, '127.0.0.1');
+    let received = 0;
+    client.on('data', (d: Buffer) => (received += d.length));
+    await new Promise<void>((r) => client.on('end', r));
+    client.destroy();
+    return { ...(await accepted), received };
+  } finally {
+    server.close();
+  }
+}
+
+describe.skipIf(skip)('struct_ops on the real kernel', () => {
+  it('a struct_ops TCP congestion control registers, carries a loopback connection, and unregisters on dispose', async () => {
+    const link = `bee${process.pid}`;
+    const plain = `beem${process.pid}`;
+    using o = BpfObject.open(fixture('struct_ops.bpfel.o'));
+    o.setStructOps('bee_cc', 'name', link).setStructOps('bee_cc_map', 'name', plain);
+    o.load();
+    // Members are matched by name: each program's expected attach type is its kernel member index.
+    const k = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 30 })).types as {
+      name: string;
+      kind: string;
+      members?: { name: string }[];
+    }[];
+    const ops = k.find((t) => t.kind === 'STRUCT' && t.name === 'tcp_congestion_ops')!;
+    for (const [prog, member] of [
+      ['bee_init', 'init'],
+      ['bee_cong_avoid', 'cong_avoid'],
+      ['bee_ssthresh', 'ssthresh'],
+      ['bee_undo_cwnd', 'undo_cwnd'],
+    ] as const)
+      expect(o.program(prog).expectedAttachType).toBe(ops.members!.findIndex((m) => m.name === member));
+
+    expect(available()).not.toContain(link);
+    {
+      using l = o.registerStructOps('bee_cc');
+      expect(l.fd).toBeDefined(); // .struct_ops.link: a real BPF link
+      expect(available()).toContain(link);
+      const before = o.globals.get('cong_avoid_calls') as bigint;
+      const r = await transfer(link, 4 << 20);
+      expect(r.received).toBe(4 << 20);
+      expect(r.cc).toBe(link);
+      expect(r.ss).toContain(link);
+      expect(o.globals.get('init_calls') as bigint).toBeGreaterThanOrEqual(1n);
+      expect(o.globals.get('cong_avoid_calls') as bigint).toBeGreaterThan(before);
+    }
+    expect(available()).not.toContain(link);
+
+    // .struct_ops (no link): the map update registers it, the delete on dispose unregisters it.
+    {
+      using l = o.registerStructOps('bee_cc_map');
+      expect(l.fd).toBeUndefined();
+      expect(available()).toContain(plain);
+      const inits = o.globals.get('init_calls') as bigint;
+      const r = await transfer(plain, 1 << 20);
+      expect(r.cc).toBe(plain);
+      expect(o.globals.get('init_calls') as bigint).toBeGreaterThan(inits);
+    }
+    expect(available()).not.toContain(plain);
+  });
+
+  it('a second registration under a taken name is refused with the reason', () => {
+    const name = `beed${process.pid}`;
+    using a = BpfObject.open(fixture('struct_ops.bpfel.o'));
+    using b = BpfObject.open(fixture('struct_ops.bpfel.o'));
+    for (const o of [a, b]) o.setStructOps('bee_cc_map', 'name', name).load();
+    using _l = a.registerStructOps('bee_cc_map');
+    expect(() => b.registerStructOps('bee_cc_map')).toThrow(/already registered/);
+  });
+
+  it('an unknown kernel struct names what is missing', () => {
+    const o = BpfObject.open(fixture('struct_ops.bpfel.o'));
+    o.spec.maps.find((m) => m.name === 'bee_cc')!.structOps!.typeName = 'no_such_ops';
+    expect(() => o.load()).toThrow(StructOpsError);
+    expect(() => o.load()).toThrow(/no struct_ops type 'no_such_ops'/);
+  });
+});
