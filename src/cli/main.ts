@@ -359,6 +359,32 @@ export function buildProgram(): Command {
     .argument('<args...>')
     .action((args: string[]) => kernel(false, async () => (await inspect()).linkDetachCmd(args)));
 
+  const structOps = program.command('struct_ops').description('struct_ops maps: list, dump, register, unregister (like bpftool struct_ops)');
+  const so = () => import('./struct-ops.js');
+  structOps
+    .command('list')
+    .alias('show')
+    .description('list struct_ops maps, or show STRUCT_OPS_MAP: id ID | name NAME')
+    .argument('[map...]')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await so()).structOpsShow(args, !!o.json)));
+  structOps
+    .command('dump')
+    .description('dump struct_ops maps (info and value through kernel BTF): struct_ops dump [STRUCT_OPS_MAP]')
+    .argument('[map...]')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await so()).structOpsDump(args, !!o.json)));
+  structOps
+    .command('register')
+    .description('register every struct_ops map of OBJ; .struct_ops.link maps get links pinned under LINK_DIR: struct_ops register OBJ [LINK_DIR]')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await so()).structOpsRegister(args)));
+  structOps
+    .command('unregister')
+    .description('unregister a struct_ops map: struct_ops unregister STRUCT_OPS_MAP')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await so()).structOpsUnregister(args)));
+
   const bench = program.command('bench').description('benchmarks against their peers, from one run');
   bench
     .command('ringbuf')

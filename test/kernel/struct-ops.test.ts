@@ -9,9 +9,23 @@ import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
 import { StructOpsError } from '../../src/loader/struct-ops.js';
-import { fixture, needKernel } from '../helpers.js';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
 
 const skip = needKernel();
+const skipCli = skip ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
+const bpftool = (...args: string[]) => execFileSync('bpftool', args, { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** The fixture with its two struct_ops renamed (same lengths: names live in BTF, symtab and the value). */
+function renamedFixture(dir: string, tag: string): { file: string; plain: string; link: string } {
+  const plain = `m${String(process.pid).padStart(9, '0')}`.slice(0, 10);
+  const link = `l${tag}${String(process.pid % 10000).padStart(4, '0')}`.slice(0, 6);
+  const bytes = fs.readFileSync(fixture('struct_ops.bpfel.o'));
+  const file = path.join(dir, `so_${tag}.o`);
+  fs.writeFileSync(file, Buffer.from(bytes.toString('latin1').replaceAll('bee_cc_map\0', `${plain}\0`).replaceAll('bee_cc\0', `${link}\0`), 'latin1'));
+  return { file, plain, link };
+}
 const libc = koffi.load('libc.so.6');
 const setsockopt = libc.func('int setsockopt(int fd, int level, int name, const char *val, uint32_t len)');
 const getsockopt = libc.func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)');
@@ -120,5 +134,55 @@ describe.skipIf(skip)('struct_ops on the real kernel', () => {
     o.spec.maps.find((m) => m.name === 'bee_cc')!.structOps!.typeName = 'no_such_ops';
     expect(() => o.load()).toThrow(StructOpsError);
     expect(() => o.load()).toThrow(/no struct_ops type 'no_such_ops'/);
+  });
+});
+
+describe.skipIf(skipCli)('struct_ops CLI vs bpftool', () => {
+  it('list/show/dump of a struct_ops libbpf registered print what bpftool prints; register/unregister like bpftool', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-so-'));
+    const pinDir = fs.mkdtempSync(`/sys/fs/bpf/bee-so-${process.pid}-`);
+    try {
+      // bpftool 7.1 (libbpf 1.1) registers the .struct_ops map (it skips .struct_ops.link).
+      const a = renamedFixture(dir, 'a');
+      bpftool('struct_ops', 'register', a.file);
+      const [{ id }] = JSON.parse(bpftool('-j', 'struct_ops', 'show', 'name', a.plain)) as { id: number }[];
+      expect(available()).toContain(a.plain);
+      for (const args of [
+        ['show', 'id', String(id)],
+        ['show', 'name', a.plain],
+        ['dump', 'id', String(id)],
+      ]) {
+        const plain = runCli(['struct_ops', ...args]);
+        expect(plain.status, plain.stderr).toBe(0);
+        expect(plain.stdout).toBe(bpftool('struct_ops', ...args));
+        const json = runCli(['struct_ops', ...args, '--json']);
+        expect(json.stdout).toBe(bpftool('-j', 'struct_ops', ...args));
+      }
+      const dump = JSON.parse(runCli(['struct_ops', 'dump', 'name', a.plain, '--json']).stdout);
+      expect(dump[1].bpf_struct_ops_tcp_congestion_ops.data.ssthresh).toMatch(/^u32 \(struct sock \*\) bee_ssthresh\/prog_id:\d+$/);
+      const un = runCli(['struct_ops', 'unregister', 'id', String(id)]);
+      expect(un.status).toBe(0);
+      expect(un.stderr).toBe(`Unregistered tcp_congestion_ops ${a.plain} id ${id}\n`);
+      expect(available()).not.toContain(a.plain);
+      const again = runCli(['struct_ops', 'show', 'name', a.plain]);
+      expect(again.status).toBe(255);
+      expect(again.stderr).toBe(`Error: no struct_ops found for ${a.plain}\n`);
+
+      // bee-ts registers both kinds; the link is pinned under LINK_DIR and bpftool lists both.
+      const b = renamedFixture(dir, 'b');
+      const reg = runCli(['struct_ops', 'register', b.file, pinDir]);
+      expect(reg.status, reg.stderr).toBe(0);
+      expect(reg.stderr).toMatch(new RegExp(`^Registered tcp_congestion_ops ${b.plain} id \\d+\nRegistered tcp_congestion_ops ${b.link} id \\d+\n$`));
+      expect(available()).toEqual(expect.arrayContaining([b.plain, b.link]));
+      expect(fs.existsSync(path.join(pinDir, b.link))).toBe(true);
+      for (const n of [b.plain, b.link]) expect(runCli(['struct_ops', 'show', 'name', n]).stdout).toBe(bpftool('struct_ops', 'show', 'name', n));
+      fs.rmSync(path.join(pinDir, b.link));
+      expect(runCli(['struct_ops', 'unregister', 'name', b.plain]).status).toBe(0);
+      expect(available()).not.toContain(b.plain);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      for (const f of fs.readdirSync(pinDir)) fs.rmSync(path.join(pinDir, f));
+      fs.rmdirSync(pinDir);
+    }
   });
 });
