@@ -24,3 +24,16 @@ export { PerfBufReader, type PerfBufOptions } from './ringbuf/perfbuf.js';
 export { compileDecoder } from './maps/codec.js';
 export { typedMap, type TypedMap, type PerCpu } from './maps/typed.js';
 export type { TypedRingBuf } from './ringbuf/typed.js';
+
+// Errors: every one a BeeTsError (stable `code`, standard `cause`); each class a public method
+// can throw is exported so callers can test for it with instanceof.
+export { BeeTsError, NotSupportedError } from './errors.js';
+export { MapIncompatibleError } from './maps/create.js';
+export { CodecError } from './maps/codec.js';
+export { CoreError } from './loader/core.js';
+export { BtfLoadError } from './loader/btf-load.js';
+export { NetlinkError } from './syscall/netlink.js';
+export { InputFileError } from './syscall/files.js';
+export { TracefsError } from './link/tracefs.js';
+export { SymbolError } from './link/symbols.js';
+export { UsdtError } from './link/usdt.js';

@@ -3,12 +3,12 @@
 // labels (not `value`), the regex valid. bee-ts allows several filters per map (all must match)
 // and applies them to JSON lines and the TUI. Regexes are JavaScript's, unanchored: RE2 syntax
 // mostly works; JS adds lookaround and backreferences and lacks RE2's (?P<name>) groups.
+import { BeeTsError } from '../errors.js';
 import type { WatchedMap } from './watch.js';
 
-export class FilterError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FilterError';
+export class FilterError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('FILTER', message, options);
   }
 }
 
@@ -56,7 +56,7 @@ export function parseFilters(args: string[], watches: WatchedMap[]): Filter[] {
     try {
       re = new RegExp(source);
     } catch (e) {
-      throw new FilterError(`--filter ${map},${field}: invalid regex '${source}': ${(e as Error).message}`);
+      throw new FilterError(`--filter ${map},${field}: invalid regex '${source}': ${(e as Error).message}`, { cause: e });
     }
     out.push({ map, field, re, source });
   }

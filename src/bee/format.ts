@@ -5,6 +5,7 @@
 //   members are read at their BTF offsets (padded structs work), bitfields too.
 // Special typedefs (anywhere in a typedef chain, outermost first): ipv4_addr, ipv6_addr,
 // duration (Go's format), and bee-ts's mac_addr_t, port (network order), errno_t.
+import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind, INT_BOOL, INT_SIGNED, isQualifier } from '../btf/types.js';
 import { flattenMembers, isCharType } from '../maps/codec.js';
@@ -13,10 +14,9 @@ import { errnoSymbol } from '../syscall/errno.js';
 export type BeeValue = string | BeeValue[] | { [k: string]: BeeValue };
 export type BeeFormatter = (dv: DataView, off: number) => BeeValue;
 
-export class FormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FormatError';
+export class FormatError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('FORMAT', message, options);
   }
 }
 

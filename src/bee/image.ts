@@ -4,6 +4,7 @@
 // title. Authors and description are manifest annotations; the platform lives only on the
 // manifest's descriptor in the local store's index.json. Same format as bee, so each tool reads
 // the other's images. Pure data here: no files, no network.
+import { BeeTsError } from '../errors.js';
 import crypto from 'node:crypto';
 
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
@@ -16,13 +17,13 @@ export const ANNOTATION_DESCRIPTION = 'org.opencontainers.image.description';
 export const PROGRAM_TITLE = 'program.o';
 export const CONFIG_TITLE = 'config.json';
 
-export class ImageError extends Error {
+export class ImageError extends BeeTsError {
   constructor(
     readonly ref: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(`${ref}: ${message}`);
-    this.name = 'ImageError';
+    super('IMAGE', `${ref}: ${message}`, options);
   }
 }
 
@@ -144,7 +145,7 @@ export function parseManifest(ref: string, bytes: Uint8Array): Manifest {
   try {
     m = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
   } catch (e) {
-    throw new ImageError(ref, `manifest is not JSON (${(e as Error).message})`);
+    throw new ImageError(ref, `manifest is not JSON (${(e as Error).message})`, { cause: e });
   }
   if (m?.schemaVersion !== 2 || !m.config || !Array.isArray(m.layers)) throw new ImageError(ref, 'not an OCI image manifest (schemaVersion 2 with config and layers)');
   for (const d of [m.config, ...m.layers])

@@ -2,19 +2,20 @@
 // (print_/counter_/gauge_/hist_) or a `.maps.<role>` section; ring buffers and perf event arrays
 // are event streams decoded with their declared value struct; hashes and arrays are polled.
 // Everything is validated at start, with errors naming the map.
+import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
 import type { MapRole, MapSpec, ObjectSpec } from '../loader/spec.js';
 import { MapType, mapTypeName } from '../syscall/constants.js';
 import { type BeeFormatter, compileFormatter, flattenLabels, FormatError } from './format.js';
 
-export class WatchError extends Error {
+export class WatchError extends BeeTsError {
   constructor(
     readonly map: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(`map '${map}': ${message}`);
-    this.name = 'WatchError';
+    super('WATCH', `map '${map}': ${message}`, options);
   }
 }
 

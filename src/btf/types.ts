@@ -1,13 +1,14 @@
 // BTF type model: plain data, one object per type id. Layouts follow the kernel's
 // include/uapi/linux/btf.h (kind numbers, INT encoding bits, member offset packing).
+import { BeeTsError } from '../errors.js';
 
-export class BtfError extends Error {
+export class BtfError extends BeeTsError {
   constructor(
     readonly file: string,
     readonly defect: string,
+    options?: ErrorOptions,
   ) {
-    super(`${file}: malformed BTF: ${defect}`);
-    this.name = 'BtfError';
+    super('BTF_MALFORMED', `${file}: malformed BTF: ${defect}`, options);
   }
 }
 

@@ -1,7 +1,7 @@
+import { BeeTsError } from '../errors.js';
 /** A mistake in how the command was called (exit 2, with usage hint). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+export class UsageError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('USAGE', message, options);
   }
 }

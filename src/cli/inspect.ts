@@ -1,6 +1,7 @@
 // bpftool-like inspection: prog/map/btf/link list and show, map dump/lookup/update/delete/
 // getnext/pin. Plain output follows bpftool's layout; --json keys follow `bpftool -j` so scripts
 // can switch between the two.
+import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
 import { type Btf, parseBtf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
@@ -16,13 +17,13 @@ import { readInputFile } from '../syscall/files.js';
 import { UsageError } from './errors.js';
 
 /** An error carrying bpftool's exit status (255 generic, 256 − errno for element operations). */
-export class CliExit extends Error {
+export class CliExit extends BeeTsError {
   constructor(
     message: string,
     readonly status: number,
     readonly stdout?: string,
   ) {
-    super(message);
+    super('CLI_EXIT', message);
   }
 }
 

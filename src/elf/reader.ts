@@ -1,14 +1,15 @@
 // ELF64 reader for relocatable BPF objects. Pure: bytes in, plain data out.
 // Every offset and size read from the file is checked before use, so a malformed
 // object gives an ElfError naming the file and the defect, never a RangeError.
+import { BeeTsError } from '../errors.js';
 
-export class ElfError extends Error {
+export class ElfError extends BeeTsError {
   constructor(
     readonly file: string,
     readonly defect: string,
+    options?: ErrorOptions,
   ) {
-    super(`${file}: malformed ELF: ${defect}`);
-    this.name = 'ElfError';
+    super('ELF_MALFORMED', `${file}: malformed ELF: ${defect}`, options);
   }
 }
 

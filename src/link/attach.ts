@@ -1,5 +1,6 @@
 // Attach a loaded program by its section (libbpf's auto-attach) or with explicit options.
 // Every attachment returns a disposable Link.
+import { BeeTsError, NotSupportedError } from '../errors.js';
 import fs from 'node:fs';
 import type { AttachableProgram, AttachMap } from './kinds.js';
 import { cstr, linkCreate, progAttach, progDetach, rawTracepointOpen } from '../syscall/bpf.js';
@@ -17,13 +18,13 @@ import { tcAttachNetlink, tcDetachNetlink, type TcDirection, XDP_FLAGS_REPLACE, 
 import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './tracefs.js';
 export { attachStructOps } from './struct-ops.js';
 
-export class AttachError extends Error {
+export class AttachError extends BeeTsError {
   constructor(
     readonly program: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(`program '${program}': ${message}`);
-    this.name = 'AttachError';
+    super('ATTACH', `program '${program}': ${message}`, options);
   }
 }
 
@@ -136,7 +137,7 @@ function attachUprobe(p: AttachableProgram, spec: string, retprobe: boolean, o: 
     try {
       off = symbolOffset(binary, name);
     } catch (e) {
-      throw new AttachError(p.name, (e as Error).message);
+      throw new AttachError(p.name, (e as Error).message, { cause: e });
     }
   }
   off += offset + (o.offset ?? 0);
@@ -166,7 +167,7 @@ function attachUprobeMulti(p: AttachableProgram, spec: string, retprobe: boolean
     binary = resolveBinary(spec.slice(0, i));
     funcs = symbolOffsets(binary, pattern);
   } catch (e) {
-    throw new AttachError(p.name, (e as Error).message);
+    throw new AttachError(p.name, (e as Error).message, { cause: e });
   }
   if (funcs.length === 0) throw new AttachError(p.name, `no function in ${binary} matches '${pattern}'`);
   const offsets = new BigUint64Array(funcs.map((f) => BigInt(f.offset + (o.offset ?? 0))));
@@ -194,7 +195,7 @@ function attachUprobeMulti(p: AttachableProgram, spec: string, retprobe: boolean
       what,
     );
   } catch (e) {
-    if (e instanceof BpfError && e.errno === EINVAL) throw new AttachError(p.name, `${what}: EINVAL: uprobe.multi needs Linux 6.6 (this is ${sys().uname().release}); use uprobe/ sections, one per function`);
+    if (e instanceof BpfError && e.errno === EINVAL) throw new NotSupportedError('uprobe.multi links', '6.6', sys().uname().release, `program '${p.name}': ${what}: EINVAL; use uprobe/ sections, one per function`, { cause: e });
     throw e;
   }
   return new BaseLink(retprobe ? 'uretprobe.multi' : 'uprobe.multi', p.name, `${binary}:${pattern} (${funcs.map((f) => f.name).join(', ')})`, fd);
@@ -225,7 +226,7 @@ function attachUsdt(p: AttachableProgram, target: string, o: AttachOptions): Lin
     }
   } catch (e) {
     if (e instanceof AttachError) throw e;
-    throw new AttachError(p.name, (e as Error).message);
+    throw new AttachError(p.name, (e as Error).message, { cause: e });
   }
   let specs: AttachMap;
   try {
@@ -252,7 +253,7 @@ function attachUsdt(p: AttachableProgram, target: string, o: AttachOptions): Lin
     }
   } catch (e) {
     for (const l of links) l.close();
-    if (e instanceof BpfError && e.errno === EINVAL && !links.length) throw new AttachError(p.name, `${(e as Error).message}\n  hint: USDT needs BPF cookies (Linux 5.15+)`);
+    if (e instanceof BpfError && e.errno === EINVAL && !links.length) throw new NotSupportedError('USDT (BPF cookies on perf-event links)', '5.15', sys().uname().release, `program '${p.name}': ${(e as Error).message}`, { cause: e });
     throw e;
   }
   return new BaseLink('usdt', p.name, `${binary}:${provider}:${name} (${sites.length} site${sites.length === 1 ? '' : 's'})`, undefined, {
@@ -269,7 +270,7 @@ function attachTracepoint(p: AttachableProgram, target: string, o: AttachOptions
   try {
     id = tracepointId(parts[0], parts[1]);
   } catch (e) {
-    throw new AttachError(p.name, (e as Error).message);
+    throw new AttachError(p.name, (e as Error).message, { cause: e });
   }
   return perfLink(p, 'tracepoint', target, { type: PERF_TYPE_TRACEPOINT, config: BigInt(id) }, -1, 0, `tracepoint ${target}`, o);
 }

@@ -1,14 +1,14 @@
 // Binary + symbol → file offset for uprobes: read the ELF symbol tables of the target (dynamic
 // and static), and convert the symbol's virtual address to an offset in the file through the
 // section that holds it.
+import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseElf, STT_FUNC } from '../elf/reader.js';
 
-export class SymbolError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SymbolError';
+export class SymbolError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SYMBOL', message, options);
   }
 }
 

@@ -1,12 +1,12 @@
 // tracefs: tracepoint ids, and legacy kprobe/uprobe events (when there is no PMU). Every event
 // bee-ts creates is removed on detach and, as a safety net, at process exit.
+import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
 import { tracefsRoot } from '../syscall/features.js';
 
-export class TracefsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TracefsError';
+export class TracefsError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('TRACEFS', message, options);
   }
 }
 

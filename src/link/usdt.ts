@@ -3,13 +3,13 @@
 // struct __bpf_usdt_spec records for usdt.bpf.h, and compute the uprobe file offsets and the
 // semaphore offsets (the kernel bumps a semaphore while a probe is attached, so `if (sema)`
 // guarded probes start firing). x86-64 and arm64 argument syntax; the spec layout is libbpf's.
+import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
 import { type ElfFile, parseElf } from '../elf/reader.js';
 
-export class UsdtError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsdtError';
+export class UsdtError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('USDT', message, options);
   }
 }
 

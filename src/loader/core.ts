@@ -11,6 +11,7 @@
 //  - no match: existence checks and type-based relocations answer 0, the rest are poisoned (the
 //    instruction becomes a call to helper 0xbad2310, which the verifier only reports if the code
 //    is reachable).
+import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { CORE_KIND_NAMES, CoreRelocKind } from '../btf/ext.js';
 import { type ArrayType, BtfKind, type BtfType, type CompositeType, INT_SIGNED, isComposite } from '../btf/types.js';
@@ -18,10 +19,9 @@ import { BPF_ALU, BPF_ALU64, BPF_K, BPF_LD, BPF_LDX, BPF_ST, BPF_STX, insnClass,
 
 export const POISON_HELPER = 0xbad2310;
 
-export class CoreError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CoreError';
+export class CoreError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('CORE', message, options);
   }
 }
 
@@ -102,7 +102,7 @@ function sizeOf(btf: Btf, id: number): number {
   try {
     return btf.sizeof(id);
   } catch (e) {
-    throw new CoreError((e as Error).message);
+    throw new CoreError((e as Error).message, { cause: e });
   }
 }
 

@@ -2,6 +2,7 @@
 // filled, .rodata frozen, pins reused or created), then each program: flatten its subprograms,
 // apply map/data/call/callback/extern relocations and CO-RE, load with readable errors. If
 // anything fails, everything created so far is closed and new pins are removed.
+import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Btf } from '../btf/btf.js';
@@ -28,13 +29,13 @@ import type { Link } from '../link/link.js';
 import { type DataSectionSpec, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
 
-export class LoadError extends Error {
+export class LoadError extends BeeTsError {
   constructor(
     readonly file: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(`${file}: ${message}`);
-    this.name = 'LoadError';
+    super('LOAD', `${file}: ${message}`, options);
   }
 }
 

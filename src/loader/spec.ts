@@ -1,6 +1,7 @@
 // Object spec: a parsed BPF object as plain data (cilium/ebpf's "spec vs object" split).
 // Deterministic and kernel-free: same bytes in, same spec out. Everything that depends on the
 // running kernel (CO-RE, BTF sanitizing, fds) happens later, at load.
+import { BeeTsError } from '../errors.js';
 import { Btf, parseBtf } from '../btf/btf.js';
 import { type BtfExt, type CoreRelo, type LineInfo, parseBtfExt } from '../btf/ext.js';
 import { BtfKind, type CompositeType, type DatasecType, isComposite, VAR_STATIC } from '../btf/types.js';
@@ -29,14 +30,14 @@ import { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapS
 export { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapSpec, type VariableSpec } from '../maps/spec.js';
 import { parseStructOpsMaps } from './struct-ops.js';
 
-export class SpecError extends Error {
+export class SpecError extends BeeTsError {
   constructor(
     readonly file: string,
     readonly subject: string,
     readonly defect: string,
+    options?: ErrorOptions,
   ) {
-    super(`${file}: ${subject}: ${defect}`);
-    this.name = 'SpecError';
+    super('SPEC_INVALID', `${file}: ${subject}: ${defect}`, options);
   }
 }
 

@@ -3,6 +3,7 @@
 //   float → number, pointer → bigint, char arrays → string (up to the first NUL, UTF-8),
 //   other arrays → arrays, struct/union → objects (anonymous members flattened, as C sees them),
 //   bitfields by their BTF bit offsets.
+import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind, INT_BOOL, INT_SIGNED, type Member } from '../btf/types.js';
 
@@ -15,10 +16,9 @@ export interface Codec {
   encode: Encoder;
 }
 
-export class CodecError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CodecError';
+export class CodecError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('CODEC', message, options);
   }
 }
 

@@ -1,6 +1,7 @@
 // Spec-driven map creation: BTF key/value ids where the kernel takes them (retry without BTF
 // if it refuses, like libbpf), ring buffer size rounding, RLIMIT_MEMLOCK only when the kernel
 // still charges BPF memory to it, and pin reuse only when the pinned map is compatible.
+import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
 import type { Btf } from '../btf/btf.js';
 import type { MapSpec } from './spec.js';
@@ -17,14 +18,13 @@ const RLIMIT_MEMLOCK = 8;
 const RLIM_INFINITY = 0xffffffffffffffffn;
 let memlockDone = false;
 
-export class MapIncompatibleError extends Error {
+export class MapIncompatibleError extends BeeTsError {
   constructor(
     readonly map: string,
     readonly path: string,
     readonly differences: string[],
   ) {
-    super(`map '${map}': the map pinned at ${path} is incompatible (${differences.join(', ')}); remove the pin (rm ${path}) or use another pin directory`);
-    this.name = 'MapIncompatibleError';
+    super('MAP_INCOMPATIBLE', `map '${map}': the map pinned at ${path} is incompatible (${differences.join(', ')}); remove the pin (rm ${path}) or use another pin directory`);
   }
 }
 

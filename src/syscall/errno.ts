@@ -1,4 +1,5 @@
 // errno numbers (Linux, x86_64 and arm64 share them) → names, messages and actionable hints.
+import { BeeTsError } from '../errors.js';
 
 export const ERRNO: Record<number, [string, string]> = {
   1: ['EPERM', 'Operation not permitted'],
@@ -66,21 +67,19 @@ export const EOPNOTSUPP = 95;
 export const ENOTSUPP = 524;
 
 /** A failed kernel call: which command, the errno by name, and what a person can do about it. */
-export class BpfError extends Error {
+export class BpfError extends BeeTsError {
   constructor(
     readonly command: string,
     readonly errno: number,
     readonly subject?: string,
     readonly hint?: string,
     readonly detail?: string,
+    options?: ErrorOptions,
   ) {
     const what = subject ? `${subject}: ` : '';
     const h = hint ?? defaultHint(command, errno);
-    super(`${what}${command}: ${errnoName(errno)} (${errnoMessage(errno)})${detail ? `\n${detail}` : ''}${h ? `\n  hint: ${h}` : ''}`);
-    this.name = 'BpfError';
-  }
-  get code(): string {
-    return errnoName(this.errno);
+    // code: the errno by name (EPERM, ENOENT, ...), as Node's own system errors have it.
+    super(errnoName(errno), `${what}${command}: ${errnoName(errno)} (${errnoMessage(errno)})${detail ? `\n${detail}` : ''}${h ? `\n  hint: ${h}` : ''}`, options);
   }
 }
 

@@ -2,15 +2,16 @@
 // process should: regular files only, opened without blocking (a FIFO or a tty neither blocks
 // the open nor the read), read to EOF with a byte bound (/dev/zero, a growing file or a huge
 // file is an error, not an endless read), never trusting st_size alone (sysfs reports 4096).
+import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
 
-export class InputFileError extends Error {
+export class InputFileError extends BeeTsError {
   constructor(
     readonly file: string,
     readonly reason: string,
+    options?: ErrorOptions,
   ) {
-    super(`${file}: ${reason}`);
-    this.name = 'InputFileError';
+    super('INPUT_FILE', `${file}: ${reason}`, options);
   }
 }
 
@@ -36,7 +37,7 @@ export function readInputFile(file: string, what = 'input file', maxBytes = MAX_
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputFileError(file, `cannot open the ${what}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`);
+    throw new InputFileError(file, `cannot open the ${what}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`, { cause: e });
   }
   try {
     const st = fs.fstatSync(fd);
@@ -56,7 +57,7 @@ export function readInputFile(file: string, what = 'input file', maxBytes = MAX_
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
   } catch (e) {
     if (e instanceof InputFileError) throw e;
-    throw new InputFileError(file, `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new InputFileError(file, `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   } finally {
     fs.closeSync(fd);
   }
