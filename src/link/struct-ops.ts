@@ -3,7 +3,6 @@
 // update registers it (and deleting the element unregisters it), for a `.struct_ops.link` map
 // (BPF_F_LINK, 6.4+) the update only readies it and BPF_LINK_CREATE(BPF_STRUCT_OPS) registers it
 // for as long as the link lives.
-import type { BpfObject } from '../loader/object.js';
 import { sys } from '../syscall/backend.js';
 import { Cmd, ElemAttr, linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
@@ -33,8 +32,19 @@ function explain(map: string, typeName: string, e: BpfError): never {
   throw new StructOpsRegisterError(map, `cannot register ${typeName}: ${e.message}\n  hint: ${hint}`);
 }
 
+/** A struct_ops map ready to register, as the loader's BpfObject.structOpsMap() gives it. */
+export interface RegistrableStructOps {
+  map: { readonly fd: Fd };
+  /** The kernel value: program fds in the function-pointer slots. */
+  image: Uint8Array;
+  /** Declared in `.struct_ops.link`: registered through a BPF link. */
+  link: boolean;
+  /** The kernel struct (`tcp_congestion_ops`). */
+  typeName: string;
+}
+
 /** Register `name` from a loaded object; the returned link unregisters it on close/dispose. */
-export function attachStructOps(obj: BpfObject, name: string): Link {
+export function attachStructOps(obj: { structOpsMap(name: string): RegistrableStructOps }, name: string): Link {
   const { map, image, link, typeName } = obj.structOpsMap(name);
   // Our own reference to the map: unregistering (delete) must work even if the object closed first.
   const dup = sys().dupCloexec(map.fd.value, 3);
