@@ -1,47 +1,15 @@
 // bee's image commands end to end against a real OCI registry (Debian's docker-registry, the CNCF
 // distribution server) and skopeo (containers/image) as an independent reader and writer of both
 // the registry and our OCI-layout store. `run REF` loads the pulled image into the kernel.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, hasCommand, need, needKernel, root, runCli } from './helpers.js';
+import { startRegistry } from './registry-helper.js';
 
 const skip = need(hasCommand('docker-registry') && hasCommand('skopeo') && hasCommand('htpasswd'), 'docker-registry, skopeo and apache2-utils (htpasswd) are needed: apt-get install docker-registry skopeo apache2-utils');
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function startRegistry(dir: string, auth: boolean): Promise<{ host: string; proc: ChildProcess }> {
-  const port = await freePort();
-  let authCfg = '';
-  if (auth) {
-    const line = spawnSync('htpasswd', ['-Bbn', 'bee', 'hunter2'], { encoding: 'utf8' }).stdout.trim();
-    fs.writeFileSync(path.join(dir, 'htpasswd'), line + '\n');
-    authCfg = `auth:\n  htpasswd:\n    realm: bee-test\n    path: ${dir}/htpasswd\n`;
-  }
-  fs.writeFileSync(path.join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n${authCfg}`);
-  const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: 'ignore' });
-  const host = `127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`http://${host}/v2/`);
-      if (r.status === 200 || r.status === 401) return { host, proc };
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  proc.kill();
-  throw new Error('docker-registry did not start');
-}
 
 describe.skipIf(skip)('images through a real registry', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-reg-'));

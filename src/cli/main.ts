@@ -447,6 +447,45 @@ export function buildProgram(): Command {
         process.stdout.write(await login(server, { ...imageFlags(), passwordStdin: o.passwordStdin }, promptLine));
       }),
     );
+  const k8sFlags = (cmd: Command): Command =>
+    cmd
+      .option('--namespace <ns>', 'Kubernetes namespace of the manifests', 'bee-ts')
+      .option('--name <name>', 'name of the DaemonSet, Service and monitor (default: the image repository’s last component)')
+      .option('--no-privileged', `run with capabilities ${'BPF, PERFMON, SYS_ADMIN, SYS_RESOURCE, NET_ADMIN'} instead of privileged`)
+      .option('--host-pid', "share the host's pid namespace (the default for uprobe/USDT probes)")
+      .option('--monitor <kind>', 'prometheus-operator monitor: pod (PodMonitor), service (ServiceMonitor) or none', 'pod');
+  k8sFlags(
+    withImageFlags(program.command('package'))
+      .description('build a container image that runs `bee-ts run` on the probe (node, bee-ts and the probe; no container daemon), and push it or write it as an archive')
+      .argument('<probe>', 'compiled probe (.o), or a bee image reference (local store first, then pulled)')
+      .argument('<ref>', 'the container image reference (where it is pushed, the name in archives)')
+      .option('--base <ref>', 'base image from a registry that has node on its PATH (default: a minimal runtime assembled from this node and its shared libraries)')
+      .option('--oci-archive <file>', 'write an OCI image layout archive (podman load -i FILE) instead of pushing')
+      .option('--docker-archive <file>', 'write a docker-archive (docker save format; podman load / docker load) instead of pushing')
+      .option('--push', 'push to the registry as well as writing archives')
+      .option('--prom-port <port>', 'metrics port the image serves and exposes', '9091')
+      .option('--label <key=value>', 'extra image label (repeatable)', collect)
+      .option('--arg <arg>', 'extra `bee-ts run` argument baked into the image (repeatable), e.g. --arg=--poll-interval --arg=5s', collect)
+      .option('--k8s <file>', 'also write Kubernetes manifests for the image (- for stdout)'),
+  ).action((probe: string, ref: string, o: import('./package.js').PackageFlags) =>
+    run(false, async () => {
+      const { packageCommand } = await import('./package.js');
+      await packageCommand(probe, ref, { ...o, ...imageFlags() }, (m) => process.stderr.write(m + '\n'));
+    }),
+  );
+  k8sFlags(
+    program
+      .command('k8s')
+      .description('write Kubernetes manifests for a packaged probe image: Namespace, DaemonSet, Service and PodMonitor/ServiceMonitor')
+      .argument('<ref>', 'the container image (from bee-ts package)')
+      .option('-o, --output <file>', 'where to write them (default: stdout)', '-')
+      .option('--prom-port <port>', 'metrics port of the image', '9091'),
+  ).action((ref: string, o: import('./package.js').PackageFlags & { output: string }) =>
+    run(false, async () => {
+      const p = await import('./package.js');
+      p.writeK8s(o.output, p.k8sOptions(ref, o), (m) => process.stderr.write(m + '\n'));
+    }),
+  );
   program
     .command('version')
     .description('print the version (bare semver, like bee version)')
