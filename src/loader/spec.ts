@@ -4,7 +4,7 @@
 import { BeeTsError } from '../errors.js';
 import { Btf, parseBtf } from '../btf/btf.js';
 import { type BtfExt, type CoreRelo, type LineInfo, parseBtfExt } from '../btf/ext.js';
-import { BtfKind, type CompositeType, type DatasecType, isComposite, VAR_STATIC } from '../btf/types.js';
+import { BtfKind, type CompositeType, type DatasecType, FUNC_EXTERN, isComposite, VAR_EXTERN, VAR_STATIC } from '../btf/types.js';
 import {
   type ElfFile,
   type ElfSection,
@@ -126,6 +126,9 @@ export function roleFromName(name: string): MapRole | undefined {
   for (const r of MAP_ROLES) if (name.startsWith(`${r}_`)) return r;
   return undefined;
 }
+
+/** sizeof(struct bpf_map_def): type, key_size, value_size, max_entries, map_flags. */
+const LEGACY_MAP_DEF_SIZE = 20;
 
 /** bee's legacy convention looked for the kind anywhere in the section name. */
 export function roleFromSection(section: string): MapRole | undefined {
@@ -523,6 +526,7 @@ class ObjectParser {
     return spec;
   }
 
+  /** The legacy `maps` section: struct bpf_map_def { type, key_size, value_size, max_entries, map_flags }. */
   private parseLegacyMaps(): MapSpec[] {
     const sec = this.elf.sectionByName('maps');
     if (!sec) return [];
@@ -552,6 +556,15 @@ class ObjectParser {
       };
       if (spec.role) spec.roleSource = 'prefix';
       if (!spec.type) this.err(subject, 'has map type 0');
+      // libbpf 0.x's rule: fields past struct bpf_map_def (5 u32s) must be zero, or the
+      // definition carries options this loader would silently drop.
+      for (let off = LEGACY_MAP_DEF_SIZE; off < size; off++)
+        if (sec.data[s.value + off] !== 0) this.err(subject, `has non-zero bytes at offset ${off}, past the ${LEGACY_MAP_DEF_SIZE} bytes of struct bpf_map_def (unsupported options); declare the map in a BTF .maps section`);
+      // Perf event arrays hold a CPU index and a perf event fd: 4-byte key and value.
+      if (spec.type === MapType.PERF_EVENT_ARRAY) {
+        if (!spec.keySize) spec.keySize = 4;
+        if (!spec.valueSize) spec.valueSize = 4;
+      }
       return spec;
     });
   }
@@ -578,11 +591,21 @@ class ObjectParser {
         out.push({ name: s.name, kind: 'ksym', weak, typeId: sv.type });
         continue;
       }
-      const fn = btf?.find(s.name, BtfKind.Func);
+      // A kfunc is an extern FUNC declared __ksym (clang lists it in .ksyms); a plain extern
+      // function is an undefined symbol, as in libbpf, not a kernel function of that name.
+      const fn = ksyms?.vars.map((v) => btf!.typeById(v.type)).find((t) => t.kind === BtfKind.Func && t.name === s.name);
       if (fn) {
         out.push({ name: s.name, kind: 'kfunc', weak, typeId: fn.id });
         continue;
       }
+      // With BTF, an extern outside .kconfig/.ksyms has nothing to bind to (libbpf: "failed to
+      // find BTF for extern ... section"); without BTF it stays an undefined symbol.
+      const decl = btf?.idsByName(s.name).map((id) => btf.types[id]!).find((t) => (t.kind === BtfKind.Func && t.linkage === FUNC_EXTERN) || (t.kind === BtfKind.Var && t.linkage === VAR_EXTERN));
+      if (decl)
+        this.err(
+          `extern '${s.name}'`,
+          `is declared without __ksym or __kconfig (it is in neither .ksyms nor .kconfig): a kernel function or variable needs __ksym, a kernel config value __kconfig`,
+        );
       out.push({ name: s.name, kind: 'unknown', weak });
     }
     // Kconfig externs the code does not reference still get a slot (libbpf lays them all out).

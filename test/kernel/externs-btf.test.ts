@@ -1,11 +1,12 @@
 // Objects with __ksym externs keep their BTF (libbpf's .ksyms fix-ups), side by side with bpftool,
 // and a BTF the kernel rejects is an error the library reports, with nothing left in the kernel.
 import '../../src/syscall/native.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseElf } from '../../src/elf/reader.js';
 import { BpfObject, LoadError } from '../../src/loader/object.js';
+import { sys } from '../../src/syscall/backend.js';
 import { mapInfo, progInfo } from '../../src/syscall/info.js';
 import { bpftoolIds, fixture, hasCommand, need, needKernel, objectNames } from '../helpers.js';
 
@@ -64,5 +65,24 @@ describe.skipIf(skip)('__ksym externs and BTF', () => {
     expect((err as Error).message).toMatch(/BTF_LOAD: EINVAL[\s\S]*BTF log/);
     expect(bpftoolIds('prog', names).filter((id) => !before.prog.includes(id))).toEqual([]);
     expect(bpftoolIds('map', names).filter((id) => !before.map.includes(id))).toEqual([]);
+  });
+
+  it('a plain extern function (no __ksym) is an open-time error, not the kfunc of that name, as in libbpf', () => {
+    const file = fixture('extern_plain.bpfel.o');
+    expect(() => BpfObject.open(file)).toThrow(/extern_plain\.bpfel\.o: extern 'bpf_task_from_pid': is declared without __ksym or __kconfig/);
+    const dir = `/sys/fs/bpf/bee-ts-plainext-${process.pid}`;
+    try {
+      const r = spawnSync('bpftool', ['prog', 'loadall', file, dir], { encoding: 'utf8' });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/bpf_task_from_pid/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a legacy perf event array with zero sizes loads as 4/4 with one slot per CPU', () => {
+    using o = BpfObject.open(fixture('legacy_perf.bpfel.o')).load();
+    const m = mapInfo(o.map('legacy_events').fd.value);
+    expect([m.keySize, m.valueSize, m.maxEntries]).toEqual([4, 4, sys().numPossibleCpus()]);
   });
 });
