@@ -28,7 +28,7 @@ function classes(): { file: string; name: string }[] {
 }
 
 /** Errors only the CLI and the BumbleBee runner throw (not reachable through src/index.ts). */
-const CLI_ONLY = new Set(['UsageError', 'CliExit', 'FormatError', 'FilterError', 'WatchError', 'ImageError']);
+const CLI_ONLY = new Set(['UsageError', 'CliExit', 'FormatError', 'FilterError', 'WatchError', 'ImageError', 'TarError']);
 
 describe('errors', () => {
   const found = classes();

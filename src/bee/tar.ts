@@ -2,15 +2,15 @@
 // for names or link targets that do not fit), entries sorted by path, parents before children,
 // every mtime the same fixed time, uid/gid 0 with no user or group names, modes normalised
 // (0755 for directories and executables, 0644 for other files). Same entries in, same bytes out.
+import { BeeTsError } from '../errors.js';
 export type TarEntry =
   | { path: string; type: 'file'; data: Uint8Array; executable?: boolean; mode?: number }
   | { path: string; type: 'dir'; mode?: number }
   | { path: string; type: 'symlink'; target: string };
 
-export class TarError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TarError';
+export class TarError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('TAR', message, options);
   }
 }
 

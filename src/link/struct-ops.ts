@@ -3,6 +3,7 @@
 // update registers it (and deleting the element unregisters it), for a `.struct_ops.link` map
 // (BPF_F_LINK, 6.4+) the update only readies it and BPF_LINK_CREATE(BPF_STRUCT_OPS) registers it
 // for as long as the link lives.
+import { BeeTsError } from '../errors.js';
 import { sys } from '../syscall/backend.js';
 import { Cmd, ElemAttr, linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
@@ -10,13 +11,13 @@ import { BpfError, EBUSY, EEXIST, EINVAL, ENOENT } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
 import { BaseLink, type Link } from './link.js';
 
-export class StructOpsRegisterError extends Error {
+export class StructOpsRegisterError extends BeeTsError {
   constructor(
     readonly map: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(`struct_ops '${map}': ${message}`);
-    this.name = 'StructOpsRegisterError';
+    super('STRUCT_OPS_REGISTER', `struct_ops '${map}': ${message}`, options);
   }
 }
 
@@ -29,7 +30,7 @@ function explain(map: string, typeName: string, e: BpfError): never {
       : e.errno === EINVAL
         ? `the kernel refused the value (a required callback missing, a field it does not accept, or an empty name)`
         : e.code;
-  throw new StructOpsRegisterError(map, `cannot register ${typeName}: ${e.message}\n  hint: ${hint}`);
+  throw new StructOpsRegisterError(map, `cannot register ${typeName}: ${e.message}\n  hint: ${hint}`, { cause: e });
 }
 
 /** A struct_ops map ready to register, as the loader's BpfObject.structOpsMap() gives it. */

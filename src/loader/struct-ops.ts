@@ -10,6 +10,7 @@
 // `data` member holds an S), each program's attach BTF id (S) and expected attach type (the
 // kernel member index), and the value image with every non-function member copied across.
 import type { Btf } from '../btf/btf.js';
+import { BeeTsError } from '../errors.js';
 import { BtfKind, type CompositeType } from '../btf/types.js';
 import type { ElfFile } from '../elf/reader.js';
 import type { StructOpsSpec } from '../maps/spec.js';
@@ -22,14 +23,14 @@ export const BPF_F_LINK = 1 << 13;
 export const STRUCT_OPS_SECTIONS = ['.struct_ops', '.struct_ops.link'] as const;
 
 
-export class StructOpsError extends Error {
+export class StructOpsError extends BeeTsError {
   constructor(
     readonly file: string,
     readonly map: string,
     message: string,
+    options?: ErrorOptions,
   ) {
-    super(`${file}: struct_ops '${map}': ${message}`);
-    this.name = 'StructOpsError';
+    super('STRUCT_OPS', `${file}: struct_ops '${map}': ${message}`, options);
   }
 }
 
