@@ -147,9 +147,23 @@ export function parseManifest(ref: string, bytes: Uint8Array): Manifest {
   } catch (e) {
     throw new ImageError(ref, `manifest is not JSON (${(e as Error).message})`, { cause: e });
   }
-  if (m?.schemaVersion !== 2 || !m.config || !Array.isArray(m.layers)) throw new ImageError(ref, 'not an OCI image manifest (schemaVersion 2 with config and layers)');
+  if (typeof m !== 'object' || m === null || m.schemaVersion !== 2 || typeof m.config !== 'object' || m.config === null || !Array.isArray(m.layers))
+    throw new ImageError(ref, 'not an OCI image manifest (schemaVersion 2 with config and layers)');
+  const stringMap = (a: unknown) => a === undefined || (typeof a === 'object' && a !== null && !Array.isArray(a) && Object.values(a).every((v) => typeof v === 'string'));
+  if (!stringMap(m.annotations)) throw new ImageError(ref, 'manifest annotations are not a string map');
   for (const d of [m.config, ...m.layers])
-    if (typeof d?.digest !== 'string' || !DIGEST.test(d.digest) || typeof d.size !== 'number') throw new ImageError(ref, `manifest has a bad descriptor ${JSON.stringify(d)}`);
+    if (
+      typeof d !== 'object' ||
+      d === null ||
+      typeof d.digest !== 'string' ||
+      !DIGEST.test(d.digest) ||
+      typeof d.mediaType !== 'string' ||
+      typeof d.size !== 'number' ||
+      !Number.isSafeInteger(d.size) ||
+      d.size < 0 ||
+      !stringMap(d.annotations)
+    )
+      throw new ImageError(ref, `manifest has a bad descriptor ${JSON.stringify(d)?.slice(0, 200)}`);
   return m;
 }
 

@@ -2,7 +2,9 @@
 // `blobs/sha256/<hex>`), by default ~/.bumblebee/store like bee, so both tools see the same
 // images. index.json names each manifest by its full reference in
 // `org.opencontainers.image.ref.name` (what bee's oras store writes). Writes go through a
-// temporary file and a rename, so an interrupted command leaves the store readable.
+// temporary file (random name, O_EXCL|O_NOFOLLOW, same directory) and a rename, so an interrupted
+// command leaves the store readable and a planted symlink is replaced, never followed. Reads are
+// bounded, and a damaged index.json or manifest is an ImageError naming what is wrong.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +22,7 @@ import {
   programLayer,
   sha256,
 } from './image.js';
+import { InputFileError, MAX_INPUT_FILE, readInputFile, writeFileAtomic } from '../syscall/files.js';
 
 interface OciIndex {
   schemaVersion: 2;
@@ -35,6 +38,23 @@ export interface StoredImage {
   manifest: Manifest;
 }
 
+/** index.json: a few hundred bytes per image. */
+const MAX_INDEX_BYTES = 64 << 20;
+
+/** Why an index.json entry is not a usable descriptor (undefined when it is). */
+function descriptorProblem(d: unknown): string | undefined {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return 'is not an object';
+  const x = d as Record<string, unknown>;
+  if (typeof x.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(x.digest)) return `has a bad digest ${JSON.stringify(x.digest)}`;
+  if (typeof x.mediaType !== 'string') return 'has no mediaType string';
+  if (typeof x.size !== 'number' || !Number.isSafeInteger(x.size) || x.size < 0) return `has a bad size ${JSON.stringify(x.size)}`;
+  const a = x.annotations;
+  if (a !== undefined && (typeof a !== 'object' || a === null || Array.isArray(a) || Object.values(a).some((v) => typeof v !== 'string'))) return 'has annotations that are not a string map';
+  const p = x.platform;
+  if (p !== undefined && (typeof p !== 'object' || p === null || Object.values(p).some((v) => typeof v !== 'string'))) return 'has a platform that is not a string map';
+  return undefined;
+}
+
 export class ImageStore {
   constructor(readonly dir: string = DEFAULT_STORE) {}
 
@@ -44,15 +64,23 @@ export class ImageStore {
 
   private blobPath(digest: string): string {
     const [alg, hex] = digest.split(':');
-    if (alg !== 'sha256' || !/^[a-f0-9]{64}$/.test(hex ?? '')) throw new Error(`bad digest '${digest}'`);
+    if (alg !== 'sha256' || !/^[a-f0-9]{64}$/.test(hex ?? '')) throw new ImageError(digest, `bad digest '${digest}' (want sha256:<64 hex digits>)`);
     return path.join(this.dir, 'blobs', 'sha256', hex!);
   }
 
   private writeAtomic(file: string, data: Uint8Array | string): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    writeFileAtomic(file, data, 0o644);
+  }
+
+  /** A store file, bounded; a missing or unreadable one is an ImageError naming the store. */
+  private readFile(file: string, ref: string, what: string, max = MAX_INPUT_FILE): Buffer {
+    try {
+      return readInputFile(file, what, max);
+    } catch (e) {
+      if (e instanceof InputFileError) throw new ImageError(ref, `${e.message} (the image store ${this.dir} is damaged)`);
+      throw e;
+    }
   }
 
   private ensureLayout(): void {
@@ -62,13 +90,19 @@ export class ImageStore {
 
   private readIndex(): OciIndex {
     if (!fs.existsSync(this.indexPath)) return { schemaVersion: 2, manifests: [] };
+    const damaged = (why: string) => new ImageError(this.indexPath, `${why}; the image store is damaged`);
     let idx: OciIndex;
     try {
-      idx = JSON.parse(fs.readFileSync(this.indexPath, 'utf8')) as OciIndex;
+      idx = JSON.parse(this.readFile(this.indexPath, this.indexPath, 'image index', MAX_INDEX_BYTES).toString('utf8')) as OciIndex;
     } catch (e) {
-      throw new Error(`${this.indexPath}: not valid JSON (${(e as Error).message}); the image store is damaged`);
+      if (e instanceof ImageError) throw e;
+      throw damaged(`not valid JSON (${(e as Error).message})`);
     }
-    if (!Array.isArray(idx.manifests)) throw new Error(`${this.indexPath}: no manifests array; the image store is damaged`);
+    if (typeof idx !== 'object' || idx === null || !Array.isArray(idx.manifests)) throw damaged('no manifests array');
+    idx.manifests.forEach((d, i) => {
+      const why = descriptorProblem(d);
+      if (why) throw damaged(`manifests[${i}] ${why}`);
+    });
     return idx;
   }
 
@@ -85,13 +119,13 @@ export class ImageStore {
   readBlob(digest: string, ref = digest): Uint8Array {
     const p = this.blobPath(digest);
     if (!fs.existsSync(p)) throw new ImageError(ref, `blob ${digest} is missing from ${this.dir}`);
-    const data = fs.readFileSync(p);
+    const data = this.readFile(p, ref, `blob ${digest}`);
     if (sha256(data) !== digest) throw new ImageError(ref, `blob ${digest} in ${this.dir} does not match its digest`);
     return data;
   }
 
   writeBlob(digest: string, data: Uint8Array): void {
-    if (sha256(data) !== digest) throw new Error(`blob does not match digest ${digest}`);
+    if (sha256(data) !== digest) throw new ImageError(digest, `blob does not match digest ${digest}`);
     if (!this.hasBlob(digest)) this.writeAtomic(this.blobPath(digest), data);
   }
 

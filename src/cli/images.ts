@@ -95,13 +95,15 @@ export function tagImage(src: string, dst: string, f: ImageFlags): string {
 
 export async function pushImage(ref: string, f: ImageFlags): Promise<string> {
   const r = parseRef(ref);
-  const res = await new RegistryClient(r, registryOptions(f)).push(storeOf(f));
+  const client = new RegistryClient(r, registryOptions(f));
+  const res = await client.push(storeOf(f)).finally(() => client.close());
   return `Successfully pushed ${r.name} (${res.digest}, ${res.uploaded} blob${res.uploaded === 1 ? '' : 's'} uploaded)\n`;
 }
 
 export async function pullImage(ref: string, f: ImageFlags): Promise<string> {
   const r = parseRef(ref);
-  const desc = await new RegistryClient(r, registryOptions(f)).pull(storeOf(f));
+  const client = new RegistryClient(r, registryOptions(f));
+  const desc = await client.pull(storeOf(f)).finally(() => client.close());
   return `Successfully pulled ${r.name} (${desc.digest})\n`;
 }
 
@@ -130,7 +132,8 @@ export async function resolveProbe(arg: string, f: ImageFlags, log: (s: string) 
   const store = storeOf(f);
   if (!store.resolve(r.name)) {
     log(`bee-ts: ${r.name} is not in ${store.dir}; pulling it`);
-    await new RegistryClient(r, registryOptions(f)).pull(store);
+    const client = new RegistryClient(r, registryOptions(f));
+    await client.pull(store).finally(() => client.close());
   }
   return { file: r.name, program: store.load(r.name).program };
 }
@@ -147,7 +150,7 @@ export async function login(server: string, f: ImageFlags & { passwordStdin?: bo
   if (password === undefined) password = await prompt(username ? 'Password: ' : 'Token: ', true);
   const host = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   const client = new RegistryClient(parseRef(`${host}/login-check`), registryOptions({ ...f, username: username ?? '', password }));
-  await client.ping();
+  await client.ping().finally(() => client.close());
   const file = f.config ?? path.join(f.configDir ?? DEFAULT_CONFIG_DIR, 'config.json');
   saveCredentials(file, host, username ?? '', password);
   return 'Login Succeeded\n';

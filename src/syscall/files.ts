@@ -2,8 +2,10 @@
 // process should: regular files only, opened without blocking (a FIFO or a tty neither blocks
 // the open nor the read), read to EOF with a byte bound (/dev/zero, a growing file or a huge
 // file is an error, not an endless read), never trusting st_size alone (sysfs reports 4096).
+import crypto from 'node:crypto';
 import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
+import path from 'node:path';
 
 export class InputFileError extends BeeTsError {
   constructor(
@@ -60,5 +62,30 @@ export function readInputFile(file: string, what = 'input file', maxBytes = MAX_
     throw new InputFileError(file, `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * Write `data` to `file` atomically and without following planted links: a new temporary file in
+ * the same directory, created O_EXCL|O_NOFOLLOW with a random name and `mode`, written, synced and
+ * renamed over `file` (rename replaces a symlink at `file` itself, never its target). An existing
+ * file is replaced, so its old mode does not survive: a 0644 config becomes `mode`.
+ */
+export function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o644): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${crypto.randomBytes(8).toString('hex')}.tmp`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+  try {
+    try {
+      fs.fchmodSync(fd, mode); // the umask may have taken bits away; never adds any beyond `mode`
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
 }
