@@ -416,7 +416,7 @@ export async function pullBase(client: RegistryClient, arch: string = ociArch())
     j = parseJson(ref, 'the manifest', m.bytes);
   }
   if (!j.config || !Array.isArray(j.layers)) throw new ImageError(ref, 'not an image manifest (no config and layers)');
-  const configBytes = await client.fetchBlob(j.config.digest);
+  const configBytes = await client.fetchBlob(j.config.digest, j.config.size, MAX_BASE_BLOB);
   const config = parseJson<ImageConfig>(ref, 'the image config', configBytes);
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== j.layers.length) throw new ImageError(ref, `the config lists ${diffIds.length} layers, the manifest ${j.layers.length}`);
@@ -427,7 +427,7 @@ export async function pullBase(client: RegistryClient, arch: string = ociArch())
     if (d.size > MAX_BASE_BLOB) throw new ImageError(ref, `layer ${d.digest} is ${d.size} bytes, more than the ${MAX_BASE_BLOB} bee-ts package holds`);
     const mediaType = d.mediaType === DOCKER_LAYER_GZIP ? OCI_LAYER_GZIP : d.mediaType === DOCKER_LAYER ? OCI_LAYER : d.mediaType;
     if (mediaType !== OCI_LAYER_GZIP && mediaType !== OCI_LAYER) throw new ImageError(ref, `layer ${d.digest} has media type ${d.mediaType} (bee-ts package takes tar and gzip layers)`);
-    const blob = await client.fetchBlob(d.digest);
+    const blob = await client.fetchBlob(d.digest, d.size, MAX_BASE_BLOB);
     layers.push({ descriptor: { mediaType, digest: d.digest, size: blob.length }, diffId: diffIds[i]!, blob, createdBy: `base ${ref}` });
   }
   return { ref, digest: m.digest, config, layers };

@@ -338,34 +338,50 @@ export class RegistryClient {
     return this.ref.digest ?? this.ref.tag ?? 'latest';
   }
 
-  /** Pull the image into the store under its reference; returns the manifest's descriptor. */
-  async pull(store: ImageStore): Promise<Descriptor> {
-    const res = await this.request('GET', `/v2/${this.ref.repository}/manifests/${this.reference}`, { headers: { accept: MANIFEST_ACCEPT } });
+  /**
+   * The manifest (or index) this reference names, or `reference` (a digest) in the same
+   * repository, at most 4 MiB, checked against the digest asked for and the one the registry claims.
+   */
+  async fetchManifest(accept: string = MANIFEST_ACCEPT, reference: string = this.reference): Promise<{ bytes: Uint8Array; digest: string; mediaType?: string }> {
+    const res = await this.request('GET', `/v2/${this.ref.repository}/manifests/${reference}`, { headers: { accept } });
     if (!res.ok) await this.fail(res, 'cannot get the manifest');
     const bytes = await this.readBody(res, MAX_MANIFEST_BYTES, 'the manifest');
     const digest = sha256(bytes);
+    const wanted = reference.startsWith('sha256:') ? reference : undefined;
     const claimed = res.headers.get('docker-content-digest');
-    if ((this.ref.digest && digest !== this.ref.digest) || (claimed && claimed.startsWith('sha256:') && claimed !== digest))
-      throw new ImageError(this.ref.name, `manifest digest ${digest} does not match ${this.ref.digest ?? claimed}`);
+    if ((wanted && digest !== wanted) || (claimed && claimed.startsWith('sha256:') && claimed !== digest))
+      throw new ImageError(this.ref.name, `manifest digest ${digest} does not match ${wanted ?? claimed}`);
+    return { bytes, digest, mediaType: res.headers.get('content-type')?.split(';')[0]?.trim() || undefined };
+  }
+
+  /**
+   * One blob of this repository, exactly `size` bytes (its descriptor's; the read stops at the
+   * first byte beyond), checked against its digest as it streams.
+   */
+  async fetchBlob(digest: string, size: number, max = MAX_BLOB_BYTES): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new ImageError(this.ref.name, `blob ${digest} has a bad declared size ${size}`);
+    if (size > max) throw new ImageError(this.ref.name, `blob ${digest} is declared as ${size} bytes, more than the ${max}-byte limit`);
+    const r = await this.request('GET', `/v2/${this.ref.repository}/blobs/${digest}`);
+    if (!r.ok) await this.fail(r, `cannot get blob ${digest}`);
+    return this.readBody(r, size, `blob ${digest}`, { digest, size });
+  }
+
+  /** Pull the image into the store under its reference; returns the manifest's descriptor. */
+  async pull(store: ImageStore): Promise<Descriptor> {
+    const { bytes, digest } = await this.fetchManifest();
     const manifest = parseManifest(this.ref.name, bytes);
     // Only the blobs a bee image has (the config and the program), like bee's allowed media types.
     const wanted = [manifest.config, ...manifest.layers].filter((d) => d.mediaType === CONFIG_MEDIA_TYPE || d.mediaType === PROGRAM_MEDIA_TYPE);
     if (!wanted.some((d) => d.mediaType === PROGRAM_MEDIA_TYPE))
       throw new ImageError(this.ref.name, `not a bee eBPF image: no ${PROGRAM_MEDIA_TYPE} layer (config is ${manifest.config.mediaType})`);
-    for (const d of wanted) {
-      if (store.hasBlob(d.digest)) continue;
-      if (d.size > MAX_BLOB_BYTES) throw new ImageError(this.ref.name, `blob ${d.digest} is declared as ${d.size} bytes, more than a bee image's limit (${MAX_BLOB_BYTES})`);
-      const r = await this.request('GET', `/v2/${this.ref.repository}/blobs/${d.digest}`);
-      if (!r.ok) await this.fail(r, `cannot get blob ${d.digest}`);
-      store.writeBlob(d.digest, await this.readBody(r, d.size, `blob ${d.digest}`, d));
-    }
+    for (const d of wanted) if (!store.hasBlob(d.digest)) store.writeBlob(d.digest, await this.fetchBlob(d.digest, d.size));
     store.writeBlob(digest, bytes);
     const desc: Descriptor = { mediaType: manifest.mediaType ?? MANIFEST_MEDIA_TYPE, digest, size: bytes.length };
     store.tagManifest(this.ref.name, desc);
     return desc;
   }
 
-  /** A response whose body we do not need: drained (bounded) so the connection is reused. */
+  /** A response whose body we do not need: cancelled, so the connection is free again. */
   private async done(res: Response): Promise<void> {
     await res.body?.cancel().catch(() => {});
   }
@@ -373,9 +389,14 @@ export class RegistryClient {
   /** Push the image the store names by this reference. Blobs the registry has are skipped. */
   async push(store: ImageStore): Promise<{ digest: string; uploaded: number }> {
     const img = store.export(this.ref.name);
+    return this.pushManifest(img.blobs, img.manifestBytes, img.manifest.mediaType ?? MANIFEST_MEDIA_TYPE);
+  }
+
+  /** Upload the blobs the registry lacks, then put the manifest under this reference. */
+  async pushManifest(blobs: Map<string, Uint8Array>, manifestBytes: Uint8Array, mediaType: string): Promise<{ digest: string; uploaded: number }> {
     let uploaded = 0;
     const repo = this.ref.repository;
-    for (const [digest, data] of img.blobs) {
+    for (const [digest, data] of blobs) {
       const head = await this.request('HEAD', `/v2/${repo}/blobs/${digest}`, { push: true });
       await this.done(head);
       if (head.ok) continue;
@@ -391,11 +412,10 @@ export class RegistryClient {
       await this.done(put);
       uploaded++;
     }
-    const mediaType = img.manifest.mediaType ?? MANIFEST_MEDIA_TYPE;
-    const res = await this.request('PUT', `/v2/${repo}/manifests/${this.reference}`, { headers: { 'content-type': mediaType }, body: img.manifestBytes, push: true });
+    const res = await this.request('PUT', `/v2/${repo}/manifests/${this.reference}`, { headers: { 'content-type': mediaType }, body: manifestBytes, push: true });
     if (res.status !== 201) await this.fail(res, 'cannot put the manifest');
     await this.done(res);
-    return { digest: sha256(img.manifestBytes), uploaded };
+    return { digest: sha256(manifestBytes), uploaded };
   }
 
   /**

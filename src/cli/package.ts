@@ -90,7 +90,8 @@ export async function packageCommand(probe: string, ref: string, f: PackageFlags
   let base;
   if (f.base) {
     log(`bee-ts: pulling base image ${parseRef(f.base).name}`);
-    base = await pullBase(new RegistryClient(parseRef(f.base), registryOptions(f)));
+    const client = new RegistryClient(parseRef(f.base), registryOptions(f));
+    base = await pullBase(client).finally(() => client.close());
   }
   const img: ContainerImage = packContainer({
     program,
@@ -115,7 +116,8 @@ export async function packageCommand(probe: string, ref: string, f: PackageFlags
     log(`bee-ts: wrote docker archive ${f.dockerArchive} (podman load -i ${f.dockerArchive}, docker load -i ${f.dockerArchive})`);
   }
   if (f.push || (!f.ociArchive && !f.dockerArchive)) {
-    const res = await new RegistryClient(r, registryOptions(f)).pushManifest(imageBlobs(img), img.manifestBytes, OCI_MANIFEST);
+    const client = new RegistryClient(r, registryOptions(f));
+    const res = await client.pushManifest(imageBlobs(img), img.manifestBytes, OCI_MANIFEST).finally(() => client.close());
     log(`Successfully pushed ${r.name} (${res.digest}, ${res.uploaded} blob${res.uploaded === 1 ? '' : 's'} uploaded)`);
   }
   if (f.k8s) writeK8s(f.k8s, k8sOptions(r.name, f, wantsHostPid(program, resolved.file)), log);
