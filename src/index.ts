@@ -17,6 +17,7 @@ export { VerifierError } from './loader/prog-load.js';
 export { attachProgram, AttachError, type AttachOptions } from './link/attach.js';
 export { closeLinksOnSignals, type Link } from './link/link.js';
 export { attachStructOps, StructOpsRegisterError } from './link/struct-ops.js';
+export { attachIter, IterLink, type IterOptions } from './link/iter.js';
 export { StructOpsError } from './loader/struct-ops.js';
 export * as constants from './syscall/constants.js';
 export { RingBufReader, type RawRecordHandler, type RingBufOptions } from './ringbuf/ringbuf.js';

@@ -112,7 +112,7 @@ function openProgs(sel: { how: string; what: string }): Fd[] {
   return fds;
 }
 
-function openMap(sel: { how: string; what: string }): Fd {
+export function openMap(sel: { how: string; what: string }): Fd {
   if (sel.how === 'id') return fdById('map', Number(sel.what));
   if (sel.how === 'pinned') return objGet(sel.what, 0, `map ${sel.what}`);
   const found = openMatching('map', (fd) => mapInfo(fd.value).name === sel.what);

@@ -359,6 +359,14 @@ export function buildProgram(): Command {
     .argument('<args...>')
     .action((args: string[]) => kernel(false, async () => (await inspect()).linkDetachCmd(args)));
 
+  program
+    .command('iter')
+    .description('BPF iterators (like bpftool iter): iter pin OBJ PATH [map MAP]')
+    .command('pin')
+    .description("load OBJ, attach its first program as an iterator (over MAP: id N | pinned PATH | name NAME) and pin the link at PATH; 'cat PATH' runs it")
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await import('./iter.js')).iterPin(args)));
+
   const structOps = program.command('struct_ops').description('struct_ops maps: list, dump, register, unregister (like bpftool struct_ops)');
   const so = () => import('./struct-ops.js');
   structOps

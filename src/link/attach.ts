@@ -17,6 +17,7 @@ import { NetlinkError } from '../syscall/netlink.js';
 import { tcAttachNetlink, tcDetachNetlink, type TcDirection, XDP_FLAGS_REPLACE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpSetNetlink } from './tc.js';
 import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './tracefs.js';
 export { attachStructOps } from './struct-ops.js';
+import { attachIter, type IterOptions } from './iter.js';
 
 export class AttachError extends BeeTsError {
   constructor(
@@ -59,6 +60,8 @@ export interface AttachOptions {
   cookie?: bigint;
   /** uprobe.multi: a cookie per matched function name. */
   cookies?: Record<string, bigint>;
+  /** iter/...: the one map, task or cgroup to walk (targets that take one). */
+  iter?: IterOptions;
 }
 
 function ifindexOf(iface: string | number | undefined, prog: string): number {
@@ -463,6 +466,8 @@ export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link
       return attachTc(p, o);
     case 'cgroup':
       return attachCgroup(p, o);
+    case 'iter':
+      return attachIter(p, o.iter);
     case 'struct_ops':
       throw new AttachError(p.name, `struct_ops programs are registered through the struct_ops map that names them: obj.registerStructOps('<map>') (or attachAll)`);
     default:
@@ -492,6 +497,7 @@ export function canAutoAttach(p: AttachableProgram): boolean {
     case 'lsm':
     case 'perf_event':
     case 'cgroup':
+    case 'iter':
       return true;
     default:
       return false;

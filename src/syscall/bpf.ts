@@ -65,6 +65,7 @@ const ATTR_SIZE = {
   BTF_LOAD: 32, // ... btf_log_true_size
   LINK_CREATE: 64,
   LINK_DETACH: 4,
+  ITER_CREATE: 8, // link_fd, flags
   ENABLE_STATS: 4,
   BIND_MAP: 12,
   QUERY: 64, // ... revision
@@ -404,6 +405,12 @@ export function progQuery(target: number, attachType: number, subject: string, m
   bpfCall(Cmd.PROG_QUERY, a.buf, ATTR_SIZE.QUERY, subject);
   const n = Math.min(a.get32(24), max);
   return { progIds: [...progIds.subarray(0, n)], linkIds: [...linkIds.subarray(0, n)], attachFlags: a.get32(12) };
+}
+
+/** BPF_ITER_CREATE: a new read session (an fd to read(2) until it returns 0) of an iterator link. */
+export function iterCreate(linkFd: number, subject?: string): Fd {
+  const a = new Attr(ATTR_SIZE.ITER_CREATE).u32(0, linkFd);
+  return new Fd(bpfCall(Cmd.ITER_CREATE, a.buf, ATTR_SIZE.ITER_CREATE, subject), 'iter');
 }
 
 export function linkDetach(linkFd: number): number {

@@ -1,0 +1,127 @@
+// The attach calls of the newer attach kinds, behind the syscall seam (no root): what reaches
+// bpf(2) is read back at the offsets the running kernel's BTF gives (union bpf_attr,
+// union bpf_iter_link_info), so targets that only a VM kernel or no kernel here can run are
+// still checked field by field.
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Btf, parseBtf } from '../src/btf/btf.js';
+import { BtfKind, type CompositeType } from '../src/btf/types.js';
+import { attachProgram } from '../src/link/attach.js';
+import type { AttachableProgram, AttachKind } from '../src/link/kinds.js';
+import { type SyscallBackend, useBackend } from '../src/syscall/backend.js';
+import { Cmd } from '../src/syscall/bpf.js';
+import { AttachType, ProgType } from '../src/syscall/constants.js';
+import { Fd } from '../src/syscall/fd.js';
+import { need } from './helpers.js';
+
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+const skip = need(fs.existsSync(VMLINUX), `${VMLINUX} (kernel BTF) is needed for the bpf_attr layouts`);
+
+let btf: Btf;
+/** Byte offset of a dotted member path inside a struct/union (anonymous members looked through). */
+function offsetOf(typeName: string, path: string): number {
+  const root = (btf.find(typeName, BtfKind.Union) ?? btf.find(typeName, BtfKind.Struct)) as CompositeType;
+  const walk = (t: CompositeType, names: string[], base: number): number | undefined => {
+    for (const m of t.members) {
+      const mt = btf.resolve(m.type) as CompositeType;
+      if (m.name === names[0]) return names.length === 1 ? base + m.bitOffset / 8 : walk(mt, names.slice(1), base + m.bitOffset / 8);
+      if (m.name === '' && (mt.kind === BtfKind.Struct || mt.kind === BtfKind.Union)) {
+        const r = walk(mt, names, base + m.bitOffset / 8);
+        if (r !== undefined) return r;
+      }
+    }
+    return undefined;
+  };
+  const r = walk(root, path.split('.'), 0);
+  if (r === undefined) throw new Error(`${typeName} has no ${path}`);
+  return r;
+}
+
+class Recorder implements Partial<SyscallBackend> {
+  readonly name = 'recorder';
+  calls: { cmd: number; attr: Buffer }[] = [];
+  private nextAddr = 0x100000n;
+  private readonly bufs = new Map<bigint, Uint8Array>();
+  addressOf(buf: Uint8Array): bigint {
+    for (const [a, b] of this.bufs) if (b === buf) return a;
+    const a = this.nextAddr;
+    this.nextAddr += BigInt(buf.length) + 0x1000n;
+    this.bufs.set(a, buf);
+    return a;
+  }
+  mem(addr: bigint): Uint8Array {
+    const b = this.bufs.get(addr);
+    if (!b) throw new Error(`unknown address 0x${addr.toString(16)}`);
+    return b;
+  }
+  bpf(cmd: number, attr: Uint8Array, size: number): number {
+    this.calls.push({ cmd, attr: Buffer.from(attr.subarray(0, size)) });
+    return 100;
+  }
+  close(): number {
+    return 0;
+  }
+  last(cmd: number) {
+    return this.calls.filter((c) => c.cmd === cmd).at(-1)!;
+  }
+}
+
+const rec = new Recorder();
+let restore: () => void;
+
+function prog(attach: AttachKind, target: string, type: number, expected?: number): AttachableProgram {
+  return {
+    name: 'kinds',
+    section: `${attach}/${target}`,
+    fd: new Fd(60, 'prog'),
+    type,
+    expectedAttachType: expected,
+    spec: { attach, attachTarget: target, progType: type },
+    object: {
+      map: () => {
+        throw new Error('no maps');
+      },
+    },
+  };
+}
+
+describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offsets', () => {
+  beforeAll(() => {
+    btf = parseBtf(fs.readFileSync(VMLINUX), { file: VMLINUX });
+    restore = useBackend(rec as unknown as SyscallBackend);
+  });
+  afterAll(() => restore?.());
+
+  it('iterators: LINK_CREATE(TRACE_ITER) with bpf_iter_link_info for a map, a task, a cgroup; ITER_CREATE on the link', () => {
+    const lc = (f: string) => offsetOf('bpf_attr', `link_create.${f}`);
+    const infoSize = btf.sizeof(btf.find('bpf_iter_link_info', BtfKind.Union)!.id);
+    const cases: [Record<string, unknown>, Record<string, number>][] = [
+      [{ map: 77 }, { 'map.map_fd': 77 }],
+      [{ pid: 1234 }, { 'task.pid': 1234 }],
+      [{ tid: 9 }, { 'task.tid': 9 }],
+      [{ cgroupFd: 12, cgroupOrder: 'descendants_pre' }, { 'cgroup.cgroup_fd': 12, 'cgroup.order': 2 }],
+    ];
+    for (const [iter, fields] of cases) {
+      const l = attachProgram(prog('iter', 'bpf_map_elem', ProgType.TRACING, AttachType.TRACE_ITER), { iter });
+      const c = rec.last(Cmd.LINK_CREATE).attr;
+      expect(c.readUInt32LE(lc('prog_fd'))).toBe(60);
+      expect(c.readUInt32LE(lc('attach_type'))).toBe(AttachType.TRACE_ITER);
+      expect(c.readUInt32LE(lc('iter_info_len'))).toBe(infoSize);
+      const info = Buffer.from(rec.mem(c.readBigUInt64LE(lc('iter_info'))));
+      expect(info.length).toBe(infoSize);
+      const rest = Buffer.from(info);
+      for (const [f, v] of Object.entries(fields)) {
+        const off = offsetOf('bpf_iter_link_info', f);
+        expect(info.readUInt32LE(off), f).toBe(v);
+        rest.fill(0, off, off + 4);
+      }
+      expect(rest.every((b) => b === 0)).toBe(true);
+      l.close();
+    }
+    // No target object: no link info at all.
+    attachProgram(prog('iter', 'task', ProgType.TRACING, AttachType.TRACE_ITER)).close();
+    const plain = rec.last(Cmd.LINK_CREATE).attr;
+    expect(plain.readBigUInt64LE(lc('iter_info'))).toBe(0n);
+    expect(plain.readUInt32LE(lc('iter_info_len'))).toBe(0);
+  });
+});
