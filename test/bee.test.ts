@@ -51,8 +51,12 @@ describe('watch planning', () => {
     expect(hist.buckets).toEqual([0, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]);
   });
   it('takes -k and -b, and explains what is wrong', () => {
-    const p = planWatches(spec('bee_prefix.bpfel.o'), { histValueKeys: new Map([['hist_latency', 'pid']]), histBuckets: new Map([['hist_latency', [1, 2]]]) });
-    expect(p.find((x) => x.name === 'hist_latency')).toMatchObject({ valueField: 'pid', labels: ['comm', 'le'], buckets: [1, 2] });
+    const p = planWatches(spec('bee_prefix.bpfel.o'), { histValueKeys: new Map([['hist_latency', 'le']]), histBuckets: new Map([['hist_latency', [1, 2]]]) });
+    expect(p.find((x) => x.name === 'hist_latency')).toMatchObject({ valueField: 'le', labels: ['comm', 'pid'], buckets: [1, 2] });
+    // Observing another field would leave 'le' as a label, which Prometheus reserves: our error, not prom-client's.
+    expect(() => planWatches(spec('bee_prefix.bpfel.o'), { histValueKeys: new Map([['hist_latency', 'pid']]) })).toThrow(/map 'hist_latency': field 'le' would become a label, but Prometheus reserves 'le'/);
+    // A text field cannot be observed.
+    expect(() => planWatches(spec('bee_prefix.bpfel.o'), { histValueKeys: new Map([['hist_latency', 'comm']]) })).toThrow(/map 'hist_latency': field 'comm' is not a number .*needs an integer field/);
     expect(() => planWatches(spec('bee_prefix.bpfel.o'), { histValueKeys: new Map([['hist_latency', 'nope']]) })).toThrow(/map 'hist_latency': has no field 'nope'/);
     expect(() => planWatches(spec('bee_prefix.bpfel.o'), { histValueKeys: new Map([['hist_latency', 'nope']]) })).toThrow(WatchError);
   });

@@ -90,8 +90,13 @@ export function planWatches(spec: ObjectSpec, opts: WatchOptions = {}): WatchedM
         const field = opts.histValueKeys?.get(name) ?? (m.role === 'hist' ? 'le' : labels.includes('value') ? 'value' : labels.includes('le') ? 'le' : undefined);
         if (!field) fail(`a gauge_ ring buffer sets its gauge from a numeric field: name one with -k ${name},<field> (fields: ${labels.join(', ')})`);
         if (!labels.includes(field!)) fail(`has no field '${field}' to ${m.role === 'hist' ? 'observe' : 'set'} (fields: ${labels.join(', ')}); use -k ${name},<field>`);
+        // A field filled with 'A' bytes reads as digits when it is a number, as "AAAA" when it is text.
+        const probe = new Uint8Array(Math.max(btf!.sizeof(m.valueTypeId!), 8)).fill(0x41);
+        const sample = flattenLabels(recordFmt(new DataView(probe.buffer), 0))[field!];
+        if (sample !== undefined && !/^-?\d+$/.test(sample)) fail(`field '${field}' is not a number (it reads as ${JSON.stringify(sample.slice(0, 8))}...): -k ${name},<field> needs an integer field (fields: ${labels.join(', ')})`);
         w.valueField = field;
         labels = labels.filter((l) => l !== field);
+        if (m.role === 'hist' && labels.includes('le')) fail(`field 'le' would become a label, but Prometheus reserves 'le' for histogram buckets: observe it (-k ${name},le) or rename it`);
         w.labels = labels;
         if (m.role === 'hist') w.buckets = opts.histBuckets?.get(name) ?? DEFAULT_BUCKETS;
       }

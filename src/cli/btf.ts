@@ -4,6 +4,7 @@ import { dumpC } from '../btf/cdump.js';
 import { dumpRaw, rawTypeJson } from '../btf/raw.js';
 import { readBtfFile } from '../loader/btf-files.js';
 import { UsageError } from './errors.js';
+import { jsonText } from './format.js';
 
 export { readBtfFile };
 
@@ -43,7 +44,7 @@ export function btfDump(args: string[], opts: BtfDumpOptions, write: (s: string)
   if (opts.json) {
     const types = [];
     for (let id = btf.firstId; id < btf.types.length; id++) types.push(rawTypeJson(btf.types[id]!));
-    write(JSON.stringify({ types }) + '\n');
+    write(jsonText({ types }) + '\n');
     return;
   }
   dumpRaw(btf, write);

@@ -5,3 +5,13 @@ export class UsageError extends BeeTsError {
     super('USAGE', message, options);
   }
 }
+
+/** A run-time failure (exit 1) whose message is bpftool's; `stdout` is printed before it. */
+export class CliExit extends BeeTsError {
+  constructor(
+    message: string,
+    readonly stdout?: string,
+  ) {
+    super('CLI_EXIT', message);
+  }
+}

@@ -22,3 +22,71 @@ export function writeChunks(produce: (write: (s: string) => void) => void): void
     process.stdout.write(s);
   });
 }
+
+/** bpftool's global options (set from the command line, wherever they appear). */
+export const globals = { json: false, pretty: false, debug: false, mapcompat: false, bpffs: false, nomount: false };
+
+/**
+ * A value as bpftool's json_writer prints it. Compact, this is JSON.stringify (bigints as bare
+ * integers). Pretty (-p), each object member goes on its own line indented by 4 spaces per level,
+ * while array elements follow each other after a comma; a non-empty array or object closes on a
+ * new line at its own level ("map_ids": [1,2\n        ]). `depth` is the nesting the value starts at.
+ */
+export function jsonText(v: unknown, pretty = globals.pretty, depth = 0): string {
+  const parts: string[] = [];
+  const eol = (depth: number) => {
+    if (pretty) parts.push('\n', '    '.repeat(depth));
+  };
+  const put = (x: unknown, depth: number): void => {
+    if (typeof x === 'bigint') return void parts.push(x.toString());
+    if (x instanceof Uint8Array) x = Array.from(x);
+    if (x !== null && typeof x === 'object' && typeof (x as { toJSON?: unknown }).toJSON !== 'function') {
+      const isArray = Array.isArray(x);
+      parts.push(isArray ? '[' : '{');
+      let n = 0;
+      if (isArray) {
+        for (const e of x as unknown[]) {
+          if (n++) parts.push(',');
+          put(e === undefined || typeof e === 'function' ? null : e, depth + 1);
+        }
+      } else {
+        for (const [k, e] of Object.entries(x as Record<string, unknown>)) {
+          if (e === undefined || typeof e === 'function') continue;
+          if (n++) parts.push(',');
+          eol(depth + 1);
+          parts.push(JSON.stringify(k), pretty ? ': ' : ':');
+          put(e, depth + 1);
+        }
+      }
+      if (n) eol(depth);
+      parts.push(isArray ? ']' : '}');
+      return;
+    }
+    parts.push(JSON.stringify(x) ?? 'null');
+  };
+  put(v, depth);
+  return parts.join('');
+}
+
+/**
+ * The order bpftool lists several values under one key (pins of one program, programs of one
+ * BTF): it appends them to libbpf's hashmap, which puts each new entry at the head of its bucket
+ * and, each time it grows (at 75% of 4, 8, 16, ... buckets), moves the entries over in a way that
+ * reverses every chain. `entries` in insertion order; returns key → values in listing order.
+ */
+export function hashmapOrder<K, V>(entries: Iterable<[K, V]>): Map<K, V[]> {
+  const chains = new Map<K, V[]>();
+  let size = 0;
+  let cap = 0;
+  for (const [k, v] of entries) {
+    if (cap === 0 || Math.floor(((size + 1) * 4) / 3) > cap) {
+      cap = cap ? cap * 2 : 4;
+      for (const c of chains.values()) c.reverse();
+    }
+    const c = chains.get(k);
+    if (c) c.unshift(v);
+    else chains.set(k, [v]);
+    size++;
+  }
+  return chains;
+}

@@ -112,6 +112,8 @@ export async function pullImage(ref: string, f: ImageFlags): Promise<string> {
  * mistyped object path: no .o/.c suffix, and a registry host or repository path in it.
  */
 export function looksLikeImageRef(arg: string): boolean {
+  // A path (./x, ../x, /x, ~/x) is always a file, never a registry host.
+  if (/^(\.{1,2}\/|\/|~)/.test(arg)) return false;
   return !fs.existsSync(arg) && !arg.endsWith('.o') && !arg.endsWith('.c') && (arg.includes('/') || arg.includes(':'));
 }
 
@@ -120,6 +122,8 @@ export function looksLikeImageRef(arg: string): boolean {
  * when it is there, else pulled into it first (bee's order).
  */
 export async function resolveProbe(arg: string, f: ImageFlags, log: (s: string) => void): Promise<{ file: string; program?: Uint8Array }> {
+  if (/\.(c|h)$/.test(arg))
+    throw new UsageError(`${arg}: is C source; bee-ts runs compiled probes: compile it first with \`bee-ts build ${arg}\`, then \`bee-ts run ${arg.replace(/\.[ch]$/, '.o')}\``);
   if (fs.existsSync(arg)) return { file: arg };
   if (!looksLikeImageRef(arg))
     throw new UsageError(`${arg}: no such file (bee-ts runs compiled probes: build one with \`bee-ts build probe.c\`, or give an image reference like ghcr.io/org/probe:tag)`);

@@ -1,7 +1,6 @@
 // bpftool-like inspection: prog/map/btf/link list and show, map dump/lookup/update/delete/
 // getnext/pin. Plain output follows bpftool's layout; --json keys follow `bpftool -j` so scripts
 // can switch between the two.
-import { BeeTsError } from '../errors.js';
 import fs from 'node:fs';
 import { type Btf, parseBtf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
@@ -14,41 +13,15 @@ import { BpfError, ENOENT, EOPNOTSUPP, errnoMessage } from '../syscall/errno.js'
 import type { Fd } from '../syscall/fd.js';
 import { bootTimeToEpoch, btfInfo, fdinfoMemlock, linkInfo, mapInfo, type MapInfo, progInfo, type ProgInfo } from '../syscall/info.js';
 import { readInputFile } from '../syscall/files.js';
-import { UsageError } from './errors.js';
+import { CliExit, UsageError } from './errors.js';
+import { globals, hashmapOrder, jsonText } from './format.js';
+import { keyword } from './argv.js';
+import { pinnedPaths } from './pins.js';
 
-/** An error carrying bpftool's exit status (255 generic, 256 − errno for element operations). */
-export class CliExit extends BeeTsError {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly stdout?: string,
-  ) {
-    super('CLI_EXIT', message);
-  }
-}
+export { CliExit };
+
 
 const out = (s: string) => process.stdout.write(s);
-
-const BIG_MARK = `@bee-big-${process.pid}@`;
-const BIG_RE = new RegExp(`"${BIG_MARK}(\\d+)${BIG_MARK}"`, 'g');
-
-/** JSON with bigints written as bare integers (like bpftool's numbers). */
-export function jsonStringify(v: unknown, indent?: number): string {
-  const marks: string[] = [];
-  const s = JSON.stringify(
-    v,
-    (_k, x) => {
-      if (typeof x === 'bigint') {
-        marks.push(x.toString());
-        return `${BIG_MARK}${marks.length - 1}${BIG_MARK}`;
-      }
-      if (x instanceof Uint8Array) return Array.from(x);
-      return x;
-    },
-    indent,
-  );
-  return marks.length ? s.replace(BIG_RE, (_m, i) => marks[Number(i)]!) : s;
-}
 
 const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 const hexArray = (b: Uint8Array) => Array.from(b, (x) => `0x${x.toString(16).padStart(2, '0')}`);
@@ -93,9 +66,11 @@ export function btfById(id: number): Btf | undefined {
 // ---- selecting objects: id N | pinned PATH | name NAME (| tag HEX for programs) ----
 
 export function parseSelector(args: string[], kind: 'prog' | 'map' | 'link' | 'btf'): { how: string; what: string; rest: string[] } {
-  const [how, what, ...rest] = args;
-  const allowed = kind === 'prog' ? ['id', 'pinned', 'name', 'tag'] : kind === 'map' ? ['id', 'pinned', 'name'] : ['id', 'pinned'];
-  if (!how || !allowed.includes(how) || what === undefined)
+  const [word, what, ...rest] = args;
+  // bpftool's order (its prefixes: `i 5`, `p /sys/fs/bpf/x`).
+  const allowed = kind === 'prog' ? ['id', 'tag', 'name', 'pinned'] : kind === 'map' ? ['id', 'name', 'pinned'] : kind === 'link' ? ['id', 'pinned'] : ['id'];
+  const how = keyword(word, allowed);
+  if (!how || what === undefined)
     throw new UsageError(`expected ${kind.toUpperCase()} as ${allowed.map((a) => `${a} ${a === 'id' ? 'N' : a === 'pinned' ? 'PATH' : a === 'tag' ? 'HEX' : 'NAME'}`).join(' | ')}`);
   if (how === 'id' && !/^\d+$/.test(what)) throw new UsageError(`bad ${kind} id '${what}'`);
   return { how, what, rest };
@@ -108,7 +83,7 @@ function openProgs(sel: { how: string; what: string }): Fd[] {
     const info = progInfo(fd.value, { funcInfo: true });
     return sel.how === 'tag' ? info.tag === sel.what.toLowerCase() : fullProgName(info) === sel.what || info.name === sel.what;
   });
-  if (fds.length === 0) throw new CliExit(`can't find program by ${sel.how} '${sel.what}'`, 255);
+  if (fds.length === 0) throw new CliExit(`can't find program by ${sel.how} '${sel.what}'`);
   return fds;
 }
 
@@ -116,10 +91,10 @@ export function openMap(sel: { how: string; what: string }): Fd {
   if (sel.how === 'id') return fdById('map', Number(sel.what));
   if (sel.how === 'pinned') return objGet(sel.what, 0, `map ${sel.what}`);
   const found = openMatching('map', (fd) => mapInfo(fd.value).name === sel.what);
-  if (found.length === 0) throw new CliExit(`can't find map by name '${sel.what}'`, 255);
+  if (found.length === 0) throw new CliExit(`can't find map by name '${sel.what}'`);
   if (found.length > 1) {
     for (const f of found) f.close();
-    throw new CliExit(`several maps match name '${sel.what}': use 'id N'`, 255);
+    throw new CliExit(`several maps match name '${sel.what}': use 'id N'`);
   }
   return found[0]!;
 }
@@ -139,6 +114,16 @@ function fullProgName(info: ProgInfo): string {
   }
   return info.name;
 }
+
+/** -f/--bpffs: pinned paths by id, or undefined without -f (looked up once per command). */
+const pinsCache: Partial<Record<'prog' | 'map' | 'link', Map<number, string[]>>> = {};
+function pinsOf(kind: 'prog' | 'map' | 'link', id: number, o: Record<string, unknown>): void {
+  if (!globals.bpffs) return;
+  const pins = (pinsCache[kind] ??= pinnedPaths(kind));
+  // bpftool: a "pinned" key (maybe empty) whenever anything of this kind is pinned at all.
+  if (pins.size) o.pinned = pins.get(id) ?? [];
+}
+const pinnedLines = (o: Record<string, unknown>) => ((o.pinned as string[] | undefined) ?? []).map((p) => `\tpinned ${p}\n`).join('');
 
 export function progJson(fd: number): Record<string, unknown> {
   const info = progInfo(fd, { funcInfo: true });
@@ -161,6 +146,7 @@ export function progJson(fd: number): Record<string, unknown> {
   if (memlock !== undefined) o.bytes_memlock = memlock;
   if (info.mapIds.length) o.map_ids = info.mapIds;
   if (info.btfId) o.btf_id = info.btfId;
+  pinsOf('prog', info.id, o);
   return o;
 }
 
@@ -175,7 +161,7 @@ export function progText(o: Record<string, unknown>): string {
   s += `\txlated ${o.bytes_xlated}B  ${o.jited ? `jited ${o.bytes_jited}B` : 'not jited'}`;
   if (o.bytes_memlock !== undefined) s += `  memlock ${o.bytes_memlock}B`;
   if (o.map_ids) s += `  map_ids ${(o.map_ids as number[]).join(',')}`;
-  s += '\n';
+  s += '\n' + pinnedLines(o);
   if (o.btf_id) s += `\tbtf_id ${o.btf_id}\n`;
   return s;
 }
@@ -224,9 +210,9 @@ export function progShow(args: string[], json: boolean): void {
         fd.close();
       }
     }
-    if (json && objs.length === 1) return void out(jsonStringify(objs[0]) + '\n');
+    if (json && objs.length === 1) return void out(jsonText(objs[0]) + '\n');
   }
-  out(json ? jsonStringify(objs) + '\n' : objs.map(progText).join(''));
+  out(json ? jsonText(objs) + '\n' : objs.map(progText).join(''));
 }
 
 export function progPin(args: string[]): void {
@@ -235,7 +221,7 @@ export function progPin(args: string[]): void {
   if (!path) throw new UsageError('prog pin PROG FILE: missing FILE');
   const fds = openProgs(sel);
   try {
-    if (fds.length > 1) throw new CliExit('several programs match: use id N', 255);
+    if (fds.length > 1) throw new CliExit('several programs match: use id N');
     objPin(fds[0]!.value, path);
   } finally {
     for (const f of fds) f.close();
@@ -248,6 +234,7 @@ export async function progDumpXlated(args: string[], json: boolean): Promise<voi
   const rest = sel.rest;
   let file: string | undefined;
   const opts: { opcodes?: boolean; linum?: boolean } = {};
+  if (rest[0] !== undefined) rest[0] = keyword(rest[0], ['file', 'opcodes', 'visual', 'linum']) ?? rest[0];
   if (rest[0] === 'file') {
     if (!rest[1] || rest.length > 2) throw new UsageError('prog dump xlated PROG file FILE');
     file = rest[1];
@@ -280,7 +267,7 @@ export async function progDumpXlated(args: string[], json: boolean): Promise<voi
       else out.push(x.xlatedText(d, btf, opts));
     }
     if (file) return;
-    process.stdout.write(json ? JSON.stringify(fds.length === 1 ? jsonOut[0] : jsonOut) + '\n' : out.join('\n'));
+    process.stdout.write(json ? jsonText(fds.length === 1 ? jsonOut[0] : jsonOut) + '\n' : out.join('\n'));
   } finally {
     for (const f of fds) f.close();
   }
@@ -327,14 +314,14 @@ export function progRun(args: string[], json: boolean): void {
   const ctxOut = kw.ctx_out !== undefined ? Buffer.alloc(num('ctx_size_out', Math.max(ctxIn?.length ?? 0, 256))) : undefined;
   const fds = openProgs(sel);
   try {
-    if (fds.length > 1) throw new CliExit('several programs match: use id N', 255);
+    if (fds.length > 1) throw new CliExit('several programs match: use id N');
     // A syscall program's context comes back in the input buffer; the kernel refuses ctx_out there.
     const syscallProg = progInfo(fds[0]!.value).type === ProgType.SYSCALL;
     const r = progTestRun(fds[0]!.value, { dataIn, dataOut, ctxIn, ctxOut: syscallProg ? undefined : ctxOut, repeat: num('repeat', 0) }, 'failed to run program');
     const write = (f: string, b: Buffer) => (f === '-' ? process.stdout.write(b) : fs.writeFileSync(f, b));
     if (dataOut) write(kw.data_out!, dataOut.subarray(0, r.dataSizeOut));
     if (ctxOut) write(kw.ctx_out!, syscallProg ? ctxIn ?? Buffer.alloc(0) : ctxOut.subarray(0, r.ctxSizeOut));
-    if (json) process.stdout.write(JSON.stringify({ retval: r.retval, duration: r.duration }) + '\n');
+    if (json) process.stdout.write(jsonText({ retval: r.retval, duration: r.duration }) + '\n');
     else process.stdout.write(`Return value: ${r.retval >>> 0}, duration${num('repeat', 0) > 1 ? ' (average)' : ''}: ${r.duration}ns\n`);
   } finally {
     for (const f of fds) f.close();
@@ -352,8 +339,16 @@ export function mapJson(fd: number, info: MapInfo = mapInfo(fd)): Record<string,
   o.max_entries = info.maxEntries;
   const memlock = fdinfoMemlock(fd);
   if (memlock !== undefined) o.bytes_memlock = memlock;
+  if (info.type === MapType.PROG_ARRAY) {
+    // The program type a prog array is bound to once a program uses it (fdinfo, like bpftool).
+    const owner = fdinfoField(fd, 'owner_prog_type');
+    const jited = fdinfoField(fd, 'owner_jited');
+    if (owner !== undefined) o.owner_prog_type = progTypeName(Number(owner));
+    if (jited !== undefined) o.owner_jited = Number(jited) !== 0;
+  }
   o.frozen = Number(fdinfoField(fd, 'frozen') ?? 0);
   if (info.btfId) o.btf_id = info.btfId;
+  pinsOf('map', info.id, o);
   return o;
 }
 
@@ -363,7 +358,12 @@ export function mapText(o: Record<string, unknown>): string {
   s += `flags 0x${(o.flags as number).toString(16)}\n`;
   s += `\tkey ${o.bytes_key}B  value ${o.bytes_value}B  max_entries ${o.max_entries}`;
   if (o.bytes_memlock !== undefined) s += `  memlock ${o.bytes_memlock}B`;
-  s += '\n';
+  if (o.owner_prog_type !== undefined || o.owner_jited !== undefined) {
+    s += '\n\t';
+    if (o.owner_prog_type !== undefined) s += `owner_prog_type ${o.owner_prog_type}  `;
+    if (o.owner_jited !== undefined) s += `owner${o.owner_jited ? '' : ' not'} jited`;
+  }
+  s += '\n' + pinnedLines(o);
   // bpftool appends "frozen" to the btf_id line when there is one.
   if (o.btf_id) s += `\tbtf_id ${o.btf_id}${o.frozen ? '  frozen' : ''}\n`;
   else if (o.frozen) s += '\tfrozen\n';
@@ -374,13 +374,13 @@ export function mapShow(args: string[], json: boolean): void {
   if (args.length === 0) {
     const objs: Record<string, unknown>[] = [];
     eachId('map', (fd) => objs.push(mapJson(fd.value)));
-    out(json ? jsonStringify(objs) + '\n' : objs.map(mapText).join(''));
+    out(json ? jsonText(objs) + '\n' : objs.map(mapText).join(''));
     return;
   }
   const fd = openMap(parseSelector(args, 'map'));
   try {
     const o = mapJson(fd.value);
-    out(json ? jsonStringify(o) + '\n' : mapText(o));
+    out(json ? jsonText(o) + '\n' : mapText(o));
   } finally {
     fd.close();
   }
@@ -412,7 +412,7 @@ function openMapWithBtf(sel: { how: string; what: string }): OpenedMap {
   const codec = (id: number) => {
     if (!btf || !id) return undefined;
     try {
-      return compileCodec(btf, id);
+      return compileCodec(btf, id, { bpftoolChars: true });
     } catch {
       return undefined;
     }
@@ -433,48 +433,105 @@ function decodeValue(m: OpenedMap, b: Uint8Array): unknown {
   return v;
 }
 
-/** A value for display: per-CPU maps show one entry per CPU. */
-function formatValue(m: OpenedMap, v: Uint8Array): unknown {
-  if (!m.map.percpu) return decodeValue(m, v);
-  const stride = Math.ceil(m.info.valueSize / 8) * 8;
-  return Array.from({ length: m.map.ncpu }, (_, cpu) => ({ cpu, value: decode(m.valueCodec, v.subarray(cpu * stride, cpu * stride + m.info.valueSize)) }));
-}
+const stride = (m: OpenedMap) => Math.ceil(m.info.valueSize / 8) * 8;
+const perCpu = <T>(m: OpenedMap, v: Uint8Array, f: (b: Uint8Array) => T) =>
+  Array.from({ length: m.map.ncpu }, (_, cpu) => ({ cpu, value: f(v.subarray(cpu * stride(m), cpu * stride(m) + m.info.valueSize)) }));
 
+/** bpftool's print_entry_json: hex bytes ("values" per CPU), plus "formatted" when the map has BTF. */
 function elementJson(m: OpenedMap, k: Uint8Array, v: Uint8Array): Record<string, unknown> {
-  const o: Record<string, unknown> = { key: hexArray(k), value: hexArray(v) };
+  const o: Record<string, unknown> = { key: hexArray(k) };
+  if (m.map.percpu) o.values = perCpu(m, v, hexArray);
+  else o.value = hexArray(v);
   if (m.valueCodec || m.keyCodec) o.formatted = pretty(m, k, v);
   return o;
 }
 
-/** The BTF-formatted element; like bpftool, a key without BTF is left out. */
+/** bpftool's do_dump_btf: the BTF-formatted element; a key without BTF is left out. */
 function pretty(m: OpenedMap, k: Uint8Array, v: Uint8Array): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   if (m.keyCodec) o.key = decode(m.keyCodec, k);
-  o.value = m.valueCodec ? formatValue(m, v) : hexArray(v);
+  if (m.map.percpu) o.values = perCpu(m, v, (b) => (m.valueCodec ? decode(m.valueCodec, b) : hexArray(b)));
+  else o.value = m.valueCodec ? decodeValue(m, v) : hexArray(v);
   return o;
 }
 
-/** Pretty form, 4-space indented like bpftool's BTF dumper. */
-function elementPretty(m: OpenedMap, k: Uint8Array, v: Uint8Array): string {
-  return jsonStringify(pretty(m, k, v), 4);
+/** bpftool's print_entry_plain: one line when key and value fit, else each on its own line. */
+function entryPlain(m: OpenedMap, k: Uint8Array, v: Uint8Array): string {
+  const { keySize, valueSize } = m.info;
+  if (m.map.percpu) {
+    let s = keySize ? `key:\n${hexBytes(k)}\n` : '';
+    if (valueSize) for (const { cpu, value } of perCpu(m, v, hexBytes)) s += `value (CPU ${String(cpu).padStart(2, '0')}):${valueSize > 16 ? '\n' : ' '}${value}\n`;
+    return s;
+  }
+  const breakNames = keySize > 16 || valueSize > 16;
+  const single = keySize + valueSize <= 24 && !breakNames;
+  let s = '';
+  if (keySize) s += `key:${breakNames ? '\n' : ' '}${hexBytes(k)}${single ? '  ' : '\n'}`;
+  if (valueSize) s += `value:${breakNames ? '\n' : ' '}${hexBytes(v)}`;
+  return s + '\n';
 }
 
+/** bpftool's print_entry_error_msg (plain) for a key whose lookup failed. */
+function entryErrorPlain(m: OpenedMap, k: Uint8Array, msg: string): string {
+  const breakNames = m.info.keySize > 16 || msg.length > 16;
+  const single = m.info.keySize + msg.length <= 24 && !breakNames;
+  return `key:${breakNames ? '\n' : ' '}${hexBytes(k)}${single ? '  ' : '\n'}value:${breakNames ? '\n' : ' '}${msg}\n`;
+}
+
+/** BTF-formatted element as bpftool's plain (pretty) writer prints it at the top level. */
+function elementPretty(m: OpenedMap, k: Uint8Array, v: Uint8Array): string {
+  return jsonText(pretty(m, k, v), true);
+}
+
+const isFdMap = (t: number) => t === MapType.PROG_ARRAY || t === MapType.ARRAY_OF_MAPS || t === MapType.HASH_OF_MAPS;
+
+/**
+ * map dump MAP, as bpftool: walk the keys, look each up, print it as it comes (JSON, BTF-pretty or
+ * hex). A key whose lookup fails prints its error in place (perf event arrays: every key) and is
+ * not counted; an empty slot of a prog array or map-in-map is skipped.
+ */
 export function mapDump(args: string[], json: boolean): void {
   const m = openMapWithBtf(parseSelector(args, 'map'));
   try {
-    if (m.info.type === MapType.RINGBUF || m.info.type === MapType.USER_RINGBUF) {
-      if (json) out('[]\n');
-      else out('Found 0 elements\n');
-      throw new CliExit('a ring buffer has no keys to dump: read it with bee-ts run or the RingBufReader API', 244);
-    }
-    const entries = m.map.dumpRaw();
     const btfMode = !!(m.keyCodec || m.valueCodec);
-    if (json) out(jsonStringify(entries.map(([k, v]) => elementJson(m, k, v))) + '\n');
-    else if (btfMode) out(`[${entries.map(([k, v]) => elementPretty(m, k, v)).join(',')}\n]\n`);
-    else {
-      for (const [k, v] of entries) out(`key: ${hexBytes(k)}  value: ${hexBytes(v)}\n`);
-      out(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}\n`);
+    const jsonEntries: string[] = [];
+    let plain = '';
+    let pretties = 0;
+    let found = 0;
+    if (!json && btfMode) plain += '[';
+    const elem = new ElemAttr(m.fd.value);
+    const key = new Uint8Array(Math.max(m.info.keySize, 1));
+    const value = new Uint8Array(Math.max(m.map.valueBufSize, 1));
+    let prev: Uint8Array | null = null;
+    let failure: string | undefined;
+    for (let n = 0; ; n++) {
+      if (n > m.info.maxEntries + 1024) break; // a hash map rehashing under us: bounded like bpftool's walk is not
+      const r = elem.call(Cmd.MAP_GET_NEXT_KEY, prev, key);
+      if (r < 0) {
+        if (-r !== ENOENT) failure = `can't get next key: ${errText(-r)}`;
+        break;
+      }
+      const k = key.slice(0, m.info.keySize);
+      const lr = elem.call(Cmd.MAP_LOOKUP_ELEM, key, value);
+      if (lr < 0) {
+        if (!(isFdMap(m.info.type) && -lr === ENOENT)) {
+          if (json) jsonEntries.push(jsonText({ key: hexArray(k), value: { error: errText(-lr) } }, globals.pretty, 1));
+          else plain += entryErrorPlain(m, k, -lr === ENOENT ? '<no entry>' : errText(-lr));
+        }
+      } else {
+        found++;
+        const v = value.slice(0, m.map.valueBufSize);
+        if (json) jsonEntries.push(jsonText(elementJson(m, k, v), globals.pretty, 1));
+        else if (btfMode) plain += (pretties++ ? ',' : '') + jsonText(pretty(m, k, v), true, 1);
+        else plain += entryPlain(m, k, v);
+      }
+      prev = key.slice();
     }
+    if (json) out(`[${jsonEntries.join(',')}${jsonEntries.length && globals.pretty ? '\n' : ''}]\n`);
+    else if (btfMode) out(plain + (pretties ? '\n]\n' : ']\n'));
+    else out(plain + `Found ${found} element${found === 1 ? '' : 's'}\n`);
+    if (failure && (m.info.type === MapType.RINGBUF || m.info.type === MapType.USER_RINGBUF)) failure += ' (a ring buffer has no keys to dump: read it with bee-ts run or the RingBufReader API)';
+    if (failure) throw new CliExit(failure);
   } finally {
     m.fd.close();
   }
@@ -508,7 +565,7 @@ export function parseBytesOrJson(words: string[], size: number, codec: Codec | u
   let hex = false;
   const bytes: number[] = [];
   for (const w of words) {
-    if (w === 'hex') {
+    if (w === 'hex' || (bytes.length === 0 && !hex && w.length > 0 && 'hex'.startsWith(w) && !/^[0-9a-f]+$/i.test(w))) {
       hex = true;
       continue;
     }
@@ -526,14 +583,18 @@ export function parseBytesOrJson(words: string[], size: number, codec: Codec | u
 function splitKeyValue(rest: string[]): { key?: string[]; value?: string[]; flag?: string } {
   const r: { key?: string[]; value?: string[]; flag?: string } = {};
   let cur: string[] | undefined;
-  for (const w of rest) {
+  // bpftool's prefixes (`k 0 0 0 0 v 1 0 0 0`), except for words that read as data (a hex byte: 'e', 'a').
+  const choices = ['key', 'value', 'any', 'exist', 'noexist'];
+  const dataLike = (w: string) => /^(0x)?[0-9a-f]{1,2}$/i.test(w) || /^[[{"\d-]/.test(w);
+  for (const word of rest) {
+    const w = choices.includes(word) || dataLike(word) ? word : (keyword(word, choices) ?? word);
     if (w === 'key') cur = r.key = [];
     else if (w === 'value') cur = r.value = [];
     else if ((w === 'any' || w === 'exist' || w === 'noexist') && r.value) {
       r.flag = w;
       cur = undefined;
-    } else if (cur) cur.push(w);
-    else throw new UsageError(`unexpected '${w}'`);
+    } else if (cur) cur.push(word);
+    else throw new UsageError(`unexpected '${word}'`);
   }
   return r;
 }
@@ -547,10 +608,10 @@ export function mapLookup(args: string[], json: boolean): void {
     const k = parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key');
     const v = new Uint8Array(m.map.valueBufSize);
     if (!m.map.lookupInto(k, v)) {
-      if (json) throw new CliExit('lookup failed: No such file or directory', 254);
-      throw new CliExit('', 254, `key:\n${hexBytes(k)}\n\nNot found\n`);
+      if (json) throw new CliExit('lookup failed: No such file or directory');
+      throw new CliExit('', `key:\n${hexBytes(k)}\n\nNot found\n`);
     }
-    if (json) out(jsonStringify(elementJson(m, k, v)) + '\n');
+    if (json) out(jsonText(elementJson(m, k, v)) + '\n');
     else if (m.keyCodec || m.valueCodec) out(elementPretty(m, k, v) + '\n');
     else out(`key: ${hexBytes(k)}  value: ${hexBytes(v)}\n`);
   } finally {
@@ -578,7 +639,7 @@ export function mapUpdate(args: string[]): void {
     const flags = flag === 'exist' ? BPF_EXIST : flag === 'noexist' ? BPF_NOEXIST : BPF_ANY;
     const elem = new ElemAttr(m.fd.value);
     const r = elem.call(Cmd.MAP_UPDATE_ELEM, k, v, flags);
-    if (r < 0) throw new CliExit(`update failed: ${errText(-r)}`, 256 + r);
+    if (r < 0) throw new CliExit(`update failed: ${errText(-r)}`);
   } finally {
     m.fd.close();
   }
@@ -606,7 +667,7 @@ export function mapDelete(args: string[]): void {
   try {
     const k = parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key');
     const r = new ElemAttr(m.fd.value).call(Cmd.MAP_DELETE_ELEM, k, null);
-    if (r < 0) throw new CliExit(`delete failed: ${errText(-r)}`, 256 + r);
+    if (r < 0) throw new CliExit(`delete failed: ${errText(-r)}`);
   } finally {
     m.fd.close();
   }
@@ -620,8 +681,8 @@ export function mapGetNext(args: string[], json: boolean): void {
     const k = key ? parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key') : null;
     const next = new Uint8Array(m.info.keySize);
     const r = new ElemAttr(m.fd.value).call(Cmd.MAP_GET_NEXT_KEY, k, next);
-    if (r < 0) throw new CliExit(`can't get next key: ${errText(-r)}`, 256 + r);
-    if (json) out(jsonStringify({ key: k ? hexArray(k) : null, next_key: hexArray(next) }) + '\n');
+    if (r < 0) throw new CliExit(`can't get next key: ${errText(-r)}`);
+    if (json) out(jsonText({ key: k ? hexArray(k) : null, next_key: hexArray(next) }) + '\n');
     else out(`key:${k ? `\n${hexBytes(k)}` : ' None'}\nnext key:\n${hexBytes(next)}\n`);
   } finally {
     m.fd.close();
@@ -674,26 +735,37 @@ export function mapPin(args: string[]): void {
 
 // ---- BTF objects ----
 
-export function btfList(json: boolean): void {
-  // prog_ids/map_ids are not in bpf_btf_info: group programs and maps by their btf_id.
-  const progsBy = new Map<number, number[]>();
-  const mapsBy = new Map<number, number[]>();
+export function btfList(args: string[], json: boolean): void {
+  let only: number | undefined;
+  if (args.length) {
+    const sel = parseSelector(args, 'btf');
+    if (sel.rest.length) throw new UsageError(`btf show: unexpected '${sel.rest.join(' ')}' (btf show [id N])`);
+    only = Number(sel.what);
+    fdById('btf', only).close(); // bpftool's error for an id that does not exist
+  }
+  // prog_ids/map_ids are not in bpf_btf_info: group programs and maps by their btf_id, in
+  // the order bpftool's hash table gives them.
+  const progPairs: [number, number][] = [];
+  const mapPairs: [number, number][] = [];
   eachId('prog', (fd) => {
     const i = progInfo(fd.value);
-    if (i.btfId) progsBy.set(i.btfId, [...(progsBy.get(i.btfId) ?? []), i.id]);
+    if (i.btfId) progPairs.push([i.btfId, i.id]);
   });
   eachId('map', (fd) => {
     const i = mapInfo(fd.value);
-    if (i.btfId) mapsBy.set(i.btfId, [...(mapsBy.get(i.btfId) ?? []), i.id]);
+    if (i.btfId) mapPairs.push([i.btfId, i.id]);
   });
+  const progsBy = hashmapOrder(progPairs);
+  const mapsBy = hashmapOrder(mapPairs);
   const objs: Record<string, unknown>[] = [];
   eachId('btf', (fd) => {
     const i = btfInfo(fd.value);
+    if (only !== undefined && i.id !== only) return;
     const o: Record<string, unknown> = { id: i.id, size: i.size, prog_ids: progsBy.get(i.id) ?? [], map_ids: mapsBy.get(i.id) ?? [], kernel: i.kernelBtf };
     if (i.name) o.name = i.name;
     objs.push(o);
   });
-  if (json) return void out(jsonStringify(objs) + '\n');
+  if (json) return void out(jsonText(only !== undefined ? objs[0] : objs) + '\n');
   for (const o of objs) {
     let s = `${o.id}: name ${o.name ? (o.kernel ? `[${o.name}]` : o.name) : '<anon>'}  size ${o.size}B`;
     if ((o.prog_ids as number[]).length) s += `  prog_ids ${(o.prog_ids as number[]).join(',')}`;
@@ -709,7 +781,9 @@ export function linkJson(fd: number): Record<string, unknown> {
   const o: Record<string, unknown> = { id: i.id, type: linkTypeName(i.type), prog_id: i.progId };
   const d = { ...i.details };
   if (typeof d.attach_type === 'number') d.attach_type = attachTypeName(d.attach_type);
-  return { ...o, ...d };
+  const r = { ...o, ...d };
+  pinsOf('link', i.id, r);
+  return r;
 }
 
 export function linkText(o: Record<string, unknown>): string {
@@ -725,21 +799,21 @@ export function linkText(o: Record<string, unknown>): string {
   if (o.file !== undefined) extra.push(`file ${o.file}+${o.offset}`);
   if (o.tracepoint !== undefined) extra.push(`tracepoint ${o.tracepoint}`);
   if (extra.length) s += `\t${extra.join('  ')}  \n`;
-  return s;
+  return s + pinnedLines(o);
 }
 
 export function linkShow(args: string[], json: boolean): void {
   if (args.length === 0) {
     const objs: Record<string, unknown>[] = [];
     eachId('link', (fd) => objs.push(linkJson(fd.value)));
-    out(json ? jsonStringify(objs) + '\n' : objs.map(linkText).join(''));
+    out(json ? jsonText(objs) + '\n' : objs.map(linkText).join(''));
     return;
   }
   const sel = parseSelector(args, 'link');
   const fd = openLink(sel);
   try {
     const o = linkJson(fd.value);
-    out(json ? jsonStringify(o) + '\n' : linkText(o));
+    out(json ? jsonText(o) + '\n' : linkText(o));
   } finally {
     fd.close();
   }
@@ -796,6 +870,6 @@ export function kernelBtfFor(source: string, what: string, selector: string[]): 
       for (const f of fds) f.close();
     }
   }
-  if (!id) throw new CliExit(`${source} ${what} has no BTF`, 255);
+  if (!id) throw new CliExit(`${source} ${what} has no BTF`);
   return btfById(id)!;
 }

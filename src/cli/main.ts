@@ -2,31 +2,29 @@
 // bee-ts command line. Each command lives in its own module; this file wires them to commander
 // and turns every failure into one clear line on stderr (or {"error":...} with --json) and a
 // non-zero exit.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { btfDump } from './btf.js';
 import { describeJson, describeText, loadSpec } from './describe.js';
 import { UsageError } from './errors.js';
-import { writeChunks } from './format.js';
+import { globals, jsonText, writeChunks } from './format.js';
+import { normalizeArgv } from './argv.js';
 
 const require = createRequire(import.meta.url);
 const pkg = require('../../package.json') as { version: string };
 
 let jsonErrors = false;
-/** bpftool-compatible commands exit 255 on a generic failure, as bpftool does. */
-let genericStatus = 1;
 
 async function run(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
-  jsonErrors = !!json;
+  jsonErrors = !!json || globals.json;
   await fn();
 }
 
 /** Commands that talk to the kernel load the native syscall backend (koffi) on demand. */
 async function kernel(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
-  jsonErrors = !!json;
-  genericStatus = 255;
+  jsonErrors = !!json || globals.json;
   await import('../syscall/native.js');
   (await import('../link/link.js')).closeLinksOnSignals();
   await fn();
@@ -40,7 +38,9 @@ export function buildProgram(): Command {
     .name('bee-ts')
     .description('Pure-TypeScript eBPF toolkit: load BPF objects, inspect programs, maps and BTF, and run BumbleBee-style probes.')
     .version(pkg.version, '-V, --version')
-    .showHelpAfterError();
+    // A usage mistake: commander's one-line error, this hint, exit 2 (see main()).
+    .exitOverride()
+    .showHelpAfterError("(see 'bee-ts --help', or 'bee-ts <command> --help')");
   // bee's global flags for the image store and registries (used by build REF, run REF, list,
   // describe, tag, push, pull, login): before the subcommand, with defaults, and after it too
   // (`bee-ts pull REF --plain-http`), as bee's persistent flags.
@@ -49,7 +49,7 @@ export function buildProgram(): Command {
     ['--config-dir <dir>', 'directory of config.json (registry credentials)', '~/.bumblebee'],
     ['-c, --config <file>', 'registry auth file (default: <config-dir>/config.json, then ~/.docker/config.json)'],
     ['-u, --username <user>', 'registry username'],
-    ['-p, --password <password>', 'registry password'],
+    ['-P, --password <password>', 'registry password (-p is bpftool\'s --pretty)'],
     ['--insecure', 'accept any TLS certificate from the registry'],
     ['--plain-http', 'talk plain HTTP to the registry'],
   ];
@@ -159,7 +159,7 @@ export function buildProgram(): Command {
           return;
         }
         const spec = loadSpec(file);
-        process.stdout.write(opts.json ? JSON.stringify(describeJson(spec)) + '\n' : describeText(spec));
+        process.stdout.write(opts.json ? jsonText(describeJson(spec)) + '\n' : describeText(spec));
       }),
     );
 
@@ -275,9 +275,10 @@ export function buildProgram(): Command {
   btf
     .command('list')
     .alias('show')
-    .description('list BTF objects loaded in the kernel')
+    .description('list BTF objects loaded in the kernel, or show one: btf show id N')
+    .argument('[btf...]', 'id N')
     .option('-j, --json', 'print JSON')
-    .action((o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).btfList(!!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).btfList(args, !!o.json)));
 
   const net = program.command('net').description('BPF programs on network interfaces (like bpftool net)');
   net
@@ -292,7 +293,7 @@ export function buildProgram(): Command {
         if (devKw !== undefined && (devKw !== 'dev' || name === undefined)) throw new UsageError(`net list: expected 'dev NAME', got '${[devKw, name].filter(Boolean).join(' ')}'`);
         const n = await import('./net.js');
         const r = n.netList(name);
-        process.stdout.write(o.json ? JSON.stringify([r]) + '\n' : n.netText(r));
+        process.stdout.write(o.json ? jsonText([r]) + '\n' : n.netText(r));
       }),
     );
 
@@ -324,7 +325,7 @@ export function buildProgram(): Command {
         if (eff !== undefined && eff !== 'effective') throw new UsageError(`cgroup show: expected 'effective', got '${eff}'`);
         const c = await import('./cgroup.js');
         const progs = c.cgroupPrograms(dir, eff === 'effective');
-        process.stdout.write(o.json ? JSON.stringify(progs) + '\n' : c.cgroupShowText(progs, eff === 'effective'));
+        process.stdout.write(o.json ? jsonText(progs) + '\n' : c.cgroupShowText(progs, eff === 'effective'));
       }),
     );
   cgroup
@@ -336,7 +337,7 @@ export function buildProgram(): Command {
       kernel(o.json, async () => {
         const c = await import('./cgroup.js');
         const t = c.cgroupTree(root);
-        process.stdout.write(o.json ? JSON.stringify(t) + '\n' : c.cgroupTreeText(t, root));
+        process.stdout.write(o.json ? jsonText(t) + '\n' : c.cgroupTreeText(t, root));
       }),
     );
 
@@ -404,6 +405,8 @@ export function buildProgram(): Command {
     .option('-j, --json', 'one JSON object with rows and ratios')
     .action((o: { size: string; seconds: string; rounds: string; stream: boolean; json?: boolean }) =>
       kernel(o.json, async () => {
+        for (const [k, v] of [['--size', o.size], ['--seconds', o.seconds], ['--rounds', o.rounds]] as const)
+          if (!/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/.test(v)) throw new UsageError(`bench ringbuf: ${k} '${v}' is not a number${k === '--size' ? ' list (16,64)' : ''}`);
         const b = await import('./bench.js');
         const r = await b.benchRingbuf({
           sizes: o.size.split(',').map(Number),
@@ -412,7 +415,7 @@ export function buildProgram(): Command {
           stream: o.stream,
           log: (s) => process.stderr.write(`${s}\n`),
         });
-        process.stdout.write(o.json ? JSON.stringify(r) + '\n' : b.benchText(r));
+        process.stdout.write(o.json ? jsonText(r) + '\n' : b.benchText(r));
       }),
     );
 
@@ -496,9 +499,10 @@ export function buildProgram(): Command {
   );
   program
     .command('version')
-    .description('print the version (bare semver, like bee version)')
-    .action(() => {
-      process.stdout.write(`${pkg.version}\n`);
+    .description('print the version (bare semver, like bee version; {"version":...} with -j)')
+    .option('-j, --json', 'print JSON')
+    .action((o: { json?: boolean }) => {
+      process.stdout.write(o.json ? jsonText({ version: pkg.version }) + '\n' : `${pkg.version}\n`);
     });
 
   program
@@ -554,17 +558,23 @@ async function main(): Promise<void> {
   });
   const program = buildProgram();
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(normalizeArgv(program, process.argv));
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has printed the message (and the hint); --help and --version are not mistakes.
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
     const msg = errorMessage(e);
-    const exit = e as { status?: number; stdout?: string };
+    const exit = e as { stdout?: string };
     if (exit.stdout) process.stdout.write(exit.stdout);
     if (msg) {
-      if (jsonErrors) process.stdout.write(JSON.stringify({ error: msg }) + '\n');
+      if (jsonErrors) process.stdout.write(jsonText({ error: msg }) + '\n');
       else process.stderr.write(`Error: ${msg}\n`);
     }
     if (process.env.BEE_TS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = e instanceof UsageError ? 2 : typeof exit.status === 'number' ? exit.status : genericStatus;
+    // One rule for every command: 2 for a usage mistake, 1 for anything that failed at run time.
+    process.exitCode = e instanceof UsageError ? 2 : 1;
   }
 }
 

@@ -96,6 +96,19 @@ export interface CodecOptions {
   littleEndian?: boolean;
   /** Decode 64-bit integers as numbers when exact (≤ 2^53), else bigint. Default false: always bigint. */
   safeNumbers?: boolean;
+  /**
+   * bpftool's rule for char arrays (its btf_dumper): a string only when a NUL ends printable
+   * ASCII (0x20-0x7e) within the array, else an array of integers; the element type counts as
+   * char through const/volatile but not through a typedef. Default: always a string.
+   */
+  bpftoolChars?: boolean;
+}
+
+/** bpftool's is_str_array: the element is (modifiers of) a 1-byte int named char or CHAR-encoded. */
+function isBpftoolCharElem(btf: Btf, id: number): boolean {
+  let t = btf.typeById(id);
+  for (let i = 0; i < 32 && (t.kind === BtfKind.Const || t.kind === BtfKind.Volatile || t.kind === BtfKind.Restrict || t.kind === BtfKind.TypeTag); i++) t = btf.typeById(t.type);
+  return t.kind === BtfKind.Int && t.size === 1 && ((t.encoding & 2) !== 0 || t.name === 'char');
 }
 
 export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}): Codec {
@@ -154,7 +167,27 @@ export function compileCodec(btf: Btf, typeId: number, opts: CodecOptions = {}):
         break;
       case BtfKind.Array: {
         const n = t.nelems;
-        if (isCharType(btf, t.type)) {
+        if (opts.bpftoolChars && isBpftoolCharElem(btf, t.type)) {
+          const elem = build(t.type, depth + 1);
+          c = {
+            size: n,
+            decode: (dv, off) => {
+              const bytes = new Uint8Array(dv.buffer, dv.byteOffset + off, n);
+              const end = bytes.indexOf(0);
+              let printable = end >= 0;
+              for (let i = 0; printable && i < end; i++) if (bytes[i]! < 0x20 || bytes[i]! >= 0x7f) printable = false;
+              if (printable) return String.fromCharCode.apply(null, bytes.subarray(0, end) as unknown as number[]);
+              return Array.from({ length: n }, (_, i) => elem.decode(dv, off + i));
+            },
+            encode: (v, dv, off) => {
+              const bytes = new Uint8Array(dv.buffer, dv.byteOffset + off, n);
+              bytes.fill(0);
+              if (Array.isArray(v)) for (let i = 0; i < n; i++) elem.encode(v[i] ?? 0, dv, off + i);
+              else if (v instanceof Uint8Array) bytes.set(v.subarray(0, n));
+              else bytes.set(Buffer.from(String(v), 'utf8').subarray(0, n));
+            },
+          };
+        } else if (!opts.bpftoolChars && isCharType(btf, t.type)) {
           c = {
             size: n,
             decode: (dv, off) => {

@@ -1,0 +1,105 @@
+// bpftool's command-line habits, side by side with bpftool on objects bpftool loaded: global
+// options before and after the object, prefixes of commands and keywords, -p's layout, -f's pins.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
+
+const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
+const dir = `/sys/fs/bpf/bee-parity-${process.pid}`;
+const bpftool = (...args: string[]) => execFileSync('bpftool', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+const bee = (...args: string[]) => {
+  const r = runCli(args);
+  if (r.status !== 0) throw new Error(`bee-ts ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+};
+
+describe.skipIf(skip)('bpftool command-line parity', () => {
+  let progId = 0;
+  let mapId = 0;
+  let btfId = 0;
+  beforeAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    bpftool('prog', 'loadall', fixture('globals.bpfel.o'), `${dir}/progs`, 'pinmaps', `${dir}/maps`);
+    const p = JSON.parse(bpftool('-j', 'prog', 'show', 'pinned', `${dir}/progs/use_globals`));
+    progId = p.id;
+    btfId = p.btf_id;
+    mapId = JSON.parse(bpftool('-j', 'map', 'show', 'pinned', `${dir}/maps/globals_data`)).id;
+    // A second pin of the same program: -f lists both, in bpftool's order.
+    bpftool('prog', 'pin', 'id', String(progId), `${dir}/second_pin`);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('-j, -p and --pretty before or after the object print what bpftool prints', () => {
+    const id = String(progId);
+    for (const args of [
+      ['-j', 'prog', 'show', 'id', id],
+      ['prog', 'show', 'id', id, '-j'],
+      ['-p', 'prog', 'show', 'id', id],
+      ['prog', '--pretty', 'show', 'id', id],
+      ['-jp', 'map', 'show', 'id', String(mapId)],
+      ['map', 'show', 'id', String(mapId), '-p'],
+      ['-p', 'btf', 'show', 'id', String(btfId)],
+      ['btf', 'show', 'id', String(btfId)],
+      ['-j', 'btf', 'show', 'id', String(btfId)],
+      ['-p', 'map', 'dump', 'id', String(mapId)],
+      ['-p', 'prog', 'dump', 'xlated', 'id', id],
+    ])
+      expect(bee(...args), args.join(' ')).toBe(bpftool(...args));
+  });
+
+  it('prefixes of commands and keywords, and an object alone, as bpftool', () => {
+    const id = String(progId);
+    for (const args of [
+      ['p', 's', 'i', id],
+      ['prog', 'sh', 'id', id],
+      ['prog', 'show', 'p', `${dir}/progs/use_globals`],
+      ['map', 'du', 'i', String(mapId)],
+      ['m', 'look', 'id', String(mapId), 'k', '0', '0', '0', '0'],
+      ['prog', 'd', 'x', 'i', id, 'op'],
+      ['btf', 'sh', 'i', String(btfId)],
+    ])
+      expect(bee(...args), args.join(' ')).toBe(bpftool(...args));
+  });
+
+  it('`prog` alone is `prog show` (and `map`, `link` alike)', async () => {
+    for (const obj of ['prog', 'map', 'link']) {
+      let ours = '';
+      let theirs = '';
+      // Other processes load and free objects meanwhile: compare once both agree on a moment.
+      for (let i = 0; i < 20 && (ours === '' || ours !== theirs); i++) {
+        ours = bee(obj);
+        theirs = bee(obj, 'show');
+        if (ours !== theirs) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(ours, obj).toBe(theirs);
+    }
+  });
+
+  it('-f/--bpffs adds the pinned paths (text and JSON) in bpftool order', () => {
+    const id = String(progId);
+    for (const args of [
+      ['-f', 'prog', 'show', 'id', id],
+      ['prog', 'show', 'id', id, '--bpffs'],
+      ['-jf', 'prog', 'show', 'id', id],
+      ['-f', 'map', 'show', 'id', String(mapId)],
+      ['-f', '-j', 'map', 'show', 'id', String(mapId)],
+    ])
+      expect(bee(...args), args.join(' ')).toBe(bpftool(...args));
+    const j = JSON.parse(bee('-jf', 'prog', 'show', 'id', id));
+    expect(j.pinned.sort()).toEqual([`${dir}/progs/use_globals`, `${dir}/second_pin`].sort());
+  });
+
+  it('-d, -m and -n are accepted where bpftool accepts them', () => {
+    const id = String(progId);
+    expect(bee('-d', '-m', '-n', 'prog', 'show', 'id', id)).toBe(bpftool('prog', 'show', 'id', id));
+    expect(bee('prog', 'show', 'id', id, '--nomount', '--mapcompat', '--debug')).toBe(bpftool('prog', 'show', 'id', id));
+  });
+
+  it('JSON errors follow -j wherever it is, pretty under -p', () => {
+    const r = runCli(['prog', 'show', 'id', '4000000000', '-p']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^\{\n {4}"error": ".*"\n\}\n$/);
+  });
+});
