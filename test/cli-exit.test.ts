@@ -62,7 +62,7 @@ describe('exit codes', () => {
   });
 
   const RUNTIME: [string[], RegExp][] = [
-    [['describe', '/nonexistent.o'], /cannot read \/nonexistent\.o/],
+    [["describe", "/nonexistent.o"], /\/nonexistent\.o: cannot open the object file: no such file/],
     [['describe', fixture('maps.c')], /malformed ELF/],
     [['gen', 'ts', fixture('maps.c')], /malformed ELF/],
     [['btf', 'dump', 'file', '/nonexistent'], /nonexistent/],
