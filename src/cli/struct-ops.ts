@@ -50,11 +50,11 @@ function select(args: string[]): StructOpsMapRef[] {
     try {
       fd = fdById('map', Number(what));
     } catch (e) {
-      if (e instanceof BpfError) throw new CliExit(`can't get map by id (${what}): ${errnoMessage(e.errno)}`, 255);
+      if (e instanceof BpfError) throw new CliExit(`can't get map by id (${what}): ${errnoMessage(e.errno)}`);
       throw e;
     }
     take(fd);
-    if (!out.length) throw new CliExit(`map id ${what} is not a struct_ops map`, 255);
+    if (!out.length) throw new CliExit(`map id ${what} is not a struct_ops map`);
     return out;
   }
   for (const id of listIds('map')) {
@@ -64,7 +64,7 @@ function select(args: string[]): StructOpsMapRef[] {
       if (!(e instanceof BpfError && e.errno === ENOENT)) throw e;
     }
   }
-  if (how === 'name' && !out.length) throw new CliExit(`no struct_ops found for ${what}`, 255);
+  if (how === 'name' && !out.length) throw new CliExit(`no struct_ops found for ${what}`);
   return out;
 }
 
@@ -80,7 +80,7 @@ export function structOpsShow(args: string[], json: boolean): void {
     refs = select(args);
   } catch (e) {
     // bpftool's JSON output is an (empty) array even when the selector matched nothing.
-    if (json && e instanceof CliExit) throw new CliExit('', e.status, '[]\n');
+    if (json && e instanceof CliExit) throw new CliExit('', '[]\n');
     throw e;
   }
   try {
@@ -213,12 +213,12 @@ export function structOpsDump(args: string[], json: boolean): void {
   try {
     refs = select(args);
   } catch (e) {
-    if (e instanceof CliExit) throw new CliExit('', e.status, '[]\n');
+    if (e instanceof CliExit) throw new CliExit('', '[]\n');
     throw e;
   }
   try {
     const k = vmlinuxBtf();
-    if (!k) throw new CliExit('struct_ops dump needs kernel BTF (/sys/kernel/btf/vmlinux)', 255);
+    if (!k) throw new CliExit('struct_ops dump needs kernel BTF (/sys/kernel/btf/vmlinux)');
     const infoType = k.find('bpf_map_info', BtfKind.Struct) as CompositeType | undefined;
     const items: Value[] = [];
     for (const r of refs) {
@@ -230,7 +230,7 @@ export function structOpsDump(args: string[], json: boolean): void {
       const vt = r.info.btfVmlinuxValueTypeId;
       const value = new Uint8Array(r.info.valueSize);
       const rc = new ElemAttr(r.fd.value).call(Cmd.MAP_LOOKUP_ELEM, new Uint8Array(4), value);
-      if (rc < 0) throw new CliExit(`can't lookup struct_ops map ${r.info.name} id ${r.info.id}: ${errnoMessage(-rc)}`, 255);
+      if (rc < 0) throw new CliExit(`can't lookup struct_ops map ${r.info.name} id ${r.info.id}: ${errnoMessage(-rc)}`);
       items.push({ [k.typeById(vt).name]: render(k, vt, new DataView(value.buffer), 0) });
     }
     // With an `id` selector bpftool writes the objects side by side, without the array.
@@ -246,12 +246,12 @@ export function structOpsDump(args: string[], json: boolean): void {
 export function structOpsRegister(args: string[]): void {
   const [file, linkDir, ...rest] = args;
   if (!file || rest.length) throw new UsageError('expected: struct_ops register OBJ [LINK_DIR]');
-  if (linkDir && !fs.statSync(linkDir, { throwIfNoEntry: false })?.isDirectory()) throw new CliExit(`LINK_DIR ${linkDir} is not a directory (create it on a bpffs mount)`, 255);
+  if (linkDir && !fs.statSync(linkDir, { throwIfNoEntry: false })?.isDirectory()) throw new CliExit(`LINK_DIR ${linkDir} is not a directory (create it on a bpffs mount)`);
   const obj = BpfObject.open(file).load();
   const names = obj.structOpsNames();
   if (!names.length) {
     obj.close();
-    throw new CliExit(`${file} has no struct_ops maps (.struct_ops or .struct_ops.link)`, 255);
+    throw new CliExit(`${file} has no struct_ops maps (.struct_ops or .struct_ops.link)`);
   }
   let failed = 0;
   for (const name of names) {
@@ -272,7 +272,7 @@ export function structOpsRegister(args: string[]): void {
     process.stderr.write(`Registered ${typeName} ${name} id ${map.fd.value >= 0 ? mapInfo(map.fd.value).id : 0}\n`);
   }
   obj.close();
-  if (failed) throw new CliExit('', 255);
+  if (failed) throw new CliExit('');
 }
 
 export function structOpsUnregister(args: string[]): void {
@@ -290,5 +290,5 @@ export function structOpsUnregister(args: string[]): void {
   } finally {
     closeAll(refs);
   }
-  if (failed) throw new CliExit('', 255);
+  if (failed) throw new CliExit('');
 }
