@@ -3,12 +3,28 @@
 //   counter_ events: +1 per record; counter_ hash: mirrors the kernel's value (a decrease is a
 //   reset: the series restarts); gauge_ hash: the value; gauge_/hist_ events: set/observe a field;
 //   series of entries that disappear from the kernel map are removed.
+// Names by naming.ts (bee's, or Prometheus' conventions). Next to them bee-ts's own: build info,
+// programs attached, last poll time per polled map. /healthz answers while the process serves;
+// /readyz once the probe is attached and running (503 before, while stopping, or when a polled
+// map has not been read for three poll intervals).
 import http from 'node:http';
 import client from 'prom-client';
+import { type MetricNaming, type MetricsNaming, nameLabel, nameMetric } from './naming.js';
 import type { WatchedMap } from './watch.js';
 
-const sanitize = (s: string) => s.replace(/[^a-zA-Z0-9_:]/g, '_');
-export const metricName = (map: string) => `ebpf_solo_io_${sanitize(map)}`;
+/** The default (bee) name of a map's metric. */
+export const metricName = (map: string) => nameMetric(map, 'counter', 'bee').name;
+
+export interface MetricsOptions {
+  /** Metric and label names: bee's (default) or Prometheus' conventions. */
+  naming?: MetricsNaming;
+  /** bee_ts_build_info labels. */
+  build?: { version: string; probe: string; probeDigest: string };
+  /** Programs attached (bee_ts_programs_attached). */
+  attached?: number;
+  /** The poll interval: /readyz fails when a polled map went unread for three of them. */
+  pollIntervalMs?: number;
+}
 
 type Labels = Record<string, string>;
 
@@ -19,6 +35,7 @@ interface Series {
   hist?: client.Histogram<string>;
   /** counter_ hash: last kernel value per label set. */
   last: Map<string, { labels: Labels; value: number }>;
+  nm: MetricNaming;
 }
 
 function toNumber(s: string): number {
@@ -30,25 +47,42 @@ export class BeeMetrics {
   readonly registry = new client.Registry();
   private readonly series = new Map<string, Series>();
   private server?: http.Server;
+  readonly naming: MetricsNaming;
+  /** Set by the runner: attached and producing (false until then, and while stopping). */
+  ready = false;
+  private readonly lastPoll = new Map<string, number>();
+  private readonly pollIntervalMs: number;
+  private readonly lastPollGauge: client.Gauge<string>;
 
-  constructor(watches: WatchedMap[]) {
+  constructor(watches: WatchedMap[], opts: MetricsOptions = {}) {
+    this.naming = opts.naming ?? 'bee';
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     for (const w of watches) {
       if (w.role === 'print') continue;
       if (w.role === 'hist' && w.kind === 'poll') continue; // bee: no metric for hist_ on a hash
-      const labelNames = w.labels.map(sanitize);
-      const name = metricName(w.name);
-      const help = `bee-ts: ${w.role} from ${w.kind === 'events' ? 'records of' : 'entries of'} map '${w.name}'`;
-      const s: Series = { w, last: new Map() };
+      const labelNames = w.labels.map((l) => nameLabel(l, this.naming));
+      const nm = nameMetric(w.name, w.role, this.naming);
+      const name = nm.name;
+      const help = `bee-ts: ${w.role} from ${w.kind === 'events' ? 'records of' : 'entries of'} map '${w.name}'${nm.conversion ? ` (${nm.conversion})` : ''}`;
+      const s: Series = { w, last: new Map(), nm };
       if (w.role === 'counter') s.counter = new client.Counter({ name, help, labelNames, registers: [this.registry] });
       else if (w.role === 'gauge') s.gauge = new client.Gauge({ name, help, labelNames, registers: [this.registry] });
-      else if (w.role === 'hist') s.hist = new client.Histogram({ name, help, labelNames, buckets: w.buckets, registers: [this.registry] });
+      else if (w.role === 'hist') s.hist = new client.Histogram({ name, help, labelNames, buckets: w.buckets?.map(nm.convert), registers: [this.registry] });
       this.series.set(w.name, s);
     }
+    const registers = [this.registry];
+    if (opts.build)
+      new client.Gauge({ name: 'bee_ts_build_info', help: 'bee-ts: version, Node.js version and the probe (file or image, sha256 of the object); always 1', labelNames: ['version', 'node_version', 'probe', 'probe_digest'], registers }).set(
+        { version: opts.build.version, node_version: process.version, probe: opts.build.probe, probe_digest: opts.build.probeDigest },
+        1,
+      );
+    if (opts.attached !== undefined) new client.Gauge({ name: 'bee_ts_programs_attached', help: 'bee-ts: programs of the probe attached to their hooks', registers }).set(opts.attached);
+    this.lastPollGauge = new client.Gauge({ name: 'bee_ts_last_poll_timestamp_seconds', help: 'bee-ts: when each polled map was last read (Unix time)', labelNames: ['map'], registers });
   }
 
   private labelsOf(labels: Labels): Labels {
     const o: Labels = {};
-    for (const [k, v] of Object.entries(labels)) o[sanitize(k)] = v;
+    for (const [k, v] of Object.entries(labels)) o[nameLabel(k, this.naming)] = v;
     return o;
   }
 
@@ -60,7 +94,7 @@ export class BeeMetrics {
     if (s.counter) s.counter.inc(this.labelsOf(labels));
     else if (s.gauge || s.hist) {
       const { [w.valueField!]: raw, ...rest } = labels;
-      const v = toNumber(raw ?? '');
+      const v = s.nm.convert(toNumber(raw ?? ''));
       if (Number.isNaN(v)) return;
       if (s.gauge) s.gauge.set(this.labelsOf(rest), v);
       else s.hist!.observe(this.labelsOf(rest), v);
@@ -69,6 +103,9 @@ export class BeeMetrics {
 
   /** A full snapshot of a polled map: entries that vanished lose their series. */
   onSnapshot(map: string, entries: { key: Labels; value: string }[]): void {
+    const now = Date.now();
+    this.lastPoll.set(map, now);
+    this.lastPollGauge.set({ map }, now / 1000);
     const s = this.series.get(map);
     if (!s) return;
     const seen = new Set<string>();
@@ -76,7 +113,7 @@ export class BeeMetrics {
       const labels = this.labelsOf(e.key);
       const id = JSON.stringify(labels);
       seen.add(id);
-      const v = toNumber(e.value);
+      const v = s.nm.convert(toNumber(e.value));
       if (Number.isNaN(v)) continue;
       if (s.gauge) {
         s.gauge.set(labels, v);
@@ -106,12 +143,19 @@ export class BeeMetrics {
   /** Serve /metrics; rejects (loudly) when the address is taken. */
   listen(port: number, host: string): Promise<void> {
     this.server = http.createServer(async (req, res) => {
-      if (req.url === '/metrics' || req.url?.startsWith('/metrics?')) {
+      const url = req.url?.replace(/\?.*$/, '');
+      if (url === '/metrics') {
         res.setHeader('Content-Type', this.registry.contentType);
-        res.end(await this.registry.metrics());
+        res.end(await this.text());
+      } else if (url === '/healthz') {
+        res.end('ok\n');
+      } else if (url === '/readyz') {
+        const why = this.notReady();
+        res.statusCode = why ? 503 : 200;
+        res.end(why ? `not ready: ${why}\n` : 'ready\n');
       } else {
         res.statusCode = 404;
-        res.end('bee-ts: metrics are at /metrics\n');
+        res.end('bee-ts: metrics are at /metrics (health: /healthz, /readyz)\n');
       }
     });
     return new Promise((resolve, reject) => {
@@ -120,6 +164,27 @@ export class BeeMetrics {
       );
       this.server!.listen(port, host, () => resolve());
     });
+  }
+
+  /** Why /readyz fails, or undefined when ready. */
+  notReady(now = Date.now()): string | undefined {
+    if (!this.ready) return 'the probe is not attached and running';
+    const limit = Math.max(3 * this.pollIntervalMs, 5000);
+    for (const [map, t] of this.lastPoll) if (now - t > limit) return `map '${map}' was last read ${((now - t) / 1000).toFixed(1)}s ago`;
+    return undefined;
+  }
+
+  /**
+   * The exposition text. With Prometheus naming, gauges named `..._total` by libraries (Node's
+   * nodejs_active_handles_total) lose the suffix, which Prometheus keeps for counters.
+   */
+  async text(): Promise<string> {
+    const body = await this.registry.metrics();
+    if (this.naming !== 'prometheus') return body;
+    const gauges = new Set<string>();
+    for (const m of body.matchAll(/^# TYPE (\S+_total) (gauge|untyped)$/gm)) gauges.add(m[1]!);
+    if (!gauges.size) return body;
+    return body.replace(/^(# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*_total)(?=[ {])/gm, (all, pre: string | undefined, name: string) => (gauges.has(name) ? `${pre ?? ''}${name.slice(0, -'_total'.length)}` : all));
   }
 
   get address(): string | undefined {

@@ -11,7 +11,9 @@ import { PerfBufReader } from '../ringbuf/perfbuf.js';
 import { RingBufReader } from '../ringbuf/ringbuf.js';
 import { type BeeValue, flattenLabels, sortKeys } from './format.js';
 import { type Filter, parseFilters, passes } from './filter.js';
+import { sha256 } from './image.js';
 import { BeeMetrics } from './metrics.js';
+import type { MetricsNaming } from './naming.js';
 import { planWatches, type WatchedMap } from './watch.js';
 
 export interface RunOptions {
@@ -32,6 +34,10 @@ export interface RunOptions {
   /** Stop after this many ms (tests, scripts). */
   durationMs?: number;
   btfPath?: string;
+  /** Metric names: bee's (default) or Prometheus' conventions. */
+  metricsNaming?: MetricsNaming;
+  /** bee-ts's version, for bee_ts_build_info. */
+  version?: string;
 }
 
 export interface PollEntry {
@@ -147,10 +153,16 @@ export class BeeRunner {
         this.links.push(p.attach());
       }
       if (!o.noMetrics) {
-        this.metrics = new BeeMetrics(this.watches);
+        this.metrics = new BeeMetrics(this.watches, {
+          naming: o.metricsNaming,
+          attached: this.links.length,
+          pollIntervalMs: o.pollIntervalMs,
+          build: { version: o.version ?? 'unknown', probe: o.program ? this.file : path.basename(this.file), probeDigest: sha256(o.program ?? fs.readFileSync(this.file)) },
+        });
         await this.metrics.listen(o.promPort, o.promAddress);
       }
       this.startReaders();
+      if (this.metrics) this.metrics.ready = true;
     } catch (e) {
       await this.stop();
       throw e;
@@ -262,6 +274,7 @@ export class BeeRunner {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.metrics) this.metrics.ready = false;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     for (const r of this.readers) r.close();
     this.readers = [];

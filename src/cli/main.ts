@@ -83,6 +83,7 @@ export function buildProgram(): Command {
     .option('--poll-interval <duration>', 'how often hash maps are read', '1s')
     .option('--prom-port <port>', 'port for /metrics', '9091')
     .option('--prom-address <address>', 'address for /metrics', '0.0.0.0')
+    .option('--metrics-naming <scheme>', "metric names: bee (ebpf_solo_io_<map>, bee's dashboards) or prometheus (Prometheus conventions: ebpf_<name>[_<base unit>][_total], values in base units)", 'bee')
     .option('--no-metrics', 'do not serve Prometheus metrics')
     .option('--filter-metrics', 'apply --filter to metrics too')
     .option('--pin-maps <dir>', 'pin every map in <dir> (reusing compatible pins)')

@@ -2,9 +2,13 @@
 // runner with JSON lines (headless) or the TUI (a terminal).
 import fs from 'node:fs';
 import { BeeRunner, JsonLinesSink, type RunOptions, type Sink } from '../bee/runner.js';
+import { createRequire } from 'node:module';
+import { METRICS_NAMINGS, type MetricsNaming } from '../bee/naming.js';
 import { TuiSink } from '../bee/tui.js';
 import { UsageError } from './errors.js';
 import { parseSet } from './loadall.js';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export interface RunFlags {
   filter?: string[];
@@ -23,6 +27,13 @@ export interface RunFlags {
   duration?: string;
   btf?: string;
   debug?: boolean;
+  metricsNaming?: string;
+}
+
+function parseNaming(s: string | undefined): MetricsNaming {
+  if (s === undefined) return 'bee';
+  if (!(METRICS_NAMINGS as readonly string[]).includes(s)) throw new UsageError(`--metrics-naming: '${s}' is not ${METRICS_NAMINGS.join(' or ')}`);
+  return s as MetricsNaming;
 }
 
 /** "500ms", "2s", "1m", or a number of milliseconds. */
@@ -67,6 +78,8 @@ export function parseRunOptions(f: RunFlags): RunOptions {
     verbose: f.verbose,
     durationMs: f.duration ? parseDuration(f.duration, '--duration') : undefined,
     btfPath: f.btf,
+    metricsNaming: parseNaming(f.metricsNaming),
+    version: pkg.version,
   };
 }
 
