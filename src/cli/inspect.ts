@@ -78,7 +78,7 @@ export function parseSelector(args: string[], kind: 'prog' | 'map' | 'link' | 'b
 
 function openProgs(sel: { how: string; what: string }): Fd[] {
   if (sel.how === 'id') return [fdById('prog', Number(sel.what))];
-  if (sel.how === 'pinned') return [objGet(sel.what, 0, `prog ${sel.what}`)];
+  if (sel.how === 'pinned') return [objGet(sel.what, 0, `prog ${sel.what}`, 'prog')];
   const fds = openMatching('prog', (fd) => {
     const info = progInfo(fd.value, { funcInfo: true });
     return sel.how === 'tag' ? info.tag === sel.what.toLowerCase() : fullProgName(info) === sel.what || info.name === sel.what;
@@ -89,7 +89,7 @@ function openProgs(sel: { how: string; what: string }): Fd[] {
 
 export function openMap(sel: { how: string; what: string }): Fd {
   if (sel.how === 'id') return fdById('map', Number(sel.what));
-  if (sel.how === 'pinned') return objGet(sel.what, 0, `map ${sel.what}`);
+  if (sel.how === 'pinned') return objGet(sel.what, 0, `map ${sel.what}`, 'map');
   const found = openMatching('map', (fd) => mapInfo(fd.value).name === sel.what);
   if (found.length === 0) throw new CliExit(`can't find map by name '${sel.what}'`);
   if (found.length > 1) {
@@ -820,7 +820,7 @@ export function linkShow(args: string[], json: boolean): void {
 }
 
 function openLink(sel: { how: string; what: string }): Fd {
-  return sel.how === 'id' ? fdById('link', Number(sel.what)) : objGet(sel.what, 0, `link ${sel.what}`);
+  return sel.how === 'id' ? fdById('link', Number(sel.what)) : objGet(sel.what, 0, `link ${sel.what}`, 'link');
 }
 
 /** link pin LINK FILE: keep a link (and its attachment) after every fd to it is closed. */

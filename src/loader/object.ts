@@ -433,7 +433,7 @@ export class BpfObject implements Disposable {
         let map: BpfMap;
         let reused = false;
         if (pinPath) {
-          const r = createOrReusePinned(m, pinPath, opts, (p) => objGet(p, 0, `map ${p}`));
+          const r = createOrReusePinned(m, pinPath, opts, (p) => objGet(p, 0, `map ${p}`, 'map'));
           map = r.map;
           reused = r.reused;
           if (!reused) this.createdPins.push(pinPath);

@@ -104,7 +104,7 @@ export class BpfMap implements Disposable {
   }
 
   static openPinned(path: string, types: MapTypes = {}): BpfMap {
-    return BpfMap.fromFd(objGet(path, 0, `map ${path}`), types);
+    return BpfMap.fromFd(objGet(path, 0, `map ${path}`, 'map'), types);
   }
 
   /** This map (for TypedMap views, whose `raw` is the untyped BpfMap). */

@@ -37,7 +37,14 @@ export interface SyscallBackend {
   uname(): { sysname: string; release: string; version: string; machine: string };
   /** Number of the calling thread's CPU count as the kernel sees possible CPUs. */
   numPossibleCpus(): number;
+  /**
+   * What kind of BPF object an fd holds, from its anon inode's name (what bpftool's get_fd_type
+   * reads from /proc/self/fd): undefined for anything else.
+   */
+  bpfObjectKind(fd: number): BpfObjectKind | undefined;
 }
+
+export type BpfObjectKind = 'prog' | 'map' | 'link' | 'btf';
 
 /** mmap(2) protection and flags, as the backend's mmap() takes them. */
 export const PROT_READ = 1;

@@ -1,7 +1,8 @@
 // bpf(2) commands with typed attr builders. Each attr is sized to the end of the last field the
 // command uses (zero-filled), so older kernels see no unknown non-zero bytes. test/abi.test.ts
 // checks every offset and size here against union bpf_attr in the running kernel's BTF.
-import { sys } from './backend.js';
+import { type BpfObjectKind, sys } from './backend.js';
+import { BeeTsError } from '../errors.js';
 import { BpfError, EAGAIN, EINTR, ENOENT } from './errno.js';
 import { Fd } from './fd.js';
 
@@ -284,9 +285,33 @@ export function objPin(fd: number, path: string, subject?: string): void {
 
 export const BPF_F_RDONLY_FLAG = 1 << 3;
 
-export function objGet(path: string, fileFlags = 0, what = 'pinned object'): Fd {
+/**
+ * BPF_OBJ_GET. With `expect`, the pinned object must be of that kind (a map pinned where a
+ * program is expected is refused before anything reads it as one): bpftool's
+ * open_obj_pinned_any() check and message.
+ */
+export function objGet(path: string, fileFlags = 0, what = 'pinned object', expect?: BpfObjectKind): Fd {
   const p = cstr(path);
-  return new Fd(bpfCall(Cmd.OBJ_GET, new Attr(ATTR_SIZE.OBJ).ptr(0, p).u32(12, fileFlags).buf, ATTR_SIZE.OBJ, path), what);
+  const fd = new Fd(bpfCall(Cmd.OBJ_GET, new Attr(ATTR_SIZE.OBJ).ptr(0, p).u32(12, fileFlags).buf, ATTR_SIZE.OBJ, path), what);
+  if (expect) {
+    const kind = sys().bpfObjectKind(fd.value);
+    if (kind !== expect) {
+      fd.close();
+      throw new PinnedTypeError(path, expect, kind);
+    }
+  }
+  return fd;
+}
+
+/** A pin holds another kind of BPF object than the command needs. */
+export class PinnedTypeError extends BeeTsError {
+  constructor(
+    readonly path: string,
+    readonly expected: BpfObjectKind,
+    readonly actual: BpfObjectKind | undefined,
+  ) {
+    super('PINNED_TYPE', `${path}: incorrect object type: ${actual ?? 'unknown'} (expected a pinned ${expected})`);
+  }
 }
 
 export function progAttach(targetFd: number, progFd: number, attachType: number, flags = 0, subject?: string): void {

@@ -232,6 +232,10 @@ export class FakeBackend implements SyscallBackend {
   pageSize(): number {
     return 4096;
   }
+  /** The fake holds maps only. */
+  bpfObjectKind(fd: number): 'map' | undefined {
+    return this.fds.has(fd) ? 'map' : undefined;
+  }
   uname() {
     return { sysname: 'Linux', release: '6.18.0-fake', version: '#1 SMP', machine: 'x86_64' };
   }

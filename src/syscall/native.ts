@@ -123,6 +123,15 @@ function createNativeBackend(): SyscallBackend {
       return { sysname: field(0), release: field(2), version: field(3), machine: field(4) };
     },
     numPossibleCpus: () => ncpu,
+    bpfObjectKind: (fd) => {
+      let target: string;
+      try {
+        target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return undefined;
+      }
+      return ({ 'anon_inode:bpf-prog': 'prog', 'anon_inode:bpf-map': 'map', 'anon_inode:bpf_link': 'link', 'anon_inode:btf': 'btf' } as const)[target];
+    },
   };
 }
 

@@ -106,6 +106,24 @@ describe.skipIf(skip)('inspection CLI vs bpftool', () => {
     expect(bad.stderr).toMatch(/key expected 4 bytes got 2/);
   });
 
+  it('a pin of the wrong kind is refused like bpftool (incorrect object type), before anything reads it', () => {
+    const prog = `${dir}/progs/${fs.readdirSync(`${dir}/progs`)[0]}`;
+    const map = `${dir}/maps/globals_data`;
+    for (const [args, kind] of [
+      [['prog', 'show', 'pinned', map], 'map'],
+      [['map', 'dump', 'pinned', prog], 'prog'],
+      [['map', 'show', 'pinned', prog], 'prog'],
+      [['link', 'show', 'pinned', map], 'map'],
+    ] as const) {
+      const ref = spawnSync('bpftool', args, { encoding: 'utf8' });
+      const ours = runCli([...args]);
+      expect(ref.stderr, `bpftool ${args.join(' ')}`).toContain(`Error: incorrect object type: ${kind}`);
+      expect(ours.stderr, args.join(' ')).toContain(`incorrect object type: ${kind}`);
+      expect(ours.stdout).toBe('');
+      expect(ours.status).toBe(ref.status);
+    }
+  });
+
   it('map pin and show pinned', () => {
     const p = `${dir}/repinned`;
     bee('map', 'pin', 'id', String(dataMapId), p);
