@@ -1,7 +1,8 @@
 // bee-ts library entry point.
 import './syscall/native.js';
 
-export { BpfObject, Program, Globals, LoadError, type OpenOptions } from './loader/object.js';
+export { BpfObject, Program, Globals, LoadError, type OpenOptions, type CoreRelocationReport } from './loader/object.js';
+export { OpenMap, OpenProgram, OpenApiError } from './loader/open-api.js';
 export { parseObject, SpecError, type ObjectSpec, type ProgramSpec, type MapSpec } from './loader/spec.js';
 export { BpfMap } from './maps/map.js';
 export { createMap } from './maps/create.js';

@@ -29,3 +29,26 @@ describe('externs', () => {
     expect(Object.fromEntries(e.map((x) => [x.name, x.kind]))).toEqual({ _stext: 'ksym', bpf_task_from_pid: 'kfunc', bpf_task_release: 'kfunc', bpf_kfunc_that_does_not_exist: 'kfunc' });
   });
 });
+
+describe('open-time API: argument checks (no kernel)', () => {
+  it('refuses bad sizes, unknown types, misplaced inner maps and data-section layouts', async () => {
+    const { BpfObject } = await import('../src/loader/object.js');
+    const { OpenApiError } = await import('../src/loader/open-api.js');
+    const o = BpfObject.fromBytes(readFixture('user_sized.bpfel.o'), { file: 'user_sized.o' });
+    const m = o.mapSpec('spare');
+    expect(() => m.setMaxEntries(-1)).toThrow(OpenApiError);
+    expect(() => m.setMaxEntries(2 ** 32)).toThrow(/user_sized\.o: max_entries must be an integer from 0 to 4294967295, got 4294967296/);
+    expect(() => m.setValueSize(1.5)).toThrow(/value_size must be an integer/);
+    expect(() => m.setType(9999)).toThrow(/map 'spare': unknown map type 9999/);
+    expect(() => m.setInnerMap(3)).toThrow(/map 'spare' is a hash map, not a map of maps/);
+    expect(() => o.mapSpec('.bss').setMaxEntries(2)).toThrow(/holds \.bss; its layout comes from the object's globals/);
+    expect(() => o.mapSpec('nope')).toThrow(/user_sized\.o: no map 'nope' \(have: /);
+    expect(() => o.programSpec('other').setType(0)).toThrow(/unknown program type 0/);
+    expect(() => o.programSpec('retarget').setAttachTarget('x y')).toThrow(/attach target must be a kernel symbol name/);
+    // Setters chain and are visible in the spec.
+    m.setMaxEntries(5).setKeySize(8).setAutocreate(false);
+    expect(m.spec).toMatchObject({ maxEntries: 5, keySize: 8, keyTypeId: undefined });
+    expect(m.autocreate).toBe(false);
+    expect(o.programSpec('other').setAutoload(false).autoload).toBe(false);
+  });
+});

@@ -26,8 +26,10 @@ import { SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS } from './sections.js';
 import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
 import { type AttachOptions, attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
+import { OpenMap, OpenProgram, type OpenState } from './open-api.js';
 import { type DataSectionSpec, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
+import { BpfError, EINVAL } from '../syscall/errno.js';
 
 export class LoadError extends BeeTsError {
   constructor(
@@ -119,6 +121,27 @@ function coreTargets(btfPath?: string): CoreTargets {
 }
 
 
+
+// Map types whose zero sizes are normal: no key (queue, stack, bloom filter, ring buffers), no
+// value (ring buffers), max_entries 0 by rule (local storages) or defaulted (perf event array).
+const NO_KEY = new Set<number>([MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER, MapType.RINGBUF, MapType.USER_RINGBUF]);
+const NO_VALUE = new Set<number>([MapType.RINGBUF, MapType.USER_RINGBUF]);
+const NO_MAX = new Set<number>([MapType.PERF_EVENT_ARRAY, MapType.CGROUP_STORAGE, MapType.PERCPU_CGROUP_STORAGE, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
+
+/** When the kernel refuses a map with EINVAL: the zero sizes user space was meant to set, said so. */
+function zeroSizeHint(m: MapSpec, haveInner: boolean): string | undefined {
+  const zero: [string, string][] = [];
+  if (m.maxEntries === 0 && !NO_MAX.has(m.type)) zero.push(['max_entries', 'setMaxEntries']);
+  if (m.keySize === 0 && !NO_KEY.has(m.type)) zero.push(['key_size', 'setKeySize']);
+  if (m.valueSize === 0 && !NO_VALUE.has(m.type)) zero.push(['value_size', 'setValueSize']);
+  const parts = zero.map(([f]) => `${f} is 0`);
+  let hint = parts.length
+    ? `${parts.join(' and ')}, so the object expects user space to size the map before load: mapSpec('${m.name}').${zero.map(([, c]) => `${c}(n)`).join('.')} (libbpf: bpf_map__set_${zero[0]![0]})`
+    : undefined;
+  if ((m.type === MapType.ARRAY_OF_MAPS || m.type === MapType.HASH_OF_MAPS) && !m.inner && !haveInner)
+    hint = `${hint ? `${hint}; ` : ''}a map of maps needs an inner map template: declare __array(values, ...) or call mapSpec('${m.name}').setInnerMap(map)`;
+  return hint;
+}
 
 /** A loaded program: its fd, and attach/pin/test-run helpers. */
 export class Program implements Disposable {
@@ -218,7 +241,7 @@ export class Globals {
   }
 }
 
-export class BpfObject implements Disposable {
+export class BpfObject implements Disposable, OpenState {
   readonly spec: ObjectSpec;
   readonly file: string;
   readonly maps = new Map<string, BpfMap>();
@@ -233,6 +256,11 @@ export class BpfObject implements Disposable {
   private links: Link[] = [];
   /** CO-RE candidates per local type, narrowed across the object's relocations (libbpf's cand_cache). */
   private coreCandidates: CandidateCache = new Map();
+  /** Open-time state (see mapSpec() / programSpec()). */
+  readonly autoload: Set<string>;
+  readonly noAutocreate = new Set<string>();
+  readonly innerMapFds = new Map<string, number>();
+  readonly programTypes: Map<string, { type?: number; expectedAttachType?: number }>;
   private structOps?: { plans: Map<string, StructOpsPlan>; programs: Map<string, ProgramTarget> };
 
   constructor(
@@ -242,7 +270,27 @@ export class BpfObject implements Disposable {
     this.spec = spec;
     this.file = spec.file;
     this.globals = new Globals(this);
+    this.autoload = new Set(opts.autoload ?? spec.programs.map((p) => p.name));
+    this.programTypes = new Map(Object.entries(opts.programTypes ?? {}));
   }
+
+  /**
+   * A map before load, to change what libbpf lets user space change: setMaxEntries, setValueSize,
+   * setKeySize, setType, setInnerMap, setAutocreate (bpf_map__set_*).
+   */
+  mapSpec(name: string): OpenMap {
+    const m = this.spec.maps.find((x) => x.name === name || x.dataSection?.section === name);
+    if (!m) throw new LoadError(this.file, `no map '${name}' (have: ${this.spec.maps.map((x) => x.name).join(', ') || 'none'})`);
+    return new OpenMap(this, m);
+  }
+
+  /** A program before load: setType, setAttachTarget, setAutoload (bpf_program__set_*). */
+  programSpec(name: string): OpenProgram {
+    const p = this.spec.programs.find((x) => x.name === name);
+    if (!p) throw new LoadError(this.file, `no program '${name}' (have: ${this.spec.programs.map((x) => x.name).join(', ') || 'none'})`);
+    return new OpenProgram(this, p);
+  }
+
 
   static open(file: string, opts: OpenOptions = {}): BpfObject {
     let bytes: Buffer;
@@ -296,7 +344,7 @@ export class BpfObject implements Disposable {
   program(name: string): Program {
     const p = this.programs.get(name);
     if (!p) {
-      if (this.loaded && this.spec.programs.some((x) => x.name === name)) throw new Error(`${this.file}: program '${name}' was not loaded (autoload: ${this.opts.autoload?.join(', ')})`);
+      if (this.loaded && this.spec.programs.some((x) => x.name === name)) throw new Error(`${this.file}: program '${name}' was not loaded (autoload: ${[...this.autoload].join(', ')})`);
       throw new Error(`${this.file}: no program '${name}' (have: ${[...this.programs.keys()].join(', ')})`);
     }
     return p;
@@ -321,7 +369,7 @@ export class BpfObject implements Disposable {
       for (const p of this.spec.programs) {
         // struct_ops programs no struct_ops map names have no attach point: left out, as libbpf does.
         if (p.progType === ProgType.STRUCT_OPS && !this.structOps?.programs.has(p.name)) continue;
-        if (!only || only.includes(p.name)) this.loadOne(p);
+        if (this.autoload.has(p.name)) this.loadOne(p);
       }
       this.fillSlots();
       for (const plan of this.structOps?.plans.values() ?? []) fillStructOpsImage(plan, (n) => this.programs.get(n)?.fd.value, this.file);
@@ -330,6 +378,9 @@ export class BpfObject implements Disposable {
     } catch (e) {
       this.close();
       for (const p of this.createdPins) fs.rmSync(p, { force: true });
+      // Every load error names the object (the README's `<file>: ...` promise), whatever layer
+      // threw it; the error keeps its class (VerifierError, BpfError, ...).
+      if (e instanceof Error && !e.message.startsWith(`${this.file}: `)) e.message = `${this.file}: ${e.message}`;
       throw e;
     }
     return this;
@@ -409,6 +460,7 @@ export class BpfObject implements Disposable {
   private createMaps(): void {
     const mmapable = this.spec.dataSections.length > 0 && haveMmapableArrays();
     for (const m of this.spec.maps) {
+      if (this.noAutocreate.has(m.name)) continue;
       const opts = {
         btf: this.spec.btf,
         btfFd: this.btfFd,
@@ -424,7 +476,9 @@ export class BpfObject implements Disposable {
         continue;
       }
       let inner: BpfMap | undefined;
-      if (m.inner) {
+      const innerFd = this.innerMapFds.get(m.name);
+      if (innerFd !== undefined) opts.innerMapFd = innerFd;
+      else if (m.inner) {
         inner = createMap(m.inner, { btf: this.spec.btf, btfFd: this.btfFd });
         opts.innerMapFd = inner.fd.value;
       }
@@ -444,6 +498,10 @@ export class BpfObject implements Disposable {
           if (m.dataSection.readonly) map.freeze();
         }
         if (m.dataSection) this.dataMaps.set(m.dataSection.section, { spec: m.dataSection, map });
+      } catch (e) {
+        const hint = e instanceof BpfError && e.errno === EINVAL ? zeroSizeHint(m, innerFd !== undefined) : undefined;
+        if (hint) throw new LoadError(this.file, `${e instanceof Error ? e.message : e}: ${hint}`, { cause: e });
+        throw e;
       } finally {
         inner?.close();
       }
@@ -509,7 +567,8 @@ export class BpfObject implements Disposable {
           }
           case 'map': {
             const m = this.maps.get(r.target);
-            if (!m) throw new LoadError(this.file, `program '${p.name}' uses map '${r.target}', which was not created`);
+            if (!m)
+              throw new LoadError(this.file, `program '${p.name}' uses map '${r.target}', which was not created${this.noAutocreate.has(r.target) ? ' (autocreate is off: setAutocreate(false)); turn autoload off for this program too' : ''}`);
             insns.setSrc(i, BPF_PSEUDO_MAP_FD);
             insns.setImm(i, m.fd.value);
             insns.setImm(i + 1, 0);
@@ -639,7 +698,7 @@ export class BpfObject implements Disposable {
   private attachBtfId(p: ProgramSpec): number {
     const so = this.structOps?.programs.get(p.name);
     if (so) return so.attachBtfId;
-    if (!(p.secFlags & SEC_ATTACH_BTF)) return 0;
+    if (!(this.secFlags(p) & SEC_ATTACH_BTF)) return 0;
     const k = kernelBtf();
     if (!k) throw new LoadError(this.file, `program '${p.name}' (${p.section}) needs kernel BTF (/sys/kernel/btf/vmlinux)`);
     const target = p.attachTarget;
@@ -652,10 +711,16 @@ export class BpfObject implements Disposable {
     return id;
   }
 
+  /** The SEC() flags, unless the program type was changed: then they no longer apply (libbpf drops the SEC() handler). */
+  private secFlags(p: ProgramSpec): number {
+    const t = this.programTypes.get(p.name)?.type;
+    return t !== undefined && t !== p.progType ? 0 : p.secFlags;
+  }
+
   private loadOne(p: ProgramSpec): void {
-    const over = this.opts.programTypes?.[p.name];
+    const over = this.programTypes.get(p.name);
     const type = over?.type ?? p.progType;
-    if (!type) throw new LoadError(this.file, `program '${p.name}': section '${p.section}' does not name a program type; set one with programTypes (API) or rename the section (e.g. SEC("tp/..."))`);
+    if (!type) throw new LoadError(this.file, `program '${p.name}': section '${p.section}' does not name a program type; set one with programSpec(name).setType() (API) or rename the section (e.g. SEC("tp/..."))`);
     const expected = over?.expectedAttachType ?? this.structOps?.programs.get(p.name)?.memberIndex ?? p.expectedAttachType;
     const a = this.assemble(p);
     const withBtf = this.btfFd !== undefined && a.funcInfo.length > 0 && a.funcInfo[0]![0] === 0;
@@ -670,8 +735,8 @@ export class BpfObject implements Disposable {
     const ldv = new DataView(li.buffer);
     a.lineRaw.forEach((r, k) => r.forEach((v, j) => ldv.setUint32(k * 16 + j * 4, v >>> 0, true)));
     let flags = 0;
-    if (p.secFlags & SEC_SLEEPABLE) flags |= BPF_F_SLEEPABLE;
-    if (p.secFlags & SEC_XDP_FRAGS) flags |= BPF_F_XDP_HAS_FRAGS;
+    if (this.secFlags(p) & SEC_SLEEPABLE) flags |= BPF_F_SLEEPABLE;
+    if (this.secFlags(p) & SEC_XDP_FRAGS) flags |= BPF_F_XDP_HAS_FRAGS;
     const fd = loadProgram(
       {
         type,
@@ -699,11 +764,12 @@ export class BpfObject implements Disposable {
   private fillSlots(): void {
     for (const m of this.spec.maps) {
       if (!m.initSlots) continue;
-      const map = this.maps.get(m.name)!;
+      const map = this.maps.get(m.name);
+      if (!map) continue; // autocreate off
       for (const s of m.initSlots) {
         const fd = m.type === MapType.PROG_ARRAY ? this.programs.get(s.symbol)?.fd : this.maps.get(s.symbol)?.fd;
         // A program left out by autoload leaves its slot empty (as libbpf does).
-        if (!fd && m.type === MapType.PROG_ARRAY && this.opts.autoload && !this.opts.autoload.includes(s.symbol)) continue;
+        if (!fd && m.type === MapType.PROG_ARRAY && !this.autoload.has(s.symbol)) continue;
         if (!fd) throw new LoadError(this.file, `map '${m.name}' slot ${s.index} refers to '${s.symbol}', which was not loaded`);
         map.update(s.index, fd.value);
       }
