@@ -19,6 +19,7 @@ export { attachProgram, AttachError, type AttachOptions } from './link/attach.js
 export { closeLinksOnSignals, type Link } from './link/link.js';
 export { attachStructOps, StructOpsRegisterError } from './link/struct-ops.js';
 export { attachIter, IterLink, type IterOptions } from './link/iter.js';
+export { attachNetns, attachSockMap, attachToSocket, type AttachMode } from './link/sock.js';
 export { StructOpsError } from './loader/struct-ops.js';
 export * as constants from './syscall/constants.js';
 export { RingBufReader, type RawRecordHandler, type RingBufOptions } from './ringbuf/ringbuf.js';

@@ -61,6 +61,13 @@ class Recorder implements Partial<SyscallBackend> {
   close(): number {
     return 0;
   }
+  private nextFd = 200;
+  dupCloexec(): number {
+    return this.nextFd++;
+  }
+  uname() {
+    return { sysname: 'Linux', release: '6.18.0-recorder', version: '#1', machine: 'x86_64' };
+  }
   last(cmd: number) {
     return this.calls.filter((c) => c.cmd === cmd).at(-1)!;
   }
@@ -123,5 +130,44 @@ describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offset
     const plain = rec.last(Cmd.LINK_CREATE).attr;
     expect(plain.readBigUInt64LE(lc('iter_info'))).toBe(0n);
     expect(plain.readUInt32LE(lc('iter_info_len'))).toBe(0);
+  });
+
+  it('sockmap programs: a sockmap link on the map fd, or PROG_ATTACH/PROG_DETACH naming the program; sk_lookup as a netns link; uprobe.session with its own attach type', () => {
+    const lc = (f: string) => offsetOf('bpf_attr', `link_create.${f}`);
+    const pa = (f: string) => offsetOf('bpf_attr', f);
+    for (const [section, type, at] of [
+      ['sk_msg', ProgType.SK_MSG, AttachType.SK_MSG_VERDICT],
+      ['sk_skb/stream_parser', ProgType.SK_SKB, AttachType.SK_SKB_STREAM_PARSER],
+      ['sk_skb/stream_verdict', ProgType.SK_SKB, AttachType.SK_SKB_STREAM_VERDICT],
+      ['sk_skb/verdict', ProgType.SK_SKB, AttachType.SK_SKB_VERDICT],
+    ] as const) {
+      const p = { ...prog('sockmap', '', type, at), section };
+      attachProgram(p, { map: 33 }).close();
+      const c = rec.last(Cmd.LINK_CREATE).attr;
+      expect([c.readUInt32LE(lc('prog_fd')), c.readUInt32LE(lc('target_fd')), c.readUInt32LE(lc('attach_type'))]).toEqual([60, 33, at]);
+      const before = rec.calls.length;
+      const l = attachProgram(p, { map: 33, attachMode: 'attach' });
+      const att = rec.calls.slice(before).find((x) => x.cmd === Cmd.PROG_ATTACH)!.attr;
+      // The attach goes through fds of our own (dups), so it survives the caller closing theirs.
+      expect(att.readUInt32LE(pa('attach_type'))).toBe(at);
+      expect(att.readUInt32LE(pa('target_fd'))).not.toBe(0);
+      l.close();
+      const det = rec.last(Cmd.PROG_DETACH).attr;
+      expect(det.readUInt32LE(pa('attach_type'))).toBe(at);
+      expect(det.readUInt32LE(pa('target_fd'))).toBe(att.readUInt32LE(pa('target_fd')));
+      expect(det.readUInt32LE(pa('attach_bpf_fd'))).toBe(att.readUInt32LE(pa('attach_bpf_fd')));
+    }
+    expect(() => attachProgram({ ...prog('sockmap', '', ProgType.SK_MSG, AttachType.SK_MSG_VERDICT), section: 'sk_msg' })).toThrow(/pass \{ map/);
+
+    attachProgram(prog('netns', '', ProgType.SK_LOOKUP, AttachType.SK_LOOKUP)).close();
+    const nl = rec.last(Cmd.LINK_CREATE).attr;
+    expect(nl.readUInt32LE(lc('attach_type'))).toBe(AttachType.SK_LOOKUP);
+    expect(nl.readUInt32LE(lc('target_fd'))).not.toBe(0); // /proc/self/ns/net, opened
+
+    const libc = ['/lib/x86_64-linux-gnu/libc.so.6', '/lib/aarch64-linux-gnu/libc.so.6', '/usr/lib/libc.so.6'].find((x) => fs.existsSync(x))!;
+    attachProgram(prog('uprobe.session', `${libc}:getppid`, ProgType.KPROBE, AttachType.TRACE_UPROBE_SESSION)).close();
+    const us = rec.last(Cmd.LINK_CREATE).attr;
+    expect(us.readUInt32LE(lc('attach_type'))).toBe(AttachType.TRACE_UPROBE_SESSION);
+    expect(us.readUInt32LE(lc('uprobe_multi.flags'))).toBe(0);
   });
 });

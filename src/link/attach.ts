@@ -18,6 +18,7 @@ import { tcAttachNetlink, tcDetachNetlink, type TcDirection, XDP_FLAGS_REPLACE, 
 import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './tracefs.js';
 export { attachStructOps } from './struct-ops.js';
 import { attachIter, type IterOptions } from './iter.js';
+import { type AttachMode, attachNetns, attachSockMap, attachToSocket, type SockMapTarget } from './sock.js';
 
 export class AttachError extends BeeTsError {
   constructor(
@@ -62,6 +63,14 @@ export interface AttachOptions {
   cookies?: Record<string, bigint>;
   /** iter/...: the one map, task or cgroup to walk (targets that take one). */
   iter?: IterOptions;
+  /** sk_msg / sk_skb: the SOCKMAP or SOCKHASH (a BpfMap or its fd). */
+  map?: SockMapTarget;
+  /** sk_lookup / flow_dissector: the network namespace (a path like /run/netns/x, or an fd; default this process's). */
+  netns?: string | number;
+  /** sk_msg / sk_skb / sk_lookup / flow_dissector: a BPF link, PROG_ATTACH, or auto (the link where the kernel has it). */
+  attachMode?: AttachMode;
+  /** socket / sk_reuseport: the socket fd to attach to (setsockopt SO_ATTACH_BPF / SO_ATTACH_REUSEPORT_EBPF). */
+  socket?: number;
 }
 
 function ifindexOf(iface: string | number | undefined, prog: string): number {
@@ -160,9 +169,10 @@ function attachUprobe(p: AttachableProgram, spec: string, retprobe: boolean, o: 
  * uprobe.multi (6.6+): one BPF link probing every function of a binary that matches a glob
  * (`libc.so.6:getp*id`), optionally one cookie per function, optionally one process.
  */
-function attachUprobeMulti(p: AttachableProgram, spec: string, retprobe: boolean, o: AttachOptions): Link {
+function attachUprobeMulti(p: AttachableProgram, spec: string, retprobe: boolean, o: AttachOptions, session = false): Link {
+  const base = session ? 'uprobe.session' : retprobe ? 'uretprobe.multi' : 'uprobe.multi';
   const i = spec.lastIndexOf(':');
-  if (i <= 0) throw new AttachError(p.name, `uprobe.multi target '${spec}' must be <binary>:<function glob>`);
+  if (i <= 0) throw new AttachError(p.name, `${base} target '${spec}' must be <binary>:<function glob>`);
   let binary: string;
   let funcs: { name: string; offset: number }[];
   const pattern = spec.slice(i + 1);
@@ -181,14 +191,15 @@ function attachUprobeMulti(p: AttachableProgram, spec: string, retprobe: boolean
     if (unknown.length) throw new AttachError(p.name, `cookies for functions the pattern '${pattern}' does not match: ${unknown.join(', ')}`);
   }
   const path = cstr(binary);
-  const what = `${retprobe ? 'uretprobe' : 'uprobe'}.multi ${binary}:${pattern} (${funcs.length} function${funcs.length === 1 ? '' : 's'})`;
+  const what = `${base} ${binary}:${pattern} (${funcs.length} function${funcs.length === 1 ? '' : 's'})`;
   let fd;
   try {
     fd = linkCreate(
       {
         progFd: p.fd.value,
         targetFd: 0,
-        attachType: AttachType.TRACE_UPROBE_MULTI,
+        // A session program runs at entry and (when it returns 0) at return: its own attach type (6.13+).
+        attachType: session ? AttachType.TRACE_UPROBE_SESSION : AttachType.TRACE_UPROBE_MULTI,
         extra: (a) => {
           a.ptr(16, path).ptr(24, new Uint8Array(offsets.buffer));
           if (cookies) a.ptr(40, new Uint8Array(cookies.buffer));
@@ -198,10 +209,11 @@ function attachUprobeMulti(p: AttachableProgram, spec: string, retprobe: boolean
       what,
     );
   } catch (e) {
+    if (e instanceof BpfError && e.errno === EINVAL && session) throw new NotSupportedError('uprobe.session links', '6.13', sys().uname().release, `program '${p.name}': ${what}: EINVAL; use a uprobe.multi and a uretprobe.multi program`, { cause: e });
     if (e instanceof BpfError && e.errno === EINVAL) throw new NotSupportedError('uprobe.multi links', '6.6', sys().uname().release, `program '${p.name}': ${what}: EINVAL; use uprobe/ sections, one per function`, { cause: e });
     throw e;
   }
-  return new BaseLink(retprobe ? 'uretprobe.multi' : 'uprobe.multi', p.name, `${binary}:${pattern} (${funcs.map((f) => f.name).join(', ')})`, fd);
+  return new BaseLink(base, p.name, `${binary}:${pattern} (${funcs.map((f) => f.name).join(', ')})`, fd);
 }
 
 /** Spec ids handed out per __bpf_usdt_specs map (an object's USDT attachments share it). */
@@ -448,6 +460,8 @@ export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link
       return attachUprobeMulti(p, target, false, o);
     case 'uretprobe.multi':
       return attachUprobeMulti(p, target, true, o);
+    case 'uprobe.session':
+      return attachUprobeMulti(p, target, false, o, true);
     case 'usdt':
       return attachUsdt(p, target, o);
     case 'tracepoint':
@@ -468,6 +482,13 @@ export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link
       return attachCgroup(p, o);
     case 'iter':
       return attachIter(p, o.iter);
+    case 'sockmap':
+      return attachSockMap(p, o.map, o.attachMode);
+    case 'netns':
+      return attachNetns(p, o.netns, o.attachMode);
+    case 'socket':
+      if (o.socket === undefined) throw new AttachError(p.name, `a ${p.section} program attaches to a socket: pass { socket: fd } or use attachToSocket(fd)`);
+      return attachToSocket(p, o.socket);
     case 'struct_ops':
       throw new AttachError(p.name, `struct_ops programs are registered through the struct_ops map that names them: obj.registerStructOps('<map>') (or attachAll)`);
     default:
@@ -488,6 +509,7 @@ export function canAutoAttach(p: AttachableProgram): boolean {
     case 'uretprobe':
     case 'uprobe.multi':
     case 'uretprobe.multi':
+    case 'uprobe.session':
     case 'usdt':
     case 'tracepoint':
     case 'raw_tracepoint':

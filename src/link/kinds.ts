@@ -27,6 +27,10 @@ export type AttachKind =
   | 'cgroup'
   | 'perf_event'
   | 'struct_ops'
+  | 'sockmap'
+  | 'netns'
+  | 'socket'
+  | 'uprobe.session'
   | 'none';
 
 /** A map the attach code writes into (USDT argument specs go into `__bpf_usdt_specs`). */

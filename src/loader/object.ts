@@ -168,6 +168,10 @@ export class Program implements Disposable {
   attach(opts: AttachOptions = {}): Link {
     return attachProgram(this, opts);
   }
+  /** Socket filter / SO_REUSEPORT program on one socket (setsockopt SO_ATTACH_BPF); detached on close. */
+  attachToSocket(socketFd: number): Link {
+    return attachProgram(this, { socket: socketFd });
+  }
 
   /** BPF_PROG_TEST_RUN (skb, XDP, raw_tp, syscall programs...). */
   testRun(opts: TestRunOpts = {}) {
