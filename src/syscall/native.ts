@@ -130,7 +130,7 @@ function createNativeBackend(): SyscallBackend {
       } catch {
         return undefined;
       }
-      return ({ 'anon_inode:bpf-prog': 'prog', 'anon_inode:bpf-map': 'map', 'anon_inode:bpf_link': 'link', 'anon_inode:btf': 'btf' } as const)[target];
+      return ({ 'anon_inode:bpf-prog': 'prog', 'anon_inode:bpf-map': 'map', 'anon_inode:bpf_link': 'link', 'anon_inode:bpf-link': 'link', 'anon_inode:btf': 'btf' } as const)[target];
     },
   };
 }
