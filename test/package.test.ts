@@ -17,6 +17,7 @@ import { k8sManifests, toYaml } from '../src/bee/k8s.js';
 import { TarError, writeTar } from '../src/bee/tar.js';
 import { wantsHostPid } from '../src/cli/package.js';
 import { fixture, root, runCli } from './helpers.js';
+import { freePort } from './registry-helper.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-package-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -139,6 +140,22 @@ describe('Kubernetes manifests', () => {
     const p = runCli(['k8s', 'r.example/p:1', '--prom-port', '70000']);
     expect(p.status).toBe(2);
     expect(p.stderr).toContain('--prom-port');
+  });
+
+  it('package: a missing probe, a bad reference or an unreachable base registry fail with one clear line, writing nothing', async () => {
+    const closed = await freePort();
+    const out = path.join(tmp, 'never.tar');
+    const missing = runCli(['package', path.join(tmp, 'nope.o'), 'localhost/x:1', '--oci-archive', out]);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.o: no such file/);
+    const badRef = runCli(['package', path.join(root, 'examples', 'tcpconnect.o'), 'Bad Ref!', '--oci-archive', out]);
+    expect(badRef.status).not.toBe(0);
+    expect(badRef.stderr).toMatch(/^Error: .*Bad Ref!/m);
+    const base = runCli(['--plain-http', 'package', path.join(root, 'examples', 'tcpconnect.o'), 'localhost/x:1', '--base', `127.0.0.1:${closed}/base:1`, '--oci-archive', out]);
+    expect(base.status).not.toBe(0);
+    expect(base.stderr).toMatch(new RegExp(`^Error: 127\\.0\\.0\\.1:${closed}/base:1: cannot reach .*is the registry running`, 'm'));
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
   it('hostPID follows the probe: on for uprobe and USDT programs, off for tracepoints', () => {

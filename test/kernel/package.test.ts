@@ -143,7 +143,7 @@ describe.skipIf(skip)('bee-ts package: a container image podman runs and Prometh
     expect(JSON.parse(archiveFile(path.join(tmp, 'epoch.tar'), 'index.json')).manifests[0].digest).not.toBe(mdigest);
     fs.rmSync(path.join(tmp, 'again.tar'));
     fs.rmSync(path.join(tmp, 'epoch.tar'));
-  }, 180_000);
+  }, 300_000);
 
   it("README's container section runs this path: the same package, podman and Prometheus steps", () => {
     const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -172,6 +172,8 @@ describe.skipIf(skip)('bee-ts package: a container image podman runs and Prometh
     await waitFor('the probe to start in the container', () => (podman('logs', name).stderr.includes('bee-ts: running') ? true : undefined), 60_000).catch((e) => {
       throw new Error(`${e}; logs: ${podman('logs', name).stderr}`);
     });
+    const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+    expect([ready.status, (await ready.text()).trim()]).toEqual([200, 'ready']);
     const target = await freePort();
     await connectTimes(target, 3);
     const prom = await startPrometheus(tmp, `127.0.0.1:${metricsPort}`);
@@ -188,6 +190,28 @@ describe.skipIf(skip)('bee-ts package: a container image podman runs and Prometh
     expect(stop.status, stop.stderr).toBe(0);
     expect(podman('inspect', name, '--format', '{{.State.ExitCode}}').stdout.trim()).toBe('0');
   }, 240_000);
+
+  it('packages a bee image from the local store (its digest labelled) and writes manifests for it with --k8s', () => {
+    const store = path.join(tmp, 'store');
+    const beeRef = `${registry.host}/${tag}/probe:1`;
+    const obj = path.join(tmp, 'tcpconnect-built.o');
+    const b = runCli(['--storage', store, 'build', path.join(root, 'examples', 'tcpconnect.c'), beeRef, '-o', obj]);
+    expect(b.status, b.stderr).toBe(0);
+    const out = path.join(tmp, 'from-ref.tar');
+    const k8s = path.join(tmp, 'from-ref.yaml');
+    const p = runCli(['--storage', store, 'package', beeRef, `localhost/${tag}/from-ref:1`, '--oci-archive', out, '--k8s', k8s, '--namespace', 'probes']);
+    expect(p.status, p.stderr).toBe(0);
+    const index = JSON.parse(archiveFile(out, 'index.json'));
+    const manifest = JSON.parse(archiveFile(out, `blobs/sha256/${index.manifests[0].digest.slice(7)}`));
+    const labels = JSON.parse(archiveFile(out, `blobs/sha256/${manifest.config.digest.slice(7)}`)).config.Labels;
+    expect(labels['io.bee-ts.probe.digest']).toBe(`sha256:${crypto.createHash('sha256').update(fs.readFileSync(obj)).digest('hex')}`);
+    expect(labels['io.bee-ts.probe.image']).toMatch(new RegExp(`^${beeRef.replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`));
+    const yaml = fs.readFileSync(k8s, 'utf8');
+    expect(yaml).toContain(`image: "localhost/${tag}/from-ref:1"`);
+    expect(yaml).toContain('hostPID: false');
+    expect(yaml).toContain('namespace: probes');
+    fs.rmSync(out);
+  }, 120_000);
 
   it('--base pulls a base image from a registry; the result is pushed and podman pulls and runs it; docker-archive loads too', async () => {
     const base = `${registry.host}/${tag}/base:1`;
