@@ -483,7 +483,7 @@ export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link
     case 'iter':
       return attachIter(p, o.iter);
     case 'sockmap':
-      return attachSockMap(p, o.map, o.attachMode);
+      return attachSockMap(p, o.map ?? soleSockMap(p), o.attachMode);
     case 'netns':
       return attachNetns(p, o.netns, o.attachMode);
     case 'socket':
@@ -496,6 +496,13 @@ export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link
       if (p.spec.progType === ProgType.SCHED_CLS && o.iface !== undefined) return attachTc(p, o);
       throw new AttachError(p.name, `section '${p.section}' has no automatic attach point (${p.spec.attach}); attach it explicitly`);
   }
+}
+
+/** The object's one SOCKMAP/SOCKHASH, if it has exactly one (sk_msg / sk_skb attach there by default). */
+function soleSockMap(p: AttachableProgram): { fd: Fd } | undefined {
+  const maps = p.object.sockMaps?.() ?? [];
+  if (maps.length > 1) throw new AttachError(p.name, `the object has ${maps.length} sockmaps (${maps.map((m) => m.name).join(', ')}): pass { map: obj.map('<name>') }`);
+  return maps[0];
 }
 
 /** Whether a program can auto-attach from its section alone (no target → needs options). */
@@ -521,6 +528,8 @@ export function canAutoAttach(p: AttachableProgram): boolean {
     case 'cgroup':
     case 'iter':
       return true;
+    case 'sockmap':
+      return p.object.sockMaps?.().length === 1;
     default:
       return false;
   }

@@ -54,5 +54,9 @@ export interface AttachableProgram {
     readonly progType: number;
   };
   /** The object the program came from: its maps by name (throws when there is none). */
-  readonly object: { map(name: string): AttachMap };
+  readonly object: {
+    map(name: string): AttachMap;
+    /** The object's SOCKMAP / SOCKHASH maps (sk_msg and sk_skb attach to the only one when none is named). */
+    sockMaps?(): { name: string; fd: Fd }[];
+  };
 }

@@ -789,6 +789,11 @@ export class BpfObject implements Disposable, OpenState {
     return { map: this.map(name), image: plan.image, link: plan.link, typeName: m.structOps.typeName };
   }
 
+  /** The object's SOCKMAP and SOCKHASH maps (what sk_msg / sk_skb programs attach to). */
+  sockMaps(): { name: string; fd: Fd }[] {
+    return [...this.maps.entries()].filter(([, m]) => m.type === MapType.SOCKMAP || m.type === MapType.SOCKHASH).map(([name, m]) => ({ name, fd: m.fd }));
+  }
+
   /** Names of the object's struct_ops maps. */
   structOpsNames(): string[] {
     return this.spec.maps.filter((m) => m.structOps).map((m) => m.name);
