@@ -9,7 +9,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseBtf } from '../src/btf/btf.js';
 import { encodeBtf } from '../src/btf/encode.js';
 import { BtfKind, type BtfType, INT_SIGNED } from '../src/btf/types.js';
+import { compileFormatter, flattenLabels, FormatError, MAX_FORMAT_VALUES } from '../src/bee/format.js';
+import { planWatches } from '../src/bee/watch.js';
 import { parseBytesOrJson } from '../src/cli/inspect.js';
+import type { ObjectSpec } from '../src/loader/spec.js';
+import { MapType } from '../src/syscall/constants.js';
 import { CodecError, compileCodec } from '../src/maps/codec.js';
 import { BpfObject } from '../src/loader/object.js';
 import { readInputFile } from '../src/syscall/files.js';
@@ -145,5 +149,51 @@ describe('input files are regular files, read with a bound', () => {
       expect(r.stderr, args.join(' ')).toMatch(/must be a regular file, and this is a (character device|FIFO)/);
     }
     expect(Date.now() - t0).toBeLessThan(60_000);
+  });
+});
+
+describe('the run formatter is memoized and bounded', () => {
+  /** s_k = struct { s_{k-1} a; s_{k-1} b; } over a u16: 2^(k+1) bytes, 2^k values, k+2 types. */
+  function pairs(depth: number) {
+    const types: BtfType[] = [{ kind: BtfKind.Void, id: 0, name: '' }, int(1, 'u16', 2, false)];
+    for (let k = 1; k <= depth; k++) {
+      const prev = types.length - 1;
+      const size = 2 << k;
+      types.push({
+        kind: BtfKind.Struct,
+        id: types.length,
+        name: `s${k}`,
+        size,
+        kflag: false,
+        members: [
+          { name: 'a', type: prev, bitOffset: 0, bitfieldSize: 0 },
+          { name: 'b', type: prev, bitOffset: (size / 2) * 8, bitfieldSize: 0 },
+        ],
+      });
+    }
+    types.push({ kind: BtfKind.Ptr, id: types.length, name: '', type: 0 }); // unused: keeps ids honest
+    return { btf: parseBtf(encodeBtf(types)), top: depth + 1 };
+  }
+
+  it('each BTF type is compiled once: a 128 KiB struct of nested pairs looks up O(types), not O(2^depth)', () => {
+    const { btf, top } = pairs(16);
+    let lookups = 0;
+    const typeById = btf.typeById.bind(btf);
+    btf.typeById = ((id: number) => {
+      lookups++;
+      return typeById(id);
+    }) as typeof btf.typeById;
+    const f = compileFormatter(btf, top);
+    expect(lookups).toBeLessThan(500); // without memoization: 2^17 compiles
+    const v = f(new DataView(new ArrayBuffer(2 << 16)), 0) as Record<string, unknown>;
+    expect(Object.keys(flattenLabels(v as never))).toHaveLength(MAX_FORMAT_VALUES);
+  });
+
+  it('a legal 2 MiB struct (a million values per record) is refused by planWatches with an error naming the map', () => {
+    const { btf, top } = pairs(20);
+    expect(btf.sizeof(top)).toBe(2 << 20);
+    expect(() => compileFormatter(btf, top)).toThrow(FormatError);
+    const spec = { btf, maps: [{ name: 'print_big', role: 'print', type: MapType.RINGBUF, valueTypeId: top, keySize: 0, valueSize: 0 }] } as unknown as ObjectSpec;
+    expect(() => planWatches(spec)).toThrow(/map 'print_big': record: struct 's17' \(262144 bytes\) formats to 131072 values, more than the 65536 bee-ts prints/);
   });
 });

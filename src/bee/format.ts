@@ -175,16 +175,53 @@ function specialFormatter(btf: Btf, name: string, underlying: number): BeeFormat
   }
 }
 
+/**
+ * At most this many strings in one formatted key, value or record. A legal 2 MiB struct of
+ * nested pairs has a million u16 leaves: formatting it would take seconds and hundreds of MiB per
+ * event, so such a type is refused up front (a char array counts as one value, whatever its size).
+ */
+export const MAX_FORMAT_VALUES = 1 << 16;
+
+interface Compiled {
+  f: BeeFormatter;
+  /** Strings one formatted value holds. */
+  values: number;
+}
+
+/** One compiled formatter per BTF type, shared by every member and array of that type. */
+const compiledByBtf = new WeakMap<Btf, Map<number, Compiled>>();
+
 /** Compile a formatter for a type: strings at the leaves. */
-export function compileFormatter(btf: Btf, typeId: number, depth = 0): BeeFormatter {
+export function compileFormatter(btf: Btf, typeId: number): BeeFormatter {
+  let memo = compiledByBtf.get(btf);
+  if (!memo) compiledByBtf.set(btf, (memo = new Map()));
+  return compile(btf, typeId, 0, memo).f;
+}
+
+function compile(btf: Btf, typeId: number, depth: number, memo: Map<number, Compiled>): Compiled {
+  const hit = memo.get(typeId);
+  if (hit) return hit;
+  const c = compileUncached(btf, typeId, depth, memo);
+  if (c.values > MAX_FORMAT_VALUES) {
+    const t = btf.resolve(typeId);
+    throw new FormatError(
+      `${BtfKind[t.kind]?.toLowerCase() ?? 'type'} '${t.name || '(anon)'}' (${btf.sizeof(typeId)} bytes) formats to ${c.values} values, more than the ${MAX_FORMAT_VALUES} bee-ts prints per key, value or record (use a char array for bulk bytes)`,
+    );
+  }
+  memo.set(typeId, c);
+  return c;
+}
+
+function compileUncached(btf: Btf, typeId: number, depth: number, memo: Map<number, Compiled>): Compiled {
   if (depth > 32) throw new FormatError(`type ${typeId} nests too deeply`);
+  const one = (f: BeeFormatter): Compiled => ({ f, values: 1 });
   // Typedef chain: the first special name wins (so a typedef of ipv4_addr keeps its format).
   let cur = typeId;
   for (let i = 0; i < 32; i++) {
     const t = btf.typeById(cur);
     if (t.kind === BtfKind.Typedef) {
       const sf = (SPECIAL_TYPEDEFS as readonly string[]).includes(t.name) ? specialFormatter(btf, t.name, t.type) : undefined;
-      if (sf) return sf;
+      if (sf) return one(sf);
       cur = t.type;
     } else if (isQualifier(t)) cur = t.type;
     else break;
@@ -193,49 +230,58 @@ export function compileFormatter(btf: Btf, typeId: number, depth = 0): BeeFormat
   switch (t.kind) {
     case BtfKind.Int: {
       const size = t.size;
-      if (t.encoding & INT_BOOL) return (dv, off) => (dv.getUint8(off) !== 0 ? 'true' : 'false');
-      if (size === 1 && t.name === 'char') return (dv, off) => String.fromCharCode(dv.getUint8(off));
+      if (t.encoding & INT_BOOL) return one((dv, off) => (dv.getUint8(off) !== 0 ? 'true' : 'false'));
+      if (size === 1 && t.name === 'char') return one((dv, off) => String.fromCharCode(dv.getUint8(off)));
       const signed = (t.encoding & INT_SIGNED) !== 0;
       if (size <= 4) {
-        if (size === 1) return signed ? (dv, off) => String(dv.getInt8(off)) : (dv, off) => String(dv.getUint8(off));
-        if (size === 2) return signed ? (dv, off) => String(dv.getInt16(off, true)) : (dv, off) => String(dv.getUint16(off, true));
-        return signed ? (dv, off) => String(dv.getInt32(off, true)) : (dv, off) => String(dv.getUint32(off, true));
+        if (size === 1) return one(signed ? (dv, off) => String(dv.getInt8(off)) : (dv, off) => String(dv.getUint8(off)));
+        if (size === 2) return one(signed ? (dv, off) => String(dv.getInt16(off, true)) : (dv, off) => String(dv.getUint16(off, true)));
+        return one(signed ? (dv, off) => String(dv.getInt32(off, true)) : (dv, off) => String(dv.getUint32(off, true)));
       }
-      return signed ? (dv, off) => BigInt.asIntN(size * 8, readUint(dv, off, size)).toString() : (dv, off) => readUint(dv, off, size).toString();
+      return one(signed ? (dv, off) => BigInt.asIntN(size * 8, readUint(dv, off, size)).toString() : (dv, off) => readUint(dv, off, size).toString());
     }
     case BtfKind.Enum:
     case BtfKind.Enum64: {
       const names = new Map(t.values.map((v) => [v.value, v.name]));
       const size = t.size;
-      return (dv, off) => {
+      return one((dv, off) => {
         let v = readUint(dv, off, size);
         if (t.signed) v = BigInt.asIntN(size * 8, v);
         return names.get(v) ?? v.toString();
-      };
+      });
     }
     case BtfKind.Float:
-      if (t.size === 4) return (dv, off) => goFloat(dv.getFloat32(off, true), 32);
-      if (t.size === 8) return (dv, off) => goFloat(dv.getFloat64(off, true), 64);
+      if (t.size === 4) return one((dv, off) => goFloat(dv.getFloat32(off, true), 32));
+      if (t.size === 8) return one((dv, off) => goFloat(dv.getFloat64(off, true), 64));
       throw new FormatError(`float of ${t.size} bytes`);
     case BtfKind.Ptr:
-      return (dv, off) => `0x${dv.getBigUint64(off, true).toString(16)}`;
+      return one((dv, off) => `0x${dv.getBigUint64(off, true).toString(16)}`);
     case BtfKind.Array: {
       const n = t.nelems;
       if (isCharType(btf, t.type)) {
         const dec = new TextDecoder('utf-8');
-        return (dv, off) => {
+        return one((dv, off) => {
           const b = bytesAt(dv, off, n);
           let end = b.indexOf(0);
           if (end < 0) end = n; // bee panics here; we take the whole array
           return dec.decode(b.subarray(0, end));
-        };
+        });
       }
-      const elem = compileFormatter(btf, t.type, depth + 1);
+      const elem = compile(btf, t.type, depth + 1, memo);
+      const ef = elem.f;
       const es = btf.sizeof(t.type);
-      return (dv, off) => Array.from({ length: n }, (_, i) => elem(dv, off + i * es));
+      return {
+        f: (dv, off) => {
+          const out = new Array<BeeValue>(n);
+          for (let i = 0; i < n; i++) out[i] = ef(dv, off + i * es);
+          return out;
+        },
+        values: n * elem.values,
+      };
     }
     case BtfKind.Struct:
     case BtfKind.Union: {
+      let values = 0;
       const fields = flattenMembers(btf, t.members, 0).map((m) => {
         if (m.bitfieldSize) {
           const rt = btf.resolve(m.type);
@@ -243,6 +289,7 @@ export function compileFormatter(btf: Btf, typeId: number, depth = 0): BeeFormat
           const isBool = rt.kind === BtfKind.Int && (rt.encoding & INT_BOOL) !== 0;
           const bits = m.bitfieldSize;
           const bitOff = m.bitOffset;
+          values++;
           return {
             name: m.name,
             f: ((dv: DataView, off: number) => {
@@ -257,14 +304,19 @@ export function compileFormatter(btf: Btf, typeId: number, depth = 0): BeeFormat
             }) as BeeFormatter,
           };
         }
-        const f = compileFormatter(btf, m.type, depth + 1);
+        const mc = compile(btf, m.type, depth + 1, memo);
+        values += mc.values;
+        const f = mc.f;
         const byteOff = m.bitOffset / 8;
         return { name: m.name, f: ((dv: DataView, off: number) => f(dv, off + byteOff)) as BeeFormatter };
       });
-      return (dv, off) => {
-        const o: { [k: string]: BeeValue } = {};
-        for (const x of fields) o[x.name] = x.f(dv, off);
-        return o;
+      return {
+        f: (dv, off) => {
+          const o: { [k: string]: BeeValue } = {};
+          for (const x of fields) o[x.name] = x.f(dv, off);
+          return o;
+        },
+        values,
       };
     }
     default:
