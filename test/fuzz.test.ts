@@ -11,6 +11,7 @@ import { dumpRaw } from '../src/btf/raw.js';
 import { BtfError, BtfKind, type BtfType } from '../src/btf/types.js';
 import { ElfError, parseElf } from '../src/elf/reader.js';
 import { parseObject, SpecError } from '../src/loader/spec.js';
+import { StructOpsError } from '../src/loader/struct-ops.js';
 import { ALL_OBJECTS, need, readFixture } from './helpers.js';
 
 function prng(seed: number) {
@@ -40,7 +41,8 @@ function mutate(input: Uint8Array, seed: number): Uint8Array {
   return out;
 }
 
-const TYPED = [ElfError, BtfError, SpecError];
+// StructOpsError: a malformed .struct_ops section, found while parsing the object.
+const TYPED = [ElfError, BtfError, SpecError, StructOpsError];
 const TIME_LIMIT_MS = 2000;
 
 function check(what: string, seed: number, fn: () => void) {
