@@ -34,7 +34,7 @@ export function generateTs(spec: ObjectSpec, file: string, bytes: Uint8Array, op
   const mapInit: string[] = [];
   const readers: string[] = [];
   for (const m of spec.maps) {
-    if (m.source === 'data') continue;
+    if (m.source === 'data' || m.source === 'kconfig') continue;
     const key = propName(m.name);
     const get = `this.obj.map(${JSON.stringify(m.name)})`;
     if (m.type === MapType.RINGBUF || m.type === MapType.PERF_EVENT_ARRAY) {

@@ -3,7 +3,7 @@
 // link, so it stays attached after we exit; removing the pin detaches it).
 import fs from 'node:fs';
 import path from 'node:path';
-import { BpfObject } from '../loader/object.js';
+import { BpfObject, type Program } from '../loader/object.js';
 import type { Link } from '../link/link.js';
 import { canAutoAttach } from '../link/attach.js';
 import { UsageError } from './errors.js';
@@ -50,6 +50,12 @@ function ensureBpffsDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
+/**
+ * bpftool 7.2+'s `--autoattach`: a program that cannot attach (no automatic attach point, or the
+ * attach fails) is pinned as a program instead, with bpftool's note on stderr, and the others go
+ * on. Maps are pinned as the object loads; if anything fails afterwards, the pins made so far (maps
+ * included) are removed and nothing stays attached.
+ */
 export function loadall(file: string, dir: string, o: LoadallOptions): string[] {
   const obj = BpfObject.open(file, { pinMaps: o.pinmaps, verbose: o.verbose, onWarning: (w) => process.stderr.write(`Warning: ${w}\n`) });
   applySets(obj, o.set ?? []);
@@ -61,10 +67,8 @@ export function loadall(file: string, dir: string, o: LoadallOptions): string[] 
     ensureBpffsDir(dir);
     for (const p of obj.programs.values()) {
       const target = path.join(dir, p.name);
-      // Programs that need an explicit target (uprobe without a path, XDP without an interface...)
-      // are pinned as programs, like bpftool does.
-      if (o.autoattach && canAutoAttach(p)) {
-        const l = p.attach();
+      const l = o.autoattach ? tryAttach(p) : undefined;
+      if (l) {
         links.push(l);
         l.pin(target);
       } else p.pin(target);
@@ -73,22 +77,37 @@ export function loadall(file: string, dir: string, o: LoadallOptions): string[] 
   } catch (e) {
     for (const t of pinned) fs.rmSync(t, { force: true });
     for (const l of links) l.close();
+    obj.discardNewPins();
     obj.close();
     throw e;
   }
   // Pinned links keep programs attached; our own fds can go.
   for (const l of links) {
-    (l as { persist?: () => void }).persist?.();
+    l.persist();
     l.close();
   }
   obj.close();
   return pinned;
 }
 
+/** Attach from the section alone, or undefined (with bpftool's note) when the program cannot. */
+function tryAttach(p: Program): Link | undefined {
+  if (canAutoAttach(p)) {
+    try {
+      return p.attach();
+    } catch (e) {
+      process.stderr.write(`Warning: program '${p.name}': ${(e as Error).message.split('\n')[0]}\n`);
+    }
+  }
+  process.stderr.write(`Program ${p.name} does not support autoattach, falling back to pinning\n`);
+  return undefined;
+}
+
 /**
  * prog load OBJ PATH: like bpftool, load the object's first program only (the others are not
  * loaded, so their verifier verdicts do not matter) and pin it at PATH; maps are created (and
- * pinned with --pinmaps). With --autoattach, attach it and pin the link instead.
+ * pinned with --pinmaps). With --autoattach, attach it and pin the link instead (or, if it cannot
+ * attach, pin the program, as bpftool 7.2+ does).
  */
 export function progLoad(file: string, pin: string, o: LoadallOptions): string {
   const first = BpfObject.open(file).spec.programs[0];
@@ -100,17 +119,20 @@ export function progLoad(file: string, pin: string, o: LoadallOptions): string {
   try {
     ensureBpffsDir(path.dirname(pin));
     const p = obj.program(first.name);
-    if (o.autoattach && canAutoAttach(p)) {
-      const l = p.attach();
+    const l = o.autoattach ? tryAttach(p) : undefined;
+    if (l) {
       try {
         l.pin(pin);
       } catch (e) {
         l.close();
         throw e;
       }
-      (l as { persist?: () => void }).persist?.();
+      l.persist();
       l.close();
     } else p.pin(pin);
+  } catch (e) {
+    obj.discardNewPins();
+    throw e;
   } finally {
     obj.close();
   }

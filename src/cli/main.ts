@@ -190,7 +190,7 @@ export function buildProgram(): Command {
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progShow(args, !!o.json)));
   // prog loadall (every program, pinned under a directory) and prog load (the first, at a path).
   for (const [name, description, pinArg, pinHelp, fn] of [
-    ['loadall', 'load every program of an object and pin each at <dir>/<program name>; with --autoattach, attach them and pin the links instead (removing a pin detaches)', '<dir>', 'bpffs directory for the pins', 'loadall'],
+    ['loadall', 'load every program of an object and pin each at <dir>/<program name>; with --autoattach, attach them and pin the links instead (removing a pin detaches; a program that cannot attach is pinned unattached, as bpftool 7.2+ does)', '<dir>', 'bpffs directory for the pins', 'loadall'],
     ['load', "load an object's first program and pin it at <path> (bpftool prog load); its other programs are not loaded", '<path>', 'bpffs path for the pin', 'progLoad'],
   ] as const)
     prog

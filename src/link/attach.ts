@@ -524,12 +524,13 @@ export function canAutoAttach(p: AttachableProgram): boolean {
       return p.spec.attachTarget !== '';
     case 'tracing':
     case 'lsm':
-    case 'perf_event':
     case 'cgroup':
     case 'iter':
       return true;
     case 'sockmap':
       return p.object.sockMaps?.().length === 1;
+    // perf_event: the section names no event, and libbpf has no auto-attach for it (a default
+    // sampler would silently sample the wrong event); attach({ sampleFreq }) is explicit.
     default:
       return false;
   }

@@ -11,7 +11,7 @@ import { type Codec, CodecError, compileCodec } from '../maps/codec.js';
 import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
 import { BpfMap } from '../maps/map.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
-import { objGet, objPin, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
+import { objGet, objPin, progBindMap, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
@@ -27,7 +27,7 @@ import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsFiel
 import { type AttachOptions, attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
 import { OpenMap, OpenProgram, type OpenState } from './open-api.js';
-import { type DataSectionSpec, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
+import { type DataSectionSpec, dataMapName, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
 import { BpfError, EINVAL } from '../syscall/errno.js';
 
@@ -437,22 +437,25 @@ export class BpfObject implements Disposable, OpenState {
         for (let i = 0; i < v.size; i++, x >>= 8n) dv.setUint8(v.off + i, Number(x & 0xffn));
       }
     }
-    const spec: MapSpec = {
-      name: `${this.spec.objName.slice(0, 8)}.kconfig`,
-      type: MapType.ARRAY,
-      keySize: 4,
-      valueSize: image.length,
-      maxEntries: 1,
-      flags: BPF_F_RDONLY_PROG,
-      pinning: 0,
-      mapExtra: 0n,
-      section: '.kconfig',
-      source: 'data',
-    };
-    this.kconfigMap = createMap(spec, { onWarning: (w) => this.warn(w) });
-    this.kconfigMap.updateRaw(new Uint8Array(4), image);
-    this.kconfigMap.freeze();
+    // The spec lists the map (describe shows it); as libbpf makes it: read-only to programs, mmapable.
+    const ks = this.spec.maps.find((m) => m.source === 'kconfig');
+    const spec: MapSpec = ks
+      ? { ...ks, valueSize: image.length }
+      : { name: dataMapName(this.spec.objName, '.kconfig'), type: MapType.ARRAY, keySize: 4, valueSize: image.length, maxEntries: 1, flags: BPF_F_RDONLY_PROG, pinning: 0, mapExtra: 0n, section: '.kconfig', source: 'kconfig' };
+    const opts = { btf: this.spec.btf, btfFd: this.btfFd, extraFlags: haveMmapableArrays() ? BPF_F_MMAPABLE : 0, onWarning: (w: string) => this.warn(w) };
+    const pinPath = this.pinPathFor(spec);
+    let reused = false;
+    if (pinPath) {
+      const r = createOrReusePinned(spec, pinPath, opts, (p) => objGet(p, 0, `map ${p}`));
+      this.kconfigMap = r.map;
+      reused = r.reused;
+      if (!reused) this.createdPins.push(pinPath);
+    } else this.kconfigMap = createMap(spec, opts);
     this.maps.set(spec.name, this.kconfigMap);
+    if (!reused) {
+      this.kconfigMap.updateRaw(new Uint8Array(4), image);
+      this.kconfigMap.freeze();
+    }
   }
 
   private pinPathFor(m: MapSpec): string | undefined {
@@ -464,7 +467,7 @@ export class BpfObject implements Disposable, OpenState {
   private createMaps(): void {
     const mmapable = this.spec.dataSections.length > 0 && haveMmapableArrays();
     for (const m of this.spec.maps) {
-      if (this.noAutocreate.has(m.name)) continue;
+      if (this.noAutocreate.has(m.name) || m.source === 'kconfig') continue;
       const opts = {
         btf: this.spec.btf,
         btfFd: this.btfFd,
@@ -761,6 +764,13 @@ export class BpfObject implements Disposable, OpenState {
       },
       { program: p.name, section: p.section, lines: a.lineInfo, poisons: a.poisons, verbose: this.opts.verbose },
     );
+    // libbpf binds .rodata to every program (BPF_PROG_BIND_MAP), so bpf_metadata_* constants
+    // stay with a program that never reads them; kernels before 5.10 lack the command.
+    const rodata = this.dataMaps.get('.rodata');
+    if (rodata) {
+      const r = progBindMap(fd.value, rodata.map.fd.value);
+      if (r < 0 && -r !== EINVAL) this.warn(`${this.file}: program '${p.name}': cannot bind .rodata (BPF_PROG_BIND_MAP: errno ${-r})`);
+    }
     this.programs.set(p.name, new Program(this, p, fd, type, expected));
   }
 
@@ -830,6 +840,15 @@ export class BpfObject implements Disposable, OpenState {
     }
     this.links.push(...links);
     return links;
+  }
+
+  /**
+   * Remove the map pins load() created (pinMaps, LIBBPF_PIN_BY_NAME; reused pins stay), for a
+   * caller that gives up on a loaded object, e.g. when pinning its programs fails.
+   */
+  discardNewPins(): void {
+    for (const p of this.createdPins) fs.rmSync(p, { force: true });
+    this.createdPins = [];
   }
 
   /** Everything this object holds, closed. Pins stay (they are meant to outlive us). */

@@ -49,6 +49,7 @@ export class OpenMap {
   private check(what: string, dataOk = false): void {
     if (this.obj.loaded) throw new OpenApiError(this.obj.file, `map '${this.spec.name}': ${what} after load; call it between open() and load()`);
     if (!dataOk && this.spec.dataSection) throw new OpenApiError(this.obj.file, `map '${this.spec.name}' holds ${this.spec.dataSection.section}; its layout comes from the object's globals and cannot change`);
+    if (this.spec.source === 'kconfig') throw new OpenApiError(this.obj.file, `map '${this.spec.name}' holds the __kconfig externs; the loader sizes and fills it`);
     if (this.spec.structOps) throw new OpenApiError(this.obj.file, `map '${this.spec.name}' is a struct_ops map; its layout comes from the kernel`);
   }
 

@@ -22,7 +22,7 @@ import {
   STT_SECTION,
   STV_HIDDEN,
 } from '../elf/reader.js';
-import { MapType } from '../syscall/constants.js';
+import { BPF_F_RDONLY_PROG, MapType } from '../syscall/constants.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, InsnBuffer } from './insn.js';
 import { type AttachKind, matchSection } from './sections.js';
 import { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapSpec, type VariableSpec } from '../maps/spec.js';
@@ -146,10 +146,12 @@ export function objectName(file: string): string {
 }
 
 export function dataMapName(objName: string, section: string): string {
-  // Standard sections get the object-name prefix; custom ones keep their own name (libbpf).
-  if (section === '.data' || section === '.bss' || section === '.rodata' || section === '.kconfig')
-    return `${objName.slice(0, 8)}${section}`.slice(0, 15);
-  return section.slice(0, 15);
+  // libbpf's internal_map_name: the section name (at least 7 characters' room) after as much of
+  // the object name as fits in 15; custom sections (`.rodata.foo`) keep their own name.
+  // .data/.bss/.rodata get 8 characters of prefix, .kconfig 7.
+  const sfx = Math.min(Math.max(7, section.length), 15);
+  const pfx = section.indexOf('.', 1) >= 0 ? 0 : Math.min(16 - sfx - 1, objName.length);
+  return `${objName.slice(0, pfx)}${section.slice(0, sfx)}`;
 }
 
 export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectSpec {
@@ -210,6 +212,23 @@ class ObjectParser {
     }
     const externs = this.parseExterns();
     const functions = this.parseFunctions(maps, dataSections, externs);
+    // __kconfig externs live in a read-only array map the loader fills (after the relocation
+    // pass above, which treats .kconfig references as externs, not as a map).
+    const kconfig = this.datasec('.kconfig');
+    if (kconfig && externs.some((e) => e.kind === 'kconfig'))
+      maps.push({
+        name: dataMapName(this.objName, '.kconfig'),
+        type: MapType.ARRAY,
+        keySize: 4,
+        valueSize: Math.max(kconfig.size, 1),
+        maxEntries: 1,
+        flags: BPF_F_RDONLY_PROG,
+        pinning: 0,
+        mapExtra: 0n,
+        valueTypeId: kconfig.id,
+        section: '.kconfig',
+        source: 'kconfig',
+      });
     const programs: ProgramSpec[] = [];
     for (const f of functions) {
       if (f.section === '.text') continue;

@@ -18,7 +18,8 @@ export interface MapSpec {
   valueTypeId?: number;
   /** ELF section the definition came from (`.maps`, `.maps.print`, `maps`, `.rodata`, ...). */
   section: string;
-  source: 'btf' | 'legacy' | 'data';
+  /** `kconfig`: the `<obj>.kconfig` map libbpf makes for __kconfig externs (filled at load). */
+  source: 'btf' | 'legacy' | 'data' | 'kconfig';
   role?: MapRole;
   roleSource?: 'prefix' | 'suffix';
   /** Template for map-in-map outer maps. */
