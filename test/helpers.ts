@@ -1,6 +1,7 @@
 // Test helpers: fixture paths and the skip policy (a skipped kernel/tool test is a failure under CI=true).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseObject } from '../src/loader/spec.js';
@@ -44,9 +45,26 @@ export const ALL_OBJECTS = fs
   .filter((f) => f.endsWith('.o'))
   .sort();
 
-/** Kernel tests: root and a working bpf(2); otherwise a reason to skip (a failure under CI=true). */
-export function needKernel(): string | undefined {
-  return need(isRoot, 'kernel tests need root (run with sudo)');
+/** The running kernel's version as [major, minor] (from uname -r: `6.18.0-1-amd64` → [6, 18]). */
+export function kernelVersion(release = os.release()): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) throw new Error(`cannot read a kernel version from '${release}'`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+/**
+ * Kernel tests: root and a working bpf(2), and (when given) at least Linux `version` for
+ * `feature`; otherwise a reason to skip (a failure under CI=true). Every kernel test that needs
+ * a feature newer than the oldest kernel bee-ts supports declares it here:
+ * `it.skipIf(needKernel('6.6', 'uprobe.multi links'))(...)`.
+ */
+export function needKernel(version?: string, feature?: string): string | undefined {
+  const root = need(isRoot, 'kernel tests need root (run with sudo)');
+  if (root || !version) return root;
+  const [wantMajor, wantMinor] = kernelVersion(version);
+  const [major, minor] = kernelVersion();
+  const ok = major > wantMajor || (major === wantMajor && minor >= wantMinor);
+  return need(ok, `${feature ?? 'this test'} needs Linux ${version} or later (this is ${os.release()})`);
 }
 
 export function openFdCount(): number {

@@ -118,7 +118,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(outer.lookupRaw(key)).toBeDefined();
   });
 
-  it('extern relocations: kfuncs, an untyped __ksym from kallsyms, a missing __weak kfunc', () => {
+  it.skipIf(needKernel('6.0', 'kfuncs in tracing programs'))('extern relocations: kfuncs, an untyped __ksym from kallsyms, a missing __weak kfunc', () => {
     using o = open('ksyms.bpfel.o');
     o.setConstant('want_pid', process.pid).load();
     o.program('use_ksyms').testRun();
@@ -151,7 +151,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(o.globals.get('last_uprobe_pid')).toBe(process.pid);
   });
 
-  it('uprobe.multi / uretprobe.multi: one link per glob over libc, per-function cookies, a pid filter', () => {
+  it.skipIf(needKernel('6.6', 'uprobe.multi links'))('uprobe.multi / uretprobe.multi: one link per glob over libc, per-function cookies, a pid filter', () => {
     const libc = koffi.load('libc.so.6');
     const getpid = libc.func('int getpid()');
     using o = open('uprobe_multi.bpfel.o').load();
@@ -175,7 +175,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(() => o.program('multi_entry').attach({ cookies: { nope: 1n } })).toThrow(/cookies for functions the pattern 'getp\*id' does not match: nope/);
   });
 
-  it('USDT (usdt.bpf.h): register, stack and constant arguments, a semaphore the kernel bumps, cookies', () => {
+  it.skipIf(needKernel('5.15', 'USDT (BPF cookies on perf-event links)'))('USDT (usdt.bpf.h): register, stack and constant arguments, a semaphore the kernel bumps, cookies', () => {
     if (need(fs.existsSync('/usr/include/x86_64-linux-gnu/sys/sdt.h') || fs.existsSync('/usr/include/sys/sdt.h'), 'sys/sdt.h missing: apt-get install systemtap-sdt-dev')) return;
     const dir = fs.mkdtempSync(`${os.tmpdir()}/bee-usdt-`);
     try {
@@ -224,7 +224,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(l.kind).toBe('perf_event');
   });
 
-  it('XDP and TCX attach on a veth pair in a network namespace the test creates', async () => {
+  it.skipIf(needKernel('6.6', 'TCX links'))('XDP and TCX attach on a veth pair in a network namespace the test creates', async () => {
     if (need(hasCommand('ip'), 'iproute2 (ip) is not installed')) return;
     const ns = `beets${process.pid}`;
     const sh = (c: string) => execSync(c, { stdio: 'pipe' });

@@ -21,7 +21,7 @@ function produce(o: BpfObject, prog: string, n: number, size = 0, opts: { discar
   return { seq: req.readBigUInt64LE(16), produced: Number(req.readBigUInt64LE(24)), dropped: Number(req.readBigUInt64LE(32)), discarded: Number(req.readBigUInt64LE(40)) };
 }
 
-describe.skipIf(skip)('ring buffer reader on the real kernel', () => {
+describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers'))('ring buffer reader on the real kernel', () => {
   it('records of every size class arrive intact and in order', () => {
     using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
     using r = new RingBufReader(o.map('rb'));
