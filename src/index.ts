@@ -40,3 +40,4 @@ export { InputFileError } from './syscall/files.js';
 export { TracefsError } from './link/tracefs.js';
 export { SymbolError } from './link/symbols.js';
 export { UsdtError } from './link/usdt.js';
+export { PinnedTypeError } from './syscall/bpf.js';
