@@ -19,7 +19,7 @@ export const BPFTOOL_COMMANDS: Record<string, readonly string[]> = {
   net: ['show', 'list', 'attach', 'detach', 'help'],
   cgroup: ['show', 'list', 'tree', 'attach', 'detach', 'help'],
   perf: ['show', 'list', 'help'],
-  feature: ['probe', 'list_builtins', 'help'],
+  feature: ['probe', 'list_builtins', 'help', 'extras'],
   gen: ['object', 'skeleton', 'subskeleton', 'min_core_btf', 'help'],
   struct_ops: ['show', 'list', 'register', 'unregister', 'dump', 'help'],
   iter: ['pin', 'help'],

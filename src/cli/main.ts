@@ -506,17 +506,27 @@ export function buildProgram(): Command {
       process.stdout.write(o.json ? jsonText({ version: pkg.version }) + '\n' : `${pkg.version}\n`);
     });
 
-  program
-    .command('feature')
-    .description('what this kernel supports: feature probe [--json]')
-    .argument('<probe>', "'probe'")
-    .option('-j, --json', 'print JSON')
-    .action((what: string, o: { json?: boolean }) =>
+  const feature = program.command('feature').description('what this kernel supports (like bpftool feature)');
+  feature
+    .command('probe')
+    .description("bpftool's probes and sections: feature probe [kernel | dev IFACE] [full] [unprivileged] [macros [prefix P]] (helpers per program type as the verifier really allows them)")
+    .argument('[words...]', 'kernel | dev IFACE | full | unprivileged | macros [prefix P]')
+    .option('-j, --json', 'print JSON (bpftool -j keys)')
+    .action((words: string[], o: { json?: boolean }) =>
       kernel(o.json, async () => {
-        if (what !== 'probe') throw new UsageError(`feature: expected 'probe', got '${what}'`);
+        if (o.json) globals.json = true;
+        (await import('./feature.js')).featureProbeCommand(words);
+      }),
+    );
+  feature
+    .command('extras')
+    .description("bee-ts's own probes beyond bpftool's: attach mechanisms (kprobe/uprobe PMU, tracefs, BPF/perf/TCX/multi links, USDT semaphores), BTF kinds, ring buffer, memcg accounting")
+    .option('-j, --json', 'print JSON')
+    .action((o: { json?: boolean }) =>
+      kernel(o.json, async () => {
         const f = await import('./feature.js');
-        const r = f.probeFeatures();
-        process.stdout.write(o.json ? JSON.stringify(r) + '\n' : f.featureText(r));
+        const r = f.probeExtras();
+        process.stdout.write(o.json || globals.json ? jsonText(r) + '\n' : f.extrasText(r));
       }),
     );
 

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import { sys } from './backend.js';
 import { type Attr, btfLoadRaw, linkCreate, mapCreate, progLoadRaw } from './bpf.js';
-import { AttachType, BPF_F_MMAPABLE, MapType, ProgType } from './constants.js';
-import { BpfError, EACCES, EBADF, ENODEV, ENOENT, EPERM, ESRCH } from './errno.js';
+import { AttachType, BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_SLEEPABLE, MapType, ProgType } from './constants.js';
+import { BpfError, EACCES, EBADF, EINVAL, ENODEV, ENOENT, ENOTSUPP, EPERM, ESRCH } from './errno.js';
 
 export type ProbeResult = boolean;
 
@@ -52,8 +52,110 @@ const PROG_PROBE_ATTACH: Partial<Record<number, number>> = {
   [ProgType.CGROUP_SOCKOPT]: AttachType.CGROUP_GETSOCKOPT,
 };
 
+/**
+ * How to load a probe program of each type: the attach type the kernel wants at load time,
+ * BPF_F_SLEEPABLE for syscall programs (the kernel refuses them otherwise), and for the types
+ * that need a BTF attach target, attach_btf_id 1 (never a valid target) and the verifier message
+ * that proves the type is known (libbpf's probes; tracing is probed as tp_btf, which loads where
+ * fentry is locked down).
+ */
+export function progProbeSpec(type: number): { expectedAttachType: number; flags: number; attachBtfId: number; knownIf?: { errno: number; log?: string } } {
+  const s = { expectedAttachType: PROG_PROBE_ATTACH[type] ?? 0, flags: 0, attachBtfId: 0 };
+  switch (type) {
+    case ProgType.SYSCALL:
+      return { ...s, flags: BPF_F_SLEEPABLE };
+    case ProgType.STRUCT_OPS:
+      return { ...s, knownIf: { errno: ENOTSUPP } }; // needs a kernel struct and member: ENOTSUPP when known
+    case ProgType.TRACING:
+      return { ...s, expectedAttachType: AttachType.TRACE_RAW_TP, attachBtfId: 1, knownIf: { errno: EINVAL, log: 'attach_btf_id 1 is not a' } };
+    case ProgType.LSM:
+      return { ...s, expectedAttachType: AttachType.LSM_MAC, attachBtfId: 1, knownIf: { errno: EINVAL, log: 'attach_btf_id 1 is not a' } };
+    case ProgType.EXT:
+      return { ...s, attachBtfId: 1, knownIf: { errno: EINVAL, log: 'Cannot replace kernel functions' } };
+    default:
+      return s;
+  }
+}
+
+/** One probe load: whether it loaded, its errno, and (with `log`) the verifier's message. */
+export function probeLoad(type: number, insns: Uint8Array, opts: { expectedAttachType?: number; flags?: number; attachBtfId?: number; ifindex?: number; log?: boolean } = {}): { ok: boolean; errno: number; log: string } {
+  const logBuf = opts.log ? new Uint8Array(4096) : undefined;
+  const r = progLoadRaw({ type, insns, license: 'GPL', expectedAttachType: opts.expectedAttachType ?? 0, flags: opts.flags ?? 0, attachBtfId: opts.attachBtfId ?? 0, ifindex: opts.ifindex ?? 0, logBuf, logLevel: logBuf ? 1 : 0 });
+  if (r.fd >= 0) sys().close(r.fd);
+  let log = '';
+  if (logBuf) {
+    const end = logBuf.indexOf(0);
+    log = Buffer.from(logBuf.subarray(0, end < 0 ? logBuf.length : end)).toString('latin1');
+  }
+  return { ok: r.fd >= 0, errno: r.fd >= 0 ? 0 : -r.fd, log };
+}
+
+/**
+ * Can this kernel load programs of `type`? A load that works is a yes; for the types that need
+ * a target, the kernel's complaint about the (deliberately bad) target is a yes too. EPERM is an
+ * error (we cannot tell) except where an LSM refuses the type itself (tracing, lsm, ext): those
+ * cannot be loaded here, which is a no.
+ */
 export function haveProgType(type: number): boolean {
-  return cached(`prog:${type}`, () => answer('BPF_PROG_LOAD', tryLoad(type, RET0, PROG_PROBE_ATTACH[type] ?? 0)));
+  return cached(`prog:${type}`, () => {
+    const spec = progProbeSpec(type);
+    const r = probeLoad(type, RET0, { ...spec, log: !!spec.knownIf?.log });
+    if (r.ok) return true;
+    if (spec.knownIf && r.errno === spec.knownIf.errno && (!spec.knownIf.log || r.log.includes(spec.knownIf.log))) return true;
+    if (spec.attachBtfId && (r.errno === EPERM || r.errno === EACCES)) return false;
+    return answer('BPF_PROG_LOAD', -r.errno);
+  });
+}
+
+/** The verifier's ways of saying a helper does not exist or is not for this program type. */
+const HELPER_REFUSED = ['invalid func ', 'unknown func ', 'cannot use helper', 'helper call is not allowed in probe'];
+
+/**
+ * Can a program of `progType` call helper `id`? Loads `call id; exit`: a helper is unavailable
+ * when the verifier says so (6.18 says "program of this type cannot use helper", which libbpf 1.1
+ * does not recognise, so bpftool 7.1 lists every helper for every type); any other outcome (a
+ * load, or a complaint about the helper's arguments) means the helper was accepted for the type.
+ * `attachBtfId` gives tracing programs a real target so the verifier reaches the call.
+ */
+export function helperAvailable(progType: number, id: number, opts: { attachBtfId?: number; ifindex?: number } = {}): boolean {
+  return cached(`helper2:${progType}:${id}:${opts.attachBtfId ?? 0}:${opts.ifindex ?? 0}`, () => {
+    const spec = progProbeSpec(progType);
+    const insns = Buffer.alloc(16);
+    insns[0] = 0x85;
+    insns.writeInt32LE(id, 4);
+    insns[8] = 0x95;
+    const r = probeLoad(progType, insns, { ...spec, attachBtfId: opts.attachBtfId ?? spec.attachBtfId, ifindex: opts.ifindex, log: true });
+    if (r.ok) return true;
+    // EACCES is the verifier's own rejection (arguments): the helper was accepted. EPERM: not here.
+    if (r.errno === EPERM) return false;
+    return !HELPER_REFUSED.some((m) => r.log.includes(m));
+  });
+}
+
+/**
+ * libbpf's BTF for local-storage map probes: int, struct bpf_spin_lock { int val; }, struct val
+ * { int cnt; struct bpf_spin_lock l; } (sk, inode, task and cgroup storage need a BTF value).
+ */
+function localStorageBtf(): Uint8Array {
+  const strs = Buffer.from('\0bpf_spin_lock\0val\0cnt\0l\0', 'latin1');
+  const t = Buffer.alloc(16 + 24 + 36);
+  let o = 0;
+  const u32 = (v: number) => {
+    t.writeUInt32LE(v >>> 0, o);
+    o += 4;
+  };
+  u32(0), u32((1 << 24) | 0), u32(4), u32((1 << 24) | 32); // [1] int: signed, 32 bits
+  u32(1), u32((4 << 24) | 1), u32(4), u32(15), u32(1), u32(0); // [2] struct bpf_spin_lock { int val; }
+  u32(15), u32((4 << 24) | 2), u32(8), u32(19), u32(1), u32(0), u32(23), u32(2), u32(32); // [3] struct val
+  const h = Buffer.alloc(24);
+  h.writeUInt16LE(0xeb9f, 0);
+  h[2] = 1;
+  h.writeUInt32LE(24, 4);
+  h.writeUInt32LE(0, 8);
+  h.writeUInt32LE(t.length, 12);
+  h.writeUInt32LE(t.length, 16);
+  h.writeUInt32LE(strs.length, 20);
+  return Buffer.concat([h, t, strs]);
 }
 
 export function haveMapType(type: number): boolean {
@@ -73,15 +175,27 @@ export function haveMapType(type: number): boolean {
         a = { ...a, keySize: 0, mapExtra: 1n };
         break;
       case MapType.LPM_TRIE:
-        a = { ...a, keySize: 8, flags: 1 /* NO_PREALLOC */ };
+        a = { ...a, keySize: 8, valueSize: 8, flags: BPF_F_NO_PREALLOC };
         break;
       case MapType.SK_STORAGE:
       case MapType.INODE_STORAGE:
       case MapType.TASK_STORAGE:
-      case MapType.CGRP_STORAGE:
-        // Local storage needs BTF for its value; EINVAL without it still proves the type is known
-        // only if the kernel complains about BTF, which we cannot tell apart: report by creation.
-        a = { ...a, maxEntries: 0, flags: 1 };
+      case MapType.CGRP_STORAGE: {
+        // Local storage needs a BTF value type (libbpf's probe BTF).
+        const btfFd = btfLoadRaw(localStorageBtf());
+        if (btfFd < 0) return answer('BPF_BTF_LOAD', btfFd);
+        try {
+          mapCreate({ ...a, valueSize: 8, maxEntries: 0, flags: BPF_F_NO_PREALLOC, btfFd, btfKeyTypeId: 1, btfValueTypeId: 3 }).close();
+          return true;
+        } catch (e) {
+          if (e instanceof BpfError && (e.errno === EPERM || e.errno === EACCES)) throw e;
+          return false;
+        } finally {
+          sys().close(btfFd);
+        }
+      }
+      case MapType.STACK_TRACE:
+        a = { ...a, valueSize: 8 }; // one u64 instruction pointer at least
         break;
       case MapType.ARRAY_OF_MAPS:
       case MapType.HASH_OF_MAPS: {
@@ -103,7 +217,14 @@ export function haveMapType(type: number): boolean {
         }
       }
       case MapType.STRUCT_OPS:
-        return false; // needs a vmlinux struct_ops type: not probed with a bare map
+        // btf_vmlinux_value_type_id 1 is no struct_ops type: a kernel that knows the map says ENOTSUPP.
+        try {
+          mapCreate({ ...a, btfVmlinuxValueTypeId: 1 }).close();
+          return true;
+        } catch (e) {
+          if (e instanceof BpfError && (e.errno === EPERM || e.errno === EACCES)) throw e;
+          return e instanceof BpfError && e.errno === ENOTSUPP;
+        }
       case MapType.ARENA:
         a = { ...a, keySize: 0, valueSize: 0, maxEntries: 1, flags: 1 << 10 /* MMAPABLE */ };
         break;

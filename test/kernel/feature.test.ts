@@ -1,0 +1,181 @@
+// bee-ts feature probe against bpftool 7.1 and the kernel's own test_bpftool.py (Linux 6.1's
+// selftests, fetched at test time), and each answer where the two differ checked by a load.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selftestsSource, REL } from '../compat/selftests.js';
+import { cli, hasCommand, need, needKernel, runCli } from '../helpers.js';
+
+const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed') ?? need(hasCommand('python3'), 'python3 is not installed');
+const bpftool = (...args: string[]) => execFileSync('bpftool', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+const bee = (...args: string[]) => {
+  const r = runCli(args);
+  if (r.status !== 0) throw new Error(`bee-ts ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+};
+
+/** Where bee-ts answers differently from bpftool 7.1 on purpose (README's feature table). */
+const NEWER_PROG_TYPES = ['netfilter']; // libbpf 1.1 does not know these; the kernel does
+const NEWER_MAP_TYPES = ['cgrp_storage', 'arena'];
+
+// A refused helper, said the 6.18 way or the older ways (libbpf 1.1 only knows the older ones).
+const REFUSED = /cannot use helper|unknown func |invalid func |helper call is not allowed in probe/;
+
+describe.skipIf(skip)('feature probe', () => {
+  let ours: Record<string, Record<string, unknown>>;
+  let theirs: Record<string, Record<string, unknown>>;
+  let sys: typeof import('../../src/syscall/features.js');
+  let consts: typeof import('../../src/syscall/constants.js');
+  beforeAll(async () => {
+    ours = JSON.parse(bee('-j', 'feature', 'probe'));
+    theirs = JSON.parse(bpftool('-j', 'feature', 'probe'));
+    await import('../../src/syscall/native.js');
+    sys = await import('../../src/syscall/features.js');
+    consts = await import('../../src/syscall/constants.js');
+  });
+
+  /** A raw load from the test itself: `call id; exit` as `type`, with the verifier's log. */
+  const callLog = (type: number, id: number, extra: { expectedAttachType?: number; flags?: number; attachBtfId?: number } = {}) => {
+    const insns = Buffer.alloc(16);
+    insns[0] = 0x85;
+    insns.writeInt32LE(id, 4);
+    insns[8] = 0x95;
+    return sys.probeLoad(type, insns, { ...extra, log: true });
+  };
+
+  it("the kernel's test_bpftool.py passes against bee-ts (bpf_probe_write_user aside where the kernel refuses it)", () => {
+    const src = selftestsSource();
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-bpftool-py-'));
+    try {
+      fs.copyFileSync(path.join(src, REL, 'test_bpftool.py'), path.join(tmp, 'test_bpftool.py'));
+      // The suite runs `bpftool` from PATH: point it at bee-ts.
+      fs.mkdirSync(path.join(tmp, 'bin'));
+      fs.writeFileSync(path.join(tmp, 'bin', 'bpftool'), `#!/bin/sh\nexec '${process.execPath}' '${cli}' "$@"\n`, { mode: 0o755 });
+      const runSuite = (pathDir?: string) =>
+        spawnSync('python3', ['-m', 'unittest', '-v', 'test_bpftool'], { cwd: tmp, encoding: 'utf8', env: { ...process.env, PATH: `${pathDir ? `${pathDir}:` : ''}${process.env.PATH}` }, timeout: 300_000 });
+      const peer = runSuite();
+      expect(peer.stderr, 'bpftool itself').toMatch(/Ran 5 tests[\s\S]*\nOK\n/);
+      const r = runSuite(path.join(tmp, 'bin'));
+      expect(r.stderr).toMatch(/Ran 5 tests/);
+      // bpf_probe_write_user: the kernel refuses it for every tracing type when locked down.
+      const writeUser = [consts.ProgType.KPROBE, consts.ProgType.TRACEPOINT, consts.ProgType.RAW_TRACEPOINT, consts.ProgType.PERF_EVENT].map((t) => callLog(t, 36));
+      if (writeUser.every((l) => REFUSED.test(l.log))) {
+        const failed = [...r.stderr.matchAll(/^FAIL: (\w+)/gm)].map((m) => m[1]);
+        expect(failed.sort()).toEqual(['test_feature_kernel_full', 'test_feature_kernel_full_vs_not_full']);
+        for (const block of r.stderr.split(/^=+$/m).filter((b) => b.includes('FAIL:'))) expect(block).toMatch(/bpf_probe_write_user|False is not true/);
+        expect(r.stderr).not.toMatch(/^ERROR:/m);
+      } else expect(r.stderr).toMatch(/\nOK\n/);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 400_000);
+
+  it('JSON: the same sections and keys as bpftool, booleans, and the same values but for documented differences', () => {
+    expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+    expect(ours.system_config).toEqual(theirs.system_config);
+    expect(ours.syscall_config).toEqual(theirs.syscall_config);
+    expect(ours.misc).toEqual(theirs.misc);
+    for (const [sec, newer, suffix] of [
+      ['program_types', NEWER_PROG_TYPES, '_prog_type'],
+      ['map_types', NEWER_MAP_TYPES, '_map_type'],
+    ] as const) {
+      const extra = Object.keys(ours[sec]!).filter((k) => !(k in theirs[sec]!));
+      expect(extra).toEqual(newer.map((n) => `have_${n}${suffix}`));
+      for (const v of Object.values(ours[sec]!)) expect(typeof v).toBe('boolean');
+      for (const [k, v] of Object.entries(theirs[sec]!)) if (k !== 'have_tracing_prog_type') expect(ours[sec]![k], k).toBe(v);
+    }
+  });
+
+  it('tracing: bpftool 7.1 says NOT available (its fentry probe is refused here), bee-ts loads a tp_btf program', () => {
+    const { ProgType, AttachType } = consts;
+    expect(theirs.program_types.have_tracing_prog_type).toBe(false);
+    expect(ours.program_types.have_tracing_prog_type).toBe(true);
+    const btf = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const id = Number(/^\[(\d+)\] TYPEDEF 'btf_trace_sys_enter'/m.exec(btf)![1]);
+    const ret0 = Uint8Array.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    expect(sys.probeLoad(ProgType.TRACING, ret0, { expectedAttachType: AttachType.TRACE_RAW_TP, attachBtfId: id, log: true })).toMatchObject({ ok: true });
+    // fentry, the attach bpftool 7.1 probes with, is what this host refuses.
+    const fentry = sys.probeLoad(ProgType.TRACING, ret0, { expectedAttachType: AttachType.TRACE_FENTRY, attachBtfId: 1, log: true });
+    expect(fentry.ok).toBe(false);
+  });
+
+  it('syscall programs need BPF_F_SLEEPABLE, stack_trace needs 8-byte values, local storage needs BTF: all true, as bee-ts loads them', () => {
+    const { ProgType } = consts;
+    const ret0 = Uint8Array.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    expect(sys.probeLoad(ProgType.SYSCALL, ret0).ok).toBe(false);
+    expect(sys.probeLoad(ProgType.SYSCALL, ret0, { flags: 1 << 4 }).ok).toBe(true);
+    for (const k of ['have_syscall_prog_type', 'have_struct_ops_prog_type']) expect(ours.program_types[k], k).toBe(true);
+    for (const k of ['have_stack_trace_map_type', 'have_struct_ops_map_type', 'have_sk_storage_map_type', 'have_inode_storage_map_type', 'have_task_storage_map_type', 'have_cgrp_storage_map_type'])
+      expect(ours.map_types[k], k).toBe(true);
+  });
+
+  it('helpers: each one bee-ts leaves out is refused by the verifier for that program type; bpftool 7.1 lists them all', () => {
+    const { ProgType, AttachType } = consts;
+    const helpers = ours.helpers as Record<string, string[]>;
+    const all = new Set(Object.values(theirs.helpers as Record<string, string[]>).flat());
+    // bpftool 7.1 cannot tell refusals on this kernel: it lists every helper it knows for every type it probes.
+    expect((theirs.helpers as Record<string, string[]>).socket_filter_available_helpers).toContain('bpf_override_return');
+    expect(helpers.socket_filter_available_helpers).not.toContain('bpf_override_return');
+    expect(helpers.kprobe_available_helpers).toContain('bpf_get_current_pid_tgid');
+    expect(helpers.xdp_available_helpers).toContain('bpf_xdp_adjust_head');
+    expect(helpers.kprobe_available_helpers).not.toContain('bpf_xdp_adjust_head');
+    expect(helpers.sched_cls_available_helpers).toContain('bpf_skb_store_bytes');
+    const ids = new Map<string, number>();
+    const header = execFileSync('sh', ['-c', "bpftool btf dump file /sys/kernel/btf/vmlinux | grep -E \"^\\s+'BPF_FUNC_[a-z0-9_]+' val=\""], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    for (const m of header.matchAll(/'BPF_FUNC_([a-z0-9_]+)' val=(\d+)/g)) if (m[1] !== 'unspec') ids.set(`bpf_${m[1]}`, Number(m[2]));
+    for (const [type, attach] of [
+      [ProgType.SOCKET_FILTER, 0],
+      [ProgType.KPROBE, 0],
+      [ProgType.XDP, 0],
+      [ProgType.CGROUP_SOCK_ADDR, AttachType.CGROUP_INET4_CONNECT],
+    ] as const) {
+      const key = `${consts.progTypeName(type).toLowerCase()}_available_helpers`;
+      const listed = new Set(helpers[key]);
+      expect(listed.size).toBeGreaterThan(10);
+      for (const [name, id] of ids) {
+        if (['bpf_trace_printk', 'bpf_trace_vprintk', 'bpf_probe_write_user'].includes(name)) continue;
+        const r = callLog(type, id, { expectedAttachType: attach });
+        expect(listed.has(name), `${key} ${name}: ${r.log.split('\n')[2] ?? r.log}`).toBe(r.ok || !REFUSED.test(r.log));
+        if (!listed.has(name) && all.has(name)) expect(r.log).toMatch(REFUSED);
+      }
+    }
+  });
+
+  it('text, macros and dev forms are bpftool\'s, line for line, but for the documented differences', () => {
+    const diffLines = (a: string, b: string) => {
+      const A = a.split('\n');
+      const B = new Set(b.split('\n'));
+      return A.filter((l) => !B.has(l));
+    };
+    const documented = (l: string) =>
+      /tracing|TRACING|netfilter|NETFILTER|cgrp_storage|CGRP_STORAGE|arena|ARENA/.test(l) || /^\t- bpf_|^#define \w*BPF__PROG_TYPE_/.test(l) || l === '\tProgram type not supported';
+    const text = bee('feature', 'probe');
+    const peer = bpftool('feature', 'probe');
+    expect(diffLines(text, peer).filter((l) => !documented(l))).toEqual([]);
+    expect(diffLines(peer, text).filter((l) => !documented(l))).toEqual([]);
+    // The sections themselves, in order.
+    const heads = (s: string) => s.split('\n').filter((l) => l.startsWith('Scanning'));
+    expect(heads(text)).toEqual(heads(peer));
+    const macros = bee('feature', 'probe', 'macros', 'prefix', `BEE${process.pid}_`);
+    const peerMacros = bpftool('feature', 'probe', 'macros', 'prefix', `BEE${process.pid}_`);
+    expect(diffLines(macros, peerMacros).filter((l) => !documented(l))).toEqual([]);
+    expect(diffLines(peerMacros, macros).filter((l) => !documented(l))).toEqual([]);
+    expect(bee('feature', 'probe', 'dev', 'lo')).toBe(bpftool('feature', 'probe', 'dev', 'lo'));
+    expect(bee('-j', 'feature', 'probe', 'dev', 'lo')).toBe(bpftool('-j', 'feature', 'probe', 'dev', 'lo'));
+    // `feature` alone is `feature probe`; prefixes work.
+    expect(Object.keys(JSON.parse(bee('-j', 'feature')))).toEqual(Object.keys(theirs));
+    expect(bee('feature', 'pr', 'k', 'mac')).toBe(bee('feature', 'probe', 'kernel', 'macros'));
+  }, 120_000);
+
+  it('unprivileged: what a user without privileges gets, as bpftool reports it', () => {
+    const text = bee('feature', 'probe', 'unprivileged');
+    const peer = bpftool('feature', 'probe', 'unprivileged');
+    const drop = (s: string) => s.split('\n').filter((l) => !/netfilter|cgrp_storage|arena|^\t- |^\tProgram type not supported/.test(l));
+    expect(drop(text)).toEqual(drop(peer));
+    const bad = runCli(['feature', 'probe', 'bogus']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/expected no more arguments, 'kernel', 'dev'/);
+  }, 120_000);
+});
