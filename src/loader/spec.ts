@@ -127,6 +127,9 @@ export function roleFromName(name: string): MapRole | undefined {
   return undefined;
 }
 
+/** Largest global data section we accept (the kernel's array map values are far smaller in practice). */
+const MAX_DATA_SECTION = 64 << 20;
+
 /** sizeof(struct bpf_map_def): type, key_size, value_size, max_entries, map_flags. */
 const LEGACY_MAP_DEF_SIZE = 20;
 
@@ -297,6 +300,8 @@ class ObjectParser {
       // String-literal sections and the like only matter when code points into them.
       if (syms.length === 0 && !referenced.has(sec.index)) continue;
       const kind: DataKind = m[1] === 'bss' ? 'bss' : m[1] === 'rodata' ? 'rodata' : 'data';
+      // A .bss is NOBITS: its size is only a number in the header, so bound it before allocating.
+      if (sec.size > MAX_DATA_SECTION) this.err(`section ${sec.name}`, `is ${sec.size} bytes; global data larger than ${MAX_DATA_SECTION} bytes cannot be one map value`);
       const data = sec.type === SHT_NOBITS ? new Uint8Array(sec.size) : Uint8Array.from(sec.data);
       const vars: VariableSpec[] = syms
         .filter((s) => s.type !== STT_FUNC)
