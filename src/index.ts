@@ -16,7 +16,7 @@ export { BpfError } from './syscall/errno.js';
 export { Fd } from './syscall/fd.js';
 export { VerifierError } from './loader/prog-load.js';
 export { attachProgram, AttachError, type AttachOptions } from './link/attach.js';
-export { closeLinksOnSignals, type Link } from './link/link.js';
+export { closeAllLinks, closeLinksOnSignals, FATAL_SIGNALS, type Link } from './link/link.js';
 export { attachStructOps, StructOpsRegisterError } from './link/struct-ops.js';
 export { attachIter, IterLink, type IterOptions } from './link/iter.js';
 export { attachNetns, attachSockMap, attachToSocket, type AttachMode } from './link/sock.js';

@@ -1,7 +1,7 @@
 // Links: what an attachment leaves behind. Each one detaches on close/dispose, and all live
 // links are closed on normal process exit (a hook added with the first link, not on import). On
-// SIGINT/SIGTERM they are closed only when the application asks with closeLinksOnSignals() (the
-// CLI does): a library does not take over the process's signals by itself.
+// SIGINT/SIGTERM/SIGHUP/SIGQUIT they are closed only when the application asks with
+// closeLinksOnSignals() (the CLI does): a library does not take over the process's signals.
 import { linkDetach, objPin } from '../syscall/bpf.js';
 import type { Fd } from '../syscall/fd.js';
 import { forgetProbeEvent, removeProbeEvent } from './tracefs.js';
@@ -24,14 +24,18 @@ export interface Link extends Disposable {
 const liveLinks = new Set<BaseLink>();
 let exitHookInstalled = false;
 
-function closeAll(): void {
+/** Detach every live link of this process (exit paths, signal handlers, fatal errors). */
+export function closeAllLinks(): void {
   for (const l of [...liveLinks]) l.close();
 }
+
+/** The signals whose default action ends the process and that a handler can catch. */
+export const FATAL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', closeAll);
+  process.once('exit', closeAllLinks);
 }
 
 /**
@@ -42,12 +46,12 @@ function installExitHook(): void {
  * removed this way instead of being left in the kernel. Returns a function that removes the
  * handlers again.
  */
-export function closeLinksOnSignals(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): () => void {
+export function closeLinksOnSignals(signals: readonly NodeJS.Signals[] = FATAL_SIGNALS): () => void {
   const installed: [NodeJS.Signals, () => void][] = [];
   for (const sig of signals) {
     const handler = () => {
       const others = process.listenerCount(sig) - 1;
-      closeAll();
+      closeAllLinks();
       if (others === 0) {
         // Nobody else listens: behave like the default action (terminate by the signal).
         process.off(sig, handler);

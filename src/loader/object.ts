@@ -10,7 +10,8 @@ import { BtfKind } from '../btf/types.js';
 import { type Codec, CodecError, compileCodec } from '../maps/codec.js';
 import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
 import { BpfMap } from '../maps/map.js';
-import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
+import { PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
+import { Mapping } from '../syscall/mapping.js';
 import { objGet, objPin, progBindMap, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
@@ -189,7 +190,7 @@ interface DataMap {
   spec: DataSectionSpec;
   map: BpfMap;
   view?: DataView;
-  mapping?: { addr: bigint; len: number };
+  mapping?: Mapping;
 }
 
 /** Global variables of a loaded object, read and written through the mmap'd data maps. */
@@ -521,13 +522,16 @@ export class BpfObject implements Disposable, OpenState {
       const page = sys().pageSize();
       const len = Math.ceil(Math.max(dm.spec.size, 1) / page) * page;
       const prot = dm.spec.readonly ? PROT_READ : PROT_READ | PROT_WRITE;
-      const addr = sys().mmap(len, prot, MAP_SHARED, dm.map.fd.value, 0);
-      if (addr < 0n) {
+      let mapping: Mapping;
+      try {
+        mapping = Mapping.shared(len, prot, dm.map.fd.value, 0, dm.spec.section);
+      } catch {
         this.warn(`${this.file}: cannot mmap ${dm.spec.section}; globals go through map lookups`);
         continue;
       }
-      dm.mapping = { addr, len };
-      dm.view = new DataView(sys().view(addr, len), 0, dm.spec.size);
+      // Released by close(), or with the last view of it when the object is dropped unclosed.
+      dm.mapping = mapping;
+      dm.view = new DataView(mapping.buffer, 0, dm.spec.size);
     }
   }
 
@@ -857,7 +861,7 @@ export class BpfObject implements Disposable, OpenState {
     this.links = [];
     for (const p of this.programs.values()) p.close();
     for (const dm of this.dataMaps.values()) {
-      if (dm.mapping) sys().munmap(dm.mapping.addr, dm.mapping.len);
+      dm.mapping?.close();
       dm.mapping = undefined;
       dm.view = undefined;
     }

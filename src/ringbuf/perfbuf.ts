@@ -6,10 +6,11 @@
 // carries id + count. There is no double mapping, so a record that wraps is reassembled.
 import { compileDecoder, type Decoder } from '../maps/codec.js';
 import type { BpfMap } from '../maps/map.js';
-import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
+import { PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { MapType } from '../syscall/constants.js';
 import { BpfError } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
+import { Mapping } from '../syscall/mapping.js';
 import { ioctl, PERF_COUNT_SW_BPF_OUTPUT, PERF_EVENT_IOC_ENABLE, PERF_SAMPLE_RAW, PERF_TYPE_SOFTWARE, perfEventOpen } from '../syscall/perf.js';
 import { type Pollable, Poller } from './poller.js';
 
@@ -26,8 +27,7 @@ export interface PerfBufOptions {
 
 class CpuRing implements Pollable {
   readonly pollFd: number;
-  private readonly mapLen: number;
-  private addr: bigint;
+  private readonly mapping: Mapping;
   private readonly head: BigUint64Array;
   private readonly tail: BigUint64Array;
   private readonly data: Uint8Array;
@@ -44,10 +44,8 @@ class CpuRing implements Pollable {
   ) {
     const page = sys().pageSize();
     this.size = pages * page;
-    this.mapLen = (pages + 1) * page;
-    this.addr = sys().mmap(this.mapLen, PROT_READ | PROT_WRITE, MAP_SHARED, fd.value, 0);
-    if (this.addr < 0n) throw new BpfError('mmap', Number(-this.addr), `perf buffer cpu ${cpu}`);
-    const ab = sys().view(this.addr, this.mapLen);
+    this.mapping = Mapping.shared((pages + 1) * page, PROT_READ | PROT_WRITE, fd.value, 0, `perf buffer cpu ${cpu}`);
+    const ab = this.mapping.buffer;
     this.head = new BigUint64Array(ab, 1024, 1);
     this.tail = new BigUint64Array(ab, 1032, 1);
     this.data = new Uint8Array(ab, page, this.size);
@@ -105,8 +103,7 @@ class CpuRing implements Pollable {
     if (this.closed) return;
     this.closed = true;
     Poller.get().remove(this);
-    sys().munmap(this.addr, this.mapLen);
-    this.addr = 0n;
+    this.mapping.close();
     this.fd.close();
   }
 }

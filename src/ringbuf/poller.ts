@@ -2,6 +2,9 @@
 // most one outstanding async epoll_wait on libuv's threadpool, so waiting never blocks the event
 // loop. Under load it switches to timer polling (1 ms): when the consumer keeps up, the kernel
 // would otherwise wake us for nearly every record and the wake-ups throttle the producer.
+// The wait never blocks exit: process.exit() joins libuv's threadpool, so an epoll_wait(-1) there
+// would hang it. Each wait is bounded (WAIT_MS), and an 'exit' listener writes the eventfd so the
+// outstanding wait returns at once.
 import { EPOLL_EVENT_SIZE, sys } from '../syscall/backend.js';
 import { BpfError } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
@@ -17,6 +20,8 @@ export const BUSY_DRAIN = 64;
 const TIMER_MS = 1;
 /** Timer rounds with small drains before going back to epoll. */
 const CALM_ROUNDS = 8;
+/** Longest single epoll_wait on the threadpool (the bound on how long exit can be held up). */
+export const WAIT_MS = 250;
 
 export interface Pollable {
   /** epoll target fd. */
@@ -57,6 +62,13 @@ export class Poller {
     if (ev < 0) throw new BpfError('eventfd', -ev);
     this.efd = new Fd(ev, 'eventfd');
     this.ctl(EPOLL_CTL_ADD, this.efd.value);
+    // Not a signal handler: only wakes our own wait so the threadpool can be joined on exit.
+    process.once('exit', () => this.wake());
+  }
+
+  /** Make the outstanding wait return now. */
+  wake(): void {
+    if (this.waiting && this.efd && !this.efd.closed) sys().write(this.efd.value, new Uint8Array(this.one.buffer), 8);
   }
 
   private ctl(op: number, fd: number): void {
@@ -77,7 +89,7 @@ export class Poller {
     if (this.members.size === 0) {
       this.stopTimer();
       // Wake the outstanding wait so the process can exit once nothing is watched.
-      if (this.waiting && this.efd) sys().write(this.efd.value, new Uint8Array(this.one.buffer), 8);
+      this.wake();
     }
   }
 
@@ -118,10 +130,15 @@ export class Poller {
   private arm(): void {
     if (this.waiting || this.members.size === 0) return;
     this.waiting = true;
-    sys().epollWaitAsync(this.epfd!.value, this.events, MAX_EVENTS, -1, (r) => {
+    sys().epollWaitAsync(this.epfd!.value, this.events, MAX_EVENTS, WAIT_MS, (r) => {
       this.waiting = false;
       if (this.members.size === 0) {
         this.clearEventfd();
+        return;
+      }
+      if (r === 0) {
+        // The bounded wait ran out with nothing ready: wait again.
+        this.schedule();
         return;
       }
       this.stats.wakeups++;

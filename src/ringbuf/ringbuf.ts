@@ -4,13 +4,13 @@
 //   record that wraps at the end is still contiguous.
 // Records: an 8-byte header (u32 len with BUSY bit 31 and DISCARD bit 30, u32 pg_off), then the
 // payload; the next record starts at roundup(len + 8, 8). Views are created once; a closed reader
-// never touches the (unmapped) memory again.
+// never touches the memory again, and views the caller kept read zeros (syscall/mapping.ts).
 import type { Btf } from '../btf/btf.js';
 import { compileDecoder, type Decoder } from '../maps/codec.js';
 import type { BpfMap } from '../maps/map.js';
-import { MAP_SHARED, PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
+import { PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { MapType } from '../syscall/constants.js';
-import { BpfError } from '../syscall/errno.js';
+import { Mapping } from '../syscall/mapping.js';
 import { BUSY_DRAIN, type Pollable, Poller } from './poller.js';
 
 const BUSY = 0x80000000;
@@ -38,6 +38,11 @@ export interface RingBufOptions {
   valueTypeId?: number;
   /** Max records per drain call (bounds the time spent in one callback turn). */
   batch?: number;
+  /**
+   * Free bytes under which a drain counts the ring as full (fullSeen): the space of the largest
+   * record the producer reserves, header included. Default 16 (any record no longer fits).
+   */
+  fullMargin?: number;
 }
 
 export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposable {
@@ -47,9 +52,10 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   readonly size: number;
   readonly pollFd: number;
   private readonly mask: number;
-  private consMap: bigint;
-  private prodMap: bigint;
+  private readonly consMap: Mapping;
+  private readonly prodMap: Mapping;
   private readonly page: number;
+  private readonly fullMargin: number;
   readonly consPos: BigUint64Array;
   readonly prodPos: BigUint64Array;
   readonly hdr: Int32Array;
@@ -66,6 +72,11 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   decodeErrors = 0;
   /** Records delivered so far. */
   delivered = 0;
+  /**
+   * Drains that found the ring (nearly) full: the kernel's bpf_ringbuf_reserve fails while it
+   * is, and those records are lost without a trace here (only the probe can count them).
+   */
+  fullSeen = 0;
 
   constructor(
     readonly map: BpfMap,
@@ -79,18 +90,18 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
     this.mask = this.size - 1;
     this.pollFd = map.fd.value;
     this.batch = opts.batch ?? Infinity;
-    const s = sys();
-    this.page = s.pageSize();
+    this.page = sys().pageSize();
+    this.fullMargin = opts.fullMargin ?? 16;
     const fd = map.fd.value;
-    this.consMap = s.mmap(this.page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (this.consMap < 0n) throw new BpfError('mmap', Number(-this.consMap), `ring buffer '${map.name}' consumer page`);
-    this.prodMap = s.mmap(this.page + 2 * this.size, PROT_READ, MAP_SHARED, fd, this.page);
-    if (this.prodMap < 0n) {
-      s.munmap(this.consMap, this.page);
-      throw new BpfError('mmap', Number(-this.prodMap), `ring buffer '${map.name}' data`);
+    this.consMap = Mapping.shared(this.page, PROT_READ | PROT_WRITE, fd, 0, `ring buffer '${map.name}' consumer page`);
+    try {
+      this.prodMap = Mapping.shared(this.page + 2 * this.size, PROT_READ, fd, this.page, `ring buffer '${map.name}' data`);
+    } catch (e) {
+      this.consMap.close();
+      throw e;
     }
-    this.consPos = new BigUint64Array(s.view(this.consMap, this.page), 0, 1);
-    const prodBuf = s.view(this.prodMap, this.page + 2 * this.size);
+    this.consPos = new BigUint64Array(this.consMap.buffer, 0, 1);
+    const prodBuf = this.prodMap.buffer;
     this.prodPos = new BigUint64Array(prodBuf, 0, 1);
     this.data = new DataView(prodBuf, this.page, 2 * this.size);
     this.hdr = new Int32Array(prodBuf, this.page, (2 * this.size) / 4);
@@ -255,6 +266,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   /** Pollable: the poller calls this when the ring has data. */
   drain(): number {
     if (this.closed) return 0;
+    if (this.size - this.available() < this.fullMargin) this.fullSeen++;
     let n = 0;
     if (this.handler) n += this.consumeRaw(this.handler);
     else if (this.decoded) n += this.consume(this.decoded);
@@ -305,11 +317,8 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
     if (this.closed) return;
     this.closed = true;
     Poller.get().remove(this);
-    const s = sys();
-    s.munmap(this.consMap, this.page);
-    s.munmap(this.prodMap, this.page + 2 * this.size);
-    this.consMap = 0n;
-    this.prodMap = 0n;
+    this.consMap.close();
+    this.prodMap.close();
     for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
   }
 

@@ -11,8 +11,8 @@ export interface SyscallBackend {
   close(fd: number): number;
   /** F_DUPFD_CLOEXEC to at least `min`. */
   dupCloexec(fd: number, min: number): number;
-  /** Returns the mapping address, or a negative errno as bigint. */
-  mmap(length: number, prot: number, flags: number, fd: number, offset: number): bigint;
+  /** Returns the mapping address, or a negative errno as bigint. `addr` is a hint (or, with MAP_FIXED, the place). */
+  mmap(length: number, prot: number, flags: number, fd: number, offset: number, addr?: bigint): bigint;
   munmap(addr: bigint, length: number): number;
   epollCreate(): number;
   epollCtl(epfd: number, op: number, fd: number, events: number, data: bigint): number;
@@ -25,6 +25,8 @@ export interface SyscallBackend {
   /** setsockopt(2) with an int value. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   read(fd: number, buf: Uint8Array, len: number): number;
+  /** flock(2): LOCK_EX | LOCK_NB and friends. */
+  flock(fd: number, op: number): number;
   write(fd: number, buf: Uint8Array, len: number): number;
   getrlimit(resource: number): { cur: bigint; max: bigint } | number;
   setrlimit(resource: number, cur: bigint, max: bigint): number;
@@ -50,6 +52,11 @@ export type BpfObjectKind = 'prog' | 'map' | 'link' | 'btf';
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
+export const MAP_FIXED = 0x10;
+export const MAP_ANONYMOUS = 0x20;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 /** struct epoll_event is packed on x86_64 only (12 bytes), 16 elsewhere. */
 export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
 

@@ -217,6 +217,9 @@ export class FakeBackend implements SyscallBackend {
   read(): number {
     return -ENOSYS;
   }
+  flock(): number {
+    return 0;
+  }
   write(): number {
     return -ENOSYS;
   }

@@ -252,6 +252,20 @@ export function fdinfoMemlock(fd: number): number | undefined {
   }
 }
 
+/** What a BPF fd refers to, from the keys of /proc/self/fdinfo/<fd>; undefined for anything else. */
+export function fdinfoKind(fd: number): 'prog' | 'map' | 'link' | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (/^link_type:/m.test(text)) return 'link';
+  if (/^prog_type:/m.test(text)) return 'prog';
+  if (/^map_type:/m.test(text)) return 'map';
+  return undefined;
+}
+
 /** Wall-clock seconds for a CLOCK_BOOTTIME ns timestamp (bpftool's loaded_at). */
 export function bootTimeToEpoch(ns: bigint): number {
   const uptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);

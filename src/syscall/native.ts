@@ -47,6 +47,7 @@ function createNativeBackend(): SyscallBackend {
   const epollWait = libc.func('int epoll_wait(int, void *, int, int)');
   const eventfd = libc.func('int eventfd(uint, int)');
   const read = libc.func('long read(int, void *, size_t)');
+  const flock = libc.func('int flock(int, int)');
   const socket = libc.func('int socket(int, int, int)');
   const setsockopt = libc.func('int setsockopt(int, int, int, void *, uint)');
   const intOpt = Buffer.alloc(4);
@@ -71,8 +72,8 @@ function createNativeBackend(): SyscallBackend {
     ioctl: (fd, req, arg) => ret(ioctl(fd, req, arg)),
     close: (fd) => ret(close(fd)),
     dupCloexec: (fd, min) => ret(fcntl(fd, F_DUPFD_CLOEXEC, min)),
-    mmap: (length, prot, flags, fd, offset) => {
-      const p = mmap(null, length, prot, flags, fd, offset) as bigint | null;
+    mmap: (length, prot, flags, fd, offset, addr) => {
+      const p = mmap(addr ?? null, length, prot, flags, fd, offset) as bigint | null;
       if (p === null || p === 0xffffffffffffffffn) return -BigInt(errno());
       return BigInt(p);
     },
@@ -97,6 +98,7 @@ function createNativeBackend(): SyscallBackend {
       return ret(setsockopt(fd, level, name, intOpt, 4));
     },
     read: (fd, buf, len) => ret(read(fd, buf, len)),
+    flock: (fd, op) => ret(flock(fd, op)),
     write: (fd, buf, len) => ret(write(fd, buf, len)),
     getrlimit: (res) => {
       const r = getrlimit(res, rlim);
