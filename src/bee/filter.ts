@@ -1,8 +1,11 @@
 // --filter map,field,regex (shared notes §8): bee CSV-splits every occurrence, so a regex with a
 // comma must be quoted ("a,b"). Validated at start: the map must be watched, the field one of its
 // labels (not `value`), the regex valid. bee-ts allows several filters per map (all must match)
-// and applies them to JSON lines and the TUI. Regexes are JavaScript's, unanchored: RE2 syntax
-// mostly works; JS adds lookaround and backreferences and lacks RE2's (?P<name>) groups.
+// and applies them to JSON lines and the TUI. Regexes are RE2's, as in bee (Go's regexp), through
+// re2js, a pure-JS port: matching is linear in the input, so a pattern like `(a+)+$` cannot stall
+// the process on a long kernel string, and bee's filters port unchanged (`(?P<name>...)` works;
+// lookaround and backreferences are refused, as Go refuses them).
+import { RE2JS } from 're2js';
 import { BeeTsError } from '../errors.js';
 import type { WatchedMap } from './watch.js';
 
@@ -15,7 +18,7 @@ export class FilterError extends BeeTsError {
 export interface Filter {
   map: string;
   field: string;
-  re: RegExp;
+  re: RE2JS;
   source: string;
 }
 
@@ -52,9 +55,9 @@ export function parseFilters(args: string[], watches: WatchedMap[]): Filter[] {
     const w = watches.find((x) => x.name === map);
     if (!w) throw new FilterError(`--filter: map '${map}' is not watched (watched: ${watches.map((x) => x.name).join(', ') || 'none'})`);
     if (!w.labels.includes(field)) throw new FilterError(`--filter: map '${map}' has no field '${field}' (fields: ${w.labels.join(', ')}; 'value' cannot be filtered)`);
-    let re: RegExp;
+    let re: RE2JS;
     try {
-      re = new RegExp(source);
+      re = RE2JS.compile(source);
     } catch (e) {
       throw new FilterError(`--filter ${map},${field}: invalid regex '${source}': ${(e as Error).message}`, { cause: e });
     }

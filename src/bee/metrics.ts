@@ -7,10 +7,21 @@
 // programs attached, last poll time per polled map. /healthz answers while the process serves;
 // /readyz once the probe is attached and running (503 before, while stopping, or when a polled
 // map has not been read for three poll intervals).
+// Bounded: each metric holds at most maxSeries label sets. Event-fed metrics evict their least
+// recently updated series (counted); a polled map's entries past the bound are left out (shown).
+// Also: drop counts (stats.ts SELF_METRICS) and prom-client's process metrics. close() cuts
+// connections that do not finish within CLOSE_GRACE_MS.
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import client from 'prom-client';
 import { type MetricNaming, type MetricsNaming, nameLabel, nameMetric } from './naming.js';
+import { DROP_REASONS, type RunStats, SELF_METRICS } from './stats.js';
 import type { WatchedMap } from './watch.js';
+
+/** Default --max-series: series per metric. */
+export const DEFAULT_MAX_SERIES = 10_000;
+/** How long close() waits for requests in flight before it drops their connections. */
+const CLOSE_GRACE_MS = 500;
 
 /** The default (bee) name of a map's metric. */
 export const metricName = (map: string) => nameMetric(map, 'counter', 'bee').name;
@@ -24,6 +35,12 @@ export interface MetricsOptions {
   attached?: number;
   /** The poll interval: /readyz fails when a polled map went unread for three of them. */
   pollIntervalMs?: number;
+  /** Series per metric (default DEFAULT_MAX_SERIES). */
+  maxSeries?: number;
+  /** Drop counts to export as bee-ts's own metrics. */
+  stats?: RunStats;
+  /** Also export prom-client's process metrics (CPU, RSS, heap, event loop lag). Default true. */
+  processMetrics?: boolean;
 }
 
 type Labels = Record<string, string>;
@@ -36,6 +53,10 @@ interface Series {
   /** counter_ hash: last kernel value per label set. */
   last: Map<string, { labels: Labels; value: number }>;
   nm: MetricNaming;
+  /** Event-fed series, least recently updated first. */
+  live: Map<string, Labels>;
+  evicted: number;
+  refused: number;
 }
 
 function toNumber(s: string): number {
@@ -53,8 +74,12 @@ export class BeeMetrics {
   private readonly lastPoll = new Map<string, number>();
   private readonly pollIntervalMs: number;
   private readonly lastPollGauge: client.Gauge<string>;
+  private readonly sockets = new Set<Socket>();
+  readonly maxSeries: number;
 
   constructor(watches: WatchedMap[], opts: MetricsOptions = {}) {
+    this.maxSeries = opts.maxSeries ?? DEFAULT_MAX_SERIES;
+    if (!Number.isInteger(this.maxSeries) || this.maxSeries < 1) throw new Error(`max series must be a positive integer, not ${this.maxSeries}`);
     this.naming = opts.naming ?? 'bee';
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     for (const w of watches) {
@@ -64,7 +89,7 @@ export class BeeMetrics {
       const nm = nameMetric(w.name, w.role, this.naming);
       const name = nm.name;
       const help = `bee-ts: ${w.role} from ${w.kind === 'events' ? 'records of' : 'entries of'} map '${w.name}'${nm.conversion ? ` (${nm.conversion})` : ''}`;
-      const s: Series = { w, last: new Map(), nm };
+      const s: Series = { w, last: new Map(), nm, live: new Map(), evicted: 0, refused: 0 };
       if (w.role === 'counter') s.counter = new client.Counter({ name, help, labelNames, registers: [this.registry] });
       else if (w.role === 'gauge') s.gauge = new client.Gauge({ name, help, labelNames, registers: [this.registry] });
       else if (w.role === 'hist') s.hist = new client.Histogram({ name, help, labelNames, buckets: w.buckets?.map(nm.convert), registers: [this.registry] });
@@ -78,6 +103,87 @@ export class BeeMetrics {
       );
     if (opts.attached !== undefined) new client.Gauge({ name: 'bee_ts_programs_attached', help: 'bee-ts: programs of the probe attached to their hooks', registers }).set(opts.attached);
     this.lastPollGauge = new client.Gauge({ name: 'bee_ts_last_poll_timestamp_seconds', help: 'bee-ts: when each polled map was last read (Unix time)', labelNames: ['map'], registers });
+    this.registerSelfMetrics(opts.stats);
+    if (opts.processMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  private registerSelfMetrics(stats?: RunStats): void {
+    const registers = [this.registry];
+    const series = this.series;
+    new client.Counter({
+      ...SELF_METRICS.seriesEvicted,
+      labelNames: ['metric'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of series.values()) if (s.w.kind === 'events') this.inc({ metric: s.nm.name }, s.evicted);
+      },
+    });
+    new client.Gauge({
+      ...SELF_METRICS.seriesRefused,
+      labelNames: ['metric'],
+      registers,
+      collect() {
+        for (const s of series.values()) if (s.w.kind === 'poll') this.set({ metric: s.nm.name }, s.refused);
+      },
+    });
+    if (!stats) return;
+    new client.Counter({
+      ...SELF_METRICS.records,
+      labelNames: ['map'],
+      registers,
+      collect() {
+        this.reset();
+        stats.refresh();
+        for (const [map, s] of stats.maps) this.inc({ map }, s.records);
+      },
+    });
+    new client.Counter({
+      ...SELF_METRICS.dropped,
+      labelNames: ['map', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        stats.refresh();
+        for (const [map, s] of stats.maps) for (const reason of DROP_REASONS) this.inc({ map, reason }, s.dropped[reason]);
+      },
+    });
+    new client.Counter({
+      ...SELF_METRICS.ringFull,
+      labelNames: ['map'],
+      registers,
+      collect() {
+        this.reset();
+        stats.refresh();
+        for (const [map, s] of stats.maps) this.inc({ map }, s.ringFull);
+      },
+    });
+    new client.Gauge({
+      ...SELF_METRICS.queueBytes,
+      registers,
+      collect() {
+        this.set(stats.queueBytes);
+      },
+    });
+  }
+
+  /** Note an event-fed series as just updated; evicts the least recently updated one when full. */
+  private touch(s: Series, labels: Labels): void {
+    let id = '';
+    for (const k in labels) id += `${labels[k]}\u0000`;
+    if (s.live.delete(id)) {
+      s.live.set(id, labels);
+      return;
+    }
+    if (s.live.size >= this.maxSeries) {
+      const [oldId, old] = s.live.entries().next().value as [string, Labels];
+      s.live.delete(oldId);
+      s.counter?.remove(old);
+      s.gauge?.remove(old);
+      s.hist?.remove(old);
+      s.evicted++;
+    }
+    s.live.set(id, labels);
   }
 
   private labelsOf(labels: Labels): Labels {
@@ -91,13 +197,18 @@ export class BeeMetrics {
     const s = this.series.get(map);
     if (!s) return;
     const w = s.w;
-    if (s.counter) s.counter.inc(this.labelsOf(labels));
-    else if (s.gauge || s.hist) {
+    if (s.counter) {
+      const l = this.labelsOf(labels);
+      this.touch(s, l);
+      s.counter.inc(l);
+    } else if (s.gauge || s.hist) {
       const { [w.valueField!]: raw, ...rest } = labels;
       const v = s.nm.convert(toNumber(raw ?? ''));
       if (Number.isNaN(v)) return;
-      if (s.gauge) s.gauge.set(this.labelsOf(rest), v);
-      else s.hist!.observe(this.labelsOf(rest), v);
+      const l = this.labelsOf(rest);
+      this.touch(s, l);
+      if (s.gauge) s.gauge.set(l, v);
+      else s.hist!.observe(l, v);
     }
   }
 
@@ -109,7 +220,8 @@ export class BeeMetrics {
     const s = this.series.get(map);
     if (!s) return;
     const seen = new Set<string>();
-    for (const e of entries) {
+    s.refused = Math.max(0, entries.length - this.maxSeries);
+    for (const e of s.refused ? entries.slice(0, this.maxSeries) : entries) {
       const labels = this.labelsOf(e.key);
       const id = JSON.stringify(labels);
       seen.add(id);
@@ -142,7 +254,8 @@ export class BeeMetrics {
 
   /** Serve /metrics; rejects (loudly) when the address is taken. */
   listen(port: number, host: string): Promise<void> {
-    this.server = http.createServer(async (req, res) => {
+    // A client that never finishes its request is cut off (Node's defaults wait 60 s / 5 min).
+    this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 15_000 }, async (req, res) => {
       const url = req.url?.replace(/\?.*$/, '');
       if (url === '/metrics') {
         res.setHeader('Content-Type', this.registry.contentType);
@@ -157,6 +270,11 @@ export class BeeMetrics {
         res.statusCode = 404;
         res.end('bee-ts: metrics are at /metrics (health: /healthz, /readyz)\n');
       }
+    });
+    // Tracked so close() can end connections that would otherwise hold it open.
+    this.server.on('connection', (sock: Socket) => {
+      this.sockets.add(sock);
+      sock.once('close', () => this.sockets.delete(sock));
     });
     return new Promise((resolve, reject) => {
       this.server!.once('error', (e: NodeJS.ErrnoException) =>
@@ -192,7 +310,23 @@ export class BeeMetrics {
     return a && typeof a === 'object' ? `${a.address}:${a.port}` : undefined;
   }
 
+  /**
+   * Stop serving. Requests in flight get CLOSE_GRACE_MS to finish; then every connection is
+   * destroyed (a half-sent request or a stalled reader never keeps the process alive).
+   */
   close(): Promise<void> {
-    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return Promise.resolve();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      const t = setTimeout(() => {
+        for (const s of this.sockets) s.destroy();
+        server.closeAllConnections();
+      }, CLOSE_GRACE_MS);
+      t.unref();
+      server.once('close', () => clearTimeout(t));
+    });
   }
 }

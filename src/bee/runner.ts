@@ -1,5 +1,7 @@
 // `bee-ts run`: load a probe, attach every program by its section, and turn its marked maps into
-// output — JSON lines (headless) or a TUI, plus Prometheus metrics — until SIGINT/SIGTERM.
+// output — JSON lines (headless) or a TUI, plus Prometheus metrics — until stopped (a signal,
+// --duration, a closed stdout). Memory is bounded end to end: JSON lines wait in a bounded queue
+// that respects stdout's backpressure, and what is dropped anywhere is counted (stats.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Link } from '../link/link.js';
@@ -14,6 +16,8 @@ import { type Filter, parseFilters, passes } from './filter.js';
 import { sha256 } from './image.js';
 import { BeeMetrics } from './metrics.js';
 import type { MetricsNaming } from './naming.js';
+import { lockPinDir, pinDir, programPinPath } from './pins.js';
+import { RunStats } from './stats.js';
 import { planWatches, type WatchedMap } from './watch.js';
 
 export interface RunOptions {
@@ -38,6 +42,24 @@ export interface RunOptions {
   metricsNaming?: MetricsNaming;
   /** bee-ts's version, for bee_ts_build_info. */
   version?: string;
+  /** Series per metric (--max-series). */
+  maxSeries?: number;
+  /** How often drops are reported on stderr (when there were any); default 10 s. */
+  statsIntervalMs?: number;
+}
+
+/** Longest delay setTimeout takes (larger ones fire at once): longer waits are chained. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** setTimeout for any delay: waits past MAX_TIMER_MS are chained. Returns a cancel function. */
+export function longTimeout(fn: () => void, ms: number, unref = true): () => void {
+  let t: NodeJS.Timeout;
+  const arm = (left: number) => {
+    t = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
+    if (unref) t.unref();
+  };
+  arm(ms);
+  return () => clearTimeout(t);
 }
 
 export interface PollEntry {
@@ -56,34 +78,96 @@ export interface Sink {
   stop(): void;
 }
 
-/** Headless output: one JSON object per line on stdout, diagnostics on stderr. */
+/** Where JSON lines go: process.stdout, or anything with its write/'drain' contract. */
+export interface LineOutput {
+  write(chunk: string): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+export interface JsonLinesOptions {
+  /** Bytes of lines held while stdout is not taking them; lines past it are dropped and counted. */
+  maxQueueBytes?: number;
+  stats?: RunStats;
+}
+
+/** Default bound of the JSON lines queue. */
+export const DEFAULT_QUEUE_BYTES = 8 << 20;
+/** Written without waiting for the next tick once this much is queued. */
+const FLUSH_BYTES = 64 << 10;
+
+/**
+ * Headless output: one JSON object per line on stdout, diagnostics on stderr. Lines are written
+ * in batches; while stdout reports backpressure (write() returned false, no 'drain' yet) they
+ * wait in a queue of at most maxQueueBytes, and lines that do not fit are dropped and counted.
+ */
 export class JsonLinesSink implements Sink {
-  private pending: string[] = [];
+  private queue: string[] = [];
+  private queued = 0;
+  private blocked = false;
   private scheduled = false;
   private last = new Map<string, string>();
-  constructor(private readonly out: (s: string) => void = (s) => void process.stdout.write(s)) {}
+  private readonly out: LineOutput;
+  private readonly max: number;
+  private readonly stats?: RunStats;
+  /** Lines dropped because the queue was full. */
+  dropped = 0;
+  constructor(out: LineOutput | ((s: string) => void) = process.stdout, opts: JsonLinesOptions = {}) {
+    this.out = typeof out === 'function' ? { write: (c) => (out(c), true), once: () => undefined } : out;
+    this.max = opts.maxQueueBytes ?? DEFAULT_QUEUE_BYTES;
+    this.stats = opts.stats;
+  }
   start(): void {}
-  private push(line: string): void {
-    this.pending.push(line);
-    if (!this.scheduled) {
+  /** Queue one line; false when it was dropped (the queue is full). */
+  private push(map: string, line: string): boolean {
+    const n = line.length + 1;
+    if (this.queued + n > this.max) {
+      this.dropped++;
+      this.stats?.drop(map, 'output_queue');
+      return false;
+    }
+    this.queue.push(line);
+    this.queued += n;
+    if (this.stats) this.stats.queueBytes = this.queued;
+    if (this.blocked) return true;
+    if (this.queued >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+    return true;
+  }
+  /** Write what is queued, unless stdout asked us to wait for 'drain'. */
+  flush(): void {
+    if (this.blocked || this.queue.length === 0) return;
+    const chunk = this.queue.join('\n') + '\n';
+    this.queue = [];
+    this.queued = 0;
+    if (this.stats) this.stats.queueBytes = 0;
+    if (!this.out.write(chunk)) {
+      this.blocked = true;
+      this.out.once('drain', () => {
+        this.blocked = false;
+        this.flush();
+      });
     }
   }
-  flush(): void {
-    this.scheduled = false;
-    if (this.pending.length) this.out(this.pending.join('\n') + '\n');
-    this.pending = [];
+  /** Bytes waiting (queued here, not yet handed to stdout). */
+  get pendingBytes(): number {
+    return this.queued;
   }
   event(map: string, entry: BeeValue): void {
-    this.push(JSON.stringify({ entry: sortKeys(entry), mapName: map }));
+    this.push(map, JSON.stringify({ entry: sortKeys(entry), mapName: map }));
   }
   snapshot(map: string, entries: PollEntry[]): void {
     const line = JSON.stringify({ entries: entries.map((e) => ({ key: sortKeys(e.key), value: e.value })), mapName: map });
-    // Only when the snapshot changed and is not empty (bee v0.0.1's hash lines, without --debug).
-    if (entries.length === 0 || this.last.get(map) === line) return;
-    this.last.set(map, line);
-    this.push(line);
+    // Only when the snapshot changed (bee v0.0.1's hash lines, without --debug). An empty map
+    // prints once it had entries (`"entries":[]`), so the last line never shows stale ones.
+    const prev = this.last.get(map);
+    if (prev === line || (entries.length === 0 && prev === undefined)) return;
+    if (this.push(map, line)) this.last.set(map, line);
   }
   info(m: string): void {
     process.stderr.write(`${m}\n`);
@@ -101,17 +185,26 @@ function sumOrFirst(values: BeeValue[]): BeeValue {
   return values;
 }
 
+/** Thrown inside run() when stop() came first: start-up ends quietly. */
+class Stopped extends Error {}
+
 export class BeeRunner {
   private obj?: BpfObject;
   private links: Link[] = [];
   private readers: (RingBufReader | PerfBufReader)[] = [];
   private metrics?: BeeMetrics;
   private pollTimer?: NodeJS.Timeout;
+  private statsTimer?: NodeJS.Timeout;
+  private cancelDuration?: () => void;
   private filters: Filter[] = [];
+  private lockFds: number[] = [];
   watches: WatchedMap[] = [];
-  badRecords = 0;
+  /** Drops and record counts, per map. */
+  readonly stats = new RunStats();
   private stopped = false;
-  private done?: () => void;
+  private stopping?: Promise<void>;
+  private done!: () => void;
+  private readonly finished = new Promise<void>((r) => (this.done = r));
 
   constructor(
     readonly file: string,
@@ -119,8 +212,30 @@ export class BeeRunner {
     readonly sink: Sink,
   ) {}
 
+  /** Records that could not be decoded (too short, or the formatter failed). */
+  get badRecords(): number {
+    return this.stats.total('short_record') + this.stats.total('decode_error');
+  }
+
+  /** Give pending signals a turn between start-up steps; a stop() that came first ends start-up. */
+  private async checkpoint(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    if (this.stopped) throw new Stopped();
+  }
+
   /** Load, attach and start producing output; resolves when stopped. */
   async run(): Promise<void> {
+    try {
+      await this.start();
+    } catch (e) {
+      await this.stop();
+      if (e instanceof Stopped) return;
+      throw e;
+    }
+    await this.finished;
+  }
+
+  private async start(): Promise<void> {
     const o = this.opts;
     const openOpts = {
       pinMaps: o.pinMaps,
@@ -128,6 +243,7 @@ export class BeeRunner {
       btfPath: o.btfPath,
       onWarning: (w: string) => this.sink.info(`warning: ${w}`),
     };
+    await this.checkpoint();
     // An image from the store arrives as bytes, named by its reference.
     const obj = o.program ? BpfObject.fromBytes(o.program, { ...openOpts, file: this.file }) : BpfObject.open(this.file, openOpts);
     // Validate everything we can before touching the kernel.
@@ -140,58 +256,74 @@ export class BeeRunner {
         if (e instanceof CodecError) throw new CodecError(`--set ${name}=${String(v)}: ${e.message}`);
         throw e;
       }
-    if (o.pinMaps) fs.mkdirSync(o.pinMaps, { recursive: true, mode: 0o700 });
-    this.obj = obj;
-    try {
-      obj.load();
-      if (o.pinProgs) this.pinPrograms(o.pinProgs);
-      for (const p of obj.programs.values()) {
-        if (!canAutoAttach(p)) {
-          this.sink.info(`warning: program '${p.name}' (${p.section}) has no automatic attach point; loaded but not attached`);
-          continue;
-        }
-        this.links.push(p.attach());
-      }
-      if (!o.noMetrics) {
-        this.metrics = new BeeMetrics(this.watches, {
-          naming: o.metricsNaming,
-          attached: this.links.length,
-          pollIntervalMs: o.pollIntervalMs,
-          build: { version: o.version ?? 'unknown', probe: o.program ? this.file : path.basename(this.file), probeDigest: sha256(o.program ?? fs.readFileSync(this.file)) },
-        });
-        await this.metrics.listen(o.promPort, o.promAddress);
-      }
-      this.startReaders();
-      if (this.metrics) this.metrics.ready = true;
-    } catch (e) {
-      await this.stop();
-      throw e;
+    const wanted = o.sets.map(([name]) => [name, globalText(obj, name)] as const);
+    // One run per pin directory: a second would consume the same pinned ring buffer.
+    for (const [dir, flag] of [[o.pinMaps, '--pin-maps'], [o.pinProgs, '--pin-progs']] as const) {
+      if (!dir || (flag === '--pin-progs' && dir === o.pinMaps)) continue;
+      pinDir(dir, flag);
+      this.lockFds.push(lockPinDir(dir, flag));
     }
+    this.obj = obj;
+    await this.checkpoint();
+    obj.load();
+    // A .rodata/.data reused from --pin-maps keeps the values of the run that created it.
+    for (const [name, want] of wanted) {
+      const got = globalText(obj, name);
+      if (got !== want)
+        throw new Error(`--set ${name}=${want}: the global lives in a map reused from --pin-maps ${o.pinMaps}, which holds ${name}=${got}; remove that pin (or run without --pin-maps) to change it`);
+    }
+    if (o.pinProgs) this.pinPrograms(o.pinProgs);
+    for (const p of obj.programs.values()) {
+      await this.checkpoint();
+      if (!canAutoAttach(p)) {
+        this.sink.info(`warning: program '${p.name}' (${p.section}) has no automatic attach point; loaded but not attached`);
+        continue;
+      }
+      this.links.push(p.attach());
+    }
+    if (!o.noMetrics) {
+      this.metrics = new BeeMetrics(this.watches, {
+        naming: o.metricsNaming,
+        attached: this.links.length,
+        pollIntervalMs: o.pollIntervalMs,
+        build: { version: o.version ?? 'unknown', probe: o.program ? this.file : path.basename(this.file), probeDigest: sha256(o.program ?? fs.readFileSync(this.file)) },
+        maxSeries: o.maxSeries,
+        stats: this.stats,
+      });
+      await this.metrics.listen(o.promPort, o.promAddress);
+    }
+    await this.checkpoint();
+    this.startReaders();
+    if (this.metrics) this.metrics.ready = true;
     this.sink.start(this.watches, { file: this.file, metrics: this.metrics?.address });
     this.sink.info(`bee-ts: running ${o.program ? this.file : path.basename(this.file)}: ${this.links.length} program${this.links.length === 1 ? '' : 's'} attached, watching ${this.watches.map((w) => `${w.name} (${w.role})`).join(', ') || 'no maps'}${this.metrics ? `; metrics on http://${this.metrics.address}/metrics` : ''}`);
     this.schedulePoll(0);
-    if (o.durationMs !== undefined) setTimeout(() => void this.stop(), o.durationMs).unref();
-    await new Promise<void>((r) => (this.done = r));
+    const every = o.statsIntervalMs ?? 10_000;
+    this.statsTimer = setInterval(() => this.reportStats(`last ${every / 1000}s`), every);
+    this.statsTimer.unref();
+    if (o.durationMs !== undefined) this.cancelDuration = longTimeout(() => void this.stop(), o.durationMs);
+  }
+
+  private reportStats(label: string): void {
+    this.stats.refresh();
+    const line = label === 'total' ? this.stats.summary() : this.stats.report(label);
+    if (line) process.stderr.write(`${line}\n`);
   }
 
   private pinPrograms(dir: string): void {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const p of this.obj!.programs.values()) {
-      const target = path.join(dir, p.name);
-      // A rerun replaces our earlier pins instead of failing on them.
-      if (fs.existsSync(target)) fs.rmSync(target);
+      const target = programPinPath(dir, p.name, p.type);
       p.pin(target);
       this.sink.info(`Successfully pinned program '${target}'`);
     }
   }
 
-  private handleEvent(w: WatchedMap, view: DataView, off: number, len: number): void {
-    if (len < w.spec.valueSize && w.spec.type !== MapType.RINGBUF) return;
+  private handleEvent(w: WatchedMap, view: DataView, off: number): void {
     let entry: BeeValue;
     try {
       entry = w.recordFmt!(view, off);
     } catch {
-      this.badRecords++;
+      this.stats.drop(w.name, 'decode_error');
       return;
     }
     const labels = flattenLabels(entry);
@@ -206,26 +338,25 @@ export class BeeRunner {
       if (w.kind !== 'events') continue;
       const map = this.obj!.map(w.name);
       const size = btf.sizeof(w.spec.valueTypeId!);
+      const st = this.stats.of(w.name);
+      const onRecord = (view: DataView, off: number, len: number) => {
+        st.records++;
+        // A record shorter than the struct cannot be decoded: count it and go on.
+        if (len < size) {
+          st.dropped.short_record++;
+          return;
+        }
+        this.handleEvent(w, view, off);
+      };
       if (w.spec.type === MapType.RINGBUF) {
-        const r = new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId });
-        r.onRaw((view, off, len) => {
-          // A record shorter than the struct cannot be decoded: count it and go on.
-          if (len < size) {
-            this.badRecords++;
-            return;
-          }
-          this.handleEvent(w, view, off, len);
-        });
+        const r = new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId, fullMargin: ((size + 8 + 7) & ~7) + 8 });
+        r.onRaw(onRecord);
+        this.stats.refreshers.push(() => (st.ringFull = r.fullSeen));
         this.readers.push(r);
       } else {
         const r = new PerfBufReader(map, { valueTypeId: w.spec.valueTypeId });
-        r.onRaw((view, off, len) => {
-          if (len < size) {
-            this.badRecords++;
-            return;
-          }
-          this.handleEvent(w, view, off, len);
-        });
+        r.onRaw(onRecord);
+        this.stats.refreshers.push(() => (st.dropped.perf_lost = r.lost));
         this.readers.push(r);
       }
     }
@@ -271,18 +402,39 @@ export class BeeRunner {
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Detach and close everything, once; later calls wait for the first. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
     this.stopped = true;
     if (this.metrics) this.metrics.ready = false;
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.cancelDuration?.();
+    if (this.readers.length) this.reportStats('total');
     for (const r of this.readers) r.close();
     this.readers = [];
     for (const l of this.links) l.close();
     this.links = [];
     this.obj?.close();
-    await this.metrics?.close();
-    this.sink.stop();
-    this.done?.();
+    for (const fd of this.lockFds.splice(0)) fs.closeSync(fd);
+    try {
+      await this.metrics?.close();
+    } finally {
+      this.sink.stop();
+      this.done();
+    }
+  }
+}
+
+/** A global's current value as text (the spec's image before load, the map after). */
+function globalText(obj: BpfObject, name: string): string {
+  try {
+    return JSON.stringify(obj.globals.get(name), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    return '?';
   }
 }

@@ -16,6 +16,10 @@ const require = createRequire(import.meta.url);
 const pkg = require('../../package.json') as { version: string };
 
 let jsonErrors = false;
+/** `run` handles a closed stdout itself (it stops and detaches); other commands just exit. */
+let runHandlesEpipe = false;
+/** Exit once the command returned, whatever handles are still open (`run`). */
+let exitWhenDone = false;
 
 async function run(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
   jsonErrors = !!json || globals.json;
@@ -76,25 +80,29 @@ export function buildProgram(): Command {
       "load a probe, attach its programs, and turn its marked maps (print_/counter_/gauge_/hist_ or .maps.<role>) into JSON lines (or a TUI on a terminal) and Prometheus metrics",
     )
     .argument('<probe>', 'compiled probe (.o), or an image reference (local store first, then pulled)')
-    .option('-f, --filter <map,field,regex>', 'only show records whose field matches (repeatable; JS regex, unanchored)', collect)
+    .option('-f, --filter <map,field,regex>', 'only show records whose field matches (repeatable; RE2 regex as in bee, unanchored)', collect)
     .option('-b, --hist-buckets <map,[l1,l2,...]>', 'histogram buckets for a hist_ map (repeatable)', collect)
     .option('-k, --hist-value-key <map,field>', 'field a hist_ (or gauge_ ring buffer) map observes (default le)', collect)
     .option('--no-tty', 'JSON lines on stdout even on a terminal (the default when stdout is not a terminal)')
     .option('--poll-interval <duration>', 'how often hash maps are read', '1s')
     .option('--prom-port <port>', 'port for /metrics', '9091')
-    .option('--prom-address <address>', 'address for /metrics', '0.0.0.0')
+    .option('--prom-address <address>', 'address for /metrics: 0.0.0.0 (bee\'s default) is every interface, unauthenticated; 127.0.0.1 keeps it local', '0.0.0.0')
     .option('--metrics-naming <scheme>', "metric names: bee (ebpf_solo_io_<map>, bee's dashboards) or prometheus (Prometheus conventions: ebpf_<name>[_<base unit>][_total], values in base units)", 'bee')
+    .option('--max-series <n>', 'most series per metric; the least recently updated are evicted (counted in bee_ts_series_evicted_total)', '10000')
     .option('--no-metrics', 'do not serve Prometheus metrics')
     .option('--filter-metrics', 'apply --filter to metrics too')
     .option('--pin-maps <dir>', 'pin every map in <dir> (reusing compatible pins)')
     .option('--pin-progs <dir>', 'pin every program in <dir>')
     .option('--set <name=value>', 'set a const volatile global before load (repeatable)', collect)
     .option('--btf <path>', 'kernel BTF for CO-RE instead of /sys/kernel/btf/vmlinux')
-    .option('--duration <duration>', 'stop after this long (e.g. 10s)')
+    .option('--duration <duration>', 'stop after this long (a Go duration: 300ms, 1.5s, 1h30m)')
+    .option('--stats-interval <duration>', 'how often records dropped or lost are reported on stderr (when there were any)', '10s')
     .option('-d, --debug', 'accepted for bee compatibility (diagnostics already go to stderr)')
     .option('-v, --verbose', 'full verifier log on failure')
     .action((file: string, o: import('./run.js').RunFlags) =>
       kernel(false, async () => {
+        runHandlesEpipe = true;
+        exitWhenDone = true;
         const { runCommand } = await import('./run.js');
         const { resolveProbe } = await import('./images.js');
         const probe = await resolveProbe(file, imageFlags(), (m) => process.stderr.write(m + '\n'));
@@ -564,9 +572,20 @@ function errorMessage(e: unknown): string {
 async function main(): Promise<void> {
   // `bee-ts btf dump ... | head`: a closed pipe ends the command quietly, like any Unix tool.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
+    if (e.code !== 'EPIPE') throw e;
+    if (!runHandlesEpipe) process.exit(0);
   });
+  // A root process must not open Node's inspector on SIGUSR1 (its default): listening replaces it.
+  process.on('SIGUSR1', () => {});
+  // An error nobody caught ends the command like any other failure; links, tracefs events and
+  // netlink attachments are removed by their 'exit' hooks.
+  const fatal = (e: unknown) => {
+    process.stderr.write(`Error: ${errorMessage(e)}\n`);
+    if (process.env.BEE_TS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   const program = buildProgram();
   try {
     await program.parseAsync(normalizeArgv(program, process.argv));
@@ -587,6 +606,7 @@ async function main(): Promise<void> {
     // One rule for every command: 2 for a usage mistake, 1 for anything that failed at run time.
     process.exitCode = e instanceof UsageError ? 2 : 1;
   }
+  if (exitWhenDone) process.exit();
 }
 
 await main();

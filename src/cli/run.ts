@@ -1,7 +1,8 @@
 // `bee-ts run <probe.o>` wiring: bee's flags (shared notes §10) parsed and validated, then the
 // runner with JSON lines (headless) or the TUI (a terminal).
 import fs from 'node:fs';
-import { BeeRunner, JsonLinesSink, type RunOptions, type Sink } from '../bee/runner.js';
+import { BeeRunner, JsonLinesSink, MAX_TIMER_MS, type RunOptions } from '../bee/runner.js';
+import { FATAL_SIGNALS } from '../link/link.js';
 import { createRequire } from 'node:module';
 import { METRICS_NAMINGS, type MetricsNaming } from '../bee/naming.js';
 import { TuiSink } from '../bee/tui.js';
@@ -28,6 +29,8 @@ export interface RunFlags {
   btf?: string;
   debug?: boolean;
   metricsNaming?: string;
+  maxSeries?: string;
+  statsInterval?: string;
 }
 
 function parseNaming(s: string | undefined): MetricsNaming {
@@ -36,13 +39,26 @@ function parseNaming(s: string | undefined): MetricsNaming {
   return s as MetricsNaming;
 }
 
-/** "500ms", "2s", "1m", or a number of milliseconds. */
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+/** Go's time.Duration limit (2^63 - 1 ns, about 292 years). */
+const MAX_DURATION_NS = 2 ** 63 - 1;
+
+/**
+ * A Go duration (time.ParseDuration: `300ms`, `1.5s`, `1h30m`, `40000m`; units ns, us/µs, ms, s,
+ * m, h) in milliseconds. A bare number other than 0 is refused, as Go refuses it.
+ */
 export function parseDuration(s: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
-  if (!m) throw new UsageError(`${flag}: '${s}' is not a duration (e.g. 500ms, 2s)`);
-  const n = Number(m[1]);
-  const ms = m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60000 : n;
-  if (ms <= 0) throw new UsageError(`${flag}: must be positive`);
+  const text = s.trim();
+  const bad = (why: string): never => {
+    throw new UsageError(`${flag}: '${s}' ${why}`);
+  };
+  if (/^\d+(\.\d*)?$/.test(text) && Number(text) !== 0) bad(`has no unit: write a Go duration such as ${text}s, ${text}ms or 1h30m`);
+  if (!/^(\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))*$/.test(text)) bad('is not a duration (e.g. 300ms, 1.5s, 1h30m)');
+  let ns = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) ns += Number(m[1]) * UNIT_NS[m[2]!]!;
+  if (!Number.isFinite(ns) || ns > MAX_DURATION_NS) bad('is longer than a Go duration can be (about 292 years)');
+  const ms = ns / 1e6;
+  if (ms <= 0) bad('must be positive');
   return ms;
 }
 
@@ -61,13 +77,20 @@ export function parseRunOptions(f: RunFlags): RunOptions {
     if (!map || !field || rest.length) throw new UsageError(`-k/--hist-value-key expects map,field, got '${k}'`);
     histValueKeys.set(map, field);
   }
+  const maxSeries = f.maxSeries === undefined ? undefined : Number(f.maxSeries);
+  if (f.maxSeries !== undefined && maxSeries !== undefined && (!/^\d+$/.test(f.maxSeries) || !Number.isSafeInteger(maxSeries) || maxSeries < 1)) throw new UsageError(`--max-series: '${f.maxSeries}' is not a positive whole number`);
   const port = Number(f.promPort);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--prom-port: '${f.promPort}' is not a port`);
+  const timer = (text: string, flag: string) => {
+    const ms = parseDuration(text, flag);
+    if (ms > MAX_TIMER_MS) throw new UsageError(`${flag}: '${text}' is longer than bee-ts can wait between two rounds (about 24 days)`);
+    return ms;
+  };
   return {
     filters: f.filter ?? [],
     histBuckets,
     histValueKeys,
-    pollIntervalMs: parseDuration(f.pollInterval, '--poll-interval'),
+    pollIntervalMs: timer(f.pollInterval, '--poll-interval'),
     promPort: port,
     promAddress: f.promAddress,
     noMetrics: !f.metrics,
@@ -80,7 +103,25 @@ export function parseRunOptions(f: RunFlags): RunOptions {
     btfPath: f.btf,
     metricsNaming: parseNaming(f.metricsNaming),
     version: pkg.version,
+    maxSeries,
+    statsIntervalMs: f.statsInterval === undefined ? undefined : timer(f.statsInterval, '--stats-interval'),
   };
+}
+
+/** How long a signalled run may take to detach everything before it is forced out. */
+export const STOP_DEADLINE_MS = 2000;
+
+/** Wait until `out` has written what it holds, or `ms` passed (a stalled reader). */
+function drained(out: NodeJS.WriteStream, ms: number): Promise<void> {
+  if (out.writableLength === 0 || out.destroyed) return Promise.resolve();
+  return new Promise((res) => {
+    const t = setTimeout(res, ms);
+    t.unref();
+    out.once('drain', () => {
+      clearTimeout(t);
+      res();
+    });
+  });
 }
 
 /** Run a probe file, or (with `program`) an image's object named by its reference. */
@@ -90,17 +131,33 @@ export async function runCommand(file: string, f: RunFlags, program?: Uint8Array
   const useTui = f.tty && process.stdout.isTTY === true;
   let runner: BeeRunner | undefined;
   const stop = () => void runner?.stop();
-  const sink: Sink = useTui ? new TuiSink(stop) : new JsonLinesSink();
-  runner = new BeeRunner(file, opts, sink);
-  const onSignal = () => stop();
-  // Persistent listeners (not once): the link layer sees someone handles the signal and does not re-raise it.
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  runner = new BeeRunner(file, opts, useTui ? new TuiSink(stop) : new JsonLinesSink(process.stdout));
+  const sink = runner.sink;
+  // A fatal signal stops the run: everything detached, then exit 0. Stopping has a deadline, and
+  // a second signal does not wait for it (links still detach in the 'exit' hook).
+  let signalled = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) {
+      process.stderr.write(`bee-ts: ${sig} again: exiting now\n`);
+      process.exit(1);
+    }
+    signalled = true;
+    setTimeout(() => {
+      process.stderr.write(`bee-ts: could not stop within ${STOP_DEADLINE_MS / 1000}s: exiting\n`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
+    stop();
+  };
+  for (const sig of FATAL_SIGNALS) process.on(sig, onSignal);
+  // stdout closed by its reader (`| head`): stop like on a signal.
+  const onOutputError = (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') onSignal('SIGPIPE');
+  };
+  process.stdout.on('error', onOutputError);
   try {
     await runner.run();
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const sig of FATAL_SIGNALS) process.off(sig, onSignal);
   }
-  if (runner.badRecords) process.stderr.write(`bee-ts: ${runner.badRecords} records could not be decoded and were skipped\n`);
+  if (sink instanceof JsonLinesSink && !process.stdout.destroyed) await drained(process.stdout, 1000);
 }
