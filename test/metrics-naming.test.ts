@@ -100,7 +100,7 @@ describe('BeeMetrics with each scheme', () => {
 
   it("gauges a library named ..._total lose the suffix under the prometheus scheme only", async () => {
     for (const naming of ['bee', 'prometheus'] as const) {
-      const m = new BeeMetrics([], { naming });
+      const m = new BeeMetrics([], { naming, processMetrics: false });
       new client.Gauge({ name: 'nodejs_active_handles_total', help: 'handles', registers: [m.registry] }).set(3);
       new client.Counter({ name: 'other_things_total', help: 'things', registers: [m.registry] }).inc(2);
       const t = await m.text();

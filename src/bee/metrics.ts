@@ -294,7 +294,9 @@ export class BeeMetrics {
 
   /**
    * The exposition text. With Prometheus naming, gauges named `..._total` by libraries (Node's
-   * nodejs_active_handles_total) lose the suffix, which Prometheus keeps for counters.
+   * nodejs_active_handles_total) lose the suffix, which Prometheus keeps for counters; when the
+   * shorter name is taken already (prom-client's process metrics have both nodejs_active_handles
+   * by type and its _total sum), the _total gauge is left out.
    */
   async text(): Promise<string> {
     const body = await this.registry.metrics();
@@ -302,7 +304,15 @@ export class BeeMetrics {
     const gauges = new Set<string>();
     for (const m of body.matchAll(/^# TYPE (\S+_total) (gauge|untyped)$/gm)) gauges.add(m[1]!);
     if (!gauges.size) return body;
-    return body.replace(/^(# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*_total)(?=[ {])/gm, (all, pre: string | undefined, name: string) => (gauges.has(name) ? `${pre ?? ''}${name.slice(0, -'_total'.length)}` : all));
+    const families = new Set<string>();
+    for (const m of body.matchAll(/^# TYPE (\S+) /gm)) families.add(m[1]!);
+    const drop = new Set([...gauges].filter((g) => families.has(g.slice(0, -'_total'.length))));
+    const lineName = (l: string) => /^(?:# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(l)?.[1];
+    return body
+      .split('\n')
+      .filter((l) => !drop.has(lineName(l) ?? ''))
+      .join('\n')
+      .replace(/^(# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*_total)(?=[ {])/gm, (all, pre: string | undefined, name: string) => (gauges.has(name) ? `${pre ?? ''}${name.slice(0, -'_total'.length)}` : all));
   }
 
   get address(): string | undefined {
