@@ -19,6 +19,8 @@ import { addProbeEvent, probeEventKey, removeProbeEvent, tracepointId } from './
 export { attachStructOps } from './struct-ops.js';
 import { attachIter, type IterOptions } from './iter.js';
 import { type AttachMode, attachNetns, attachSockMap, attachToSocket, type SockMapTarget } from './sock.js';
+import { attachKprobeMulti } from './kprobe-multi.js';
+import { attachNetkit } from './netkit.js';
 
 export class AttachError extends BeeTsError {
   constructor(
@@ -59,7 +61,7 @@ export interface AttachOptions {
   sampleFreq?: number;
   /** BPF cookie for perf-event based links (5.15+). */
   cookie?: bigint;
-  /** uprobe.multi: a cookie per matched function name. */
+  /** uprobe.multi / kprobe.multi: a cookie per matched function name. */
   cookies?: Record<string, bigint>;
   /** iter/...: the one map, task or cgroup to walk (targets that take one). */
   iter?: IterOptions;
@@ -480,6 +482,16 @@ export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link
       return attachTc(p, o);
     case 'cgroup':
       return attachCgroup(p, o);
+    case 'kprobe.multi':
+      return attachKprobeMulti(p, target, o.retprobe ? 'return' : 'entry', o);
+    case 'kretprobe.multi':
+      return attachKprobeMulti(p, target, 'return', o);
+    case 'kprobe.session':
+      return attachKprobeMulti(p, target, 'session', o);
+    case 'netkit': {
+      const ifindex = ifindexOf(o.iface, p.name);
+      return attachNetkit(p, ifindex, String(o.iface));
+    }
     case 'iter':
       return attachIter(p, o.iter);
     case 'sockmap':
@@ -517,6 +529,9 @@ export function canAutoAttach(p: AttachableProgram): boolean {
     case 'uprobe.multi':
     case 'uretprobe.multi':
     case 'uprobe.session':
+    case 'kprobe.multi':
+    case 'kretprobe.multi':
+    case 'kprobe.session':
     case 'usdt':
     case 'tracepoint':
     case 'raw_tracepoint':

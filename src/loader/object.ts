@@ -24,6 +24,7 @@ import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_C
 import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
 import { loadProgram, type PoisonNote, type SourceLine } from './prog-load.js';
 import { SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS } from './sections.js';
+import { targetProgramFuncId } from './attach-target.js';
 import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
 import { type AttachOptions, attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
@@ -266,6 +267,7 @@ export class BpfObject implements Disposable, OpenState {
   readonly noAutocreate = new Set<string>();
   readonly innerMapFds = new Map<string, number>();
   readonly programTypes: Map<string, { type?: number; expectedAttachType?: number }>;
+  readonly attachPrograms = new Map<string, number>();
   private structOps?: { plans: Map<string, StructOpsPlan>; programs: Map<string, ProgramTarget> };
 
   constructor(
@@ -710,6 +712,10 @@ export class BpfObject implements Disposable, OpenState {
     const so = this.structOps?.programs.get(p.name);
     if (so) return so.attachBtfId;
     if (!(this.secFlags(p) & SEC_ATTACH_BTF)) return 0;
+    const targetProg = this.attachPrograms.get(p.name);
+    if (targetProg !== undefined) return targetProgramFuncId(targetProg, p.attachTarget, `${this.file}: program '${p.name}'`);
+    if ((this.programTypes.get(p.name)?.type ?? p.progType) === ProgType.EXT)
+      throw new LoadError(this.file, `program '${p.name}' (${p.section}) replaces a function of another BPF program: name it with programSpec('${p.name}').setAttachTarget('<function>', targetProgram) before load`);
     const k = kernelBtf();
     if (!k) throw new LoadError(this.file, `program '${p.name}' (${p.section}) needs kernel BTF (/sys/kernel/btf/vmlinux)`);
     const target = p.attachTarget;
@@ -765,6 +771,7 @@ export class BpfObject implements Disposable, OpenState {
         lineInfo: withBtf && a.lineRaw.length ? li : undefined,
         lineInfoCnt: withBtf ? a.lineRaw.length : 0,
         attachBtfId: this.attachBtfId(p),
+        attachBtfObjFd: this.attachPrograms.get(p.name),
       },
       { program: p.name, section: p.section, lines: a.lineInfo, poisons: a.poisons, verbose: this.opts.verbose },
     );

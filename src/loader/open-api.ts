@@ -25,6 +25,8 @@ export interface OpenState {
   readonly innerMapFds: Map<string, number>;
   /** Program type and expected attach type set before load. */
   readonly programTypes: Map<string, { type?: number; expectedAttachType?: number }>;
+  /** fentry/fexit/freplace against a BPF program: the target program's fd, by program name. */
+  readonly attachPrograms: Map<string, number>;
 }
 
 const U32_MAX = 0xffffffff;
@@ -134,13 +136,20 @@ export class OpenProgram {
   }
 
   /**
-   * bpf_program__set_attach_target (by name): the kernel function, tracepoint or LSM hook a
-   * tp_btf/fentry/fexit/fmod_ret/lsm/iter program is loaded for, instead of the one its SEC() names.
+   * bpf_program__set_attach_target: the kernel function, tracepoint or LSM hook a
+   * tp_btf/fentry/fexit/fmod_ret/lsm/iter program is loaded for, instead of the one its SEC() names;
+   * with `targetProgram` (a loaded program or its fd), a function of that BPF program instead
+   * (fentry/fexit on a BPF program, freplace), as libbpf's set_attach_target(prog_fd, func).
    */
-  setAttachTarget(name: string): this {
+  setAttachTarget(name: string, targetProgram?: number | { readonly fd: { readonly value: number } }): this {
     this.check('setAttachTarget');
     if (typeof name !== 'string' || !/^[A-Za-z_][\w.:]*$/.test(name)) throw new OpenApiError(this.obj.file, `program '${this.spec.name}': attach target must be a kernel symbol name, got '${name}'`);
     this.spec.attachTarget = name;
+    if (targetProgram !== undefined) {
+      const fd = typeof targetProgram === 'number' ? targetProgram : targetProgram.fd.value;
+      if (!Number.isInteger(fd) || fd < 0) throw new OpenApiError(this.obj.file, `program '${this.spec.name}': target program must be a program fd, got ${fd}`);
+      this.obj.attachPrograms.set(this.spec.name, fd);
+    } else this.obj.attachPrograms.delete(this.spec.name);
     return this;
   }
 

@@ -1,0 +1,56 @@
+// Attach kinds this kernel may lack: where the kernel has the feature the event is observed;
+// where it lacks it (its config, /proc/config.gz, says so when readable) the attach is refused
+// with a NotSupportedError or an error naming the missing feature.
+import '../../src/syscall/native.js';
+import koffi from 'koffi';
+import { describe, expect, it } from 'vitest';
+import { NotSupportedError } from '../../src/errors.js';
+import { kconfigValue } from '../../src/loader/kconfig.js';
+import { BpfObject } from '../../src/loader/object.js';
+import { fixture, needKernel } from '../helpers.js';
+
+const skip = needKernel();
+/** true / false from the kernel config, undefined when the config cannot be read. */
+function config(opt: string): boolean | undefined {
+  if (kconfigValue('CONFIG_BPF') === undefined) return undefined;
+  const v = kconfigValue(opt);
+  return v !== undefined && v.value !== 0n;
+}
+const getppid = koffi.load('libc.so.6').func('int getppid()');
+
+describe.skipIf(skip)('attach kinds that need kernel features', () => {
+  it('kprobe.multi / kretprobe.multi / kprobe.session: events where the kernel has fprobe, else NotSupportedError naming CONFIG_FPROBE', () => {
+    using o = BpfObject.open(fixture('kprobe_multi.bpfel.o'));
+    o.setConstant('target_tgid', process.pid);
+    o.load();
+    let refused = 0;
+    for (const name of ['multi_entry', 'multi_return', 'session']) {
+      let l;
+      try {
+        l = o.program(name).attach();
+      } catch (e) {
+        expect(e).toBeInstanceOf(NotSupportedError);
+        expect((e as Error).message).toMatch(/CONFIG_FPROBE/);
+        refused++;
+        continue;
+      }
+      for (let i = 0; i < 3; i++) getppid();
+      l.close();
+    }
+    if (refused) {
+      expect(refused).toBe(3);
+      expect(config('CONFIG_FPROBE')).not.toBe(true);
+    } else {
+      expect(o.globals.get('multi_hits')).toBe(3n);
+      expect(o.globals.get('multi_ret_hits')).toBe(3n);
+      expect(o.globals.get('session_entries')).toBe(3n);
+      expect(o.globals.get('session_returns')).toBe(3n);
+    }
+  });
+
+  it('netkit: on a device that is not netkit (or a kernel without netkit) the attach says so', () => {
+    using o = BpfObject.open(fixture('netkit.bpfel.o')).load();
+    expect(() => o.program('count_netkit').attach({ iface: 'lo' })).toThrow(/netkit/);
+    if (config('CONFIG_NETKIT') === false) expect(() => o.program('count_netkit').attach({ iface: 'lo' })).toThrow(/CONFIG_NETKIT|netkit links needs Linux 6.7/);
+  });
+});
