@@ -21,6 +21,7 @@ export { attachStructOps, StructOpsRegisterError } from './link/struct-ops.js';
 export { attachIter, IterLink, type IterOptions } from './link/iter.js';
 export { attachNetns, attachSockMap, attachToSocket, type AttachMode } from './link/sock.js';
 export { StructOpsError } from './loader/struct-ops.js';
+export { LoadTargetError } from './loader/attach-target.js';
 export * as constants from './syscall/constants.js';
 export { RingBufReader, type RawRecordHandler, type RingBufOptions } from './ringbuf/ringbuf.js';
 export { PerfBufReader, type PerfBufOptions } from './ringbuf/perfbuf.js';

@@ -7,7 +7,7 @@ import { sys } from '../syscall/backend.js';
 import { iterCreate, linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
 import { BpfError, EINTR, EINVAL } from '../syscall/errno.js';
-import { NotSupportedError } from '../errors.js';
+import { BeeTsError, NotSupportedError } from '../errors.js';
 import type { Fd } from '../syscall/fd.js';
 import type { AttachableProgram } from './kinds.js';
 import { BaseLink } from './link.js';
@@ -62,7 +62,7 @@ export class IterLink extends BaseLink {
     let total = 0;
     for (const c of this.walk()) {
       total += c.length;
-      if (total > maxBytes) throw new Error(`iterator '${this.program}' (${this.target}) wrote more than ${maxBytes} bytes; read it chunk by chunk with for await (const chunk of link)`);
+      if (total > maxBytes) throw new BeeTsError('ATTACH', `iterator '${this.program}' (${this.target}) wrote more than ${maxBytes} bytes; read it chunk by chunk with for await (const chunk of link)`);
       chunks.push(c);
     }
     return Buffer.concat(chunks);
@@ -75,7 +75,7 @@ export class IterLink extends BaseLink {
 
   /** One walk, chunk by chunk (each chunk a copy). */
   *walk(): Generator<Buffer> {
-    if (!this.fd || this.fd.closed) throw new Error(`iterator '${this.program}' is closed`);
+    if (!this.fd || this.fd.closed) throw new BeeTsError('ATTACH', `iterator '${this.program}' is closed`);
     const fd = iterCreate(this.fd.value, `iterator '${this.program}'`);
     try {
       const buf = Buffer.alloc(CHUNK);

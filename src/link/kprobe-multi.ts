@@ -3,7 +3,7 @@
 // Globs are expanded against tracefs available_filter_functions (what fprobe can attach to), or
 // /proc/kallsyms where that file cannot be read.
 import fs from 'node:fs';
-import { NotSupportedError } from '../errors.js';
+import { BeeTsError, NotSupportedError } from '../errors.js';
 import { sys } from '../syscall/backend.js';
 import { cstr, linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
@@ -45,21 +45,21 @@ export function kernelFunctions(glob: string, read: (p: string) => string = (p) 
       out.add(name);
     }
   }
-  if (out.size > MAX_FUNCS) throw new Error(`kprobe.multi pattern '${glob}' matches ${out.size} functions (more than ${MAX_FUNCS})`);
+  if (out.size > MAX_FUNCS) throw new BeeTsError('ATTACH', `kprobe.multi pattern '${glob}' matches ${out.size} functions (more than ${MAX_FUNCS})`);
   return [...out].sort();
 }
 
 export function attachKprobeMulti(p: AttachableProgram, pattern: string, mode: KprobeMultiMode, o: { cookies?: Record<string, bigint> } = {}): Link {
   const kind = mode === 'session' ? 'kprobe.session' : mode === 'return' ? 'kretprobe.multi' : 'kprobe.multi';
-  if (!pattern) throw new Error(`program '${p.name}': ${kind} needs functions: SEC("${kind}/<function or glob>") or { target }`);
+  if (!pattern) throw new BeeTsError('ATTACH', `program '${p.name}': ${kind} needs functions: SEC("${kind}/<function or glob>") or { target }`);
   const names = /[*?]/.test(pattern) ? kernelFunctions(pattern) : [pattern];
-  if (!names.length) throw new Error(`program '${p.name}': no kernel function matches '${pattern}'`);
+  if (!names.length) throw new BeeTsError('ATTACH', `program '${p.name}': no kernel function matches '${pattern}'`);
   const strings = names.map((n) => cstr(n));
   const syms = new BigUint64Array(strings.map((s) => sys().addressOf(s)));
   let cookies: BigUint64Array | undefined;
   if (o.cookies) {
     const unknown = Object.keys(o.cookies).filter((n) => !names.includes(n));
-    if (unknown.length) throw new Error(`program '${p.name}': cookies for functions '${pattern}' does not match: ${unknown.join(', ')}`);
+    if (unknown.length) throw new BeeTsError('ATTACH', `program '${p.name}': cookies for functions '${pattern}' does not match: ${unknown.join(', ')}`);
     cookies = new BigUint64Array(names.map((n) => o.cookies![n] ?? 0n));
   }
   const what = `${kind} ${pattern} (${names.length} function${names.length === 1 ? '' : 's'})`;
@@ -85,8 +85,8 @@ export function attachKprobeMulti(p: AttachableProgram, pattern: string, mode: K
     if (e.errno === EOPNOTSUPP || e.errno === ENOTSUPP) throw new NotSupportedError(`${kind} links (CONFIG_FPROBE)`, mode === 'session' ? '6.10' : '5.18', release, `program '${p.name}': this kernel has no fprobe`, { cause: e });
     if (e.errno === EINVAL && mode === 'session') throw new NotSupportedError('kprobe.session links', '6.10', release, `program '${p.name}': ${what}: EINVAL`, { cause: e });
     if (e.errno === EINVAL) throw new NotSupportedError(`${kind} links`, '5.18', release, `program '${p.name}': ${what}: EINVAL`, { cause: e });
-    if (e.errno === ESRCH || e.errno === ENOENT) throw new Error(`program '${p.name}': ${what}: ${e.code}: a function does not exist or cannot be probed (inlined, or not in available_filter_functions)`, { cause: e });
-    if (e.errno === EPERM) throw new Error(`program '${p.name}': ${what}: EPERM: this kernel refuses kernel function probes (lockdown, or no kprobe/fprobe support)`, { cause: e });
+    if (e.errno === ESRCH || e.errno === ENOENT) throw new BeeTsError('ATTACH', `program '${p.name}': ${what}: ${e.code}: a function does not exist or cannot be probed (inlined, or not in available_filter_functions)`, { cause: e });
+    if (e.errno === EPERM) throw new BeeTsError('ATTACH', `program '${p.name}': ${what}: EPERM: this kernel refuses kernel function probes (lockdown, or no kprobe/fprobe support)`, { cause: e });
     throw e;
   }
 }

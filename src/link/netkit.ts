@@ -1,6 +1,6 @@
 // netkit (6.7+): programs on a netkit device's primary or peer side, through a netkit BPF link
 // on the device's ifindex (multi-program, like TCX).
-import { NotSupportedError } from '../errors.js';
+import { BeeTsError, NotSupportedError } from '../errors.js';
 import { sys } from '../syscall/backend.js';
 import { linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
@@ -16,7 +16,7 @@ export function attachNetkit(p: AttachableProgram, ifindex: number, iface: strin
   } catch (e) {
     if (e instanceof BpfError && (e.errno === EINVAL || e.errno === EOPNOTSUPP) && !kernelAtLeast(6, 7))
       throw new NotSupportedError('netkit links', '6.7', sys().uname().release, `program '${p.name}'`, { cause: e });
-    if (e instanceof BpfError && (e.errno === ENXIO || e.errno === EINVAL || e.errno === ENODEV)) throw new Error(`program '${p.name}': ${iface} is not a netkit device, or this kernel has no netkit driver (CONFIG_NETKIT): ${e.code}`, { cause: e });
+    if (e instanceof BpfError && (e.errno === ENXIO || e.errno === EINVAL || e.errno === ENODEV)) throw new BeeTsError('ATTACH', `program '${p.name}': ${iface} is not a netkit device, or this kernel has no netkit driver (CONFIG_NETKIT): ${e.code}`, { cause: e });
     throw e;
   }
 }

@@ -7,7 +7,7 @@
 //  - socket filters and SO_REUSEPORT selectors on one socket: setsockopt(SO_ATTACH_BPF /
 //    SO_ATTACH_REUSEPORT_EBPF), undone with SO_DETACH_BPF / SO_DETACH_REUSEPORT_BPF.
 import fs from 'node:fs';
-import { NotSupportedError } from '../errors.js';
+import { BeeTsError, NotSupportedError } from '../errors.js';
 import { sys } from '../syscall/backend.js';
 import { linkCreate, progAttach, progDetach } from '../syscall/bpf.js';
 import { AttachType, ProgType } from '../syscall/constants.js';
@@ -71,8 +71,8 @@ function linkOrAttach(p: AttachableProgram, kind: string, target: string, target
 export function attachSockMap(p: AttachableProgram, map: SockMapTarget | undefined, mode: AttachMode = 'auto'): Link {
   const attachType = p.expectedAttachType;
   if (attachType === undefined || !SOCKMAP_ATTACH.has(attachType))
-    throw new Error(`program '${p.name}': section '${p.section}' names no sockmap hook; use sk_msg, sk_skb/stream_parser, sk_skb/stream_verdict or sk_skb/verdict`);
-  if (map === undefined) throw new Error(`program '${p.name}' (${p.section}) attaches to a SOCKMAP or SOCKHASH: pass { map: obj.map('<name>') }`);
+    throw new BeeTsError('ATTACH', `program '${p.name}': section '${p.section}' names no sockmap hook; use sk_msg, sk_skb/stream_parser, sk_skb/stream_verdict or sk_skb/verdict`);
+  if (map === undefined) throw new BeeTsError('ATTACH', `program '${p.name}' (${p.section}) attaches to a SOCKMAP or SOCKHASH: pass { map: obj.map('<name>') }`);
   const mapFd = typeof map === 'number' ? map : map.fd.value;
   const hook = p.section;
   try {
@@ -95,7 +95,7 @@ export function attachNetns(p: AttachableProgram, netns: string | number | undef
       fd = fs.openSync(path, 'r');
       opened = true;
     } catch (e) {
-      throw new Error(`program '${p.name}': cannot open network namespace ${path}: ${(e as NodeJS.ErrnoException).code}`);
+      throw new BeeTsError('ATTACH', `program '${p.name}': cannot open network namespace ${path}: ${(e as NodeJS.ErrnoException).code}`);
     }
   }
   const kind = attachType === AttachType.SK_LOOKUP ? 'sk_lookup' : 'flow_dissector';
@@ -109,7 +109,7 @@ export function attachNetns(p: AttachableProgram, netns: string | number | undef
       }
     }
     // flow_dissector by PROG_ATTACH always means the calling thread's netns (target_fd 0).
-    if (mode === 'attach' && path !== '/proc/self/ns/net') throw new Error(`program '${p.name}': flow_dissector without a link attaches to this process's own network namespace only`);
+    if (mode === 'attach' && path !== '/proc/self/ns/net') throw new BeeTsError('ATTACH', `program '${p.name}': flow_dissector without a link attaches to this process's own network namespace only`);
     return linkOrAttach(p, kind, path, fd, attachType, mode, `flow_dissector on netns ${path}`, 0);
   } finally {
     if (opened) fs.closeSync(fd);
@@ -119,7 +119,7 @@ export function attachNetns(p: AttachableProgram, netns: string | number | undef
 /** A socket filter (SO_ATTACH_BPF) or SO_REUSEPORT selector (SO_ATTACH_REUSEPORT_EBPF) on one socket. */
 export function attachToSocket(p: AttachableProgram, socketFd: number): Link {
   const reuseport = p.type === ProgType.SK_REUSEPORT;
-  if (!reuseport && p.type !== ProgType.SOCKET_FILTER) throw new Error(`program '${p.name}' (${p.section}) is not a socket filter (SEC("socket")) or SO_REUSEPORT program (SEC("sk_reuseport"))`);
+  if (!reuseport && p.type !== ProgType.SOCKET_FILTER) throw new BeeTsError('ATTACH', `program '${p.name}' (${p.section}) is not a socket filter (SEC("socket")) or SO_REUSEPORT program (SEC("sk_reuseport"))`);
   const [attach, detach, name] = reuseport ? [SO_ATTACH_REUSEPORT_EBPF, SO_DETACH_REUSEPORT_BPF, 'SO_ATTACH_REUSEPORT_EBPF'] : [SO_ATTACH_BPF, SO_DETACH_BPF, 'SO_ATTACH_BPF'];
   const r = sys().setsockoptInt(socketFd, SOL_SOCKET, attach, p.fd.value);
   if (r < 0) throw new BpfError(`setsockopt(${name})`, -r, `program '${p.name}' on socket fd ${socketFd}`);
