@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ObjectSpec } from '../loader/spec.js';
 import { parseObject } from '../loader/spec.js';
-import { PERCPU_TYPES } from '../maps/map.js';
+import { mapTraits } from '../syscall/map-traits.js';
 import { propName, TsTypes } from '../maps/tsgen.js';
 import { MapType } from '../syscall/constants.js';
 import { readInputFile } from '../syscall/files.js';
@@ -53,7 +53,7 @@ export function generateTs(spec: ObjectSpec, file: string, bytes: Uint8Array, op
     }
     const k = typeOf(m.keyTypeId);
     let v = typeOf(m.valueTypeId);
-    if (PERCPU_TYPES.has(m.type)) v = `PerCpu<${v}>`;
+    if (mapTraits(m.type).perCpu) v = `PerCpu<${v}>`;
     mapLines.push(`  ${key}: TypedMap<${k}, ${v}>;`);
     mapInit.push(`      ${key}: typedMap(${get}),`);
   }

@@ -32,6 +32,7 @@ import { OpenMap, OpenProgram, type OpenState } from './open-api.js';
 import { type DataSectionSpec, dataMapName, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
 import { BpfError, EINVAL } from '../syscall/errno.js';
+import { mapTraits } from '../syscall/map-traits.js';
 
 export class LoadError extends BeeTsError {
   constructor(
@@ -124,18 +125,14 @@ function coreTargets(btfPath?: string): CoreTargets {
 
 
 
-// Map types whose zero sizes are normal: no key (queue, stack, bloom filter, ring buffers), no
-// value (ring buffers), max_entries 0 by rule (local storages) or defaulted (perf event array).
-const NO_KEY = new Set<number>([MapType.QUEUE, MapType.STACK, MapType.BLOOM_FILTER, MapType.RINGBUF, MapType.USER_RINGBUF]);
-const NO_VALUE = new Set<number>([MapType.RINGBUF, MapType.USER_RINGBUF]);
-const NO_MAX = new Set<number>([MapType.PERF_EVENT_ARRAY, MapType.CGROUP_STORAGE, MapType.PERCPU_CGROUP_STORAGE, MapType.SK_STORAGE, MapType.INODE_STORAGE, MapType.TASK_STORAGE, MapType.CGRP_STORAGE]);
+// Which zero sizes are normal for a map type: src/syscall/map-traits.ts.
 
 /** When the kernel refuses a map with EINVAL: the zero sizes user space was meant to set, said so. */
 function zeroSizeHint(m: MapSpec, haveInner: boolean): string | undefined {
   const zero: [string, string][] = [];
-  if (m.maxEntries === 0 && !NO_MAX.has(m.type)) zero.push(['max_entries', 'setMaxEntries']);
-  if (m.keySize === 0 && !NO_KEY.has(m.type)) zero.push(['key_size', 'setKeySize']);
-  if (m.valueSize === 0 && !NO_VALUE.has(m.type)) zero.push(['value_size', 'setValueSize']);
+  if (m.maxEntries === 0 && !mapTraits(m.type).optionalMaxEntries) zero.push(['max_entries', 'setMaxEntries']);
+  if (m.keySize === 0 && !mapTraits(m.type).zeroKey) zero.push(['key_size', 'setKeySize']);
+  if (m.valueSize === 0 && !mapTraits(m.type).zeroValue) zero.push(['value_size', 'setValueSize']);
   const parts = zero.map(([f]) => `${f} is 0`);
   let hint = parts.length
     ? `${parts.join(' and ')}, so the object expects user space to size the map before load: mapSpec('${m.name}').${zero.map(([, c]) => `${c}(n)`).join('.')} (libbpf: bpf_map__set_${zero[0]![0]})`

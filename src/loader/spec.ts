@@ -23,6 +23,7 @@ import {
   STV_HIDDEN,
 } from '../elf/reader.js';
 import { BPF_F_RDONLY_PROG, MapType } from '../syscall/constants.js';
+import { mapTraits } from '../syscall/map-traits.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, InsnBuffer } from './insn.js';
 import { type AttachKind, matchSection } from './sections.js';
 import { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapSpec, type VariableSpec } from '../maps/spec.js';
@@ -534,7 +535,7 @@ class ObjectParser {
     }
     if (!spec.type) this.err(subject, "has no 'type' attribute");
     // Ring buffers and perf event arrays carry records: their value type describes a record, not a slot.
-    const carriesRecords = spec.type === MapType.RINGBUF || spec.type === MapType.USER_RINGBUF || spec.type === MapType.PERF_EVENT_ARRAY;
+    const carriesRecords = mapTraits(spec.type).records;
     if (!carriesRecords && declaredValueSize !== undefined && typeValueSize !== undefined && declaredValueSize !== typeValueSize)
       this.err(subject, `value type size ${typeValueSize} disagrees with value_size ${declaredValueSize}`);
     spec.valueSize = declaredValueSize ?? typeValueSize ?? 0;

@@ -12,7 +12,8 @@ import { BpfError, EPERM } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { haveMemcgAccounting } from '../syscall/features.js';
 import { mapInfo } from '../syscall/info.js';
-import { BpfMap, NO_BTF_KV } from './map.js';
+import { mapTraits } from '../syscall/map-traits.js';
+import { BpfMap } from './map.js';
 
 const RLIMIT_MEMLOCK = 8;
 const RLIM_INFINITY = 0xffffffffffffffffn;
@@ -75,7 +76,7 @@ export function mapCreateAttr(spec: MapSpec, opts: CreateMapOptions = {}): MapCr
     maxEntries = rounded;
   }
   if (spec.type === MapType.PERF_EVENT_ARRAY && maxEntries === 0) maxEntries = sys().numPossibleCpus();
-  const withBtf = opts.btfFd && !NO_BTF_KV.has(spec.type) && (spec.keyTypeId || spec.valueTypeId);
+  const withBtf = opts.btfFd && mapTraits(spec.type).btfKeyValue && (spec.keyTypeId || spec.valueTypeId);
   return {
     type: spec.type,
     keySize: spec.keySize,

@@ -5,34 +5,13 @@ import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
 import { sys } from '../syscall/backend.js';
 import { Cmd, ElemAttr, mapBatch, mapCreate, type MapCreateAttr, mapFreeze, objGet, objPin, fdById } from '../syscall/bpf.js';
-import { BPF_ANY, MapType, mapTypeName } from '../syscall/constants.js';
+import { BPF_ANY, mapTypeName } from '../syscall/constants.js';
 import { BpfError, EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
 import { mapInfo } from '../syscall/info.js';
+import { mapTraits } from '../syscall/map-traits.js';
 import { type Codec, CodecError, compileCodec } from './codec.js';
 
-/** Map types whose values are one per possible CPU. */
-export const PERCPU_TYPES = new Set<number>([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH, MapType.PERCPU_CGROUP_STORAGE]);
-/** Maps whose keys/values the kernel does not accept BTF ids for (libbpf's list). */
-export const NO_BTF_KV = new Set<number>([
-  MapType.PERF_EVENT_ARRAY,
-  MapType.CGROUP_ARRAY,
-  MapType.STACK_TRACE,
-  MapType.ARRAY_OF_MAPS,
-  MapType.HASH_OF_MAPS,
-  MapType.DEVMAP,
-  MapType.DEVMAP_HASH,
-  MapType.CPUMAP,
-  MapType.XSKMAP,
-  MapType.SOCKMAP,
-  MapType.SOCKHASH,
-  MapType.QUEUE,
-  MapType.STACK,
-  MapType.RINGBUF,
-  MapType.USER_RINGBUF,
-  MapType.ARENA,
-  MapType.PROG_ARRAY,
-]);
 
 export interface MapTypes {
   btf?: Btf;
@@ -82,7 +61,7 @@ export class BpfMap implements Disposable {
     this.btf = types.btf;
     this.keyTypeId = types.keyTypeId || undefined;
     this.valueTypeId = types.valueTypeId || undefined;
-    this.percpu = PERCPU_TYPES.has(d.type);
+    this.percpu = mapTraits(d.type).perCpu;
     this.ncpu = this.percpu ? sys().numPossibleCpus() : 1;
     this.valueBufSize = this.percpu ? Math.ceil(d.valueSize / 8) * 8 * this.ncpu : d.valueSize;
   }
@@ -127,7 +106,7 @@ export class BpfMap implements Disposable {
   private get valueCodec(): Codec | null {
     // A ring buffer's or perf event array's value type describes the records it carries
     // (read by RingBufReader/PerfBufReader), not its slots.
-    const carriesRecords = this.type === MapType.RINGBUF || this.type === MapType.USER_RINGBUF || this.type === MapType.PERF_EVENT_ARRAY;
+    const carriesRecords = mapTraits(this.type).records;
     if (this.#valueCodec === undefined) this.#valueCodec = this.btf && this.valueTypeId && !carriesRecords ? compileCodec(this.btf, this.valueTypeId) : null;
     return this.#valueCodec;
   }
@@ -275,7 +254,7 @@ export class BpfMap implements Disposable {
    */
   dumpRaw(): [Uint8Array, Uint8Array][] {
     const out: [Uint8Array, Uint8Array][] = [];
-    if (this.keySize > 0 && this.valueSize > 0 && batchable(this.type)) {
+    if (this.keySize > 0 && this.valueSize > 0 && mapTraits(this.type).batchable) {
       const chunk = Math.max(1, Math.min(this.maxEntries || 1, 4096));
       const keys = Buffer.alloc(chunk * this.keySize);
       const values = Buffer.alloc(chunk * this.valueBufSize);
@@ -354,17 +333,6 @@ export class BpfMap implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function batchable(type: number): boolean {
-  return (
-    type === MapType.HASH ||
-    type === MapType.PERCPU_HASH ||
-    type === MapType.LRU_HASH ||
-    type === MapType.LRU_PERCPU_HASH ||
-    type === MapType.ARRAY ||
-    type === MapType.PERCPU_ARRAY
-  );
 }
 
 function isArrayType(m: BpfMap): boolean {

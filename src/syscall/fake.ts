@@ -3,7 +3,7 @@
 // operations, key iteration, freezing, pinning and fds; other commands answer ENOSYS.
 import type { SyscallBackend } from './backend.js';
 import { Cmd } from './bpf.js';
-import { MapType } from './constants.js';
+import { mapTraits } from './map-traits.js';
 import { E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSYS, EPERM } from './errno.js';
 
 interface FakeMap {
@@ -76,9 +76,8 @@ export class FakeBackend implements SyscallBackend {
       case Cmd.MAP_GET_NEXT_KEY: {
         const m = this.fds.get(u32(0));
         if (!m) return -EBADF;
-        const percpu = m.type === MapType.PERCPU_HASH || m.type === MapType.PERCPU_ARRAY || m.type === MapType.LRU_PERCPU_HASH;
+        const { perCpu: percpu, valueArray: isArray } = mapTraits(m.type);
         const vsize = percpu ? Math.ceil(m.valueSize / 8) * 8 * this.ncpu : m.valueSize;
-        const isArray = m.type === MapType.ARRAY || m.type === MapType.PERCPU_ARRAY;
         const keyPtr = u64(8);
         const key = keyPtr ? this.mem(keyPtr, m.keySize) : undefined;
         if (isArray && key && Buffer.from(key).readUInt32LE() >= m.maxEntries) return cmd === Cmd.MAP_GET_NEXT_KEY ? -EINVAL : -ENOENT;
