@@ -97,12 +97,12 @@ export class BeeMetrics {
     }
     const registers = [this.registry];
     if (opts.build)
-      new client.Gauge({ name: 'bee_ts_build_info', help: 'bee-ts: version, Node.js version and the probe (file or image, sha256 of the object); always 1', labelNames: ['version', 'node_version', 'probe', 'probe_digest'], registers }).set(
+      new client.Gauge({ ...SELF_METRICS.buildInfo, labelNames: ['version', 'node_version', 'probe', 'probe_digest'], registers }).set(
         { version: opts.build.version, node_version: process.version, probe: opts.build.probe, probe_digest: opts.build.probeDigest },
         1,
       );
-    if (opts.attached !== undefined) new client.Gauge({ name: 'bee_ts_programs_attached', help: 'bee-ts: programs of the probe attached to their hooks', registers }).set(opts.attached);
-    this.lastPollGauge = new client.Gauge({ name: 'bee_ts_last_poll_timestamp_seconds', help: 'bee-ts: when each polled map was last read (Unix time)', labelNames: ['map'], registers });
+    if (opts.attached !== undefined) new client.Gauge({ ...SELF_METRICS.programsAttached, registers }).set(opts.attached);
+    this.lastPollGauge = new client.Gauge({ ...SELF_METRICS.lastPoll, labelNames: ['map'], registers });
     this.registerSelfMetrics(opts.stats);
     if (opts.processMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
   }

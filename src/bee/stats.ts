@@ -34,6 +34,9 @@ export const SELF_METRICS = {
   queueBytes: { name: 'bee_ts_output_queue_bytes', help: 'bee-ts: bytes of JSON lines waiting for stdout' },
   seriesEvicted: { name: 'bee_ts_series_evicted_total', help: 'bee-ts: series removed from a metric to keep it under --max-series (oldest first)' },
   seriesRefused: { name: 'bee_ts_series_refused', help: 'bee-ts: entries of a polled map left out of its metric in the last poll (over --max-series)' },
+  buildInfo: { name: 'bee_ts_build_info', help: 'bee-ts: version, Node.js version and the probe (file or image, sha256 of the object); always 1' },
+  programsAttached: { name: 'bee_ts_programs_attached', help: 'bee-ts: programs of the probe attached to their hooks' },
+  lastPoll: { name: 'bee_ts_last_poll_timestamp_seconds', help: 'bee-ts: when each polled map was last read (Unix time)' },
 } as const;
 
 export interface MapStats {
