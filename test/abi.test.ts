@@ -44,6 +44,7 @@ import { Fd } from '../src/syscall/fd.js';
 import { BTF_INFO_SIZE, btfInfo, LINK_INFO_SIZE, linkInfo, MAP_INFO_SIZE, mapInfo, PROG_INFO_SIZE, progInfo } from '../src/syscall/info.js';
 import { perfEventOpen } from '../src/syscall/perf.js';
 import { need } from './helpers.js';
+import { Recorder } from './recorder.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const skip = need(fs.existsSync(VMLINUX), `${VMLINUX} (kernel BTF) is needed to check the ABI layouts`);
@@ -98,57 +99,6 @@ function attrStruct(key: string): Map<string, Field> {
     if (m.name === '' && flatten(btf, m.type).has(key)) return flatten(btf, m.type);
   }
   throw new Error(`union bpf_attr has no command struct with '${key}'`);
-}
-
-// ---- a backend that records what reaches the kernel ----
-
-interface Call {
-  cmd: number;
-  attr: Buffer;
-  size: number;
-}
-
-class Recorder implements Partial<SyscallBackend> {
-  readonly name = 'abi-recorder';
-  calls: Call[] = [];
-  perfAttrs: Buffer[] = [];
-  private nextAddr = 0x100000n;
-  private readonly bufs = new Map<bigint, Uint8Array>();
-  /** Runs for each bpf() call and may write outputs into the attr (or memory it points to). */
-  onBpf?: (cmd: number, attr: Uint8Array) => number | undefined;
-  addressOf(buf: Uint8Array): bigint {
-    for (const [a, b] of this.bufs) if (b === buf) return a;
-    const a = this.nextAddr;
-    this.nextAddr += BigInt(buf.length) + 0x1000n;
-    this.bufs.set(a, buf);
-    return a;
-  }
-  mem(addr: bigint): Uint8Array {
-    const b = this.bufs.get(addr);
-    if (!b) throw new Error(`recorder: unknown address 0x${addr.toString(16)}`);
-    return b;
-  }
-  bpf(cmd: number, attr: Uint8Array, size: number): number {
-    const r = this.onBpf?.(cmd, attr) ?? 100;
-    this.calls.push({ cmd, attr: Buffer.from(attr.subarray(0, size)), size });
-    return r;
-  }
-  perfEventOpen(attr: Uint8Array): number {
-    this.perfAttrs.push(Buffer.from(attr));
-    return 101;
-  }
-  ioctl(): number {
-    return 0;
-  }
-  close(): number {
-    return 0;
-  }
-  numPossibleCpus(): number {
-    return 2;
-  }
-  last(): Call {
-    return this.calls[this.calls.length - 1]!;
-  }
 }
 
 const rec = new Recorder();

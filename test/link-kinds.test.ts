@@ -13,6 +13,7 @@ import { Cmd } from '../src/syscall/bpf.js';
 import { AttachType, ProgType } from '../src/syscall/constants.js';
 import { Fd } from '../src/syscall/fd.js';
 import { need } from './helpers.js';
+import { Recorder } from './recorder.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const skip = need(fs.existsSync(VMLINUX), `${VMLINUX} (kernel BTF) is needed for the bpf_attr layouts`);
@@ -35,42 +36,6 @@ function offsetOf(typeName: string, path: string): number {
   const r = walk(root, path.split('.'), 0);
   if (r === undefined) throw new Error(`${typeName} has no ${path}`);
   return r;
-}
-
-class Recorder implements Partial<SyscallBackend> {
-  readonly name = 'recorder';
-  calls: { cmd: number; attr: Buffer }[] = [];
-  private nextAddr = 0x100000n;
-  private readonly bufs = new Map<bigint, Uint8Array>();
-  addressOf(buf: Uint8Array): bigint {
-    for (const [a, b] of this.bufs) if (b === buf) return a;
-    const a = this.nextAddr;
-    this.nextAddr += BigInt(buf.length) + 0x1000n;
-    this.bufs.set(a, buf);
-    return a;
-  }
-  mem(addr: bigint): Uint8Array {
-    const b = this.bufs.get(addr);
-    if (!b) throw new Error(`unknown address 0x${addr.toString(16)}`);
-    return b;
-  }
-  bpf(cmd: number, attr: Uint8Array, size: number): number {
-    this.calls.push({ cmd, attr: Buffer.from(attr.subarray(0, size)) });
-    return 100;
-  }
-  close(): number {
-    return 0;
-  }
-  private nextFd = 200;
-  dupCloexec(): number {
-    return this.nextFd++;
-  }
-  uname() {
-    return { sysname: 'Linux', release: '6.18.0-recorder', version: '#1', machine: 'x86_64' };
-  }
-  last(cmd: number) {
-    return this.calls.filter((c) => c.cmd === cmd).at(-1)!;
-  }
 }
 
 const rec = new Recorder();
