@@ -1,6 +1,8 @@
-// Robustness: thousands of truncated and bit-flipped copies of every fixture (and of a blob cut
-// from the kernel's BTF) must give a typed error or a valid result, quickly, never a RangeError,
-// TypeError or hang. Mutations come from a seeded PRNG so a failure names a reproducible case.
+// Robustness: over 100,000 truncated and bit-flipped copies of the fixtures through parseObject
+// (ELF, BTF, BTF.ext, the spec) and, when they parse, planWatches (bee-ts run's validation and
+// formatter compile), plus mutated .BTF/.BTF.ext blobs and a blob cut from the kernel's BTF, must
+// give a typed error or a valid result, quickly, never a RangeError, TypeError or hang. Mutations
+// come from a seeded PRNG so a failure names a reproducible case (object and seed).
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseBtf } from '../src/btf/btf.js';
@@ -10,7 +12,8 @@ import { parseBtfExt } from '../src/btf/ext.js';
 import { dumpRaw } from '../src/btf/raw.js';
 import { BtfError, BtfKind, type BtfType } from '../src/btf/types.js';
 import { ElfError, parseElf } from '../src/elf/reader.js';
-import { parseObject, SpecError } from '../src/loader/spec.js';
+import { planWatches, WatchError } from '../src/bee/watch.js';
+import { type ObjectSpec, parseObject, SpecError } from '../src/loader/spec.js';
 import { StructOpsError } from '../src/loader/struct-ops.js';
 import { ALL_OBJECTS, need, readFixture } from './helpers.js';
 
@@ -25,15 +28,19 @@ function prng(seed: number) {
   };
 }
 
-/** Mutation `i` of `input`: truncation, bit flips, or overwritten words. */
-function mutate(input: Uint8Array, seed: number): Uint8Array {
+/**
+ * Mutation `seed` of `input`: truncation, bit flips, or overwritten words, anywhere or (with
+ * `within`) only inside that byte range, e.g. one section.
+ */
+function mutate(input: Uint8Array, seed: number, within?: [number, number]): Uint8Array {
   const rnd = prng(seed);
-  const mode = seed % 4;
+  const mode = within ? 1 + (seed % 3) : seed % 4;
   if (mode === 0) return input.slice(0, Math.floor(rnd() * input.length));
+  const [lo, hi] = within ?? [0, input.length];
   const out = Uint8Array.from(input);
   const n = 1 + Math.floor(rnd() * 8);
   for (let k = 0; k < n; k++) {
-    const at = Math.floor(rnd() * out.length);
+    const at = lo + Math.floor(rnd() * (hi - lo));
     if (mode === 1) out[at]! ^= 1 << Math.floor(rnd() * 8);
     else if (mode === 2) out[at] = rnd() < 0.5 ? 0xff : 0;
     else for (let j = 0; j < 4 && at + j < out.length; j++) out[at + j] = Math.floor(rnd() * 256);
@@ -42,7 +49,7 @@ function mutate(input: Uint8Array, seed: number): Uint8Array {
 }
 
 // StructOpsError: a malformed .struct_ops section, found while parsing the object.
-const TYPED = [ElfError, BtfError, SpecError, StructOpsError];
+const TYPED = [ElfError, BtfError, SpecError, StructOpsError, WatchError];
 const TIME_LIMIT_MS = 2000;
 
 function check(what: string, seed: number, fn: () => void) {
@@ -63,16 +70,31 @@ function exerciseBtf(bytes: Uint8Array) {
 }
 
 const PER_OBJECT = 400;
+/** Mutated objects through parseObject (and planWatches when they parse), over all fixtures. */
+const OBJECT_INPUTS = 100_000;
+const PER_FIXTURE = Math.ceil(OBJECT_INPUTS / ALL_OBJECTS.length);
 
 describe('fuzzing the readers', () => {
-  it.each(ALL_OBJECTS)(`%s: ${PER_OBJECT} mutated objects`, (name) => {
+  let objectInputs = 0;
+  let watched = 0;
+  it.each(ALL_OBJECTS)(`%s: ${PER_FIXTURE} mutated objects through parseObject and planWatches`, (name) => {
     const bytes = readFixture(name);
+    // Every third input is mutated inside .BTF only: specs that parse with odd types reach planWatches.
+    const btf = parseElf(bytes).sectionByName('.BTF');
+    const btfRange: [number, number] | undefined = btf && btf.size > 0 ? [btf.offset, btf.offset + btf.size] : undefined;
     let parsed = 0;
-    for (let i = 0; i < PER_OBJECT; i++) {
+    for (let i = 0; i < PER_FIXTURE; i++) {
+      const input = btfRange && i % 3 === 2 ? mutate(bytes, i, btfRange) : mutate(bytes, i);
+      let spec: ObjectSpec | undefined;
       check(name, i, () => {
-        parseObject(mutate(bytes, i), { file: 'fuzz.o' });
+        spec = parseObject(input, { file: 'fuzz.o' });
         parsed++;
       });
+      objectInputs++;
+      if (spec) {
+        check(`${name} planWatches`, i, () => planWatches(spec!));
+        watched++;
+      }
     }
     // Some mutations land in padding or unused bytes and must still parse (objects that are
     // invalid on purpose, e.g. legacy_options.bpfel.o, only have to fail with typed errors).
@@ -83,6 +105,11 @@ describe('fuzzing the readers', () => {
       valid = false;
     }
     if (valid) expect(parsed).toBeGreaterThan(0);
+  });
+
+  it(`${OBJECT_INPUTS} mutated objects in all went through parseObject`, () => {
+    expect(objectInputs).toBeGreaterThanOrEqual(OBJECT_INPUTS);
+    expect(watched).toBeGreaterThan(OBJECT_INPUTS / 10);
   });
 
   it.each(ALL_OBJECTS.filter((f) => f.includes('bpfel')))(`%s: ${PER_OBJECT} mutated .BTF and .BTF.ext blobs`, (name) => {

@@ -182,6 +182,9 @@ function specialFormatter(btf: Btf, name: string, underlying: number): BeeFormat
  */
 export const MAX_FORMAT_VALUES = 1 << 16;
 
+/** Largest key, value or record formatted (the kernel's largest map value is 4 MiB). */
+export const MAX_FORMAT_BYTES = 16 << 20;
+
 interface Compiled {
   f: BeeFormatter;
   /** Strings one formatted value holds. */
@@ -193,6 +196,8 @@ const compiledByBtf = new WeakMap<Btf, Map<number, Compiled>>();
 
 /** Compile a formatter for a type: strings at the leaves. */
 export function compileFormatter(btf: Btf, typeId: number): BeeFormatter {
+  const size = btf.sizeof(typeId);
+  if (size > MAX_FORMAT_BYTES) throw new FormatError(`type ${typeId} is ${size} bytes, more than the ${MAX_FORMAT_BYTES} bee-ts formats as one key, value or record`);
   let memo = compiledByBtf.get(btf);
   if (!memo) compiledByBtf.set(btf, (memo = new Map()));
   return compile(btf, typeId, 0, memo).f;
@@ -282,7 +287,12 @@ function compileUncached(btf: Btf, typeId: number, depth: number, memo: Map<numb
     case BtfKind.Struct:
     case BtfKind.Union: {
       let values = 0;
+      const what = `${t.kind === BtfKind.Union ? 'union' : 'struct'} '${t.name || '(anon)'}'`;
       const fields = flattenMembers(btf, t.members, 0).map((m) => {
+        // Members must lie inside the type (the kernel's btf_struct_check_member), or formatting
+        // reads past the record.
+        const bitEnd = m.bitOffset + (m.bitfieldSize || (m.bitOffset % 8 === 0 ? btf.sizeof(m.type) * 8 : NaN));
+        if (!(bitEnd <= t.size * 8)) throw new FormatError(`${what}: member '${m.name}' at bit ${m.bitOffset} lies outside its ${t.size} bytes (or is not byte-aligned)`);
         if (m.bitfieldSize) {
           const rt = btf.resolve(m.type);
           const signed = rt.kind === BtfKind.Int && (rt.encoding & INT_SIGNED) !== 0;

@@ -4,7 +4,7 @@
 // Everything is validated at start, with errors naming the map.
 import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
-import { BtfKind } from '../btf/types.js';
+import { BtfError, BtfKind } from '../btf/types.js';
 import type { MapRole, MapSpec, ObjectSpec } from '../loader/spec.js';
 import { MapType, mapTypeName } from '../syscall/constants.js';
 import { type BeeFormatter, compileFormatter, flattenLabels, FormatError } from './format.js';
@@ -76,7 +76,8 @@ export function planWatches(spec: ObjectSpec, opts: WatchOptions = {}): WatchedM
       try {
         return compileFormatter(btf!, id);
       } catch (e) {
-        if (e instanceof FormatError) return fail(`${what}: ${e.message}`);
+        // A type the BTF cannot size or lay out is this map's problem: say which map.
+        if (e instanceof FormatError || e instanceof BtfError) return fail(`${what}: ${e.message}`);
         throw e;
       }
     };
