@@ -76,6 +76,8 @@ export interface Sink {
   info(message: string): void;
   error(message: string): void;
   stop(): void;
+  /** Where to count what the sink drops (the runner's stats). */
+  useStats?(stats: RunStats): void;
 }
 
 /** Where JSON lines go: process.stdout, or anything with its write/'drain' contract. */
@@ -108,7 +110,7 @@ export class JsonLinesSink implements Sink {
   private last = new Map<string, string>();
   private readonly out: LineOutput;
   private readonly max: number;
-  private readonly stats?: RunStats;
+  private stats?: RunStats;
   /** Lines dropped because the queue was full. */
   dropped = 0;
   constructor(out: LineOutput | ((s: string) => void) = process.stdout, opts: JsonLinesOptions = {}) {
@@ -117,6 +119,9 @@ export class JsonLinesSink implements Sink {
     this.stats = opts.stats;
   }
   start(): void {}
+  useStats(stats: RunStats): void {
+    this.stats = stats;
+  }
   /** Queue one line; false when it was dropped (the queue is full). */
   private push(map: string, line: string): boolean {
     const n = line.length + 1;
@@ -185,6 +190,9 @@ function sumOrFirst(values: BeeValue[]): BeeValue {
   return values;
 }
 
+/** Most records one drain of a ring hands over before the event loop gets a turn. */
+const DRAIN_RECORDS = 4096;
+
 /** Thrown inside run() when stop() came first: start-up ends quietly. */
 class Stopped extends Error {}
 
@@ -210,7 +218,9 @@ export class BeeRunner {
     readonly file: string,
     readonly opts: RunOptions,
     readonly sink: Sink,
-  ) {}
+  ) {
+    sink.useStats?.(this.stats);
+  }
 
   /** Records that could not be decoded (too short, or the formatter failed). */
   get badRecords(): number {
@@ -349,7 +359,9 @@ export class BeeRunner {
         this.handleEvent(w, view, off);
       };
       if (w.spec.type === MapType.RINGBUF) {
-        const r = new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId, fullMargin: ((size + 8 + 7) & ~7) + 8 });
+        // Bounded drains: under a flood the walk would otherwise keep up with the producer
+        // forever and starve signals, scrapes and stdout.
+        const r = new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId, fullMargin: ((size + 8 + 7) & ~7) + 8, batch: DRAIN_RECORDS });
         r.onRaw(onRecord);
         this.stats.refreshers.push(() => (st.ringFull = r.fullSeen));
         this.readers.push(r);

@@ -159,5 +159,5 @@ export async function runCommand(file: string, f: RunFlags, program?: Uint8Array
   } finally {
     for (const sig of FATAL_SIGNALS) process.off(sig, onSignal);
   }
-  if (sink instanceof JsonLinesSink && !process.stdout.destroyed) await drained(process.stdout, 1000);
+  if (sink instanceof JsonLinesSink && !process.stdout.destroyed) await drained(process.stdout, 500);
 }
