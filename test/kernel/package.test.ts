@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { hasCommand, need, needKernel, root, runCli } from '../helpers.js';
 import { freePort, startRegistry } from '../registry-helper.js';
 
@@ -190,6 +191,38 @@ describe.skipIf(skip)('bee-ts package: a container image podman runs and Prometh
     expect(stop.status, stop.stderr).toBe(0);
     expect(podman('inspect', name, '--format', '{{.State.ExitCode}}').stdout.trim()).toBe('0');
   }, 240_000);
+
+  it("the DaemonSet's --no-privileged capabilities are enough: podman with only those loads the probe; with none it cannot", async () => {
+    const k = runCli(['k8s', image, '--no-privileged']);
+    expect(k.status, k.stderr).toBe(0);
+    const sc = (parseAllDocuments(k.stdout).map((d) => d.toJS()).find((d) => d.kind === 'DaemonSet') as any).spec.template.spec.containers[0].securityContext;
+    expect(sc.capabilities.drop).toEqual(['ALL']);
+    expect(sc.seccompProfile).toEqual({ type: 'Unconfined' });
+    const asManifest = (name: string, port: number, caps: string[]) => {
+      const args = runArgs(name, image, port).filter((a) => a !== '--privileged');
+      args.splice(1, 0, '--cap-drop', 'ALL', ...(caps.length ? ['--cap-add', caps.join(',')] : []), '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined');
+      return args;
+    };
+    const port = await freePort();
+    const name = `${tag}-caps`;
+    const run = podman(...asManifest(name, port, sc.capabilities.add));
+    expect(run.status, run.stderr).toBe(0);
+    containers.push(name);
+    await waitFor('the probe to be ready with capabilities only', async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200 ? true : undefined), 60_000).catch((e) => {
+      throw new Error(`${e}; logs: ${podman('logs', name).stderr}`);
+    });
+    podman('rm', '-f', '-t', '5', name);
+    const none = `${tag}-nocaps`;
+    const fail = podman(...asManifest(none, await freePort(), []));
+    expect(fail.status, fail.stderr).toBe(0);
+    containers.push(none);
+    const exit = await waitFor('the capability-less container to exit', () => {
+      const st = podman('inspect', none, '--format', '{{.State.Status}} {{.State.ExitCode}}').stdout.trim();
+      return st.startsWith('exited') ? st : undefined;
+    });
+    expect(exit).not.toBe('exited 0');
+    expect(podman('logs', none).stderr).toMatch(/EPERM/);
+  }, 180_000);
 
   it('packages a bee image from the local store (its digest labelled) and writes manifests for it with --k8s', () => {
     const store = path.join(tmp, 'store');
