@@ -137,4 +137,37 @@ describe.skipIf(skip)('socket-side attach kinds', () => {
     expect(o.globals.get('returns')).toBe(5n);
     expect(fs.existsSync('/proc/self')).toBe(true);
   });
+
+  it('sk_skb stream_parser + stream_verdict, and sk_skb/verdict, on a SOCKMAP see (and pass) every byte a socket receives', async () => {
+    for (const progs of [['parser', 'stream_verdict'], ['skb_verdict']]) {
+      using o = BpfObject.open(fixture('sk_skb.bpfel.o'), { autoload: progs }).load();
+      // Programs first: a socket added to the map afterwards gets them.
+      const links = o.attachAll();
+      expect(links.map((l) => l.kind)).toEqual(progs.map(() => 'sockmap'));
+      const server = net.createServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+        const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+        await new Promise<void>((r) => client.once('connect', r));
+        const s = await accepted;
+        o.map('skb_map').update(0, (s as unknown as { _handle: { fd: number } })._handle.fd);
+        const data = Buffer.alloc(64 << 10, 0x5a);
+        const got: Buffer[] = [];
+        let n = 0;
+        const done = new Promise<void>((r) => s.on('data', (d: Buffer) => { got.push(d); if ((n += d.length) >= data.length) r(); }));
+        client.write(data);
+        await done;
+        expect(Buffer.concat(got).equals(data)).toBe(true);
+        expect(o.globals.get('verdict_bytes')).toBe(BigInt(data.length));
+        expect(o.globals.get('verdict_calls') as bigint).toBeGreaterThanOrEqual(1n);
+        if (progs.includes('parser')) expect(o.globals.get('parser_calls') as bigint).toBeGreaterThanOrEqual(1n);
+        client.destroy();
+        s.destroy();
+      } finally {
+        server.close();
+        for (const l of links) l.close();
+      }
+    }
+  });
 });
