@@ -147,7 +147,54 @@ export function progJson(fd: number): Record<string, unknown> {
   if (info.mapIds.length) o.map_ids = info.mapIds;
   if (info.btfId) o.btf_id = info.btfId;
   pinsOf('prog', info.id, o);
+  const md = progMetadata(info.mapIds);
+  if (md) o.metadata = md;
   return o;
+}
+
+/**
+ * bpftool's `metadata`: the bpf_metadata_* variables of the program's first .rodata map (an
+ * array of one element with a BTF DATASEC value), by name without the prefix, formatted with BTF.
+ */
+function progMetadata(mapIds: number[]): Record<string, unknown> | undefined {
+  for (const id of mapIds) {
+    let fd: Fd;
+    try {
+      fd = fdById('map', id);
+    } catch {
+      return undefined; // as bpftool: a map gone meanwhile ends the search
+    }
+    try {
+      const info = mapInfo(fd.value);
+      if (info.type !== MapType.ARRAY || info.keySize !== 4 || info.maxEntries !== 1 || !info.btfValueTypeId || !info.name.includes('.rodata')) continue;
+      const value = new Uint8Array(info.valueSize);
+      if (new ElemAttr(fd.value).call(Cmd.MAP_LOOKUP_ELEM, new Uint8Array(4), value) < 0) return undefined;
+      let btf: Btf | undefined;
+      try {
+        btf = btfById(info.btfId);
+      } catch {
+        return undefined;
+      }
+      const sec = btf?.types[info.btfValueTypeId];
+      if (!btf || sec?.kind !== BtfKind.Datasec) return undefined;
+      const md: Record<string, unknown> = {};
+      let any = false;
+      for (const v of sec.vars) {
+        const t = btf.types[v.type];
+        if (t?.kind !== BtfKind.Var || !t.name.startsWith('bpf_metadata_')) continue;
+        any = true;
+        try {
+          md[t.name.slice('bpf_metadata_'.length)] = compileCodec(btf, t.type, { bpftoolChars: true }).decode(new DataView(value.buffer, v.offset, v.size), 0);
+        } catch {
+          md[t.name.slice('bpf_metadata_'.length)] = hexArray(value.subarray(v.offset, v.offset + v.size));
+        }
+      }
+      return any ? md : undefined;
+    } finally {
+      fd.close();
+    }
+  }
+  return undefined;
 }
 
 export function progText(o: Record<string, unknown>): string {
@@ -163,6 +210,7 @@ export function progText(o: Record<string, unknown>): string {
   if (o.map_ids) s += `  map_ids ${(o.map_ids as number[]).join(',')}`;
   s += '\n' + pinnedLines(o);
   if (o.btf_id) s += `\tbtf_id ${o.btf_id}\n`;
+  if (o.metadata) s += `\tmetadata:${Object.entries(o.metadata as Record<string, unknown>).map(([k, v]) => `\n\t\t${k} = ${jsonText(v, false)}`).join('')}\n`;
   return s;
 }
 
@@ -386,7 +434,7 @@ export function mapShow(args: string[], json: boolean): void {
   }
 }
 
-interface OpenedMap {
+export interface OpenedMap {
   fd: Fd;
   info: MapInfo;
   map: BpfMap;
@@ -395,7 +443,7 @@ interface OpenedMap {
   valueCodec?: Codec;
 }
 
-function openMapWithBtf(sel: { how: string; what: string }): OpenedMap {
+export function openMapWithBtf(sel: { how: string; what: string }): OpenedMap {
   const fd = openMap(sel);
   const info = mapInfo(fd.value);
   let btf: Btf | undefined;
@@ -515,8 +563,8 @@ export function mapDump(args: string[], json: boolean): void {
       const lr = elem.call(Cmd.MAP_LOOKUP_ELEM, key, value);
       if (lr < 0) {
         if (!(isFdMap(m.info.type) && -lr === ENOENT)) {
-          if (json) jsonEntries.push(jsonText({ key: hexArray(k), value: { error: errText(-lr) } }, globals.pretty, 1));
-          else plain += entryErrorPlain(m, k, -lr === ENOENT ? '<no entry>' : errText(-lr));
+          if (json) jsonEntries.push(jsonText({ key: hexArray(k), value: { error: strerror(-lr) } }, globals.pretty, 1));
+          else plain += entryErrorPlain(m, k, -lr === ENOENT ? '<no entry>' : strerror(-lr));
         }
       } else {
         found++;
@@ -599,33 +647,47 @@ function splitKeyValue(rest: string[]): { key?: string[]; value?: string[]; flag
   return r;
 }
 
-export function mapLookup(args: string[], json: boolean): void {
+/** bpftool's print_key_value: JSON, BTF-pretty, or its plain hex layout. */
+export function keyValueText(m: OpenedMap, k: Uint8Array, v: Uint8Array, json: boolean): string {
+  if (json) return jsonText(elementJson(m, k, v)) + '\n';
+  if (m.keyCodec || m.valueCodec) return elementPretty(m, k, v) + '\n';
+  return entryPlain(m, k, v);
+}
+
+/** map lookup MAP key DATA (map peek MAP: queues and stacks have no key). */
+export function mapLookup(args: string[], json: boolean, cmd = 'lookup'): void {
   const sel = parseSelector(args, 'map');
-  const { key } = splitKeyValue(sel.rest);
-  if (!key) throw new UsageError('map lookup MAP key DATA');
+  const { key, value } = splitKeyValue(sel.rest);
+  if (value) throw new UsageError(`map ${cmd}: unnecessary value`);
+  if (!key && cmd === 'lookup') throw new UsageError('map lookup MAP key DATA');
   const m = openMapWithBtf(sel);
   try {
-    const k = parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key');
-    const v = new Uint8Array(m.map.valueBufSize);
-    if (!m.map.lookupInto(k, v)) {
-      if (json) throw new CliExit('lookup failed: No such file or directory');
-      throw new CliExit('', `key:\n${hexBytes(k)}\n\nNot found\n`);
+    if (key && !m.info.keySize) throw new UsageError(`map ${cmd}: unnecessary key (a ${mapTypeName(m.info.type)} map has none)`);
+    if (!key && m.info.keySize) throw new UsageError(`map ${cmd} MAP key DATA: did not find key`);
+    const k = key ? parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key') : new Uint8Array(0);
+    const v = new Uint8Array(Math.max(m.map.valueBufSize, 1));
+    const r = new ElemAttr(m.fd.value).call(Cmd.MAP_LOOKUP_ELEM, key ? k : null, v);
+    if (r < 0) {
+      // bpftool: a miss prints null (JSON) or the key and "Not found", and fails.
+      if (-r === ENOENT) throw new CliExit('', json ? jsonText(null) + '\n' : `key:\n${hexBytes(k)}\n\nNot found\n`);
+      throw new CliExit(`lookup failed: ${errText(-r)}`);
     }
-    if (json) out(jsonText(elementJson(m, k, v)) + '\n');
-    else if (m.keyCodec || m.valueCodec) out(elementPretty(m, k, v) + '\n');
-    else out(`key: ${hexBytes(k)}  value: ${hexBytes(v)}\n`);
+    out(keyValueText(m, k, v.subarray(0, m.map.valueBufSize), json));
   } finally {
     m.fd.close();
   }
 }
 
-export function mapUpdate(args: string[]): void {
+/** map update MAP key DATA value VALUE [flags] (map push|enqueue MAP value VALUE: no key). */
+export function mapUpdate(args: string[], cmd = 'update'): void {
   const sel = parseSelector(args, 'map');
   const { key, value, flag } = splitKeyValue(sel.rest);
-  if (!key || !value) throw new UsageError('map update MAP key DATA value VALUE [UPDATE_FLAGS]');
+  if (!value || (!key && cmd === 'update')) throw new UsageError(cmd === 'update' ? 'map update MAP key DATA value VALUE [UPDATE_FLAGS]' : `map ${cmd} MAP value VALUE`);
   const m = openMapWithBtf(sel);
   try {
-    const k = parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key');
+    if (key && !m.info.keySize) throw new UsageError(`map ${cmd}: unnecessary key (a ${mapTypeName(m.info.type)} map has none)`);
+    if (!key && m.info.keySize) throw new UsageError(`map ${cmd} MAP key DATA value VALUE: did not find key`);
+    const k = key ? parseBytesOrJson(key, m.info.keySize, m.keyCodec, 'key') : null;
     let v: Uint8Array;
     if (m.map.percpu) {
       // One value for every CPU, like bpftool.
@@ -640,6 +702,7 @@ export function mapUpdate(args: string[]): void {
     const elem = new ElemAttr(m.fd.value);
     const r = elem.call(Cmd.MAP_UPDATE_ELEM, k, v, flags);
     if (r < 0) throw new CliExit(`update failed: ${errText(-r)}`);
+    if (globals.json) out(jsonText(null) + '\n'); // bpftool -j prints null on success
   } finally {
     m.fd.close();
   }
@@ -655,9 +718,12 @@ function resolveFdValue(words: string[], kind: 'prog' | 'map'): Uint8Array {
   return b;
 }
 
-function errText(errno: number): string {
+export function errText(errno: number): string {
   return errnoMessage(errno);
 }
+
+/** glibc's strerror, which bpftool prints: the kernel-internal errnos (512-530) are unknown to it. */
+const strerror = (errno: number) => (errno >= 512 && errno <= 530 ? `Unknown error ${errno}` : errnoMessage(errno));
 
 export function mapDelete(args: string[]): void {
   const sel = parseSelector(args, 'map');

@@ -276,6 +276,31 @@ export function buildProgram(): Command {
     .option('-j, --json', 'print JSON')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapGetNext(args, !!o.json)));
   map
+    .command('peek')
+    .description('the next value of a queue or stack without taking it: map peek MAP (like bpftool)')
+    .argument('<args...>')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapLookup(args, !!o.json, 'peek')));
+  for (const name of ['push', 'enqueue'])
+    map
+      .command(name)
+      .description(`add a value to a ${name === 'push' ? 'stack (or queue)' : 'queue (or stack)'}: map ${name} MAP value VALUE (like bpftool)`)
+      .argument('<args...>')
+      .action((args: string[]) => kernel(false, async () => (await inspect()).mapUpdate(args, name)));
+  for (const name of ['pop', 'dequeue'])
+    map
+      .command(name)
+      .description(`take the next value out of a ${name === 'pop' ? 'stack (or queue)' : 'queue (or stack)'}: map ${name} MAP (like bpftool)`)
+      .argument('<args...>')
+      .option('-j, --json', 'print JSON')
+      .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await import('./mapops.js')).mapPop(args, !!o.json, name)));
+  map
+    .command('freeze')
+    .description('freeze a map: no more updates from user space (map freeze MAP, like bpftool)')
+    .argument('<args...>')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await import('./mapops.js')).mapFreezeCmd(args, !!o.json)));
+  map
     .command('pin')
     .description('pin a map: map pin MAP FILE')
     .argument('<args...>')
