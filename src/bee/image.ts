@@ -139,6 +139,20 @@ export function packImage(p: EbpfPackage): PackedImage {
   };
 }
 
+const isStringMap = (a: unknown) => a === undefined || (typeof a === 'object' && a !== null && !Array.isArray(a) && Object.values(a).every((v) => typeof v === 'string'));
+
+/** Why a descriptor (in a manifest or an index) is not usable: undefined when it is. */
+export function descriptorProblem(d: unknown): string | undefined {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return 'is not an object';
+  const x = d as Record<string, unknown>;
+  if (typeof x.digest !== 'string' || !DIGEST.test(x.digest)) return `has a bad digest ${JSON.stringify(x.digest)}`;
+  if (typeof x.mediaType !== 'string') return 'has no mediaType string';
+  if (typeof x.size !== 'number' || !Number.isSafeInteger(x.size) || x.size < 0) return `has a bad size ${JSON.stringify(x.size)}`;
+  if (!isStringMap(x.annotations)) return 'has annotations that are not a string map';
+  if (!isStringMap(x.platform)) return 'has a platform that is not a string map';
+  return undefined;
+}
+
 /** Parse and check a manifest: JSON, schema version 2, descriptors with sha256 digests. */
 export function parseManifest(ref: string, bytes: Uint8Array): Manifest {
   let m: Manifest;
@@ -149,21 +163,11 @@ export function parseManifest(ref: string, bytes: Uint8Array): Manifest {
   }
   if (typeof m !== 'object' || m === null || m.schemaVersion !== 2 || typeof m.config !== 'object' || m.config === null || !Array.isArray(m.layers))
     throw new ImageError(ref, 'not an OCI image manifest (schemaVersion 2 with config and layers)');
-  const stringMap = (a: unknown) => a === undefined || (typeof a === 'object' && a !== null && !Array.isArray(a) && Object.values(a).every((v) => typeof v === 'string'));
-  if (!stringMap(m.annotations)) throw new ImageError(ref, 'manifest annotations are not a string map');
-  for (const d of [m.config, ...m.layers])
-    if (
-      typeof d !== 'object' ||
-      d === null ||
-      typeof d.digest !== 'string' ||
-      !DIGEST.test(d.digest) ||
-      typeof d.mediaType !== 'string' ||
-      typeof d.size !== 'number' ||
-      !Number.isSafeInteger(d.size) ||
-      d.size < 0 ||
-      !stringMap(d.annotations)
-    )
-      throw new ImageError(ref, `manifest has a bad descriptor ${JSON.stringify(d)?.slice(0, 200)}`);
+  if (!isStringMap(m.annotations)) throw new ImageError(ref, 'manifest annotations are not a string map');
+  for (const d of [m.config, ...m.layers]) {
+    const why = descriptorProblem(d);
+    if (why) throw new ImageError(ref, `manifest has a bad descriptor (it ${why}): ${JSON.stringify(d)?.slice(0, 200)}`);
+  }
   return m;
 }
 

@@ -13,6 +13,7 @@ import {
   ANNOTATION_DESCRIPTION,
   ANNOTATION_REF_NAME,
   type Descriptor,
+  descriptorProblem,
   type EbpfPackage,
   ImageError,
   MANIFEST_MEDIA_TYPE,
@@ -40,20 +41,6 @@ export interface StoredImage {
 
 /** index.json: a few hundred bytes per image. */
 const MAX_INDEX_BYTES = 64 << 20;
-
-/** Why an index.json entry is not a usable descriptor (undefined when it is). */
-function descriptorProblem(d: unknown): string | undefined {
-  if (typeof d !== 'object' || d === null || Array.isArray(d)) return 'is not an object';
-  const x = d as Record<string, unknown>;
-  if (typeof x.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(x.digest)) return `has a bad digest ${JSON.stringify(x.digest)}`;
-  if (typeof x.mediaType !== 'string') return 'has no mediaType string';
-  if (typeof x.size !== 'number' || !Number.isSafeInteger(x.size) || x.size < 0) return `has a bad size ${JSON.stringify(x.size)}`;
-  const a = x.annotations;
-  if (a !== undefined && (typeof a !== 'object' || a === null || Array.isArray(a) || Object.values(a).some((v) => typeof v !== 'string'))) return 'has annotations that are not a string map';
-  const p = x.platform;
-  if (p !== undefined && (typeof p !== 'object' || p === null || Object.values(p).some((v) => typeof v !== 'string'))) return 'has a platform that is not a string map';
-  return undefined;
-}
 
 export class ImageStore {
   constructor(readonly dir: string = DEFAULT_STORE) {}
