@@ -22,7 +22,7 @@ export function exampleSources() {
 
 export function exampleInputHash(src) {
   const h = createHash('sha256').update(fs.readFileSync(path.join(root, src)));
-  for (const f of fs.readdirSync(path.join(root, 'include')).sort()) if (f.endsWith('.h')) h.update(f).update(fs.readFileSync(path.join(root, 'include', f)));
+  for (const d of ['include', 'include/bpf']) for (const f of fs.readdirSync(path.join(root, d)).sort()) if (f.endsWith('.h')) h.update(f).update(fs.readFileSync(path.join(root, d, f)));
   return h.digest('hex');
 }
 

@@ -34,7 +34,7 @@ export function inputHash(t) {
   const h = createHash('sha256');
   h.update(JSON.stringify(compileArgs(t, 'OUT')));
   h.update(fs.readFileSync(path.join(fixturesDir, t.source)));
-  for (const dir of [path.join(fixturesDir, 'include'), path.join(root, 'include')]) {
+  for (const dir of [path.join(fixturesDir, 'include'), path.join(root, 'include'), path.join(root, 'include', 'bpf')]) {
     for (const f of fs.readdirSync(dir).sort()) if (f.endsWith('.h')) h.update(f).update(fs.readFileSync(path.join(dir, f)));
   }
   return h.digest('hex');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Generates include/bpf_helper_defs.h from the kernel's uapi <linux/bpf.h>: helper ids come
+// Generates include/bpf/bpf_helper_defs.h from the kernel's uapi <linux/bpf.h>: helper ids come
 // from the order (or explicit numbers) of __BPF_FUNC_MAPPER, prototypes from the doc comment.
-// Usage: node scripts/gen-helpers.mjs [/usr/include/linux/bpf.h] > include/bpf_helper_defs.h
+// Usage: node scripts/gen-helpers.mjs [/usr/include/linux/bpf.h] > include/bpf/bpf_helper_defs.h
 import fs from 'node:fs';
 
 const src = fs.readFileSync(process.argv[2] ?? '/usr/include/linux/bpf.h', 'utf8');

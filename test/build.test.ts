@@ -1,5 +1,6 @@
 // `bee-ts build`: what it compiles cannot be chosen by another local user (no shared predictable
 // paths), and what it puts on the compiler's command line.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -77,5 +78,81 @@ describe.skipIf(skip)('build: another user cannot influence what is compiled', (
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe.skipIf(skip)('build: libbpf-style and bee-style probes compile unchanged', () => {
+  it('BPF_ANY, false, TCP_SYN_SENT, BPF_F_CURRENT_CPU, a kfunc, <linux/errno.h>, bpf/ headers from bee-ts (not libbpf-dev)', () => {
+    const src = path.join(work, 'libbpf_style.c');
+    fs.writeFileSync(
+      src,
+      `#include "vmlinux.h"
+#include <linux/errno.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+char LICENSE[] SEC("license") = "GPL";
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __type(key, u32); __type(value, u32); } states SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } events SEC(".maps");
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	bool seen = false;
+	u32 key = TCP_SYN_SENT, val = bpf_ntohs(80);
+	struct task_struct *t = bpf_task_from_pid(BPF_CORE_READ(next, tgid));
+	if (t) {
+		seen = bpf_core_field_exists(struct task_struct, pid);
+		bpf_task_release(t);
+	}
+	if (bpf_map_update_elem(&states, &key, &val, BPF_NOEXIST) == -EEXIST)
+		bpf_map_update_elem(&states, &key, &val, BPF_ANY);
+	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &val, sizeof(val));
+	return seen;
+}
+`,
+    );
+    const out = path.join(work, 'libbpf_style.o');
+    const r = runCli(['build', src, '-o', out, '--cflags', '-H']);
+    expect(r.stderr).toContain('Successfully compiled');
+    // -H lists every header clang opened: bee-ts's bpf/ headers, never a system libbpf-dev's.
+    const headers = r.stderr.split('\n').filter((l) => /^\.+ /.test(l)).map((l) => l.replace(/^\.+ /, ''));
+    expect(headers.some((h) => h.endsWith(path.join('include', 'bpf', 'bpf_helpers.h')) && h.startsWith(root))).toBe(true);
+    expect(headers.filter((h) => h.startsWith('/usr/include/bpf/'))).toEqual([]);
+    expect(headers.some((h) => h.endsWith('asm/errno.h'))).toBe(true);
+    const d = JSON.parse(runCli(['describe', '--json', out]).stdout);
+    expect(JSON.stringify(d)).toContain('bpf_task_from_pid');
+  });
+
+  it('a bee probe calling memcpy/memset without declaring them builds (clang 16 rejects that alone), and warnings are printed', () => {
+    const src = path.join(work, 'bee_style.c');
+    fs.writeFileSync(
+      src,
+      `#include "vmlinux.h"
+#include "bpf_helpers.h"
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+struct event { char comm[16]; u32 pid; };
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 12); __type(value, struct event); } events SEC(".maps");
+SEC("tracepoint/syscalls/sys_enter_openat")
+int on_open(void *ctx)
+{
+	int unused_var;
+	struct event e;
+	memset(&e, 0, sizeof(e));
+	char name[16] = "bee";
+	memcpy(e.comm, name, sizeof(e.comm));
+	if (memcmp(e.comm, name, 4) == 0)
+		bpf_ringbuf_output(&events, &e, sizeof(e), 0);
+	return 0;
+}
+`,
+    );
+    const bare = spawnSync('clang-16', ['-target', 'bpf', '-O2', '-c', '-x', 'c', '-', '-o', '/dev/null'], { input: 'int f(char *d, char *s) { memcpy(d, s, 8); return 0; }', encoding: 'utf8' });
+    expect(bare.stderr).toMatch(/call to undeclared library function 'memcpy'/);
+    const out = path.join(work, 'bee_style.o');
+    const r = runCli(['build', src, '-o', out]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/warning: unused variable 'unused_var'/);
+    expect(r.stderr).toContain('Successfully compiled');
   });
 });

@@ -1,7 +1,9 @@
 // `bee-ts build <probe.c> [-o probe.o]`: compile a probe with the local clang. vmlinux.h comes from
 // the running kernel's BTF through bee-ts's own C dump (written fresh into a private temp dir for
 // each build, never cached at a shared path); bee-ts's headers (bpf_helpers.h,
-// bpf_core_read.h, bpf_tracing.h, solo_types.h) are on the include path; the target arch comes
+// bpf_core_read.h, bpf_tracing.h, solo_types.h, and libbpf-compatible <bpf/...>) come first on the
+// include path, the host compiler's system directories last (-idirafter, as libbpf-bootstrap
+// does); memcpy & co. map to the builtins (include/bee_build_compat.h); the target arch comes
 // from the host (or --arch). The ELF is stripped of DWARF but keeps .BTF (like bee's builder).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -88,8 +90,27 @@ export function build(input: string, o: BuildOptions): string {
   }
 }
 
-function compile(clang: string, arch: string, input: string, out: string, vmlinux: string, o: BuildOptions): string {
-  const args = [
+let sysIncludes: string[] | undefined;
+
+/**
+ * The host compiler's own system include directories (`clang -v -E` of an empty file, for the host
+ * target), passed to the BPF compile with -idirafter the way libbpf-bootstrap does: `-target bpf`
+ * alone does not search the arch directory, so <linux/errno.h> could not find <asm/errno.h>.
+ * They come after every -I, so bee-ts's <bpf/...> headers win over a system libbpf-dev's.
+ */
+export function systemIncludeDirs(clang: string): string[] {
+  if (sysIncludes) return sysIncludes;
+  const r = spawnSync(clang, ['-v', '-E', '-x', 'c', '/dev/null', '-o', '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
+  const lines = (r.stderr ?? '').split('\n');
+  const start = lines.findIndex((l) => l.startsWith('#include <...> search starts here:'));
+  const end = lines.findIndex((l, i) => i > start && l.startsWith('End of search list.'));
+  sysIncludes = start < 0 || end < 0 ? [] : lines.slice(start + 1, end).map((l) => l.trim().replace(/ \(framework directory\)$/, '')).filter(Boolean);
+  return sysIncludes;
+}
+
+/** The compiler command line of a probe build (without the compiler itself). */
+export function buildArgs(clang: string, arch: string, input: string, out: string, vmlinux: string, o: BuildOptions): string[] {
+  return [
     '-g',
     '-O2',
     '-target',
@@ -98,22 +119,31 @@ function compile(clang: string, arch: string, input: string, out: string, vmlinu
     '-Wall',
     '-Wno-unused-function',
     '-fdebug-compilation-dir=.',
+    // bee-ts's headers first: <bpf/bpf_helpers.h> etc. (and the flat "bpf_helpers.h" bee probes use).
+    '-I',
+    INCLUDE_DIR,
     ...(o.include ?? []).flatMap((i) => ['-I', i]),
     '-I',
     path.dirname(path.resolve(input)),
     '-I',
     vmlinux,
-    '-I',
-    INCLUDE_DIR,
+    ...systemIncludeDirs(clang).flatMap((d) => ['-idirafter', d]),
+    '-include',
+    path.join(INCLUDE_DIR, 'bee_build_compat.h'),
     ...(o.cflags ?? []).flatMap((c) => c.split(/\s+/).filter(Boolean)),
     '-c',
     input,
     '-o',
     out,
   ];
+}
+
+function compile(clang: string, arch: string, input: string, out: string, vmlinux: string, o: BuildOptions): string {
+  const args = buildArgs(clang, arch, input, out, vmlinux, o);
   const r = spawnSync(clang, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
   if (r.error) throw new Error(`cannot run ${clang}: ${(r.error as NodeJS.ErrnoException).code} (install clang: apt-get install clang-16 llvm-16)`);
   if (r.status !== 0) throw new Error(`${clang} failed to compile ${input}:\n${r.stderr.trimEnd()}`);
+  // clang's warnings, as clang printed them.
   if (r.stderr) process.stderr.write(r.stderr);
   const strip = o.noStrip ? undefined : findStrip(clang);
   if (strip) execFileSync(strip, ['-g', out]);

@@ -62,7 +62,7 @@ function helperNames(): Map<number, string> {
   if (helperNamesCache) return helperNamesCache;
   helperNamesCache = new Map();
   try {
-    const file = `${INCLUDE_DIR}/bpf_helper_defs.h`;
+    const file = `${INCLUDE_DIR}/bpf/bpf_helper_defs.h`;
     for (const m of fs.readFileSync(file, 'utf8').matchAll(/\(\* const (bpf_\w+)\)\(.*\) = \(void \*\) (\d+);/g)) helperNamesCache.set(Number(m[2]), m[1]!);
   } catch {
     /* no header: such calls print as addresses */
