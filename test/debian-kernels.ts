@@ -110,3 +110,25 @@ export function debianKernel(series: '6.1' | '6.12'): DebianKernel {
 export function bpftool75(): string {
   return path.join(unpack('bpftool75', '^bpftool$', /^bpftool$/, /^7\.5\./), 'usr', 'sbin', 'bpftool');
 }
+
+/** Where, inside linux-source-6.1, the BPF programs of the compile corpus live. */
+export const CORPUS_DIRS = ['tools/testing/selftests/bpf', 'tools/perf/util/bpf_skel', 'tools/bpf/runqslower', 'tools/bpf/bpftool/skeleton', 'samples/bpf'];
+
+/** Debian's linux-source-6.1 (the kernel's own BPF programs), only CORPUS_DIRS extracted. */
+export function linuxSource(): string {
+  const out = path.join(CACHE, 'linux-source-6.1');
+  if (fs.existsSync(path.join(out, '.done'))) return out;
+  const pkgRoot = unpack('linux-source-deb', '^linux-source-6.1$', /^linux-source-6\.1$/);
+  const tarball = path.join(pkgRoot, 'usr', 'src', 'linux-source-6.1.tar.xz');
+  const tmp = fs.mkdtempSync(path.join(CACHE, 'src-'));
+  try {
+    execFileSync('tar', ['-xJf', tarball, '-C', tmp, '--no-same-owner', ...CORPUS_DIRS.map((d) => `linux-source-6.1/${d}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    fs.rmSync(out, { recursive: true, force: true });
+    fs.renameSync(path.join(tmp, 'linux-source-6.1'), out);
+    fs.writeFileSync(path.join(out, '.done'), '');
+    fs.rmSync(pkgRoot, { recursive: true, force: true });
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return out;
+}

@@ -114,6 +114,10 @@ enum libbpf_tristate {
 #define __kptr __attribute__((btf_type_tag("kptr")))
 #define __percpu_kptr __attribute__((btf_type_tag("percpu_kptr")))
 #define __uptr __attribute__((btf_type_tag("uptr")))
+/* libbpf before 1.2 spelled referenced kptrs __kptr_ref (kernels 6.1/6.2 read that tag). */
+#ifndef __kptr_ref
+#define __kptr_ref __attribute__((btf_type_tag("kptr_ref")))
+#endif
 
 /* True when a __weak __ksym resolved on this kernel; a build error if sym is not weak. */
 #if defined(__clang__)
