@@ -27,5 +27,5 @@ describe('examples are fresh', () => {
       buildExample(m.source, out);
       expect(sha(out), `${obj} is stale: npm run examples`).toBe(m.output);
     }
-  });
+  }, 300_000);
 });
