@@ -23,9 +23,6 @@ export const DEFAULT_MAX_SERIES = 10_000;
 /** How long close() waits for requests in flight before it drops their connections. */
 const CLOSE_GRACE_MS = 500;
 
-/** The default (bee) name of a map's metric. */
-export const metricName = (map: string) => nameMetric(map, 'counter', 'bee').name;
-
 export interface MetricsOptions {
   /** Metric and label names: bee's (default) or Prometheus' conventions. */
   naming?: MetricsNaming;
