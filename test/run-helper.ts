@@ -1,5 +1,6 @@
 // Runs `bee-ts run` as a child process and collects its JSON lines, for end-to-end tests.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { bpftoolIds, cli, objectNames } from './helpers.js';
 
 let portSeq = 19200 + (process.pid % 500);
@@ -66,3 +67,19 @@ export async function noneLeft(obj: string, before: number[]): Promise<number[]>
   return left();
 }
 
+
+/** The BPF program ids a process holds (from its fdinfo): leak checks that ignore other tests' programs. */
+export function progIdsOf(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return [...ids];
+}
+
+export const progExists = (id: number) => spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0;

@@ -160,6 +160,23 @@ describe('metrics stay bounded and shut down', () => {
     expect(t).toContain('bee_ts_records_total{map="print_events"} 9');
     expect(t).toMatch(/^process_resident_memory_bytes \d+/m);
   });
+  it("a perf reader's lost samples and a ring found full reach stderr and /metrics through the stats", async () => {
+    const stats = new RunStats();
+    const reader = { lost: 0, fullSeen: 0 };
+    const st = stats.of('print_perf');
+    stats.refreshers.push(() => (st.dropped.perf_lost = reader.lost), () => (st.ringFull = reader.fullSeen));
+    const m = new BeeMetrics([], { stats, processMetrics: false });
+    reader.lost = 74;
+    reader.fullSeen = 2;
+    expect(await m.registry.metrics()).toContain('bee_ts_records_dropped_total{map="print_perf",reason="perf_lost"} 74');
+    expect(await m.registry.metrics()).toContain('bee_ts_ring_full_total{map="print_perf"} 2');
+    stats.refresh();
+    expect(stats.report('last 10s')).toBe('bee-ts: last 10s: print_perf: 74 lost in the kernel (perf buffer full), ring found full 2 times (the kernel drops what it cannot reserve)');
+    reader.lost = 80;
+    stats.refresh();
+    expect(stats.report('last 10s')).toBe('bee-ts: last 10s: print_perf: 6 lost in the kernel (perf buffer full)');
+    expect(stats.summary()).toBe('bee-ts: in total: print_perf: 80 lost in the kernel (perf buffer full), ring found full 2 times (the kernel drops what it cannot reserve)');
+  });
   it('close() ends even with a half-sent request in flight', async () => {
     const m = new BeeMetrics(w, { processMetrics: false });
     await m.listen(0, '127.0.0.1');

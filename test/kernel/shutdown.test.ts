@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { cli, fixture, needKernel, root, runCli } from '../helpers.js';
-import { startRun } from '../run-helper.js';
+import { progExists, progIdsOf, startRun } from '../run-helper.js';
 
 const skip = needKernel();
 const dist = `${root}/dist/index.js`;
@@ -20,20 +20,6 @@ function node(script: string, opts: { timeoutMs?: number; prefix?: string[]; arg
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t };
 }
 
-/** The BPF program ids a process holds (from its fdinfo), for leak checks that ignore other tests. */
-function progIdsOf(pid: number): number[] {
-  const ids: number[] = [];
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.push(Number(m[1]));
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return [...new Set(ids)];
-}
-const progExists = (id: number) => spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0;
 
 describe.skipIf(skip)('the library never blocks exit and installs no signal handler', () => {
   it('process.exit() with an idle RingBufReader or PerfBufReader returns at once, every time', () => {

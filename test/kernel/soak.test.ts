@@ -1,29 +1,15 @@
 // Soak (bounded, loopback only): a flooding producer (file opens for opensnoop), a stalled
 // consumer (stdout is a pipe nobody reads) and a metrics scraper. RSS must stay bounded, drops be
 // counted (metrics) and reported (stderr), and SIGINT end the run within 2 s with nothing left.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cli, needKernel, root } from '../helpers.js';
+import { progExists, progIdsOf } from '../run-helper.js';
 
 const skip = needKernel();
 
 const rssMiB = (pid: number) => Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-
-function progIdsOf(pid: number): number[] {
-  const ids = new Set<number>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return [...ids];
-}
-
-const progExists = (id: number) => spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0;
 
 describe.skipIf(skip)('soak: flood, stalled stdout, scraper', () => {
   it('RSS stays bounded, drops are counted and reported, SIGINT exits within 2 s leaving nothing', async () => {
