@@ -76,7 +76,7 @@ export function parseSelector(args: string[], kind: 'prog' | 'map' | 'link' | 'b
   return { how, what, rest };
 }
 
-function openProgs(sel: { how: string; what: string }): Fd[] {
+export function openProgs(sel: { how: string; what: string }): Fd[] {
   if (sel.how === 'id') return [fdById('prog', Number(sel.what))];
   if (sel.how === 'pinned') return [objGet(sel.what, 0, `prog ${sel.what}`, 'prog')];
   const fds = openMatching('prog', (fd) => {

@@ -229,6 +229,16 @@ export function buildProgram(): Command {
     .option('-j, --json', 'print JSON (bpftool -j layout)')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progDumpXlated(args, !!o.json)));
   prog
+    .command('tracelog')
+    .description("stream the kernel's trace_pipe (bpf_trace_printk output) until Ctrl-C (like bpftool prog tracelog; -j: a JSON array of lines)")
+    .option('-j, --json', 'print JSON')
+    .action((o: { json?: boolean }) =>
+      kernel(o.json, async () => {
+        if (o.json) globals.json = true;
+        await (await import('./tracelog.js')).progTracelog();
+      }),
+    );
+  prog
     .command('pin')
     .description('pin a program: prog pin PROG FILE')
     .argument('<args...>')
@@ -331,6 +341,17 @@ export function buildProgram(): Command {
       }),
     );
 
+  net
+    .command('attach')
+    .description('attach a program to an interface: net attach { xdp | xdpgeneric | xdpdrv | xdpoffload | tcx_ingress | tcx_egress } PROG dev NAME [overwrite] (like bpftool; tcx as newer bpftool)')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await import('./netattach.js')).netAttach(args)));
+  net
+    .command('detach')
+    .description('detach: net detach { xdp | xdpgeneric | xdpdrv | xdpoffload | tcx_ingress | tcx_egress } dev NAME (like bpftool)')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await import('./netattach.js')).netDetach(args)));
+
   const gen = program.command('gen').description('generate code from a BPF object');
   gen
     .command('ts')
@@ -427,6 +448,20 @@ export function buildProgram(): Command {
     .description('unregister a struct_ops map: struct_ops unregister STRUCT_OPS_MAP')
     .argument('<args...>')
     .action((args: string[]) => kernel(false, async () => (await so()).structOpsUnregister(args)));
+
+  const perf = program.command('perf').description('BPF programs attached to perf events and raw tracepoints, by holding process (like bpftool perf)');
+  perf
+    .command('list')
+    .alias('show')
+    .description('pid, fd, program and event of every perf-event/raw-tracepoint attachment a process holds an fd to')
+    .option('-j, --json', 'print JSON (bpftool -j keys)')
+    .action((o: { json?: boolean }) =>
+      kernel(o.json, async () => {
+        const p = await import('./perf.js');
+        const l = p.perfList();
+        process.stdout.write(o.json ? jsonText(l.map(p.perfJson)) + '\n' : l.map(p.perfText).join(''));
+      }),
+    );
 
   const bench = program.command('bench').description('benchmarks against their peers, from one run');
   bench

@@ -70,6 +70,7 @@ const ATTR_SIZE = {
   ENABLE_STATS: 4,
   BIND_MAP: 12,
   QUERY: 64, // ... revision
+  TASK_FD_QUERY: 48, // pid, fd, flags, buf_len, buf, prog_id, fd_type, probe_offset, probe_addr
 } as const;
 
 export const BPF_OBJ_NAME_LEN = 16;
@@ -461,4 +462,31 @@ export function btfLoadRaw(btf: Uint8Array, logBuf?: Uint8Array, logLevel = 0): 
     .u32(20, logBuf?.length ?? 0)
     .u32(24, logBuf ? logLevel || 1 : 0);
   return bpfTry(Cmd.BTF_LOAD, a.buf, ATTR_SIZE.BTF_LOAD);
+}
+
+export interface TaskFdQuery {
+  progId: number;
+  /** BPF_FD_TYPE_*: 0 raw_tracepoint, 1 tracepoint, 2 kprobe, 3 kretprobe, 4 uprobe, 5 uretprobe. */
+  fdType: number;
+  /** Tracepoint or function name, or the uprobe's file (NUL-terminated in the kernel's buffer). */
+  name: string;
+  probeOffset: bigint;
+  probeAddr: bigint;
+}
+
+/** BPF_TASK_FD_QUERY: what BPF program (pid, fd) holds attached to a perf event or raw tracepoint; undefined if none. */
+export function taskFdQuery(pid: number, fd: number): TaskFdQuery | undefined {
+  const buf = new Uint8Array(4096);
+  const a = new Attr(ATTR_SIZE.TASK_FD_QUERY).u32(0, pid).u32(4, fd).u32(8, 0).u32(12, buf.length).ptr(16, buf);
+  const r = bpfTry(Cmd.TASK_FD_QUERY, a.buf, ATTR_SIZE.TASK_FD_QUERY);
+  if (r < 0) return undefined;
+  const len = Math.min(a.get32(12), buf.length);
+  const end = buf.subarray(0, len).indexOf(0);
+  return {
+    progId: a.get32(24),
+    fdType: a.get32(28),
+    name: Buffer.from(buf.subarray(0, end < 0 ? len : end)).toString('utf8'),
+    probeOffset: a.dv.getBigUint64(32, true),
+    probeAddr: a.dv.getBigUint64(40, true),
+  };
 }
