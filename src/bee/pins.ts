@@ -6,6 +6,7 @@
 // - DIR must be a real directory (not a symlink), and it is locked (flock on the directory, held
 //   for the run), so two runs cannot consume one pinned ring buffer or replace each other's pins.
 import fs from 'node:fs';
+import { BeeTsError } from '../errors.js';
 import path from 'node:path';
 import { LOCK_EX, LOCK_NB, sys } from '../syscall/backend.js';
 import { objGet, objName } from '../syscall/bpf.js';
@@ -13,10 +14,9 @@ import { progTypeName } from '../syscall/constants.js';
 import { BpfError } from '../syscall/errno.js';
 import { fdinfoKind, progInfo } from '../syscall/info.js';
 
-export class PinError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PinError';
+export class PinError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('PIN', message, options);
   }
 }
 
