@@ -127,7 +127,9 @@ describe('exit codes', () => {
 
   it('--help and --version exit 0', () => {
     expect(runCli(['--help']).status).toBe(0);
-    expect(runCli(['prog', '--help']).status).toBe(0);
+    const prog = runCli(['prog', '--help']);
+    expect(prog.status).toBe(0);
+    for (const c of ['tracelog', 'dump', 'loadall']) expect(prog.stdout).toContain(c);
     expect(runCli(['-V']).status).toBe(0);
   });
 });

@@ -105,7 +105,9 @@ export function normalizeArgv(program: Command, argv: string[]): string[] {
     // The command word: bpftool's prefixes, and the object's first command when there is none.
     const table = BPFTOOL_COMMANDS[obj]!;
     const first = rest[0];
-    const resolved = first === undefined || first.startsWith('-') ? table[0] : matchPrefix(first, table);
+    // `prog --help` is the object's help, not its first command's.
+    const help = rest.includes('--help') || rest.includes('-h');
+    const resolved = first === undefined || first.startsWith('-') ? (help ? undefined : table[0]) : matchPrefix(first, table);
     if (resolved !== undefined) {
       if (first === undefined || first.startsWith('-')) rest.unshift(resolved);
       else rest[0] = resolved;
