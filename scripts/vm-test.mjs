@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run test:vm`: run test/vm/*.test.ts inside Debian's 6.1 kernel under QEMU (this host's kernel
-// has no kprobes). The host's / is shared read-only over 9p; a busybox initramfs loads the 9p
+// `npm run test:vm`: run test/vm/*.test.ts inside Debian's kernels under QEMU (this host's kernel
+// has no kprobes): 6.1 (bookworm's own) and 6.12 (bookworm's backport: fprobe, TCX, netkit,
+// sessions), one boot each. BEE_VM_KERNEL=6.1 or 6.12 boots only that one. The host's / is shared read-only over 9p; a busybox initramfs loads the 9p
 // modules, mounts proc/sys/dev/tmpfs/tracefs/bpffs inside it, chroots and runs vitest. The VM's
 // exit status comes back on the serial console.
 // Needs: qemu-system-x86, busybox-static, cpio, and apt access to linux-image-6.1.0-*-amd64.
@@ -11,8 +12,23 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = path.join(root, '.vm');
-// (sch_ingress + cls_bpf: TC's clsact qdisc and bpf filter, which the host's module tree cannot autoload here)
-const MODULES = ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf'];
+/**
+ * The kernels: which Debian package, where it is unpacked, and the modules the init loads (in
+ * order). 6.1: virtio as modules; sch_ingress + cls_bpf for TC's clsact qdisc and bpf filter, which
+ * the host's module tree cannot autoload here. 6.12: virtio and TC built in, modules as .ko.xz.
+ */
+const KERNELS = {
+  '6.1': {
+    pattern: '^linux-image-6.1.0-[0-9]+-amd64-unsigned$',
+    dir: 'kernel',
+    modules: ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf'],
+  },
+  '6.12': {
+    pattern: '^linux-image-6.12.[0-9]+[+]deb12-amd64-unsigned$',
+    dir: 'kernel-6.12',
+    modules: ['netfs', '9pnet', '9pnet_virtio', '9p'],
+  },
+};
 const TIMEOUT_MS = Number(process.env.BEE_VM_TIMEOUT_MS ?? 40 * 60 * 1000);
 
 function need(cmd, pkg) {
@@ -22,14 +38,14 @@ function need(cmd, pkg) {
   }
 }
 
-function ensureKernel() {
+function ensureKernel(k) {
   fs.mkdirSync(work, { recursive: true });
-  const kdir = path.join(work, 'kernel');
+  const kdir = path.join(work, k.dir);
   if (!fs.existsSync(path.join(kdir, 'boot'))) {
-    const list = execFileSync('apt-cache', ['search', '--names-only', '^linux-image-6.1.0-[0-9]+-amd64-unsigned$'], { encoding: 'utf8' });
+    const list = execFileSync('apt-cache', ['search', '--names-only', k.pattern], { encoding: 'utf8' });
     const pkgs = list.split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
     const pkg = pkgs.pop();
-    if (!pkg) throw new Error('no linux-image-6.1.0-*-amd64-unsigned package in apt (run apt-get update)');
+    if (!pkg) throw new Error(`no package matching ${k.pattern} in apt (run apt-get update)`);
     console.error(`test:vm: downloading ${pkg}`);
     execFileSync('apt-get', ['download', pkg], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
     const deb = fs.readdirSync(work).find((f) => f.startsWith(pkg) && f.endsWith('.deb'));
@@ -47,12 +63,12 @@ function findModule(dir, name) {
     if (e.isDirectory()) {
       const r = findModule(p, name);
       if (r) return r;
-    } else if (e.name === `${name}.ko`) return p;
+    } else if (e.name === `${name}.ko` || e.name === `${name}.ko.xz`) return p;
   }
   return undefined;
 }
 
-function buildInitramfs(kdir, release, command) {
+function buildInitramfs(kdir, release, command, MODULES) {
   const dir = path.join(work, 'initramfs');
   fs.rmSync(dir, { recursive: true, force: true });
   for (const d of ['bin', 'proc', 'sys', 'dev', 'mnt', 'modules']) fs.mkdirSync(path.join(dir, d), { recursive: true });
@@ -62,7 +78,9 @@ function buildInitramfs(kdir, release, command) {
   for (const m of MODULES) {
     const p = findModule(modRoot, m);
     if (!p) throw new Error(`module ${m}.ko not found in ${modRoot}`);
-    fs.copyFileSync(p, path.join(dir, 'modules', `${m}.ko`));
+    // busybox insmod takes plain .ko files: decompress the .ko.xz of newer kernels.
+    if (p.endsWith('.xz')) fs.writeFileSync(path.join(dir, 'modules', `${m}.ko`), execFileSync('xz', ['-dc', p], { maxBuffer: 1 << 28 }));
+    else fs.copyFileSync(p, path.join(dir, 'modules', `${m}.ko`));
   }
   const init = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -98,40 +116,57 @@ if (!fs.existsSync('/bin/busybox')) {
   console.error('test:vm needs /bin/busybox (apt-get install busybox-static)');
   process.exit(2);
 }
-const { kdir, vmlinuz, release } = ensureKernel();
+const wanted = process.env.BEE_VM_KERNEL ? [process.env.BEE_VM_KERNEL] : Object.keys(KERNELS);
+for (const v of wanted) if (!KERNELS[v]) {
+  console.error(`test:vm: BEE_VM_KERNEL=${v}: known kernels are ${Object.keys(KERNELS).join(', ')}`);
+  process.exit(2);
+}
 const env = `HOME=/run/bee-tmp TMPDIR=/run/bee-tmp TERM=dumb NO_COLOR=1 CI=${process.env.CI ?? ''} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BEE_IN_VM=1`;
 // Extra arguments go to vitest (e.g. a test name filter: npm run test:vm -- -t activeconn).
 const extra = process.argv.slice(2).map((a) => `'${a.replace(/'/g, "")}'`).join(" ");
 const command = `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts --reporter=verbose ${extra}`;
 fs.mkdirSync(path.join(root, 'node_modules', '.vite-temp'), { recursive: true });
-const initrd = buildInitramfs(kdir, release, command);
-console.error(`test:vm: booting Debian ${release} under QEMU (TCG)`);
-const qemu = spawn(
-  'qemu-system-x86_64',
-  [
-    '-accel', 'tcg', '-cpu', 'max', '-m', '2048', '-smp', '2',
-    '-kernel', vmlinuz, '-initrd', initrd,
-    '-append', 'console=ttyS0 quiet loglevel=3 panic=-1',
-    '-nographic', '-no-reboot',
-    '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-let status = 98;
-let buf = '';
-qemu.stdout.on('data', (d) => {
-  const s = d.toString();
-  process.stdout.write(s);
-  buf = (buf + s).slice(-4096);
-  const m = /BEE_VM_EXIT=(\d+)/.exec(buf);
-  if (m) status = Number(m[1]);
-});
-const timer = setTimeout(() => {
-  console.error(`test:vm: timed out after ${TIMEOUT_MS / 1000}s`);
-  qemu.kill('SIGKILL');
-}, TIMEOUT_MS);
-qemu.on('exit', () => {
-  clearTimeout(timer);
-  if (status === 98) console.error('test:vm: the VM stopped without reporting a result');
-  process.exit(status);
-});
+
+/** One boot: resolves with the suite's exit status inside the VM. */
+function boot(version) {
+  const k = KERNELS[version];
+  const { kdir, vmlinuz, release } = ensureKernel(k);
+  const initrd = buildInitramfs(kdir, release, command, k.modules);
+  console.error(`test:vm: booting Debian ${release} under QEMU (TCG)`);
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      '-accel', 'tcg', '-cpu', 'max', '-m', '2048', '-smp', '2',
+      '-kernel', vmlinuz, '-initrd', initrd,
+      '-append', 'console=ttyS0 quiet loglevel=3 panic=-1',
+      '-nographic', '-no-reboot',
+      '-virtfs', 'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve) => {
+    let status = 98;
+    let buf = '';
+    qemu.stdout.on('data', (d) => {
+      const s = d.toString();
+      process.stdout.write(s);
+      buf = (buf + s).slice(-4096);
+      const m = /BEE_VM_EXIT=(\d+)/.exec(buf);
+      if (m) status = Number(m[1]);
+    });
+    const timer = setTimeout(() => {
+      console.error(`test:vm: ${release}: timed out after ${TIMEOUT_MS / 1000}s`);
+      qemu.kill('SIGKILL');
+    }, TIMEOUT_MS);
+    qemu.on('exit', () => {
+      clearTimeout(timer);
+      if (status === 98) console.error(`test:vm: ${release}: the VM stopped without reporting a result`);
+      console.error(`test:vm: ${release}: exit ${status}`);
+      resolve(status);
+    });
+  });
+}
+
+let worst = 0;
+for (const v of wanted) worst = Math.max(worst, await boot(v));
+process.exit(worst);

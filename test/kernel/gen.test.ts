@@ -51,7 +51,8 @@ describe('gen ts', () => {
     expect(c.stdout + c.stderr).toBe('');
     expect(c.status).toBe(0);
     expect(runCli(['gen', 'ts', '/no/such.o']).status).not.toBe(0);
-  });
+    // One CLI run per object (40+ of them) plus a strict tsc: minutes on a loaded 2-CPU box.
+  }, 240_000);
 
   it.skipIf(!!needKernel())('generated classes load real objects; decoded values have the declared types', () => {
     const gen = (o: string, name: string) => runCli(['gen', 'ts', fixture(o), '--name', name, '-o', path.join(dir, `${name}.ts`)]);
