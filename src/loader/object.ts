@@ -165,7 +165,13 @@ export class Program implements Disposable {
   }
   /** Attach by section (or explicit options); returns a disposable link. */
   attach(opts: AttachOptions = {}): Link {
-    return attachProgram(this, opts);
+    try {
+      return attachProgram(this, opts);
+    } catch (e) {
+      // Name the object, as load errors do; the error keeps its class (AttachError, BpfError...).
+      if (e instanceof Error && !e.message.startsWith(`${this.object.file}: `)) e.message = `${this.object.file}: ${e.message}`;
+      throw e;
+    }
   }
   /** Socket filter / SO_REUSEPORT program on one socket (setsockopt SO_ATTACH_BPF); detached on close. */
   attachToSocket(socketFd: number): Link {

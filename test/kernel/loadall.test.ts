@@ -54,7 +54,7 @@ describe.skipIf(skip)('bee-ts prog loadall', () => {
     const obj = fixture('autoattach_partial.bpfel.o');
     const r = runCli(['prog', 'loadall', obj, `${base}/pa`, '--autoattach', '--pinmaps', `${base}/pam`]);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/^Warning: program 'never_attaches': .*sys_enter_no_such_syscall.*\nProgram never_attaches does not support autoattach, falling back to pinning\n$/);
+    expect(r.stderr).toMatch(/^Warning: program 'never_attaches': \S*autoattach_partial\.bpfel\.o: .*sys_enter_no_such_syscall.*\nProgram never_attaches does not support autoattach, falling back to pinning\n$/);
     expect(fs.readdirSync(`${base}/pa`).sort()).toEqual(['counts_getppid', 'never_attaches']);
     expect(JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', `${base}/pa/never_attaches`], { encoding: 'utf8' })).name).toBe('never_attaches');
     expect(JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show', 'pinned', `${base}/pa/counts_getppid`], { encoding: 'utf8' })).type).toBe('perf_event');

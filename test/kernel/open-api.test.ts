@@ -7,6 +7,8 @@ import { BtfKind } from '../../src/btf/types.js';
 import { createMap } from '../../src/maps/create.js';
 import { BpfObject, LoadError } from '../../src/loader/object.js';
 import { OpenApiError } from '../../src/loader/open-api.js';
+import { VerifierError } from '../../src/loader/prog-load.js';
+import { AttachError } from '../../src/link/attach.js';
 import { MapType, ProgType } from '../../src/syscall/constants.js';
 import { mapInfo, progInfo } from '../../src/syscall/info.js';
 import { fixture, needKernel } from '../helpers.js';
@@ -75,5 +77,29 @@ describe.skipIf(skip)('open-time API', () => {
     o.load();
     expect(mapInfo(o.map('outer').fd.value).type).toBe(MapType.HASH_OF_MAPS);
     expect(() => o.mapSpec('counts').setInnerMap(tmpl)).toThrow(/after load/);
+  });
+
+  it('load and attach errors from every layer name the object file and keep their class', () => {
+    const bad = fixture('bad_verifier.bpfel.o');
+    let err: unknown;
+    try {
+      BpfObject.open(bad).load();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VerifierError);
+    expect((err as Error).message.startsWith(`${bad}: program 'out_of_bounds'`)).toBe(true);
+    using o = open();
+    o.mapSpec('sized_later').setMaxEntries(4);
+    o.programSpec('retarget').setAutoload(false);
+    o.load();
+    err = undefined;
+    try {
+      o.program('other').attach(); // SEC("syscall") has no attach point
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AttachError);
+    expect((err as Error).message.startsWith(`${fixture('user_sized.bpfel.o')}: `)).toBe(true);
   });
 });
