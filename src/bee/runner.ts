@@ -16,7 +16,7 @@ import { type Filter, parseFilters, passes } from './filter.js';
 import { sha256 } from './image.js';
 import { BeeMetrics } from './metrics.js';
 import type { MetricsNaming } from './naming.js';
-import { lockPinDir, pinDir, programPinPath } from './pins.js';
+import { lockPinDir, PinError, pinDir, programPinPath } from './pins.js';
 import { RunStats } from './stats.js';
 import { planWatches, type WatchedMap } from './watch.js';
 
@@ -280,7 +280,7 @@ export class BeeRunner {
     for (const [name, want] of wanted) {
       const got = globalText(obj, name);
       if (got !== want)
-        throw new Error(`--set ${name}=${want}: the global lives in a map reused from --pin-maps ${o.pinMaps}, which holds ${name}=${got}; remove that pin (or run without --pin-maps) to change it`);
+        throw new PinError(`--set ${name}=${want}: the global lives in a map reused from --pin-maps ${o.pinMaps}, which holds ${name}=${got}; remove that pin (or run without --pin-maps) to change it`);
     }
     if (o.pinProgs) this.pinPrograms(o.pinProgs);
     for (const p of obj.programs.values()) {
