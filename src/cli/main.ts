@@ -6,8 +6,6 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { btfDump } from './btf.js';
-import { describeJson, describeText, loadSpec } from './describe.js';
 import { UsageError } from './errors.js';
 import { globals, jsonText, writeChunks } from './format.js';
 import { normalizeArgv } from './argv.js';
@@ -167,6 +165,7 @@ export function buildProgram(): Command {
           process.stdout.write(images.describeImage(ref, imageFlags()));
           return;
         }
+        const { describeJson, describeText, loadSpec } = await import('./describe.js');
         const spec = loadSpec(file);
         process.stdout.write(opts.json ? jsonText(describeJson(spec)) + '\n' : describeText(spec));
       }),
@@ -181,8 +180,12 @@ export function buildProgram(): Command {
     .option('--base <path>', 'base BTF for split BTF (default: vmlinux for /sys/kernel/btf/<module>)')
     .action((args: string[], opts: { json?: boolean; base?: string }) =>
       args[0] === 'file'
-        ? run(opts.json, () => writeChunks((w) => btfDump(args, opts, w)))
+        ? run(opts.json, async () => {
+            const { btfDump } = await import('./btf.js');
+            writeChunks((w) => btfDump(args, opts, w));
+          })
         : kernel(opts.json, async () => {
+            const { btfDump } = await import('./btf.js');
             const { kernelBtfFor } = await import('./inspect.js');
             writeChunks((w) => btfDump(args, opts, w, kernelBtfFor));
           }),

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// bench/startup: how long a short CLI command takes as a whole process, bee-ts beside `node -e 0`
+// (the floor any Node CLI pays) and bpftool, from one run. Each round runs every command once, in
+// a rotated order so machine noise hits all of them; 3 warm-up rounds are not counted. Wall time
+// from the parent, CPU time (user+sys) from GNU time. Prints medians and ratios.
+// Usage: node bench/startup.mjs [--runs N] [--json]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const runs = Number(opt('--runs', '9'));
+const warmup = 3;
+const json = args.includes('--json');
+const cli = path.join(root, 'dist/cli/main.js');
+const has = (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0;
+if (!fs.existsSync('/usr/bin/time')) throw new Error('bench/startup needs GNU time (/usr/bin/time; apt-get install time)');
+const root0 = process.getuid?.() === 0;
+
+const cmds = [
+  { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
+  { name: 'bee-ts --help', argv: [process.execPath, cli, '--help'] },
+  { name: 'bee-ts --version', argv: [process.execPath, cli, '--version'] },
+  ...(root0 ? [{ name: 'bee-ts prog list', argv: [process.execPath, cli, 'prog', 'list'] }, { name: 'bee-ts map list', argv: [process.execPath, cli, 'map', 'list'] }] : []),
+  ...(has('bpftool') ? [{ name: 'bpftool help', argv: ['bpftool', 'help'], ok: [0, 255] }, ...(root0 ? [{ name: 'bpftool prog list', argv: ['bpftool', 'prog', 'list'] }, { name: 'bpftool map list', argv: ['bpftool', 'map', 'list'] }] : [])] : []),
+];
+
+function once(c) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S', ...c.argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+  const err = String(r.stderr);
+  const m = /@@([\d.]+) ([\d.]+)\s*$/.exec(err);
+  if (!m) throw new Error(`${c.name}: no timing (${err.slice(-300)})`);
+  if (!(c.ok ?? [0]).includes(r.status)) throw new Error(`${c.name} exited ${r.status}: ${err.slice(0, 300)}`);
+  return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000 };
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const samples = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));
+for (let round = 0; round < warmup + runs; round++) {
+  for (let i = 0; i < cmds.length; i++) {
+    const c = cmds[(i + round) % cmds.length];
+    const s = once(c);
+    if (round >= warmup) {
+      samples.get(c.name).wall.push(s.wall);
+      samples.get(c.name).cpu.push(s.cpu);
+    }
+  }
+}
+const rows = cmds.map((c) => ({ command: c.name, wallMs: median(samples.get(c.name).wall), cpuMs: median(samples.get(c.name).cpu) }));
+const nodeFloor = rows[0];
+if (json) {
+  process.stdout.write(JSON.stringify({ bench: 'startup', runs, warmup, rows }) + '\n');
+} else {
+  console.log(`startup: whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)`);
+  console.log('command              wall ms   cpu ms   wall / node -e 0');
+  for (const r of rows) console.log(`${r.command.padEnd(20)} ${r.wallMs.toFixed(1).padStart(7)}  ${r.cpuMs.toFixed(0).padStart(7)}   ${(r.wallMs / nodeFloor.wallMs).toFixed(2)}×`);
+  const pairs = [['bee-ts --help', 'bpftool help'], ['bee-ts prog list', 'bpftool prog list'], ['bee-ts map list', 'bpftool map list']];
+  for (const [a, b] of pairs) {
+    const x = rows.find((r) => r.command === a);
+    const y = rows.find((r) => r.command === b);
+    if (x && y) console.log(`${a} / ${b}: ${(x.wallMs / y.wallMs).toFixed(1)}× wall`);
+  }
+}
