@@ -256,8 +256,8 @@ export class BpfMap implements Disposable {
     const out: [Uint8Array, Uint8Array][] = [];
     if (this.keySize > 0 && this.valueSize > 0 && mapTraits(this.type).batchable) {
       const chunk = Math.max(1, Math.min(this.maxEntries || 1, 4096));
-      const keys = Buffer.alloc(chunk * this.keySize);
-      const values = Buffer.alloc(chunk * this.valueBufSize);
+      let keys = new Uint8Array(chunk * this.keySize);
+      let values = new Uint8Array(chunk * this.valueBufSize);
       const token = Buffer.alloc(Math.max(this.keySize, 8));
       let first = true;
       for (;;) {
@@ -266,12 +266,16 @@ export class BpfMap implements Disposable {
           if (first && (-r.err === EINVAL || -r.err === ENOTSUPP || -r.err === EOPNOTSUPP)) return [...this.entriesRaw()];
           this.fail('BPF_MAP_LOOKUP_BATCH', -r.err);
         }
-        for (let i = 0; i < r.count; i++)
-          out.push([
-            Uint8Array.from(keys.subarray(i * this.keySize, (i + 1) * this.keySize)),
-            Uint8Array.from(values.subarray(i * this.valueBufSize, (i + 1) * this.valueBufSize)),
-          ]);
+        // Views into this chunk's buffers (no per-entry copy); the next chunk gets fresh buffers.
+        const ks = this.keySize;
+        const vs = this.valueBufSize;
+        // (new Uint8Array(buffer, ...) is cheaper than subarray, which looks up a species constructor.)
+        for (let i = 0; i < r.count; i++) out.push([new Uint8Array(keys.buffer, i * ks, ks), new Uint8Array(values.buffer, i * vs, vs)]);
         if (r.err) return out; // ENOENT: the walk is complete
+        if (r.count) {
+          keys = new Uint8Array(chunk * this.keySize);
+          values = new Uint8Array(chunk * this.valueBufSize);
+        }
         first = false;
       }
     }
@@ -345,6 +349,25 @@ export function encodeInto(v: unknown, out: Uint8Array, size: number, codec: Cod
   if (v instanceof Uint8Array) {
     if (v.length !== size) throw new CodecError(`${what}: expected ${size} bytes, got ${v.length}`);
     out.set(v);
+    return;
+  }
+  if (!codec && typeof v === 'number' && Number.isInteger(v) && (size === 1 || size === 2 || size === 4 || (size === 8 && v >= 0 && v <= Number.MAX_SAFE_INTEGER))) {
+    // Number keys without BigInt or a DataView: little-endian bytes, the same truncation
+    // BigInt.asUintN gives for safe integers.
+    const lo = size === 8 ? v % 0x100000000 : v;
+    out[0] = lo & 0xff;
+    if (size > 1) out[1] = (lo >>> 8) & 0xff;
+    if (size > 2) {
+      out[2] = (lo >>> 16) & 0xff;
+      out[3] = (lo >>> 24) & 0xff;
+    }
+    if (size === 8) {
+      const hi = Math.floor(v / 0x100000000);
+      out[4] = hi & 0xff;
+      out[5] = (hi >>> 8) & 0xff;
+      out[6] = (hi >>> 16) & 0xff;
+      out[7] = (hi >>> 24) & 0xff;
+    }
     return;
   }
   const dv = new DataView(out.buffer, out.byteOffset, size);

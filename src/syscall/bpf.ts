@@ -176,13 +176,30 @@ export function mapCreate(a: MapCreateAttr, subject?: string): Fd {
 /** A reusable attr for element operations on one map (the hot path: no allocation per call). */
 export class ElemAttr {
   readonly attr = new Attr(ATTR_SIZE.ELEM);
+  // The buffers whose addresses attr holds now: a map reuses the same scratch buffers, so their
+  // addresses are written once, not per call (koffi.address + a BigInt each). Holding them keeps
+  // them alive, and a buffer whose address was taken has an off-heap backing store that never moves.
+  #key: Uint8Array | null = null;
+  #value: Uint8Array | null = null;
   constructor(mapFd: number) {
     this.attr.u32(0, mapFd);
   }
   /** Returns 0 or -errno. */
   call(cmd: number, key: Uint8Array | null, value: Uint8Array | null, flags: number | bigint = 0): number {
-    this.attr.ptr(8, key).ptr(16, value).u64(24, BigInt(flags));
-    return bpfTry(cmd, this.attr.buf, ATTR_SIZE.ELEM);
+    const a = this.attr;
+    if (key !== this.#key) {
+      a.ptr(8, key);
+      this.#key = key;
+    }
+    if (value !== this.#value) {
+      a.ptr(16, value);
+      this.#value = value;
+    }
+    if (typeof flags === 'number' && flags >= 0 && flags <= 0xffffffff) {
+      a.dv.setUint32(24, flags, true);
+      a.dv.setUint32(28, 0, true);
+    } else a.u64(24, BigInt(flags));
+    return bpfTry(cmd, a.buf, ATTR_SIZE.ELEM);
   }
 }
 

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// bench/maps: single-element hash map update/lookup/delete and a batch dump, bee-ts (BpfMap,
+// number keys and Uint8Array keys) beside libbpf (bench/peers/maps_libbpf.c, built here with
+// gcc -lbpf). Each round runs one process of each, alternating which goes first; every process
+// does 3 warm-up passes first. CPU time per element (process CPU clock), medians, ratios as ops/s.
+// Usage: node bench/maps.mjs [--runs N] [--n ELEMENTS] [--json] [--before CHECKOUT]
+//   --before: also time another built checkout's dist (e.g. main before a change), same rounds.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : def;
+};
+const runs = Number(opt('--runs', '5'));
+const n = Number(opt('--n', '20000'));
+const json = args.includes('--json');
+const warmup = 3;
+
+if (process.argv.includes('--child')) {
+  // One bee-ts process: warm-up passes then one timed pass per kind, printed as JSON.
+  const from = opt('--root', root);
+  await import(path.join(from, 'dist/syscall/native.js'));
+  const { BpfMap } = await import(path.join(from, 'dist/maps/map.js'));
+  const m = BpfMap.create({ type: 1 /* HASH */, keySize: 4, valueSize: 8, maxEntries: n, name: 'bench_maps' });
+  const kb = new Uint8Array(4);
+  const kdv = new DataView(kb.buffer);
+  const vb = new Uint8Array(8);
+  const vdv = new DataView(vb.buffer);
+  const out = new Uint8Array(8);
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
+  const pass = () => {
+    const t = {};
+    let t0 = cpu();
+    for (let k = 0; k < n; k++) { kdv.setUint32(0, k, true); vdv.setUint32(0, k * 3, true); m.updateRaw(kb, vb); }
+    let t1 = cpu(); t.updateRaw = (t1 - t0) / n;
+    t0 = cpu();
+    let sum = 0;
+    for (let k = 0; k < n; k++) { kdv.setUint32(0, k, true); if (!m.lookupInto(kb, out)) throw new Error('lookup'); sum += out[0]; }
+    t1 = cpu(); t.lookupRaw = (t1 - t0) / n;
+    t0 = cpu();
+    const d = m.dumpRaw();
+    t1 = cpu(); t.dump = (t1 - t0) / n;
+    if (d.length !== n) throw new Error(`dumped ${d.length} of ${n}`);
+    t0 = cpu();
+    for (let k = 0; k < n; k++) { kdv.setUint32(0, k, true); if (!m.delete(kb)) throw new Error('delete'); }
+    t1 = cpu(); t.deleteRaw = (t1 - t0) / n;
+    // Number keys (the encodeInto fast path) with raw values.
+    t0 = cpu();
+    for (let k = 0; k < n; k++) m.update(k, vb);
+    t1 = cpu(); t.updateNum = (t1 - t0) / n;
+    t0 = cpu();
+    for (let k = 0; k < n; k++) if (m.lookup(k) === undefined) throw new Error('lookup');
+    t1 = cpu(); t.lookupNum = (t1 - t0) / n;
+    t0 = cpu();
+    for (let k = 0; k < n; k++) if (!m.delete(k)) throw new Error('delete');
+    t1 = cpu(); t.deleteNum = (t1 - t0) / n;
+    return sum >= 0 ? t : t;
+  };
+  for (let i = 0; i < warmup; i++) pass();
+  process.stdout.write(JSON.stringify(pass()) + '\n');
+  m.close();
+  process.exit(0);
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-ts-bench-maps-'));
+const peer = path.join(dir, 'maps_libbpf');
+const cc = spawnSync('gcc', ['-O2', '-o', peer, path.join(root, 'bench/peers/maps_libbpf.c'), '-lbpf'], { encoding: 'utf8' });
+if (cc.status !== 0) throw new Error(`building the libbpf peer failed (apt-get install gcc libbpf-dev): ${cc.stderr}`);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ours = [];
+const theirs = [];
+const runPeer = () => {
+  const r = spawnSync(peer, [String(n), String(warmup + 1)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`libbpf peer failed: ${r.stderr}`);
+  const [u, l, d, dump] = r.stdout.trim().split('\n').at(-1).split(' ').map(Number);
+  theirs.push({ update: u, lookup: l, delete: d, dump });
+};
+const before = opt('--before', undefined);
+const old = [];
+const child = (from, into) => {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', '--n', String(n), '--root', from], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bee-ts child failed: ${r.stderr}`);
+  into.push(JSON.parse(r.stdout));
+};
+const runOurs = () => child(root, ours);
+for (let i = 0; i < runs; i++) {
+  if (i % 2) { runPeer(); runOurs(); } else { runOurs(); runPeer(); }
+  if (before) child(path.resolve(before), old);
+}
+fs.rmSync(dir, { recursive: true, force: true });
+const m = (xs, k) => median(xs.map((x) => x[k]));
+const rows = [
+  ['update', 'updateRaw', 'updateNum'],
+  ['lookup', 'lookupRaw', 'lookupNum'],
+  ['delete', 'deleteRaw', 'deleteNum'],
+  ['dump', 'dump', null],
+].map(([op, raw, num]) => ({
+  op,
+  libbpfNs: m(theirs, op),
+  beeTsNs: m(ours, raw),
+  beeTsNumberKeyNs: num ? m(ours, num) : null,
+  ...(before ? { beforeNs: m(old, raw), beforeNumberKeyNs: num ? m(old, num) : null } : {}),
+}));
+if (json) {
+  process.stdout.write(JSON.stringify({ bench: 'maps', n, runs, rows }) + '\n');
+} else {
+  console.log(`maps: hash map, 4-byte keys, 8-byte values, ${n} elements; CPU ns per element, medians of ${runs} process pairs (alternated), each after ${warmup} warm-up passes`);
+  console.log('op       libbpf ns   bee-ts ns (ops/s vs libbpf)   bee-ts number keys');
+  for (const r of rows) {
+    const ratio = (x) => `${x.toFixed(0).padStart(6)} (${(r.libbpfNs / x).toFixed(2)}×)`;
+    console.log(`${(r.op === 'dump' ? 'batch dump' : r.op).padEnd(10)} ${r.libbpfNs.toFixed(0).padStart(6)}   ${ratio(r.beeTsNs)}             ${r.beeTsNumberKeyNs ? ratio(r.beeTsNumberKeyNs) : '              '}${before ? `   before: ${ratio(r.beforeNs)}${r.beforeNumberKeyNs ? ' / ' + ratio(r.beforeNumberKeyNs) : ''}` : ''}`);
+  }
+}
