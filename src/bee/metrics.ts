@@ -190,6 +190,11 @@ export class BeeMetrics {
   }
 
   /** One ring buffer record (labels = all fields, flattened). */
+  /** Whether events of `map` feed a series (else onEvent ignores them and needs no labels). */
+  wantsEvents(map: string): boolean {
+    return this.series.has(map);
+  }
+
   onEvent(map: string, labels: Labels): void {
     const s = this.series.get(map);
     if (!s) return;

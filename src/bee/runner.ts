@@ -71,6 +71,8 @@ export interface PollEntry {
 /** Where output goes: JSON lines or the TUI. */
 export interface Sink {
   start(watches: WatchedMap[], info: { file: string; metrics?: string }): void;
+  /** false: the sink ignores `labels`, so the runner may pass {} when no filter or metric needs them. */
+  readonly wantsLabels?: boolean;
   event(map: string, entry: BeeValue, labels: Record<string, string>): void;
   snapshot(map: string, entries: PollEntry[]): void;
   info(message: string): void;
@@ -103,6 +105,7 @@ const FLUSH_BYTES = 64 << 10;
  * wait in a queue of at most maxQueueBytes, and lines that do not fit are dropped and counted.
  */
 export class JsonLinesSink implements Sink {
+  readonly wantsLabels = false;
   private queue: string[] = [];
   private queued = 0;
   private blocked = false;
@@ -192,6 +195,7 @@ function sumOrFirst(values: BeeValue[]): BeeValue {
 
 /** Most records one drain of a ring hands over before the event loop gets a turn. */
 const DRAIN_RECORDS = 4096;
+const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** Thrown inside run() when stop() came first: start-up ends quietly. */
 class Stopped extends Error {}
@@ -205,6 +209,8 @@ export class BeeRunner {
   private statsTimer?: NodeJS.Timeout;
   private cancelDuration?: () => void;
   private filters: Filter[] = [];
+  /** Per events map: whether its records' labels are needed (a filter, a metric or the sink). */
+  private readonly needLabels = new Map<string, boolean>();
   private lockFds: number[] = [];
   watches: WatchedMap[] = [];
   /** Drops and record counts, per map. */
@@ -336,9 +342,15 @@ export class BeeRunner {
       this.stats.drop(w.name, 'decode_error');
       return;
     }
-    const labels = flattenLabels(entry);
-    const ok = passes(this.filters, w.name, labels);
-    if (this.metrics && (ok || !this.opts.filterMetrics)) this.metrics.onEvent(w.name, labels);
+    // Labels only when a filter, a metric or the sink reads them (decided once per map).
+    let need = this.needLabels.get(w.name);
+    if (need === undefined) {
+      need = this.sink.wantsLabels !== false || this.filters.some((f) => f.map === w.name) || !!this.metrics?.wantsEvents(w.name);
+      this.needLabels.set(w.name, need);
+    }
+    const labels = need ? flattenLabels(entry) : NO_LABELS;
+    const ok = !need || passes(this.filters, w.name, labels);
+    if (need && this.metrics && (ok || !this.opts.filterMetrics)) this.metrics.onEvent(w.name, labels);
     if (ok) this.sink.event(w.name, entry, labels);
   }
 
