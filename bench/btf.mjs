@@ -6,14 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { args, median, opt, root } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-};
 const runs = Number(opt('--runs', '5'));
 const file = opt('--file', '/sys/kernel/btf/vmlinux');
 const json = args.includes('--json');
@@ -27,7 +21,6 @@ function timeCmd(cmd, cmdArgs) {
   if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed: ${r.stderr}`);
   return ms;
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const { parseBtf } = await import(path.join(root, 'dist/btf/btf.js'));
 const { dumpC } = await import(path.join(root, 'dist/btf/cdump.js'));

@@ -10,13 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { args, median, opt, root } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-};
 const runs = Number(opt('--runs', '5'));
 const n = Number(opt('--n', '20000'));
 const json = args.includes('--json');
@@ -73,7 +68,6 @@ const peer = path.join(dir, 'maps_libbpf');
 const cc = spawnSync('gcc', ['-O2', '-o', peer, path.join(root, 'bench/peers/maps_libbpf.c'), '-lbpf'], { encoding: 'utf8' });
 if (cc.status !== 0) throw new Error(`building the libbpf peer failed (apt-get install gcc libbpf-dev): ${cc.stderr}`);
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ours = [];
 const theirs = [];
 const runPeer = () => {

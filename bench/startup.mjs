@@ -7,14 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { args, median, opt, root } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : def;
-};
 const runs = Number(opt('--runs', '9'));
 const warmup = 3;
 const json = args.includes('--json');
@@ -41,7 +35,6 @@ function once(c) {
   if (!(c.ok ?? [0]).includes(r.status)) throw new Error(`${c.name} exited ${r.status}: ${err.slice(0, 300)}`);
   return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000 };
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const samples = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));
 for (let round = 0; round < warmup + runs; round++) {
   for (let i = 0; i < cmds.length; i++) {
