@@ -8,23 +8,21 @@ const probe = (key: string, types: BtfType[]): boolean => btfProbe(key, () => en
 
 const INT: BtfType = { kind: BtfKind.Int, id: 1, name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 };
 
+/** A function (static: linkage 0, global: 1) of type `int (void)`. */
+function probeFunc(name: string, linkage: number): boolean {
+  return probe(name, [
+    { kind: BtfKind.Void, id: 0, name: '' },
+    INT,
+    { kind: BtfKind.FuncProto, id: 2, name: '', returnType: 1, params: [] },
+    { kind: BtfKind.Func, id: 3, name: 'f', type: 2, linkage },
+  ]);
+}
+
 /** Which BTF kinds this kernel accepts (object BTF is sanitized for the missing ones). */
 export const btfFeatures = {
   base: () => probe('base', [{ kind: BtfKind.Void, id: 0, name: '' }, INT]),
-  func: () =>
-    probe('func', [
-      { kind: BtfKind.Void, id: 0, name: '' },
-      INT,
-      { kind: BtfKind.FuncProto, id: 2, name: '', returnType: 1, params: [] },
-      { kind: BtfKind.Func, id: 3, name: 'f', type: 2, linkage: 0 },
-    ]),
-  funcGlobal: () =>
-    probe('func_global', [
-      { kind: BtfKind.Void, id: 0, name: '' },
-      INT,
-      { kind: BtfKind.FuncProto, id: 2, name: '', returnType: 1, params: [] },
-      { kind: BtfKind.Func, id: 3, name: 'f', type: 2, linkage: 1 },
-    ]),
+  func: () => probeFunc('func', 0),
+  funcGlobal: () => probeFunc('func_global', 1),
   datasec: () =>
     probe('datasec', [
       { kind: BtfKind.Void, id: 0, name: '' },

@@ -11,6 +11,7 @@ import { Fd } from '../syscall/fd.js';
 import { mapInfo } from '../syscall/info.js';
 import { mapTraits } from '../syscall/map-traits.js';
 import { type Codec, CodecError, compileCodec } from './codec.js';
+import type { MapSpec } from './spec.js';
 
 
 export interface MapTypes {
@@ -19,14 +20,8 @@ export interface MapTypes {
   valueTypeId?: number;
 }
 
-export interface MapDescription {
-  name: string;
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
-}
+/** What a live map is: the kernel-facing part of a spec. */
+export type MapDescription = Pick<MapSpec, 'name' | 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags'>;
 
 export class BpfMap implements Disposable {
   readonly fd: Fd;
