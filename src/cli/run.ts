@@ -111,13 +111,18 @@ export function parseRunOptions(f: RunFlags): RunOptions {
 /** How long a signalled run may take to detach everything before it is forced out. */
 export const STOP_DEADLINE_MS = 2000;
 
-/** Wait until `out` has written what it holds, or `ms` passed (a stalled reader). */
+/**
+ * Wait until `out` has written what it holds, or `ms` passed (a stalled reader). An empty write's
+ * callback runs once everything queued before it is flushed ('drain' would come only after a write
+ * that crossed the high-water mark). The timer is not unref'd: it is what keeps the process alive
+ * while a write is pending, so the wait always ends with a real exit code (an emptied event loop
+ * under a pending await exits 13).
+ */
 function drained(out: NodeJS.WriteStream, ms: number): Promise<void> {
   if (out.writableLength === 0 || out.destroyed) return Promise.resolve();
   return new Promise((res) => {
     const t = setTimeout(res, ms);
-    t.unref();
-    out.once('drain', () => {
+    out.write('', () => {
       clearTimeout(t);
       res();
     });
