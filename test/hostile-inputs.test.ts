@@ -11,7 +11,7 @@ import { encodeBtf } from '../src/btf/encode.js';
 import { BtfKind, type BtfType, INT_SIGNED } from '../src/btf/types.js';
 import { compileFormatter, flattenLabels, FormatError, MAX_FORMAT_VALUES } from '../src/bee/format.js';
 import { planWatches } from '../src/bee/watch.js';
-import { parseBytesOrJson } from '../src/cli/inspect.js';
+import { parseBytesOrJson } from '../src/cli/map.js';
 import type { ObjectSpec } from '../src/loader/spec.js';
 import { MapType } from '../src/syscall/constants.js';
 import { CodecError, compileCodec } from '../src/maps/codec.js';

@@ -4,7 +4,7 @@
 import { BpfObject } from '../loader/object.js';
 import type { IterLink } from '../link/iter.js';
 import { UsageError } from './errors.js';
-import { openMap, parseSelector } from './inspect.js';
+import { openMap, parseSelector } from './objects.js';
 
 export function iterPin(args: string[]): void {
   const [file, pinPath, kw, ...rest] = args;

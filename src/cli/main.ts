@@ -32,7 +32,9 @@ async function kernel(json: boolean | undefined, fn: () => Promise<void> | void)
   await fn();
 }
 
-const inspect = () => import('./inspect.js');
+const progCmds = () => import('./prog.js');
+const mapCmds = () => import('./map.js');
+const linkCmds = () => import('./link.js');
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -186,7 +188,7 @@ export function buildProgram(): Command {
           })
         : kernel(opts.json, async () => {
             const { btfDump } = await import('./btf.js');
-            const { kernelBtfFor } = await import('./inspect.js');
+            const { kernelBtfFor } = await import('./objects.js');
             writeChunks((w) => btfDump(args, opts, w, kernelBtfFor));
           }),
     );
@@ -198,7 +200,7 @@ export function buildProgram(): Command {
     .description('list loaded programs, or show PROG: id N | pinned PATH | name NAME | tag HEX')
     .argument('[prog...]', 'PROG selector')
     .option('-j, --json', 'print JSON (bpftool -j keys)')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progShow(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progShow(args, !!o.json)));
   // prog loadall (every program, pinned under a directory) and prog load (the first, at a path).
   for (const [name, description, pinArg, pinHelp, fn] of [
     ['loadall', 'load every program of an object and pin each at <dir>/<program name>; with --autoattach, attach them and pin the links instead (removing a pin detaches; a program that cannot attach is pinned unattached, as bpftool 7.2+ does)', '<dir>', 'bpffs directory for the pins', 'loadall'],
@@ -223,14 +225,14 @@ export function buildProgram(): Command {
     .description('run a program once (BPF_PROG_TEST_RUN): prog run PROG [data_in FILE [data_out FILE]] [ctx_in FILE [ctx_out FILE]] [repeat N]')
     .argument('<args...>')
     .option('-j, --json', 'print JSON')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progRun(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progRun(args, !!o.json)));
   const dump = prog.command('dump').description('dump a program: prog dump xlated PROG [opcodes | linum | file FILE]');
   dump
     .command('xlated')
     .description('the instructions as the verifier left them, with BTF prototypes and source lines (like bpftool prog dump xlated)')
     .argument('<args...>', 'PROG [opcodes | linum | file FILE]')
     .option('-j, --json', 'print JSON (bpftool -j layout)')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).progDumpXlated(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progDumpXlated(args, !!o.json)));
   prog
     .command('tracelog')
     .description("stream the kernel's trace_pipe (bpf_trace_printk output) until Ctrl-C (like bpftool prog tracelog; -j: a JSON array of lines)")
@@ -245,61 +247,61 @@ export function buildProgram(): Command {
     .command('pin')
     .description('pin a program: prog pin PROG FILE')
     .argument('<args...>')
-    .action((args: string[]) => kernel(false, async () => (await inspect()).progPin(args)));
+    .action((args: string[]) => kernel(false, async () => (await progCmds()).progPin(args)));
 
   const map = program.command('map').description('inspect and edit maps (like bpftool map)');
   map
     .command('create')
     .description('create a map and pin it: map create FILE type TYPE key SIZE value SIZE entries N name NAME [flags F] [inner_map MAP]')
     .argument('<args...>')
-    .action((args: string[]) => kernel(false, async () => (await inspect()).mapCreateCmd(args)));
+    .action((args: string[]) => kernel(false, async () => (await mapCmds()).mapCreateCmd(args)));
   map
     .command('list')
     .alias('show')
     .description('list maps, or show MAP: id N | pinned PATH | name NAME')
     .argument('[map...]', 'MAP selector')
     .option('-j, --json', 'print JSON (bpftool -j keys)')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapShow(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await mapCmds()).mapShow(args, !!o.json)));
   map
     .command('dump')
     .description('dump all entries: map dump MAP (formatted with BTF when the map has it)')
     .argument('<map...>')
     .option('-j, --json', 'print JSON (raw bytes plus "formatted")')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapDump(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await mapCmds()).mapDump(args, !!o.json)));
   map
     .command('lookup')
     .description("map lookup MAP key DATA   (DATA: bytes '1 0 0 0', 'hex 01 00 00 00', or JSON for maps with BTF)")
     .argument('<args...>')
     .option('-j, --json', 'print JSON')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapLookup(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await mapCmds()).mapLookup(args, !!o.json)));
   map
     .command('update')
     .description('map update MAP key DATA value VALUE [any|exist|noexist]   (prog arrays: value id N | pinned PATH)')
     .argument('<args...>')
-    .action((args: string[]) => kernel(false, async () => (await inspect()).mapUpdate(args)));
+    .action((args: string[]) => kernel(false, async () => (await mapCmds()).mapUpdate(args)));
   map
     .command('delete')
     .description('map delete MAP key DATA')
     .argument('<args...>')
-    .action((args: string[]) => kernel(false, async () => (await inspect()).mapDelete(args)));
+    .action((args: string[]) => kernel(false, async () => (await mapCmds()).mapDelete(args)));
   map
     .command('getnext')
     .description('map getnext MAP [key DATA]')
     .argument('<args...>')
     .option('-j, --json', 'print JSON')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapGetNext(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await mapCmds()).mapGetNext(args, !!o.json)));
   map
     .command('peek')
     .description('the next value of a queue or stack without taking it: map peek MAP (like bpftool)')
     .argument('<args...>')
     .option('-j, --json', 'print JSON')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).mapLookup(args, !!o.json, 'peek')));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await mapCmds()).mapLookup(args, !!o.json, 'peek')));
   for (const name of ['push', 'enqueue'])
     map
       .command(name)
       .description(`add a value to a ${name === 'push' ? 'stack (or queue)' : 'queue (or stack)'}: map ${name} MAP value VALUE (like bpftool)`)
       .argument('<args...>')
-      .action((args: string[]) => kernel(false, async () => (await inspect()).mapUpdate(args, name)));
+      .action((args: string[]) => kernel(false, async () => (await mapCmds()).mapUpdate(args, name)));
   for (const name of ['pop', 'dequeue'])
     map
       .command(name)
@@ -317,7 +319,7 @@ export function buildProgram(): Command {
     .command('pin')
     .description('pin a map: map pin MAP FILE')
     .argument('<args...>')
-    .action((args: string[]) => kernel(false, async () => (await inspect()).mapPin(args)));
+    .action((args: string[]) => kernel(false, async () => (await mapCmds()).mapPin(args)));
 
   btf
     .command('list')
@@ -325,7 +327,7 @@ export function buildProgram(): Command {
     .description('list BTF objects loaded in the kernel, or show one: btf show id N')
     .argument('[btf...]', 'id N')
     .option('-j, --json', 'print JSON')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).btfList(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await import('./btf-list.js')).btfList(args, !!o.json)));
 
   const net = program.command('net').description('BPF programs on network interfaces (like bpftool net)');
   net
@@ -406,17 +408,17 @@ export function buildProgram(): Command {
     .description('list links, or show LINK: id N | pinned PATH')
     .argument('[link...]')
     .option('-j, --json', 'print JSON')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await inspect()).linkShow(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await linkCmds()).linkShow(args, !!o.json)));
   link
     .command('pin')
     .description('pin a link: link pin LINK FILE (the attachment then outlives this process)')
     .argument('<args...>')
-    .action((args: string[]) => kernel(false, async () => (await inspect()).linkPin(args)));
+    .action((args: string[]) => kernel(false, async () => (await linkCmds()).linkPin(args)));
   link
     .command('detach')
     .description('detach a link even while it is pinned or held: link detach LINK')
     .argument('<args...>')
-    .action((args: string[]) => kernel(false, async () => (await inspect()).linkDetachCmd(args)));
+    .action((args: string[]) => kernel(false, async () => (await linkCmds()).linkDetachCmd(args)));
 
   program
     .command('iter')

@@ -5,7 +5,8 @@ import { Cmd, ElemAttr, mapFreeze } from '../syscall/bpf.js';
 import { ENOENT } from '../syscall/errno.js';
 import { CliExit, UsageError } from './errors.js';
 import { jsonText } from './format.js';
-import { errText, keyValueText, openMapWithBtf, parseSelector } from './inspect.js';
+import { errText, keyValueText, openMapWithBtf } from './map.js';
+import { parseSelector } from './objects.js';
 
 /** map pop|dequeue MAP: take the next value out, printed as lookup prints it. */
 export function mapPop(args: string[], json: boolean, cmd: string): void {

@@ -10,7 +10,7 @@ import { BpfError, errnoMessage } from '../syscall/errno.js';
 import { keyword } from './argv.js';
 import { CliExit, UsageError } from './errors.js';
 import { globals, jsonText } from './format.js';
-import { openProgs, parseSelector } from './inspect.js';
+import { openProgs, parseSelector } from './objects.js';
 
 const TYPES = ['xdp', 'xdpgeneric', 'xdpdrv', 'xdpoffload', 'tcx_ingress', 'tcx_egress'] as const;
 type NetAttachType = (typeof TYPES)[number];

@@ -18,7 +18,7 @@ import { BpfError, ENOENT, errnoMessage } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { mapInfo, type MapInfo, progInfo } from '../syscall/info.js';
 import { UsageError } from './errors.js';
-import { CliExit } from './inspect.js';
+import { CliExit } from './errors.js';
 
 const VALUE_PREFIX = 'bpf_struct_ops_';
 

@@ -1,0 +1,224 @@
+// bpftool-like `prog show|list`, `prog pin`, `prog dump xlated` and `prog run`: bpftool's plain
+// layout and -j keys.
+import fs from 'node:fs';
+import type { Btf } from '../btf/btf.js';
+import { BtfKind } from '../btf/types.js';
+import { compileCodec } from '../maps/codec.js';
+import { Cmd, ElemAttr, fdById, objPin, progTestRun } from '../syscall/bpf.js';
+import { MapType, ProgType, progTypeName } from '../syscall/constants.js';
+import type { Fd } from '../syscall/fd.js';
+import { bootTimeToEpoch, fdinfoMemlock, mapInfo, progInfo } from '../syscall/info.js';
+import { readInputFile } from '../syscall/files.js';
+import { CliExit, UsageError } from './errors.js';
+import { jsonText } from './format.js';
+import { keyword } from './argv.js';
+import { btfById, eachId, fullProgName, hexArray, keywordArgs, openProgs, out, parseSelector, pinnedLines, pinsOf } from './objects.js';
+
+function localIso(epochSec: number): string {
+  const d = new Date(epochSec * 1000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${sign}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
+}
+
+export function progJson(fd: number): Record<string, unknown> {
+  const info = progInfo(fd, { funcInfo: true });
+  const o: Record<string, unknown> = { id: info.id, type: progTypeName(info.type) };
+  const name = fullProgName(info);
+  if (name) o.name = name;
+  o.tag = info.tag;
+  o.gpl_compatible = info.gplCompatible;
+  if (info.runTimeNs !== 0n) {
+    o.run_time_ns = info.runTimeNs;
+    o.run_cnt = info.runCnt;
+  }
+  if (info.recursionMisses !== 0n) o.recursion_misses = info.recursionMisses;
+  o.loaded_at = bootTimeToEpoch(info.loadTime);
+  o.uid = info.createdByUid;
+  o.bytes_xlated = info.xlatedProgLen;
+  o.jited = info.jitedProgLen > 0;
+  if (info.jitedProgLen > 0) o.bytes_jited = info.jitedProgLen;
+  const memlock = fdinfoMemlock(fd);
+  if (memlock !== undefined) o.bytes_memlock = memlock;
+  if (info.mapIds.length) o.map_ids = info.mapIds;
+  if (info.btfId) o.btf_id = info.btfId;
+  pinsOf('prog', info.id, o);
+  const md = progMetadata(info.mapIds);
+  if (md) o.metadata = md;
+  return o;
+}
+
+/**
+ * bpftool's `metadata`: the bpf_metadata_* variables of the program's first .rodata map (an
+ * array of one element with a BTF DATASEC value), by name without the prefix, formatted with BTF.
+ */
+function progMetadata(mapIds: number[]): Record<string, unknown> | undefined {
+  for (const id of mapIds) {
+    let fd: Fd;
+    try {
+      fd = fdById('map', id);
+    } catch {
+      return undefined; // as bpftool: a map gone meanwhile ends the search
+    }
+    try {
+      const info = mapInfo(fd.value);
+      if (info.type !== MapType.ARRAY || info.keySize !== 4 || info.maxEntries !== 1 || !info.btfValueTypeId || !info.name.includes('.rodata')) continue;
+      const value = new Uint8Array(info.valueSize);
+      if (new ElemAttr(fd.value).call(Cmd.MAP_LOOKUP_ELEM, new Uint8Array(4), value) < 0) return undefined;
+      let btf: Btf | undefined;
+      try {
+        btf = btfById(info.btfId);
+      } catch {
+        return undefined;
+      }
+      const sec = btf?.types[info.btfValueTypeId];
+      if (!btf || sec?.kind !== BtfKind.Datasec) return undefined;
+      const md: Record<string, unknown> = {};
+      let any = false;
+      for (const v of sec.vars) {
+        const t = btf.types[v.type];
+        if (t?.kind !== BtfKind.Var || !t.name.startsWith('bpf_metadata_')) continue;
+        any = true;
+        try {
+          md[t.name.slice('bpf_metadata_'.length)] = compileCodec(btf, t.type, { bpftoolChars: true }).decode(new DataView(value.buffer, v.offset, v.size), 0);
+        } catch {
+          md[t.name.slice('bpf_metadata_'.length)] = hexArray(value.subarray(v.offset, v.offset + v.size));
+        }
+      }
+      return any ? md : undefined;
+    } finally {
+      fd.close();
+    }
+  }
+  return undefined;
+}
+
+export function progText(o: Record<string, unknown>): string {
+  let s = `${o.id}: ${o.type}  `;
+  if (o.name) s += `name ${o.name}  `;
+  s += `tag ${o.tag}`;
+  if (o.gpl_compatible) s += '  gpl';
+  if (o.run_time_ns !== undefined) s += ` run_time_ns ${o.run_time_ns} run_cnt ${o.run_cnt}`;
+  if (o.recursion_misses !== undefined) s += ` recursion_misses ${o.recursion_misses}`;
+  s += `\n\tloaded_at ${localIso(o.loaded_at as number)}  uid ${o.uid}\n`;
+  s += `\txlated ${o.bytes_xlated}B  ${o.jited ? `jited ${o.bytes_jited}B` : 'not jited'}`;
+  if (o.bytes_memlock !== undefined) s += `  memlock ${o.bytes_memlock}B`;
+  if (o.map_ids) s += `  map_ids ${(o.map_ids as number[]).join(',')}`;
+  s += '\n' + pinnedLines(o);
+  if (o.btf_id) s += `\tbtf_id ${o.btf_id}\n`;
+  if (o.metadata) s += `\tmetadata:${Object.entries(o.metadata as Record<string, unknown>).map(([k, v]) => `\n\t\t${k} = ${jsonText(v, false)}`).join('')}\n`;
+  return s;
+}
+
+export function progShow(args: string[], json: boolean): void {
+  const objs: Record<string, unknown>[] = [];
+  if (args.length === 0) eachId('prog', (fd) => objs.push(progJson(fd.value)));
+  else {
+    const sel = parseSelector(args, 'prog');
+    for (const fd of openProgs(sel)) {
+      try {
+        objs.push(progJson(fd.value));
+      } finally {
+        fd.close();
+      }
+    }
+    if (json && objs.length === 1) return void out(jsonText(objs[0]) + '\n');
+  }
+  out(json ? jsonText(objs) + '\n' : objs.map(progText).join(''));
+}
+
+export function progPin(args: string[]): void {
+  const sel = parseSelector(args, 'prog');
+  const path = sel.rest[0];
+  if (!path) throw new UsageError('prog pin PROG FILE: missing FILE');
+  const fds = openProgs(sel);
+  try {
+    if (fds.length > 1) throw new CliExit('several programs match: use id N');
+    objPin(fds[0]!.value, path);
+  } finally {
+    for (const f of fds) f.close();
+  }
+}
+
+/** prog dump xlated PROG [opcodes | linum | visual | file FILE]: bpftool's forms (one option at a time, like bpftool 7.1). */
+export async function progDumpXlated(args: string[], json: boolean): Promise<void> {
+  const sel = parseSelector(args, 'prog');
+  const rest = sel.rest;
+  let file: string | undefined;
+  const opts: { opcodes?: boolean; linum?: boolean } = {};
+  if (rest[0] !== undefined) rest[0] = keyword(rest[0], ['file', 'opcodes', 'visual', 'linum']) ?? rest[0];
+  if (rest[0] === 'file') {
+    if (!rest[1] || rest.length > 2) throw new UsageError('prog dump xlated PROG file FILE');
+    file = rest[1];
+  } else {
+    if (rest.length > 1) throw new UsageError(`prog dump xlated: one of opcodes, linum (got '${rest.join(' ')}')`);
+    if (rest[0] === 'opcodes') opts.opcodes = true;
+    else if (rest[0] === 'linum') opts.linum = true;
+    else if (rest[0] === 'visual') throw new UsageError('prog dump xlated ... visual (a DOT graph) is not supported by bee-ts');
+    else if (rest[0] !== undefined) throw new UsageError(`prog dump xlated: unknown option '${rest[0]}' (opcodes | linum | file FILE)`);
+  }
+  const { progXlated } = await import('../syscall/info.js');
+  const x = await import('./xlated.js');
+  const fds = openProgs(sel);
+  try {
+    const out: string[] = [];
+    const jsonOut: unknown[] = [];
+    for (const fd of fds) {
+      const d = progXlated(fd.value);
+      if (file) {
+        fs.writeFileSync(file, d.insns);
+        continue;
+      }
+      let btf: Btf | undefined;
+      try {
+        btf = d.info.btfId ? btfById(d.info.btfId) : undefined;
+      } catch {
+        btf = undefined; // BTF gone or unreadable: no prototypes or source lines
+      }
+      if (json) jsonOut.push(x.xlatedJson(d, btf, opts));
+      else out.push(x.xlatedText(d, btf, opts));
+    }
+    if (file) return;
+    process.stdout.write(json ? jsonText(fds.length === 1 ? jsonOut[0] : jsonOut) + '\n' : out.join('\n'));
+  } finally {
+    for (const f of fds) f.close();
+  }
+}
+
+/**
+ * prog run PROG [data_in FILE [data_out FILE [data_size_out L]]] [ctx_in FILE [ctx_out FILE
+ * [ctx_size_out M]]] [repeat N]: BPF_PROG_TEST_RUN, bpftool's syntax and output. Unlike bpftool
+ * 7.1 (which always sends repeat 1), repeat stays 0 unless given, so syscall and raw_tp programs
+ * run too. FILE may be '-' (stdin for inputs, stdout for outputs).
+ */
+export function progRun(args: string[], json: boolean): void {
+  const sel = parseSelector(args, 'prog');
+  const words = keywordArgs('prog run', sel.rest, { data_in: 1, data_out: 1, data_size_out: 1, ctx_in: 1, ctx_out: 1, ctx_size_out: 1, repeat: 1 });
+  const kw = Object.fromEntries(Object.entries(words).map(([k, v]) => [k, v[0]!])) as Record<string, string>;
+  const readIn = (f: string) => (f === '-' ? fs.readFileSync(0) : readInputFile(f, 'prog run input file'));
+  const num = (k: string, dflt: number) => {
+    if (kw[k] === undefined) return dflt;
+    if (!/^\d+$/.test(kw[k]!)) throw new UsageError(`prog run: ${k} '${kw[k]}' is not a number`);
+    return Number(kw[k]);
+  };
+  const dataIn = kw.data_in !== undefined ? readIn(kw.data_in) : undefined;
+  const ctxIn = kw.ctx_in !== undefined ? readIn(kw.ctx_in) : undefined;
+  // Output buffers: as large as asked, else room for what came in plus headroom (XDP may grow it).
+  const dataOut = kw.data_out !== undefined ? Buffer.alloc(num('data_size_out', Math.max(dataIn?.length ?? 0, 0) + 4096)) : undefined;
+  const ctxOut = kw.ctx_out !== undefined ? Buffer.alloc(num('ctx_size_out', Math.max(ctxIn?.length ?? 0, 256))) : undefined;
+  const fds = openProgs(sel);
+  try {
+    if (fds.length > 1) throw new CliExit('several programs match: use id N');
+    // A syscall program's context comes back in the input buffer; the kernel refuses ctx_out there.
+    const syscallProg = progInfo(fds[0]!.value).type === ProgType.SYSCALL;
+    const r = progTestRun(fds[0]!.value, { dataIn, dataOut, ctxIn, ctxOut: syscallProg ? undefined : ctxOut, repeat: num('repeat', 0) }, 'failed to run program');
+    const write = (f: string, b: Buffer) => (f === '-' ? process.stdout.write(b) : fs.writeFileSync(f, b));
+    if (dataOut) write(kw.data_out!, dataOut.subarray(0, r.dataSizeOut));
+    if (ctxOut) write(kw.ctx_out!, syscallProg ? ctxIn ?? Buffer.alloc(0) : ctxOut.subarray(0, r.ctxSizeOut));
+    if (json) process.stdout.write(jsonText({ retval: r.retval, duration: r.duration }) + '\n');
+    else process.stdout.write(`Return value: ${r.retval >>> 0}, duration${num('repeat', 0) > 1 ? ' (average)' : ''}: ${r.duration}ns\n`);
+  } finally {
+    for (const f of fds) f.close();
+  }
+}
