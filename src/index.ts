@@ -19,6 +19,7 @@ export { attachProgram, AttachError, type AttachOptions } from './link/attach.js
 export { closeAllLinks, closeLinksOnSignals, FATAL_SIGNALS, type Link } from './link/link.js';
 export { attachStructOps, StructOpsRegisterError } from './link/struct-ops.js';
 export { attachIter, IterLink, type IterOptions } from './link/iter.js';
+export { attachNetfilter, type NetfilterOptions } from './link/netfilter.js';
 export { attachNetns, attachSockMap, attachToSocket, type AttachMode } from './link/sock.js';
 export { StructOpsError } from './loader/struct-ops.js';
 export { LoadTargetError } from './loader/attach-target.js';

@@ -135,4 +135,19 @@ describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offset
     expect(us.readUInt32LE(lc('attach_type'))).toBe(AttachType.TRACE_UPROBE_SESSION);
     expect(us.readUInt32LE(lc('uprobe_multi.flags'))).toBe(0);
   });
+
+  it('netfilter: LINK_CREATE(NETFILTER) with the family, hook, priority and defrag flag in link_create.netfilter', () => {
+    const lc = (f: string) => offsetOf('bpf_attr', `link_create.${f}`);
+    const p = { ...prog('netfilter', '', ProgType.NETFILTER, AttachType.NETFILTER), section: 'netfilter' };
+    for (const [opts, want] of [
+      [{ pf: 'ipv4', hook: 'input' }, [2, 1, 0, 0]],
+      [{ pf: 'ipv6', hook: 'postrouting', priority: -5, defrag: true }, [10, 4, -5, 1]],
+      [{ pf: 2, hook: 0, priority: 100 }, [2, 0, 100, 0]],
+    ] as const) {
+      attachProgram(p, { netfilter: opts }).close();
+      const c = rec.last(Cmd.LINK_CREATE).attr;
+      expect([c.readUInt32LE(lc('prog_fd')), c.readUInt32LE(lc('target_fd')), c.readUInt32LE(lc('attach_type'))]).toEqual([60, 0, AttachType.NETFILTER]);
+      expect([c.readUInt32LE(lc('netfilter.pf')), c.readUInt32LE(lc('netfilter.hooknum')), c.readInt32LE(lc('netfilter.priority')), c.readUInt32LE(lc('netfilter.flags'))]).toEqual(want);
+    }
+  });
 });

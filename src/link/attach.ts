@@ -21,6 +21,7 @@ import { attachIter, type IterOptions } from './iter.js';
 import { type AttachMode, attachNetns, attachSockMap, attachToSocket, type SockMapTarget } from './sock.js';
 import { attachKprobeMulti } from './kprobe-multi.js';
 import { attachNetkit } from './netkit.js';
+import { attachNetfilter, type NetfilterOptions } from './netfilter.js';
 
 export class AttachError extends BeeTsError {
   constructor(
@@ -73,6 +74,8 @@ export interface AttachOptions {
   attachMode?: AttachMode;
   /** socket / sk_reuseport: the socket fd to attach to (setsockopt SO_ATTACH_BPF / SO_ATTACH_REUSEPORT_EBPF). */
   socket?: number;
+  /** netfilter: the protocol family, hook and priority (in this process's network namespace). */
+  netfilter?: NetfilterOptions;
 }
 
 function ifindexOf(iface: string | number | undefined, prog: string): number {
@@ -501,6 +504,8 @@ export function attachProgram(p: AttachableProgram, o: AttachOptions = {}): Link
     case 'socket':
       if (o.socket === undefined) throw new AttachError(p.name, `a ${p.section} program attaches to a socket: pass { socket: fd } or use attachToSocket(fd)`);
       return attachToSocket(p, o.socket);
+    case 'netfilter':
+      return attachNetfilter(p, o.netfilter);
     case 'struct_ops':
       throw new AttachError(p.name, `struct_ops programs are registered through the struct_ops map that names them: obj.registerStructOps('<map>') (or attachAll)`);
     default:

@@ -31,6 +31,7 @@ export type AttachKind =
   | 'netns'
   | 'socket'
   | 'uprobe.session'
+  | 'netfilter'
   | 'none';
 
 /** A map the attach code writes into (USDT argument specs go into `__bpf_usdt_specs`). */

@@ -137,7 +137,7 @@ export const SECTION_DEFS: readonly SecDef[] = [
   def('struct_ops+', P.STRUCT_OPS, 'struct_ops'),
   def('struct_ops.s+', P.STRUCT_OPS, 'struct_ops', undefined, SEC_SLEEPABLE),
   def('sk_lookup', P.SK_LOOKUP, 'netns', A.SK_LOOKUP),
-  def('netfilter', P.NETFILTER, 'none', A.NETFILTER),
+  def('netfilter', P.NETFILTER, 'netfilter', A.NETFILTER),
 ];
 
 export interface SectionMatch {
