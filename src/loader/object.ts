@@ -2,7 +2,7 @@
 // filled, .rodata frozen, pins reused or created), then each program: flatten its subprograms,
 // apply map/data/call/callback/extern relocations and CO-RE, load with readable errors. If
 // anything fails, everything created so far is closed and new pins are removed.
-import { BeeTsError } from '../errors.js';
+import { BeeTsError, NotSupportedError } from '../errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Btf } from '../btf/btf.js';
@@ -18,7 +18,7 @@ import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
 import { btfFeatures } from './btf-features.js';
 import { readBtfFile, VMLINUX_BTF, vmlinuxBtf } from './btf-files.js';
-import { haveMmapableArrays } from '../syscall/features.js';
+import { haveMmapableArrays, linkFeatures } from '../syscall/features.js';
 import { type CandidateCache, type CoreResult, type CoreTargets, patchInsn, POISON_HELPER, resolveCoreRelo } from './core.js';
 import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, InsnBuffer } from './insn.js';
 import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
@@ -250,6 +250,28 @@ export class Globals {
   }
 }
 
+
+/**
+ * A program the verifier refused because this kernel lacks its kind: the error says which kind and
+ * from which kernel. uprobe.session before 6.13: 6.10-6.12 have bpf_session_is_return for kprobe
+ * sessions only, so the program is refused at load, not at attach.
+ */
+function refuseMissingKind(p: ProgramSpec, load: () => Fd): Fd {
+  try {
+    return load();
+  } catch (e) {
+    if (p.attach === 'uprobe.session' && e instanceof BpfError) {
+      let have = true;
+      try {
+        have = linkFeatures.uprobeSession();
+      } catch {
+        /* the probe could not tell: keep the verifier's error */
+      }
+      if (!have) throw new NotSupportedError('uprobe.session programs', '6.13', sys().uname().release, `program '${p.name}': the kernel refused it (${e.message.split('\n')[0]}); use a uprobe.multi and a uretprobe.multi program`, { cause: e });
+    }
+    throw e;
+  }
+}
 export class BpfObject implements Disposable, OpenState {
   readonly spec: ObjectSpec;
   readonly file: string;
@@ -757,7 +779,7 @@ export class BpfObject implements Disposable, OpenState {
     let flags = 0;
     if (this.secFlags(p) & SEC_SLEEPABLE) flags |= BPF_F_SLEEPABLE;
     if (this.secFlags(p) & SEC_XDP_FRAGS) flags |= BPF_F_XDP_HAS_FRAGS;
-    const fd = loadProgram(
+    const fd = refuseMissingKind(p, () => loadProgram(
       {
         type,
         insns: a.insns,
@@ -777,7 +799,7 @@ export class BpfObject implements Disposable, OpenState {
         attachBtfObjFd: this.attachPrograms.get(p.name),
       },
       { program: p.name, section: p.section, lines: a.lineInfo, poisons: a.poisons, verbose: this.opts.verbose },
-    );
+    ));
     // libbpf binds .rodata to every program (BPF_PROG_BIND_MAP), so bpf_metadata_* constants
     // stay with a program that never reads them; kernels before 5.10 lack the command.
     const rodata = this.dataMaps.get('.rodata');

@@ -346,17 +346,24 @@ function haveLinkKind(key: string, progType: number, attachType: number, target:
   });
 }
 
+/** A uprobe.multi-style link on a path that is a directory: EBADF (or ENOENT) where the kind exists. */
+function haveUprobeLink(key: string, attachType: number): boolean {
+  const path = Buffer.from('/\0');
+  const offsets = new BigUint64Array([0n]);
+  return haveLinkKind(key, ProgType.KPROBE, attachType, 0, [EBADF, ENOENT], (a) => a.ptr(16, path).ptr(24, new Uint8Array(offsets.buffer)).u32(48, 1));
+}
+
 export const linkFeatures = {
   /** TCX links (6.6): ifindex 0 is no device. */
   tcx: () => haveLinkKind('tcx', ProgType.SCHED_CLS, AttachType.TCX_INGRESS, 0, [ENODEV]),
   /** uprobe.multi links (6.6): a path that is a directory (libbpf's probe). */
-  uprobeMulti: () => {
-    const path = Buffer.from('/\0');
-    const offsets = new BigUint64Array([0n]);
-    return haveLinkKind('uprobe_multi', ProgType.KPROBE, AttachType.TRACE_UPROBE_MULTI, 0, [EBADF, ENOENT], (a) =>
-      a.ptr(16, path).ptr(24, new Uint8Array(offsets.buffer)).u32(48, 1),
-    );
-  },
+  uprobeMulti: () => haveUprobeLink('uprobe_multi', AttachType.TRACE_UPROBE_MULTI),
+  /**
+   * uprobe.session links (6.13): the same probe with the session attach type, which kernels
+   * before 6.13 do not know (EINVAL). 6.10-6.12 also refuse bpf_session_is_return in uprobe
+   * programs at load (it is for kprobe sessions there).
+   */
+  uprobeSession: () => haveUprobeLink('uprobe_session', AttachType.TRACE_UPROBE_SESSION),
   /** kprobe.multi links (5.18, CONFIG_FPROBE): a symbol that does not exist. */
   kprobeMulti: () => {
     const sym = Buffer.from('bee_ts_no_such_symbol\0');

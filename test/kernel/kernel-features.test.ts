@@ -2,12 +2,14 @@
 // where it lacks it (its config, /proc/config.gz, says so when readable) the attach is refused
 // with a NotSupportedError or an error naming the missing feature.
 import '../../src/syscall/native.js';
+import fs from 'node:fs';
 import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { NotSupportedError } from '../../src/errors.js';
 import { kconfigValue } from '../../src/loader/kconfig.js';
 import { BpfObject } from '../../src/loader/object.js';
-import { fixture, needKernel } from '../helpers.js';
+import { linkFeatures } from '../../src/syscall/features.js';
+import { fixture, kernelVersion, needKernel } from '../helpers.js';
 
 const skip = needKernel();
 /** true / false from the kernel config, undefined when the config cannot be read. */
@@ -46,6 +48,27 @@ describe.skipIf(skip)('attach kinds that need kernel features', () => {
       expect(o.globals.get('session_entries')).toBe(3n);
       expect(o.globals.get('session_returns')).toBe(3n);
     }
+  });
+
+  it('ksyscall / kretsyscall: events where the kernel has kprobes (the VM suite), else the attach names CONFIG_KPROBES', () => {
+    using o = BpfObject.open(fixture('ksyscall.bpfel.o'));
+    o.setConstant('target_tgid', process.pid);
+    o.load();
+    if (fs.existsSync('/sys/bus/event_source/devices/kprobe')) {
+      const links = o.attachAll();
+      for (let i = 0; i < 3; i++) getppid();
+      for (const l of links) l.close();
+      expect([o.globals.get('sys_entries'), o.globals.get('sys_returns')]).toEqual([3n, 3n]);
+      return;
+    }
+    expect(config('CONFIG_KPROBES')).not.toBe(true);
+    expect(() => o.program('on_sys_entry').attach()).toThrow(/cannot attach kprobe __x64_sys_getppid: this kernel has no kprobes \(CONFIG_KPROBES/);
+    expect(() => o.program('on_sys_return').attach()).toThrow(/cannot attach kretprobe __x64_sys_getppid: this kernel has no kprobes/);
+  });
+
+  it('the uprobe.session feature probe agrees with the kernel version (6.13+)', () => {
+    const [major, minor] = kernelVersion();
+    expect(linkFeatures.uprobeSession()).toBe(major > 6 || (major === 6 && minor >= 13));
   });
 
   it('netkit: on a device that is not netkit (or a kernel without netkit) the attach says so', () => {

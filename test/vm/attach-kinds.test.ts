@@ -10,6 +10,7 @@ import { NotSupportedError } from '../../src/errors.js';
 import type { Link } from '../../src/link/link.js';
 import { linuxKernelVersion } from '../../src/loader/kconfig.js';
 import { BpfObject } from '../../src/loader/object.js';
+import { linkFeatures } from '../../src/syscall/features.js';
 import { ifinfomsg, RTM_NEWLINK, RtNetlink, strAttr } from '../../src/syscall/netlink.js';
 import { fixture, need, needKernel } from '../helpers.js';
 
@@ -102,13 +103,36 @@ describe.skipIf(skip)('attach kinds in the VM', () => {
     }
   });
 
+  it('ksyscall / kretsyscall: a syscall named without its arch wrapper is probed, entry and return', () => {
+    using o = BpfObject.open(fixture('ksyscall.bpfel.o'));
+    o.setConstant('target_tgid', process.pid);
+    o.load();
+    const links = o.attachAll();
+    expect(links.map((l) => `${l.kind} ${l.target}`).sort()).toEqual(['kprobe __x64_sys_getppid', 'kretprobe __x64_sys_getppid']);
+    for (let i = 0; i < 4; i++) getppid();
+    for (const l of links) l.close();
+    expect(o.globals.get('sys_entries')).toBe(4n);
+    expect(o.globals.get('sys_returns')).toBe(4n);
+    expect(o.globals.get('sys_last_ret')).toBe(BigInt(process.ppid));
+  });
+
   it('uprobe.session fires from 6.13 and is refused naming 6.13 before', () => {
     using o = BpfObject.open(fixture('uprobe_session.bpfel.o'));
     o.setConstant('target_tgid', process.pid);
+    expect(linkFeatures.uprobeSession()).toBe(atLeast(6, 13));
     if (!atLeast(6, 13)) {
-      // 6.10-6.12 have bpf_session_is_return for kprobe sessions only: the verifier refuses it here.
+      // 6.10-6.12 have bpf_session_is_return for kprobe sessions only: the verifier refuses the
+      // program, and the load says what is missing (the verifier's words kept as the cause).
       if (atLeast(6, 10)) {
-        expect(() => o.load()).toThrow(/calling kernel function bpf_session_is_return is not allowed/);
+        let err: unknown;
+        try {
+          o.load();
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(NotSupportedError);
+        expect((err as Error).message).toMatch(/uprobe.session programs needs Linux 6.13 .*program 'on_getppid'/);
+        expect(String(((err as Error).cause as Error).message)).toMatch(/calling kernel function bpf_session_is_return is not allowed/);
         return;
       }
       o.load();
