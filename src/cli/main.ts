@@ -243,6 +243,17 @@ export function buildProgram(): Command {
         await (await import('./tracelog.js')).progTracelog();
       }),
     );
+  for (const [name, what] of [
+    ['attach', 'attach'],
+    ['detach', 'detach'],
+  ] as const)
+    prog
+      .command(name)
+      .description(
+        `${what} a program to a sockmap/sockhash or this network namespace (like bpftool): prog ${name} PROG ATTACH_TYPE [MAP]; ATTACH_TYPE: sk_msg_verdict | sk_skb_verdict | sk_skb_stream_verdict | sk_skb_stream_parser | flow_dissector (no MAP)`,
+      )
+      .argument('<args...>')
+      .action((args: string[]) => kernel(false, async () => (await import('./attach-cmds.js')).progAttachCmd(args, name === 'detach')));
   prog
     .command('pin')
     .description('pin a program: prog pin PROG FILE')
@@ -385,9 +396,22 @@ export function buildProgram(): Command {
         if (eff !== undefined && eff !== 'effective') throw new UsageError(`cgroup show: expected 'effective', got '${eff}'`);
         const c = await import('./cgroup.js');
         const progs = c.cgroupPrograms(dir, eff === 'effective');
-        process.stdout.write(o.json ? jsonText(progs) + '\n' : c.cgroupShowText(progs, eff === 'effective'));
+        // bpftool prints no array at all for a cgroup without programs (-j: an empty line).
+        process.stdout.write(o.json ? (progs.length ? jsonText(progs) : '') + '\n' : c.cgroupShowText(progs, eff === 'effective'));
       }),
     );
+  cgroup
+    .command('attach')
+    .description(
+      'attach a program to a cgroup (BPF_PROG_ATTACH, like bpftool; it stays attached): cgroup attach CGROUP ATTACH_TYPE PROG [multi | override]; ATTACH_TYPE: cgroup_inet_ingress | cgroup_inet_egress | cgroup_inet_sock_create | cgroup_sock_ops | cgroup_device | cgroup_inet4_bind | cgroup_inet6_bind | cgroup_inet4_post_bind | cgroup_inet6_post_bind | cgroup_inet4_connect | cgroup_inet6_connect | cgroup_inet4_getpeername | cgroup_inet6_getpeername | cgroup_inet4_getsockname | cgroup_inet6_getsockname | cgroup_udp4_sendmsg | cgroup_udp6_sendmsg | cgroup_udp4_recvmsg | cgroup_udp6_recvmsg | cgroup_sysctl | cgroup_getsockopt | cgroup_setsockopt | cgroup_inet_sock_release (or the older ingress, egress, sock_create, ... prefixes)',
+    )
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await import('./attach-cmds.js')).cgroupAttachCmd(args, false)));
+  cgroup
+    .command('detach')
+    .description('detach a program from a cgroup (like bpftool): cgroup detach CGROUP ATTACH_TYPE PROG')
+    .argument('<args...>')
+    .action((args: string[]) => kernel(false, async () => (await import('./attach-cmds.js')).cgroupAttachCmd(args, true)));
   cgroup
     .command('tree')
     .description('every cgroup with programs attached, under ROOT (default: the cgroup v2 mount)')

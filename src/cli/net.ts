@@ -96,7 +96,8 @@ export function netText(n: NetList): string {
     else lines.push(`${t.devname}(${t.ifindex}) ${t.kind}${t.name !== undefined ? ` ${t.name}` : ''}${t.id !== undefined ? ` id ${t.id}` : ''}`);
   }
   lines.push('', 'flow_dissector:');
+  // bpftool ends the section with one newline: after the `id N` it printed, or after the header.
   for (const f of n.flow_dissector) lines.push(`id ${f.id}`);
-  lines.push('', '');
+  lines.push(...(n.flow_dissector.length ? [''] : ['', '']));
   return lines.join('\n');
 }
