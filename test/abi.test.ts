@@ -14,6 +14,7 @@ import { type Btf, parseBtf } from '../src/btf/btf.js';
 import { BtfKind, type EnumType, isComposite } from '../src/btf/types.js';
 import { attachProgram } from '../src/link/attach.js';
 import type { AttachableProgram } from '../src/link/kinds.js';
+import { uretprobeMultiHook } from '../src/link/uprobe-multi.js';
 import { attachPerfEvent } from '../src/link/perf.js';
 import { type SyscallBackend, useBackend } from '../src/syscall/backend.js';
 import {
@@ -345,7 +346,8 @@ describe.skipIf(skip)('kernel ABI layouts agree with the running kernel BTF', ()
       fd: new Fd(60, 'prog'),
       type: ProgType.KPROBE,
       expectedAttachType: AttachType.TRACE_UPROBE_MULTI,
-      spec: { attach: 'uretprobe.multi', attachTarget: `${libc}:getpid`, progType: ProgType.KPROBE },
+      hook: uretprobeMultiHook,
+      spec: { attachTarget: `${libc}:getpid`, progType: ProgType.KPROBE },
       object: {
         map: () => {
           throw new Error('no maps');

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as api from '../src/index.js';
 import { AttachError, attachProgram } from '../src/link/attach.js';
 import type { AttachableProgram } from '../src/link/kinds.js';
+import { uprobeMultiHook } from '../src/link/uprobe-multi.js';
 import { type SyscallBackend, useBackend } from '../src/syscall/backend.js';
 import { FakeBackend } from '../src/syscall/fake.js';
 import { Fd } from '../src/syscall/fd.js';
@@ -79,7 +80,8 @@ describe('errors', () => {
         fd: new Fd(200, 'prog'),
         type: ProgType.KPROBE,
         expectedAttachType: AttachType.TRACE_UPROBE_MULTI,
-        spec: { attach: 'uprobe.multi', attachTarget: `${libc}:getpid`, progType: ProgType.KPROBE },
+        hook: uprobeMultiHook,
+        spec: { attachTarget: `${libc}:getpid`, progType: ProgType.KPROBE },
         object: { map: () => ({ maxEntries: 0, updateRaw: () => {} }) },
       };
       let err: unknown;

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Btf, parseBtf } from '../src/btf/btf.js';
 import { BtfKind, type CompositeType } from '../src/btf/types.js';
 import { attachProgram } from '../src/link/attach.js';
-import type { AttachableProgram, AttachKind } from '../src/link/kinds.js';
+import type { AttachableProgram } from '../src/link/kinds.js';
+import { matchSection, sectionHook } from '../src/loader/sections.js';
 import { type SyscallBackend, useBackend } from '../src/syscall/backend.js';
 import { Cmd } from '../src/syscall/bpf.js';
 import { AttachType, ProgType } from '../src/syscall/constants.js';
@@ -41,14 +42,16 @@ function offsetOf(typeName: string, path: string): number {
 const rec = new Recorder();
 let restore: () => void;
 
-function prog(attach: AttachKind, target: string, type: number, expected?: number): AttachableProgram {
+/** A loaded program of this section, as the loader would give it (its hook and target from the SEC() table). */
+function prog(section: string, type: number, expected?: number): AttachableProgram {
   return {
     name: 'kinds',
-    section: `${attach}/${target}`,
+    section,
     fd: new Fd(60, 'prog'),
     type,
     expectedAttachType: expected,
-    spec: { attach, attachTarget: target, progType: type },
+    hook: sectionHook(section),
+    spec: { attachTarget: matchSection(section)?.target ?? '', progType: type },
     object: {
       map: () => {
         throw new Error('no maps');
@@ -74,7 +77,7 @@ describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offset
       [{ cgroupFd: 12, cgroupOrder: 'descendants_pre' }, { 'cgroup.cgroup_fd': 12, 'cgroup.order': 2 }],
     ];
     for (const [iter, fields] of cases) {
-      const l = attachProgram(prog('iter', 'bpf_map_elem', ProgType.TRACING, AttachType.TRACE_ITER), { iter });
+      const l = attachProgram(prog('iter/bpf_map_elem', ProgType.TRACING, AttachType.TRACE_ITER), { iter });
       const c = rec.last(Cmd.LINK_CREATE).attr;
       expect(c.readUInt32LE(lc('prog_fd'))).toBe(60);
       expect(c.readUInt32LE(lc('attach_type'))).toBe(AttachType.TRACE_ITER);
@@ -91,7 +94,7 @@ describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offset
       l.close();
     }
     // No target object: no link info at all.
-    attachProgram(prog('iter', 'task', ProgType.TRACING, AttachType.TRACE_ITER)).close();
+    attachProgram(prog('iter/task', ProgType.TRACING, AttachType.TRACE_ITER)).close();
     const plain = rec.last(Cmd.LINK_CREATE).attr;
     expect(plain.readBigUInt64LE(lc('iter_info'))).toBe(0n);
     expect(plain.readUInt32LE(lc('iter_info_len'))).toBe(0);
@@ -106,7 +109,7 @@ describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offset
       ['sk_skb/stream_verdict', ProgType.SK_SKB, AttachType.SK_SKB_STREAM_VERDICT],
       ['sk_skb/verdict', ProgType.SK_SKB, AttachType.SK_SKB_VERDICT],
     ] as const) {
-      const p = { ...prog('sockmap', '', type, at), section };
+      const p = prog(section, type, at);
       attachProgram(p, { map: 33 }).close();
       const c = rec.last(Cmd.LINK_CREATE).attr;
       expect([c.readUInt32LE(lc('prog_fd')), c.readUInt32LE(lc('target_fd')), c.readUInt32LE(lc('attach_type'))]).toEqual([60, 33, at]);
@@ -122,15 +125,15 @@ describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offset
       expect(det.readUInt32LE(pa('target_fd'))).toBe(att.readUInt32LE(pa('target_fd')));
       expect(det.readUInt32LE(pa('attach_bpf_fd'))).toBe(att.readUInt32LE(pa('attach_bpf_fd')));
     }
-    expect(() => attachProgram({ ...prog('sockmap', '', ProgType.SK_MSG, AttachType.SK_MSG_VERDICT), section: 'sk_msg' })).toThrow(/pass \{ map/);
+    expect(() => attachProgram(prog('sk_msg', ProgType.SK_MSG, AttachType.SK_MSG_VERDICT))).toThrow(/pass \{ map/);
 
-    attachProgram(prog('netns', '', ProgType.SK_LOOKUP, AttachType.SK_LOOKUP)).close();
+    attachProgram(prog('sk_lookup', ProgType.SK_LOOKUP, AttachType.SK_LOOKUP)).close();
     const nl = rec.last(Cmd.LINK_CREATE).attr;
     expect(nl.readUInt32LE(lc('attach_type'))).toBe(AttachType.SK_LOOKUP);
     expect(nl.readUInt32LE(lc('target_fd'))).not.toBe(0); // /proc/self/ns/net, opened
 
     const libc = ['/lib/x86_64-linux-gnu/libc.so.6', '/lib/aarch64-linux-gnu/libc.so.6', '/usr/lib/libc.so.6'].find((x) => fs.existsSync(x))!;
-    attachProgram(prog('uprobe.session', `${libc}:getppid`, ProgType.KPROBE, AttachType.TRACE_UPROBE_SESSION)).close();
+    attachProgram(prog(`uprobe.session/${libc}:getppid`, ProgType.KPROBE, AttachType.TRACE_UPROBE_SESSION)).close();
     const us = rec.last(Cmd.LINK_CREATE).attr;
     expect(us.readUInt32LE(lc('attach_type'))).toBe(AttachType.TRACE_UPROBE_SESSION);
     expect(us.readUInt32LE(lc('uprobe_multi.flags'))).toBe(0);
@@ -138,7 +141,7 @@ describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offset
 
   it('netfilter: LINK_CREATE(NETFILTER) with the family, hook, priority and defrag flag in link_create.netfilter', () => {
     const lc = (f: string) => offsetOf('bpf_attr', `link_create.${f}`);
-    const p = { ...prog('netfilter', '', ProgType.NETFILTER, AttachType.NETFILTER), section: 'netfilter' };
+    const p = prog('netfilter', ProgType.NETFILTER, AttachType.NETFILTER);
     for (const [opts, want] of [
       [{ pf: 'ipv4', hook: 'input' }, [2, 1, 0, 0]],
       [{ pf: 'ipv6', hook: 'postrouting', priority: -5, defrag: true }, [10, 4, -5, 1]],

@@ -33,12 +33,12 @@ describe('SEC() matching', () => {
   ])('%s', (sec, type, attach, target) => {
     const m = matchSection(sec)!;
     expect(m.def.progType).toBe(type);
-    expect(m.def.attach).toBe(attach);
+    expect(m.def.hook.kind).toBe(attach);
     expect(m.target).toBe(target);
   });
 
   it('follows libbpf prefix rules', () => {
-    expect(matchSection('kprobe')?.def.attach).toBe('kprobe'); // `x+` matches exactly
+    expect(matchSection('kprobe')?.def.hook.kind).toBe('kprobe'); // `x+` matches exactly
     expect(matchSection('kprobex/foo')).toBeUndefined(); // but not a longer word
     expect(matchSection('xdp/foo')).toBeUndefined(); // exact-only entries
     expect(matchSection('tc/ingress')?.def.attachType).toBe(AttachType.TCX_INGRESS);

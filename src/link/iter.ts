@@ -9,7 +9,7 @@ import { AttachType } from '../syscall/constants.js';
 import { BpfError, EINTR, EINVAL } from '../syscall/errno.js';
 import { BeeTsError, NotSupportedError } from '../errors.js';
 import type { Fd } from '../syscall/fd.js';
-import type { AttachableProgram } from './kinds.js';
+import { type AttachableProgram, defineHook } from './kinds.js';
 import { BaseLink } from './link.js';
 
 /** What one iterator walks, for targets that take a single object (bpf_iter_link_info). */
@@ -122,3 +122,10 @@ export function attachIter(p: AttachableProgram, o: IterOptions = {}): IterLink 
   }
   return new IterLink('iter', p.name, target, fd);
 }
+
+export interface IterAttachOptions {
+  /** The one map, task or cgroup to walk (targets that take one). */
+  iter?: IterOptions;
+}
+
+export const iterHook = defineHook('iter', 'always', (p, _target, o: IterAttachOptions) => attachIter(p, o.iter));

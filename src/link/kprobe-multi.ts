@@ -8,7 +8,7 @@ import { sys } from '../syscall/backend.js';
 import { cstr, linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
 import { BpfError, EINVAL, ENOENT, EOPNOTSUPP, ENOTSUPP, EPERM, ESRCH } from '../syscall/errno.js';
-import type { AttachableProgram } from './kinds.js';
+import { type AttachableProgram, defineHook } from './kinds.js';
 import { BaseLink, type Link } from './link.js';
 
 export type KprobeMultiMode = 'entry' | 'return' | 'session';
@@ -90,3 +90,14 @@ export function attachKprobeMulti(p: AttachableProgram, pattern: string, mode: K
     throw e;
   }
 }
+
+export interface KprobeMultiOptions {
+  /** kprobe.multi: attach as return probes. */
+  retprobe?: boolean;
+  /** A cookie per matched function name. */
+  cookies?: Record<string, bigint>;
+}
+
+export const kprobeMultiHook = defineHook('kprobe.multi', 'target', (p, target, o: KprobeMultiOptions) => attachKprobeMulti(p, target, o.retprobe ? 'return' : 'entry', o));
+export const kretprobeMultiHook = defineHook('kretprobe.multi', 'target', (p, target, o: KprobeMultiOptions) => attachKprobeMulti(p, target, 'return', o));
+export const kprobeSessionHook = defineHook('kprobe.session', 'target', (p, target, o: KprobeMultiOptions) => attachKprobeMulti(p, target, 'session', o));

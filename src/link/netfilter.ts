@@ -6,7 +6,7 @@ import { sys } from '../syscall/backend.js';
 import { linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
 import { BpfError, EINVAL, EOPNOTSUPP } from '../syscall/errno.js';
-import type { AttachableProgram } from './kinds.js';
+import { type AttachableProgram, defineHook } from './kinds.js';
 import { BaseLink, type Link } from './link.js';
 import { kernelAtLeast } from './netkit.js';
 
@@ -48,3 +48,11 @@ export function attachNetfilter(p: AttachableProgram, o: NetfilterOptions | unde
     throw e;
   }
 }
+
+export interface NetfilterAttachOptions {
+  /** netfilter: the protocol family, hook and priority (in this process's network namespace). */
+  netfilter?: NetfilterOptions;
+}
+
+/** SEC("netfilter") names no hook: as in libbpf, never automatic. */
+export const netfilterHook = defineHook('netfilter', 'never', (p, _target, o: NetfilterAttachOptions) => attachNetfilter(p, o.netfilter));

@@ -5,7 +5,7 @@ import { sys } from '../syscall/backend.js';
 import { linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
 import { BpfError, EINVAL, ENODEV, ENXIO, EOPNOTSUPP } from '../syscall/errno.js';
-import type { AttachableProgram } from './kinds.js';
+import { type AttachableProgram, defineHook, ifindexOf } from './kinds.js';
 import { BaseLink, type Link } from './link.js';
 
 export function attachNetkit(p: AttachableProgram, ifindex: number, iface: string): Link {
@@ -27,3 +27,11 @@ export function kernelAtLeast(major: number, minor: number): boolean {
   if (!m) return true;
   return Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor);
 }
+
+export interface NetkitOptions {
+  /** The netkit device: name or index. */
+  iface?: string | number;
+}
+
+/** SEC("netkit/primary"), SEC("netkit/peer"): the device comes from { iface }. */
+export const netkitHook = defineHook('netkit', 'never', (p, _target, o: NetkitOptions) => attachNetkit(p, ifindexOf(o.iface, p.name), String(o.iface)));

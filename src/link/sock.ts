@@ -13,7 +13,7 @@ import { linkCreate, progAttach, progDetach } from '../syscall/bpf.js';
 import { AttachType, ProgType } from '../syscall/constants.js';
 import { BpfError, EBADF, EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
-import type { AttachableProgram } from './kinds.js';
+import { AttachError, type AttachableProgram, defineHook } from './kinds.js';
 import { BaseLink, type Link } from './link.js';
 
 export type SockMapTarget = { readonly fd: Fd } | number;
@@ -131,3 +131,37 @@ export function attachToSocket(p: AttachableProgram, socketFd: number): Link {
     },
   });
 }
+
+export interface SockMapOptions {
+  /** sk_msg / sk_skb: the SOCKMAP or SOCKHASH (a BpfMap or its fd; default: the object's only one). */
+  map?: SockMapTarget;
+  /** A BPF link, PROG_ATTACH, or auto (the link where the kernel has it). */
+  attachMode?: AttachMode;
+}
+
+export interface NetnsOptions {
+  /** sk_lookup / flow_dissector: the network namespace (a path like /run/netns/x, or an fd; default this process's). */
+  netns?: string | number;
+  /** A BPF link, PROG_ATTACH, or auto (the link where the kernel has it). */
+  attachMode?: AttachMode;
+}
+
+export interface SocketOptions {
+  /** socket / sk_reuseport: the socket fd to attach to (setsockopt SO_ATTACH_BPF / SO_ATTACH_REUSEPORT_EBPF). */
+  socket?: number;
+}
+
+/** The object's one SOCKMAP/SOCKHASH, if it has exactly one (sk_msg / sk_skb attach there by default). */
+function soleSockMap(p: AttachableProgram): { fd: Fd } | undefined {
+  const maps = p.object.sockMaps?.() ?? [];
+  if (maps.length > 1) throw new AttachError(p.name, `the object has ${maps.length} sockmaps (${maps.map((m) => m.name).join(', ')}): pass { map: obj.map('<name>') }`);
+  return maps[0];
+}
+
+/** Automatic when the object has exactly one sockmap. */
+export const sockMapHook = defineHook('sockmap', (p) => p.object.sockMaps?.().length === 1, (p, _target, o: SockMapOptions) => attachSockMap(p, o.map ?? soleSockMap(p), o.attachMode));
+export const netnsHook = defineHook('netns', 'never', (p, _target, o: NetnsOptions) => attachNetns(p, o.netns, o.attachMode));
+export const socketHook = defineHook('socket', 'never', (p, _target, o: SocketOptions) => {
+  if (o.socket === undefined) throw new AttachError(p.name, `a ${p.section} program attaches to a socket: pass { socket: fd } or use attachToSocket(fd)`);
+  return attachToSocket(p, o.socket);
+});

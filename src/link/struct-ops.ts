@@ -9,6 +9,7 @@ import { Cmd, ElemAttr, linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
 import { BpfError, EBUSY, EEXIST, EINVAL, ENOENT } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
+import { AttachError, defineHook } from './kinds.js';
 import { BaseLink, type Link } from './link.js';
 
 export class StructOpsRegisterError extends BeeTsError {
@@ -79,3 +80,8 @@ export function attachStructOps(obj: { structOpsMap(name: string): RegistrableSt
     throw e;
   }
 }
+
+/** struct_ops programs are not attached one by one: the struct_ops map that names them is registered. */
+export const structOpsHook = defineHook('struct_ops', 'never', (p) => {
+  throw new AttachError(p.name, `struct_ops programs are registered through the struct_ops map that names them: obj.registerStructOps('<map>') (or attachAll)`);
+});

@@ -75,3 +75,9 @@ export function symbolOffsets(binary: string, glob: string): { name: string; off
     .map(([name, offset]) => ({ name, offset }))
     .sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
 }
+
+/** `name+offset` (decimal or 0x hex) as its two parts: the target form of kprobes and uprobes. */
+export function splitTarget(t: string): { name: string; offset: number } {
+  const m = /^(.*?)(?:\+(0x[0-9a-f]+|\d+))?$/i.exec(t)!;
+  return { name: m[1]!, offset: m[2] ? Number(m[2]) : 0 };
+}

@@ -3,9 +3,19 @@
 // struct __bpf_usdt_spec records for usdt.bpf.h, and compute the uprobe file offsets and the
 // semaphore offsets (the kernel bumps a semaphore while a probe is attached, so `if (sema)`
 // guarded probes start firing). x86-64 and arm64 argument syntax; the spec layout is libbpf's.
-import { BeeTsError } from '../errors.js';
+// The usdt hook attaches a program to every site of one probe.
+import { BeeTsError, NotSupportedError } from '../errors.js';
 import fs from 'node:fs';
 import { type ElfFile, parseElf } from '../elf/reader.js';
+import { sys } from '../syscall/backend.js';
+import { cstr } from '../syscall/bpf.js';
+import { BpfError, EINVAL } from '../syscall/errno.js';
+import { pmu } from '../syscall/perf.js';
+import { AttachError, type AttachableProgram, type AttachMap, defineHook } from './kinds.js';
+import { BaseLink, type Link } from './link.js';
+import { type PerfCookieOption, perfLink } from './perf.js';
+import { resolveBinary } from './symbols.js';
+import { uprobeScope } from './uprobe.js';
 
 export class UsdtError extends BeeTsError {
   constructor(message: string, options?: ErrorOptions) {
@@ -154,3 +164,72 @@ export function readUsdtNotes(binary: string): UsdtNote[] {
   }
   return out;
 }
+
+export interface UsdtOptions extends PerfCookieOption {
+  /** Only this process (default: all). */
+  pid?: number;
+}
+
+/** Spec ids handed out per __bpf_usdt_specs map (an object's USDT attachments share it). */
+const usdtNextSpec = new WeakMap<object, number>();
+
+/**
+ * usdt (usdt.bpf.h): a uprobe on every site of `<binary>:<provider>:<name>`, each with its
+ * argument spec in __bpf_usdt_specs under a fresh id that the attachment's BPF cookie carries.
+ * Semaphores are bumped by the kernel (ref_ctr_offset) while attached.
+ */
+function attachUsdt(p: AttachableProgram, target: string, o: UsdtOptions): Link {
+  const parts = target.split(':');
+  if (parts.length < 3 || !parts.at(-1) || !parts.at(-2)) throw new AttachError(p.name, `usdt target '${target}' must be <binary>:<provider>:<name> (SEC("usdt/...") or { target })`);
+  const name = parts.pop()!;
+  const provider = parts.pop()!;
+  let binary: string;
+  let sites: UsdtNote[];
+  try {
+    binary = resolveBinary(parts.join(':'));
+    const all = readUsdtNotes(binary);
+    sites = all.filter((n) => n.provider === provider && n.name === name);
+    if (!sites.length) {
+      const have = [...new Set(all.map((n) => `${n.provider}:${n.name}`))];
+      throw new AttachError(p.name, `no USDT probe ${provider}:${name} in ${binary} (${have.length ? `it has ${have.slice(0, 10).join(', ')}${have.length > 10 ? ', ...' : ''}` : 'it has no .note.stapsdt'})`);
+    }
+  } catch (e) {
+    if (e instanceof AttachError) throw e;
+    throw new AttachError(p.name, (e as Error).message, { cause: e });
+  }
+  let specs: AttachMap;
+  try {
+    specs = p.object.map('__bpf_usdt_specs');
+  } catch {
+    throw new AttachError(p.name, `the object has no __bpf_usdt_specs map: write the handler with BPF_USDT from usdt.bpf.h`);
+  }
+  const pm = pmu('uprobe');
+  if (!pm) throw new AttachError(p.name, 'USDT needs the uprobe PMU (/sys/bus/event_source/devices/uprobe)');
+  const refCtr = fs.existsSync('/sys/bus/event_source/devices/uprobe/format/ref_ctr_offset');
+  const links: Link[] = [];
+  const { pid, cpu } = uprobeScope(o);
+  try {
+    for (const site of sites) {
+      if (site.semaOffset && !refCtr) throw new AttachError(p.name, `USDT ${provider}:${name} has a semaphore, and this kernel's uprobe PMU has no ref_ctr_offset (4.20+)`);
+      const id = usdtNextSpec.get(specs) ?? 0;
+      if (id >= specs.maxEntries) throw new AttachError(p.name, `more than ${specs.maxEntries} USDT sites in one object (BPF_USDT_MAX_SPEC_CNT)`);
+      usdtNextSpec.set(specs, id + 1);
+      const key = new Uint8Array(4);
+      new DataView(key.buffer).setInt32(0, id, true);
+      specs.updateRaw(key, encodeUsdtSpec(site.args, o.cookie ?? 0n));
+      const attr = { type: pm.type, config: BigInt(site.semaOffset) << 32n, config1: cstr(binary), config2: BigInt(site.offset) };
+      links.push(perfLink(p, 'usdt', `${binary}:${provider}:${name}`, attr, pid, cpu, `usdt ${provider}:${name} at ${binary}+0x${site.offset.toString(16)}`, BigInt(id)));
+    }
+  } catch (e) {
+    for (const l of links) l.close();
+    if (e instanceof BpfError && e.errno === EINVAL && !links.length) throw new NotSupportedError('USDT (BPF cookies on perf-event links)', '5.15', sys().uname().release, `program '${p.name}': ${(e as Error).message}`, { cause: e });
+    throw e;
+  }
+  return new BaseLink('usdt', p.name, `${binary}:${provider}:${name} (${sites.length} site${sites.length === 1 ? '' : 's'})`, undefined, {
+    detach: () => {
+      for (const l of links) l.close();
+    },
+  });
+}
+
+export const usdtHook = defineHook('usdt', 'target', attachUsdt);

@@ -23,10 +23,10 @@ import { type CandidateCache, type CoreResult, type CoreTargets, patchInsn, POIS
 import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, InsnBuffer } from './insn.js';
 import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
 import { loadProgram, type PoisonNote, type SourceLine } from './prog-load.js';
-import { SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS } from './sections.js';
+import { type AttachOptions, SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS, sectionHook } from './sections.js';
 import { targetProgramFuncId } from './attach-target.js';
 import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
-import { type AttachOptions, attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
+import { attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
 import { OpenMap, OpenProgram, type OpenState } from './open-api.js';
 import { type DataSectionSpec, dataMapName, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
@@ -150,7 +150,11 @@ export class Program implements Disposable {
     readonly fd: Fd,
     readonly type: number,
     readonly expectedAttachType: number | undefined,
-  ) {}
+  ) {
+    this.hook = sectionHook(spec.section);
+  }
+  /** How the program attaches: its section's hook in the SEC() table. */
+  readonly hook: ReturnType<typeof sectionHook>;
   get name(): string {
     return this.spec.name;
   }

@@ -242,7 +242,7 @@ class ObjectParser {
         progType: m?.def.progType ?? 0,
         expectedAttachType: m?.def.attachType,
         secFlags: m?.def.flags ?? 0,
-        attach: m?.def.attach ?? 'none',
+        attach: m?.def.hook.kind ?? 'none',
         attachTarget: m?.target ?? '',
         license,
         kernelVersion,
