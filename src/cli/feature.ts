@@ -16,6 +16,7 @@ import { BpfError, EBADF, ENOSYS } from '../syscall/errno.js';
 import { btfFeatures } from '../loader/btf-features.js';
 import { attachFeatures, haveMapType, haveMemcgAccounting, haveProgType, haveUprobeRefCtr, helperAvailable, linkFeatures, probeLoad } from '../syscall/features.js';
 import { keyword } from './argv.js';
+import { kernelHelperNames } from './builtins.js';
 import { UsageError } from './errors.js';
 import { globals, jsonText } from './format.js';
 
@@ -63,19 +64,7 @@ const MAP_TYPES = Object.entries(MapType).filter(([, v]) => v !== 0).sort((x, y)
 /** Helpers that write to the kernel log when probed: only with `full`, as bpftool. */
 const DMESG_HELPERS = new Set(['bpf_trace_printk', 'bpf_trace_vprintk', 'bpf_probe_write_user']);
 
-/** The kernel's helpers, from enum bpf_func_id in its BTF: [id, bpf_name]. */
-function kernelHelpers(): [number, string][] {
-  const btf = vmlinuxOrNone();
-  for (const id of btf?.idsByName('bpf_func_id') ?? []) {
-    const t = btf!.typeById(id);
-    if (t.kind !== BtfKind.Enum && t.kind !== BtfKind.Enum64) continue;
-    return t.values
-      .filter((v) => v.name.startsWith('BPF_FUNC_') && v.value > 0n && v.name !== 'BPF_FUNC_unspec')
-      .map((v) => [Number(v.value), `bpf_${v.name.slice('BPF_FUNC_'.length)}`] as [number, string])
-      .sort((x, y) => x[0] - y[0]);
-  }
-  return [];
-}
+const kernelHelpers = () => kernelHelperNames().filter(([id]) => id > 0);
 
 function vmlinuxOrNone(): ReturnType<typeof vmlinuxBtf> | undefined {
   try {

@@ -616,6 +616,17 @@ export function buildProgram(): Command {
       }),
     );
   feature
+    .command('list_builtins')
+    .description("the names bee-ts knows (libbpf's spelling, newer than bpftool 7.1's libbpf 1.1) or, for helpers, the running kernel's: feature list_builtins { prog_types | map_types | attach_types | link_types | helpers }")
+    .argument('[group...]', 'prog_types | map_types | attach_types | link_types | helpers')
+    .option('-j, --json', 'print JSON')
+    .action((words: string[], o: { json?: boolean }) =>
+      run(o.json, async () => {
+        if (o.json) globals.json = true;
+        (await import('./builtins.js')).listBuiltinsCommand(words);
+      }),
+    );
+  feature
     .command('extras')
     .description("bee-ts's own probes beyond bpftool's: attach mechanisms (kprobe/uprobe PMU, tracefs, BPF/perf/TCX/multi links, USDT semaphores), BTF kinds, ring buffer, memcg accounting")
     .option('-j, --json', 'print JSON')
