@@ -81,6 +81,8 @@ describe('the attach table', () => {
       ['syscall', false],
       ['xdp/devmap', false],
       ['netfilter', false],
+      ['lwt_in', false],
+      ['lwt_xmit', false],
       ['no_such_section', false],
     ];
     for (const [section, auto] of cases) expect(canAutoAttach(prog(section)), section).toBe(auto);
@@ -89,7 +91,7 @@ describe('the attach table', () => {
   });
 
   it('sections with no attach point say so; a SCHED_CLS program given an interface goes to TC', () => {
-    for (const s of ['syscall', 'xdp/devmap', 'lwt_in', 'no_such_section']) {
+    for (const s of ['syscall', 'xdp/devmap', 'lwt_seg6local', 'no_such_section']) {
       expect(sectionHook(s).kind).toBe('none');
       expect(() => attachProgram(prog(s))).toThrow(AttachError);
       expect(() => attachProgram(prog(s))).toThrow(/has no automatic attach point \(none\); attach it explicitly/);

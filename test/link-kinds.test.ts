@@ -13,6 +13,7 @@ import { type SyscallBackend, useBackend } from '../src/syscall/backend.js';
 import { Cmd } from '../src/syscall/bpf.js';
 import { AttachType, ProgType } from '../src/syscall/constants.js';
 import { Fd } from '../src/syscall/fd.js';
+import { parseAttrs } from '../src/syscall/netlink.js';
 import { need } from './helpers.js';
 import { Recorder } from './recorder.js';
 
@@ -152,5 +153,49 @@ describe.skipIf(skip)('attach calls of the newer kinds, at the kernel BTF offset
       expect([c.readUInt32LE(lc('prog_fd')), c.readUInt32LE(lc('target_fd')), c.readUInt32LE(lc('attach_type'))]).toEqual([60, 0, AttachType.NETFILTER]);
       expect([c.readUInt32LE(lc('netfilter.pf')), c.readUInt32LE(lc('netfilter.hooknum')), c.readInt32LE(lc('netfilter.priority')), c.readUInt32LE(lc('netfilter.flags'))]).toEqual(want);
     }
+  });
+
+  it('lwt_in / lwt_out / lwt_xmit: RTM_NEWROUTE with the program as the route\'s LWTUNNEL_ENCAP_BPF encapsulation, RTM_DELROUTE on close', () => {
+    const rt = (f: string) => offsetOf('rtmsg', f);
+    const msg = (m: Uint8Array) => {
+      const dv = new DataView(m.buffer);
+      const attrs = parseAttrs(m, 16 + 12, m.length);
+      return { type: dv.getUint16(4, true), flags: dv.getUint16(6, true), rtm: m.subarray(16, 28), attrs };
+    };
+    const u32 = (b: Uint8Array | undefined) => new DataView(b!.buffer, b!.byteOffset).getUint32(0, true);
+    for (const [section, type, nest, route, family, dst, len, headroom] of [
+      ['lwt_xmit', ProgType.LWT_XMIT, 3, '198.18.0.1', 2, [198, 18, 0, 1], 32, 16],
+      ['lwt_out', ProgType.LWT_OUT, 2, '198.18.4.0/24', 2, [198, 18, 4, 0], 24, undefined],
+      ['lwt_in', ProgType.LWT_IN, 1, '2001:db8::7/64', 10, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7], 64, undefined],
+    ] as const) {
+      rec.netlink = [];
+      const l = attachProgram(prog(section, type), { lwt: { route, dev: 1, table: 1000, headroom } });
+      expect(l.kind).toBe('lwt');
+      const add = msg(rec.netlink.at(-1)!);
+      expect(add.type).toBe(24 /* RTM_NEWROUTE */);
+      expect(add.flags & 0x605).toBe(0x605); // REQUEST | ACK | EXCL | CREATE: never replaces a route
+      expect([add.rtm[rt('rtm_family')], add.rtm[rt('rtm_dst_len')], add.rtm[rt('rtm_scope')], add.rtm[rt('rtm_type')]]).toEqual([family, len, 253 /* RT_SCOPE_LINK */, 1 /* RTN_UNICAST */]);
+      expect([...add.attrs.get(1 /* RTA_DST */)!]).toEqual(dst);
+      expect([u32(add.attrs.get(4 /* RTA_OIF */)), u32(add.attrs.get(15 /* RTA_TABLE */))]).toEqual([1, 1000]);
+      expect(new DataView(add.attrs.get(21 /* RTA_ENCAP_TYPE */)!.buffer, add.attrs.get(21)!.byteOffset).getUint16(0, true)).toBe(6 /* LWTUNNEL_ENCAP_BPF */);
+      const encap = add.attrs.get(22 /* RTA_ENCAP */)!;
+      const hooks = parseAttrs(encap, 0, encap.length);
+      expect([...hooks.keys()].sort()).toEqual(headroom === undefined ? [nest] : [nest, 4 /* LWT_BPF_XMIT_HEADROOM */]);
+      if (headroom !== undefined) expect(u32(hooks.get(4))).toBe(headroom);
+      const progAttrs = parseAttrs(hooks.get(nest)!, 0, hooks.get(nest)!.length);
+      expect(u32(progAttrs.get(1 /* LWT_BPF_PROG_FD */))).toBe(60);
+      expect(Buffer.from(progAttrs.get(2 /* LWT_BPF_PROG_NAME */)!).toString()).toBe('kinds\0');
+      l.close();
+      const del = msg(rec.netlink.at(-1)!);
+      expect(del.type).toBe(25 /* RTM_DELROUTE */);
+      expect([del.rtm[rt('rtm_family')], del.rtm[rt('rtm_dst_len')]]).toEqual([family, len]);
+      expect([[...del.attrs.get(1)!], u32(del.attrs.get(4)), u32(del.attrs.get(15)), del.attrs.has(22)]).toEqual([dst, 1, 1000, false]);
+    }
+    rec.netlink = [];
+    expect(() => attachProgram(prog('lwt_xmit', ProgType.LWT_XMIT))).toThrow(/pass \{ lwt: \{ route/);
+    expect(() => attachProgram(prog('lwt_out', ProgType.LWT_OUT), { lwt: { route: '198.18.0.1', dev: 1, headroom: 8 } })).toThrow(/only lwt_xmit programs take one/);
+    for (const route of ['198.18.0.1/33', 'example.org', '198.18.0.1/x', '::ffff:1.2.3.4'])
+      expect(() => attachProgram(prog('lwt_out', ProgType.LWT_OUT), { lwt: { route, dev: 1 } }), route).toThrow(/must be an IPv4 or IPv6 prefix/);
+    expect(rec.netlink).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 // A syscall backend for unit tests that records what would reach the kernel: every bpf() attr
 // (copied after the call, so outputs the test's onBpf hook wrote are included) and every
-// perf_event_attr, with fake addresses for the buffers attrs point to (mem() maps them back).
+// perf_event_attr, with fake addresses for the buffers attrs point to (mem() maps them back), and
+// every netlink request (each answered with a success ACK).
 import type { SyscallBackend } from '../src/syscall/backend.js';
 
 export interface RecordedCall {
@@ -42,6 +43,31 @@ export class Recorder implements Partial<SyscallBackend> {
   }
   ioctl(): number {
     return 0;
+  }
+  /** Netlink requests written to a socket, whole (header included). */
+  netlink: Uint8Array[] = [];
+  socket(): number {
+    return 300;
+  }
+  setsockoptInt(): number {
+    return 0;
+  }
+  write(_fd: number, buf: Uint8Array, len: number): number {
+    this.netlink.push(Uint8Array.from(buf.subarray(0, len)));
+    return len;
+  }
+  /** The answer to the last request: NLMSG_ERROR with error 0 (an ACK), echoing its header. */
+  read(_fd: number, buf: Uint8Array): number {
+    const req = this.netlink.at(-1);
+    if (!req) return -11; // EAGAIN: nothing was asked
+    const dv = new DataView(buf.buffer, buf.byteOffset, 36);
+    dv.setUint32(0, 36, true);
+    dv.setUint16(4, 2 /* NLMSG_ERROR */, true);
+    dv.setUint16(6, 0x100 /* NLM_F_CAPPED */, true);
+    dv.setUint32(8, new DataView(req.buffer).getUint32(8, true), true);
+    dv.setInt32(16, 0, true);
+    buf.set(req.subarray(0, 16), 20);
+    return 36;
   }
   close(): number {
     return 0;

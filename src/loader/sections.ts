@@ -12,6 +12,7 @@ import { cgroupHook } from '../link/cgroup.js';
 import { iterHook } from '../link/iter.js';
 import { kprobeHook, kretprobeHook, kretsyscallHook, ksyscallHook } from '../link/kprobe.js';
 import { kprobeMultiHook, kprobeSessionHook, kretprobeMultiHook } from '../link/kprobe-multi.js';
+import { lwtHook } from '../link/lwt.js';
 import { netfilterHook } from '../link/netfilter.js';
 import { netkitHook } from '../link/netkit.js';
 import { noAttach } from '../link/none.js';
@@ -113,9 +114,9 @@ export const SECTION_DEFS = [
   def('xdp.frags', P.XDP, xdpHook, A.XDP, SEC_XDP_FRAGS),
   def('xdp', P.XDP, xdpHook, A.XDP),
   def('perf_event', P.PERF_EVENT, perfEventHook),
-  def('lwt_in', P.LWT_IN, noAttach),
-  def('lwt_out', P.LWT_OUT, noAttach),
-  def('lwt_xmit', P.LWT_XMIT, noAttach),
+  def('lwt_in', P.LWT_IN, lwtHook),
+  def('lwt_out', P.LWT_OUT, lwtHook),
+  def('lwt_xmit', P.LWT_XMIT, lwtHook),
   def('lwt_seg6local', P.LWT_SEG6LOCAL, noAttach),
   def('sockops', P.SOCK_OPS, cgroupHook, A.CGROUP_SOCK_OPS),
   def('sk_skb/stream_parser', P.SK_SKB, sockMapHook, A.SK_SKB_STREAM_PARSER),
