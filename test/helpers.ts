@@ -95,3 +95,19 @@ export function objectNames(file: string): string[] {
   const spec = parseObject(fs.readFileSync(file), { file });
   return [...spec.programs.map((p) => p.name), ...spec.maps.map((m) => m.name), ...spec.dataSections.map((d) => d.mapName)];
 }
+
+/**
+ * Polls `cond` (sync or async) every `everyMs` until it returns a truthy value, and returns that
+ * value; past `ms` it returns the last (falsy) value, for the caller's assertion to show. Tests
+ * wait on conditions with a deadline like this, never on a fixed sleep: a loaded host is slow,
+ * a quiet one fast, and both must pass.
+ */
+export async function waitUntil<T>(cond: () => T | Promise<T>, ms = 20_000, everyMs = 50): Promise<T> {
+  const end = Date.now() + ms;
+  let v = await cond();
+  while (!v && Date.now() < end) {
+    await new Promise((res) => setTimeout(res, everyMs));
+    v = await cond();
+  }
+  return v;
+}

@@ -24,7 +24,7 @@ export async function startRun(obj: string, args: string[] = []): Promise<Runnin
     stderr: '',
     port,
     metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
-    until: async (pred, ms = 8000) => {
+    until: async (pred, ms = 20_000) => {
       const end = Date.now() + ms;
       while (!pred(r.lines)) {
         if (Date.now() > end) throw new Error(`timed out; stderr: ${r.stderr}; lines: ${JSON.stringify(r.lines.slice(-3))}`);
@@ -47,11 +47,22 @@ export async function startRun(obj: string, args: string[] = []): Promise<Runnin
     }
   });
   await new Promise<void>((res, rej) => {
+    // Bounded: a start-up that never finishes is killed (not left running after the test).
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      rej(new Error(`bee-ts run did not start within 45 s: ${r.stderr}`));
+    }, 45_000);
     proc.stderr!.on('data', (d) => {
       r.stderr += d;
-      if (r.stderr.includes('bee-ts: running')) res();
+      if (r.stderr.includes('bee-ts: running')) {
+        clearTimeout(t);
+        res();
+      }
     });
-    proc.once('exit', (code) => rej(new Error(`bee-ts run exited ${code}: ${r.stderr}`)));
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`bee-ts run exited ${code}: ${r.stderr}`));
+    });
   });
   return r;
 }
@@ -60,10 +71,11 @@ export const entries = (r: Running, map: string) => r.lines.filter((l) => l.mapN
 /** The programs named like `obj`'s, for `noneLeft`. */
 export const progIds = (obj: string) => bpftoolIds('prog', objectNames(obj));
 
-/** `obj`'s programs that appeared since `before` and are still loaded (waits up to 5 s for the kernel to free them). */
+/** `obj`'s programs that appeared since `before` and are still loaded (waits up to 10 s for the kernel to free them). */
 export async function noneLeft(obj: string, before: number[]): Promise<number[]> {
   const left = () => progIds(obj).filter((id) => !before.includes(id));
-  for (let i = 0; i < 50 && left().length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+  const end = Date.now() + 10_000;
+  while (left().length > 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
   return left();
 }
 
@@ -83,3 +95,18 @@ export function progIdsOf(pid: number): number[] {
 }
 
 export const progExists = (id: number) => spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0;
+
+/**
+ * Which of `ids` are still loaded once the kernel had up to `ms` to free them: a closed
+ * program's last reference can go in a deferred work item (cgroup links, perf events), so a
+ * check right after the holder exited can still see it for a moment.
+ */
+export async function progsLeft(ids: number[], ms = 10_000): Promise<number[]> {
+  const end = Date.now() + ms;
+  let left = ids.filter(progExists);
+  while (left.length > 0 && Date.now() < end) {
+    await new Promise((res) => setTimeout(res, 100));
+    left = left.filter(progExists);
+  }
+  return left;
+}

@@ -80,6 +80,8 @@ export interface Sink {
   stop(): void;
   /** Where to count what the sink drops (the runner's stats). */
   useStats?(stats: RunStats): void;
+  /** A drop report (`final`: the run's total); without this method it goes to stderr. */
+  statsLine?(line: string, final: boolean): void;
 }
 
 /** Where JSON lines go: process.stdout, or anything with its write/'drain' contract. */
@@ -315,15 +317,19 @@ export class BeeRunner {
     this.sink.info(`bee-ts: running ${o.program ? this.file : path.basename(this.file)}: ${this.links.length} program${this.links.length === 1 ? '' : 's'} attached, watching ${this.watches.map((w) => `${w.name} (${w.role})`).join(', ') || 'no maps'}${this.metrics ? `; metrics on http://${this.metrics.address}/metrics` : ''}`);
     this.schedulePoll(0);
     const every = o.statsIntervalMs ?? 10_000;
+    // This timer is ref'd on purpose: it keeps the process alive until stop(). A probe that
+    // watches no maps, without metrics, has nothing else that does (run() would then leave its
+    // caller's await unsettled: exit 13 from a top-level await).
     this.statsTimer = setInterval(() => this.reportStats(`last ${every / 1000}s`), every);
-    this.statsTimer.unref();
-    if (o.durationMs !== undefined) this.cancelDuration = longTimeout(() => void this.stop(), o.durationMs);
+    if (o.durationMs !== undefined) this.cancelDuration = longTimeout(() => void this.stop(), o.durationMs, false);
   }
 
   private reportStats(label: string): void {
     this.stats.refresh();
     const line = label === 'total' ? this.stats.summary() : this.stats.report(label);
-    if (line) process.stderr.write(`${line}\n`);
+    if (!line) return;
+    if (this.sink.statsLine) this.sink.statsLine(line, label === 'total');
+    else process.stderr.write(`${line}\n`);
   }
 
   private pinPrograms(dir: string): void {
@@ -375,7 +381,7 @@ export class BeeRunner {
         // forever and starve signals, scrapes and stdout.
         const r = new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId, fullMargin: ((size + 8 + 7) & ~7) + 8, batch: DRAIN_RECORDS });
         r.onRaw(onRecord);
-        this.stats.refreshers.push(() => (st.ringFull = r.fullSeen));
+        this.stats.refreshers.push(() => (st.ringFullSightings = r.fullSeen));
         this.readers.push(r);
       } else {
         const r = new PerfBufReader(map, { valueTypeId: w.spec.valueTypeId });

@@ -3,7 +3,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
+import { cli, fixture, hasCommand, need, needKernel, runCli, waitUntil } from '../helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)') ?? need(hasCommand('ip'), 'iproute2 is not installed');
 const bpftool = (...args: string[]) => execFileSync('bpftool', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -91,11 +91,11 @@ describe.skipIf(skip)('net attach/detach, perf list, prog tracelog', () => {
       let err = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (err += d));
-      await new Promise((r) => setTimeout(r, 1500));
-      for (let i = 0; i < 5 && !out.includes(marker); i++) {
+      // The marker is written until it shows (the child may still be starting on a loaded host).
+      await waitUntil(() => {
         fs.writeFileSync('/sys/kernel/tracing/trace_marker', `${marker}\n`);
-        await new Promise((r) => setTimeout(r, 300));
-      }
+        return out.includes(marker);
+      }, 30_000, 200);
       child.kill('SIGINT');
       expect(await code, err).toBe(0);
       expect(out).toContain(marker);

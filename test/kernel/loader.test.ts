@@ -13,7 +13,7 @@ import { BpfObject, LoadError } from '../../src/loader/object.js';
 import { VerifierError } from '../../src/loader/prog-load.js';
 import { SpecError } from '../../src/loader/spec.js';
 import { Fd } from '../../src/syscall/fd.js';
-import { bpftoolIds, fixture, hasCommand, need, needKernel, objectNames, openFdCount, root } from '../helpers.js';
+import { bpftoolIds, fixture, hasCommand, need, needKernel, objectNames, openFdCount, root, waitUntil } from '../helpers.js';
 
 const skip = needKernel();
 const open = (name: string, opts = {}) => BpfObject.open(fixture(name), opts);
@@ -244,6 +244,8 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
       // UDP to a closed port: ARP and the datagrams leave a (TCX egress); ARP replies and ICMP
       // port-unreachable answers arrive on a (XDP).
       await sendUdp('10.213.0.2', 3);
+      // The datagrams wait for ARP; the counts arrive when the kernel got to them.
+      await waitUntil(() => (o.globals.get('tc_hits') as bigint) >= 3n && (o.globals.get('xdp_hits') as bigint) >= 1n);
       expect(o.globals.get('tc_hits') as bigint).toBeGreaterThanOrEqual(3n);
       expect(o.globals.get('xdp_hits') as bigint).toBeGreaterThanOrEqual(1n);
       sh(`ip link del ${a}`);
@@ -281,6 +283,8 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
         // A second XDP program on the same interface: refused, and the first stays.
         expect(() => o.program('count_xdp').attach({ iface: a, xdpMode: 'netlink' })).toThrow(/XDP on ifindex \d+: netlink: EBUSY/);
         await sendUdp('10.214.0.2', 3);
+      // The datagrams wait for ARP; the counts arrive when the kernel got to them.
+      await waitUntil(() => (o.globals.get('tc_hits') as bigint) >= 3n && (o.globals.get('xdp_hits') as bigint) >= 1n);
         expect(o.globals.get('tc_hits') as bigint).toBeGreaterThanOrEqual(3n);
         expect(o.globals.get('xdp_hits') as bigint).toBeGreaterThanOrEqual(1n);
         tc.close();

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { hasCommand, need, needKernel, root } from '../helpers.js';
+import { hasCommand, need, needKernel, root, waitUntil } from '../helpers.js';
 import { startRun } from '../run-helper.js';
 
 const skip = needKernel() ?? need(hasCommand('promtool'), 'promtool (apt-get install prometheus) checks the exposition format');
@@ -43,11 +43,11 @@ describe.skipIf(skip)('Prometheus naming on real probes', () => {
       const r = await startRun(`${root}/examples/${example}.o`, ['--metrics-naming', 'prometheus']);
       try {
         let text = '';
-        for (let i = 0; i < 50 && !series.test(text); i++) {
+        await waitUntil(async () => {
           await traffic();
-          await new Promise((res) => setTimeout(res, 200));
           text = await r.metrics();
-        }
+          return series.test(text);
+        }, 30_000, 200);
         expect(text).toMatch(series);
         expect(text).not.toMatch(/ebpf_solo_io_/);
         const lint = promtool(text);
@@ -64,11 +64,11 @@ describe.skipIf(skip)('Prometheus naming on real probes', () => {
     try {
       let b = '';
       let p = '';
-      for (let i = 0; i < 50 && !(b.includes('_bucket') && p.includes('_bucket')); i++) {
+      await waitUntil(async () => {
         fs.readFileSync('/etc/hostname');
-        await new Promise((res) => setTimeout(res, 100));
         [b, p] = [await bee.metrics(), await prom.metrics()];
-      }
+        return b.includes('_bucket') && p.includes('_bucket');
+      }, 30_000, 100);
       const les = (t: string, name: string) => [...t.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"`, 'gm'))].map((m) => m[1]!).filter((x, i, a) => a.indexOf(x) === i && x !== '+Inf');
       const beeLe = les(b, 'ebpf_solo_io_hist_read_latency_us').map(Number);
       const promLe = les(p, 'ebpf_read_latency_seconds').map(Number);

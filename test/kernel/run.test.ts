@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
-import { fixture, needKernel, root, runCli } from '../helpers.js';
+import { fixture, needKernel, root, runCli, waitUntil } from '../helpers.js';
 import { entries, noneLeft, progIds, startRun } from '../run-helper.js';
 
 const skip = needKernel();
@@ -55,10 +55,10 @@ describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
     const r = await startRun(`${root}/examples/activeconn.o`);
     const socks = await Promise.all([0, 1].map(() => new Promise<net.Socket>((res) => { const s = net.connect(port, '127.0.0.1', () => res(s)); })));
     const series = `ebpf_solo_io_gauge_active{saddr="127.0.0.1",daddr="127.0.0.1",dport="${port}"}`;
-    for (let i = 0; i < 40 && !(await r.metrics()).includes(`${series} 2`); i++) await new Promise((res) => setTimeout(res, 100));
+    await waitUntil(async () => (await r.metrics()).includes(`${series} 2`), 20_000, 100);
     expect(await r.metrics()).toContain(`${series} 2`);
     for (const s of socks) s.destroy();
-    for (let i = 0; i < 40 && (await r.metrics()).includes(series); i++) await new Promise((res) => setTimeout(res, 100));
+    await waitUntil(async () => !(await r.metrics()).includes(series), 20_000, 100);
     expect(await r.metrics()).not.toContain(series);
     expect(await r.stop()).toBe(0);
     server.close();
@@ -66,8 +66,11 @@ describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
 
   it('readlatency: a histogram over le with the default buckets', async () => {
     const r = await startRun(`${root}/examples/readlatency.o`);
-    for (let i = 0; i < 20; i++) fs.readFileSync('/proc/self/stat');
-    for (let i = 0; i < 40 && !(await r.metrics()).includes('_count'); i++) await new Promise((res) => setTimeout(res, 100));
+    // Reads until the histogram has a count (this process makes them; nobody else needs to).
+    await waitUntil(async () => {
+      for (let i = 0; i < 20; i++) fs.readFileSync('/proc/self/stat');
+      return (await r.metrics()).includes('_count');
+    }, 20_000, 100);
     const m = await r.metrics();
     expect(m).toContain('# TYPE ebpf_solo_io_hist_read_latency_us histogram');
     for (const le of ['0', '10', '20', '50', '100', '200', '500', '1000', '2000', '5000', '+Inf']) expect(m).toContain(`ebpf_solo_io_hist_read_latency_us_bucket{le="${le}",syscall="read"}`);
@@ -118,7 +121,7 @@ describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
   it('suffix convention: events, counters and gauges from .maps.print/.maps.counter/.maps.gauge', async () => {
     const before = progIds(fixture('bee_suffix.bpfel.o'));
     const r = await startRun(fixture('bee_suffix.bpfel.o'), ['--set', `target_pid=${process.pid}`]);
-    fs.openSync(`/proc/self/stat`, 'r');
+    fs.closeSync(fs.openSync(`/proc/self/stat`, 'r'));
     await r.until((l) => l.some((x) => x.mapName === 'events') && l.some((x) => x.mapName === 'sockets_counter'));
     const e = entries(r, 'events')[0]!.entry as Record<string, string>;
     expect(e).toMatchObject({ daddr: '127.0.0.1', pid: String(process.pid), proto: '6', ok: 'true', took: '1.5µs' });
@@ -129,11 +132,14 @@ describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
 
   it('--filter applies to JSON lines; bad filters fail at start', async () => {
     const r = await startRun(`${root}/examples/opensnoop.o`, ['--filter', 'print_opens,fname,bee-filter-yes']);
+    // The 'no' open comes first, from this process: the ring keeps order, so had it passed the
+    // filter its line would print before the 'yes' line this waits for (no sleep needed).
     fs.writeFileSync(`/tmp/bee-filter-no-${process.pid}`, '');
     fs.writeFileSync(`/tmp/bee-filter-yes-${process.pid}`, '');
-    await r.until((l) => l.length > 0);
-    await new Promise((res) => setTimeout(res, 300));
+    await r.until((l) => l.some((x) => (x.entry as Record<string, string>).fname === `/tmp/bee-filter-yes-${process.pid}`));
     expect(r.lines.every((l) => /bee-filter-yes/.test((l.entry as Record<string, string>).fname))).toBe(true);
+    fs.rmSync(`/tmp/bee-filter-no-${process.pid}`);
+    fs.rmSync(`/tmp/bee-filter-yes-${process.pid}`);
     expect(await r.stop()).toBe(0);
     for (const [f, msg] of [
       ['print_opens,fname,(', /invalid regex/],

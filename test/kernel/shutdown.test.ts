@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { cli, fixture, needKernel, root, runCli } from '../helpers.js';
-import { progExists, progIdsOf, startRun } from '../run-helper.js';
+import { progIdsOf, progsLeft, startRun } from '../run-helper.js';
 
 const skip = needKernel();
 const dist = `${root}/dist/index.js`;
@@ -31,10 +31,11 @@ describe.skipIf(skip)('the library never blocks exit and installs no signal hand
         const r = t === constants.MapType.RINGBUF ? new RingBufReader(m) : new PerfBufReader(m, { pages: 1 });
         r.onRaw(() => {});
         setTimeout(() => process.exit(7), 300);`;
+      // A hang (process.exit() waiting on the reader's epoll_wait) is killed at the 15 s timeout
+      // and shows as status null; no wall-time bound beyond that (node's start-up under load).
       for (let i = 0; i < 5; i++) {
         const r = node(script);
         expect({ kind, status: r.status, stderr: r.stderr }).toEqual({ kind, status: 7, stderr: '' });
-        expect(r.ms).toBeLessThan(5000);
       }
     }
   });
@@ -69,8 +70,10 @@ describe.skipIf(skip)('the library never blocks exit and installs no signal hand
           o.program('count_uprobe').attach({ target: 'libc.so.6:getppid', pid: process.pid, legacy: true });
           console.log('attached');
           setInterval(() => {}, 1000);
-          ${how === 'throw' ? "setTimeout(() => { throw new Error('boom'); }, 200);" : how === 'reject' ? "setTimeout(() => Promise.reject(new Error('boom')), 200);" : ''}`;
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+          // The error comes when the test says so (a line on stdin), after it saw the attachments:
+          // a timer here raced the test's checks on a loaded host.
+          ${how === 'throw' ? "process.stdin.once('data', () => { throw new Error('boom'); });" : how === 'reject' ? "process.stdin.once('data', () => Promise.reject(new Error('boom')));" : ''}`;
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
         let err = '';
         child.stderr.on('data', (d) => (err += d));
         await new Promise<void>((res, rej) => {
@@ -83,6 +86,7 @@ describe.skipIf(skip)('the library never blocks exit and installs no signal hand
         expect(fs.readFileSync('/sys/kernel/tracing/uprobe_events', 'utf8')).toContain(`bee_ts_${child.pid}/`);
         const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
         if (how.startsWith('SIG')) child.kill(how);
+        else child.stdin.write('go\n');
         const end = await exited;
         // The signal's own default action ended it (nobody else listened), after detaching.
         if (how.startsWith('SIG')) expect(end.signal).toBe(how);
@@ -151,14 +155,39 @@ describe.skipIf(skip)('bee-ts run always exits, detaching everything', () => {
     const runs = 10;
     const codes: string[] = [];
     for (let i = 0; i < runs; i++) {
-      const script = `(while :; do cat /etc/hostname >/dev/null; sleep 0.005; done) & F=$!
+      // The feeder ends with its shell (kill -0 $$), even if the timeout below kills the shell.
+      const script = `(while kill -0 $$ 2>/dev/null; do cat /etc/hostname >/dev/null; sleep 0.005; done) & F=$!
 ${process.execPath} ${cli} run ${root}/examples/opensnoop.o --no-tty --no-metrics 2>/dev/null | head -3 >/dev/null; S=\${PIPESTATUS[0]}
 kill $F; echo $S`;
-      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+      // 40 s: a run takes ~1 s on a quiet host and up to ~9 s at load 13 on 2 cores; a hang never ends.
+      const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 40_000, killSignal: 'SIGKILL' });
       codes.push(`${r.status}:${r.stdout.trim()}`);
       if (r.status === 0 && r.stdout.trim() === '0') ok++;
     }
     expect({ ok, codes }).toEqual({ ok: runs, codes: Array(runs).fill('0:0') });
+  }, 450_000);
+
+  it('a probe that watches no maps, without metrics, runs until --duration or a signal (it exited 13 at once)', async () => {
+    // Nothing but the runner's own timer keeps such a run alive: when that timer and the
+    // --duration timer were unref'd, Node found the loop empty and exited 13 (unsettled await).
+    const args = [cli, 'run', fixture('attach.bpfel.o'), '--no-tty', '--no-metrics'];
+    const timed = spawnSync(process.execPath, [...args, '--duration', '300ms'], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+    expect({ status: timed.status, stderr: timed.stderr }).toEqual({ status: 0, stderr: expect.stringContaining('watching no maps') });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+    await new Promise<void>((res, rej) => {
+      child.stderr.on('data', (d) => (err += d) && err.includes('bee-ts: running') && res());
+      child.once('exit', (c) => rej(new Error(`exited ${c} before running: ${err}`)));
+    });
+    const ids = progIdsOf(child.pid!);
+    expect(ids.length).toBeGreaterThan(0);
+    // Still there once start-up is long over (an empty loop ends at once; give it real time).
+    await new Promise((res) => setTimeout(res, 500));
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(await progsLeft(ids)).toEqual([]);
   });
 
   it('SIGTERM, SIGHUP and SIGQUIT stop it like SIGINT: exit 0, its programs gone', async () => {
@@ -169,7 +198,7 @@ kill $F; echo $S`;
       const t = Date.now();
       expect(await r.stop(sig)).toBe(0);
       expect(Date.now() - t).toBeLessThan(2000);
-      for (const id of ids) expect(progExists(id)).toBe(false);
+      expect(await progsLeft(ids)).toEqual([]);
     }
   });
 

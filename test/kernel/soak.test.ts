@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cli, needKernel, root } from '../helpers.js';
-import { progExists, progIdsOf } from '../run-helper.js';
+import { progIdsOf, progsLeft } from '../run-helper.js';
 
 const skip = needKernel();
 
@@ -64,7 +64,7 @@ describe.skipIf(skip)('soak: flood, stalled stdout, scraper', () => {
     expect(Date.now() - t).toBeLessThan(2000);
     expect(end).toEqual({ code: 0, signal: null });
     expect(stderr).toMatch(/bee-ts: in total: print_opens: \d+ dropped at the output queue/);
-    for (const id of ids) expect(progExists(id)).toBe(false);
+    expect(await progsLeft(ids)).toEqual([]);
   });
 });
 

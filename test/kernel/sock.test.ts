@@ -11,7 +11,7 @@ import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
 import { linkInfo } from '../../src/syscall/info.js';
-import { fixture, needKernel } from '../helpers.js';
+import { fixture, needKernel, waitUntil } from '../helpers.js';
 
 const skip = needKernel();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -59,11 +59,13 @@ describe.skipIf(skip)('socket-side attach kinds', () => {
         using l = o.program('count_socket').attach({ socket: udpFd(rx.sock) });
         expect(l.kind).toBe('socket_filter');
         await sendUdp(rx.port, 3, payload);
+        await waitUntil(() => rx.got.length >= 3);
         expect(rx.got.map(String)).toEqual([String(payload), String(payload), String(payload)]);
         expect(o.globals.get('socket_hits')).toBe(3n);
         expect(o.globals.get('socket_bytes') as bigint).toBeGreaterThanOrEqual(BigInt(3 * payload.length));
       }
       await sendUdp(rx.port, 2, payload);
+      await waitUntil(() => rx.got.length >= 5);
       expect(rx.got.length).toBe(5);
       expect(o.globals.get('socket_hits')).toBe(3n); // detached: not counted
 
