@@ -4,7 +4,8 @@ import { errnoName, flattenLabels, goDuration, goFloat, ipv6, sortKeys } from '.
 import { FilterError, parseFilters, passes } from '../src/bee/filter.js';
 import { BeeMetrics } from '../src/bee/metrics.js';
 import { JsonLinesSink } from '../src/bee/runner.js';
-import { TuiSink } from '../src/bee/tui.js';
+import { MAX_EVENT_ROWS, TuiSink } from '../src/bee/tui.js';
+import { RunStats } from '../src/bee/stats.js';
 import { planWatches, WatchError } from '../src/bee/watch.js';
 import { parseObject } from '../src/loader/spec.js';
 import { readFixture } from './helpers.js';
@@ -139,5 +140,41 @@ describe('output', () => {
     expect(frame).toMatch(/│ 1\.2\.3\.4\s+│ 10\.0\.0\.1\s+│ 7\s+│/);
     expect(frame).toContain('Error: something broke');
     tui.stop();
+  });
+  it('the TUI counts the rows it drops (stderr summary and /metrics), reports in its footer, and skips frames a stalled terminal has not taken', async () => {
+    const w = planWatches(spec('bee_suffix.bpfel.o'));
+    const written: string[] = [];
+    const fakeOut = { columns: 120, rows: 30, writableNeedDrain: false, write: (s: string) => (written.push(s), true), on: () => fakeOut, isTTY: false } as unknown as NodeJS.WriteStream & { writableNeedDrain: boolean };
+    const fakeIn = { isTTY: false, on: () => fakeIn, off: () => fakeIn, pause: () => fakeIn } as unknown as NodeJS.ReadStream;
+    const stats = new RunStats();
+    const tui = new TuiSink(() => {}, fakeOut, fakeIn);
+    tui.useStats(stats);
+    tui.start(w, { file: 'probe.o' });
+    for (let i = 0; i < MAX_EVENT_ROWS + 250; i++) tui.event('events', {}, { pid: String(i) });
+    expect(stats.of('events').dropped.tui_rows).toBe(250);
+    const plain = () => tui.frame(400, 30).join('\n').replace(/\x1b\[[0-9;]*m/g, '');
+    expect(plain()).toContain(`events (print, ${MAX_EVENT_ROWS + 250} events, 250 dropped from view)`);
+    expect(await new BeeMetrics(w, { stats, processMetrics: false }).registry.metrics()).toContain('bee_ts_records_dropped_total{map="events",reason="tui_rows"} 250');
+    const line = stats.report('last 10s')!;
+    expect(line).toBe('bee-ts: last 10s: events: 250 dropped from the terminal view (it keeps the newest 1000 rows per map)');
+    tui.statsLine(line, false);
+    expect(plain()).toContain(line); // in the footer, not on stderr under the screen
+    // A terminal that stopped reading: no frame is queued behind the ones it has not taken.
+    fakeOut.writableNeedDrain = true;
+    const before = written.length;
+    tui.event('events', {}, { pid: 'x' });
+    await new Promise((r) => setTimeout(r, 350));
+    expect(written.length).toBe(before);
+    expect(tui.skippedFrames).toBeGreaterThan(0);
+    const err: string[] = [];
+    const orig = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
+    try {
+      tui.statsLine(stats.summary()!, true);
+      tui.stop();
+    } finally {
+      process.stderr.write = orig;
+    }
+    expect(err).toEqual(['bee-ts: in total: events: 251 dropped from the terminal view (it keeps the newest 1000 rows per map)\n']);
   });
 });

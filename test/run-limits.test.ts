@@ -160,22 +160,26 @@ describe('metrics stay bounded and shut down', () => {
     expect(t).toContain('bee_ts_records_total{map="print_events"} 9');
     expect(t).toMatch(/^process_resident_memory_bytes \d+/m);
   });
-  it("a perf reader's lost samples and a ring found full reach stderr and /metrics through the stats", async () => {
+  it("a perf reader's lost samples and a ring reader's full-ring sightings reach stderr and /metrics, each named for what it counts", async () => {
     const stats = new RunStats();
     const reader = { lost: 0, fullSeen: 0 };
     const st = stats.of('print_perf');
-    stats.refreshers.push(() => (st.dropped.perf_lost = reader.lost), () => (st.ringFull = reader.fullSeen));
+    stats.refreshers.push(() => (st.dropped.perf_lost = reader.lost), () => (st.ringFullSightings = reader.fullSeen));
     const m = new BeeMetrics([], { stats, processMetrics: false });
     reader.lost = 74;
     reader.fullSeen = 2;
     expect(await m.registry.metrics()).toContain('bee_ts_records_dropped_total{map="print_perf",reason="perf_lost"} 74');
-    expect(await m.registry.metrics()).toContain('bee_ts_ring_full_total{map="print_perf"} 2');
+    const page = await m.registry.metrics();
+    expect(page).toContain('bee_ts_ring_full_sightings_total{map="print_perf"} 2');
+    // Sightings are not drops: no record count claims them, and the HELP says who counts records.
+    expect(page).not.toMatch(/reason="ring_full"/);
+    expect(page).toMatch(/^# HELP bee_ts_ring_full_sightings_total bee-ts: drains that found a ring buffer full .*A count of sightings, not of lost records.*only the probe can count those/m);
     stats.refresh();
-    expect(stats.report('last 10s')).toBe('bee-ts: last 10s: print_perf: 74 lost in the kernel (perf buffer full), ring found full 2 times (the kernel drops what it cannot reserve)');
+    expect(stats.report('last 10s')).toBe('bee-ts: last 10s: print_perf: 74 lost in the kernel (perf buffer full), ring buffer found full at 2 drains (records the kernel could not reserve then are not counted here; only the probe can count them)');
     reader.lost = 80;
     stats.refresh();
     expect(stats.report('last 10s')).toBe('bee-ts: last 10s: print_perf: 6 lost in the kernel (perf buffer full)');
-    expect(stats.summary()).toBe('bee-ts: in total: print_perf: 80 lost in the kernel (perf buffer full), ring found full 2 times (the kernel drops what it cannot reserve)');
+    expect(stats.summary()).toBe('bee-ts: in total: print_perf: 80 lost in the kernel (perf buffer full), ring buffer found full at 2 drains (records the kernel could not reserve then are not counted here; only the probe can count them)');
   });
   it('close() ends even with a half-sent request in flight', async () => {
     const m = new BeeMetrics(w, { processMetrics: false });

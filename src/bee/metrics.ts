@@ -146,13 +146,13 @@ export class BeeMetrics {
       },
     });
     new client.Counter({
-      ...SELF_METRICS.ringFull,
+      ...SELF_METRICS.ringFullSightings,
       labelNames: ['map'],
       registers,
       collect() {
         this.reset();
         stats.refresh();
-        for (const [map, s] of stats.maps) this.inc({ map }, s.ringFull);
+        for (const [map, s] of stats.maps) this.inc({ map }, s.ringFullSightings);
       },
     });
     new client.Gauge({

@@ -12,24 +12,27 @@ export type DropReason =
   /** Shorter than the record's struct: cannot be decoded. */
   | 'short_record'
   /** The formatter threw on the record's bytes. */
-  | 'decode_error';
+  | 'decode_error'
+  /** TUI: the row left the map's table, which keeps the newest MAX_EVENT_ROWS (src/bee/tui.ts). */
+  | 'tui_rows';
 
-export const DROP_REASONS: readonly DropReason[] = ['output_queue', 'perf_lost', 'short_record', 'decode_error'];
+export const DROP_REASONS: readonly DropReason[] = ['output_queue', 'perf_lost', 'short_record', 'decode_error', 'tui_rows'];
 
 const DROP_TEXT: Record<DropReason, string> = {
   output_queue: 'dropped at the output queue (stdout too slow)',
   perf_lost: 'lost in the kernel (perf buffer full)',
   short_record: 'too short for their struct',
   decode_error: 'could not be decoded',
+  tui_rows: 'dropped from the terminal view (it keeps the newest 1000 rows per map)',
 };
 
 /** bee-ts's self-metrics: every name in one table. */
 export const SELF_METRICS = {
   records: { name: 'bee_ts_records_total', help: 'bee-ts: records read from a watched ring or perf buffer' },
-  dropped: { name: 'bee_ts_records_dropped_total', help: 'bee-ts: records read or announced by the kernel that did not reach the output, by reason (output_queue, perf_lost, short_record, decode_error)' },
-  ringFull: {
-    name: 'bee_ts_ring_full_total',
-    help: 'bee-ts: times the reader found a ring buffer full (the kernel drops records it cannot reserve then; the probe alone can count them)',
+  dropped: { name: 'bee_ts_records_dropped_total', help: 'bee-ts: records read or announced by the kernel that did not reach the output, by reason (output_queue, perf_lost, short_record, decode_error, tui_rows)' },
+  ringFullSightings: {
+    name: 'bee_ts_ring_full_sightings_total',
+    help: 'bee-ts: drains that found a ring buffer full (less free space than one record). A count of sightings, not of lost records: the kernel drops what it cannot reserve meanwhile, and only the probe can count those (failed bpf_ringbuf_reserve calls)',
   },
   queueBytes: { name: 'bee_ts_output_queue_bytes', help: 'bee-ts: bytes of JSON lines waiting for stdout' },
   seriesEvicted: { name: 'bee_ts_series_evicted_total', help: 'bee-ts: series removed from a metric to keep it under --max-series (oldest first)' },
@@ -42,22 +45,26 @@ export const SELF_METRICS = {
 export interface MapStats {
   records: number;
   dropped: Record<DropReason, number>;
-  ringFull: number;
+  /**
+   * Drains that found the ring full (RingBufReader.fullSeen). Not a number of records: what the
+   * kernel could not reserve meanwhile is lost without a trace in the ring; the probe alone can count it.
+   */
+  ringFullSightings: number;
 }
 
-const emptyDrops = (): Record<DropReason, number> => ({ output_queue: 0, perf_lost: 0, short_record: 0, decode_error: 0 });
+const emptyDrops = (): Record<DropReason, number> => ({ output_queue: 0, perf_lost: 0, short_record: 0, decode_error: 0, tui_rows: 0 });
 
 export class RunStats {
   readonly maps = new Map<string, MapStats>();
   /** Bytes queued for stdout now (set by the JSON sink). */
   queueBytes = 0;
-  /** Pull counts kept elsewhere (a reader's lost samples, its ring-full sightings). */
+  /** Pull counts kept elsewhere (a perf reader's lost samples, a ring reader's full-ring sightings). */
   readonly refreshers: (() => void)[] = [];
   private reported = new Map<string, MapStats>();
 
   of(map: string): MapStats {
     let s = this.maps.get(map);
-    if (!s) this.maps.set(map, (s = { records: 0, dropped: emptyDrops(), ringFull: 0 }));
+    if (!s) this.maps.set(map, (s = { records: 0, dropped: emptyDrops(), ringFullSightings: 0 }));
     return s;
   }
 
@@ -81,8 +88,8 @@ export class RunStats {
       const d = s.dropped[r] - (base?.dropped[r] ?? 0);
       if (d > 0) parts.push(`${d} ${DROP_TEXT[r]}`);
     }
-    const full = s.ringFull - (base?.ringFull ?? 0);
-    if (full > 0) parts.push(`ring found full ${full} time${full === 1 ? '' : 's'} (the kernel drops what it cannot reserve)`);
+    const full = s.ringFullSightings - (base?.ringFullSightings ?? 0);
+    if (full > 0) parts.push(`ring buffer found full at ${full} drain${full === 1 ? '' : 's'} (records the kernel could not reserve then are not counted here; only the probe can count them)`);
     return parts.length ? `${map}: ${parts.join(', ')}` : undefined;
   }
 
@@ -92,7 +99,7 @@ export class RunStats {
     for (const [map, s] of this.maps) {
       const d = RunStats.describe(map, s, this.reported.get(map));
       if (d) parts.push(d);
-      this.reported.set(map, { records: s.records, dropped: { ...s.dropped }, ringFull: s.ringFull });
+      this.reported.set(map, { records: s.records, dropped: { ...s.dropped }, ringFullSightings: s.ringFullSightings });
     }
     return parts.length ? `bee-ts: ${label}: ${parts.join('; ')}` : undefined;
   }

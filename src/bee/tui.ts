@@ -4,9 +4,11 @@
 // update in place and disappear with their kernel entry. Errors show in red at the bottom.
 import type { BeeValue } from './format.js';
 import type { PollEntry, Sink } from './runner.js';
+import type { RunStats } from './stats.js';
 import type { WatchedMap } from './watch.js';
 
-const MAX_EVENT_ROWS = 1000;
+/** Rows an events table keeps (the newest); older rows are dropped and counted (stats tui_rows). */
+export const MAX_EVENT_ROWS = 1000;
 const ESC = '\x1b[';
 
 interface Table {
@@ -16,6 +18,8 @@ interface Table {
   /** Hash rows by label-set id. */
   keyed?: Map<string, string[]>;
   events: number;
+  /** Rows dropped from this table to keep it at MAX_EVENT_ROWS. */
+  dropped: number;
 }
 
 const LOGO = [
@@ -36,6 +40,11 @@ export class TuiSink implements Sink {
   private dirty = false;
   private timer?: NodeJS.Timeout;
   private onKey?: (d: Buffer) => void;
+  private stats?: RunStats;
+  /** Frames not drawn because the terminal had not taken the previous ones yet. */
+  skippedFrames = 0;
+  /** The run's final drop summary: printed to stderr once the screen is restored. */
+  private summary?: string;
 
   constructor(
     private readonly quit: () => void,
@@ -52,6 +61,7 @@ export class TuiSink implements Sink {
       rows: [],
       keyed: w.kind === 'poll' ? new Map() : undefined,
       events: 0,
+      dropped: 0,
     }));
     this.out.write(`${ESC}?1049h${ESC}?25l`);
     if (this.input.isTTY) {
@@ -85,7 +95,12 @@ export class TuiSink implements Sink {
     const t = this.tables.find((x) => x.w.name === map);
     if (!t) return;
     t.rows.push(t.columns.map((c) => labels[c] ?? ''));
-    if (t.rows.length > MAX_EVENT_ROWS) t.rows.splice(0, t.rows.length - MAX_EVENT_ROWS);
+    if (t.rows.length > MAX_EVENT_ROWS) {
+      const n = t.rows.length - MAX_EVENT_ROWS;
+      t.rows.splice(0, n);
+      t.dropped += n;
+      this.stats?.drop(map, 'tui_rows', n);
+    }
     t.events++;
     this.dirty = true;
   }
@@ -103,6 +118,16 @@ export class TuiSink implements Sink {
     for (const id of [...t.keyed.keys()]) if (!seen.has(id)) t.keyed.delete(id);
     t.rows = [...t.keyed.values()];
     this.dirty = true;
+  }
+
+  useStats(stats: RunStats): void {
+    this.stats = stats;
+  }
+
+  /** Drop reports go to the footer while the screen is ours (stderr would tear it), the final one to stderr after. */
+  statsLine(line: string, final: boolean): void {
+    if (final) this.summary = line;
+    else this.info(line);
   }
 
   info(m: string): void {
@@ -128,7 +153,7 @@ export class TuiSink implements Sink {
       clip(
         this.tables
           .map((t, i) => {
-            const label = ` ${t.w.name} (${t.w.role}, ${t.w.kind === 'poll' ? `${t.rows.length} keys` : `${t.events} events`}) `;
+            const label = ` ${t.w.name} (${t.w.role}, ${t.w.kind === 'poll' ? `${t.rows.length} keys` : `${t.events} events${t.dropped ? `, ${t.dropped} dropped from view` : ''}`}) `;
             return i === this.focus ? `${ESC}7m${label}${ESC}0m` : label;
           })
           .join('|'),
@@ -156,6 +181,13 @@ export class TuiSink implements Sink {
   }
 
   private render(): void {
+    // A terminal that stopped reading (Ctrl-S, a stalled ssh) must not make frames pile up in
+    // memory: skip while stdout holds unwritten bytes; the next frame shows the newest state.
+    if (this.out.writableNeedDrain) {
+      this.dirty = true;
+      this.skippedFrames++;
+      return;
+    }
     this.dirty = false;
     this.out.write(`${ESC}H${ESC}2J${this.frame().join('\n')}`);
   }
@@ -169,5 +201,6 @@ export class TuiSink implements Sink {
     }
     this.out.write(`${ESC}?25h${ESC}?1049l`);
     for (const e of this.errors) process.stderr.write(`Error: ${e}\n`);
+    if (this.summary) process.stderr.write(`${this.summary}\n`);
   }
 }
