@@ -327,6 +327,17 @@ export function buildProgram(): Command {
     .option('-j, --json', 'print JSON')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await import('./mapops.js')).mapFreezeCmd(args, !!o.json)));
   map
+    .command('event_pipe')
+    .description("print what programs write to a perf event array (bpf_perf_event_output) until Ctrl-C, like bpftool: map event_pipe MAP [cpu N index M]; -j: a JSON array of {type, cpu, index, timestamp, data}")
+    .argument('<args...>')
+    .option('-j, --json', 'print JSON')
+    .action((args: string[], o: { json?: boolean }) =>
+      kernel(o.json, async () => {
+        if (o.json) globals.json = true;
+        await (await import('./event-pipe.js')).mapEventPipe(args);
+      }),
+    );
+  map
     .command('pin')
     .description('pin a map: map pin MAP FILE')
     .argument('<args...>')

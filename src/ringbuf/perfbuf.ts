@@ -11,7 +11,7 @@ import { MapType } from '../syscall/constants.js';
 import { BpfError } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { Mapping } from '../syscall/mapping.js';
-import { ioctl, PERF_COUNT_SW_BPF_OUTPUT, PERF_EVENT_IOC_ENABLE, PERF_SAMPLE_RAW, PERF_TYPE_SOFTWARE, perfEventOpen } from '../syscall/perf.js';
+import { ioctl, PERF_COUNT_SW_BPF_OUTPUT, PERF_EVENT_IOC_ENABLE, PERF_SAMPLE_RAW, PERF_SAMPLE_TIME, PERF_TYPE_SOFTWARE, perfEventOpen } from '../syscall/perf.js';
 import { type Pollable, Poller } from './poller.js';
 
 const PERF_RECORD_LOST = 2;
@@ -23,6 +23,28 @@ export interface PerfBufOptions {
   /** Wake the reader after this many samples (default 1). */
   wakeupEvents?: number;
   valueTypeId?: number;
+  /** Also take each sample's time (PERF_SAMPLE_TIME), as bpftool's `map event_pipe` does. */
+  sampleTime?: boolean;
+  /** Only these CPUs, each at its own map key (default: every possible CPU, at key = cpu). */
+  cpus?: { cpu: number; key: number }[];
+}
+
+/** One record of a CPU ring, as `onEvent` hands it over (data copied out of the ring). */
+export interface PerfEvent {
+  /** PERF_RECORD_SAMPLE (9), PERF_RECORD_LOST (2), or another record type. */
+  type: number;
+  cpu: number;
+  /** The map key the CPU's ring is stored at. */
+  key: number;
+  /** The record's size, header included. */
+  size: number;
+  /** SAMPLE with `sampleTime`: the sample's time (ns, CLOCK_MONOTONIC). */
+  time?: bigint;
+  /** SAMPLE: the raw bytes (as the kernel padded them to 8-byte alignment). */
+  data?: Uint8Array;
+  /** LOST: the event id and how many samples were lost. */
+  lostId?: bigint;
+  lost?: bigint;
 }
 
 class CpuRing implements Pollable {
@@ -38,6 +60,7 @@ class CpuRing implements Pollable {
 
   constructor(
     readonly cpu: number,
+    readonly key: number,
     readonly fd: Fd,
     pages: number,
     private readonly owner: PerfBufReader,
@@ -75,12 +98,25 @@ class CpuRing implements Pollable {
       const recSize = hdr.view.getUint16(hdr.off + 6, true);
       if (recSize < 8) break;
       const rec = this.contiguous(off, recSize);
-      if (type === PERF_RECORD_SAMPLE) {
-        const len = rec.view.getUint32(rec.off + 8, true);
-        fn(rec.view, rec.off + 12, Math.min(len, recSize - 12));
+      const at = this.owner.sampleTime ? 8 : 0; // the u64 time comes before the raw data
+      const hook = this.owner.eventHook;
+      if (type === PERF_RECORD_LOST && recSize >= 24) this.owner.lost += Number(rec.view.getBigUint64(rec.off + 16, true));
+      if (hook) {
+        const e: PerfEvent = { type, cpu: this.cpu, key: this.key, size: recSize };
+        if (type === PERF_RECORD_SAMPLE && recSize >= 12 + at) {
+          if (at) e.time = rec.view.getBigUint64(rec.off + 8, true);
+          const len = Math.min(rec.view.getUint32(rec.off + 8 + at, true), recSize - 12 - at);
+          e.data = new Uint8Array(rec.view.buffer.slice(rec.view.byteOffset + rec.off + 12 + at, rec.view.byteOffset + rec.off + 12 + at + len));
+          n++;
+        } else if (type === PERF_RECORD_LOST && recSize >= 24) {
+          e.lostId = rec.view.getBigUint64(rec.off + 8, true);
+          e.lost = rec.view.getBigUint64(rec.off + 16, true);
+        }
+        hook(e);
+      } else if (type === PERF_RECORD_SAMPLE) {
+        const len = rec.view.getUint32(rec.off + 8 + at, true);
+        fn(rec.view, rec.off + 12 + at, Math.min(len, recSize - 12 - at));
         n++;
-      } else if (type === PERF_RECORD_LOST) {
-        this.owner.lost += Number(rec.view.getBigUint64(rec.off + 16, true));
       }
       tail += recSize;
       if (this.closed) return n;
@@ -114,6 +150,9 @@ export class PerfBufReader implements Disposable {
   private handler?: (view: DataView, off: number, len: number) => void;
   /** Samples the kernel reported as lost (ring full). */
   lost = 0;
+  /** Internal: every record to `onEvent`'s handler instead of samples to `onRaw`'s. */
+  eventHook?: (e: PerfEvent) => void;
+  readonly sampleTime: boolean;
   delivered = 0;
   closed = false;
 
@@ -124,19 +163,22 @@ export class PerfBufReader implements Disposable {
     if (map.type !== MapType.PERF_EVENT_ARRAY) throw new Error(`map '${map.name}' is ${map.typeName}, not a perf event array`);
     const pages = opts.pages ?? 64;
     if (pages & (pages - 1)) throw new Error('perf buffer pages must be a power of two');
+    this.sampleTime = !!opts.sampleTime;
+    const sampleType = BigInt(PERF_SAMPLE_RAW | (opts.sampleTime ? PERF_SAMPLE_TIME : 0));
     const ncpu = Math.min(sys().numPossibleCpus(), map.maxEntries);
+    const targets = opts.cpus ?? Array.from({ length: ncpu }, (_, cpu) => ({ cpu, key: cpu }));
     try {
-      for (let cpu = 0; cpu < ncpu; cpu++) {
+      for (const { cpu, key } of targets) {
         let fd: Fd;
         try {
-          fd = perfEventOpen({ type: PERF_TYPE_SOFTWARE, config: BigInt(PERF_COUNT_SW_BPF_OUTPUT), sampleType: BigInt(PERF_SAMPLE_RAW), samplePeriod: 1n, wakeupEvents: opts.wakeupEvents ?? 1 }, -1, cpu, `perf buffer '${map.name}' cpu ${cpu}`);
+          fd = perfEventOpen({ type: PERF_TYPE_SOFTWARE, config: BigInt(PERF_COUNT_SW_BPF_OUTPUT), sampleType, samplePeriod: 1n, wakeupEvents: opts.wakeupEvents ?? 1 }, -1, cpu, `perf buffer '${map.name}' cpu ${cpu}`);
         } catch (e) {
-          if (e instanceof BpfError && e.errno === 19) continue; // offline CPU
+          if (!opts.cpus && e instanceof BpfError && e.errno === 19) continue; // offline CPU
           throw e;
         }
-        const ring = new CpuRing(cpu, fd, pages, this);
+        const ring = new CpuRing(cpu, key, fd, pages, this);
         this.rings.push(ring);
-        map.update(cpu, fd.value);
+        map.update(key, fd.value);
         ioctl(fd, PERF_EVENT_IOC_ENABLE, 0, `perf buffer cpu ${cpu}`);
       }
     } catch (e) {
@@ -148,7 +190,7 @@ export class PerfBufReader implements Disposable {
   }
 
   get active(): boolean {
-    return !this.closed && this.handler !== undefined;
+    return !this.closed && (this.handler !== undefined || this.eventHook !== undefined);
   }
 
   /** Internal: the current handler, counted. */
@@ -173,6 +215,13 @@ export class PerfBufReader implements Disposable {
 
   onRaw(fn: (view: DataView, off: number, len: number) => void): this {
     this.handler = fn;
+    for (const r of this.rings) Poller.get().add(r);
+    return this;
+  }
+
+  /** Every record as it comes (samples with their CPU, key and time; lost-sample reports), from the poller. */
+  onEvent(fn: (e: PerfEvent) => void): this {
+    this.eventHook = fn;
     for (const r of this.rings) Poller.get().add(r);
     return this;
   }

@@ -10,6 +10,7 @@ export const PERF_TYPE_SOFTWARE = 1;
 export const PERF_TYPE_TRACEPOINT = 2;
 export const PERF_COUNT_SW_CPU_CLOCK = 0;
 export const PERF_COUNT_SW_BPF_OUTPUT = 10;
+export const PERF_SAMPLE_TIME = 1 << 2;
 export const PERF_SAMPLE_RAW = 1 << 10;
 export const PERF_FLAG_FD_CLOEXEC = 1 << 3;
 export const PERF_EVENT_IOC_ENABLE = 0x2400;
