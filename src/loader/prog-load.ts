@@ -81,6 +81,19 @@ function explainPoison(log: string, ctx: LoadContext): string | undefined {
   return undefined;
 }
 
+/**
+ * EPERM with a verifier log that checked no instruction: the verifier itself refused the program
+ * type or attach target before looking at the code (as it refuses libbpf's load of the same
+ * object): a restriction of this kernel, not a fault of the program or of bee-ts. Without a log
+ * the refusal came before the verifier ran (the default hint: lockdown, capabilities, ...).
+ */
+export function refusedBeforeVerifying(logBuf: Uint8Array, section: string): string | undefined {
+  const z = logBuf.indexOf(0);
+  const log = Buffer.from(logBuf.subarray(0, z < 0 ? logBuf.length : z)).toString('utf8');
+  if (!/^processed 0 insns/m.test(log)) return undefined;
+  return `this kernel refused '${section}' before verifying a single instruction (verifier log: "${log.trim().split('\n').at(-1)}"): a restriction of this kernel on the program type or attach target, not the program's code; libbpf's load is refused the same way`;
+}
+
 export function loadProgram(attr: ProgLoadAttr, ctx: LoadContext): Fd {
   const first = progLoadRaw({ ...attr, logLevel: 0, logBuf: undefined });
   if (first.fd >= 0) return new Fd(first.fd, `prog ${ctx.program}`);
@@ -88,9 +101,10 @@ export function loadProgram(attr: ProgLoadAttr, ctx: LoadContext): Fd {
   // Permission problems get no verifier log: say so directly. (EACCES is the verifier's own
   // "invalid access" answer, so only EPERM counts here.)
   if (errno === EPERM) {
-    const retry = progLoadRaw({ ...attr, logLevel: 1, logBuf: new Uint8Array(4096) });
+    const logBuf = new Uint8Array(4096);
+    const retry = progLoadRaw({ ...attr, logLevel: 1, logBuf });
     if (retry.fd >= 0) return new Fd(retry.fd, `prog ${ctx.program}`);
-    throw new BpfError('BPF_PROG_LOAD', errno, `program '${ctx.program}' (section ${ctx.section})`);
+    throw new BpfError('BPF_PROG_LOAD', errno, `program '${ctx.program}' (section ${ctx.section})`, refusedBeforeVerifying(logBuf, ctx.section));
   }
   let size = LOG_START;
   let log = '';

@@ -2,7 +2,7 @@
 // test created, per-process task iterators, the async iterator, and `bee-ts iter pin` next to
 // `bpftool iter pin` on the same object.
 import '../../src/syscall/native.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IterLink } from '../../src/link/iter.js';
@@ -11,6 +11,7 @@ import { BpfObject } from '../../src/loader/object.js';
 import { MapType } from '../../src/syscall/constants.js';
 import { mapInfo } from '../../src/syscall/info.js';
 import { fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
+import { expectedElemLines, walkMapElems } from '../iter-elem.js';
 
 const skip = needKernel();
 const skipCli = skip ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
@@ -51,6 +52,28 @@ describe.skipIf(skip)('BPF iterators', () => {
     expect(lines(l.read())).toContain(`${id} ${name}`);
     m.close();
     expect(lines(l.read())).not.toContain(`${id} ${name}`);
+  });
+
+  it.skipIf(skipCli)('iter/bpf_map_elem walks the map the link names where the kernel allows it; where it refuses the target (this 6.18 host), the error says the kernel refused it before verifying any instruction, and libbpf (bpftool prog load) is refused alike', () => {
+    let err: unknown;
+    try {
+      expect(walkMapElems()).toEqual(expectedElemLines());
+      return;
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe('EPERM');
+    expect((err as Error).message).toMatch(/program 'dump_elem' \(section iter\/bpf_map_elem\): BPF_PROG_LOAD: EPERM/);
+    expect((err as Error).message).toMatch(/this kernel refused 'iter\/bpf_map_elem' before verifying a single instruction \(verifier log: "processed 0 insns.*not the program's code/);
+    const pin = `/sys/fs/bpf/bee_iter_elem_${process.pid}`;
+    try {
+      const r = spawnSync('bpftool', ['-d', 'prog', 'load', fixture('iter_elem.bpfel.o'), pin], { encoding: 'utf8' });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/prog 'dump_elem': BPF program load failed: Operation not permitted/);
+      expect(r.stderr).toMatch(/processed 0 insns/);
+    } finally {
+      fs.rmSync(pin, { force: true });
+    }
   });
 
   it.skipIf(skipCli)('bee-ts iter pin OBJ PATH pins the first program as bpftool iter pin does; reading the pin walks it', () => {

@@ -13,6 +13,7 @@ import { BpfObject } from '../../src/loader/object.js';
 import { linkFeatures } from '../../src/syscall/features.js';
 import { ifinfomsg, RTM_NEWLINK, RtNetlink, strAttr } from '../../src/syscall/netlink.js';
 import { fixture, need, needKernel } from '../helpers.js';
+import { expectedElemLines, walkMapElems } from '../iter-elem.js';
 
 const skip = needKernel() ?? need(process.env.BEE_IN_VM === '1', 'VM-only tests: run `npm run test:vm`');
 const getppid = koffi.load('libc.so.6').func('int getppid()');
@@ -114,6 +115,10 @@ describe.skipIf(skip)('attach kinds in the VM', () => {
     expect(o.globals.get('sys_entries')).toBe(4n);
     expect(o.globals.get('sys_returns')).toBe(4n);
     expect(o.globals.get('sys_last_ret')).toBe(BigInt(process.ppid));
+  });
+
+  it('iter/bpf_map_elem walks the hash map the link names: one line per element, key and value', () => {
+    expect(walkMapElems()).toEqual(expectedElemLines());
   });
 
   it('uprobe.session fires from 6.13 and is refused naming 6.13 before', () => {
