@@ -9,6 +9,8 @@
 // Plan (against kernel BTF): the kernel struct `S`, its map value type `bpf_struct_ops_S` (whose
 // `data` member holds an S), each program's attach BTF id (S) and expected attach type (the
 // kernel member index), and the value image with every non-function member copied across.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Btf } from '../btf/btf.js';
 import { BeeTsError } from '../errors.js';
 import { BtfKind, type CompositeType } from '../btf/types.js';
@@ -115,8 +117,36 @@ function isZero(b: Uint8Array): boolean {
   return b.every((x) => x === 0);
 }
 
+/**
+ * The loaded kernel module whose BTF defines `bpf_struct_ops_<typeName>` (its name under
+ * /sys/kernel/btf), found by the type's name in each module's string section; undefined if none.
+ */
+export function structOpsModule(typeName: string, dir = '/sys/kernel/btf'): string | undefined {
+  const needle = Buffer.from(`\0bpf_struct_ops_${typeName}\0`);
+  let mods: string[];
+  try {
+    mods = fs.readdirSync(dir).filter((m) => m !== 'vmlinux');
+  } catch {
+    return undefined;
+  }
+  for (const m of mods) {
+    try {
+      if (fs.readFileSync(path.join(dir, m)).includes(needle)) return m;
+    } catch {
+      /* a module unloaded meanwhile */
+    }
+  }
+  return undefined;
+}
+
 /** Resolve every struct_ops map of an object against kernel BTF (vmlinux). */
-export function planStructOps(maps: readonly StructOpsMap[], localBtf: Btf, kernel: Btf | undefined, file: string): { plans: Map<string, StructOpsPlan>; programs: Map<string, ProgramTarget> } {
+export function planStructOps(
+  maps: readonly StructOpsMap[],
+  localBtf: Btf,
+  kernel: Btf | undefined,
+  file: string,
+  moduleOf: (typeName: string) => string | undefined = structOpsModule,
+): { plans: Map<string, StructOpsPlan>; programs: Map<string, ProgramTarget> } {
   const plans = new Map<string, StructOpsPlan>();
   const programs = new Map<string, ProgramTarget>();
   for (const m of maps) {
@@ -125,6 +155,15 @@ export function planStructOps(maps: readonly StructOpsMap[], localBtf: Btf, kern
     if (!kernel) throw new StructOpsError(file, m.name, 'needs kernel BTF (/sys/kernel/btf/vmlinux)');
     const kt = kernel.find(so.typeName, BtfKind.Struct) as CompositeType | undefined;
     const vt = kernel.find(`bpf_struct_ops_${so.typeName}`, BtfKind.Struct) as CompositeType | undefined;
+    if (!kt || !vt) {
+      const mod = moduleOf(so.typeName);
+      if (mod)
+        throw new StructOpsError(
+          file,
+          m.name,
+          `struct_ops type '${so.typeName}' is defined by kernel module '${mod}' (bpf_struct_ops_${so.typeName} is in /sys/kernel/btf/${mod}, not in vmlinux): bee-ts registers vmlinux struct_ops types only; a module's type needs the map and programs created against the module's BTF object (BPF_F_VTYPE_BTF_OBJ_FD, Linux 6.9+), which bee-ts does not implement`,
+        );
+    }
     if (!kt || !vt)
       throw new StructOpsError(file, m.name, `this kernel has no struct_ops type '${so.typeName}' (no bpf_struct_ops_${so.typeName} in vmlinux BTF: the subsystem is missing, in a module, or older than its BPF support)`);
     const dataMember = vt.members.find((x) => x.name === 'data');

@@ -8,7 +8,8 @@ import net from 'node:net';
 import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
-import { StructOpsError } from '../../src/loader/struct-ops.js';
+import { planStructOps, StructOpsError, structOpsModule } from '../../src/loader/struct-ops.js';
+import { vmlinuxBtf } from '../../src/loader/btf-files.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
@@ -134,6 +135,27 @@ describe.skipIf(skip)('struct_ops on the real kernel', () => {
     o.spec.maps.find((m) => m.name === 'bee_cc')!.structOps!.typeName = 'no_such_ops';
     expect(() => o.load()).toThrow(StructOpsError);
     expect(() => o.load()).toThrow(/no struct_ops type 'no_such_ops'/);
+  });
+
+  it("a struct_ops type a kernel module defines is refused naming the module and what it would need", () => {
+    // The module is found by its BTF's strings (here a stand-in /sys/kernel/btf with one module).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-modbtf-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'vmlinux'), '\0bpf_struct_ops_vm_ops\0');
+      fs.writeFileSync(path.join(dir, 'bee_mod'), Buffer.from('\0x\0bpf_struct_ops_bee_mod_ops\0y\0'));
+      expect(structOpsModule('bee_mod_ops', dir)).toBe('bee_mod');
+      expect(structOpsModule('vm_ops', dir)).toBeUndefined(); // vmlinux is not a module
+      expect(structOpsModule('bee_mod', dir)).toBeUndefined(); // whole names only
+    } finally {
+      fs.rmSync(dir, { recursive: true });
+    }
+    const o = BpfObject.open(fixture('struct_ops.bpfel.o'));
+    const maps = o.spec.maps.map((m) => (m.name === 'bee_cc' ? { ...m, structOps: { ...m.structOps!, typeName: 'bee_mod_ops' } } : m));
+    expect(() => planStructOps(maps, o.spec.btf!, vmlinuxBtf(), 'x.o', (t) => (t === 'bee_mod_ops' ? 'bee_mod' : undefined))).toThrow(
+      /struct_ops type 'bee_mod_ops' is defined by kernel module 'bee_mod' .*bee-ts registers vmlinux struct_ops types only.*BPF_F_VTYPE_BTF_OBJ_FD, Linux 6.9\+/,
+    );
+    // tcp_congestion_ops is vmlinux's own: no module BTF defines it.
+    expect(structOpsModule('tcp_congestion_ops')).toBeUndefined();
   });
 });
 
