@@ -13,7 +13,7 @@ import { BpfMap } from '../maps/map.js';
 import { PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { Mapping } from '../syscall/mapping.js';
 import { objGet, objPin, progBindMap, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
-import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
+import { AttachType, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
 import { btfFeatures } from './btf-features.js';
@@ -258,12 +258,15 @@ export class Globals {
 /**
  * A program the verifier refused because this kernel lacks its kind: the error says which kind and
  * from which kernel. uprobe.session before 6.13: 6.10-6.12 have bpf_session_is_return for kprobe
- * sessions only, so the program is refused at load, not at attach.
+ * sessions only, so the program is refused at load, not at attach. fsession before 7.0: the
+ * attach type is unknown.
  */
 function refuseMissingKind(p: ProgramSpec, load: () => Fd): Fd {
   try {
     return load();
   } catch (e) {
+    if (p.expectedAttachType === AttachType.TRACE_FSESSION && e instanceof BpfError && linuxKernelVersion() < 7 << 16)
+      throw new NotSupportedError('fsession programs (BPF_TRACE_FSESSION)', '7.0', sys().uname().release, `program '${p.name}': use an fentry and an fexit program`, { cause: e });
     if (p.attach === 'uprobe.session' && e instanceof BpfError) {
       let have = true;
       try {

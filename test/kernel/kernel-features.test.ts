@@ -66,6 +66,20 @@ describe.skipIf(skip)('attach kinds that need kernel features', () => {
     expect(() => o.program('on_sys_return').attach()).toThrow(/cannot attach kretprobe __x64_sys_getppid: this kernel has no kprobes/);
   });
 
+  it('fsession: events from 7.0; before, the load names BPF_TRACE_FSESSION and 7.0', () => {
+    const [major] = kernelVersion();
+    using o = BpfObject.open(fixture('fsession.bpfel.o'));
+    if (major < 7) {
+      expect(() => o.load()).toThrow(NotSupportedError);
+      expect(() => o.load()).toThrow(/fsession programs \(BPF_TRACE_FSESSION\) needs Linux 7.0 or later \(this is .*\): program 'on_file_open': use an fentry and an fexit program/);
+      return;
+    }
+    o.load();
+    using _l = o.program('on_file_open').attach();
+    for (let i = 0; i < 3; i++) fs.closeSync(fs.openSync('/proc/self/stat', 'r'));
+    expect(o.globals.get('fsession_hits') as bigint).toBeGreaterThanOrEqual(6n); // entry and exit
+  });
+
   it('the uprobe.session feature probe agrees with the kernel version (6.13+)', () => {
     const [major, minor] = kernelVersion();
     expect(linkFeatures.uprobeSession()).toBe(major > 6 || (major === 6 && minor >= 13));
