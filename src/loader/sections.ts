@@ -103,7 +103,7 @@ export const SECTION_DEFS = [
   def('freplace+', P.EXT, tracingHook, undefined, SEC_ATTACH_BTF),
   def('lsm+', P.LSM, lsmHook, A.LSM_MAC, SEC_ATTACH_BTF),
   def('lsm.s+', P.LSM, lsmHook, A.LSM_MAC, SEC_ATTACH_BTF | SEC_SLEEPABLE),
-  def('lsm_cgroup+', P.LSM, noAttach, A.LSM_CGROUP, SEC_ATTACH_BTF),
+  def('lsm_cgroup+', P.LSM, cgroupHook, A.LSM_CGROUP, SEC_ATTACH_BTF),
   def('iter+', P.TRACING, iterHook, A.TRACE_ITER, SEC_ATTACH_BTF),
   def('iter.s+', P.TRACING, iterHook, A.TRACE_ITER, SEC_ATTACH_BTF | SEC_SLEEPABLE),
   def('syscall', P.SYSCALL, noAttach, undefined, SEC_SLEEPABLE),
