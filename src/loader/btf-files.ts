@@ -1,9 +1,11 @@
 // BTF from files: raw BTF (/sys/kernel/btf/*) or an ELF's .BTF section, and the running kernel's
-// vmlinux BTF parsed once per process (CO-RE, ksyms, BTF of kernel objects, module bases).
+// vmlinux BTF parsed once per process (CO-RE, ksyms, BTF of kernel objects, module bases), and the
+// CO-RE targets: vmlinux (or a given file) and the modules' split BTF, each parsed once.
 import fs from 'node:fs';
 import { type Btf, parseBtf } from '../btf/btf.js';
 import { parseElf } from '../elf/reader.js';
 import { readInputFile } from '../syscall/files.js';
+import type { CoreTargets } from './core.js';
 
 export const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 
@@ -41,4 +43,43 @@ export function readBtfFile(path: string, base?: Btf): Btf {
     if (k) return k;
   }
   return parseBtf(bytes, { file: path, base });
+}
+
+// ---- kernel BTF for CO-RE, cached per process ----
+
+const moduleCache = new Map<string, Btf | null>();
+
+/** The CO-RE/ksym target: the running kernel's BTF, or a user-given file (e.g. BTFHub). */
+export function kernelBtf(file = VMLINUX_BTF): Btf | undefined {
+  return file === VMLINUX_BTF ? vmlinuxBtf() : readBtfFile(file);
+}
+
+export function coreTargets(btfPath?: string): CoreTargets {
+  return {
+    *btfs() {
+      const base = btfPath ? kernelBtf(btfPath) : kernelBtf();
+      if (!base) return;
+      yield { name: 'vmlinux', btf: base };
+      if (btfPath) return;
+      // Modules, lazily; a broken module BTF is skipped rather than fatal.
+      let mods: string[] = [];
+      try {
+        mods = fs.readdirSync('/sys/kernel/btf').filter((m) => m !== 'vmlinux');
+      } catch {
+        return;
+      }
+      for (const m of mods) {
+        let b = moduleCache.get(m);
+        if (b === undefined) {
+          try {
+            b = readBtfFile(`/sys/kernel/btf/${m}`, base);
+          } catch {
+            b = null;
+          }
+          moduleCache.set(m, b);
+        }
+        if (b) yield { name: m, btf: b };
+      }
+    },
+  };
 }

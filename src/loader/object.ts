@@ -2,10 +2,9 @@
 // filled, .rodata frozen, pins reused or created), then each program: flatten its subprograms,
 // apply map/data/call/callback/extern relocations and CO-RE, load with readable errors. If
 // anything fails, everything created so far is closed and new pins are removed.
-import { BeeTsError, NotSupportedError } from '../errors.js';
+import { NotSupportedError } from '../errors.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
 import { type Codec, CodecError, compileCodec } from '../maps/codec.js';
 import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
@@ -17,32 +16,27 @@ import { AttachType, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_X
 import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
 import { btfFeatures } from './btf-features.js';
-import { readBtfFile, VMLINUX_BTF, vmlinuxBtf } from './btf-files.js';
+import { kernelBtf } from './btf-files.js';
 import { haveMmapableArrays, linkFeatures } from '../syscall/features.js';
-import { type CandidateCache, type CoreResult, type CoreTargets, patchInsn, POISON_HELPER, resolveCoreRelo } from './core.js';
-import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, InsnBuffer } from './insn.js';
-import { kallsymsAddress, kconfigValue, linuxKernelVersion } from './kconfig.js';
-import { loadProgram, type PoisonNote, type SourceLine } from './prog-load.js';
+import type { CandidateCache } from './core.js';
+import { kconfigValue, linuxKernelVersion } from './kconfig.js';
+import { loadProgram } from './prog-load.js';
+import { type AssembledProgram, assembleProgram, type CoreRelocationReport } from './assemble.js';
+import { LoadError } from './load-error.js';
 import { type AttachOptions, SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS, sectionHook } from './sections.js';
 import { targetProgramFuncId } from './attach-target.js';
 import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
 import { attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
 import { OpenMap, OpenProgram, type OpenState } from './open-api.js';
-import { type DataSectionSpec, dataMapName, type FunctionSpec, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
+import { type DataSectionSpec, dataMapName, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
 import { BpfError, EINVAL } from '../syscall/errno.js';
 import { mapTraits } from '../syscall/map-traits.js';
 
-export class LoadError extends BeeTsError {
-  constructor(
-    readonly file: string,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super('LOAD', `${file}: ${message}`, options);
-  }
-}
+export { LoadError } from './load-error.js';
+export { kernelBtf } from './btf-files.js';
+export type { CoreRelocationReport } from './assemble.js';
 
 export interface OpenOptions {
   /**
@@ -65,65 +59,6 @@ export interface OpenOptions {
   /** Called for every CO-RE relocation as it is resolved (libbpf's debug log in structured form). */
   onCoreRelocation?: (r: CoreRelocationReport) => void;
 }
-
-/** One resolved CO-RE relocation: where it is and what was patched in. */
-export interface CoreRelocationReport {
-  /** The program being assembled and the function (program or subprogram) holding the instruction. */
-  program: string;
-  function: string;
-  /** Instruction index inside `function`. */
-  insn: number;
-  /** Human form, e.g. `byte_off struct task_struct.pid`. */
-  description: string;
-  poison: boolean;
-  /** The value the instruction carried (computed on local types) and the one patched in. */
-  origValue: number | bigint;
-  value: number | bigint;
-  /** A load's new memory size in bytes when it changes; otherwise undefined. */
-  memSize?: number;
-  reason?: string;
-}
-
-// ---- kernel BTF for CO-RE, cached per process ----
-
-const moduleCache = new Map<string, Btf | null>();
-
-/** The CO-RE/ksym target: the running kernel's BTF, or a user-given file (e.g. BTFHub). */
-export function kernelBtf(file = VMLINUX_BTF): Btf | undefined {
-  return file === VMLINUX_BTF ? vmlinuxBtf() : readBtfFile(file);
-}
-
-function coreTargets(btfPath?: string): CoreTargets {
-  return {
-    *btfs() {
-      const base = btfPath ? kernelBtf(btfPath) : kernelBtf();
-      if (!base) return;
-      yield { name: 'vmlinux', btf: base };
-      if (btfPath) return;
-      // Modules, lazily; a broken module BTF is skipped rather than fatal.
-      let mods: string[] = [];
-      try {
-        mods = fs.readdirSync('/sys/kernel/btf').filter((m) => m !== 'vmlinux');
-      } catch {
-        return;
-      }
-      for (const m of mods) {
-        let b = moduleCache.get(m);
-        if (b === undefined) {
-          try {
-            b = readBtfFile(`/sys/kernel/btf/${m}`, base);
-          } catch {
-            b = null;
-          }
-          moduleCache.set(m, b);
-        }
-        if (b) yield { name: m, btf: b };
-      }
-    },
-  };
-}
-
-
 
 // Which zero sizes are normal for a map type: src/syscall/map-traits.ts.
 
@@ -254,7 +189,6 @@ export class Globals {
   }
 }
 
-
 /**
  * A program the verifier refused because this kernel lacks its kind: the error says which kind and
  * from which kernel. uprobe.session before 6.13: 6.10-6.12 have bpf_session_is_return for kprobe
@@ -329,7 +263,6 @@ export class BpfObject implements Disposable, OpenState {
     if (!p) throw new LoadError(this.file, `no program '${name}' (have: ${this.spec.programs.map((x) => x.name).join(', ') || 'none'})`);
     return new OpenProgram(this, p);
   }
-
 
   static open(file: string, opts: OpenOptions = {}): BpfObject {
     let bytes: Buffer;
@@ -569,175 +502,10 @@ export class BpfObject implements Disposable, OpenState {
     }
   }
 
-  private findFunction(section: string, insn: number): FunctionSpec | undefined {
-    return this.spec.functions.find((f) => f.section === section && insn >= f.sectionOffset && insn < f.sectionOffset + f.insns.length / 8);
-  }
-
-  /** Flatten a program with every subprogram it reaches, then relocate. */
-  assemble(p: ProgramSpec): { insns: Uint8Array; funcInfo: number[][]; lineInfo: SourceLine[]; lineRaw: number[][]; poisons: PoisonNote[] } {
-    const pieces: { fn: FunctionSpec; at: number }[] = [{ fn: p, at: 0 }];
-    const placed = new Map<FunctionSpec, number>([[p, 0]]);
-    let total = p.insns.length / 8;
-    for (let i = 0; i < pieces.length; i++) {
-      for (const r of pieces[i]!.fn.relocations) {
-        if (r.kind !== 'call' && r.kind !== 'func') continue;
-        const target = this.findFunction(r.target, r.offset);
-        if (!target) throw new LoadError(this.file, `program '${p.name}': call target at ${r.target}+${r.offset} is not a function`);
-        if (!placed.has(target)) {
-          placed.set(target, total);
-          pieces.push({ fn: target, at: total });
-          total += target.insns.length / 8;
-        }
-      }
-    }
-    const buf = new Uint8Array(total * 8);
-    for (const pc of pieces) buf.set(pc.fn.insns, pc.at * 8);
-    const insns = new InsnBuffer(buf, this.spec.littleEndian);
-    const poisons: PoisonNote[] = [];
-    const btf = this.spec.btf;
-    let targets: CoreTargets | undefined;
-
-    for (const pc of pieces) {
-      for (const r of pc.fn.relocations) {
-        const i = pc.at + r.insn;
-        switch (r.kind) {
-          case 'call':
-          case 'func': {
-            const target = this.findFunction(r.target, r.offset)!;
-            const dest = placed.get(target)! + (r.offset - target.sectionOffset);
-            insns.setSrc(i, r.kind === 'call' ? BPF_PSEUDO_CALL : BPF_PSEUDO_FUNC);
-            insns.setImm(i, dest - (i + 1));
-            if (r.kind === 'func') insns.setImm(i + 1, 0);
-            break;
-          }
-          case 'map': {
-            const m = this.maps.get(r.target);
-            if (!m)
-              throw new LoadError(this.file, `program '${p.name}' uses map '${r.target}', which was not created${this.noAutocreate.has(r.target) ? ' (autocreate is off: setAutocreate(false)); turn autoload off for this program too' : ''}`);
-            insns.setSrc(i, BPF_PSEUDO_MAP_FD);
-            insns.setImm(i, m.fd.value);
-            insns.setImm(i + 1, 0);
-            break;
-          }
-          case 'data': {
-            const dm = this.dataMaps.get(r.target);
-            if (!dm) throw new LoadError(this.file, `program '${p.name}' uses ${r.target}, which has no map`);
-            insns.setSrc(i, BPF_PSEUDO_MAP_VALUE);
-            insns.setImm(i, dm.map.fd.value);
-            insns.setImm(i + 1, r.offset);
-            break;
-          }
-          case 'extern':
-            this.relocateExtern(p, insns, i, r.target, poisons);
-            break;
-        }
-      }
-      if (pc.fn.coreRelos.length && btf) {
-        targets ??= coreTargets(this.opts.btfPath);
-        for (const c of pc.fn.coreRelos) {
-          const i = pc.at + c.insn;
-          let poisoned: boolean;
-          let res: CoreResult | undefined;
-          try {
-            res = resolveCoreRelo(btf, c.typeId, c.accessStr, c.kind, targets, this.spec.littleEndian, this.coreCandidates);
-            poisoned = patchInsn(insns, i, res);
-          } catch (e) {
-            const what = res ? `CO-RE relocation ${res.description}: ` : '';
-            throw new LoadError(this.file, `program '${p.name}': ${what}${(e as Error).message}`);
-          }
-          if (poisoned)
-            poisons.push({ insn: i, helper: POISON_HELPER, message: `CO-RE relocation ${res.description} failed: ${res.reason ?? (res.failMemszAdjust ? `the field is ${res.newSize} bytes in the target, not ${res.origSize}, and is not a pointer or unsigned integer` : 'no match')}` });
-          this.opts.onCoreRelocation?.({
-            program: p.name,
-            function: pc.fn.name,
-            insn: c.insn,
-            description: res.description,
-            poison: poisoned,
-            origValue: res.origVal,
-            value: res.newVal,
-            memSize: !poisoned && res.newSize !== res.origSize ? res.newSize : undefined,
-            reason: res.reason,
-          });
-        }
-      }
-    }
-    const funcInfo: number[][] = [];
-    const lineRaw: number[][] = [];
-    const lineInfo: SourceLine[] = [];
-    for (const pc of pieces) {
-      for (const f of pc.fn.funcInfo) funcInfo.push([pc.at + f.insn, f.typeId]);
-      for (const l of pc.fn.lineInfo) {
-        lineRaw.push([pc.at + l.insn, l.fileNameOff, l.lineOff, (l.lineNum << 10) | l.column]);
-        lineInfo.push({ insn: pc.at + l.insn, fileName: l.fileName, lineNum: l.lineNum, column: l.column, line: l.line });
-      }
-    }
-    return { insns: buf, funcInfo, lineInfo, lineRaw, poisons };
-  }
-
-  /** kfuncs and typed ksyms of vmlinux use BTF ids directly; module BTF (an fd_array slot) is not supported yet. */
-  private relocateExtern(p: ProgramSpec, insns: InsnBuffer, i: number, name: string, poisons: PoisonNote[]): void {
-    const ext = this.spec.externs.find((e) => e.name === name)!;
-    switch (ext.kind) {
-      case 'kconfig': {
-        const off = this.kconfigOffsets.get(name);
-        if (off === undefined || !this.kconfigMap) throw new LoadError(this.file, `extern '${name}' has no kconfig slot`);
-        insns.setSrc(i, BPF_PSEUDO_MAP_VALUE);
-        insns.setImm(i, this.kconfigMap.fd.value);
-        insns.setImm(i + 1, off + insns.imm(i + 1));
-        return;
-      }
-      case 'ksym': {
-        const btf = this.spec.btf!;
-        const typed = ext.typeId !== undefined && btf.resolve(ext.typeId).kind !== BtfKind.Void;
-        if (typed) {
-          const k = kernelBtf();
-          const v = k?.find(name, BtfKind.Var);
-          if (!v) {
-            if (ext.weak) {
-              insns.setImm64(i, 0n);
-              return;
-            }
-            throw new LoadError(this.file, `extern '${name}' (__ksym) is not a variable in the kernel BTF`);
-          }
-          insns.setSrc(i, BPF_PSEUDO_BTF_ID);
-          insns.setImm(i, v.id);
-          insns.setImm(i + 1, 0);
-          return;
-        }
-        const addr = kallsymsAddress(name);
-        if (addr === undefined && !ext.weak) throw new LoadError(this.file, `extern '${name}' (__ksym) is not in /proc/kallsyms`);
-        insns.setImm64(i, addr ?? 0n);
-        return;
-      }
-      case 'kfunc': {
-        const k = kernelBtf();
-        const f = k?.find(name, BtfKind.Func);
-        if (insns.isLdImm64(i)) {
-          // `if (bpf_some_kfunc)`: an existence test on a __weak kfunc reads as a constant.
-          if (!f && !ext.weak) throw new LoadError(this.file, `program '${p.name}' refers to kfunc '${name}', which this kernel does not have`);
-          insns.setSrc(i, 0);
-          insns.setImm64(i, f ? 1n : 0n);
-          return;
-        }
-        if (!f) {
-          if (ext.weak) {
-            const idx = this.spec.externs.indexOf(ext);
-            const helper = 2002000000 + idx;
-            poisons.push({ insn: i, helper, message: `kfunc '${name}' (__weak) is not in this kernel and was called` });
-            insns.setSrc(i, 0);
-            insns.setImm(i, helper);
-            return;
-          }
-          throw new LoadError(this.file, `program '${p.name}' calls kfunc '${name}', which this kernel does not have`);
-        }
-        insns.setSrc(i, BPF_PSEUDO_KFUNC_CALL);
-        insns.setImm(i, f.id);
-        insns.setOff(i, 0);
-        return;
-      }
-      default:
-        throw new LoadError(this.file, `program '${p.name}' refers to undefined symbol '${name}' (not a __kconfig, __ksym or kfunc extern)`);
-    }
+  /** Flatten a program with every subprogram it reaches, then relocate (assemble.ts). */
+  assemble(p: ProgramSpec): AssembledProgram {
+    const kconfig = this.kconfigMap ? { map: this.kconfigMap, offsets: this.kconfigOffsets } : undefined;
+    return assembleProgram(p, { spec: this.spec, maps: this.maps, noAutocreate: this.noAutocreate, dataMaps: this.dataMaps, kconfig, coreCandidates: this.coreCandidates, opts: this.opts });
   }
 
   private attachBtfId(p: ProgramSpec): number {
