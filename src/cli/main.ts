@@ -12,6 +12,7 @@ import { normalizeArgv } from './argv.js';
 import { registerBeeCommands, registerImageCommands } from './cmd-bee.js';
 import type { CliContext } from './cmd-context.js';
 import { registerMap } from './cmd-map.js';
+import { registerMissing } from './cmd-missing.js';
 import { registerBtf, registerFeature, registerObjects } from './cmd-objects.js';
 import { registerProg } from './cmd-prog.js';
 
@@ -94,6 +95,7 @@ export function buildProgram(): Command {
   registerObjects(program, ctx);
   registerImageCommands(program, ctx);
   registerFeature(program, ctx);
+  registerMissing(program);
   return program;
 }
 

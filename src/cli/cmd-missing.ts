@@ -1,0 +1,27 @@
+// bpftool 7.1 commands bee-ts does not have: hidden from --help, each fails as a usage mistake
+// (exit 2) saying why and what to use instead, rather than commander's "unknown command".
+import type { Command } from 'commander';
+import { UsageError } from './errors.js';
+
+const MISSING: [path: string[], why: string][] = [
+  [['prog', 'dump', 'jited'], "needs a disassembler of the JIT's x86-64/arm64 code, which bee-ts does not have (Debian's bpftool 7.1 has none either: 'No libbfd support'); 'bee-ts prog dump xlated PROG' shows the instructions the verifier left"],
+  [['prog', 'profile'], "needs fentry/fexit programs on the profiled program (bpftool's skeleton-based profiler; Debian's bpftool 7.1 is built without it), which bee-ts does not provide"],
+  [['gen', 'object'], "bee-ts has no static linker for BPF objects (libbpf's bpf_linker): link with 'bpftool gen object' or 'clang' on one translation unit"],
+  [['gen', 'subskeleton'], "bee-ts generates TypeScript modules instead of C skeletons: 'bee-ts gen ts OBJ'"],
+  [['gen', 'min_core_btf'], "bee-ts has no BTFgen: use 'bpftool gen min_core_btf', and give its output to 'bee-ts run --btf FILE'"],
+  [['batch'], "bee-ts runs one command per invocation: run the file's lines with a shell loop"],
+];
+
+export function registerMissing(program: Command): void {
+  for (const [path, why] of MISSING) {
+    let parent = program;
+    for (const name of path.slice(0, -1)) parent = parent.commands.find((c) => c.name() === name) ?? parent.command(name, { hidden: true });
+    parent
+      .command(path[path.length - 1]!, { hidden: true })
+      .argument('[args...]')
+      .allowUnknownOption()
+      .action(() => {
+        throw new UsageError(`${path.join(' ')}: not supported by bee-ts: ${why}`);
+      });
+  }
+}

@@ -1,0 +1,26 @@
+// bpftool 7.1 commands bee-ts does not have: a usage mistake (2) that says why, also under
+// bpftool's prefixes, and none of them in --help.
+import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers.js';
+
+describe('bpftool commands bee-ts does not have', () => {
+  it('exit 2 with the reason, for the full names and prefixes; hidden from --help', () => {
+    for (const [args, name] of [
+      [['prog', 'dump', 'jited', 'id', '1'], 'prog dump jited'],
+      [['prog', 'd', 'j', 'id', '1', 'opcodes'], 'prog dump jited'],
+      [['prog', 'profile', 'id', '1', 'duration', '1', 'cycles'], 'prog profile'],
+      [['p', 'pro', 'id', '1'], 'prog profile'],
+      [['gen', 'object', 'out.o', 'a.o', 'b.o'], 'gen object'],
+      [['gen', 'min_core_btf', 'in', 'out', 'a.o'], 'gen min_core_btf'],
+      [['gen', 'subskeleton', 'a.o'], 'gen subskeleton'],
+      [['batch', 'file', 'cmds.txt'], 'batch'],
+    ] as const) {
+      const r = runCli([...args]);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^Error: ${name}: not supported by bee-ts: \\S`));
+    }
+    expect(runCli(['--help']).stdout).not.toMatch(/\bbatch\b/);
+    expect(runCli(['prog', '--help']).stdout).not.toMatch(/profile/);
+    expect(runCli(['gen', '--help']).stdout).not.toMatch(/min_core_btf|subskeleton|^ +object/m);
+  });
+});
