@@ -190,6 +190,13 @@ export class BeeMetrics {
   }
 
   /** One ring buffer record (labels = all fields, flattened). */
+  /** Series held now, per metric name (for the heap guard's message). */
+  seriesCounts(): Map<string, number> {
+    const n = new Map<string, number>();
+    for (const s of this.series.values()) n.set(s.nm.name, s.w.kind === 'events' ? s.live.size : s.last.size);
+    return n;
+  }
+
   /** Whether events of `map` feed a series (else onEvent ignores them and needs no labels). */
   wantsEvents(map: string): boolean {
     return this.series.has(map);

@@ -14,6 +14,7 @@ import { RingBufReader } from '../ringbuf/ringbuf.js';
 import { type BeeValue, flattenLabels, sortKeys } from './format.js';
 import { type Filter, parseFilters, passes } from './filter.js';
 import { sha256 } from './image.js';
+import { HeapGuard, type HeapLimitError } from './heap.js';
 import { BeeMetrics } from './metrics.js';
 import type { MetricsNaming } from './naming.js';
 import { lockPinDir, PinError, pinDir, programPinPath } from './pins.js';
@@ -214,6 +215,10 @@ export class BeeRunner {
   /** Per events map: whether its records' labels are needed (a filter, a metric or the sink). */
   private readonly needLabels = new Map<string, boolean>();
   private lockFds: number[] = [];
+  /** Stops the run before V8's heap limit aborts the process (and skips every cleanup). */
+  private heapGuard?: HeapGuard;
+  /** Why the run stopped, when it was not asked to: run() rejects with it. */
+  private fatal?: HeapLimitError;
   watches: WatchedMap[] = [];
   /** Drops and record counts, per map. */
   readonly stats = new RunStats();
@@ -247,10 +252,14 @@ export class BeeRunner {
       await this.start();
     } catch (e) {
       await this.stop();
-      if (e instanceof Stopped) return;
+      if (e instanceof Stopped) {
+        if (this.fatal) throw this.fatal;
+        return;
+      }
       throw e;
     }
     await this.finished;
+    if (this.fatal) throw this.fatal;
   }
 
   private async start(): Promise<void> {
@@ -261,6 +270,15 @@ export class BeeRunner {
       btfPath: o.btfPath,
       onWarning: (w: string) => this.sink.info(`warning: ${w}`),
     };
+    // From the first step on: compiling a formatter or planning a huge object can grow the heap too.
+    this.heapGuard = new HeapGuard(
+      (e) => {
+        this.fatal = e;
+        void this.stop();
+      },
+      () => this.heapDescription(),
+    );
+    this.heapGuard.start();
     await this.checkpoint();
     // An image from the store arrives as bytes, named by its reference.
     const obj = o.program ? BpfObject.fromBytes(o.program, { ...openOpts, file: this.file }) : BpfObject.open(this.file, openOpts);
@@ -324,6 +342,16 @@ export class BeeRunner {
     if (o.durationMs !== undefined) this.cancelDuration = longTimeout(() => void this.stop(), o.durationMs, false);
   }
 
+  /** What holds memory, for the heap guard's message: the largest metric and the output queue. */
+  private heapDescription(): string {
+    const parts: string[] = [];
+    let top: [string, number] | undefined;
+    for (const e of this.metrics?.seriesCounts() ?? []) if (!top || e[1] > top[1]) top = e;
+    if (top && top[1] > 0) parts.push(`${top[0]} holds ${top[1]} series (--max-series ${this.metrics!.maxSeries})`);
+    if (this.stats.queueBytes >= 1 << 20) parts.push(`${(this.stats.queueBytes / (1 << 20)).toFixed(0)} MiB of JSON lines wait for stdout`);
+    return parts.join(', ');
+  }
+
   private reportStats(label: string): void {
     this.stats.refresh();
     const line = label === 'total' ? this.stats.summary() : this.stats.report(label);
@@ -368,7 +396,8 @@ export class BeeRunner {
       const size = btf.sizeof(w.spec.valueTypeId!);
       const st = this.stats.of(w.name);
       const onRecord = (view: DataView, off: number, len: number) => {
-        st.records++;
+        // Timers run seldom while drains and GC keep the loop busy: the heap guard looks here too.
+        if ((++st.records & 1023) === 0 && this.heapGuard?.maybe()) return;
         // A record shorter than the struct cannot be decoded: count it and go on.
         if (len < size) {
           st.dropped.short_record++;
@@ -440,6 +469,7 @@ export class BeeRunner {
 
   private async doStop(): Promise<void> {
     this.stopped = true;
+    this.heapGuard?.stop();
     if (this.metrics) this.metrics.ready = false;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     if (this.statsTimer) clearInterval(this.statsTimer);
