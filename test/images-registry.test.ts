@@ -25,7 +25,7 @@ describe.skipIf(skip)('images through a real registry', () => {
     fs.mkdirSync(path.join(tmp, 'locked'));
     open = await startRegistry(path.join(tmp, 'open'), false);
     locked = await startRegistry(path.join(tmp, 'locked'), true);
-  }, 30_000);
+  }, 90_000);
   afterAll(() => {
     open?.proc.kill();
     locked?.proc.kill();

@@ -24,7 +24,9 @@ export async function startRegistry(dir: string, auth: boolean): Promise<{ host:
   fs.writeFileSync(path.join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n${authCfg}`);
   const proc = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: 'ignore' });
   const host = `127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
+  // Up to 30 s: a loaded host starts it in seconds, not the 10 s a count of 100 tries gave.
+  const end = Date.now() + 30_000;
+  while (Date.now() < end) {
     try {
       const r = await fetch(`http://${host}/v2/`);
       if (r.status === 200 || r.status === 401) return { host, proc };

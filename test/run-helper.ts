@@ -3,8 +3,6 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { bpftoolIds, cli, objectNames } from './helpers.js';
 
-let portSeq = 19200 + (process.pid % 500);
-
 export interface Running {
   proc: ChildProcess;
   lines: Record<string, unknown>[];
@@ -15,15 +13,18 @@ export interface Running {
   stop(sig?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The metrics port a run reported in its 'running' line (it binds port 0: no collisions). */
+export const metricsPort = (stderr: string) => Number(/metrics on http:\/\/[^/]*:(\d+)\/metrics/.exec(stderr)?.[1] ?? 0);
+
 export async function startRun(obj: string, args: string[] = []): Promise<Running> {
-  const port = portSeq++;
-  const proc = spawn(process.execPath, [cli, 'run', obj, '--no-tty', '--prom-port', String(port), '--prom-address', '127.0.0.1', '--poll-interval', '200ms', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const metricsOff = args.includes('--no-metrics');
+  const proc = spawn(process.execPath, [cli, 'run', obj, '--no-tty', ...(metricsOff ? [] : ['--prom-port', '0', '--prom-address', '127.0.0.1']), '--poll-interval', '200ms', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const r: Running = {
     proc,
     lines: [],
     stderr: '',
-    port,
-    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    port: 0,
+    metrics: async () => (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text(),
     until: async (pred, ms = 20_000) => {
       const end = Date.now() + ms;
       while (!pred(r.lines)) {
@@ -54,8 +55,9 @@ export async function startRun(obj: string, args: string[] = []): Promise<Runnin
     }, 45_000);
     proc.stderr!.on('data', (d) => {
       r.stderr += d;
-      if (r.stderr.includes('bee-ts: running')) {
+      if (/bee-ts: running .*\n/.test(r.stderr)) {
         clearTimeout(t);
+        r.port = metricsPort(r.stderr);
         res();
       }
     });

@@ -97,7 +97,7 @@ describe.skipIf(skip)('bee-ts package: a container image podman runs and Prometh
     fs.mkdirSync(path.join(tmp, 'registry'));
     registry = await startRegistry(path.join(tmp, 'registry'), false);
     procs.push(registry.proc);
-  }, 30_000);
+  }, 60_000);
   afterAll(() => {
     for (const c of containers) podman('rm', '-f', '-t', '2', c);
     for (const i of images) podman('rmi', '-f', i);

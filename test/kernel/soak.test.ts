@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cli, needKernel, root } from '../helpers.js';
-import { progIdsOf, progsLeft } from '../run-helper.js';
+import { cli, needKernel, root, waitUntil } from '../helpers.js';
+import { metricsPort, progIdsOf, progsLeft } from '../run-helper.js';
 
 const skip = needKernel();
 
@@ -13,15 +13,16 @@ const rssMiB = (pid: number) => Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSyn
 
 describe.skipIf(skip)('soak: flood, stalled stdout, scraper', () => {
   it('RSS stays bounded, drops are counted and reported, SIGINT exits within 2 s leaving nothing', async () => {
-    const port = 19900 + (process.pid % 90);
-    const run = spawn(process.execPath, [cli, 'run', `${root}/examples/opensnoop.o`, '--no-tty', '--prom-address', '127.0.0.1', '--prom-port', String(port), '--stats-interval', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = spawn(process.execPath, [cli, 'run', `${root}/examples/opensnoop.o`, '--no-tty', '--prom-address', '127.0.0.1', '--prom-port', '0', '--stats-interval', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     run.stderr.on('data', (d) => (stderr += d));
     // The consumer never reads: the pipe fills and stdout reports backpressure.
     run.stdout.pause();
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => run.once('exit', (code, signal) => res({ code, signal })));
-    for (let i = 0; i < 300 && !stderr.includes('bee-ts: running'); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => /bee-ts: running .*\n/.test(stderr), 45_000);
     expect(stderr).toContain('bee-ts: running');
+    const port = metricsPort(stderr);
+    expect(port).toBeGreaterThan(0);
     const ids = progIdsOf(run.pid!);
     expect(ids.length).toBeGreaterThan(0);
     // The producer: as many opens as one process can make, for 8 s.
