@@ -1,38 +1,39 @@
 // Object spec → loaded collection. Order: BTF (sanitized, optional), kconfig, maps (data maps
 // filled, .rodata frozen, pins reused or created), then each program: flatten its subprograms,
 // apply map/data/call/callback/extern relocations and CO-RE, load with readable errors. If
-// anything fails, everything created so far is closed and new pins are removed.
+// anything fails, everything created so far is closed and new pins are removed. The steps live
+// beside it: map creation in object-maps.ts, linking and relocation in assemble.ts, the program
+// load call in prog-load.ts; this file holds the order, the loaded Program/Globals/BpfObject and
+// what they do once loaded.
 import { NotSupportedError } from '../errors.js';
 import fs from 'node:fs';
-import path from 'node:path';
 import { BtfKind } from '../btf/types.js';
 import { type Codec, CodecError, compileCodec } from '../maps/codec.js';
-import { createMap, createOrReusePinned, ensureMemlock } from '../maps/create.js';
+import { ensureMemlock } from '../maps/create.js';
 import { BpfMap } from '../maps/map.js';
-import { PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
-import { Mapping } from '../syscall/mapping.js';
-import { objGet, objPin, progBindMap, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
-import { AttachType, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
+import { sys } from '../syscall/backend.js';
+import { objPin, progBindMap, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
+import { AttachType, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
 import { btfFeatures } from './btf-features.js';
 import { kernelBtf } from './btf-files.js';
-import { haveMmapableArrays, linkFeatures } from '../syscall/features.js';
+import { linkFeatures } from '../syscall/features.js';
 import type { CandidateCache } from './core.js';
-import { kconfigValue, linuxKernelVersion } from './kconfig.js';
+import { linuxKernelVersion } from './kconfig.js';
 import { loadProgram } from './prog-load.js';
 import { type AssembledProgram, assembleProgram, type CoreRelocationReport } from './assemble.js';
 import { LoadError } from './load-error.js';
+import { createKconfigMap, createObjectMaps, type DataMap, type MapsLoad, mmapDataSections } from './object-maps.js';
 import { type AttachOptions, SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS, sectionHook } from './sections.js';
 import { targetProgramFuncId } from './attach-target.js';
 import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
 import { attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
 import { OpenMap, OpenProgram, type OpenState } from './open-api.js';
-import { type DataSectionSpec, dataMapName, type MapSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
+import { type DataSectionSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
 import { BpfError, EINVAL } from '../syscall/errno.js';
-import { mapTraits } from '../syscall/map-traits.js';
 
 export { LoadError } from './load-error.js';
 export { kernelBtf } from './btf-files.js';
@@ -58,23 +59,6 @@ export interface OpenOptions {
   onWarning?: (message: string) => void;
   /** Called for every CO-RE relocation as it is resolved (libbpf's debug log in structured form). */
   onCoreRelocation?: (r: CoreRelocationReport) => void;
-}
-
-// Which zero sizes are normal for a map type: src/syscall/map-traits.ts.
-
-/** When the kernel refuses a map with EINVAL: the zero sizes user space was meant to set, said so. */
-function zeroSizeHint(m: MapSpec, haveInner: boolean): string | undefined {
-  const zero: [string, string][] = [];
-  if (m.maxEntries === 0 && !mapTraits(m.type).optionalMaxEntries) zero.push(['max_entries', 'setMaxEntries']);
-  if (m.keySize === 0 && !mapTraits(m.type).zeroKey) zero.push(['key_size', 'setKeySize']);
-  if (m.valueSize === 0 && !mapTraits(m.type).zeroValue) zero.push(['value_size', 'setValueSize']);
-  const parts = zero.map(([f]) => `${f} is 0`);
-  let hint = parts.length
-    ? `${parts.join(' and ')}, so the object expects user space to size the map before load: mapSpec('${m.name}').${zero.map(([, c]) => `${c}(n)`).join('.')} (libbpf: bpf_map__set_${zero[0]![0]})`
-    : undefined;
-  if ((m.type === MapType.ARRAY_OF_MAPS || m.type === MapType.HASH_OF_MAPS) && !m.inner && !haveInner)
-    hint = `${hint ? `${hint}; ` : ''}a map of maps needs an inner map template: declare __array(values, ...) or call mapSpec('${m.name}').setInnerMap(map)`;
-  return hint;
 }
 
 /** A loaded program: its fd, and attach/pin/test-run helpers. */
@@ -127,13 +111,6 @@ export class Program implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-interface DataMap {
-  spec: DataSectionSpec;
-  map: BpfMap;
-  view?: DataView;
-  mapping?: Mapping;
 }
 
 /** Global variables of a loaded object, read and written through the mmap'd data maps. */
@@ -224,7 +201,7 @@ export class BpfObject implements Disposable, OpenState {
   private dataMaps = new Map<string, DataMap>();
   private kconfigMap?: BpfMap;
   private kconfigOffsets = new Map<string, number>();
-  private createdPins: string[] = [];
+  private readonly createdPins: string[] = [];
   private links: Link[] = [];
   /** CO-RE candidates per local type, narrowed across the object's relocations (libbpf's cand_cache). */
   private coreCandidates: CandidateCache = new Map();
@@ -282,6 +259,12 @@ export class BpfObject implements Disposable, OpenState {
     this.opts.onWarning?.(m);
   }
 
+  /** The state map creation reads and fills (object-maps.ts). */
+  private mapsLoad(): MapsLoad {
+    const { spec, opts, btfFd, noAutocreate, innerMapFds, maps, dataMaps, createdPins } = this;
+    return { spec, opts, btfFd, noAutocreate, innerMapFds, structOpsPlans: this.structOps?.plans, maps, dataMaps, createdPins, warn: (m) => this.warn(m) };
+  }
+
   /** Set a `const volatile` (or any global) before load; .rodata constants let the verifier prune dead code. */
   setConstant(name: string, value: unknown): this {
     if (this.loaded) throw new Error(`${this.file}: setConstant('${name}') after load; use globals.set for .data/.bss`);
@@ -331,8 +314,13 @@ export class BpfObject implements Disposable, OpenState {
     try {
       this.loadBtf();
       if (this.spec.maps.some((m) => m.structOps)) this.structOps = planStructOps(this.spec.maps, this.spec.btf!, kernelBtf(), this.file);
-      this.createKconfig();
-      this.createMaps();
+      const ld = this.mapsLoad();
+      const kc = createKconfigMap(ld);
+      if (kc) {
+        this.kconfigMap = kc.map;
+        this.kconfigOffsets = kc.offsets;
+      }
+      createObjectMaps(ld);
       const only = this.opts.autoload;
       if (only) {
         const unknown = only.filter((n) => !this.spec.programs.some((p) => p.name === n));
@@ -346,7 +334,7 @@ export class BpfObject implements Disposable, OpenState {
       this.fillSlots();
       for (const plan of this.structOps?.plans.values() ?? []) fillStructOpsImage(plan, (n) => this.programs.get(n)?.fd.value, this.file);
       this.loaded = true;
-      this.mapDataSections();
+      mmapDataSections(ld);
     } catch (e) {
       this.close();
       for (const p of this.createdPins) fs.rmSync(p, { force: true });
@@ -371,134 +359,6 @@ export class BpfObject implements Disposable, OpenState {
       // After sanitizing, a rejection is a bug to report, not something to hide: loading on
       // without BTF would silently drop func/line info and break maps with spin locks or timers.
       throw new LoadError(this.file, `the kernel rejected the object's BTF (after sanitizing it for this kernel): ${(e as Error).message}`);
-    }
-  }
-
-  private createKconfig(): void {
-    const externs = this.spec.externs.filter((e) => e.kind === 'kconfig');
-    if (externs.length === 0) return;
-    const btf = this.spec.btf!;
-    // The spec laid the .kconfig DATASEC out (declaration order, natural alignment).
-    const ds = btf.find('.kconfig', BtfKind.Datasec);
-    const layout: { name: string; off: number; size: number; typeId: number; weak: boolean }[] = [];
-    for (const e of externs) {
-      const vi = ds?.vars.find((v) => btf.typeById(v.type).name === e.name);
-      layout.push({ name: e.name, off: vi?.offset ?? 0, size: vi?.size ?? btf.sizeof(e.typeId!), typeId: e.typeId!, weak: e.weak });
-    }
-    const off = ds?.size ?? layout.reduce((m, v) => Math.max(m, v.off + v.size), 0);
-    const image = new Uint8Array(Math.max(off, 1));
-    const dv = new DataView(image.buffer);
-    for (const v of layout) {
-      this.kconfigOffsets.set(v.name, v.off);
-      const val = kconfigValue(v.name);
-      if (val === undefined) {
-        if (!v.weak) throw new LoadError(this.file, `extern '${v.name}' (__kconfig) is not set by this kernel's config; declare it __weak to accept 0`);
-        continue;
-      }
-      const t = btf.resolve(v.typeId);
-      if (val.kind === 'string') {
-        if (t.kind !== BtfKind.Array) throw new LoadError(this.file, `extern '${v.name}' is a string in the kernel config but not a char array in the program`);
-        image.set(Buffer.from(val.value).subarray(0, v.size - 1), v.off);
-      } else {
-        let x = val.value;
-        if (t.kind === BtfKind.Int && t.encoding & 4) x = x ? 1n : 0n; // bool: 'm' counts as set
-        for (let i = 0; i < v.size; i++, x >>= 8n) dv.setUint8(v.off + i, Number(x & 0xffn));
-      }
-    }
-    // The spec lists the map (describe shows it); as libbpf makes it: read-only to programs, mmapable.
-    const ks = this.spec.maps.find((m) => m.source === 'kconfig');
-    const spec: MapSpec = ks
-      ? { ...ks, valueSize: image.length }
-      : { name: dataMapName(this.spec.objName, '.kconfig'), type: MapType.ARRAY, keySize: 4, valueSize: image.length, maxEntries: 1, flags: BPF_F_RDONLY_PROG, pinning: 0, mapExtra: 0n, section: '.kconfig', source: 'kconfig' };
-    const opts = { btf: this.spec.btf, btfFd: this.btfFd, extraFlags: haveMmapableArrays() ? BPF_F_MMAPABLE : 0, onWarning: (w: string) => this.warn(w) };
-    const pinPath = this.pinPathFor(spec);
-    let reused = false;
-    if (pinPath) {
-      const r = createOrReusePinned(spec, pinPath, opts, (p) => objGet(p, 0, `map ${p}`));
-      this.kconfigMap = r.map;
-      reused = r.reused;
-      if (!reused) this.createdPins.push(pinPath);
-    } else this.kconfigMap = createMap(spec, opts);
-    this.maps.set(spec.name, this.kconfigMap);
-    if (!reused) {
-      this.kconfigMap.updateRaw(new Uint8Array(4), image);
-      this.kconfigMap.freeze();
-    }
-  }
-
-  private pinPathFor(m: MapSpec): string | undefined {
-    if (this.opts.pinMaps) return path.join(this.opts.pinMaps, m.name.replace(/\./g, '_'));
-    if (m.pinning === 1) return path.join(this.opts.pinRoot ?? '/sys/fs/bpf', m.name);
-    return undefined;
-  }
-
-  private createMaps(): void {
-    const mmapable = this.spec.dataSections.length > 0 && haveMmapableArrays();
-    for (const m of this.spec.maps) {
-      if (this.noAutocreate.has(m.name) || m.source === 'kconfig') continue;
-      const opts = {
-        btf: this.spec.btf,
-        btfFd: this.btfFd,
-        kernelName: m.dataSection?.mapName ?? m.name,
-        extraFlags: m.dataSection ? (mmapable ? BPF_F_MMAPABLE : 0) | (m.dataSection.readonly ? BPF_F_RDONLY_PROG : 0) : 0,
-        onWarning: (w: string) => this.warn(w),
-        innerMapFd: undefined as number | undefined,
-      };
-      const so = this.structOps?.plans.get(m.name);
-      if (so) {
-        if (!this.btfFd) throw new LoadError(this.file, `struct_ops map '${m.name}' needs the object's BTF loaded in the kernel, and it was not`);
-        this.maps.set(m.name, createMap({ ...m, valueSize: so.valueSize, valueTypeId: undefined }, { ...opts, vmlinuxValueTypeId: so.valueTypeId }));
-        continue;
-      }
-      let inner: BpfMap | undefined;
-      const innerFd = this.innerMapFds.get(m.name);
-      if (innerFd !== undefined) opts.innerMapFd = innerFd;
-      else if (m.inner) {
-        inner = createMap(m.inner, { btf: this.spec.btf, btfFd: this.btfFd });
-        opts.innerMapFd = inner.fd.value;
-      }
-      try {
-        const pinPath = this.pinPathFor(m);
-        let map: BpfMap;
-        let reused = false;
-        if (pinPath) {
-          const r = createOrReusePinned(m, pinPath, opts, (p) => objGet(p, 0, `map ${p}`, 'map'));
-          map = r.map;
-          reused = r.reused;
-          if (!reused) this.createdPins.push(pinPath);
-        } else map = createMap(m, opts);
-        this.maps.set(m.name, map);
-        if (m.dataSection && !reused) {
-          if (m.dataSection.kind !== 'bss' || m.dataSection.data.some((b) => b !== 0)) map.updateRaw(new Uint8Array(4), m.dataSection.data);
-          if (m.dataSection.readonly) map.freeze();
-        }
-        if (m.dataSection) this.dataMaps.set(m.dataSection.section, { spec: m.dataSection, map });
-      } catch (e) {
-        const hint = e instanceof BpfError && e.errno === EINVAL ? zeroSizeHint(m, innerFd !== undefined) : undefined;
-        if (hint) throw new LoadError(this.file, `${e instanceof Error ? e.message : e}: ${hint}`, { cause: e });
-        throw e;
-      } finally {
-        inner?.close();
-      }
-    }
-  }
-
-  private mapDataSections(): void {
-    for (const dm of this.dataMaps.values()) {
-      if (!(dm.map.flags & BPF_F_MMAPABLE)) continue;
-      const page = sys().pageSize();
-      const len = Math.ceil(Math.max(dm.spec.size, 1) / page) * page;
-      const prot = dm.spec.readonly ? PROT_READ : PROT_READ | PROT_WRITE;
-      let mapping: Mapping;
-      try {
-        mapping = Mapping.shared(len, prot, dm.map.fd.value, 0, dm.spec.section);
-      } catch {
-        this.warn(`${this.file}: cannot mmap ${dm.spec.section}; globals go through map lookups`);
-        continue;
-      }
-      // Released by close(), or with the last view of it when the object is dropped unclosed.
-      dm.mapping = mapping;
-      dm.view = new DataView(mapping.buffer, 0, dm.spec.size);
     }
   }
 
@@ -659,7 +519,7 @@ export class BpfObject implements Disposable, OpenState {
    */
   discardNewPins(): void {
     for (const p of this.createdPins) fs.rmSync(p, { force: true });
-    this.createdPins = [];
+    this.createdPins.length = 0;
   }
 
   /** Everything this object holds, closed. Pins stay (they are meant to outlive us). */
