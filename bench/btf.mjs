@@ -1,71 +1,103 @@
 #!/usr/bin/env node
-// bench/btf: parse + dump the kernel's BTF with bee-ts and with bpftool, in the same run.
-// Whole commands are timed as processes (what a user waits for), alternating bee-ts and bpftool
-// so machine noise hits both; in-process phase times for bee-ts are printed too.
-// Usage: node bench/btf.mjs [--runs N] [--file /sys/kernel/btf/vmlinux] [--json]
+// bench/btf: `btf dump file <vmlinux> format raw|c` as whole processes, bee-ts beside bpftool from
+// one run. Each round runs every command once in a rotated order (machine noise hits all of them);
+// 3 warm-up rounds are not counted. CPU = user+sys and max RSS from GNU time, wall from the parent;
+// medians. In-process phase times for bee-ts (parse, a first name lookup, the two dumps) are
+// printed too, each from a fresh process so caches do not carry over.
+// Usage: node bench/btf.mjs [--runs N] [--file /sys/kernel/btf/vmlinux] [--json] [--before CHECKOUT]
+//   --before: also time another built checkout's dist (e.g. main before a change), same rounds.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { args, median, opt, root } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
+const warmup = 3;
 const file = opt('--file', '/sys/kernel/btf/vmlinux');
 const json = args.includes('--json');
-const cli = path.join(root, 'dist/cli/main.js');
-const hasBpftool = spawnSync('sh', ['-c', 'command -v bpftool'], { stdio: 'ignore' }).status === 0;
+const before = opt('--before', undefined);
 
-function timeCmd(cmd, cmdArgs) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, cmdArgs, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 28 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} failed: ${r.stderr}`);
-  return ms;
-}
-
-const { parseBtf } = await import(path.join(root, 'dist/btf/btf.js'));
-const { dumpC } = await import(path.join(root, 'dist/btf/cdump.js'));
-const { dumpRaw } = await import(path.join(root, 'dist/btf/raw.js'));
-const bytes = fs.readFileSync(file);
-const inproc = { parse: [], c: [], raw: [] };
-for (let i = 0; i < runs; i++) {
+if (args.includes('--child')) {
+  // One process: parse, first lookup, one dump, as JSON on stdout.
+  const from = opt('--root', root);
+  const what = opt('--what', 'raw');
+  const { parseBtf } = await import(path.join(from, 'dist/btf/btf.js'));
+  const { BtfKind } = await import(path.join(from, 'dist/btf/types.js'));
+  const bytes = fs.readFileSync(file);
+  const heap0 = process.memoryUsage().heapUsed;
   let t = performance.now();
   const btf = parseBtf(bytes, { file });
-  inproc.parse.push(performance.now() - t);
+  const parse = performance.now() - t;
+  const heap = process.memoryUsage().heapUsed - heap0;
   t = performance.now();
-  dumpC(btf, () => {});
-  inproc.c.push(performance.now() - t);
+  if (!btf.find('task_struct', BtfKind.Struct)) throw new Error('no task_struct');
+  const lookup = performance.now() - t;
   t = performance.now();
-  dumpRaw(btf, () => {});
-  inproc.raw.push(performance.now() - t);
+  if (what === 'c') (await import(path.join(from, 'dist/btf/cdump.js'))).dumpC(btf, () => {});
+  else (await import(path.join(from, 'dist/btf/raw.js'))).dumpRaw(btf, () => {});
+  const dump = performance.now() - t;
+  process.stdout.write(JSON.stringify({ parse, lookup, dump, heapMiB: heap / 1048576 }));
+  process.exit(0);
 }
 
-const rows = [];
+if (!fs.existsSync('/usr/bin/time')) throw new Error('bench/btf needs GNU time (/usr/bin/time; apt-get install time)');
+const hasBpftool = spawnSync('sh', ['-c', 'command -v bpftool'], { stdio: 'ignore' }).status === 0;
+const cliOf = (r) => path.join(r, 'dist/cli/main.js');
+const cmds = [];
 for (const format of ['raw', 'c']) {
-  const ours = [];
-  const theirs = [];
-  for (let i = 0; i < runs; i++) {
-    ours.push(timeCmd(process.execPath, [cli, 'btf', 'dump', 'file', file, 'format', format]));
-    if (hasBpftool) theirs.push(timeCmd('bpftool', ['btf', 'dump', 'file', file, 'format', format]));
-  }
-  rows.push({
-    format,
-    beeTsMs: median(ours),
-    bpftoolMs: hasBpftool ? median(theirs) : null,
-    ratio: hasBpftool ? median(ours) / median(theirs) : null,
-  });
+  cmds.push({ name: `bee-ts ${format}`, format, argv: [process.execPath, cliOf(root), 'btf', 'dump', 'file', file, 'format', format] });
+  if (before) cmds.push({ name: `before ${format}`, format, argv: [process.execPath, cliOf(path.resolve(before)), 'btf', 'dump', 'file', file, 'format', format] });
+  if (hasBpftool) cmds.push({ name: `bpftool ${format}`, format, argv: ['bpftool', 'btf', 'dump', 'file', file, 'format', format] });
 }
-const result = {
-  file,
-  bytes: bytes.length,
-  runs,
-  inProcessMs: { parse: median(inproc.parse), dumpC: median(inproc.c), dumpRaw: median(inproc.raw) },
-  rows,
-};
-if (json) console.log(JSON.stringify(result));
+
+function once(c) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S %M', ...c.argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+  const err = String(r.stderr);
+  const m = /@@([\d.]+) ([\d.]+) (\d+)\s*$/.exec(err);
+  if (r.status !== 0 || !m) throw new Error(`${c.name} exited ${r.status}: ${err.slice(-300)}`);
+  return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000, rssMiB: Number(m[3]) / 1024 };
+}
+function phases(from, what) {
+  const r = spawnSync(process.execPath, [path.join(root, 'bench/btf.mjs'), '--child', '--root', from, '--what', what, '--file', file], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`phase child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+const samples = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [], rssMiB: [] }]));
+const trees = [['bee-ts', root], ...(before ? [['before', path.resolve(before)]] : [])];
+const inproc = new Map(trees.map(([n]) => [n, { parse: [], lookup: [], raw: [], c: [], heapMiB: [] }]));
+for (let round = 0; round < warmup + runs; round++) {
+  for (let i = 0; i < cmds.length; i++) {
+    const c = cmds[(i + round) % cmds.length];
+    const s = once(c);
+    if (round >= warmup) for (const k of ['wall', 'cpu', 'rssMiB']) samples.get(c.name)[k].push(s[k]);
+  }
+  if (round < warmup) continue;
+  for (const [n, from] of round % 2 ? [...trees].reverse() : trees) {
+    const acc = inproc.get(n);
+    for (const what of ['raw', 'c']) {
+      const p = phases(from, what);
+      acc.parse.push(p.parse);
+      acc.lookup.push(p.lookup);
+      acc.heapMiB.push(p.heapMiB);
+      acc[what].push(p.dump);
+    }
+  }
+}
+const med = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, median(v)]));
+const rows = cmds.map((c) => ({ command: c.name, format: c.format, ...med(samples.get(c.name)) }));
+const result = { bench: 'btf', file, bytes: fs.statSync(file).size, runs, warmup, rows, inProcessMs: Object.fromEntries([...inproc].map(([n, a]) => [n, med(a)])) };
+if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
-  console.log(`bench/btf: ${file} (${(bytes.length / 1048576).toFixed(1)} MiB), median of ${runs} runs, whole commands`);
-  console.log(`  bee-ts in-process: parse ${result.inProcessMs.parse.toFixed(0)} ms, C dump ${result.inProcessMs.dumpC.toFixed(0)} ms, raw dump ${result.inProcessMs.dumpRaw.toFixed(0)} ms`);
-  console.log('  format  bee-ts (ms)  bpftool (ms)  bee-ts/bpftool');
-  for (const r of rows)
-    console.log(`  ${r.format.padEnd(6)}  ${r.beeTsMs.toFixed(0).padStart(11)}  ${r.bpftoolMs === null ? 'n/a'.padStart(12) : r.bpftoolMs.toFixed(0).padStart(12)}  ${r.ratio === null ? 'bpftool missing' : r.ratio.toFixed(2) + 'x'}`);
+  console.log(`btf: btf dump file ${file} (${(result.bytes / 1048576).toFixed(1)} MiB), whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)`);
+  console.log('command        wall ms   cpu ms  max RSS MiB   cpu / bpftool');
+  for (const r of rows) {
+    const peer = rows.find((x) => x.command === `bpftool ${r.format}`);
+    console.log(`${r.command.padEnd(12)} ${r.wall.toFixed(0).padStart(8)} ${r.cpu.toFixed(0).padStart(8)} ${r.rssMiB.toFixed(0).padStart(12)}   ${peer ? (r.cpu / peer.cpu).toFixed(2) + '×' : 'n/a'}`);
+  }
+  console.log('in-process (ms): parse, first find(task_struct), raw dump, C dump; heap after parse (MiB)');
+  for (const [n, p] of Object.entries(result.inProcessMs))
+    console.log(`${n.padEnd(8)} parse ${p.parse.toFixed(1)}  lookup ${p.lookup.toFixed(1)}  raw ${p.raw.toFixed(0)}  c ${p.c.toFixed(0)}  heap ${p.heapMiB.toFixed(1)}`);
 }

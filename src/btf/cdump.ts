@@ -11,7 +11,7 @@
 // Layout is reproduced exactly: explicit padding as anonymous bitfields wherever the natural
 // C layout would differ from the BTF offsets, `packed` where members sit off their alignment.
 import type { Btf } from './btf.js';
-import { BtfError, BtfKind, type CompositeType, type EnumType, type FuncType, INT_BOOL, type RefType } from './types.js';
+import { BtfError, BtfKind, type CompositeType, type DeclTagType, type EnumType, type FuncType, INT_BOOL, type RefType } from './types.js';
 
 export interface CDumpOptions {
   /** Wrap in an include guard and the preserve_access_index pragma, as bpftool does. Default true. */
@@ -61,7 +61,7 @@ export class CDumper {
     private readonly btf: Btf,
     private readonly write: (chunk: string) => void,
   ) {
-    const n = btf.types.length;
+    const n = btf.count;
     this.order = new Uint8Array(n);
     this.emitState = new Uint8Array(n);
     this.declared = new Uint8Array(n);
@@ -78,7 +78,8 @@ export class CDumper {
    */
   private markReferenced(): void {
     const ref = this.referenced;
-    for (const t of this.btf.types) {
+    for (let id = 1; id < this.btf.count; id++) {
+      const t = this.btf.typeById(id);
       switch (t.kind) {
         case BtfKind.Ptr:
         case BtfKind.Typedef:
@@ -142,7 +143,7 @@ export class CDumper {
   /** Returns true when the type is "strong": its user needs it complete or declared before it. */
   private orderType(id: number, throughPtr: boolean, depth = 0): boolean {
     if (depth > 2048) throw new BtfError(this.btf.file, `type ${id}: type graph nests too deeply`);
-    const t = this.btf.types[id]!;
+    const t = this.btf.typeById(id);
     switch (t.kind) {
       case BtfKind.Void:
       case BtfKind.Int:
@@ -206,7 +207,7 @@ export class CDumper {
   name(id: number): string {
     const have = this.names[id];
     if (have !== undefined) return have;
-    const t = this.btf.types[id];
+    const t = this.btf.typeOrUndefined(id);
     if (!t) return '';
     let nm = t.name;
     if (nm) {
@@ -232,9 +233,9 @@ export class CDumper {
       this.emit('#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n');
       this.emit('#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n');
     }
-    const roots = ids ?? this.btf.types.map((t) => t.id).slice(1);
+    const roots = ids ?? Array.from({ length: this.btf.count - 1 }, (_, i) => i + 1);
     for (const id of roots) {
-      const t = this.btf.types[id]!;
+      const t = this.btf.typeById(id);
       // Only type declarations belong in a header.
       if (t.kind === BtfKind.Func || t.kind === BtfKind.Var || t.kind === BtfKind.Datasec || t.kind === BtfKind.DeclTag) continue;
       this.orderType(id, false);
@@ -257,22 +258,23 @@ export class CDumper {
   private emitKfuncs(): void {
     const kfuncs = new Set<number>();
     const fastcall = new Set<number>();
-    for (const t of this.btf.types) {
-      if (t.kind !== BtfKind.DeclTag || t.componentIdx !== -1) continue;
-      if (this.btf.types[t.type]?.kind !== BtfKind.Func) continue;
+    for (let id = 1; id < this.btf.count; id++) {
+      if (this.btf.kindOf(id) !== BtfKind.DeclTag) continue;
+      const t = this.btf.typeById(id) as DeclTagType;
+      if (t.componentIdx !== -1 || this.btf.kindOf(t.type) !== BtfKind.Func) continue;
       if (t.name === KFUNC_TAG) kfuncs.add(t.type);
       else if (t.name === FASTCALL_TAG) fastcall.add(t.type);
     }
     const sorted = [...kfuncs].sort((a, b) => {
-      const x = this.btf.types[a]!.name;
-      const y = this.btf.types[b]!.name;
+      const x = this.btf.typeById(a).name;
+      const y = this.btf.typeById(b).name;
       return x < y ? -1 : x > y ? 1 : 0;
     });
     this.emit('\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n');
     for (const id of sorted) {
       this.nodeBudget = MAX_DECL_NODES;
-      const f = this.btf.types[id] as FuncType;
-      const proto = this.btf.types[f.type];
+      const f = this.btf.typeOrUndefined(id) as FuncType;
+      const proto = this.btf.typeOrUndefined(f.type);
       if (proto?.kind !== BtfKind.FuncProto) continue;
       let params: string;
       if (proto.params.length === 0 || (proto.params.length === 1 && proto.params[0]!.type === 0)) params = 'void';
@@ -285,7 +287,7 @@ export class CDumper {
   private emitTopLevel(id: number): void {
     if (this.emitState[id] === 2) return;
     this.nodeBudget = MAX_DECL_NODES;
-    const t = this.btf.types[id]!;
+    const t = this.btf.typeById(id);
     switch (t.kind) {
       case BtfKind.Struct:
       case BtfKind.Union: {
@@ -315,7 +317,7 @@ export class CDumper {
 
   private ensureTypedef(id: number): void {
     if (this.emitState[id] !== 0) return;
-    const t = this.btf.types[id] as RefType;
+    const t = this.btf.typeOrUndefined(id) as RefType;
     this.emitState[id] = 3;
     // The compiler defines this one itself (libbpf skips it too).
     if (t.name === '__builtin_va_list') {
@@ -329,14 +331,11 @@ export class CDumper {
 
   /** Forward-declare a named struct/union (or FWD) before its first use by pointer. */
   private ensureTagDeclared(id: number): void {
-    const t = this.btf.types[id]!;
+    const t = this.btf.typeById(id);
     let target = id;
     if (t.kind === BtfKind.Fwd) {
       // A FWD aliases the full definition of the same name when there is one.
-      const full = this.btf.idsByName(t.name).find((o) => {
-        const k = this.btf.types[o]!.kind;
-        return k === (t.union ? BtfKind.Union : BtfKind.Struct);
-      });
+      const full = this.btf.findIds(t.name, t.union ? BtfKind.Union : BtfKind.Struct)[0];
       if (full !== undefined && this.name(full) === t.name) target = full;
     }
     if (this.declared[target]) return;
@@ -347,7 +346,7 @@ export class CDumper {
   }
 
   private tagKeyword(id: number): string {
-    const t = this.btf.types[id]!;
+    const t = this.btf.typeById(id);
     if (t.kind === BtfKind.Union || (t.kind === BtfKind.Fwd && (t as { union: boolean }).union)) return 'union';
     if (t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) return 'enum';
     return 'struct';
@@ -357,7 +356,7 @@ export class CDumper {
   decl(id: number, declarator: string, lvl: number, depth = 0): string {
     if (depth > MAX_DECL_DEPTH) throw new BtfError(this.btf.file, `type ${id}: declarator nests too deeply (a loop?)`);
     if (--this.nodeBudget < 0) throw new BtfError(this.btf.file, `type ${id}: declaration expands beyond ${MAX_DECL_NODES} nodes`);
-    const t = this.btf.types[id];
+    const t = this.btf.typeOrUndefined(id);
     if (!t) throw new BtfError(this.btf.file, `type id ${id} does not exist`);
     if (this.onPath[id]) throw new BtfError(this.btf.file, `type ${id} refers to itself through anonymous types`);
     this.onPath[id] = 1;
@@ -378,7 +377,7 @@ export class CDumper {
       case BtfKind.Float:
         return join(t.name);
       case BtfKind.Ptr: {
-        const target = this.btf.types[t.type]!;
+        const target = this.btf.typeById(t.type);
         const paren = target.kind === BtfKind.Array || target.kind === BtfKind.FuncProto;
         return this.decl(t.type, paren ? `(*${declarator})` : `*${declarator}`, lvl, depth + 1);
       }
@@ -388,7 +387,7 @@ export class CDumper {
       case BtfKind.Volatile:
       case BtfKind.Restrict: {
         const kw = t.kind === BtfKind.Const ? 'const' : t.kind === BtfKind.Volatile ? 'volatile' : 'restrict';
-        const under = this.btf.types[t.type]!;
+        const under = this.btf.typeById(t.type);
         if (under.kind === BtfKind.Ptr) return this.decl(t.type, declarator ? `${kw} ${declarator}` : kw, lvl, depth + 1);
         // C cannot qualify arrays or functions directly; restrict only applies to pointers.
         if (under.kind === BtfKind.Array || under.kind === BtfKind.FuncProto || t.kind === BtfKind.Restrict)
@@ -397,7 +396,7 @@ export class CDumper {
       }
       case BtfKind.TypeTag: {
         // Written as an attribute where bpftool 7.5 writes it (a header); dropped in listings.
-        const under = this.btf.types[t.type]!;
+        const under = this.btf.typeById(t.type);
         if (!this.typeTags || under.kind === BtfKind.Array || under.kind === BtfKind.FuncProto) return this.decl(t.type, declarator, lvl, depth + 1);
         const attr = `__attribute__((btf_type_tag("${t.name.replace(/["\\]/g, '')}")))`;
         if (under.kind === BtfKind.Ptr) return this.decl(t.type, declarator ? `${attr} ${declarator}` : attr, lvl, depth + 1);
@@ -423,7 +422,7 @@ export class CDumper {
         return join(`enum ${this.name(id)}`);
       case BtfKind.Fwd: {
         this.ensureTagDeclared(id);
-        const full = this.btf.idsByName(t.name).find((o) => this.btf.types[o]!.kind === (t.union ? BtfKind.Union : BtfKind.Struct));
+        const full = this.btf.findIds(t.name, t.union ? BtfKind.Union : BtfKind.Struct)[0];
         return join(`${t.union ? 'union' : 'struct'} ${full !== undefined ? this.name(full) : t.name}`);
       }
       case BtfKind.FuncProto: {
@@ -539,7 +538,7 @@ export function dumpC(btf: Btf, write: (chunk: string) => void, opts: CDumpOptio
 export function typeToC(btf: Btf, id: number): string {
   const d = new CDumper(btf, () => {});
   // Named composites print as references; anonymous ones are summarized.
-  const t = btf.types[id];
+  const t = btf.typeOrUndefined(id);
   if (t && (t.kind === BtfKind.Struct || t.kind === BtfKind.Union) && !t.name) return `${t.kind === BtfKind.Struct ? 'struct' : 'union'} (anon)`;
   if (t && (t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) && !t.name) return 'enum (anon)';
   if (t && t.kind === BtfKind.Datasec) return `datasec ${t.name}`;

@@ -61,7 +61,7 @@ export function rawTypeLines(btf: Btf, t: BtfType): string {
     case BtfKind.Datasec: {
       let s = `${head} size=${t.size} vlen=${t.vars.length}`;
       for (const v of t.vars) {
-        const vt = btf.types[v.type];
+        const vt = btf.typeOrUndefined(v.type);
         s += `\n\ttype_id=${v.type} offset=${v.offset} size=${v.size} (${vt ? `${KIND_NAMES[vt.kind]} ${q(vt.name)}` : 'UNKN'})`;
       }
       return s;
@@ -76,8 +76,8 @@ export function rawTypeLines(btf: Btf, t: BtfType): string {
 /** The whole raw dump, types from `firstId` (split BTF prints only its own types, as bpftool does). */
 export function dumpRaw(btf: Btf, write: (chunk: string) => void, fromId = btf.firstId): void {
   let buf = '';
-  for (let id = fromId; id < btf.types.length; id++) {
-    buf += rawTypeLines(btf, btf.types[id]!) + '\n';
+  for (let id = fromId; id < btf.count; id++) {
+    buf += rawTypeLines(btf, btf.peek(id)) + '\n';
     if (buf.length > 1 << 16) {
       write(buf);
       buf = '';

@@ -43,7 +43,7 @@ export function btfDump(args: string[], opts: BtfDumpOptions, write: (s: string)
   }
   if (opts.json) {
     const types = [];
-    for (let id = btf.firstId; id < btf.types.length; id++) types.push(rawTypeJson(btf.types[id]!));
+    for (let id = btf.firstId; id < btf.count; id++) types.push(rawTypeJson(btf.peek(id)));
     write(jsonText({ types }) + '\n');
     return;
   }

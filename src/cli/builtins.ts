@@ -18,7 +18,7 @@ export function kernelHelperNames(): [number, string][] {
     btf = undefined;
   }
   if (!btf) return [];
-  for (const id of btf.idsByName('bpf_func_id')) {
+  for (const id of [...btf.findIds('bpf_func_id', BtfKind.Enum), ...btf.findIds('bpf_func_id', BtfKind.Enum64)].sort((a, b) => a - b)) {
     const t = btf.typeById(id);
     if (t.kind !== BtfKind.Enum && t.kind !== BtfKind.Enum64) continue;
     return t.values

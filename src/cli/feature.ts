@@ -77,7 +77,7 @@ function vmlinuxOrNone(): ReturnType<typeof vmlinuxBtf> | undefined {
 /** A raw-tracepoint BTF target (typedef btf_trace_sys_enter) so tracing helper probes reach the call. */
 function tracingTarget(): number {
   const btf = vmlinuxOrNone();
-  return btf?.idsByName('btf_trace_sys_enter').find((id) => btf.typeById(id).kind === BtfKind.Typedef) ?? 0;
+  return btf?.findIds('btf_trace_sys_enter', BtfKind.Typedef)[0] ?? 0;
 }
 
 const CONFIG_OPTIONS = [

@@ -125,7 +125,7 @@ function decode(c: Codec | undefined, b: Uint8Array): unknown {
 /** bpftool shows a DATASEC value as {"<section>": [{"var": value}, ...]}. */
 function decodeValue(m: OpenedMap, b: Uint8Array): unknown {
   const v = decode(m.valueCodec, b);
-  const t = m.btf && m.info.btfValueTypeId ? m.btf.types[m.info.btfValueTypeId] : undefined;
+  const t = m.btf && m.info.btfValueTypeId ? m.btf.typeOrUndefined(m.info.btfValueTypeId) : undefined;
   if (t?.kind === BtfKind.Datasec && v && typeof v === 'object') return { [t.name]: Object.entries(v).map(([k, x]) => ({ [k]: x })) };
   return v;
 }

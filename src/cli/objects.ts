@@ -78,7 +78,7 @@ export function fullProgName(info: ProgInfo): string {
   if (info.name.length === 15 && info.btfId && info.firstFuncTypeId) {
     try {
       const btf = btfById(info.btfId);
-      const n = btf?.types[info.firstFuncTypeId]?.name;
+      const n = btf?.typeOrUndefined(info.firstFuncTypeId)?.name;
       if (n && n.startsWith(info.name)) return n;
     } catch {
       /* keep the kernel's name */

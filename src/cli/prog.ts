@@ -72,12 +72,12 @@ function progMetadata(mapIds: number[]): Record<string, unknown> | undefined {
       } catch {
         return undefined;
       }
-      const sec = btf?.types[info.btfValueTypeId];
+      const sec = btf?.typeOrUndefined(info.btfValueTypeId);
       if (!btf || sec?.kind !== BtfKind.Datasec) return undefined;
       const md: Record<string, unknown> = {};
       let any = false;
       for (const v of sec.vars) {
-        const t = btf.types[v.type];
+        const t = btf.typeOrUndefined(v.type);
         if (t?.kind !== BtfKind.Var || !t.name.startsWith('bpf_metadata_')) continue;
         any = true;
         try {

@@ -30,7 +30,7 @@ interface StructOpsMapRef {
 }
 
 function kernelTypeOf(info: MapInfo): string {
-  const t = info.btfVmlinuxValueTypeId ? vmlinuxBtf()?.types[info.btfVmlinuxValueTypeId] : undefined;
+  const t = info.btfVmlinuxValueTypeId ? vmlinuxBtf()?.typeOrUndefined(info.btfVmlinuxValueTypeId) : undefined;
   return t?.name.startsWith(VALUE_PREFIX) ? t.name.slice(VALUE_PREFIX.length) : (t?.name ?? '');
 }
 

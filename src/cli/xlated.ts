@@ -76,7 +76,7 @@ function typeOnly(btf: Btf, id: number, out: string[]): boolean {
     out.push('void ');
     return true;
   }
-  const t = btf.types[id];
+  const t = btf.typeOrUndefined(id);
   if (!t) return false;
   switch (t.kind) {
     case BtfKind.Int:
@@ -119,7 +119,7 @@ function typeOnly(btf: Btf, id: number, out: string[]): boolean {
 }
 
 function funcSig(btf: Btf, protoId: number, name: string | undefined, out: string[]): boolean {
-  const p = btf.types[protoId];
+  const p = btf.typeOrUndefined(protoId);
   if (!p || p.kind !== BtfKind.FuncProto) return false;
   if (!typeOnly(btf, p.returnType, out)) return false;
   out.push(name !== undefined ? `${name}(` : '(');

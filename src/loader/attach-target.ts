@@ -28,7 +28,8 @@ export function targetProgramFuncId(progFd: number, func: string, subject: strin
     const btf = parseBtf(info.data!, { file: `BTF of target program fd ${progFd}` });
     const f = btf.find(func, BtfKind.Func);
     if (!f) {
-      const have = btf.types.filter((t) => t.kind === BtfKind.Func).map((t) => t.name);
+      const have: string[] = [];
+      for (let id = 1; id < btf.count; id++) if (btf.kindOf(id) === BtfKind.Func) have.push(btf.nameOf(id));
       throw new LoadTargetError(`${subject}: the target program has no function '${func}' (it has ${have.join(', ') || 'none'})`);
     }
     return f.id;

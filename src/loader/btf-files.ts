@@ -36,12 +36,12 @@ export function vmlinuxBtf(): Btf | undefined {
 
 /** BTF from a file; module BTF under /sys/kernel/btf is split BTF on top of vmlinux. */
 export function readBtfFile(path: string, base?: Btf): Btf {
-  const bytes = readBtfBytes(path);
-  if (!base && path.startsWith('/sys/kernel/btf/') && path !== VMLINUX_BTF) base = vmlinuxBtf();
   if (path === VMLINUX_BTF && !base) {
     const k = vmlinuxBtf();
     if (k) return k;
   }
+  const bytes = readBtfBytes(path);
+  if (!base && path.startsWith('/sys/kernel/btf/') && path !== VMLINUX_BTF) base = vmlinuxBtf();
   return parseBtf(bytes, { file: path, base });
 }
 

@@ -13,6 +13,7 @@
 //    is reachable).
 import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
+import { essentialName } from '../btf/names.js';
 import { CORE_KIND_NAMES, CoreRelocKind } from '../btf/ext.js';
 import { type ArrayType, BtfKind, type BtfType, type CompositeType, INT_SIGNED, isComposite } from '../btf/types.js';
 import { BPF_ALU, BPF_ALU64, BPF_K, BPF_LD, BPF_LDX, BPF_ST, BPF_STX, insnClass, type InsnBuffer } from './insn.js';
@@ -82,13 +83,7 @@ const isAnyEnum = (t: BtfType) => t.kind === BtfKind.Enum || t.kind === BtfKind.
 /** btf_kind_core_compat: same kind, or enum and enum64. */
 const kindsCompat = (a: BtfType, b: BtfType) => a.kind === b.kind || (isAnyEnum(a) && isAnyEnum(b));
 
-/** The name without a `___flavor` suffix (X___Y where X and Y do not touch the underscores). */
-export function essentialName(name: string): string {
-  for (let i = name.length - 5; i >= 0; i--) {
-    if (name[i] !== '_' && name[i + 1] === '_' && name[i + 2] === '_' && name[i + 3] === '_' && name[i + 4] !== '_') return name.slice(0, i + 1);
-  }
-  return name;
-}
+export { essentialName };
 
 /** Skip const/volatile/restrict/type tags and typedefs; returns the id reached. */
 function skipId(btf: Btf, id: number): number {
@@ -493,32 +488,16 @@ function calcRelo(local: Spec, targ: Spec | undefined, le: boolean): Relo {
   return { orig: calcEnum(k, local), targ: calcEnum(k, targ), failMemszAdjust: false };
 }
 
-/** Essential-name index of a target BTF (its own types only, for split module BTF). */
-const essentialIndex = new WeakMap<Btf, Map<string, number[]>>();
-function byEssentialName(btf: Btf, name: string): number[] {
-  let idx = essentialIndex.get(btf);
-  if (!idx) {
-    idx = new Map();
-    for (let id = btf.firstId; id < btf.types.length; id++) {
-      const n = btf.types[id]!.name;
-      if (!n) continue;
-      const e = essentialName(n);
-      const l = idx.get(e);
-      if (l) l.push(id);
-      else idx.set(e, [id]);
-    }
-    essentialIndex.set(btf, idx);
-  }
-  return idx.get(name) ?? [];
-}
-
 /** bpf_core_find_cands: same kind as the local root (no typedef resolution), same essential name. */
 function findCandidates(localBtf: Btf, localId: number, targets: CoreTargets): Cand[] {
   const lt = localBtf.typeById(localId);
   const want = essentialName(lt.name);
   const out: Cand[] = [];
   for (const { btf } of targets.btfs()) {
-    for (const id of byEssentialName(btf, want)) if (kindsCompat(btf.types[id]!, lt)) out.push({ btf, id });
+    // Same kind (ENUM and ENUM64 are interchangeable), own types only for split module BTF.
+    const kinds = isAnyEnum(lt) ? [BtfKind.Enum, BtfKind.Enum64] : [lt.kind];
+    const ids = kinds.length === 1 ? btf.ownIdsByEssentialName(want, kinds[0]!) : kinds.flatMap((k) => btf.ownIdsByEssentialName(want, k)).sort((a, b) => a - b);
+    for (const id of ids) out.push({ btf, id });
     // Modules are searched only when vmlinux has no candidate at all.
     if (out.length) return out;
   }

@@ -380,7 +380,7 @@ export class BpfObject implements Disposable, OpenState {
     if (!k) throw new LoadError(this.file, `program '${p.name}' (${p.section}) needs kernel BTF (/sys/kernel/btf/vmlinux)`);
     const target = p.attachTarget;
     let id: number | undefined;
-    if (p.section.startsWith('tp_btf')) id = k.idsByName(`btf_trace_${target}`).find((x) => k.types[x]!.kind === BtfKind.Typedef);
+    if (p.section.startsWith('tp_btf')) id = k.findIds(`btf_trace_${target}`, BtfKind.Typedef)[0];
     else if (p.section.startsWith('lsm')) id = k.find(`bpf_lsm_${target}`, BtfKind.Func)?.id;
     else if (p.section.startsWith('iter')) id = k.find(`bpf_iter_${target}`, BtfKind.Func)?.id;
     else id = k.find(target.split(':').pop()!, BtfKind.Func)?.id;

@@ -282,7 +282,7 @@ class ObjectParser implements SpecReader {
       }
       // With BTF, an extern outside .kconfig/.ksyms has nothing to bind to (libbpf: "failed to
       // find BTF for extern ... section"); without BTF it stays an undefined symbol.
-      const decl = btf?.idsByName(s.name).map((id) => btf.types[id]!).find((t) => (t.kind === BtfKind.Func && t.linkage === FUNC_EXTERN) || (t.kind === BtfKind.Var && t.linkage === VAR_EXTERN));
+      const decl = btf?.idsByName(s.name).map((id) => btf.typeById(id)).find((t) => (t.kind === BtfKind.Func && t.linkage === FUNC_EXTERN) || (t.kind === BtfKind.Var && t.linkage === VAR_EXTERN));
       if (decl)
         this.err(
           `extern '${s.name}'`,

@@ -32,7 +32,7 @@ export class TsTypes {
   /** The TS type of a decoded value of BTF type `id`. */
   typeOf(id: number, depth = 0): string {
     if (depth > 32) return 'unknown';
-    const t = this.btf.types[id];
+    const t = this.btf.typeOrUndefined(id);
     if (!t) return 'unknown';
     switch (t.kind) {
       case BtfKind.Void:
