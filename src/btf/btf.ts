@@ -203,6 +203,16 @@ export class Btf {
     return this.typeById(id).name;
   }
 
+  /**
+   * @internal This BTF's own records as parseBtf validated them (undefined for the eager form):
+   * the words, each own type's word offset and kind, and the name at a string offset. For writers
+   * that visit every type (the raw dump) without building objects.
+   */
+  records(): { words: Uint32Array; offs: Int32Array; kinds: Uint8Array; name: (off: number) => string } | undefined {
+    if (!this.raw) return undefined;
+    return { ...this.raw, name: (off) => this.nameStr(off) };
+  }
+
   /** Decode own type `i` (id firstId + i) from its words. */
   private build(i: number, keep: boolean): BtfType {
     const { words: w, offs, kinds } = this.raw!;

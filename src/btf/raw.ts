@@ -75,15 +75,96 @@ export function rawTypeLines(btf: Btf, t: BtfType): string {
 
 /** The whole raw dump, types from `firstId` (split BTF prints only its own types, as bpftool does). */
 export function dumpRaw(btf: Btf, write: (chunk: string) => void, fromId = btf.firstId): void {
+  const rec = btf.records();
   let buf = '';
   for (let id = fromId; id < btf.count; id++) {
-    buf += rawTypeLines(btf, btf.peek(id)) + '\n';
+    buf += (rec && id >= btf.firstId ? recordLines(btf, rec, id) : rawTypeLines(btf, btf.peek(id))) + '\n';
     if (buf.length > 1 << 16) {
       write(buf);
       buf = '';
     }
   }
   if (buf) write(buf);
+}
+
+/** rawTypeLines written straight from a record's words (no type object). */
+function recordLines(btf: Btf, rec: NonNullable<ReturnType<Btf['records']>>, id: number): string {
+  const w = rec.words;
+  let p = rec.offs[id - btf.firstId]!;
+  const kind = rec.kinds[id - btf.firstId]! as BtfKind;
+  const info = w[p + 1]!;
+  const st = w[p + 2]!;
+  const vlen = info & 0xffff;
+  const kflag = info >>> 31 !== 0;
+  const head = `[${id}] ${KIND_NAMES[kind]} ${q(rec.name(w[p]!))}`;
+  p += 3;
+  switch (kind) {
+    case BtfKind.Int: {
+      const v = w[p]!;
+      return `${head} size=${st} bits_offset=${(v >>> 16) & 0xff} nr_bits=${v & 0xff} encoding=${intEncoding((v >>> 24) & 0xf)}`;
+    }
+    case BtfKind.Ptr:
+    case BtfKind.Typedef:
+    case BtfKind.Volatile:
+    case BtfKind.Const:
+    case BtfKind.Restrict:
+    case BtfKind.TypeTag:
+      return `${head} type_id=${st}`;
+    case BtfKind.Array:
+      return `${head} type_id=${w[p]} index_type_id=${w[p + 1]} nr_elems=${w[p + 2]}`;
+    case BtfKind.Struct:
+    case BtfKind.Union: {
+      let s = `${head} size=${st} vlen=${vlen}`;
+      for (let k = 0; k < vlen; k++, p += 3) {
+        const off = w[p + 2]!;
+        s += `\n\t${q(rec.name(w[p]!))} type_id=${w[p + 1]} bits_offset=${kflag ? off & 0xffffff : off}`;
+        if (kflag && off >>> 24) s += ` bitfield_size=${off >>> 24}`;
+      }
+      return s;
+    }
+    case BtfKind.Enum: {
+      let s = `${head} encoding=${kflag ? 'SIGNED' : 'UNSIGNED'} size=${st} vlen=${vlen}`;
+      for (let k = 0; k < vlen; k++, p += 2) s += `\n\t${q(rec.name(w[p]!))} val=${kflag ? w[p + 1]! | 0 : w[p + 1]!}`;
+      return s;
+    }
+    case BtfKind.Enum64: {
+      let s = `${head} encoding=${kflag ? 'SIGNED' : 'UNSIGNED'} size=${st} vlen=${vlen}`;
+      const suffix = kflag ? 'LL' : 'ULL';
+      for (let k = 0; k < vlen; k++, p += 3) {
+        const lo = w[p + 1]!;
+        const hi = w[p + 2]!;
+        let v: bigint | number = hi === 0 ? lo : (BigInt(hi) << 32n) | BigInt(lo);
+        if (kflag && hi !== 0) v = BigInt.asIntN(64, v as bigint);
+        s += `\n\t${q(rec.name(w[p]!))} val=${v}${suffix}`;
+      }
+      return s;
+    }
+    case BtfKind.Fwd:
+      return `${head} fwd_kind=${kflag ? 'union' : 'struct'}`;
+    case BtfKind.Func:
+      return `${head} type_id=${st} linkage=${FUNC_LINKAGE[vlen] ?? '(unknown)'}`;
+    case BtfKind.FuncProto: {
+      let s = `${head} ret_type_id=${st} vlen=${vlen}`;
+      for (let k = 0; k < vlen; k++, p += 2) s += `\n\t${q(rec.name(w[p]!))} type_id=${w[p + 1]}`;
+      return s;
+    }
+    case BtfKind.Var:
+      return `${head} type_id=${st}, linkage=${VAR_LINKAGE[w[p]!] ?? '(unknown)'}`;
+    case BtfKind.Datasec: {
+      let s = `${head} size=${st} vlen=${vlen}`;
+      for (let k = 0; k < vlen; k++, p += 3) {
+        const t = w[p]!;
+        s += `\n\ttype_id=${t} offset=${w[p + 1]} size=${w[p + 2]} (${t < btf.count ? `${KIND_NAMES[btf.kindOf(t)]} ${q(btf.nameOf(t))}` : 'UNKN'})`;
+      }
+      return s;
+    }
+    case BtfKind.Float:
+      return `${head} size=${st}`;
+    case BtfKind.DeclTag:
+      return `${head} type_id=${st} component_idx=${w[p]! | 0}`;
+    default:
+      return rawTypeLines(btf, btf.peek(id));
+  }
 }
 
 /** JSON form of one type, with keys as in `bpftool btf dump -j`. */
