@@ -4,7 +4,7 @@
 // 3 warm-up rounds are not counted. CPU = user+sys and max RSS from GNU time, wall from the parent;
 // medians. In-process phase times for bee-ts (parse, a first name lookup, the two dumps) are
 // printed too, each from a fresh process so caches do not carry over.
-// Usage: node bench/btf.mjs [--runs N] [--file /sys/kernel/btf/vmlinux] [--json] [--before CHECKOUT]
+// Usage: node bench/btf.mjs [--runs N] [--warmup N] [--file /sys/kernel/btf/vmlinux] [--json] [--before CHECKOUT]
 //   --before: also time another built checkout's dist (e.g. main before a change), same rounds.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { args, median, opt, root } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
-const warmup = 3;
+const warmup = Number(opt('--warmup', '3'));
 const file = opt('--file', '/sys/kernel/btf/vmlinux');
 const json = args.includes('--json');
 const before = opt('--before', undefined);
