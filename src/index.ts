@@ -27,7 +27,7 @@ export { LoadTargetError } from './loader/attach-target.js';
 export * as constants from './syscall/constants.js';
 export { RingBufReader, type RawRecordHandler, type RingBufOptions } from './ringbuf/ringbuf.js';
 export { PerfBufReader, type PerfBufOptions } from './ringbuf/perfbuf.js';
-export { compileDecoder } from './maps/codec.js';
+export { compileDecoder } from './maps/decoder.js';
 export { typedMap, type TypedMap, type PerCpu } from './maps/typed.js';
 export type { TypedRingBuf } from './ringbuf/typed.js';
 
@@ -44,3 +44,7 @@ export { TracefsError } from './link/tracefs.js';
 export { SymbolError } from './link/symbols.js';
 export { UsdtError } from './link/usdt.js';
 export { PinnedTypeError } from './syscall/bpf.js';
+export { FdError } from './syscall/fd.js';
+export { PlatformError } from './syscall/backend.js';
+export { LinkError } from './link/link.js';
+export { ReaderError } from './ringbuf/poller.js';

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { parseBtf } from '../src/btf/btf.js';
 import { BtfKind } from '../src/btf/types.js';
 import { parseElf } from '../src/elf/reader.js';
-import { compileCodec, compileDecoder } from '../src/maps/codec.js';
+import { compileCodec } from '../src/maps/codec.js';
+import { compileDecoder } from '../src/maps/decoder.js';
 import { ALL_OBJECTS, readFixture } from './helpers.js';
 
 /** A small deterministic PRNG (xorshift32), so a failure reproduces. */

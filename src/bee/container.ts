@@ -5,6 +5,7 @@
 // /probe/probe.o. The image config runs `node /opt/bee-ts/dist/cli/main.js run /probe/probe.o`,
 // exposes the metrics port and labels the probe's digest. Output: a registry push, an OCI image
 // layout archive, or a docker-archive (`docker save`'s format), which `podman load` reads.
+import { BeeTsError } from '../errors.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,13 @@ import zlib from 'node:zlib';
 import { type Descriptor, ImageError, sha256 } from './image.js';
 import type { RegistryClient } from './registry.js';
 import { type TarEntry, tarPath, writeTar } from './tar.js';
+
+/** A container image cannot be built from what is here (a library, a dependency, a layer). */
+export class PackageError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('PACKAGE', message, options);
+  }
+}
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -90,7 +98,7 @@ export function ociArch(nodeArch: string = process.arch): string {
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number {
   const s = env.SOURCE_DATE_EPOCH;
   if (s === undefined || s === '') return 0;
-  if (!/^\d{1,12}$/.test(s)) throw new Error(`SOURCE_DATE_EPOCH='${s}' is not a number of seconds`);
+  if (!/^\d{1,12}$/.test(s)) throw new PackageError(`SOURCE_DATE_EPOCH='${s}' is not a number of seconds`);
   return Number(s);
 }
 
@@ -107,7 +115,7 @@ export function makeLayer(entries: TarEntry[], mtime: number, createdBy: string)
  * file itself sits at its real path. Returns the real path.
  */
 export function mirrorHostPath(p: string, out: Map<string, TarEntry>, depth = 0): string {
-  if (depth > 40) throw new Error(`${p}: too many levels of symbolic links`);
+  if (depth > 40) throw new PackageError(`${p}: too many levels of symbolic links`);
   const parts = tarPath(p).split('/');
   let cur = '/';
   for (let i = 0; i < parts.length; i++) {
@@ -130,15 +138,15 @@ export function mirrorHostPath(p: string, out: Map<string, TarEntry>, depth = 0)
  */
 export function sharedLibraries(binary: string, otherLibc = false): string[] {
   const r = spawnSync('ldd', [binary], { encoding: 'utf8', timeout: 30_000 });
-  if (r.error) throw new Error(`cannot list the shared libraries of ${binary}: ldd: ${r.error.message} (ldd comes with the C library; or give a base image with --base)`);
+  if (r.error) throw new PackageError(`cannot list the shared libraries of ${binary}: ldd: ${r.error.message} (ldd comes with the C library; or give a base image with --base)`);
   if (r.status !== 0) {
     if (/not a dynamic executable|statically linked/.test(r.stdout + r.stderr)) return [];
-    throw new Error(`ldd ${binary} failed: ${(r.stderr || r.stdout).trim()}`);
+    throw new PackageError(`ldd ${binary} failed: ${(r.stderr || r.stdout).trim()}`);
   }
   const libs: string[] = [];
   for (const line of r.stdout.split('\n')) {
     if (/=>\s*not found/.test(line) && otherLibc && /\blibc\.musl|\bld-musl/.test(line)) return [];
-    if (/=>\s*not found/.test(line)) throw new Error(`${binary} needs ${line.trim().split(/\s/)[0]}, which is not installed here`);
+    if (/=>\s*not found/.test(line)) throw new PackageError(`${binary} needs ${line.trim().split(/\s/)[0]}, which is not installed here`);
     const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
     if (m) libs.push(m[1]!);
   }
@@ -191,7 +199,7 @@ export function productionPackages(root: string): string[] {
       }
       if (!at) {
         if (optional) continue;
-        throw new Error(`${name} (a dependency of ${pj.name ?? dir}) is not installed under ${root}: run npm install there first`);
+        throw new PackageError(`${name} (a dependency of ${pj.name ?? dir}) is not installed under ${root}: run npm install there first`);
       }
       if (found.has(at)) continue;
       found.add(at);
@@ -204,7 +212,7 @@ export function productionPackages(root: string): string[] {
 
 /** bee-ts itself under /opt/bee-ts: package.json, dist/ and the production node_modules. */
 export function appEntries(pkgRoot: string): TarEntry[] {
-  if (!fs.existsSync(path.join(pkgRoot, 'dist', 'cli', 'main.js'))) throw new Error(`${pkgRoot}/dist/cli/main.js is missing: build bee-ts first (npm run build)`);
+  if (!fs.existsSync(path.join(pkgRoot, 'dist', 'cli', 'main.js'))) throw new PackageError(`${pkgRoot}/dist/cli/main.js is missing: build bee-ts first (npm run build)`);
   const dest = tarPath(APP_DIR);
   const out: TarEntry[] = [{ path: `${dest}/package.json`, type: 'file', data: fs.readFileSync(path.join(pkgRoot, 'package.json')) }];
   treeEntries(path.join(pkgRoot, 'dist'), `${dest}/dist`, out, (rel) => rel.endsWith('.map'));
@@ -366,8 +374,8 @@ export function ociArchive(img: ContainerImage, ref: string, mtime = 0): Buffer 
 function layerTar(l: Layer): Uint8Array {
   const m = l.descriptor.mediaType;
   const tar = m.endsWith('gzip') ? zlib.gunzipSync(l.blob) : m === OCI_LAYER || m === DOCKER_LAYER ? l.blob : undefined;
-  if (!tar) throw new Error(`layer ${l.descriptor.digest} has media type ${m}: a docker archive needs tar or gzip layers (write an OCI archive instead)`);
-  if (sha256(tar) !== l.diffId) throw new Error(`layer ${l.descriptor.digest} does not unpack to its diff_id ${l.diffId}`);
+  if (!tar) throw new PackageError(`layer ${l.descriptor.digest} has media type ${m}: a docker archive needs tar or gzip layers (write an OCI archive instead)`);
+  if (sha256(tar) !== l.diffId) throw new PackageError(`layer ${l.descriptor.digest} does not unpack to its diff_id ${l.diffId}`);
   return tar;
 }
 

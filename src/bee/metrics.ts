@@ -11,12 +11,20 @@
 // recently updated series (counted); a polled map's entries past the bound are left out (shown).
 // Also: drop counts (stats.ts SELF_METRICS) and prom-client's process metrics. close() cuts
 // connections that do not finish within CLOSE_GRACE_MS.
+import { BeeTsError } from '../errors.js';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import client from 'prom-client';
 import { type MetricNaming, type MetricsNaming, nameLabel, nameMetric } from './naming.js';
 import { DROP_REASONS, type RunStats, SELF_METRICS } from './stats.js';
 import type { WatchedMap } from './watch.js';
+
+/** Metrics that cannot be served as asked (a series limit below 1, a port in use). */
+export class MetricsError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('METRICS', message, options);
+  }
+}
 
 /** Default --max-series: series per metric. */
 export const DEFAULT_MAX_SERIES = 10_000;
@@ -76,7 +84,7 @@ export class BeeMetrics {
 
   constructor(watches: WatchedMap[], opts: MetricsOptions = {}) {
     this.maxSeries = opts.maxSeries ?? DEFAULT_MAX_SERIES;
-    if (!Number.isInteger(this.maxSeries) || this.maxSeries < 1) throw new Error(`max series must be a positive integer, not ${this.maxSeries}`);
+    if (!Number.isInteger(this.maxSeries) || this.maxSeries < 1) throw new MetricsError(`max series must be a positive integer, not ${this.maxSeries}`);
     this.naming = opts.naming ?? 'bee';
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     for (const w of watches) {
@@ -287,7 +295,7 @@ export class BeeMetrics {
     });
     return new Promise((resolve, reject) => {
       this.server!.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new Error(e.code === 'EADDRINUSE' ? `cannot serve metrics on ${host}:${port}: the port is in use (choose another with --prom-port)` : `cannot serve metrics on ${host}:${port}: ${e.message}`)),
+        reject(new MetricsError(e.code === 'EADDRINUSE' ? `cannot serve metrics on ${host}:${port}: the port is in use (choose another with --prom-port)` : `cannot serve metrics on ${host}:${port}: ${e.message}`, { cause: e })),
       );
       this.server!.listen(port, host, () => resolve());
     });

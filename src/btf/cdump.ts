@@ -10,6 +10,8 @@
 //     any struct/union it names that is not yet declared gets a forward declaration.
 // Layout is reproduced exactly: explicit padding as anonymous bitfields wherever the natural
 // C layout would differ from the BTF offsets, `packed` where members sit off their alignment.
+// One file on purpose (~550 lines): the two phases share the declared/queued/emitted state and
+// the name tables, and bpftool's output that the tests compare against is produced by both.
 import type { Btf } from './btf.js';
 import { BtfError, BtfKind, type CompositeType, type DeclTagType, type EnumType, type FuncType, INT_BOOL, type RefType } from './types.js';
 

@@ -1,7 +1,7 @@
 // BTF encoder: type objects → a .BTF blob in host (little-endian) or given byte order.
 // Used to load an object's BTF into the kernel after fixups and sanitizing, and by tests.
 import { BTF_MAGIC } from './btf.js';
-import { BtfKind, type BtfType } from './types.js';
+import { BtfError, BtfKind, type BtfType } from './types.js';
 
 class StringTable {
   private readonly offsets = new Map<string, number>([['', 0]]);
@@ -90,7 +90,7 @@ export function encodeBtf(types: readonly BtfType[], littleEndian = true, seedSt
     const t = types[i]!;
     switch (t.kind) {
       case BtfKind.Void:
-        throw new Error(`type ${i}: void cannot be encoded`);
+        throw new BtfError('BTF encoder', `type ${i}: void cannot be encoded`);
       case BtfKind.Int:
         head(t, 0, false, t.size);
         u32((t.encoding << 24) | (t.bitOffset << 16) | t.bits);

@@ -4,6 +4,7 @@
 //   stream:  a producer process runs the program in a loop while the consumer reads, in
 //            no-wakeup (BPF_RB_NO_WAKEUP, consumer polls on a timer), adaptive (flags 0) and
 //            sampled (FORCE_WAKEUP every 500 records) modes; drops are counted in BPF.
+import { CliExit } from './errors.js';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BtfKind } from '../btf/types.js';
 import { BpfObject } from '../loader/object.js';
-import { compileDecoder } from '../maps/codec.js';
+import { compileDecoder } from '../maps/decoder.js';
 import { Poller } from '../ringbuf/poller.js';
 import { RingBufReader } from '../ringbuf/ringbuf.js';
 import { PKG_ROOT } from './paths.js';
@@ -87,7 +88,7 @@ function runPeer(peer: string, args: string[]): Promise<{ records: number; secon
     const p = spawn(peer, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`libbpf peer exited ${code}`))));
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new CliExit(`libbpf peer exited ${code}`))));
   });
 }
 
@@ -95,7 +96,7 @@ function runProducer(progPin: string, mode: number, seconds: number): { done: Pr
   const p = spawn(process.execPath, [path.join(here, 'bench-producer.js'), progPin, String(mode), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   p.stdout.on('data', (d) => (out += d));
-  return { done: new Promise((resolve, reject) => p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`producer exited ${code}`))))) };
+  return { done: new Promise((resolve, reject) => p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new CliExit(`producer exited ${code}`))))) };
 }
 
 const WAKE: Record<WakeMode, number> = { adaptive: 0, 'no-wakeup': 1, sampled: 2 };
@@ -117,7 +118,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
     const btf = obj.spec.btf!;
     let sink = 0;
     for (const size of o.sizes) {
-      if (size !== 16 && size !== 64) throw new Error(`--size ${size}: the producer emits 16- or 64-byte records`);
+      if (size !== 16 && size !== 64) throw new CliExit(`--size ${size}: the producer emits 16- or 64-byte records`);
       const prog = obj.program(`produce_${size}`);
       const progPin = `${pinDir}/produce_${size}`;
       prog.pin(progPin);
@@ -152,7 +153,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
       }
       // --- consume: decoded into JS objects by BTF
       const recType = btf.types.find((t) => t.kind === BtfKind.Struct && t.name === (size === 16 ? 'rec16' : 'rec64'));
-      if (!recType) throw new Error('rb_bench.o lacks its record types');
+      if (!recType) throw new CliExit('rb_bench.o lacks its record types');
       const dec = compileDecoder(btf, recType.id);
       const decodedFn = (v: DataView, off: number) => {
         const rec = dec(v, off) as { pid?: number; value?: bigint };

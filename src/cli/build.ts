@@ -5,6 +5,7 @@
 // include path, the host compiler's system directories last (-idirafter, as libbpf-bootstrap
 // does); memcpy & co. map to the builtins (include/bee_build_compat.h); the target arch comes
 // from the host (or --arch). The ELF is stripped of DWARF but keeps .BTF (like bee's builder).
+import { BeeTsError } from '../errors.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,13 @@ import { readBtfFile } from '../loader/btf-files.js';
 import { dumpC } from '../btf/cdump.js';
 import { UsageError } from './errors.js';
 import { INCLUDE_DIR } from './paths.js';
+
+/** `bee-ts build` cannot compile here (no clang, no kernel BTF, a compile error): exit 1. */
+export class BuildError extends BeeTsError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('BUILD', message, options);
+  }
+}
 
 
 const ARCHES: Record<string, string> = { x64: 'x86', x86: 'x86', x86_64: 'x86', amd64: 'x86', arm64: 'arm64', aarch64: 'arm64' };
@@ -44,7 +52,7 @@ function findStrip(clang: string): string | undefined {
  * the header is created with O_EXCL | O_NOFOLLOW inside it.
  */
 export function vmlinuxHeader(btfPath = '/sys/kernel/btf/vmlinux'): string {
-  if (!fs.existsSync(btfPath)) throw new Error(`${btfPath} is missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF); pass a vmlinux.h directory with --include`);
+  if (!fs.existsSync(btfPath)) throw new BuildError(`${btfPath} is missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF); pass a vmlinux.h directory with --include`);
   const btf = readBtfFile(btfPath);
   const chunks: string[] = [];
   dumpC(btf, (s) => chunks.push(s));
@@ -52,7 +60,7 @@ export function vmlinuxHeader(btfPath = '/sys/kernel/btf/vmlinux'): string {
   try {
     const st = fs.lstatSync(dir);
     if (!st.isDirectory() || (st.mode & 0o077) !== 0 || (process.getuid && st.uid !== process.getuid()))
-      throw new Error(`${dir}: the new build directory is not a private directory of this user`);
+      throw new BuildError(`${dir}: the new build directory is not a private directory of this user`);
     const fd = fs.openSync(path.join(dir, 'vmlinux.h'), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     try {
       fs.writeSync(fd, chunks.join(''));
@@ -78,7 +86,7 @@ export interface BuildOptions {
 export function build(input: string, o: BuildOptions): string {
   if (!fs.existsSync(input)) throw new UsageError(`${input}: no such file`);
   const clang = findClang();
-  if (!clang) throw new Error('no clang found: install it (Debian/Ubuntu: apt-get install clang-16 llvm-16), or set BEE_CLANG');
+  if (!clang) throw new BuildError('no clang found: install it (Debian/Ubuntu: apt-get install clang-16 llvm-16), or set BEE_CLANG');
   const arch = ARCHES[o.arch ?? process.arch];
   if (!arch) throw new UsageError(`--arch ${o.arch}: use x86 or arm64`);
   const out = o.output ?? input.replace(/\.c$/, '') + '.o';
@@ -141,8 +149,8 @@ export function buildArgs(clang: string, arch: string, input: string, out: strin
 function compile(clang: string, arch: string, input: string, out: string, vmlinux: string, o: BuildOptions): string {
   const args = buildArgs(clang, arch, input, out, vmlinux, o);
   const r = spawnSync(clang, args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
-  if (r.error) throw new Error(`cannot run ${clang}: ${(r.error as NodeJS.ErrnoException).code} (install clang: apt-get install clang-16 llvm-16)`);
-  if (r.status !== 0) throw new Error(`${clang} failed to compile ${input}:\n${r.stderr.trimEnd()}`);
+  if (r.error) throw new BuildError(`cannot run ${clang}: ${(r.error as NodeJS.ErrnoException).code} (install clang: apt-get install clang-16 llvm-16)`);
+  if (r.status !== 0) throw new BuildError(`${clang} failed to compile ${input}:\n${r.stderr.trimEnd()}`);
   // clang's warnings, as clang printed them.
   if (r.stderr) process.stderr.write(r.stderr);
   const strip = o.noStrip ? undefined : findStrip(clang);

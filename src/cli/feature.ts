@@ -17,7 +17,7 @@ import { btfFeatures } from '../loader/btf-features.js';
 import { attachFeatures, haveMapType, haveMemcgAccounting, haveProgType, haveUprobeRefCtr, helperAvailable, linkFeatures, probeLoad } from '../syscall/features.js';
 import { keyword } from './argv.js';
 import { kernelHelperNames } from './builtins.js';
-import { UsageError } from './errors.js';
+import { CliExit, UsageError } from './errors.js';
 import { globals, jsonText } from './format.js';
 
 export interface FeatureArgs {
@@ -337,7 +337,7 @@ function probeUnprivileged(words: string[]): string {
   const args = [cli, ...(globals.pretty ? ['-p'] : globals.json ? ['-j'] : []), 'feature', 'probe', ...words.filter((w) => keyword(w, ['unprivileged']) !== 'unprivileged')];
   const r = spawnSync(process.execPath, args, { uid: 65534, gid: 65534, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BEE_TS_FEATURE_UNPRIVILEGED: '1' } });
   if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`unprivileged probe failed: ${(r.stderr || r.stdout).trim()}`);
+  if (r.status !== 0) throw new CliExit(`unprivileged probe failed: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout;
 }
 

@@ -2,9 +2,17 @@
 // links are closed on normal process exit (a hook added with the first link, not on import). On
 // SIGINT/SIGTERM/SIGHUP/SIGQUIT they are closed only when the application asks with
 // closeLinksOnSignals() (the CLI does): a library does not take over the process's signals.
+import { BeeTsError } from '../errors.js';
 import { linkDetach, objPin } from '../syscall/bpf.js';
 import type { Fd } from '../syscall/fd.js';
 import { forgetProbeEvent, removeProbeEvent } from './tracefs.js';
+
+/** A link cannot do what was asked (pin a link that is not a BPF link). */
+export class LinkError extends BeeTsError {
+  constructor(message: string) {
+    super('LINK', message);
+  }
+}
 
 export interface Link extends Disposable {
   readonly kind: string;
@@ -100,7 +108,7 @@ export class BaseLink implements Link {
   }
 
   pin(path: string): void {
-    if (!this.fd) throw new Error(`${this.kind} link of '${this.program}' is not a BPF link (this kernel attaches it through ${this.detachFn ? 'netlink' : 'a perf event fd'}); it cannot be pinned`);
+    if (!this.fd) throw new LinkError(`${this.kind} link of '${this.program}' is not a BPF link (this kernel attaches it through ${this.detachFn ? 'netlink' : 'a perf event fd'}); it cannot be pinned`);
     objPin(this.fd.value, path, `pin link of '${this.program}' at ${path}`);
   }
 

@@ -3,6 +3,7 @@
 // qdisc, add a direct-action `bpf` filter on its ingress or egress hook, and on close delete that
 // filter (and the qdisc, when this process created it and nothing else is attached to it). The
 // kernel picks the filter's priority and handle; NLM_F_ECHO hands them back for the delete.
+import { AttachError } from './kinds.js';
 import {
   attrString,
   ETH_P_ALL,
@@ -103,7 +104,7 @@ export function tcAttachNetlink(progFd: number, progName: string, ifindex: numbe
   }
   if (!prio) {
     if (createdQdisc) deleteQdisc(nl, ifindex);
-    throw new Error(`tc ${direction} filter on ifindex ${ifindex}: the kernel did not echo the new filter's priority; cannot detach it later, so it was not kept`);
+    throw new AttachError(progName, `tc ${direction} filter on ifindex ${ifindex}: the kernel did not echo the new filter's priority; cannot detach it later, so it was not kept`);
   }
   return { ifindex, direction, priority: prio, handle, createdQdisc };
 }

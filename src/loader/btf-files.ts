@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { type Btf, parseBtf } from '../btf/btf.js';
 import { parseElf } from '../elf/reader.js';
-import { readInputFile } from '../syscall/files.js';
+import { InputFileError, readInputFile } from '../syscall/files.js';
 import type { CoreTargets } from './core.js';
 
 export const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
@@ -14,7 +14,7 @@ export function readBtfBytes(path: string): Uint8Array {
   const bytes = readInputFile(path, 'BTF file');
   if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
     const sec = parseElf(bytes, path, { anyMachine: true }).sectionByName('.BTF');
-    if (!sec) throw new Error(`${path}: no .BTF section (compile with clang -g)`);
+    if (!sec) throw new InputFileError(path, 'no .BTF section (compile with clang -g)');
     return sec.data;
   }
   return bytes;

@@ -11,6 +11,9 @@
 //  - no match: existence checks and type-based relocations answer 0, the rest are poisoned (the
 //    instruction becomes a call to helper 0xbad2310, which the verifier only reports if the code
 //    is reachable).
+// One file on purpose (~650 lines): it is one algorithm, read side by side with libbpf's
+// relo_core.c; the spec parser, candidate matching, value computation and instruction patching
+// share the spec types, and test/kernel/core-reloc-compat.test.ts checks them as a whole.
 import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { essentialName } from '../btf/names.js';

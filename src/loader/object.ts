@@ -30,7 +30,7 @@ import { targetProgramFuncId } from './attach-target.js';
 import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
 import { attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { Link } from '../link/link.js';
-import { OpenMap, OpenProgram, type OpenState } from './open-api.js';
+import { OpenApiError, OpenMap, OpenProgram, type OpenState } from './open-api.js';
 import { type DataSectionSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
 import { BpfError, EINVAL } from '../syscall/errno.js';
@@ -128,7 +128,7 @@ export class Globals {
       const v = d.variables.find((x) => x.name === name);
       if (v) return { d, off: v.offset, size: v.size, typeId: v.typeId };
     }
-    throw new Error(`${this.obj.file}: no global variable '${name}' (have: ${this.names().join(', ') || 'none'})`);
+    throw new LoadError(this.obj.file, `no global variable '${name}' (have: ${this.names().join(', ') || 'none'})`);
   }
 
   private codec(name: string, typeId: number): Codec | undefined {
@@ -150,7 +150,7 @@ export class Globals {
 
   set(name: string, value: unknown): void {
     const { d, off, size, typeId } = this.locate(name);
-    if (this.obj.loaded && d.readonly) throw new Error(`${this.obj.file}: '${name}' is in ${d.section}, which is read-only after load; set it before load()`);
+    if (this.obj.loaded && d.readonly) throw new OpenApiError(this.obj.file, `'${name}' is in ${d.section}, which is read-only after load; set it before load()`);
     const c = this.codec(name, typeId);
     const dv = this.obj.dataView(d, true);
     if (c)
@@ -161,7 +161,7 @@ export class Globals {
         throw e;
       }
     else if (value instanceof Uint8Array && value.length === size) new Uint8Array(dv.buffer, dv.byteOffset + off, size).set(value);
-    else throw new Error(`'${name}' has no BTF type: pass ${size} bytes`);
+    else throw new LoadError(this.obj.file, `'${name}' has no BTF type: pass ${size} bytes`);
     this.obj.flushData(d);
   }
 }
@@ -267,7 +267,7 @@ export class BpfObject implements Disposable, OpenState {
 
   /** Set a `const volatile` (or any global) before load; .rodata constants let the verifier prune dead code. */
   setConstant(name: string, value: unknown): this {
-    if (this.loaded) throw new Error(`${this.file}: setConstant('${name}') after load; use globals.set for .data/.bss`);
+    if (this.loaded) throw new OpenApiError(this.file, `setConstant('${name}') after load; use globals.set for .data/.bss`);
     this.globals.set(name, value);
     return this;
   }
@@ -292,15 +292,15 @@ export class BpfObject implements Disposable, OpenState {
 
   map(name: string): BpfMap {
     const m = this.maps.get(name) ?? [...this.maps.values()].find((x) => x.name === name);
-    if (!m) throw new Error(`${this.file}: no map '${name}' (have: ${[...this.maps.keys()].join(', ')})`);
+    if (!m) throw new LoadError(this.file, `no map '${name}' (have: ${[...this.maps.keys()].join(', ')})`);
     return m;
   }
 
   program(name: string): Program {
     const p = this.programs.get(name);
     if (!p) {
-      if (this.loaded && this.spec.programs.some((x) => x.name === name)) throw new Error(`${this.file}: program '${name}' was not loaded (autoload: ${[...this.autoload].join(', ')})`);
-      throw new Error(`${this.file}: no program '${name}' (have: ${[...this.programs.keys()].join(', ')})`);
+      if (this.loaded && this.spec.programs.some((x) => x.name === name)) throw new LoadError(this.file, `program '${name}' was not loaded (autoload: ${[...this.autoload].join(', ')})`);
+      throw new LoadError(this.file, `no program '${name}' (have: ${[...this.programs.keys()].join(', ')})`);
     }
     return p;
   }
@@ -465,8 +465,8 @@ export class BpfObject implements Disposable, OpenState {
   structOpsMap(name: string): { map: BpfMap; image: Uint8Array; link: boolean; typeName: string } {
     const plan = this.structOps?.plans.get(name);
     const m = this.spec.maps.find((x) => x.name === name);
-    if (!plan || !m?.structOps) throw new Error(`${this.file}: no struct_ops map '${name}' (have: ${this.structOpsNames().join(', ') || 'none'})`);
-    if (!this.loaded) throw new Error(`${this.file}: struct_ops map '${name}' is registered after load()`);
+    if (!plan || !m?.structOps) throw new LoadError(this.file, `no struct_ops map '${name}' (have: ${this.structOpsNames().join(', ') || 'none'})`);
+    if (!this.loaded) throw new OpenApiError(this.file, `struct_ops map '${name}' is registered after load()`);
     return { map: this.map(name), image: plan.image, link: plan.link, typeName: m.structOps.typeName };
   }
 
@@ -482,9 +482,9 @@ export class BpfObject implements Disposable, OpenState {
 
   /** Set a non-function member of a struct_ops map before load (e.g. a congestion control's `name`). */
   setStructOps(map: string, member: string, value: string | Uint8Array): this {
-    if (this.loaded) throw new Error(`${this.file}: setStructOps('${map}') after load`);
+    if (this.loaded) throw new OpenApiError(this.file, `setStructOps('${map}') after load`);
     const m = this.spec.maps.find((x) => x.name === map);
-    if (!m?.structOps) throw new Error(`${this.file}: no struct_ops map '${map}' (have: ${this.structOpsNames().join(', ') || 'none'})`);
+    if (!m?.structOps) throw new LoadError(this.file, `no struct_ops map '${map}' (have: ${this.structOpsNames().join(', ') || 'none'})`);
     setStructOpsField(m, this.spec.btf!, member, value, this.file);
     return this;
   }

@@ -4,7 +4,8 @@
 // Control page: data_head at 1024 (acquire), data_tail at 1032 (release). Records are
 // { u32 type; u16 misc; u16 size; } + body; SAMPLE (9) carries u32 size + raw bytes, LOST (2)
 // carries id + count. There is no double mapping, so a record that wraps is reassembled.
-import { compileDecoder, type Decoder } from '../maps/codec.js';
+import type { Decoder } from '../maps/codec.js';
+import { compileDecoder } from '../maps/decoder.js';
 import type { BpfMap } from '../maps/map.js';
 import { PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { MapType } from '../syscall/constants.js';
@@ -12,7 +13,7 @@ import { BpfError } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { Mapping } from '../syscall/mapping.js';
 import { ioctl, PERF_COUNT_SW_BPF_OUTPUT, PERF_EVENT_IOC_ENABLE, PERF_SAMPLE_RAW, PERF_SAMPLE_TIME, PERF_TYPE_SOFTWARE, perfEventOpen } from '../syscall/perf.js';
-import { type Pollable, Poller } from './poller.js';
+import { type Pollable, Poller, ReaderError } from './poller.js';
 
 const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
@@ -160,9 +161,9 @@ export class PerfBufReader implements Disposable {
     readonly map: BpfMap,
     opts: PerfBufOptions = {},
   ) {
-    if (map.type !== MapType.PERF_EVENT_ARRAY) throw new Error(`map '${map.name}' is ${map.typeName}, not a perf event array`);
+    if (map.type !== MapType.PERF_EVENT_ARRAY) throw new ReaderError(`map '${map.name}' is ${map.typeName}, not a perf event array`);
     const pages = opts.pages ?? 64;
-    if (pages & (pages - 1)) throw new Error('perf buffer pages must be a power of two');
+    if (pages & (pages - 1)) throw new ReaderError('perf buffer pages must be a power of two');
     this.sampleTime = !!opts.sampleTime;
     const sampleType = BigInt(PERF_SAMPLE_RAW | (opts.sampleTime ? PERF_SAMPLE_TIME : 0));
     const ncpu = Math.min(sys().numPossibleCpus(), map.maxEntries);
@@ -209,7 +210,7 @@ export class PerfBufReader implements Disposable {
 
   consume(fn: (record: unknown) => void): number {
     const dec = this.decoder;
-    if (!dec) throw new Error(`perf buffer '${this.map.name}' has no value type: use consumeRaw`);
+    if (!dec) throw new ReaderError(`perf buffer '${this.map.name}' has no value type: use consumeRaw`);
     return this.consumeRaw((v, off) => fn(dec(v, off)));
   }
 
@@ -228,7 +229,7 @@ export class PerfBufReader implements Disposable {
 
   onRecord(fn: (record: unknown) => void): this {
     const dec = this.decoder;
-    if (!dec) throw new Error(`perf buffer '${this.map.name}' has no value type to decode with`);
+    if (!dec) throw new ReaderError(`perf buffer '${this.map.name}' has no value type to decode with`);
     return this.onRaw((v, off) => fn(dec(v, off)));
   }
 

@@ -5,9 +5,17 @@
 // The wait never blocks exit: process.exit() joins libuv's threadpool, so an epoll_wait(-1) there
 // would hang it. Each wait is bounded (WAIT_MS), and an 'exit' listener writes the eventfd so the
 // outstanding wait returns at once.
+import { BeeTsError } from '../errors.js';
 import { EPOLL_EVENT_SIZE, sys } from '../syscall/backend.js';
 import { BpfError } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
+
+/** A ring or perf buffer reader cannot be opened on this map, or cannot decode (no value type). */
+export class ReaderError extends BeeTsError {
+  constructor(message: string) {
+    super('READER', message);
+  }
+}
 
 const EPOLLIN = 0x1;
 const EPOLL_CTL_ADD = 1;

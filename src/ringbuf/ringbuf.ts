@@ -6,12 +6,13 @@
 // payload; the next record starts at roundup(len + 8, 8). Views are created once; a closed reader
 // never touches the memory again, and views the caller kept read zeros (syscall/mapping.ts).
 import type { Btf } from '../btf/btf.js';
-import { compileDecoder, type Decoder } from '../maps/codec.js';
+import type { Decoder } from '../maps/codec.js';
+import { compileDecoder } from '../maps/decoder.js';
 import type { BpfMap } from '../maps/map.js';
 import { PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { MapType } from '../syscall/constants.js';
 import { Mapping } from '../syscall/mapping.js';
-import { BUSY_DRAIN, type Pollable, Poller } from './poller.js';
+import { BUSY_DRAIN, type Pollable, Poller, ReaderError } from './poller.js';
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -82,11 +83,11 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
     readonly map: BpfMap,
     opts: RingBufOptions = {},
   ) {
-    if (map.type !== MapType.RINGBUF) throw new Error(`map '${map.name}' is ${map.typeName}, not a ring buffer`);
+    if (map.type !== MapType.RINGBUF) throw new ReaderError(`map '${map.name}' is ${map.typeName}, not a ring buffer`);
     this.name = map.name;
     this.size = map.maxEntries;
     // The consume loop works in int32 offsets within the ring.
-    if (this.size >= 2 ** 31) throw new Error(`ring buffer '${map.name}' is ${this.size} bytes; bee-ts reads rings under 2 GiB`);
+    if (this.size >= 2 ** 31) throw new ReaderError(`ring buffer '${map.name}' is ${this.size} bytes; bee-ts reads rings under 2 GiB`);
     this.mask = this.size - 1;
     this.pollFd = map.fd.value;
     this.batch = opts.batch ?? Infinity;
@@ -234,7 +235,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   /** Consume and decode by BTF: `fn(record)` per record. */
   consume(fn: (record: unknown) => void, max = this.batch): number {
     const dec = this.decoder;
-    if (!dec) throw new Error(`ring buffer '${this.name}' has no value type: use consumeRaw, or declare __type(value, struct ...)`);
+    if (!dec) throw new ReaderError(`ring buffer '${this.name}' has no value type: use consumeRaw, or declare __type(value, struct ...)`);
     let raw = this.decodedRaw.get(fn);
     if (!raw) {
       raw = (view, off) => {
@@ -285,7 +286,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
 
   /** Deliver decoded records as they arrive. */
   onRecord(fn: (record: unknown) => void): this {
-    if (!this.decoder) throw new Error(`ring buffer '${this.name}' has no value type to decode with`);
+    if (!this.decoder) throw new ReaderError(`ring buffer '${this.name}' has no value type to decode with`);
     this.decoded = fn;
     Poller.get().add(this);
     return this;
@@ -293,7 +294,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
 
   /** Decoded records as an async iterator (ends when the reader is closed). */
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
-    if (!this.decoder) throw new Error(`ring buffer '${this.name}' has no value type to decode with`);
+    if (!this.decoder) throw new ReaderError(`ring buffer '${this.name}' has no value type to decode with`);
     this.iterating = true;
     Poller.get().add(this);
     return {

@@ -1,6 +1,14 @@
 // The one seam to the kernel. Every syscall bee-ts makes goes through the `SyscallBackend`
 // returned by sys(); tests may install a fake with useBackend(). Calls return the kernel's
 // result, or -errno on failure (never throw), so fakes need no errno plumbing.
+import { BeeTsError } from '../errors.js';
+
+/** This machine cannot run bee-ts's kernel side (not Linux, an unsupported CPU, no syscall backend). */
+export class PlatformError extends BeeTsError {
+  constructor(message: string) {
+    super('PLATFORM', message);
+  }
+}
 
 export interface SyscallBackend {
   readonly name: string;
@@ -70,7 +78,7 @@ export function registerNativeBackend(f: () => SyscallBackend): void {
 
 export function sys(): SyscallBackend {
   if (current) return current;
-  if (!factory) throw new Error('no syscall backend: import "bee-ts/syscall/native" (done by the library entry points)');
+  if (!factory) throw new PlatformError('no syscall backend: import "bee-ts/syscall/native" (done by the library entry points)');
   current = factory();
   return current;
 }

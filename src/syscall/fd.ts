@@ -2,7 +2,15 @@
 // wrapper is garbage-collected. Descriptors 0–2 are moved upwards so a BPF object can never be
 // mistaken for stdin/stdout/stderr (libbpf does the same).
 import { sys } from './backend.js';
+import { BeeTsError } from '../errors.js';
 import { BpfError } from './errno.js';
+
+/** A file descriptor used after close, or one that is not a descriptor at all. */
+export class FdError extends BeeTsError {
+  constructor(message: string) {
+    super('FD', message);
+  }
+}
 
 const registry = new FinalizationRegistry<number>((fd) => {
   sys().close(fd);
@@ -18,7 +26,7 @@ export class Fd implements Disposable {
     fd: number,
     readonly what = 'fd',
   ) {
-    if (fd < 0) throw new Error(`invalid fd ${fd} for ${what}`);
+    if (fd < 0) throw new FdError(`invalid fd ${fd} for ${what}`);
     if (fd < 3) {
       const moved = sys().dupCloexec(fd, 3);
       sys().close(fd);
@@ -36,7 +44,7 @@ export class Fd implements Disposable {
 
   /** The raw descriptor; throws once closed so a stale number is never reused by mistake. */
   get value(): number {
-    if (this.#fd < 0) throw new Error(`${this.what} is closed`);
+    if (this.#fd < 0) throw new FdError(`${this.what} is closed`);
     return this.#fd;
   }
 

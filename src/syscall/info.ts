@@ -1,6 +1,7 @@
 // OBJ_GET_INFO_BY_FD decoders for programs, maps, links and BTF objects. Layouts are the
 // kernel's struct bpf_{prog,map,link,btf}_info (append-only ABI); test/abi.test.ts checks every
 // offset decoded here, and each buffer size, against the running kernel's BTF.
+import { BpfError, EPERM } from './errno.js';
 import fs from 'node:fs';
 import { sys } from './backend.js';
 import { objInfo } from './bpf.js';
@@ -316,7 +317,7 @@ export function progXlated(fd: number): ProgXlated {
   b.writeUInt32LE(liSize, 172);
   objInfo(fd, b, 'program info');
   if (xlatedLen && b.readUInt32LE(20) > 0 && insns.every((x) => x === 0))
-    throw new Error('the kernel hid the translated instructions (kernel.kptr_restrict / bpf_dump_raw_ok): run as root');
+    throw new BpfError('BPF_OBJ_GET_INFO_BY_FD', EPERM, 'program info', 'the kernel hid the translated instructions (kernel.kptr_restrict / bpf_dump_raw_ok): run as root');
   const funcInfo: { insnOff: number; typeId: number }[] = [];
   for (let i = 0; i < Math.min(nrFi, b.readUInt32LE(144)); i++) funcInfo.push({ insnOff: fi.readUInt32LE(i * fiSize), typeId: fi.readUInt32LE(i * fiSize + 4) });
   const lineInfo: LineInfoRec[] = [];

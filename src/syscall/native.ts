@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type Koffi from 'koffi';
-import { registerNativeBackend, type SyscallBackend } from './backend.js';
-import { EINTR } from './errno.js';
+import { PlatformError, registerNativeBackend, type SyscallBackend } from './backend.js';
+import { BpfError, EINTR } from './errno.js';
 
 const SYSCALL_NUMBERS: Record<string, { bpf: number; perfEventOpen: number }> = {
   x64: { bpf: 321, perfEventOpen: 298 },
@@ -31,8 +31,8 @@ function possibleCpus(): number {
 
 function createNativeBackend(): SyscallBackend {
   const nr = SYSCALL_NUMBERS[process.arch];
-  if (!nr) throw new Error(`bee-ts supports x86_64 and arm64, not ${process.arch}`);
-  if (process.platform !== 'linux') throw new Error(`BPF needs Linux, not ${process.platform}`);
+  if (!nr) throw new PlatformError(`bee-ts supports x86_64 and arm64, not ${process.arch}`);
+  if (process.platform !== 'linux') throw new PlatformError(`BPF needs Linux, not ${process.platform}`);
   const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
   const libc = koffi.load('libc.so.6');
   const bpfCall = libc.func('long syscall(long, int, void *, uint)');
@@ -116,7 +116,7 @@ function createNativeBackend(): SyscallBackend {
     uname: () => {
       // struct utsname: six 65-byte NUL-terminated fields (sysname, nodename, release, version, machine, domainname).
       const b = Buffer.alloc(65 * 6);
-      if (unameFn(b) < 0) throw new Error(`uname failed: errno ${errno()}`);
+      if (unameFn(b) < 0) throw new BpfError('uname', errno(), 'uname(2)');
       const field = (i: number) => {
         const f = b.subarray(i * 65, (i + 1) * 65);
         const z = f.indexOf(0);

@@ -4,6 +4,7 @@
 // goes through the syscall seam (socket, setsockopt, write, read).
 import { sys } from './backend.js';
 import { BpfError } from './errno.js';
+import { FdError } from './fd.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -166,7 +167,7 @@ export class RtNetlink implements Disposable {
    * ACK throws a NetlinkError carrying the kernel's extended-ack message when it gave one.
    */
   request(type: number, flags: number, header: Uint8Array, attrs: Attr[], what: string): NetlinkMessage[] {
-    if (this.fd < 0) throw new Error('netlink socket is closed');
+    if (this.fd < 0) throw new FdError('netlink socket is closed');
     const s = sys();
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const len = 16 + align4(header.length) + attrsSize(attrs);
