@@ -43,6 +43,20 @@ describe.skipIf(skip)('sleepable and frags variants', () => {
     expect(buf.readBigUInt64LE()).toBe(VALUE); // kept alive (and unmoved) until here
   });
 
+  it.skipIf(needKernel('6.13', 'uprobe.session links'))('uprobe.session.s: a sleepable session program runs at entry and return of every call', () => {
+    const { buf, addr } = userValue();
+    using o = BpfObject.open(fixture('sleepable.bpfel.o'), { autoload: ['s_uprobe_session'] });
+    o.setConstant('target_tgid', process.pid).setConstant('user_addr', addr);
+    o.load();
+    {
+      using l = o.program('s_uprobe_session').attach();
+      expect(l.kind).toBe('uprobe.session');
+      for (let i = 0; i < 4; i++) getppid();
+    }
+    expect([o.globals.get('s_session_entries'), o.globals.get('s_session_returns'), o.globals.get('s_session_copied')]).toEqual([4n, 4n, VALUE]);
+    expect(buf.length).toBe(8);
+  });
+
   it('iter.s/task: a sleepable iterator lists this process with the value it copied from it', () => {
     const { buf, addr } = userValue();
     using o = BpfObject.open(fixture('sleepable.bpfel.o'), { autoload: ['s_iter_task'] });
