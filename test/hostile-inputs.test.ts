@@ -133,7 +133,8 @@ describe('input files are regular files, read with a bound', () => {
   });
 
   it('the CLI: describe, run and --btf with /dev/zero or a FIFO fail at once with a clear error', () => {
-    const t0 = Date.now();
+    // Each run ends by itself (a read of /dev/zero or a FIFO would not: the timeout then
+    // kills it after 40 s and r.signal says so); no bound on the total, which a loaded host stretches.
     for (const args of [
       ['describe', '/dev/zero'],
       ['describe', fifo],
@@ -143,12 +144,11 @@ describe('input files are regular files, read with a bound', () => {
       ['run', fixture('core.bpfel.o'), '--btf', '/dev/zero', '--no-tty', '--no-metrics', '--duration', '1s'],
       ['run', fixture('core.bpfel.o'), '--btf', fifo, '--no-tty', '--no-metrics', '--duration', '1s'],
     ]) {
-      const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 20_000 });
+      const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 40_000 });
       expect(r.signal, `${args.join(' ')} hung`).toBeNull();
       expect(r.status, args.join(' ')).not.toBe(0);
       expect(r.stderr, args.join(' ')).toMatch(/must be a regular file, and this is a (character device|FIFO)/);
     }
-    expect(Date.now() - t0).toBeLessThan(60_000);
   });
 });
 

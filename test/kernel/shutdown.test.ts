@@ -16,7 +16,7 @@ const dist = `${root}/dist/index.js`;
 function node(script: string, opts: { timeoutMs?: number; prefix?: string[]; args?: string[] } = {}) {
   const t = Date.now();
   const [cmd, ...pre] = opts.prefix ?? [process.execPath];
-  const r = spawnSync(cmd!, [...pre, ...(opts.prefix ? [process.execPath] : []), ...(opts.args ?? []), '--input-type=module', '-e', script], { encoding: 'utf8', timeout: opts.timeoutMs ?? 15_000, killSignal: 'SIGKILL' });
+  const r = spawnSync(cmd!, [...pre, ...(opts.prefix ? [process.execPath] : []), ...(opts.args ?? []), '--input-type=module', '-e', script], { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, killSignal: 'SIGKILL' });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t };
 }
 
@@ -31,7 +31,7 @@ describe.skipIf(skip)('the library never blocks exit and installs no signal hand
         const r = t === constants.MapType.RINGBUF ? new RingBufReader(m) : new PerfBufReader(m, { pages: 1 });
         r.onRaw(() => {});
         setTimeout(() => process.exit(7), 300);`;
-      // A hang (process.exit() waiting on the reader's epoll_wait) is killed at the 15 s timeout
+      // A hang (process.exit() waiting on the reader's epoll_wait) is killed at the 30 s timeout
       // and shows as status null; no wall-time bound beyond that (node's start-up under load).
       for (let i = 0; i < 5; i++) {
         const r = node(script);
