@@ -3,8 +3,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { fixture, isRoot, runCli } from './helpers.js';
+import { cli, fixture, hasCommand, isRoot, need, runCli, waitUntil } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-exit-'));
 const store = ['--storage', path.join(tmp, 'store')];
@@ -123,6 +124,21 @@ describe('exit codes', () => {
     const c = runCli(['run', fixture('maps.c')]);
     expect(c.status).toBe(2);
     expect(c.stderr).toMatch(/is C source.*bee-ts build .*maps\.c/);
+  });
+
+  it.skipIf(need(hasCommand('script'), 'script (util-linux) gives login a terminal'))('login: Ctrl-D at the prompt is a usage error (it exited 13: the answer was awaited forever)', async () => {
+    // `script` runs login on a pseudo-terminal; the Ctrl-D goes in once the prompt is out.
+    const child = spawn('script', ['-qec', `${process.execPath} ${cli} login 127.0.0.1:1 --plain-http --config-dir ${path.join(tmp, 'cfg-eof')}; echo rc=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise((r) => child.once('exit', r));
+    expect(await waitUntil(() => out.includes('Username:'), 60_000)).toBe(true);
+    child.stdin.write('\x04');
+    await waitUntil(() => /rc=\d+/.test(out), 60_000);
+    child.kill('SIGKILL');
+    await exited;
+    expect(out).toMatch(/Error: login: input ended before 'Username:' was answered \(use -u and --password-stdin\)/);
+    expect(/rc=(\d+)/.exec(out)?.[1]).toBe('2');
   });
 
   it('--help and --version exit 0', () => {

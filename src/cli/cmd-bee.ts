@@ -239,7 +239,12 @@ async function promptLine(question: string, hidden: boolean): Promise<string> {
     };
   }
   try {
-    return await new Promise<string>((res) => rl.question(question, res));
+    // Ctrl-D (or a closed terminal) closes the interface without an answer: without the 'close'
+    // listener the await never settled and Node exited 13 (unsettled top-level await).
+    return await new Promise<string>((res, rej) => {
+      rl.once('close', () => rej(new UsageError(`login: input ended before '${question.trim()}' was answered (use -u and --password-stdin)`)));
+      rl.question(question, res);
+    });
   } finally {
     if (hidden) process.stderr.write('\n');
     rl.close();
