@@ -13,6 +13,11 @@ export class PlatformError extends BeeTsError {
 export interface SyscallBackend {
   readonly name: string;
   bpf(cmd: number, attr: Uint8Array, size: number): number;
+  /**
+   * Optional: bpf(cmd, attr, size) for one attr buffer used many times (map element calls), with
+   * its address taken once; returns 0/positive or -errno like bpf. Backends without it get bpf().
+   */
+  bpfFixed?(attr: Uint8Array, size: number): (cmd: number) => number;
   perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
   /** ioctl with an integer argument. */
   ioctl(fd: number, request: number, arg: number): number;

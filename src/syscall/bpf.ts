@@ -3,7 +3,7 @@
 // checks every offset and size here against union bpf_attr in the running kernel's BTF.
 // One file on purpose (~510 lines): the command table and one short builder per command, all
 // over the same attr writer; test/abi.test.ts checks them together.
-import { type BpfObjectKind, sys } from './backend.js';
+import { type BpfObjectKind, type SyscallBackend, sys } from './backend.js';
 import { BeeTsError } from '../errors.js';
 import { BpfError, EAGAIN, EINTR, ENOENT } from './errno.js';
 import { Fd } from './fd.js';
@@ -183,6 +183,9 @@ export class ElemAttr {
   // them alive, and a buffer whose address was taken has an off-heap backing store that never moves.
   #key: Uint8Array | null = null;
   #value: Uint8Array | null = null;
+  /** The backend's bpf() for this attr with its address taken once, when it has one. */
+  #issue: ((cmd: number) => number) | null = null;
+  #backend: SyscallBackend | null = null;
   constructor(mapFd: number) {
     this.attr.u32(0, mapFd);
   }
@@ -201,6 +204,15 @@ export class ElemAttr {
       a.dv.setUint32(24, flags, true);
       a.dv.setUint32(28, 0, true);
     } else a.u64(24, BigInt(flags));
+    const b = sys();
+    if (b !== this.#backend) {
+      this.#backend = b;
+      this.#issue = b.bpfFixed?.(a.buf, ATTR_SIZE.ELEM) ?? null;
+    }
+    if (this.#issue) {
+      const r = this.#issue(cmd);
+      if (r >= 0 || -r !== EINTR) return r;
+    }
     return bpfTry(cmd, a.buf, ATTR_SIZE.ELEM);
   }
 }

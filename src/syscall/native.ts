@@ -36,6 +36,8 @@ function createNativeBackend(): SyscallBackend {
   const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
   const libc = koffi.load('libc.so.6');
   const bpfCall = libc.func('long syscall(long, int, void *, uint)');
+  // The same call with the attr's address as a number: koffi skips the buffer conversion.
+  const bpfAtCall = libc.func('long syscall(long, int, long, uint)');
   const perfCall = libc.func('long syscall(long, void *, int, int, int, ulong)');
   const ioctl = libc.func('int ioctl(int, ulong, ulong)');
   const close = libc.func('int close(int)');
@@ -68,6 +70,16 @@ function createNativeBackend(): SyscallBackend {
   return {
     name: 'native',
     bpf: (cmd, attr, size) => ret(bpfCall(nr.bpf, cmd, attr, size)),
+    bpfFixed: (attr, size) => {
+      // Taking the address moves a small buffer's bytes off the V8 heap for good: it never moves
+      // afterwards. The caller keeps the buffer (ElemAttr.attr) as long as it uses the closure.
+      const addr = Number(koffi.address(attr));
+      const nrBpf = nr.bpf;
+      return (cmd) => {
+        const r = Number(bpfAtCall(nrBpf, cmd, addr, size));
+        return r < 0 ? -errno() : r;
+      };
+    },
     perfEventOpen: (attr, pid, cpu, group, flags) => ret(perfCall(nr.perfEventOpen, attr, pid, cpu, group, flags)),
     ioctl: (fd, req, arg) => ret(ioctl(fd, req, arg)),
     close: (fd) => ret(close(fd)),
