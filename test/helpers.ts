@@ -90,6 +90,29 @@ export function bpftoolIds(kind: KernelKind, names: readonly string[]): number[]
   return list(kind).filter((x) => x.name !== undefined && wanted.has(x.name)).map((x) => x.id);
 }
 
+/**
+ * The BPF programs, maps and links process `pid` holds open (from /proc/PID/fdinfo). Unlike a
+ * name match over the whole kernel, other processes loading the same fixtures cannot show up here.
+ */
+export function heldIds(pid: number | 'self' = 'self'): Record<KernelKind, number[]> {
+  const held: Record<KernelKind, number[]> = { prog: [], map: [], link: [] };
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    // A link's fdinfo also names its program (prog_id): take the link's own id only.
+    const link = /^link_id:\s*(\d+)/m.exec(info);
+    const m = link ? null : /^(prog|map)_id:\s*(\d+)/m.exec(info);
+    if (link) held.link.push(Number(link[1]));
+    else if (m) held[m[1] as 'prog' | 'map'].push(Number(m[2]));
+  }
+  for (const k of Object.values(held)) k.sort((a, b) => a - b);
+  return held;
+}
+
 /** The program and map names an object would create (for `bpftoolIds`). */
 export function objectNames(file: string): string[] {
   const spec = parseObject(fs.readFileSync(file), { file });

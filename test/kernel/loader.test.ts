@@ -13,7 +13,7 @@ import { BpfObject, LoadError } from '../../src/loader/object.js';
 import { VerifierError } from '../../src/loader/prog-load.js';
 import { SpecError } from '../../src/loader/spec.js';
 import { Fd } from '../../src/syscall/fd.js';
-import { bpftoolIds, fixture, hasCommand, need, needKernel, objectNames, openFdCount, root, waitUntil } from '../helpers.js';
+import { bpftoolIds, fixture, hasCommand, heldIds, need, needKernel, objectNames, openFdCount, root, waitUntil } from '../helpers.js';
 
 const skip = needKernel();
 const open = (name: string, opts = {}) => BpfObject.open(fixture(name), opts);
@@ -25,16 +25,15 @@ async function sendUdp(host: string, n: number): Promise<void> {
   s.close();
 }
 /**
- * The kernel objects the named fixtures could create, and this process's open fds (a BTF object
- * has no name: one left behind would be held by a leaked fd).
+ * The kernel objects this process holds, and its open fd count (a BTF object has no id in
+ * fdinfo: one left behind would be held by a leaked fd). Held ids, not a name match over the
+ * kernel: other processes may load the same fixtures meanwhile.
  */
-const kernelIds = (...files: string[]) => {
-  const names = files.flatMap((f) => objectNames(fixture(f)));
-  return { names, prog: bpftoolIds('prog', names), map: bpftoolIds('map', names), link: bpftoolIds('link', names), fds: openFdCount() };
-};
-/** Objects that appeared since `before` (the kernel frees closed objects lazily, so some may vanish). */
+const kernelIds = () => ({ ...heldIds(), fds: openFdCount() });
+/** Objects this process holds now that it did not hold at `before`. */
 const newIds = (before: ReturnType<typeof kernelIds>) => {
-  const fresh = (kind: 'prog' | 'map' | 'link') => bpftoolIds(kind, before.names).filter((id) => !before[kind].includes(id));
+  const now = heldIds();
+  const fresh = (kind: 'prog' | 'map' | 'link') => now[kind].filter((id) => !before[kind].includes(id));
   return { prog: fresh('prog'), map: fresh('map'), link: fresh('link'), fds: openFdCount() - before.fds };
 };
 const NONE = { prog: [], map: [], link: [], fds: 0 };
@@ -326,7 +325,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
   });
 
   it('a verifier rejection shows the C source line, and nothing stays loaded', () => {
-    const before = kernelIds('bad_verifier.bpfel.o');
+    const before = kernelIds();
     let err: unknown;
     try {
       open('bad_verifier.bpfel.o').load();
@@ -343,7 +342,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
   });
 
   it('an unresolvable CO-RE relocation is poisoned and explained', () => {
-    const before = kernelIds('core_poison.bpfel.o');
+    const before = kernelIds();
     expect(() => open('core_poison.bpfel.o').load()).toThrow(/CO-RE relocation byte_off struct task_struct\.field_that_does_not_exist_in_the_kernel failed: no candidate matches the field path/);
     expect(newIds(before)).toEqual(NONE);
   });
@@ -359,7 +358,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
   });
 
   it('a malformed object fails before touching the kernel', () => {
-    const before = kernelIds('maps.bpfel.o', 'globals.bpfeb.o');
+    const before = kernelIds();
     const bytes = fs.readFileSync(fixture('maps.bpfel.o')).subarray(0, 500);
     expect(() => BpfObject.fromBytes(bytes, { file: 'truncated.o' })).toThrow(/truncated\.o: malformed ELF/);
     expect(() => BpfObject.open(fixture('bad_role.bpfel.o'))).toThrow(SpecError);
