@@ -18,7 +18,6 @@ import { uretprobeMultiHook } from '../src/link/uprobe-multi.js';
 import { attachPerfEvent } from '../src/link/perf.js';
 import { type SyscallBackend, useBackend } from '../src/syscall/backend.js';
 import {
-  btfLoadRaw,
   Cmd,
   ElemAttr,
   enableStats,

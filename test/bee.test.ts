@@ -118,7 +118,7 @@ describe('output', () => {
   it('JSON lines: entry/entries then mapName, values as strings, unchanged snapshots skipped', () => {
     const out: string[] = [];
     const s = new JsonLinesSink((x) => out.push(x));
-    s.event('events', { pid: '1', comm: 'a' }, {});
+    s.event('events', { pid: '1', comm: 'a' });
     s.snapshot('counts', [{ key: { b: '2', a: '1' }, keyLabels: {}, value: '2' }]);
     s.snapshot('counts', [{ key: { b: '2', a: '1' }, keyLabels: {}, value: '2' }]);
     s.snapshot('empty', []);

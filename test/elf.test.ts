@@ -52,11 +52,11 @@ describe('ELF reader', () => {
     ['a short ELF', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1]), /shorter than an ELF64 header/],
     ['a text file', Buffer.from('hello world, this is not an ELF file at all, really, not at all'), /bad magic/],
     ['a 32-bit ELF', mutate((b) => (b[4] = 1)), /not ELF64/],
-    ['an x86 object', mutate((b, dv) => dv.setUint16(18, 62, true)), /not EM_BPF/],
+    ['an x86 object', mutate((_b, dv) => dv.setUint16(18, 62, true)), /not EM_BPF/],
     ['a section table past the end', mutate((b, dv) => dv.setBigUint64(40, BigInt(b.length), true)), /outside the file/],
-    ['a huge section count', mutate((b, dv) => dv.setUint16(60, 0xfff0, true)), /outside the file/],
-    ['a bad name table index', mutate((b, dv) => dv.setUint16(62, 0x7fff, true)), /out of range/],
-    ['a section whose size runs past the end', mutate((b, dv) => dv.setBigUint64(shoff + 64 * 2 + 32, 1n << 40n, true)), /outside the file/],
+    ['a huge section count', mutate((_b, dv) => dv.setUint16(60, 0xfff0, true)), /outside the file/],
+    ['a bad name table index', mutate((_b, dv) => dv.setUint16(62, 0x7fff, true)), /out of range/],
+    ['a section whose size runs past the end', mutate((_b, dv) => dv.setBigUint64(shoff + 64 * 2 + 32, 1n << 40n, true)), /outside the file/],
     ['a truncated file', base.subarray(0, base.length - 100), /outside the file/],
   ])('rejects %s with an ElfError naming the file', (_what, bytes, re) => {
     let err: unknown;

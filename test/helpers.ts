@@ -90,19 +90,26 @@ export function bpftoolIds(kind: KernelKind, names: readonly string[]): number[]
   return list(kind).filter((x) => x.name !== undefined && wanted.has(x.name)).map((x) => x.id);
 }
 
+/** The fdinfo text of each fd process `pid` has open (fds closed meanwhile are skipped). */
+export function fdInfos(pid: number | 'self' = 'self'): string[] {
+  const infos: string[] = [];
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      infos.push(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return infos;
+}
+
 /**
  * The BPF programs, maps and links process `pid` holds open (from /proc/PID/fdinfo). Unlike a
  * name match over the whole kernel, other processes loading the same fixtures cannot show up here.
  */
 export function heldIds(pid: number | 'self' = 'self'): Record<KernelKind, number[]> {
   const held: Record<KernelKind, number[]> = { prog: [], map: [], link: [] };
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info: string;
-    try {
-      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue; // closed meanwhile
-    }
+  for (const info of fdInfos(pid)) {
     // A link's fdinfo also names its program (prog_id): take the link's own id only.
     const link = /^link_id:\s*(\d+)/m.exec(info);
     const m = link ? null : /^(prog|map)_id:\s*(\d+)/m.exec(info);

@@ -1,7 +1,7 @@
 // Runs `bee-ts run` as a child process and collects its JSON lines, for end-to-end tests.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { bpftoolIds, cli, objectNames } from './helpers.js';
+import { bpftoolIds, cli, fdInfos, objectNames } from './helpers.js';
 
 export interface Running {
   proc: ChildProcess;
@@ -106,16 +106,12 @@ export async function noneLeft(obj: string, before: number[]): Promise<number[]>
 }
 
 
-/** The BPF program ids a process holds (from its fdinfo): leak checks that ignore other tests' programs. */
+/** The BPF program ids a process holds through a program or a link fd (from its fdinfo): leak checks that ignore other tests' programs. */
 export function progIdsOf(pid: number): number[] {
   const ids = new Set<number>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      /* closed meanwhile */
-    }
+  for (const info of fdInfos(pid)) {
+    const m = /^prog_id:\s*(\d+)/m.exec(info);
+    if (m) ids.add(Number(m[1]));
   }
   return [...ids];
 }

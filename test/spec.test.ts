@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SpecError, parseObject, type ObjectSpec } from '../src/loader/spec.js';
 import { matchSection } from '../src/loader/sections.js';
 import { AttachType, BPF_F_NO_PREALLOC, MapType, ProgType } from '../src/syscall/constants.js';
+import { BtfKind } from '../src/btf/types.js';
 import { readFixture } from './helpers.js';
 
 const spec = (name: string): ObjectSpec => parseObject(readFixture(name), { file: name });
@@ -132,7 +133,7 @@ describe('object spec', () => {
     const hist = byName['.data.hist']!.data;
     expect(new DataView(hist.buffer, hist.byteOffset).getInt32(28, true)).toBe(8);
     // DATASEC fixed up: size and offsets filled from the ELF
-    const ds = s.btf!.find('.rodata', 11 + 4)!;
+    const ds = s.btf!.find('.rodata', BtfKind.Datasec)!;
     expect(ds.size).toBe(byName['.rodata']!.size);
     expect(ds.vars.map((x) => x.offset)).toEqual([0, 8, 16]);
     // a .data map per section, with the image as its initial value

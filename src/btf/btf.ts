@@ -15,6 +15,7 @@ import {
   type Member,
   type Param,
   type VarSecinfo,
+  type BtfTypeOfKind,
   isComposite,
   KIND_NAMES,
 } from './types.js';
@@ -355,11 +356,11 @@ export class Btf {
   }
 
   /** The first type with this name and kind. */
-  find<K extends BtfKind>(name: string, kind: K): Extract<BtfType, { kind: K }> | undefined {
+  find<K extends BtfKind>(name: string, kind: K): BtfTypeOfKind<K> | undefined {
     const t = this.base?.find(name, kind);
     if (t) return t;
     const ids = this.indexOf(kind).get(name);
-    return ids.length ? (this.typeById(ids[0]!) as Extract<BtfType, { kind: K }>) : undefined;
+    return ids.length ? (this.typeById(ids[0]!) as BtfTypeOfKind<K>) : undefined;
   }
 
   /** The `type` field of a PTR/TYPEDEF/qualifier/VAR/FUNC/DECL_TAG, without building its object. */

@@ -181,6 +181,13 @@ export type BtfType =
   | FloatType
   | DeclTagType;
 
+/**
+ * The variant of BtfType whose kind admits `K`: CompositeType for Struct and for Union, RefType
+ * for Ptr, Typedef and the modifiers. (`Extract<BtfType, { kind: K }>` is `never` for those, since
+ * their kind field is a union of kinds.)
+ */
+export type BtfTypeOfKind<K extends BtfKind> = BtfType extends infer T ? (T extends { kind: infer TK } ? (K extends TK ? T : never) : never) : never;
+
 export function isComposite(t: BtfType): t is CompositeType {
   return t.kind === BtfKind.Struct || t.kind === BtfKind.Union;
 }

@@ -142,7 +142,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
   it('a uprobe and uretprobe on a shared library function fire', () => {
     using o = open('attach.bpfel.o').load();
     using up = o.program('count_uprobe').attach({ target: 'libc.so.6:getppid', pid: process.pid });
-    using ret = o.program('count_uretprobe').attach({ target: 'libc.so.6:getppid', pid: process.pid });
+    using _ret = o.program('count_uretprobe').attach({ target: 'libc.so.6:getppid', pid: process.pid });
     expect(up.kind).toBe('uprobe');
     for (let i = 0; i < 7; i++) getppid();
     expect(o.globals.get('uprobe_hits')).toBe(7n);
@@ -297,7 +297,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
       sh(`tc qdisc add dev ${a} clsact`);
       {
         using o = open('attach.bpfel.o').load();
-        using tc = o.program('count_tc').attach({ iface: a, tcMode: 'netlink', tcDirection: 'ingress' });
+        using _tc = o.program('count_tc').attach({ iface: a, tcMode: 'netlink', tcDirection: 'ingress' });
         expect(sh(`tc filter show dev ${a} ingress`)).toContain('count_tc');
       }
       expect(sh(`tc filter show dev ${a} ingress`).trim()).toBe('');
