@@ -1,7 +1,7 @@
 // Runs `bee-ts run` as a child process and collects its JSON lines, for end-to-end tests.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { bpftoolIds, cli, fdInfos, objectNames } from './helpers.js';
+import { bpftoolIds, cli, fdInfos, objectNames, waitUntil } from './helpers.js';
 
 export interface Running {
   proc: ChildProcess;
@@ -100,9 +100,9 @@ export async function noneLeft(obj: string, before: number[]): Promise<number[]>
     const held = heldProgIds();
     return fresh.filter((id) => !held.has(id));
   };
-  const end = Date.now() + 10_000;
-  while (left().length > 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
-  return left();
+  let found: number[] = [];
+  await waitUntil(() => (found = left()).length === 0, 10_000, 100);
+  return found;
 }
 
 
@@ -124,11 +124,7 @@ export const progExists = (id: number) => spawnSync('bpftool', ['prog', 'show', 
  * check right after the holder exited can still see it for a moment.
  */
 export async function progsLeft(ids: number[], ms = 10_000): Promise<number[]> {
-  const end = Date.now() + ms;
-  let left = ids.filter(progExists);
-  while (left.length > 0 && Date.now() < end) {
-    await new Promise((res) => setTimeout(res, 100));
-    left = left.filter(progExists);
-  }
+  let left = ids;
+  await waitUntil(() => (left = left.filter(progExists)).length === 0, ms, 100);
   return left;
 }
