@@ -14,6 +14,7 @@ import { fixture, needKernel } from '../helpers.js';
 const skip = needKernel();
 const P4 = 4242;
 const P6 = 4343;
+const PYTHON = skip ? 'python3' : execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
 
 const INET = ['on_sock_create', 'on_sock_release', 'on_sock', 'on_post_bind4', 'on_post_bind6', 'on_bind4', 'on_bind6', 'on_connect4', 'on_connect6', 'on_sendmsg4', 'on_sendmsg6', 'on_recvmsg4', 'on_recvmsg6', 'on_getpeername4', 'on_getpeername6', 'on_getsockname4', 'on_getsockname6', 'on_getsockopt', 'on_setsockopt', 'on_sysctl', 'on_dev'];
 const UNIX = ['on_connect_unix', 'on_sendmsg_unix', 'on_recvmsg_unix', 'on_getpeername_unix', 'on_getsockname_unix'];
@@ -43,6 +44,11 @@ if os.environ.get('UNIX') == '1':
     cli.connect(d + '/s')
     cli.getpeername(); cli.getsockname()
     srv.close(); cli.close()
+    # What a name-service lookup does (glibc's nscd client): a stream connect the hooks must not count.
+    ns = S.socket(S.AF_UNIX, S.SOCK_STREAM)
+    try: ns.connect(d + '/nscd')
+    except OSError: pass
+    ns.close()
     os.unlink(d + '/s'); os.unlink(d + '/c'); os.rmdir(d)
 with open('/proc/sys/net/ipv4/ip_forward', 'w') as f: f.write('0')
 with open('/proc/sys/kernel/ostype') as f: f.read()
@@ -57,7 +63,8 @@ describe.skipIf(skip)('cgroup socket, sysctl and device hooks', () => {
 
   /** Run the workload inside the cgroup, in a fresh network namespace; the kernel-picked ports. */
   function runInCgroup(unix: boolean): { v4: number; v6: number } {
-    const script = `ip link set lo up && echo $$ > ${cg}/cgroup.procs && exec python3 -c "$0"`;
+    // The interpreter itself, not a wrapper (a pyenv shim is a bash script whose lookups would run in the cgroup).
+    const script = `ip link set lo up && echo $$ > ${cg}/cgroup.procs && exec ${PYTHON} -c "$0"`;
     const out = execFileSync('unshare', ['-n', 'sh', '-c', script, WORKLOAD], { encoding: 'utf8', env: { ...process.env, UNIX: unix ? '1' : '0' }, timeout: 60_000 });
     return JSON.parse(out.trim().split('\n').pop()!);
   }
