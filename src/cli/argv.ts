@@ -24,6 +24,7 @@ export const BPFTOOL_COMMANDS: Record<string, readonly string[]> = {
   struct_ops: ['show', 'list', 'register', 'unregister', 'dump', 'help'],
   iter: ['pin', 'help'],
   'prog dump': ['xlated', 'jited'],
+  batch: ['file'],
 };
 
 /** bee's global options that take a value (kept in place, value and all). */

@@ -9,7 +9,6 @@ const MISSING: [path: string[], why: string][] = [
   [['gen', 'object'], "bee-ts has no static linker for BPF objects (libbpf's bpf_linker): link with 'bpftool gen object' or 'clang' on one translation unit"],
   [['gen', 'subskeleton'], "bee-ts generates TypeScript modules instead of C skeletons: 'bee-ts gen ts OBJ'"],
   [['gen', 'min_core_btf'], "bee-ts has no BTFgen: use 'bpftool gen min_core_btf', and give its output to 'bee-ts run --btf FILE'"],
-  [['batch'], "bee-ts runs one command per invocation: run the file's lines with a shell loop"],
 ];
 
 export function registerMissing(program: Command): void {

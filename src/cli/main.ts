@@ -30,11 +30,15 @@ async function run(json: boolean | undefined, fn: () => Promise<void> | void): P
   await fn();
 }
 
+let signalsHooked = false;
+
 /** Commands that talk to the kernel load the native syscall backend (koffi) on demand. */
 async function kernel(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
   jsonErrors = !!json || globals.json;
   await import('../syscall/native.js');
-  (await import('../link/link.js')).closeLinksOnSignals();
+  // Once per process (a batch runs many commands).
+  if (!signalsHooked) (await import('../link/link.js')).closeLinksOnSignals();
+  signalsHooked = true;
   await fn();
 }
 
@@ -95,8 +99,29 @@ export function buildProgram(): Command {
   registerObjects(program, ctx);
   registerImageCommands(program, ctx);
   registerFeature(program, ctx);
+  program
+    .command('batch')
+    .description("bpftool's batch mode: batch file FILE (or - for stdin) runs one bpftool command per line ('#' comments, '\\' continuations, quotes) and stops at the first that fails; -j puts every output in one JSON array")
+    .argument('[args...]', 'file FILE')
+    .action((args: string[]) =>
+      run(undefined, async () => {
+        await (await import('./batch.js')).batchCommand(args, runBatchLine);
+      }),
+    );
   registerMissing(program);
   return program;
+}
+
+/** One line of `batch file`: a fresh command tree, parsed as if it were bee-ts's command line. */
+async function runBatchLine(args: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(normalizeArgv(program, ['node', 'bee-ts', ...args]));
+  } catch (e) {
+    // `help` inside a batch is not a failure.
+    if (e instanceof CommanderError && e.exitCode === 0) return;
+    throw e;
+  }
 }
 
 function errorMessage(e: unknown): string {
