@@ -63,8 +63,11 @@ describe.skipIf(skip)('cgroup socket, sysctl and device hooks', () => {
 
   /** Run the workload inside the cgroup, in a fresh network namespace; the kernel-picked ports. */
   function runInCgroup(unix: boolean): { v4: number; v6: number } {
-    // The interpreter itself, not a wrapper (a pyenv shim is a bash script whose lookups would run in the cgroup).
-    const script = `ip link set lo up && echo $$ > ${cg}/cgroup.procs && exec ${PYTHON} -c "$0"`;
+    // The interpreter itself, not a wrapper (a pyenv shim is a bash script whose lookups would run
+    // in the cgroup), with -I -S: no site module, no PYTHON* variables. Without them Python looks
+    // up the user when HOME is unset (a passwd lookup over nscd's or nss-systemd's sockets, in the
+    // cgroup), and a site .pth file can import anything.
+    const script = `ip link set lo up && echo $$ > ${cg}/cgroup.procs && exec ${PYTHON} -I -S -c "$0"`;
     const out = execFileSync('unshare', ['-n', 'sh', '-c', script, WORKLOAD], { encoding: 'utf8', env: { ...process.env, UNIX: unix ? '1' : '0' }, timeout: 60_000 });
     return JSON.parse(out.trim().split('\n').pop()!);
   }
