@@ -25,13 +25,25 @@ describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
   });
 
   it('execsnoop: process execs with their parent', async () => {
-    const r = await startRun(`${root}/examples/execsnoop.o`);
-    execFileSync('/bin/true');
-    await r.until((l) => l.some((x) => /\/true$/.test((x.entry as Record<string, string> | undefined)?.filename ?? '')));
-    const e = entries(r, 'print_execs').find((x) => /\/true$/.test((x.entry as Record<string, string>).filename))!.entry as Record<string, string>;
-    expect(e.ppid).toBe(String(process.pid));
-    expect(e.comm).toBe('true');
-    expect(await r.stop()).toBe(0);
+    // Every exec on the host is traced: this one runs true under a name no other process uses (a
+    // symlink: the kernel names the process after the path it was given), so another process
+    // running /bin/true meanwhile is not taken for it.
+    const dir = fs.mkdtempSync('/tmp/bee-exec-');
+    const name = `bt${process.pid}`;
+    const bin = `${dir}/${name}`;
+    fs.symlinkSync(fs.realpathSync('/bin/true'), bin);
+    try {
+      const r = await startRun(`${root}/examples/execsnoop.o`);
+      execFileSync(bin);
+      const mine = (x: Record<string, unknown>) => (x.entry as Record<string, string> | undefined)?.filename === bin;
+      await r.until((l) => l.some(mine));
+      const e = entries(r, 'print_execs').find(mine)!.entry as Record<string, string>;
+      expect(e.ppid).toBe(String(process.pid));
+      expect(e.comm).toBe(name);
+      expect(await r.stop()).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('tcpconnect: a counter of connections by address pair, in JSON and /metrics', async () => {
