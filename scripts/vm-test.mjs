@@ -121,7 +121,7 @@ for (const v of wanted) if (!KERNELS[v]) {
   console.error(`test:vm: BEE_VM_KERNEL=${v}: known kernels are ${Object.keys(KERNELS).join(', ')}`);
   process.exit(2);
 }
-const env = `HOME=/run/bee-tmp TMPDIR=/run/bee-tmp TERM=dumb NO_COLOR=1 CI=${process.env.CI ?? ''} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BEE_IN_VM=1`;
+const env = `HOME=/run/bee-tmp TMPDIR=/run/bee-tmp TERM=dumb NO_COLOR=1 CI=${process.env.CI ?? ''} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BEE_IN_VM=1${process.env.BEE_VM_INCLUDE ? ` BEE_VM_INCLUDE=${process.env.BEE_VM_INCLUDE.replace(/[^\w/*.,-]/g, '')}` : ''}`;
 // Extra arguments go to vitest (e.g. a test name filter: npm run test:vm -- -t activeconn).
 const extra = process.argv.slice(2).map((a) => `'${a.replace(/'/g, "")}'`).join(" ");
 const command = `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts --reporter=verbose ${extra}`;

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import { linkCreate, progAttach, progDetach } from '../syscall/bpf.js';
 import { BpfError, EINVAL, EOPNOTSUPP } from '../syscall/errno.js';
-import { AttachError, defineHook } from './kinds.js';
-import { BaseLink } from './link.js';
+import { AttachError, type AttachableProgram, defineHook } from './kinds.js';
+import { BaseLink, type Link } from './link.js';
 
 export interface CgroupOptions {
   /** The cgroup v2 directory (default: the cgroup2 mount point). */
@@ -25,8 +25,21 @@ export function cgroup2Root(): string {
   return '/sys/fs/cgroup';
 }
 
-export const cgroupHook = defineHook('cgroup', 'always', (p, _target, o: CgroupOptions) => {
-  const dir = o.cgroup ?? cgroup2Root();
+export const cgroupHook = defineHook('cgroup', 'always', (p, _target, o: CgroupOptions) => attachCgroup(p, o.cgroup ?? cgroup2Root()));
+
+/**
+ * SEC("cgroup/skb"): no attach type in the section, so no automatic attach (libbpf: SEC_NONE, no
+ * attach function). Given a cgroup it attaches with the program's expected attach type, which is
+ * 0 = BPF_CGROUP_INET_INGRESS unless set with programSpec(name).setType() before load, as libbpf's
+ * bpf_program__attach_cgroup does.
+ */
+export const cgroupExplicitHook = defineHook('cgroup', 'never', (p, _target, o: CgroupOptions) => {
+  if (o.cgroup === undefined)
+    throw new AttachError(p.name, `section '${p.section}' names no attach type, so it does not attach by itself (libbpf alike): pass { cgroup: '/sys/fs/cgroup/...' } to attach at ingress, or set the type before load with programSpec('${p.name}').setType(ProgType.CGROUP_SKB, AttachType.CGROUP_INET_EGRESS)`);
+  return attachCgroup(p, o.cgroup);
+});
+
+function attachCgroup(p: AttachableProgram, dir: string): Link {
   let cg: number;
   try {
     cg = fs.openSync(dir, 'r');
@@ -52,4 +65,4 @@ export const cgroupHook = defineHook('cgroup', 'always', (p, _target, o: CgroupO
   } finally {
     fs.closeSync(cg);
   }
-});
+}

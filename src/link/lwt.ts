@@ -3,7 +3,10 @@
 // output, or at transmit. Attaching adds the route (RTM_NEWROUTE, never replacing one that exists)
 // in this process's network namespace; detaching deletes it. iproute2's
 // `ip route add PREFIX encap bpf xmit obj x.o sec lwt_xmit dev DEV` does the same; libbpf has no
-// attach for these sections. seg6local programs use another encapsulation and are not covered.
+// attach for these sections. lwt_seg6local programs (4.18+) are an SRv6 End.BPF action: the route
+// is a seg6local encapsulation (LWTUNNEL_ENCAP_SEG6_LOCAL) whose action runs the program for packets
+// whose active segment is the route's address, as `ip -6 route add ADDR encap seg6local action
+// End.BPF endpoint fd N dev DEV` adds it.
 import net from 'node:net';
 import { NotSupportedError } from '../errors.js';
 import { sys } from '../syscall/backend.js';
@@ -13,7 +16,7 @@ import { AttachError, type AttachableProgram, defineHook, ifindexOf } from './ki
 import { BaseLink, type Link } from './link.js';
 
 export interface LwtRoute {
-  /** The destination the route covers: `198.18.0.0/15`, `2001:db8::/64`, or one address (a /32 or /128). */
+  /** The destination the route covers (lwt_seg6local: the SRv6 segment, IPv6): `198.18.0.0/15`, `2001:db8::/64`, or one address (a /32 or /128). */
   route: string;
   /** The device the route goes through (name or ifindex). */
   dev: string | number;
@@ -36,6 +39,10 @@ const RTA_TABLE = 15;
 const RTA_ENCAP_TYPE = 21;
 const RTA_ENCAP = 22;
 const LWTUNNEL_ENCAP_BPF = 6;
+const LWTUNNEL_ENCAP_SEG6_LOCAL = 7;
+const SEG6_LOCAL_ACTION = 1;
+const SEG6_LOCAL_BPF = 8;
+const SEG6_LOCAL_ACTION_END_BPF = 15;
 const LWT_BPF_PROG_FD = 1;
 const LWT_BPF_PROG_NAME = 2;
 const LWT_BPF_XMIT_HEADROOM = 4;
@@ -72,13 +79,15 @@ function rtmsg(family: number, dstLen: number, table: number, scope: number): Ui
 }
 
 function attachLwt(p: AttachableProgram, o: LwtOptions): Link {
-  const dir = DIRECTION.get(p.type);
-  if (!dir) throw new AttachError(p.name, `section '${p.section}' is not an lwt_in, lwt_out or lwt_xmit program`);
+  const seg6 = p.type === ProgType.LWT_SEG6LOCAL;
+  const dir = seg6 ? [0, 'seg6local End.BPF'] as const : DIRECTION.get(p.type);
+  if (!dir) throw new AttachError(p.name, `section '${p.section}' is not an lwt_in, lwt_out, lwt_xmit or lwt_seg6local program`);
   const [hook, hookName] = dir;
   const r = o.lwt;
   if (!r) throw new AttachError(p.name, `an ${p.section} program runs as a route's encapsulation: pass { lwt: { route: '198.18.0.1/32', dev: 'eth0' } }`);
   const [addr, lenText] = r.route.split('/');
   const dst = addressBytes(addr ?? '');
+  if (seg6 && dst && dst.family !== 10) throw new AttachError(p.name, `an lwt_seg6local program is an SRv6 End.BPF route: '${r.route}' must be an IPv6 address or prefix`);
   const maxLen = dst ? dst.bytes.length * 8 : 0;
   const dstLen = lenText === undefined ? maxLen : /^\d+$/.test(lenText) ? Number(lenText) : -1;
   if (!dst || dstLen < 0 || dstLen > maxLen) throw new AttachError(p.name, `lwt route '${r.route}' must be an IPv4 or IPv6 prefix (198.18.0.0/15, 2001:db8::/64) or address`);
@@ -87,10 +96,11 @@ function attachLwt(p: AttachableProgram, o: LwtOptions): Link {
   if (r.headroom !== undefined && (hookName !== 'xmit' || !Number.isInteger(r.headroom) || r.headroom < 0 || r.headroom > LWT_BPF_MAX_HEADROOM))
     throw new AttachError(p.name, `lwt headroom ${r.headroom}: only lwt_xmit programs take one, from 0 to ${LWT_BPF_MAX_HEADROOM} bytes`);
   const ifindex = ifindexOf(r.dev, p.name);
-  const encap: Attr[] = [[hook, [u32Attr(LWT_BPF_PROG_FD, p.fd.value), strAttr(LWT_BPF_PROG_NAME, p.name)]]];
+  const prog: Attr[] = [u32Attr(LWT_BPF_PROG_FD, p.fd.value), strAttr(LWT_BPF_PROG_NAME, p.name)];
+  const encap: Attr[] = seg6 ? [u32Attr(SEG6_LOCAL_ACTION, SEG6_LOCAL_ACTION_END_BPF), [SEG6_LOCAL_BPF, prog]] : [[hook, prog]];
   if (r.headroom !== undefined) encap.push(u32Attr(LWT_BPF_XMIT_HEADROOM, r.headroom));
   const encapType = new Uint8Array(2);
-  new DataView(encapType.buffer).setUint16(0, LWTUNNEL_ENCAP_BPF, true);
+  new DataView(encapType.buffer).setUint16(0, seg6 ? LWTUNNEL_ENCAP_SEG6_LOCAL : LWTUNNEL_ENCAP_BPF, true);
   const key: Attr[] = [[RTA_DST, dst.bytes], u32Attr(RTA_OIF, ifindex), u32Attr(RTA_TABLE, table)];
   const where = `${addr}/${dstLen} dev ${r.dev}${table !== RT_TABLE_MAIN ? ` table ${table}` : ''} ${hookName}`;
   {
@@ -99,7 +109,10 @@ function attachLwt(p: AttachableProgram, o: LwtOptions): Link {
       nl.request(RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, rtmsg(dst.family, dstLen, table, RT_SCOPE_LINK), [...key, [RTA_ENCAP_TYPE, encapType], [RTA_ENCAP, encap]], `program '${p.name}': lwt route ${where}`);
     } catch (e) {
       if (e instanceof NetlinkError && e.code === 'EEXIST') throw new AttachError(p.name, `a route to ${addr}/${dstLen} already exists in table ${table}: lwt programs attach by adding their own route`, { cause: e });
-      if (e instanceof NetlinkError && e.code === 'EOPNOTSUPP') throw new NotSupportedError('BPF lightweight tunnels (CONFIG_LWTUNNEL_BPF)', '4.10', sys().uname().release, `program '${p.name}': lwt route ${where}`, { cause: e });
+      if (e instanceof NetlinkError && e.code === 'EOPNOTSUPP')
+        throw seg6
+          ? new NotSupportedError('SRv6 End.BPF routes (CONFIG_IPV6_SEG6_LWTUNNEL, CONFIG_IPV6_SEG6_BPF)', '4.18', sys().uname().release, `program '${p.name}': seg6local route ${where}`, { cause: e })
+          : new NotSupportedError('BPF lightweight tunnels (CONFIG_LWTUNNEL_BPF)', '4.10', sys().uname().release, `program '${p.name}': lwt route ${where}`, { cause: e });
       throw e;
     }
   }
@@ -117,5 +130,5 @@ function attachLwt(p: AttachableProgram, o: LwtOptions): Link {
   });
 }
 
-/** SEC("lwt_in"), "lwt_out", "lwt_xmit": the route comes from { lwt }, never automatic. */
+/** SEC("lwt_in"), "lwt_out", "lwt_xmit", "lwt_seg6local": the route comes from { lwt }, never automatic. */
 export const lwtHook = defineHook('lwt', 'never', (p, _target, o: LwtOptions) => attachLwt(p, o));

@@ -71,7 +71,10 @@ function linkOrAttach(p: AttachableProgram, kind: string, target: string, target
 export function attachSockMap(p: AttachableProgram, map: SockMapTarget | undefined, mode: AttachMode = 'auto'): Link {
   const attachType = p.expectedAttachType;
   if (attachType === undefined || !SOCKMAP_ATTACH.has(attachType))
-    throw new BeeTsError('ATTACH', `program '${p.name}': section '${p.section}' names no sockmap hook; use sk_msg, sk_skb/stream_parser, sk_skb/stream_verdict or sk_skb/verdict`);
+    throw new BeeTsError(
+      'ATTACH',
+      `program '${p.name}': section '${p.section}' names no sockmap hook; use sk_msg, sk_skb/stream_parser, sk_skb/stream_verdict or sk_skb/verdict, or set the hook before load with programSpec('${p.name}').setType(ProgType.SK_SKB, AttachType.SK_SKB_STREAM_VERDICT) (libbpf: bpf_program__set_expected_attach_type)`,
+    );
   if (map === undefined) throw new BeeTsError('ATTACH', `program '${p.name}' (${p.section}) attaches to a SOCKMAP or SOCKHASH: pass { map: obj.map('<name>') }`);
   const mapFd = typeof map === 'number' ? map : map.fd.value;
   const hook = p.section;
@@ -160,6 +163,8 @@ function soleSockMap(p: AttachableProgram): { fd: Fd } | undefined {
 
 /** Automatic when the object has exactly one sockmap. */
 export const sockMapHook = defineHook('sockmap', (p) => p.object.sockMaps?.().length === 1, (p, _target, o: SockMapOptions) => attachSockMap(p, o.map ?? soleSockMap(p), o.attachMode));
+/** SEC("sk_skb"): no hook in the section, so never automatic (libbpf: SEC_NONE); attaches with the type set by setType(). */
+export const sockMapExplicitHook = defineHook('sockmap', 'never', (p, _target, o: SockMapOptions) => attachSockMap(p, o.map ?? soleSockMap(p), o.attachMode));
 export const netnsHook = defineHook('netns', 'never', (p, _target, o: NetnsOptions) => attachNetns(p, o.netns, o.attachMode));
 export const socketHook = defineHook('socket', 'never', (p, _target, o: SocketOptions) => {
   if (o.socket === undefined) throw new AttachError(p.name, `a ${p.section} program attaches to a socket: pass { socket: fd } or use attachToSocket(fd)`);

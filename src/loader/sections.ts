@@ -8,7 +8,7 @@
 // libbpf's SEC_DEF(..., attach_fn)); a new attach kind is one file in src/link and its rows here.
 import { AttachType, ProgType } from '../syscall/constants.js';
 import type { AttachHook, TargetOption } from '../link/kinds.js';
-import { cgroupHook } from '../link/cgroup.js';
+import { cgroupExplicitHook, cgroupHook } from '../link/cgroup.js';
 import { iterHook } from '../link/iter.js';
 import { kprobeHook, kretprobeHook, kretsyscallHook, ksyscallHook } from '../link/kprobe.js';
 import { kprobeMultiHook, kprobeSessionHook, kretprobeMultiHook } from '../link/kprobe-multi.js';
@@ -17,7 +17,7 @@ import { netfilterHook } from '../link/netfilter.js';
 import { netkitHook } from '../link/netkit.js';
 import { noAttach } from '../link/none.js';
 import { perfEventHook } from '../link/perf-event.js';
-import { netnsHook, sockMapHook, socketHook } from '../link/sock.js';
+import { netnsHook, sockMapExplicitHook, sockMapHook, socketHook } from '../link/sock.js';
 import { structOpsHook } from '../link/struct-ops.js';
 import { tcxHook } from '../link/tcx.js';
 import { rawTracepointHook, tracepointHook } from '../link/tracepoint.js';
@@ -117,18 +117,18 @@ export const SECTION_DEFS = [
   def('lwt_in', P.LWT_IN, lwtHook),
   def('lwt_out', P.LWT_OUT, lwtHook),
   def('lwt_xmit', P.LWT_XMIT, lwtHook),
-  def('lwt_seg6local', P.LWT_SEG6LOCAL, noAttach),
+  def('lwt_seg6local', P.LWT_SEG6LOCAL, lwtHook),
   def('sockops', P.SOCK_OPS, cgroupHook, A.CGROUP_SOCK_OPS),
   def('sk_skb/stream_parser', P.SK_SKB, sockMapHook, A.SK_SKB_STREAM_PARSER),
   def('sk_skb/stream_verdict', P.SK_SKB, sockMapHook, A.SK_SKB_STREAM_VERDICT),
   def('sk_skb/verdict', P.SK_SKB, sockMapHook, A.SK_SKB_VERDICT),
-  def('sk_skb', P.SK_SKB, noAttach),
+  def('sk_skb', P.SK_SKB, sockMapExplicitHook),
   def('sk_msg', P.SK_MSG, sockMapHook, A.SK_MSG_VERDICT),
   def('lirc_mode2', P.LIRC_MODE2, noAttach, A.LIRC_MODE2),
   def('flow_dissector', P.FLOW_DISSECTOR, netnsHook, A.FLOW_DISSECTOR),
   def('cgroup_skb/ingress', P.CGROUP_SKB, cgroupHook, A.CGROUP_INET_INGRESS),
   def('cgroup_skb/egress', P.CGROUP_SKB, cgroupHook, A.CGROUP_INET_EGRESS),
-  def('cgroup/skb', P.CGROUP_SKB, noAttach),
+  def('cgroup/skb', P.CGROUP_SKB, cgroupExplicitHook),
   def('cgroup/sock_create', P.CGROUP_SOCK, cgroupHook, A.CGROUP_INET_SOCK_CREATE),
   def('cgroup/sock_release', P.CGROUP_SOCK, cgroupHook, A.CGROUP_INET_SOCK_RELEASE),
   def('cgroup/sock', P.CGROUP_SOCK, cgroupHook, A.CGROUP_INET_SOCK_CREATE),
