@@ -3,6 +3,8 @@
 // number keys and Uint8Array keys) beside libbpf (bench/peers/maps_libbpf.c, built here with
 // gcc -lbpf). Each round runs one process of each, alternating which goes first; every process
 // does 3 warm-up passes first. CPU time per element (process CPU clock), medians, ratios as ops/s.
+// The batch dump is dumpFlat() (keys and values in two flat buffers, as the peer's
+// bpf_map_lookup_batch fills them); "pairs" is dumpRaw() ([key, value] views per entry).
 // Usage: node bench/maps.mjs [--runs N] [--n ELEMENTS] [--json] [--before CHECKOUT]
 //   --before: also time another built checkout's dist (e.g. main before a change), same rounds.
 import { spawnSync } from 'node:child_process';
@@ -22,6 +24,8 @@ if (process.argv.includes('--child')) {
   const from = opt('--root', root);
   await import(path.join(from, 'dist/syscall/native.js'));
   const { BpfMap } = await import(path.join(from, 'dist/maps/map.js'));
+  // A checkout before dumpFlat existed (--before) times dumpRaw in both dump rows.
+  if (!BpfMap.prototype.dumpFlat) BpfMap.prototype.dumpFlat = function () { const d = this.dumpRaw(); return { count: d.length }; };
   const m = BpfMap.create({ type: 1 /* HASH */, keySize: 4, valueSize: 8, maxEntries: n, name: 'bench_maps' });
   const kb = new Uint8Array(4);
   const kdv = new DataView(kb.buffer);
@@ -39,8 +43,12 @@ if (process.argv.includes('--child')) {
     for (let k = 0; k < n; k++) { kdv.setUint32(0, k, true); if (!m.lookupInto(kb, out)) throw new Error('lookup'); sum += out[0]; }
     t1 = cpu(); t.lookupRaw = (t1 - t0) / n;
     t0 = cpu();
-    const d = m.dumpRaw();
+    const f = m.dumpFlat();
     t1 = cpu(); t.dump = (t1 - t0) / n;
+    if (f.count !== n) throw new Error(`dumped ${f.count} of ${n}`);
+    t0 = cpu();
+    const d = m.dumpRaw();
+    t1 = cpu(); t.dumpPairs = (t1 - t0) / n;
     if (d.length !== n) throw new Error(`dumped ${d.length} of ${n}`);
     t0 = cpu();
     for (let k = 0; k < n; k++) { kdv.setUint32(0, k, true); if (!m.delete(kb)) throw new Error('delete'); }
@@ -95,8 +103,9 @@ const rows = [
   ['lookup', 'lookupRaw', 'lookupNum'],
   ['delete', 'deleteRaw', 'deleteNum'],
   ['dump', 'dump', null],
-].map(([op, raw, num]) => ({
-  op,
+  ['dump', 'dumpPairs', null, 'batch dump, pairs'],
+].map(([op, raw, num, label]) => ({
+  op: label ?? op,
   libbpfNs: m(theirs, op),
   beeTsNs: m(ours, raw),
   beeTsNumberKeyNs: num ? m(ours, num) : null,
@@ -106,9 +115,9 @@ if (json) {
   process.stdout.write(JSON.stringify({ bench: 'maps', n, runs, rows }) + '\n');
 } else {
   console.log(`maps: hash map, 4-byte keys, 8-byte values, ${n} elements; CPU ns per element, medians of ${runs} process pairs (alternated), each after ${warmup} warm-up passes`);
-  console.log('op       libbpf ns   bee-ts ns (ops/s vs libbpf)   bee-ts number keys');
+  console.log('op                libbpf ns   bee-ts ns (ops/s vs libbpf)   bee-ts number keys');
   for (const r of rows) {
     const ratio = (x) => `${x.toFixed(0).padStart(6)} (${(r.libbpfNs / x).toFixed(2)}×)`;
-    console.log(`${(r.op === 'dump' ? 'batch dump' : r.op).padEnd(10)} ${r.libbpfNs.toFixed(0).padStart(6)}   ${ratio(r.beeTsNs)}             ${r.beeTsNumberKeyNs ? ratio(r.beeTsNumberKeyNs) : '              '}${before ? `   before: ${ratio(r.beforeNs)}${r.beforeNumberKeyNs ? ' / ' + ratio(r.beforeNumberKeyNs) : ''}` : ''}`);
+    console.log(`${(r.op === 'dump' ? 'batch dump' : r.op).padEnd(17)} ${r.libbpfNs.toFixed(0).padStart(6)}   ${ratio(r.beeTsNs)}             ${r.beeTsNumberKeyNs ? ratio(r.beeTsNumberKeyNs) : '              '}${before ? `   before: ${ratio(r.beforeNs)}${r.beforeNumberKeyNs ? ' / ' + ratio(r.beforeNumberKeyNs) : ''}` : ''}`);
   }
 }

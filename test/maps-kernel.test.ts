@@ -1,11 +1,15 @@
 // Map element calls against the real kernel, compared with bpftool: number keys of 1/2/4/8 bytes
 // (the encodeInto fast path, truncating as BigInt.asUintN does), the reused attr across
-// different key/value buffers, and a batch dump that spans several 4096-entry chunks.
+// different key/value buffers, and batch dumps (dumpFlat/dumpRaw) in one call and across chunk
+// boundaries down to one-entry chunks (where the kernel's hash buckets answer ENOSPC).
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import '../src/syscall/native.js';
 import { BpfMap } from '../src/maps/map.js';
 import { MapType } from '../src/syscall/constants.js';
+import { sys, useBackend } from '../src/syscall/backend.js';
+import { Cmd } from '../src/syscall/bpf.js';
+import { ENOENT, ENOSPC } from '../src/syscall/errno.js';
 import { hasCommand, need, needKernel } from './helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is the reference for map contents');
@@ -49,7 +53,7 @@ describe.skipIf(skip)('map element calls (kernel)', () => {
     expect(m.lookupRaw(a)?.[0]).toBe(0xc);
   });
 
-  it('batch dump across chunks returns every entry, as bpftool map dump does', () => {
+  it('batch dump in one call and across chunks returns every entry, as bpftool map dump does', () => {
     const n = 9000;
     using m = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: n, name: `bt_dump_${process.pid % 100000}` });
     const v = new Uint8Array(8);
@@ -58,15 +62,42 @@ describe.skipIf(skip)('map element calls (kernel)', () => {
       vdv.setUint32(0, k * 7 + 1, true);
       m.update(k, v);
     }
-    const d = m.dumpRaw();
-    expect(d.length).toBe(n);
-    const got = new Map(d.map(([k, val]) => [new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true), new DataView(val.buffer, val.byteOffset, 8).getUint32(0, true)]));
-    expect(got.size).toBe(n);
-    for (let k = 0; k < n; k += 97) expect(got.get(k)).toBe(k * 7 + 1);
     const ref = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'id', String(m.id)], { maxBuffer: 1 << 26 }).toString()) as { key: string[]; value: string[] }[];
     expect(ref.length).toBe(n);
     const bytes = (h: string[]) => h.map((x) => parseInt(x, 16));
     const refMap = new Map(ref.map((e) => [Buffer.from(bytes(e.key)).readUInt32LE(0), Buffer.from(bytes(e.value)).readUInt32LE(0)]));
-    expect(got).toEqual(refMap);
+    const defaultBytes = BpfMap.batchBytes;
+    // What the kernel answered each BPF_MAP_LOOKUP_BATCH, through a backend that passes every call on.
+    const native = sys();
+    let answers: number[] = [];
+    const restore = useBackend({ ...native, bpf: (cmd, attr, size) => {
+      const r = native.bpf(cmd, attr, size);
+      if (cmd === Cmd.MAP_LOOKUP_BATCH) answers.push(r);
+      return r;
+    } });
+    try {
+      // whole map in one call; 1000-entry chunks; one-entry chunks (a bucket of two answers ENOSPC and the chunk doubles)
+      for (const chunk of [0, 1000, 1]) {
+        if (chunk) BpfMap.batchBytes = chunk * 12;
+        answers = [];
+        const d = m.dumpRaw();
+        if (chunk === 0) expect(answers).toEqual([-ENOENT]);
+        if (chunk === 1) expect(answers).toContain(-ENOSPC);
+        expect(answers.at(-1)).toBe(-ENOENT);
+        expect(d.length, `chunk ${chunk}`).toBe(n);
+        const got = new Map(d.map(([k, val]) => [new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true), new DataView(val.buffer, val.byteOffset, 8).getUint32(0, true)]));
+        expect(got.size).toBe(n);
+        for (let k = 0; k < n; k += 97) expect(got.get(k)).toBe(k * 7 + 1);
+        expect(got).toEqual(refMap);
+        const f = m.dumpFlat();
+        expect(f.count).toBe(n);
+        const fk = new DataView(f.keys.buffer, f.keys.byteOffset, f.keys.byteLength);
+        const fv = new DataView(f.values.buffer, f.values.byteOffset, f.values.byteLength);
+        for (let i = 0; i < n; i += 89) expect(fv.getUint32(i * 8, true)).toBe(refMap.get(fk.getUint32(i * 4, true)));
+      }
+    } finally {
+      restore();
+      BpfMap.batchBytes = defaultBytes;
+    }
   });
 });

@@ -6,13 +6,33 @@ import { BtfKind } from '../btf/types.js';
 import { sys } from '../syscall/backend.js';
 import { Cmd, ElemAttr, mapBatch, mapCreate, type MapCreateAttr, mapFreeze, objGet, objPin, fdById } from '../syscall/bpf.js';
 import { BPF_ANY, mapTypeName } from '../syscall/constants.js';
-import { BpfError, EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from '../syscall/errno.js';
+import { BpfError, EAGAIN, EINVAL, ENOENT, ENOSPC, ENOTSUPP, EOPNOTSUPP } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
 import { mapInfo } from '../syscall/info.js';
 import { mapTraits } from '../syscall/map-traits.js';
 import { type Codec, CodecError, compileCodec } from './codec.js';
 import type { MapSpec } from './spec.js';
 
+
+/** A whole map's entries in two flat buffers (see BpfMap.dumpFlat). */
+export interface FlatDump {
+  count: number;
+  keys: Uint8Array;
+  values: Uint8Array;
+}
+
+/** One FlatDump of several, in order (one copy of the bytes, none per entry). */
+function joinDumps(parts: FlatDump[], total: number, ks: number, vs: number): FlatDump {
+  const keys = new Uint8Array(total * ks);
+  const values = new Uint8Array(total * vs);
+  let n = 0;
+  for (const p of parts) {
+    keys.set(p.keys.subarray(0, p.count * ks), n * ks);
+    values.set(p.values.subarray(0, p.count * vs), n * vs);
+    n += p.count;
+  }
+  return { count: n, keys, values };
+}
 
 export interface MapTypes {
   btf?: Btf;
@@ -41,9 +61,8 @@ export class BpfMap implements Disposable {
   #keyCodec?: Codec | null;
   #valueCodec?: Codec | null;
   #elem?: ElemAttr;
-  #key?: Buffer;
-  #next?: Buffer;
-  #value?: Buffer;
+  #key?: Uint8Array;
+  #value?: Uint8Array;
 
   constructor(fd: Fd, d: MapDescription, types: MapTypes = {}) {
     this.fd = fd;
@@ -101,19 +120,37 @@ export class BpfMap implements Disposable {
   private get valueCodec(): Codec | null {
     // A ring buffer's or perf event array's value type describes the records it carries
     // (read by RingBufReader/PerfBufReader), not its slots.
-    const carriesRecords = mapTraits(this.type).records;
-    if (this.#valueCodec === undefined) this.#valueCodec = this.btf && this.valueTypeId && !carriesRecords ? compileCodec(this.btf, this.valueTypeId) : null;
+    if (this.#valueCodec === undefined) this.#valueCodec = this.btf && this.valueTypeId && !mapTraits(this.type).records ? compileCodec(this.btf, this.valueTypeId) : null;
     return this.#valueCodec;
   }
 
-  private scratch(): { elem: ElemAttr; key: Buffer; next: Buffer; value: Buffer } {
+  /** The reused attr and scratch buffers, made on first use (no object per call). */
+  private elem(): ElemAttr {
     if (!this.#elem) {
+      this.#key = new Uint8Array(Math.max(this.keySize, 1));
+      this.#value = new Uint8Array(Math.max(this.valueBufSize, 1));
       this.#elem = new ElemAttr(this.fd.value);
-      this.#key = Buffer.alloc(Math.max(this.keySize, 1));
-      this.#next = Buffer.alloc(Math.max(this.keySize, 1));
-      this.#value = Buffer.alloc(Math.max(this.valueBufSize, 1));
     }
-    return { elem: this.#elem, key: this.#key!, next: this.#next!, value: this.#value! };
+    return this.#elem;
+  }
+
+  /**
+   * The bytes to hand the kernel for `key`: a Uint8Array of exactly keySize bytes as it is (no
+   * copy), anything else encoded into the scratch key buffer.
+   */
+  private keyBytes(key: unknown): Uint8Array {
+    if (key instanceof Uint8Array && key.length === this.keySize && this.keySize > 0) return key;
+    const kb = this.#key!;
+    if (typeof key === 'number' && this.#numberKeys() && fitsNumberFast(key, this.keySize)) writeNumber(key, kb, this.keySize);
+    else this.encodeKey(key, kb);
+    return kb;
+  }
+
+  /** Keys without BTF of 1, 2, 4 or 8 bytes take numbers directly (cached: the codec is lazy). */
+  #numKeys: boolean | undefined;
+  #numberKeys(): boolean {
+    if (this.#numKeys === undefined) this.#numKeys = !this.keyCodec && (this.keySize === 1 || this.keySize === 2 || this.keySize === 4 || this.keySize === 8);
+    return this.#numKeys;
   }
 
   private fail(op: string, errno: number): never {
@@ -136,59 +173,72 @@ export class BpfMap implements Disposable {
 
   decodeKey(bytes: Uint8Array): unknown {
     const c = this.keyCodec;
-    return c ? c.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0) : Uint8Array.from(bytes.subarray(0, this.keySize));
+    return c ? c.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0) : copyBytes(bytes, 0, this.keySize);
   }
 
   decodeValue(bytes: Uint8Array): unknown {
     const c = this.valueCodec;
-    const one = (b: Uint8Array) => (c ? c.decode(new DataView(b.buffer, b.byteOffset, b.byteLength), 0) : Uint8Array.from(b.subarray(0, this.valueSize)));
-    if (!this.percpu) return one(bytes);
+    if (!this.percpu) return c ? c.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0) : copyBytes(bytes, 0, this.valueSize);
+    return this.#decodeValueAt(bytes, c ? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) : null, 0);
+  }
+
+  /**
+   * The value at byte `off` of `bytes` (a batch buffer or one lookup's bytes; `dv` is a view of
+   * the same bytes when the map has a value codec), per-CPU maps as an array.
+   */
+  #decodeValueAt(bytes: Uint8Array, dv: DataView | null, off: number): unknown {
+    const c = this.valueCodec;
+    if (!this.percpu) return c ? c.decode(dv!, off) : copyBytes(bytes, off, this.valueSize);
     const stride = Math.ceil(this.valueSize / 8) * 8;
     const out = [];
-    for (let cpu = 0; cpu < this.ncpu; cpu++) out.push(one(bytes.subarray(cpu * stride, cpu * stride + this.valueSize)));
+    for (let cpu = 0; cpu < this.ncpu; cpu++) out.push(c ? c.decode(dv!, off + cpu * stride) : copyBytes(bytes, off + cpu * stride, this.valueSize));
     return out;
   }
 
   /** Raw lookup into `out` (valueBufSize bytes); false when the key is absent. */
   lookupInto(key: Uint8Array, out: Uint8Array, flags = 0): boolean {
-    const { elem } = this.scratch();
-    const r = elem.call(Cmd.MAP_LOOKUP_ELEM, key, out, flags);
+    const r = this.elem().call(Cmd.MAP_LOOKUP_ELEM, key, out, flags);
     if (r === 0) return true;
     if (-r === ENOENT) return false;
     return this.fail('BPF_MAP_LOOKUP_ELEM', -r);
   }
 
   lookupRaw(key: Uint8Array): Uint8Array | undefined {
-    const { value } = this.scratch();
-    return this.lookupInto(key, value) ? Uint8Array.from(value.subarray(0, this.valueBufSize)) : undefined;
+    this.elem();
+    const value = this.#value!;
+    return this.lookupInto(key, value) ? copyBytes(value, 0, this.valueBufSize) : undefined;
   }
 
   lookup(key: unknown): unknown {
-    const { key: kb, value } = this.scratch();
-    this.encodeKey(key, kb);
-    return this.lookupInto(kb, value) ? this.decodeValue(value) : undefined;
+    this.elem();
+    const value = this.#value!;
+    return this.lookupInto(this.keyBytes(key), value) ? this.decodeValue(value) : undefined;
   }
 
   update(key: unknown, value: unknown, flags: number = BPF_ANY): void {
-    const { elem, key: kb, value: vb } = this.scratch();
-    this.encodeKey(key, kb);
-    vb.fill(0);
-    this.encodeValue(value, vb);
+    const elem = this.elem();
+    const kb = this.keyBytes(key);
+    let vb: Uint8Array;
+    // Exact-size bytes of a plain map go to the kernel as they are (per-CPU maps replicate them).
+    if (value instanceof Uint8Array && value.length === this.valueSize && !this.percpu && this.valueSize > 0) vb = value;
+    else {
+      vb = this.#value!;
+      vb.fill(0);
+      this.encodeValue(value, vb);
+    }
     const r = elem.call(Cmd.MAP_UPDATE_ELEM, kb, vb, flags);
     if (r < 0) this.fail('BPF_MAP_UPDATE_ELEM', -r);
   }
 
   updateRaw(key: Uint8Array, value: Uint8Array, flags: number = BPF_ANY): void {
-    const { elem } = this.scratch();
-    const r = elem.call(Cmd.MAP_UPDATE_ELEM, key, value, flags);
+    const r = this.elem().call(Cmd.MAP_UPDATE_ELEM, key, value, flags);
     if (r < 0) this.fail('BPF_MAP_UPDATE_ELEM', -r);
   }
 
   /** Returns false when the key was absent. */
   delete(key: unknown): boolean {
-    const { elem, key: kb } = this.scratch();
-    this.encodeKey(key, kb);
-    const r = elem.call(Cmd.MAP_DELETE_ELEM, kb, null);
+    const elem = this.elem();
+    const r = elem.call(Cmd.MAP_DELETE_ELEM, this.keyBytes(key), null);
     if (r === 0) return true;
     if (-r === ENOENT) return false;
     return this.fail('BPF_MAP_DELETE_ELEM', -r);
@@ -196,12 +246,10 @@ export class BpfMap implements Disposable {
 
   /** Pop/peek for queue and stack maps, or lookup-and-delete for hashes. */
   lookupAndDelete(key: unknown = null): unknown {
-    const { elem, key: kb, value } = this.scratch();
+    const elem = this.elem();
+    const value = this.#value!;
     let kp: Uint8Array | null = null;
-    if (key !== null && this.keySize > 0) {
-      this.encodeKey(key, kb);
-      kp = kb;
-    }
+    if (key !== null && this.keySize > 0) kp = this.keyBytes(key);
     const r = elem.call(Cmd.MAP_LOOKUP_AND_DELETE_ELEM, kp, value);
     if (r === 0) return this.decodeValue(value);
     if (-r === ENOENT) return undefined;
@@ -210,7 +258,7 @@ export class BpfMap implements Disposable {
 
   /** Raw keys, in kernel order. A key deleted during the walk restarts nothing: the kernel moves on. */
   *keysRaw(): IterableIterator<Uint8Array> {
-    const { elem } = this.scratch();
+    const elem = this.elem();
     const cur = Buffer.alloc(this.keySize);
     const next = Buffer.alloc(this.keySize);
     let first = true;
@@ -222,7 +270,7 @@ export class BpfMap implements Disposable {
       }
       first = false;
       cur.set(next);
-      yield Uint8Array.from(next);
+      yield copyBytes(next, 0, this.keySize);
       // A map whose keys keep changing under us cannot loop forever.
       if (guard > 4 * (this.maxEntries + 1024)) return;
     }
@@ -235,7 +283,7 @@ export class BpfMap implements Disposable {
   *entriesRaw(): IterableIterator<[Uint8Array, Uint8Array]> {
     const value = Buffer.alloc(this.valueBufSize);
     for (const k of this.keysRaw()) {
-      if (this.lookupInto(k, value)) yield [k, Uint8Array.from(value)];
+      if (this.lookupInto(k, value)) yield [k, copyBytes(value, 0, this.valueBufSize)];
     }
   }
 
@@ -244,41 +292,128 @@ export class BpfMap implements Disposable {
   }
 
   /**
-   * All entries with BPF_MAP_LOOKUP_BATCH when the kernel and map type support it (5.6+, hash and
-   * array maps), else by key iteration. Returns raw pairs.
+   * Bytes of keys plus values one BPF_MAP_LOOKUP_BATCH call asks for (the chunk is this many
+   * entries, at most max_entries, at least one). Tests lower it to cross chunk boundaries.
    */
-  dumpRaw(): [Uint8Array, Uint8Array][] {
-    const out: [Uint8Array, Uint8Array][] = [];
+  static batchBytes = 8 << 20;
+
+  /**
+   * Every entry into two flat buffers: entry i's key is keys[i·keySize …], its value
+   * values[i·valueBufSize …] (per-CPU: ncpu 8-byte-aligned slots). BPF_MAP_LOOKUP_BATCH in
+   * chunks of batchBytes when the kernel and map type support it (5.6+, hash and array maps),
+   * else key iteration. Entries that a program adds or deletes during the walk may or may not be
+   * in it (as with bpftool); an entry present throughout is there exactly once.
+   */
+  dumpFlat(): FlatDump {
     if (this.keySize > 0 && this.valueSize > 0 && mapTraits(this.type).batchable) {
-      const chunk = Math.max(1, Math.min(this.maxEntries || 1, 4096));
-      let keys = new Uint8Array(chunk * this.keySize);
-      let values = new Uint8Array(chunk * this.valueBufSize);
-      const token = Buffer.alloc(Math.max(this.keySize, 8));
-      let first = true;
-      for (;;) {
-        const r = mapBatch(Cmd.MAP_LOOKUP_BATCH, this.fd.value, first ? null : token, token, keys, values, chunk);
-        if (r.err && -r.err !== ENOENT) {
-          if (first && (-r.err === EINVAL || -r.err === ENOTSUPP || -r.err === EOPNOTSUPP)) return [...this.entriesRaw()];
-          this.fail('BPF_MAP_LOOKUP_BATCH', -r.err);
-        }
-        // Views into this chunk's buffers (no per-entry copy); the next chunk gets fresh buffers.
-        const ks = this.keySize;
-        const vs = this.valueBufSize;
-        // (new Uint8Array(buffer, ...) is cheaper than subarray, which looks up a species constructor.)
-        for (let i = 0; i < r.count; i++) out.push([new Uint8Array(keys.buffer, i * ks, ks), new Uint8Array(values.buffer, i * vs, vs)]);
-        if (r.err) return out; // ENOENT: the walk is complete
-        if (r.count) {
-          keys = new Uint8Array(chunk * this.keySize);
-          values = new Uint8Array(chunk * this.valueBufSize);
-        }
-        first = false;
-      }
+      const d = this.#batchDump();
+      if (d) return d;
     }
-    return [...this.entriesRaw()];
+    return this.#iterDump();
   }
 
+  /** dumpFlat through BPF_MAP_LOOKUP_BATCH; null when the kernel refuses the command for this map. */
+  #batchDump(): FlatDump | null {
+    const ks = this.keySize;
+    const vs = this.valueBufSize;
+    const cap = Math.max(1, this.maxEntries || 1);
+    let chunk = Math.max(1, Math.min(cap, Math.floor(BpfMap.batchBytes / (ks + vs))));
+    let keys = new Uint8Array(chunk * ks);
+    let values = new Uint8Array(chunk * vs);
+    let filled = 0;
+    const parts: FlatDump[] = [];
+    let total = 0;
+    // Hash maps keep a bucket index here, arrays the last key: room for either.
+    const token = new Uint8Array(Math.max(ks, 8));
+    let first = true;
+    for (;;) {
+      const room = chunk - filled;
+      const k = filled ? new Uint8Array(keys.buffer, filled * ks, room * ks) : keys;
+      const v = filled ? new Uint8Array(values.buffer, filled * vs, room * vs) : values;
+      const r = mapBatch(Cmd.MAP_LOOKUP_BATCH, this.fd.value, first ? null : token, token, k, v, room);
+      const e = -r.err;
+      if (e === ENOSPC) {
+        // The next hash bucket holds more entries than there is room for: flush what this chunk
+        // holds, or (an empty chunk) double it. The token still names that bucket.
+        if (filled === 0 && chunk >= 2 * cap) this.fail('BPF_MAP_LOOKUP_BATCH', e);
+        if (filled > 0) parts.push({ count: filled, keys: keys.subarray(0, filled * ks), values: values.subarray(0, filled * vs) });
+        else chunk *= 2;
+        keys = new Uint8Array(chunk * ks);
+        values = new Uint8Array(chunk * vs);
+        filled = 0;
+        continue;
+      }
+      if (r.err && e !== ENOENT) {
+        if (first && total === 0 && (e === EINVAL || e === ENOTSUPP || e === EOPNOTSUPP)) return null;
+        this.fail('BPF_MAP_LOOKUP_BATCH', e);
+      }
+      const got = Math.min(r.count, room);
+      filled += got;
+      total += got;
+      first = false;
+      if (r.err) break; // ENOENT: the walk is complete
+      // A map refilled faster than we read it cannot grow the dump without bound.
+      if (total > 4 * (cap + 1024)) this.fail('BPF_MAP_LOOKUP_BATCH', EAGAIN);
+      if (filled === chunk) {
+        parts.push({ count: filled, keys, values });
+        keys = new Uint8Array(chunk * ks);
+        values = new Uint8Array(chunk * vs);
+        filled = 0;
+      } else if (got === 0) this.fail('BPF_MAP_LOOKUP_BATCH', EAGAIN); // no progress and no end: never spin
+    }
+    const last: FlatDump = { count: filled, keys: keys.subarray(0, filled * ks), values: values.subarray(0, filled * vs) };
+    if (parts.length === 0) return last;
+    parts.push(last);
+    return joinDumps(parts, total, ks, vs);
+  }
+
+  /** dumpFlat by GET_NEXT_KEY and one lookup per key (keys deleted in between are skipped). */
+  #iterDump(): FlatDump {
+    const ks = this.keySize;
+    const vs = this.valueBufSize;
+    const value = new Uint8Array(Math.max(vs, 1));
+    const parts: FlatDump[] = [];
+    let room = 64;
+    let cur: FlatDump = { count: 0, keys: new Uint8Array(room * ks), values: new Uint8Array(room * vs) };
+    let total = 0;
+    for (const k of this.keysRaw()) {
+      if (!this.lookupInto(k, value)) continue;
+      if (cur.count === room) {
+        parts.push(cur);
+        room *= 2;
+        cur = { count: 0, keys: new Uint8Array(room * ks), values: new Uint8Array(room * vs) };
+      }
+      cur.keys.set(k, cur.count * ks);
+      cur.values.set(value.subarray(0, vs), cur.count * vs);
+      cur.count++;
+      total++;
+    }
+    parts.push({ count: cur.count, keys: cur.keys.subarray(0, cur.count * ks), values: cur.values.subarray(0, cur.count * vs) });
+    return parts.length === 1 ? parts[0]! : joinDumps(parts, total, ks, vs);
+  }
+
+  /** All entries as raw pairs: views into dumpFlat's buffers (no copy per entry). */
+  dumpRaw(): [Uint8Array, Uint8Array][] {
+    const { count, keys, values } = this.dumpFlat();
+    const ks = this.keySize;
+    const vs = this.valueBufSize;
+    const out: [Uint8Array, Uint8Array][] = new Array(count);
+    // (new Uint8Array(buffer, ...) is cheaper than subarray, which looks up a species constructor.)
+    for (let i = 0; i < count; i++) out[i] = [new Uint8Array(keys.buffer, keys.byteOffset + i * ks, ks), new Uint8Array(values.buffer, values.byteOffset + i * vs, vs)];
+    return out;
+  }
+
+  /** All entries decoded, straight from the batch buffers (one DataView per buffer, not per entry). */
   dump(): [unknown, unknown][] {
-    return this.dumpRaw().map(([k, v]) => [this.decodeKey(k), this.decodeValue(v)]);
+    const { count, keys, values } = this.dumpFlat();
+    const ks = this.keySize;
+    const vs = this.valueBufSize;
+    const kc = this.keyCodec;
+    const kdv = kc ? new DataView(keys.buffer, keys.byteOffset, keys.byteLength) : null;
+    const vdv = this.valueCodec ? new DataView(values.buffer, values.byteOffset, values.byteLength) : null;
+    const out: [unknown, unknown][] = new Array(count);
+    for (let i = 0; i < count; i++) out[i] = [kc ? kc.decode(kdv!, i * ks) : copyBytes(keys, i * ks, ks), this.#decodeValueAt(values, vdv, i * vs)];
+    return out;
   }
 
   /** Update many entries at once (BPF_MAP_UPDATE_BATCH), falling back to single updates. */
@@ -334,6 +469,47 @@ export class BpfMap implements Disposable {
   }
 }
 
+/** writeNumber takes `v` for `size` bytes: an integer, and within 2^53 for 8 bytes. */
+export const fitsNumberFast = (v: number, size: number): boolean =>
+  Number.isInteger(v) && (size === 1 || size === 2 || size === 4 || (size === 8 && v >= -Number.MAX_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER));
+
+/** A fresh plain Uint8Array with `len` bytes of `src` from `off` (a Buffer's slice would be a view). */
+export function copyBytes(src: Uint8Array, off: number, len: number): Uint8Array {
+  const r = new Uint8Array(len);
+  if (len <= 32) for (let i = 0; i < len; i++) r[i] = src[off + i]!;
+  else r.set(new Uint8Array(src.buffer, src.byteOffset + off, len));
+  return r;
+}
+
+/**
+ * An integer into 1, 2, 4 or 8 little-endian bytes without BigInt or a DataView: the truncation
+ * BigInt.asUintN gives (negative numbers as two's complement). The caller checks fitsNumberFast.
+ */
+export function writeNumber(v: number, out: Uint8Array, size: number): void {
+  if (size === 8) {
+    // Two's complement of a safe integer: the low word by modulo, the high word by floor division.
+    const lo = v >= 0 ? v % 0x100000000 : ((v % 0x100000000) + 0x100000000) % 0x100000000;
+    const hi = Math.floor(v / 0x100000000);
+    out[0] = lo & 0xff;
+    out[1] = (lo >>> 8) & 0xff;
+    out[2] = (lo >>> 16) & 0xff;
+    out[3] = lo >>> 24;
+    out[4] = hi & 0xff;
+    out[5] = (hi >>> 8) & 0xff;
+    out[6] = (hi >>> 16) & 0xff;
+    out[7] = (hi >>> 24) & 0xff;
+    return;
+  }
+  // |0 of a safe integer is its low 32 bits (ToInt32 reduces modulo 2^32).
+  const x = v | 0;
+  out[0] = x & 0xff;
+  if (size > 1) out[1] = (x >>> 8) & 0xff;
+  if (size > 2) {
+    out[2] = (x >>> 16) & 0xff;
+    out[3] = x >>> 24;
+  }
+}
+
 function isArrayType(m: BpfMap): boolean {
   if (!m.btf || !m.valueTypeId) return false;
   return m.btf.resolve(m.valueTypeId).kind === BtfKind.Array;
@@ -346,23 +522,8 @@ export function encodeInto(v: unknown, out: Uint8Array, size: number, codec: Cod
     out.set(v);
     return;
   }
-  if (!codec && typeof v === 'number' && Number.isInteger(v) && (size === 1 || size === 2 || size === 4 || (size === 8 && v >= 0 && v <= Number.MAX_SAFE_INTEGER))) {
-    // Number keys without BigInt or a DataView: little-endian bytes, the same truncation
-    // BigInt.asUintN gives for safe integers.
-    const lo = size === 8 ? v % 0x100000000 : v;
-    out[0] = lo & 0xff;
-    if (size > 1) out[1] = (lo >>> 8) & 0xff;
-    if (size > 2) {
-      out[2] = (lo >>> 16) & 0xff;
-      out[3] = (lo >>> 24) & 0xff;
-    }
-    if (size === 8) {
-      const hi = Math.floor(v / 0x100000000);
-      out[4] = hi & 0xff;
-      out[5] = (hi >>> 8) & 0xff;
-      out[6] = (hi >>> 16) & 0xff;
-      out[7] = (hi >>> 24) & 0xff;
-    }
+  if (!codec && typeof v === 'number' && fitsNumberFast(v, size)) {
+    writeNumber(v, out, size);
     return;
   }
   const dv = new DataView(out.buffer, out.byteOffset, size);

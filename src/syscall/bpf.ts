@@ -111,7 +111,11 @@ export class Attr {
     return this;
   }
   u64(off: number, v: bigint | number): this {
-    this.dv.setBigUint64(off, BigInt(v), true);
+    // Small non-negative numbers (flags, counts) without a BigInt.
+    if (typeof v === 'number' && v >= 0 && v <= 0xffffffff) {
+      this.dv.setUint32(off, v, true);
+      this.dv.setUint32(off + 4, 0, true);
+    } else this.dv.setBigUint64(off, BigInt(v), true);
     return this;
   }
   ptr(off: number, b: Uint8Array | null | undefined): this {
@@ -200,10 +204,7 @@ export class ElemAttr {
       a.ptr(16, value);
       this.#value = value;
     }
-    if (typeof flags === 'number' && flags >= 0 && flags <= 0xffffffff) {
-      a.dv.setUint32(24, flags, true);
-      a.dv.setUint32(28, 0, true);
-    } else a.u64(24, BigInt(flags));
+    a.u64(24, flags);
     const b = sys();
     if (b !== this.#backend) {
       this.#backend = b;

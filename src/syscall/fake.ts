@@ -1,10 +1,11 @@
 // An in-memory stand-in for the kernel behind the syscall seam, for unit tests of the layers
 // above (maps, codecs, CLI formatting) without root. It models map creation, element
-// operations, key iteration, freezing, pinning and fds; other commands answer ENOSYS.
+// operations, key iteration, BPF_MAP_LOOKUP_BATCH (hash buckets, ENOSPC, ENOENT at the end, as
+// kernel/bpf/hashtab.c walks them), freezing, pinning and fds; other commands answer ENOSYS.
 import type { SyscallBackend } from './backend.js';
 import { Cmd } from './bpf.js';
 import { mapTraits } from './map-traits.js';
-import { E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSYS, EPERM } from './errno.js';
+import { E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSPC, ENOSYS, EPERM } from './errno.js';
 
 interface FakeMap {
   id: number;
@@ -25,28 +26,59 @@ export class FakeBackend implements SyscallBackend {
   private nextFd = 100;
   private nextId = 1;
   private nextAddr = 0x10000n;
-  private readonly buffers = new Map<bigint, Uint8Array>();
+  // Every buffer whose address was taken gets its own range: identity → address, and the ranges
+  // in ascending address order (found by binary search).
+  private readonly addrOf = new Map<Uint8Array, bigint>();
+  private readonly ranges: { a: bigint; b: Uint8Array }[] = [];
   readonly fds = new Map<number, FakeMap>();
   readonly pins = new Map<string, FakeMap>();
   calls: { cmd: number; size: number }[] = [];
+  /** Runs before every bpf() call (tests change a map between the calls of a dump). */
+  beforeCall?: (cmd: number) => void;
+  /**
+   * Hash buckets for BPF_MAP_LOOKUP_BATCH: a key's bucket is its first byte modulo this. The
+   * kernel returns whole buckets only: a bucket larger than the room left ends the call, and
+   * ENOSPC if nothing was copied yet.
+   */
+  batchBuckets = 256;
+  /** Commands the fake refuses with an errno (a kernel without them, or a map type that has not). */
+  refuse = new Map<number, number>();
 
   constructor(private readonly ncpu = 2) {}
 
   addressOf(buf: Uint8Array): bigint {
-    for (const [a, b] of this.buffers) if (b === buf) return a;
+    const known = this.addrOf.get(buf);
+    if (known !== undefined) return known;
     const a = this.nextAddr;
     this.nextAddr += BigInt(buf.length + 4096);
-    this.buffers.set(a, buf);
+    this.addrOf.set(buf, a);
+    this.ranges.push({ a, b: buf });
     return a;
+  }
+  /** The buffer whose range holds `addr`, if any. */
+  private rangeAt(addr: bigint): { a: bigint; b: Uint8Array } | undefined {
+    let lo = 0;
+    let hi = this.ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ranges[mid]!.a <= addr) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    const r = this.ranges[hi];
+    return r && addr < r.a + BigInt(r.b.length) ? r : undefined;
   }
   private mem(addr: bigint, len: number): Uint8Array {
     if (addr === 0n) throw new Error('null pointer');
-    for (const [a, b] of this.buffers) if (addr >= a && addr + BigInt(len) <= a + BigInt(b.length)) return b.subarray(Number(addr - a), Number(addr - a) + len);
+    const r = this.rangeAt(addr);
+    if (r && addr + BigInt(len) <= r.a + BigInt(r.b.length)) return r.b.subarray(Number(addr - r.a), Number(addr - r.a) + len);
     throw new Error(`fake: unknown address 0x${addr.toString(16)}`);
   }
 
   bpf(cmd: number, attr: Uint8Array, size: number): number {
     this.calls.push({ cmd, size });
+    this.beforeCall?.(cmd);
+    const refused = this.refuse.get(cmd);
+    if (refused) return -refused;
     const dv = new DataView(attr.buffer, attr.byteOffset, attr.byteLength);
     const u32 = (o: number) => dv.getUint32(o, true);
     const u64 = (o: number) => dv.getBigUint64(o, true);
@@ -116,6 +148,47 @@ export class FakeBackend implements SyscallBackend {
         this.mem(u64(16), m.keySize).set(Buffer.from(next, 'hex'));
         return 0;
       }
+      case Cmd.MAP_LOOKUP_BATCH: {
+        const m = this.fds.get(u32(36));
+        if (!m) return -EBADF;
+        const { perCpu, valueArray, batchable } = mapTraits(m.type);
+        if (!batchable) return -EINVAL;
+        const vsize = perCpu ? Math.ceil(m.valueSize / 8) * 8 * this.ncpu : m.valueSize;
+        const max = u32(32);
+        if (max === 0) return -EINVAL;
+        // The token is a bucket index (u32), as the kernel's htab batch keeps it; arrays: one index per bucket.
+        const inPtr = u64(0);
+        let bucket = inPtr ? new DataView(this.mem(inPtr, 4).buffer, this.mem(inPtr, 4).byteOffset, 4).getUint32(0, true) : 0;
+        const nBuckets = valueArray ? m.maxEntries : this.batchBuckets;
+        const inBucket = (b: number): [string, Uint8Array][] => {
+          if (valueArray) {
+            const k = Buffer.alloc(4);
+            k.writeUInt32LE(b);
+            const h = k.toString('hex');
+            return [[h, m.entries.get(h) ?? new Uint8Array(vsize)]];
+          }
+          return [...m.entries].filter(([h]) => parseInt(h.slice(0, 2), 16) % nBuckets === b);
+        };
+        let total = 0;
+        let err = 0;
+        for (; bucket < nBuckets; bucket++) {
+          const got = inBucket(bucket);
+          if (got.length > max - total) {
+            if (total === 0) err = -ENOSPC;
+            break;
+          }
+          for (const [h, v] of got) {
+            this.mem(u64(16) + BigInt(total * m.keySize), m.keySize).set(Buffer.from(h, 'hex'));
+            this.mem(u64(24) + BigInt(total * vsize), vsize).set(v);
+            total++;
+          }
+        }
+        if (bucket >= nBuckets && err === 0) err = -ENOENT;
+        const out = this.mem(u64(8), 4);
+        new DataView(out.buffer, out.byteOffset, 4).setUint32(0, bucket, true);
+        dv.setUint32(32, total, true);
+        return err;
+      }
       case Cmd.MAP_FREEZE: {
         const m = this.fds.get(u32(0));
         if (!m) return -EBADF;
@@ -160,14 +233,11 @@ export class FakeBackend implements SyscallBackend {
   }
 
   private cstring(addr: bigint): string {
-    for (const [a, b] of this.buffers) {
-      if (addr >= a && addr < a + BigInt(b.length)) {
-        const s = b.subarray(Number(addr - a));
-        const z = s.indexOf(0);
-        return Buffer.from(s.subarray(0, z < 0 ? s.length : z)).toString('utf8');
-      }
-    }
-    throw new Error('fake: bad string pointer');
+    const r = this.rangeAt(addr);
+    if (!r) throw new Error('fake: bad string pointer');
+    const s = r.b.subarray(Number(addr - r.a));
+    const z = s.indexOf(0);
+    return Buffer.from(s.subarray(0, z < 0 ? s.length : z)).toString('utf8');
   }
 
   perfEventOpen(): number {
