@@ -8,7 +8,6 @@ const MISSING: [path: string[], why: string][] = [
   [['prog', 'profile'], "needs fentry/fexit programs on the profiled program (bpftool's skeleton-based profiler; Debian's bpftool 7.1 is built without it), which bee-ts does not provide"],
   [['gen', 'object'], "bee-ts has no static linker for BPF objects (libbpf's bpf_linker): link with 'bpftool gen object' or 'clang' on one translation unit"],
   [['gen', 'subskeleton'], "bee-ts generates TypeScript modules instead of C skeletons: 'bee-ts gen ts OBJ'"],
-  [['gen', 'min_core_btf'], "bee-ts has no BTFgen: use 'bpftool gen min_core_btf', and give its output to 'bee-ts run --btf FILE'"],
 ];
 
 export function registerMissing(program: Command): void {

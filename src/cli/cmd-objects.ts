@@ -85,6 +85,12 @@ export function registerObjects(program: Command, ctx: CliContext): void {
       }),
     );
 
+  gen
+    .command('min_core_btf')
+    .description("BTFgen (like bpftool): INPUT's BTF with only the types and members the objects' CO-RE relocations use, for shipping with them: gen min_core_btf INPUT OUTPUT OBJECT...")
+    .argument('<args...>', 'INPUT OUTPUT OBJECT...')
+    .action((args: string[]) => run(false, async () => (await import('./min-core-btf.js')).minCoreBtfCommand(args)));
+
   const cgroup = program.command('cgroup').description('programs attached to cgroups (like bpftool cgroup)');
   cgroup
     .command('show')

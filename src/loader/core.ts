@@ -73,6 +73,8 @@ export interface CoreResult {
   /** Human description for error messages. */
   description: string;
   reason?: string;
+  /** The target spec of the chosen candidate (libbpf's targ_spec): its root type id and raw accessor indexes. */
+  target?: { btf: Btf; rootId: number; raw: readonly number[] };
 }
 
 /** BPF_CORE_SPEC_MAX_LEN */
@@ -530,7 +532,7 @@ const out = (v: bigint): number | bigint => (v <= BigInt(Number.MAX_SAFE_INTEGER
 export function resolveCoreRelo(localBtf: Btf, typeId: number, accessStr: string, kind: CoreRelocKind, targets: CoreTargets, le = true, cache: CandidateCache = new Map()): CoreResult {
   const description = describe(localBtf, typeId, accessStr, kind);
   const local = parseSpec(localBtf, typeId, accessStr, kind);
-  const result = (r: Relo, reason?: string): CoreResult => ({
+  const result = (r: Relo, reason?: string, ts?: Spec): CoreResult => ({
     poison: r.targ.poison,
     origVal: out(r.orig.val),
     newVal: out(r.targ.val),
@@ -540,6 +542,7 @@ export function resolveCoreRelo(localBtf: Btf, typeId: number, accessStr: string
     validate: r.orig.validate,
     description,
     reason,
+    target: ts && { btf: ts.btf, rootId: ts.rootId, raw: ts.raw },
   });
   if (kind === CoreRelocKind.TypeIdLocal) {
     const v = { val: BigInt(typeId), poison: false, size: 0, typeId: 0, validate: false };
@@ -565,7 +568,7 @@ export function resolveCoreRelo(localBtf: Btf, typeId: number, accessStr: string
   }
   if (chosen) {
     cache.set(typeId, kept);
-    return result(chosen.relo);
+    return result(chosen.relo, undefined, chosen.spec);
   }
   const r = calcRelo(local, undefined, le);
   return result(r, cands.length ? 'no candidate matches the field path' : 'the type is not in the target kernel');

@@ -8,14 +8,17 @@
 // Cases that cannot run here: module_probed and module_direct need the bpf_testmod kernel module
 // (built only inside a kernel tree); the peer reports them as skipped and so do we.
 import '../../src/syscall/native.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BtfKind, type CompositeType } from '../../src/btf/types.js';
 import { BpfObject, type CoreRelocationReport } from '../../src/loader/object.js';
-import { hasCommand, need, needKernel } from '../helpers.js';
+import type { Btf } from '../../src/btf/btf.js';
+import { minCoreBtfCommand } from '../../src/cli/min-core-btf.js';
+import { readBtfFile } from '../../src/loader/btf-files.js';
+import { cli, hasCommand, need, needKernel } from '../helpers.js';
 import { type Build, buildCoreReloc } from '../compat/selftests.js';
 
 const skip = needKernel() ?? need(hasCommand('clang-16') && hasCommand('gcc') && hasCommand('bpftool') && fs.existsSync('/usr/include/bpf/libbpf.h'), 'clang-16, gcc, bpftool and libbpf-dev are needed for the libbpf-compatibility suite');
@@ -196,6 +199,8 @@ describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (
   let b: Build;
   let direct: Comparison;
   let minimized: Comparison;
+  let minimizedOurs: Comparison;
+  const btfgenCases: { name: string; same: boolean; error?: string; bytes: number }[] = [];
   let peerDirect: PeerRun;
 
   beforeAll(() => {
@@ -213,6 +218,28 @@ describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (
       const peerMin = runPeer(b, ['btfgen', tmp]);
       minimized = compare(b, peerMin, (c) => path.join(tmp, `${c.case}.btf`));
       console.log(summary('core_reloc btfgen', minimized));
+      // bee-ts's own gen min_core_btf on the same inputs: the same bytes as bpftool's file, the
+      // same failures; then both loaders run against bee-ts's files.
+      fs.mkdirSync(path.join(tmp, 'ours'));
+      for (const c of peerDirect.cases) {
+        if (c.skip || !c.btf) continue;
+        const out = path.join(tmp, 'ours', `${c.case}.btf`);
+        let error: string | undefined;
+        try {
+          minCoreBtfCommand([path.join(b.dir, c.btf), out, path.join(b.dir, c.obj)]);
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        const ours = error === undefined ? fs.readFileSync(out) : undefined;
+        // bpftool on every case (also those the table runs no btfgen load for).
+        const peerFile = path.join(tmp, 'ours', `${c.case}.peer`);
+        const ok = spawnSync('bpftool', ['gen', 'min_core_btf', c.btf, peerFile, c.obj], { cwd: b.dir, stdio: 'ignore' }).status === 0;
+        const peer = ok ? fs.readFileSync(peerFile) : undefined;
+        btfgenCases.push({ name: c.case, same: ours !== undefined && peer !== undefined ? Buffer.compare(ours, peer) === 0 : ours === peer, error, bytes: ours?.length ?? 0 });
+      }
+      const peerOurs = runPeer(b, ['btfgen', path.join(tmp, 'ours')]);
+      minimizedOurs = compare(b, peerOurs, (c) => path.join(tmp, 'ours', `${c.case}.btf`));
+      console.log(summary("core_reloc btfgen by bee-ts's gen min_core_btf", minimizedOurs));
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
@@ -240,5 +267,55 @@ describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (
     expect(minimized.rows.filter((r) => !r.libbpfOk).map((r) => r.name)).toEqual([]);
     expect(minimized.rows.filter((r) => !r.oursOk).map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
     expect(minimized.disagreements).toEqual([]);
+  });
+
+  it("bee-ts's gen min_core_btf: bpftool's bytes for every case bpftool minimizes, failing where bpftool fails; both loaders pass against its files", () => {
+    expect(btfgenCases.length).toBeGreaterThan(40);
+    expect(btfgenCases.filter((c) => !c.same).map((c) => `${c.name}: ${c.error ?? 'bytes differ'}`)).toEqual([]);
+    // Some cases keep real types (not just an empty BTF).
+    expect(btfgenCases.filter((c) => c.bytes > 100).length).toBeGreaterThan(20);
+    expect(minimizedOurs.rows.length).toBe(minimized.rows.length);
+    expect(minimizedOurs.rows.filter((r) => !r.libbpfOk).map((r) => r.name)).toEqual([]);
+    expect(minimizedOurs.rows.filter((r) => !r.oursOk).map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
+    expect(minimizedOurs.disagreements).toEqual([]);
+    expect(minimizedOurs.relosTotal).toBe(minimized.relosTotal);
+  });
+
+  it("gen min_core_btf of vmlinux for all the selftest objects at once: bpftool's bytes; each object relocates against it as against the full vmlinux", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bee-ts-btfgen-vmlinux-${process.pid}-`));
+    try {
+      const objs = fs.readdirSync(b.dir).filter((f) => /^test_core_reloc_.*\.bpf\.o$/.test(f)).sort();
+      expect(objs.length).toBeGreaterThan(10);
+      const ours = path.join(tmp, 'ours.btf');
+      const peer = path.join(tmp, 'peer.btf');
+      execFileSync('bpftool', ['gen', 'min_core_btf', '/sys/kernel/btf/vmlinux', peer, ...objs], { cwd: b.dir, stdio: 'ignore' });
+      const r = spawnSync(process.execPath, [cli, 'gen', 'min_core_btf', '/sys/kernel/btf/vmlinux', ours, ...objs], { cwd: b.dir, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(fs.readFileSync(ours).equals(fs.readFileSync(peer))).toBe(true);
+      expect(fs.statSync(ours).size).toBeGreaterThan(1000);
+      let relocated = 0;
+      for (const o of objs) {
+        // A target type id is an id in that target: compare the type it names (kind and name).
+        const named = (btf: Btf, x: CoreRelocationReport) => (x.description.startsWith('target_type_id') && !x.poison ? `${btf.typeById(Number(x.value)).kind}:${btf.typeById(Number(x.value)).name}` : `${x.value}`);
+        const run = (btfPath?: string) => {
+          const target = readBtfFile(btfPath ?? '/sys/kernel/btf/vmlinux');
+          const relos: CoreRelocationReport[] = [];
+          let loaded = true;
+          try {
+            BpfObject.open(path.join(b.dir, o), { btfPath, onCoreRelocation: (x) => relos.push(x) }).load().close();
+          } catch {
+            loaded = false;
+          }
+          return { loaded, relos: relos.map((x) => `${x.function}#${x.insn} ${x.description} ${x.poison ? 'poison' : `${named(target, x)} ${x.memSize ?? ''}`}`) };
+        };
+        const full = run();
+        expect(run(ours), o).toEqual(full);
+        relocated += full.relos.filter((x) => !x.endsWith('poison')).length;
+      }
+      expect(relocated).toBeGreaterThan(5);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
