@@ -141,3 +141,15 @@ export async function waitUntil<T>(cond: () => T | Promise<T>, ms = 20_000, ever
   }
   return v;
 }
+
+/**
+ * A bpftool-style plain listing (`prog list`, `map list`, `link list`) cut to the blocks of `ids`
+ * (`<id>: ...` and the indented lines after it), by id: the kernel is shared, so a listing is
+ * compared only on objects the test made.
+ */
+export function listingBlocks(text: string, ids: readonly number[]): string[] {
+  return text
+    .split(/^(?=\d+: )/m)
+    .filter((b) => ids.includes(Number(/^(\d+):/.exec(b)?.[1])))
+    .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
+}

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
+import { cli, fixture, hasCommand, listingBlocks as blocks, need, needKernel, runCli } from '../helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
 const dir = `/sys/fs/bpf/bee-inspect-${process.pid}`;
@@ -18,13 +18,6 @@ const beeJson = (...args: string[]) => JSON.parse(bee(...args, '--json'));
 type Listed = { id: number; [k: string]: unknown };
 /** The kernel is shared with other processes: listings are compared only on objects this test made. */
 const only = (l: Listed[], ids: readonly number[]) => l.filter((x) => ids.includes(x.id)).sort((a, b) => a.id - b.id);
-/** A plain listing split into its per-object blocks (`<id>: ...` and the indented lines after it). */
-function blocks(text: string, ids: readonly number[]): string[] {
-  return text
-    .split(/^(?=\d+: )/m)
-    .filter((b) => ids.includes(Number(/^(\d+):/.exec(b)?.[1])))
-    .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
-}
 
 describe.skipIf(skip)('inspection CLI vs bpftool', () => {
   let dataMapId = 0;
