@@ -85,6 +85,20 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     expect(j.inProcessMs['bee-ts'].parse).toBeGreaterThan(0);
   });
 
+  it('bench/startup prints bee-ts, node -e 0 and bpftool start-up times from one run', () => {
+    if (need(fs.existsSync('/usr/bin/time'), 'GNU time is not installed')) return;
+    const out = execFileSync(process.execPath, [`${root}/bench/startup.mjs`, '--runs', '1', '--warmup', '0', '--json'], { encoding: 'utf8' });
+    const j = JSON.parse(out);
+    const names = j.rows.map((r: { command: string }) => r.command);
+    expect(names).toEqual(expect.arrayContaining(['node -e 0', 'bee-ts --help', 'bee-ts --version']));
+    if (process.getuid?.() === 0) expect(names).toEqual(expect.arrayContaining(['bee-ts prog list', 'bee-ts prog show', 'bee-ts map list']));
+    if (hasCommand('bpftool')) expect(names).toEqual(expect.arrayContaining(['bpftool help', ...(process.getuid?.() === 0 ? ['bpftool prog list', 'bpftool map list'] : [])]));
+    for (const r of j.rows) {
+      expect(r.wallMs).toBeGreaterThan(0);
+      expect(r.cpuMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('the library entry point exports the public API', async () => {
     const m = await import(`${root}/dist/index.js`);
     for (const name of ['BpfObject', 'BpfMap', 'RingBufReader', 'PerfBufReader', 'parseObject', 'parseBtf', 'dumpC', 'attachProgram', 'compileCodec', 'compileDecoder', 'BpfError', 'VerifierError'])

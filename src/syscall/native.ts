@@ -3,6 +3,7 @@
 // is loaded by the first syscall, so importing the library has no effect on the process.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import type Koffi from 'koffi';
 import { PlatformError, registerNativeBackend, type SyscallBackend } from './backend.js';
 import { BpfError, EINTR } from './errno.js';
@@ -29,11 +30,38 @@ function possibleCpus(): number {
   }
 }
 
+/**
+ * koffi. Its package entry (a libc probe of the node binary, package-exports lookups, deprecation
+ * wrappers) costs ~8 ms of CPU per process, 4x what its prebuilt glibc addon takes to load, so the
+ * addon (@koromix/koffi-<platform>-<arch>, koffi's own dependency, where koffi itself looks first)
+ * is loaded directly when it is there and loads; anything else (musl, a koffi built from source,
+ * a layout this does not know) goes through koffi's entry.
+ */
+function loadKoffi(): typeof Koffi {
+  const require = createRequire(import.meta.url);
+  try {
+    const entry = require.resolve('koffi');
+    const pkgDir = entry.slice(0, entry.lastIndexOf(`${path.sep}koffi${path.sep}`) + 1);
+    const name = `koffi-${process.platform}-${process.arch}`;
+    for (const dir of [path.join(pkgDir, 'koffi', 'node_modules', '@koromix', name), path.join(pkgDir, '@koromix', name)]) {
+      const file = path.join(dir, `${process.platform}_${process.arch}`, 'koffi.node');
+      if (!fs.existsSync(file)) continue;
+      const m = { exports: {} as Record<string, unknown> };
+      process.dlopen(m, file);
+      if (typeof m.exports.load === 'function' && typeof m.exports.errno === 'function' && typeof m.exports.address === 'function') return m.exports as unknown as typeof Koffi;
+      break;
+    }
+  } catch {
+    /* koffi's own loader below */
+  }
+  return require('koffi') as typeof Koffi;
+}
+
 function createNativeBackend(): SyscallBackend {
   const nr = SYSCALL_NUMBERS[process.arch];
   if (!nr) throw new PlatformError(`bee-ts supports x86_64 and arm64, not ${process.arch}`);
   if (process.platform !== 'linux') throw new PlatformError(`BPF needs Linux, not ${process.platform}`);
-  const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
+  const koffi = loadKoffi();
   const libc = koffi.load('libc.so.6');
   const bpfCall = libc.func('long syscall(long, int, void *, uint)');
   // The same call with the attr's address as a number: koffi skips the buffer conversion.
