@@ -1,4 +1,4 @@
-// Sections with no attach point of their own (SEC("tc"), "classifier", "action", "lwt_*",
+// Sections with no attach point of their own (SEC("tc"), "classifier",
 // "xdp/devmap", "syscall", unknown sections...): attaching is refused with what to do instead.
 // A SCHED_CLS program (legacy SEC("tc") / SEC("classifier")) given an interface attaches as TC.
 import { ProgType } from '../syscall/constants.js';

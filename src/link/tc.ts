@@ -5,6 +5,7 @@
 // kernel picks the filter's priority and handle; NLM_F_ECHO hands them back for the delete.
 import { AttachError } from './kinds.js';
 import {
+  type Attr,
   attrString,
   ETH_P_ALL,
   IFLA_IFNAME,
@@ -65,12 +66,14 @@ export interface TcFilter {
   handle: number;
   /** Whether this attachment created the clsact qdisc. */
   createdQdisc: boolean;
+  /** The filter's kind: `bpf` (a direct-action classifier), `matchall` (holding a bpf action). */
+  kind?: string;
 }
 
 const parentOf = (d: TcDirection) => tcHandle(TC_H_CLSACT, d === 'ingress' ? TC_H_MIN_INGRESS : TC_H_MIN_EGRESS);
 
 /** Add a direct-action bpf filter for progFd on ifindex's ingress/egress (creating clsact). */
-export function tcAttachNetlink(progFd: number, progName: string, ifindex: number, direction: TcDirection, opts: { priority?: number; handle?: number } = {}): TcFilter {
+export function tcAttachNetlink(progFd: number, progName: string, ifindex: number, direction: TcDirection, opts: { priority?: number; handle?: number; action?: boolean } = {}): TcFilter {
   using nl = new RtNetlink();
   let createdQdisc = false;
   try {
@@ -87,8 +90,8 @@ export function tcAttachNetlink(progFd: number, progName: string, ifindex: numbe
       RTM_NEWTFILTER,
       NLM_F_ACK | NLM_F_ECHO | NLM_F_CREATE | NLM_F_EXCL,
       tcmsg(ifindex, opts.handle ?? 0, parentOf(direction), info),
-      [strAttr(TCA_KIND, 'bpf'), [TCA_OPTIONS, [u32Attr(TCA_BPF_FD, progFd), strAttr(TCA_BPF_NAME, progName), u32Attr(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)]]],
-      `tc ${direction} bpf filter on ifindex ${ifindex}`,
+      opts.action ? matchallWithBpfAction(progFd, progName) : [strAttr(TCA_KIND, 'bpf'), [TCA_OPTIONS, [u32Attr(TCA_BPF_FD, progFd), strAttr(TCA_BPF_NAME, progName), u32Attr(TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT)]]],
+      `tc ${direction} ${opts.action ? 'matchall filter with a bpf action' : 'bpf filter'} on ifindex ${ifindex}`,
     );
   } catch (e) {
     if (createdQdisc) deleteQdisc(nl, ifindex);
@@ -106,7 +109,28 @@ export function tcAttachNetlink(progFd: number, progName: string, ifindex: numbe
     if (createdQdisc) deleteQdisc(nl, ifindex);
     throw new AttachError(progName, `tc ${direction} filter on ifindex ${ifindex}: the kernel did not echo the new filter's priority; cannot detach it later, so it was not kept`);
   }
-  return { ifindex, direction, priority: prio, handle, createdQdisc };
+  return { ifindex, direction, priority: prio, handle, createdQdisc, kind: opts.action ? 'matchall' : 'bpf' };
+}
+
+const TCA_MATCHALL_ACT = 2;
+const TCA_ACT_KIND = 1;
+const TCA_ACT_OPTIONS = 2;
+const TCA_ACT_BPF_PARMS = 2;
+const TCA_ACT_BPF_FD = 5;
+const TCA_ACT_BPF_NAME = 6;
+const TC_ACT_PIPE = 3;
+
+/**
+ * A matchall filter whose one action is act_bpf running the program (`tc filter add ... matchall
+ * action bpf fd N`): TCA_OPTIONS { TCA_MATCHALL_ACT { 1: { kind "bpf", options { parms, fd, name } } } }.
+ * parms is struct tc_act_bpf (tc_gen: index, capab, action, refcnt, bindcnt); its action, the
+ * verdict when the program returns TC_ACT_UNSPEC, is pipe (on to the next action).
+ */
+function matchallWithBpfAction(progFd: number, progName: string): Attr[] {
+  const parms = new Uint8Array(20);
+  new DataView(parms.buffer).setInt32(8, TC_ACT_PIPE, true);
+  const act: Attr[] = [strAttr(TCA_ACT_KIND, 'bpf'), [TCA_ACT_OPTIONS, [[TCA_ACT_BPF_PARMS, parms], u32Attr(TCA_ACT_BPF_FD, progFd), strAttr(TCA_ACT_BPF_NAME, progName)]]];
+  return [strAttr(TCA_KIND, 'matchall'), [TCA_OPTIONS, [[TCA_MATCHALL_ACT, [[1, act]]]]]];
 }
 
 function deleteQdisc(nl: RtNetlink, ifindex: number): void {
@@ -154,7 +178,7 @@ export function tcDetachNetlink(f: TcFilter): void {
   using nl = new RtNetlink();
   const info = tcHandle(f.priority << 16, htons(ETH_P_ALL));
   try {
-    nl.request(RTM_DELTFILTER, NLM_F_ACK, tcmsg(f.ifindex, f.handle, parentOf(f.direction), info), [strAttr(TCA_KIND, 'bpf')], `tc ${f.direction} bpf filter on ifindex ${f.ifindex}`);
+    nl.request(RTM_DELTFILTER, NLM_F_ACK, tcmsg(f.ifindex, f.handle, parentOf(f.direction), info), [strAttr(TCA_KIND, f.kind ?? 'bpf')], `tc ${f.direction} ${f.kind ?? 'bpf'} filter on ifindex ${f.ifindex}`);
   } catch (e) {
     // The interface (or the qdisc) is already gone: nothing left to detach.
     if (e instanceof NetlinkError && (e.errno === ENODEV || e.errno === ENOENT || e.errno === EINVAL)) return;

@@ -23,7 +23,7 @@ import { kernelBtf } from './btf-files.js';
 import { linkFeatures } from '../syscall/features.js';
 import type { CandidateCache } from './core.js';
 import { linuxKernelVersion } from './kconfig.js';
-import { loadProgram } from './prog-load.js';
+import { loadProgram, VerifierError } from './prog-load.js';
 import { type AssembledProgram, assembleProgram, type CoreRelocationReport } from './assemble.js';
 import { LoadError } from './load-error.js';
 import { createKconfigMap, createObjectMaps, type DataMap, type MapsLoad, mmapDataSections } from './object-maps.js';
@@ -189,6 +189,16 @@ function refuseMissingKind(p: ProgramSpec, load: () => Fd): Fd {
       }
       if (!have) throw new NotSupportedError('uprobe.session programs', '6.13', sys().uname().release, `program '${p.name}': the kernel refused it (${e.message.split('\n')[0]}); use a uprobe.multi and a uretprobe.multi program`, { cause: e });
     }
+    if (p.progType === ProgType.LIRC_MODE2 && e instanceof BpfError && e.errno === EINVAL && !(e instanceof VerifierError && e.log.trim()))
+      throw new NotSupportedError('lirc_mode2 programs (CONFIG_BPF_LIRC_MODE2, with rc-core: CONFIG_RC_CORE)', '4.18', sys().uname().release, `program '${p.name}': this kernel does not know the program type`, { cause: e });
+    if (p.progType === ProgType.TRACING && p.secFlags & SEC_SLEEPABLE && e instanceof VerifierError && / is not sleepable/.test(e.log))
+      throw new NotSupportedError(
+        `sleepable tracing (${p.section.split('/')[0]}) on ${p.attachTarget || 'this function'}`,
+        '6.2',
+        sys().uname().release,
+        `program '${p.name}': the verifier allows sleepable fentry/fexit/fmod_ret only on functions in the kernel's error-injection list (CONFIG_FUNCTION_ERROR_INJECTION, which this kernel lacks or which does not list the function) or in a sleepable fmod_ret set (bpf_fentry_test1's since 6.2)`,
+        { cause: e },
+      );
     throw e;
   }
 }

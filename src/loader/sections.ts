@@ -12,6 +12,7 @@ import { cgroupExplicitHook, cgroupHook } from '../link/cgroup.js';
 import { iterHook } from '../link/iter.js';
 import { kprobeHook, kretprobeHook, kretsyscallHook, ksyscallHook } from '../link/kprobe.js';
 import { kprobeMultiHook, kprobeSessionHook, kretprobeMultiHook } from '../link/kprobe-multi.js';
+import { lircHook } from '../link/lirc.js';
 import { lwtHook } from '../link/lwt.js';
 import { netfilterHook } from '../link/netfilter.js';
 import { netkitHook } from '../link/netkit.js';
@@ -19,7 +20,7 @@ import { noAttach } from '../link/none.js';
 import { perfEventHook } from '../link/perf-event.js';
 import { netnsHook, sockMapExplicitHook, sockMapHook, socketHook } from '../link/sock.js';
 import { structOpsHook } from '../link/struct-ops.js';
-import { tcxHook } from '../link/tcx.js';
+import { tcActionHook, tcxHook } from '../link/tcx.js';
 import { rawTracepointHook, tracepointHook } from '../link/tracepoint.js';
 import { lsmHook, tracingHook } from '../link/tracing.js';
 import { uprobeHook, uretprobeHook } from '../link/uprobe.js';
@@ -82,7 +83,7 @@ export const SECTION_DEFS = [
   def('tcx/egress', P.SCHED_CLS, tcxHook, A.TCX_EGRESS),
   def('tc', P.SCHED_CLS, noAttach),
   def('classifier', P.SCHED_CLS, noAttach),
-  def('action', P.SCHED_ACT, noAttach),
+  def('action', P.SCHED_ACT, tcActionHook),
   def('netkit/primary', P.SCHED_CLS, netkitHook, A.NETKIT_PRIMARY),
   def('netkit/peer', P.SCHED_CLS, netkitHook, A.NETKIT_PEER),
   def('tracepoint+', P.TRACEPOINT, tracepointHook),
@@ -124,7 +125,7 @@ export const SECTION_DEFS = [
   def('sk_skb/verdict', P.SK_SKB, sockMapHook, A.SK_SKB_VERDICT),
   def('sk_skb', P.SK_SKB, sockMapExplicitHook),
   def('sk_msg', P.SK_MSG, sockMapHook, A.SK_MSG_VERDICT),
-  def('lirc_mode2', P.LIRC_MODE2, noAttach, A.LIRC_MODE2),
+  def('lirc_mode2', P.LIRC_MODE2, lircHook, A.LIRC_MODE2),
   def('flow_dissector', P.FLOW_DISSECTOR, netnsHook, A.FLOW_DISSECTOR),
   def('cgroup_skb/ingress', P.CGROUP_SKB, cgroupHook, A.CGROUP_INET_INGRESS),
   def('cgroup_skb/egress', P.CGROUP_SKB, cgroupHook, A.CGROUP_INET_EGRESS),

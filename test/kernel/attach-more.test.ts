@@ -11,7 +11,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { NotSupportedError } from '../../src/errors.js';
 import { cgroup2Root } from '../../src/link/cgroup.js';
+import { kernelConfig } from '../../src/loader/kconfig.js';
 import { BpfObject } from '../../src/loader/object.js';
 import { sys } from '../../src/syscall/backend.js';
 import { AttachType, ProgType } from '../../src/syscall/constants.js';
@@ -176,5 +178,29 @@ describe.skipIf(skip)('attach kinds with no attach type, and the other odd ones'
     } finally {
       sh(`ip link del ${va} 2>/dev/null || true; ip netns del ${ns}`);
     }
+  });
+
+  it('lirc_mode2 and TC actions where this kernel lacks them (its config says so): a NotSupportedError naming the config, and nothing left behind', () => {
+    const config = kernelConfig();
+    const has = (k: string) => config.get(k) === 'y' || config.get(k) === 'm';
+    if (!has('CONFIG_BPF_LIRC_MODE2')) {
+      const o = BpfObject.open(fixture('attach_more.bpfel.o'), { autoload: ['count_lirc'] });
+      expect(() => o.load()).toThrow(NotSupportedError);
+      expect(() => BpfObject.open(fixture('attach_more.bpfel.o'), { autoload: ['count_lirc'] }).load()).toThrow(/lirc_mode2 programs \(CONFIG_BPF_LIRC_MODE2, with rc-core: CONFIG_RC_CORE\) needs Linux 4\.18 or later/);
+    }
+    if (!has('CONFIG_NET_ACT_BPF') || !has('CONFIG_NET_CLS_MATCHALL')) {
+      const dev = `bact${process.pid % 100000}`;
+      sh(`ip link add ${dev} type veth peer name ${dev}p && ip link set ${dev} up`);
+      try {
+        using o = BpfObject.open(fixture('attach_more.bpfel.o'), { autoload: ['count_act'] }).load();
+        expect(() => o.program('count_act').attach({ iface: dev })).toThrow(NotSupportedError);
+        expect(() => o.program('count_act').attach({ iface: dev })).toThrow(/TC BPF actions \(act_bpf on a matchall filter: CONFIG_NET_ACT_BPF, CONFIG_NET_CLS_MATCHALL\)/);
+        // The clsact qdisc the attach made for the filter went with the refusal.
+        expect(sh(`tc qdisc show dev ${dev}`)).not.toMatch(/clsact/);
+      } finally {
+        sh(`ip link del ${dev}`);
+      }
+    }
+    expect(config.size).toBeGreaterThan(100);
   });
 });
