@@ -73,7 +73,7 @@ export function symbolOffsets(binary: string, glob: string): { name: string; off
   return [...functionOffsets(binary)]
     .filter(([name]) => re.test(name))
     .map(([name, offset]) => ({ name, offset }))
-    .sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name));
+    .sort((a, b) => a.offset - b.offset || a.name.localeCompare(b.name, 'en'));
 }
 
 /** `name+offset` (decimal or 0x hex) as its two parts: the target form of kprobes and uprobes. */

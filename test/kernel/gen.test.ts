@@ -54,6 +54,16 @@ describe('gen ts', () => {
     // One CLI run per object (40+ of them) plus a strict tsc: minutes on a loaded 2-CPU box.
   }, 240_000);
 
+  it("the generated module is the same whatever the user's locale", () => {
+    // node's ICU collates by LANG/LC_ALL even when glibc has no such locale: under da_DK the
+    // imports came out TypedMap before typedMap.
+    const out = (lc: string) => runCli(['gen', 'ts', fixture('maps.bpfel.o')], { env: { LC_ALL: lc, LANG: lc } });
+    const c = out('C.UTF-8');
+    expect(c.status).toBe(0);
+    expect(c.stdout).toContain('typedMap, type TypedMap');
+    for (const lc of ['da_DK.UTF-8', 'en_US.UTF-8', 'et_EE.UTF-8']) expect(out(lc).stdout, lc).toBe(c.stdout);
+  });
+
   it.skipIf(!!needKernel())('generated classes load real objects; decoded values have the declared types', () => {
     const gen = (o: string, name: string) => runCli(['gen', 'ts', fixture(o), '--name', name, '-o', path.join(dir, `${name}.ts`)]);
     expect(gen('ringbuf.bpfel.o', 'Rb').status).toBe(0);
