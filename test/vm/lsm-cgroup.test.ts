@@ -34,7 +34,7 @@ for port in (4998, 4999):
         print(port, e.errno)
     s.close()
 `;
-      const out = execFileSync('sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec python3 -c "$0"`, script], { encoding: 'utf8' });
+      const out = execFileSync('sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec python3 -I -S -c "$0"`, script], { encoding: 'utf8' });
       expect(out.trim().split('\n')).toEqual(['4998 ok', '4999 1']); // EPERM from the LSM program
       expect(o.globals.get('bind_hits')).toBe(2n);
       expect(o.globals.get('bind_port')).toBe(4999);
