@@ -18,7 +18,10 @@ describe.skipIf(skip)('images through a real registry', () => {
   const storeA = path.join(tmp, 'storeA');
   const storeB = path.join(tmp, 'storeB');
   const object = path.join(tmp, 'opensnoop.o');
-  const bee = (store: string, ...args: string[]) => runCli(['--storage', store, '--config-dir', path.join(tmp, 'cfg'), '--plain-http', ...args]);
+  // A HOME of the test's own: credentials also come from ~/.docker/config.json, which the machine
+  // running the tests may have (with entries, or in a form this client refuses).
+  const env = { ...process.env, HOME: path.join(tmp, 'home') };
+  const bee = (store: string, ...args: string[]) => runCli(['--storage', store, '--config-dir', path.join(tmp, 'cfg'), '--plain-http', ...args], { env });
 
   beforeAll(async () => {
     fs.mkdirSync(path.join(tmp, 'open'));
@@ -53,7 +56,7 @@ describe.skipIf(skip)('images through a real registry', () => {
     expect(layer.equals(fs.readFileSync(object))).toBe(true);
     // Pull of a tag that is not there: the registry's reason and a non-zero exit.
     // (flags after the subcommand work too, as bee's persistent flags)
-    const missing = runCli(['pull', `${open.host}/bee/opensnoop:nope`, '--storage', storeB, '--plain-http']);
+    const missing = runCli(['pull', `${open.host}/bee/opensnoop:nope`, '--storage', storeB, '--plain-http'], { env });
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toMatch(/HTTP 404 MANIFEST_UNKNOWN/);
   });
@@ -84,10 +87,10 @@ describe.skipIf(skip)('images through a real registry', () => {
     const denied = bee(storeA, 'push', ref);
     expect(denied.status).not.toBe(0);
     expect(denied.stderr).toMatch(/HTTP 401.*bee-ts login/);
-    const wrong = spawnSync(process.execPath, [cli, '--config-dir', path.join(tmp, 'cfg'), '--plain-http', 'login', locked.host, '-u', 'bee', '--password-stdin'], { input: 'nope\n', encoding: 'utf8' });
+    const wrong = spawnSync(process.execPath, [cli, '--config-dir', path.join(tmp, 'cfg'), '--plain-http', 'login', locked.host, '-u', 'bee', '--password-stdin'], { input: 'nope\n', encoding: 'utf8', env });
     expect(wrong.status).not.toBe(0);
     expect(fs.existsSync(path.join(tmp, 'cfg', 'config.json'))).toBe(false);
-    const login = spawnSync(process.execPath, [cli, '--config-dir', path.join(tmp, 'cfg'), '--plain-http', '-u', 'bee', 'login', locked.host, '--password-stdin'], { input: 'hunter2\n', encoding: 'utf8' });
+    const login = spawnSync(process.execPath, [cli, '--config-dir', path.join(tmp, 'cfg'), '--plain-http', '-u', 'bee', 'login', locked.host, '--password-stdin'], { input: 'hunter2\n', encoding: 'utf8', env });
     expect(login.status, login.stderr).toBe(0);
     expect(login.stdout).toBe('Login Succeeded\n');
     expect(bee(storeA, 'push', ref).status).toBe(0);
