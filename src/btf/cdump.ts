@@ -80,7 +80,12 @@ export class CDumper {
    */
   private markReferenced(): void {
     const ref = this.referenced;
+    const rec = this.btf.records();
     for (let id = 1; id < this.btf.count; id++) {
+      if (rec && id >= this.btf.firstId) {
+        markFromRecord(ref, rec, id - this.btf.firstId);
+        continue;
+      }
       const t = this.btf.typeById(id);
       switch (t.kind) {
         case BtfKind.Ptr:
@@ -235,11 +240,12 @@ export class CDumper {
       this.emit('#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n');
       this.emit('#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n');
     }
-    const roots = ids ?? Array.from({ length: this.btf.count - 1 }, (_, i) => i + 1);
-    for (const id of roots) {
-      const t = this.btf.typeById(id);
+    const n = ids ? ids.length : this.btf.count - 1;
+    for (let i = 0; i < n; i++) {
+      const id = ids ? ids[i]! : i + 1;
+      const k = this.btf.kindOf(id);
       // Only type declarations belong in a header.
-      if (t.kind === BtfKind.Func || t.kind === BtfKind.Var || t.kind === BtfKind.Datasec || t.kind === BtfKind.DeclTag) continue;
+      if (k === BtfKind.Func || k === BtfKind.Var || k === BtfKind.Datasec || k === BtfKind.DeclTag) continue;
       this.orderType(id, false);
     }
     for (const id of this.queue) this.emitTopLevel(id);
@@ -262,14 +268,15 @@ export class CDumper {
     const fastcall = new Set<number>();
     for (let id = 1; id < this.btf.count; id++) {
       if (this.btf.kindOf(id) !== BtfKind.DeclTag) continue;
-      const t = this.btf.typeById(id) as DeclTagType;
+      // (peek: the tag is read once, not kept)
+      const t = this.btf.peek(id) as DeclTagType;
       if (t.componentIdx !== -1 || this.btf.kindOf(t.type) !== BtfKind.Func) continue;
       if (t.name === KFUNC_TAG) kfuncs.add(t.type);
       else if (t.name === FASTCALL_TAG) fastcall.add(t.type);
     }
     const sorted = [...kfuncs].sort((a, b) => {
-      const x = this.btf.typeById(a).name;
-      const y = this.btf.typeById(b).name;
+      const x = this.btf.nameOf(a);
+      const y = this.btf.nameOf(b);
       return x < y ? -1 : x > y ? 1 : 0;
     });
     this.emit('\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n');
@@ -528,6 +535,46 @@ export class CDumper {
     }
     if (to > cur) s += `\n${ind}char: ${to - cur};`;
     return s;
+  }
+}
+
+/**
+ * markReferenced for one own type, from its record's words (the layout parseBtf validated): no
+ * type object is built for the FUNCs, VARs and DECL_TAGs a header never writes.
+ */
+function markFromRecord(ref: Uint8Array, rec: NonNullable<ReturnType<Btf['records']>>, i: number): void {
+  const w = rec.words;
+  const p = rec.offs[i]!;
+  const vlen = w[p + 1]! & 0xffff;
+  switch (rec.kinds[i]! as BtfKind) {
+    case BtfKind.Ptr:
+    case BtfKind.Typedef:
+    case BtfKind.Const:
+    case BtfKind.Volatile:
+    case BtfKind.Restrict:
+    case BtfKind.TypeTag:
+    case BtfKind.Func:
+    case BtfKind.Var:
+    case BtfKind.DeclTag:
+      ref[w[p + 2]!] = 1;
+      break;
+    case BtfKind.Array:
+      ref[w[p + 3]!] = 1;
+      ref[w[p + 4]!] = 1;
+      break;
+    case BtfKind.Struct:
+    case BtfKind.Union:
+      for (let k = 0, q = p + 3; k < vlen; k++, q += 3) ref[w[q + 1]!] = 1;
+      break;
+    case BtfKind.FuncProto:
+      ref[w[p + 2]!] = 1;
+      for (let k = 0, q = p + 3; k < vlen; k++, q += 2) ref[w[q + 1]!] = 1;
+      break;
+    case BtfKind.Datasec:
+      for (let k = 0, q = p + 3; k < vlen; k++, q += 3) ref[w[q]!] = 1;
+      break;
+    default:
+      break;
   }
 }
 
