@@ -86,6 +86,11 @@ export function registerObjects(program: Command, ctx: CliContext): void {
     );
 
   gen
+    .command('object')
+    .description("static linking (like bpftool, libbpf's linker): gen object OUTPUT INPUT... merges the objects' sections, symbols (weak, extern), relocations, BTF and .BTF.ext into one object (BTF not deduplicated)")
+    .argument('<args...>', 'OUTPUT INPUT...')
+    .action((args: string[]) => run(false, async () => (await import('./gen-object.js')).genObjectCommand(args)));
+  gen
     .command('min_core_btf')
     .description("BTFgen (like bpftool): INPUT's BTF with only the types and members the objects' CO-RE relocations use, for shipping with them: gen min_core_btf INPUT OUTPUT OBJECT...")
     .argument('<args...>', 'INPUT OUTPUT OBJECT...')
