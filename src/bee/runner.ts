@@ -11,7 +11,7 @@ import { CodecError } from '../maps/codec.js';
 import { MapType } from '../syscall/constants.js';
 import { PerfBufReader } from '../ringbuf/perfbuf.js';
 import { RingBufReader } from '../ringbuf/ringbuf.js';
-import { type BeeValue, flattenLabels, sortKeys } from './format.js';
+import { type BeeValue, compileJsonLine, flattenLabels, sortKeys } from './format.js';
 import { type Filter, parseFilters, passes } from './filter.js';
 import { sha256 } from './image.js';
 import { HeapGuard, type HeapLimitError } from './heap.js';
@@ -75,6 +75,8 @@ export interface Sink {
   /** false: the sink ignores `labels`, so the runner may pass {} when no filter or metric needs them. */
   readonly wantsLabels?: boolean;
   event(map: string, entry: BeeValue, labels: Record<string, string>): void;
+  /** An event as its JSON line, written by the map's compiled writer (sinks that print JSON lines). */
+  eventLine?(map: string, line: string): void;
   snapshot(map: string, entries: PollEntry[]): void;
   info(message: string): void;
   error(message: string): void;
@@ -171,6 +173,9 @@ export class JsonLinesSink implements Sink {
   }
   event(map: string, entry: BeeValue): void {
     this.push(map, JSON.stringify({ entry: sortKeys(entry), mapName: map }));
+  }
+  eventLine(map: string, line: string): void {
+    this.push(map, line);
   }
   snapshot(map: string, entries: PollEntry[]): void {
     const line = JSON.stringify({ entries: entries.map((e) => ({ key: sortKeys(e.key), value: e.value })), mapName: map });
@@ -368,7 +373,25 @@ export class BeeRunner {
     }
   }
 
-  private handleEvent(w: WatchedMap, view: DataView, off: number): void {
+  private handleEvent(w: WatchedMap, view: DataView, off: number, line: ((dv: DataView, off: number) => string) | undefined): void {
+    // Labels only when a filter, a metric or the sink reads them (decided once per map).
+    let need = this.needLabels.get(w.name);
+    if (need === undefined) {
+      need = this.sink.wantsLabels !== false || this.filters.some((f) => f.map === w.name) || !!this.metrics?.wantsEvents(w.name);
+      this.needLabels.set(w.name, need);
+    }
+    if (!need && line) {
+      // The JSON line straight from the record's bytes: no value tree.
+      let s: string;
+      try {
+        s = line(view, off);
+      } catch {
+        this.stats.drop(w.name, 'decode_error');
+        return;
+      }
+      this.sink.eventLine!(w.name, s);
+      return;
+    }
     let entry: BeeValue;
     try {
       entry = w.recordFmt!(view, off);
@@ -376,16 +399,12 @@ export class BeeRunner {
       this.stats.drop(w.name, 'decode_error');
       return;
     }
-    // Labels only when a filter, a metric or the sink reads them (decided once per map).
-    let need = this.needLabels.get(w.name);
-    if (need === undefined) {
-      need = this.sink.wantsLabels !== false || this.filters.some((f) => f.map === w.name) || !!this.metrics?.wantsEvents(w.name);
-      this.needLabels.set(w.name, need);
-    }
     const labels = need ? flattenLabels(entry) : NO_LABELS;
     const ok = !need || passes(this.filters, w.name, labels);
     if (need && this.metrics && (ok || !this.opts.filterMetrics)) this.metrics.onEvent(w.name, labels);
-    if (ok) this.sink.event(w.name, entry, labels);
+    if (!ok) return;
+    if (line) this.sink.eventLine!(w.name, line(view, off));
+    else this.sink.event(w.name, entry, labels);
   }
 
   private startReaders(): void {
@@ -395,6 +414,8 @@ export class BeeRunner {
       const map = this.obj!.map(w.name);
       const size = btf.sizeof(w.spec.valueTypeId!);
       const st = this.stats.of(w.name);
+      // Sinks that print JSON lines get them from a writer compiled for the record type.
+      const line = this.sink.eventLine ? compileJsonLine(btf, w.spec.valueTypeId!, w.name) : undefined;
       const onRecord = (view: DataView, off: number, len: number) => {
         // Timers run seldom while drains and GC keep the loop busy: the heap guard looks here too.
         if ((++st.records & 1023) === 0 && this.heapGuard?.maybe()) return;
@@ -403,7 +424,7 @@ export class BeeRunner {
           st.dropped.short_record++;
           return;
         }
-        this.handleEvent(w, view, off);
+        this.handleEvent(w, view, off, line);
       };
       if (w.spec.type === MapType.RINGBUF) {
         // Bounded drains: under a flood the walk would otherwise keep up with the producer
