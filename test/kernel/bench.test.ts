@@ -1,6 +1,7 @@
 // The ring buffer benchmark runs once per test pass as a smoke test (numbers come from `npm run bench`).
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { hasCommand, need, needKernel, runCli } from '../helpers.js';
+import { hasCommand, need, needKernel, root, runCli } from '../helpers.js';
 
 const skip = needKernel();
 
@@ -23,5 +24,21 @@ describe.skipIf(skip)('bee-ts bench ringbuf --json', () => {
     expect(apis.sort()).toEqual(['batch', 'record']);
     expect(Object.keys(j.ratios)).toContain('bee-ts/libbpf consume 16B');
     expect(Object.keys(j.ratios)).toContain('bee-ts (batch)/libbpf consume 16B');
+  });
+});
+
+describe.skipIf(skip)('bench/run-events --json', () => {
+  it('prints bee-ts and bpftrace rows (CPU per event, drops) from one run', () => {
+    if (need(hasCommand('bpftrace'), 'bpftrace is not installed')) return;
+    const out = execFileSync(process.execPath, [`${root}/bench/run-events.mjs`, '--runs', '1', '--warmup', '0', '--rate', '2000', '--seconds', '1', '--json'], { encoding: 'utf8', timeout: 300_000 });
+    const j = JSON.parse(out);
+    expect(j.rows.map((r: { tool: string }) => r.tool)).toEqual(['bee-ts', 'bpftrace']);
+    for (const r of j.rows) {
+      expect(r.made).toBe(2000);
+      expect(r.lines).toBeGreaterThan(0);
+      expect(r.usPerEvent).toBeGreaterThan(0);
+      expect(r.drops).toBeGreaterThanOrEqual(0);
+      expect(r.drops).toBeLessThanOrEqual(2000);
+    }
   });
 });
