@@ -18,13 +18,14 @@ export const MAY_IMPORT: Record<string, string[]> = {
   elf: [],
   btf: [],
   syscall: [],
+  disasm: [],
   maps: ['syscall', 'btf'],
   link: ['syscall', 'elf'],
   loader: ['elf', 'btf', 'syscall', 'maps', 'link'],
   ringbuf: ['syscall', 'btf', 'maps'],
   bee: ['elf', 'btf', 'syscall', 'maps', 'link', 'loader', 'ringbuf'],
-  cli: ['elf', 'btf', 'syscall', 'maps', 'link', 'loader', 'ringbuf', 'bee'],
-  'index.ts': ['elf', 'btf', 'syscall', 'maps', 'link', 'loader', 'ringbuf', 'bee'],
+  cli: ['elf', 'btf', 'syscall', 'disasm', 'maps', 'link', 'loader', 'ringbuf', 'bee'],
+  'index.ts': ['elf', 'btf', 'syscall', 'disasm', 'maps', 'link', 'loader', 'ringbuf', 'bee'],
 };
 
 /** `from → to` edges allowed although the table forbids them, each with a written reason. */

@@ -6,8 +6,6 @@ import { runCli } from './helpers.js';
 describe('bpftool commands bee-ts does not have', () => {
   it('exit 2 with the reason, for the full names and prefixes; hidden from --help', () => {
     for (const [args, name] of [
-      [['prog', 'dump', 'jited', 'id', '1'], 'prog dump jited'],
-      [['prog', 'd', 'j', 'id', '1', 'opcodes'], 'prog dump jited'],
       [['prog', 'profile', 'id', '1', 'duration', '1', 'cycles'], 'prog profile'],
       [['p', 'pro', 'id', '1'], 'prog profile'],
       [['gen', 'subskeleton', 'a.o'], 'gen subskeleton'],

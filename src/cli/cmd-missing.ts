@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { UsageError } from './errors.js';
 
 const MISSING: [path: string[], why: string][] = [
-  [['prog', 'dump', 'jited'], "needs a disassembler of the JIT's x86-64/arm64 code, which bee-ts does not have (Debian's bpftool 7.1 has none either: 'No libbfd support'); 'bee-ts prog dump xlated PROG' shows the instructions the verifier left"],
   [['prog', 'profile'], "needs fentry/fexit programs on the profiled program (bpftool's skeleton-based profiler; Debian's bpftool 7.1 is built without it), which bee-ts does not provide"],
   [['gen', 'subskeleton'], "bee-ts generates TypeScript modules instead of C skeletons: 'bee-ts gen ts OBJ'"],
 ];

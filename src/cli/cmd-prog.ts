@@ -40,13 +40,19 @@ export function registerProg(program: Command, ctx: CliContext): void {
     .argument('<args...>')
     .option('-j, --json', 'print JSON')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progRun(args, !!o.json)));
-  const dump = prog.command('dump').description('dump a program: prog dump xlated PROG [opcodes | linum | file FILE]');
+  const dump = prog.command('dump').description('dump a program: prog dump xlated|jited PROG [opcodes | linum | file FILE]');
   dump
     .command('xlated')
     .description('the instructions as the verifier left them, with BTF prototypes and source lines (like bpftool prog dump xlated)')
     .argument('<args...>', 'PROG [opcodes | linum | file FILE]')
     .option('-j, --json', 'print JSON (bpftool -j layout)')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progDumpXlated(args, !!o.json)));
+  dump
+    .command('jited')
+    .description("the JIT's machine code, disassembled by bee-ts (x86-64, LLVM's AT&T notation as bpftool prints it), with function names, BTF prototypes and source lines; file FILE writes the raw image")
+    .argument('<args...>', 'PROG [opcodes | linum | file FILE]')
+    .option('-j, --json', 'print JSON (bpftool -j layout)')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progDumpJited(args, !!o.json)));
   prog
     .command('tracelog')
     .description("stream the kernel's trace_pipe (bpf_trace_printk output) until Ctrl-C (like bpftool prog tracelog; -j: a JSON array of lines)")

@@ -142,22 +142,37 @@ export function progPin(args: string[]): void {
 }
 
 /** prog dump xlated PROG [opcodes | linum | visual | file FILE]: bpftool's forms (one option at a time, like bpftool 7.1). */
-export async function progDumpXlated(args: string[], json: boolean): Promise<void> {
+/** `prog dump xlated|jited PROG [opcodes | linum | visual | file FILE]`'s keywords, as bpftool reads them. */
+function dumpArgs(kind: 'xlated' | 'jited', args: string[]) {
   const sel = parseSelector(args, 'prog');
   const rest = sel.rest;
   let file: string | undefined;
   const opts: { opcodes?: boolean; linum?: boolean } = {};
-  if (rest[0] !== undefined) rest[0] = keyword(rest[0], ['file', 'opcodes', 'visual', 'linum']) ?? rest[0];
+  if (rest[0] !== undefined) rest[0] = keyword(rest[0], kind === 'xlated' ? ['file', 'opcodes', 'visual', 'linum'] : ['file', 'opcodes', 'linum']) ?? rest[0];
   if (rest[0] === 'file') {
-    if (!rest[1] || rest.length > 2) throw new UsageError('prog dump xlated PROG file FILE');
+    if (!rest[1] || rest.length > 2) throw new UsageError(`prog dump ${kind} PROG file FILE`);
     file = rest[1];
   } else {
-    if (rest.length > 1) throw new UsageError(`prog dump xlated: one of opcodes, linum (got '${rest.join(' ')}')`);
+    if (rest.length > 1) throw new UsageError(`prog dump ${kind}: one of opcodes, linum (got '${rest.join(' ')}')`);
     if (rest[0] === 'opcodes') opts.opcodes = true;
     else if (rest[0] === 'linum') opts.linum = true;
     else if (rest[0] === 'visual') throw new UsageError('prog dump xlated ... visual (a DOT graph) is not supported by bee-ts');
-    else if (rest[0] !== undefined) throw new UsageError(`prog dump xlated: unknown option '${rest[0]}' (opcodes | linum | file FILE)`);
+    else if (rest[0] !== undefined) throw new UsageError(`prog dump ${kind}: unknown option '${rest[0]}' (opcodes | linum | file FILE)`);
   }
+  return { sel, file, opts };
+}
+
+/** The program's BTF, or undefined when it has none or it is gone (no prototypes or source lines then). */
+function progBtf(btfId: number): Btf | undefined {
+  try {
+    return btfId ? btfById(btfId) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function progDumpXlated(args: string[], json: boolean): Promise<void> {
+  const { sel, file, opts } = dumpArgs('xlated', args);
   const { progXlated } = await import('../syscall/info.js');
   const x = await import('./xlated.js');
   const fds = openProgs(sel);
@@ -170,16 +185,54 @@ export async function progDumpXlated(args: string[], json: boolean): Promise<voi
         fs.writeFileSync(file, d.insns);
         continue;
       }
-      let btf: Btf | undefined;
-      try {
-        btf = d.info.btfId ? btfById(d.info.btfId) : undefined;
-      } catch {
-        btf = undefined; // BTF gone or unreadable: no prototypes or source lines
-      }
+      const btf = progBtf(d.info.btfId);
       if (json) jsonOut.push(x.xlatedJson(d, btf, opts));
       else out.push(x.xlatedText(d, btf, opts));
     }
     if (file) return;
+    process.stdout.write(json ? jsonText(fds.length === 1 ? jsonOut[0] : jsonOut) + '\n' : out.join('\n'));
+  } finally {
+    for (const f of fds) f.close();
+  }
+}
+
+/**
+ * prog dump jited PROG [opcodes | linum | file FILE]: the JIT's machine code, disassembled by
+ * bee-ts (x86-64), in the layout of bpftool built with LLVM. `file` writes the raw image (mode
+ * 0600, never through a symlink), as bpftool does; JSON then prints null.
+ */
+export async function progDumpJited(args: string[], json: boolean): Promise<void> {
+  const { sel, file, opts } = dumpArgs('jited', args);
+  if (!file && process.arch !== 'x64')
+    throw new CliExit(`prog dump jited: bee-ts disassembles x86-64 code only (this machine is ${process.arch}); 'prog dump jited PROG file FILE' writes the raw image`);
+  const { progJited } = await import('../syscall/info.js');
+  const j = await import('./jited.js');
+  const fds = openProgs(sel);
+  if (file && fds.length > 1) throw new UsageError('prog dump jited ... file FILE: several programs matched');
+  try {
+    const out: string[] = [];
+    const jsonOut: unknown[] = [];
+    for (const fd of fds) {
+      const d = progJited(fd.value);
+      if (d.info.ifindex) throw new CliExit(`prog dump jited: program ${d.info.id} is offloaded to a device (ifindex ${d.info.ifindex}); bee-ts disassembles host code only`);
+      if (!d.image.length) throw new CliExit(`prog dump jited: program ${d.info.id} has no JIT image (not jited: net.core.bpf_jit_enable is 0, or an interpreter-only kernel)`);
+      if (file) {
+        const f = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
+        try {
+          fs.writeSync(f, d.image);
+        } finally {
+          fs.closeSync(f);
+        }
+        continue;
+      }
+      const btf = progBtf(d.info.btfId);
+      if (json) jsonOut.push(j.jitedJson(d, btf, opts));
+      else out.push(j.jitedText(d, btf, opts));
+    }
+    if (file) {
+      if (json) process.stdout.write('null\n');
+      return;
+    }
     process.stdout.write(json ? jsonText(fds.length === 1 ? jsonOut[0] : jsonOut) + '\n' : out.join('\n'));
   } finally {
     for (const f of fds) f.close();

@@ -51,7 +51,7 @@ class Kallsyms {
   }
 }
 let kallsymsCache: Kallsyms | undefined;
-const kallsyms = () => (kallsymsCache ??= new Kallsyms());
+export const kallsyms = () => (kallsymsCache ??= new Kallsyms());
 
 let helperNamesCache: Map<number, string> | undefined;
 /**
@@ -224,6 +224,27 @@ function rows(x: ProgXlated, btf: Btf | undefined): Row[] {
 }
 
 const ltrim = (s: string) => s.replace(/^[ \t\n\v\f\r]+/, '');
+
+/** bpftool's btf_dump_linfo_plain: `; source` (with `linum`: `[file:F line_num:N line_col:C]`). */
+export function linfoPlain(btf: Btf, rec: LineInfoRec, linum: boolean): string | undefined {
+  const src = btf.strAt(rec.lineOff);
+  if (src === undefined) return undefined;
+  let l = `; ${ltrim(src)}`;
+  if (linum) l += ` [file:${btf.strAt(rec.fileNameOff) ?? ''} line_num:${rec.line} line_col:${rec.col}]`;
+  return l;
+}
+
+/** bpftool's btf_dump_linfo_json: `src`, and with `linum` `file`, `line_num`, `line_col` (when not 0). */
+export function linfoJson(btf: Btf, rec: LineInfoRec, linum: boolean, j: Record<string, unknown>): void {
+  const src = btf.strAt(rec.lineOff);
+  if (src !== undefined) j.src = ltrim(src);
+  if (linum) {
+    const file = btf.strAt(rec.fileNameOff);
+    if (file !== undefined) j.file = file;
+    if (rec.line) j.line_num = rec.line;
+    if (rec.col) j.line_col = rec.col;
+  }
+}
 const hexBytes = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 
 export function xlatedText(x: ProgXlated, btf: Btf | undefined, o: XlatedOptions = {}): string {
@@ -231,12 +252,8 @@ export function xlatedText(x: ProgXlated, btf: Btf | undefined, o: XlatedOptions
   for (const r of rows(x, btf)) {
     if (r.proto) lines.push(`${r.proto}:`);
     if (r.line && btf) {
-      const src = btf.strAt(r.line.lineOff);
-      if (src !== undefined) {
-        let l = `; ${ltrim(src)}`;
-        if (o.linum) l += ` [file:${btf.strAt(r.line.fileNameOff) ?? ''} line_num:${r.line.line} line_col:${r.line.col}]`;
-        lines.push(l);
-      }
+      const l = linfoPlain(btf, r.line, !!o.linum);
+      if (l !== undefined) lines.push(l);
     }
     lines.push(`${String(r.index).padStart(4)}: ${r.disasm}`);
     if (o.opcodes) lines.push(`       ${hexBytes(r.bytes)}`);
@@ -248,16 +265,7 @@ export function xlatedJson(x: ProgXlated, btf: Btf | undefined, o: XlatedOptions
   return rows(x, btf).map((r) => {
     const j: Record<string, unknown> = {};
     if (r.proto) j.proto = r.proto;
-    if (r.line && btf) {
-      const src = btf.strAt(r.line.lineOff);
-      if (src !== undefined) j.src = ltrim(src);
-      if (o.linum) {
-        const file = btf.strAt(r.line.fileNameOff);
-        if (file !== undefined) j.file = file;
-        if (r.line.line) j.line_num = r.line.line;
-        if (r.line.col) j.line_col = r.line.col;
-      }
-    }
+    if (r.line && btf) linfoJson(btf, r.line, !!o.linum, j);
     j.disasm = r.disasm;
     if (o.opcodes) {
       const b = r.bytes;

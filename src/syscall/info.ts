@@ -290,43 +290,99 @@ export interface ProgXlated {
   lineInfo: LineInfoRec[];
 }
 
+/**
+ * What `prog dump jited` needs: the JIT image (all functions back to back, `funcLens` bytes each,
+ * starting at `jitedKsyms`), the functions' BTF records and, per line_info record, the address of
+ * its first machine instruction (`jitedLineInfo`, libbpf's bpf_prog_linfo input).
+ */
+export interface ProgJited {
+  info: ProgInfo;
+  image: Uint8Array;
+  jitedKsyms: bigint[];
+  funcLens: number[];
+  funcInfo: { insnOff: number; typeId: number }[];
+  lineInfo: LineInfoRec[];
+  jitedLineInfo: bigint[];
+}
+
 export function progXlated(fd: number): ProgXlated {
-  // The sizes of every array come from the plain info; one more call fills the arrays.
-  const info = progInfo(fd);
-  const xlatedLen = info.xlatedProgLen;
-  const nrKsyms = info.nrJitedKsyms;
-  const fiSize = info.funcInfoRecSize;
-  const nrFi = info.nrFuncInfo;
-  const nrLi = info.nrLineInfo;
-  const liSize = info.lineInfoRecSize;
-  const insns = Buffer.alloc(xlatedLen);
-  const ksyms = Buffer.alloc(nrKsyms * 8);
-  const fi = Buffer.alloc(nrFi * fiSize);
-  const li = Buffer.alloc(nrLi * liSize);
+  const d = progArrays(fd, 'xlated');
+  if (d.info.xlatedProgLen && d.code.length > 0 && d.code.every((x) => x === 0))
+    throw new BpfError('BPF_OBJ_GET_INFO_BY_FD', EPERM, 'program info', 'the kernel hid the translated instructions (kernel.kptr_restrict / bpf_dump_raw_ok): run as root');
+  return { info: d.info, insns: d.code, jitedKsyms: d.jitedKsyms, funcInfo: d.funcInfo, lineInfo: d.lineInfo };
+}
+
+export function progJited(fd: number): ProgJited {
+  const d = progArrays(fd, 'jited');
+  if (d.info.jitedProgLen && d.code.length > 0 && d.code.every((x) => x === 0))
+    throw new BpfError('BPF_OBJ_GET_INFO_BY_FD', EPERM, 'program info', 'the kernel hid the JIT image (kernel.kptr_restrict / bpf_dump_raw_ok): run as root');
+  return { info: d.info, image: d.code, jitedKsyms: d.jitedKsyms, funcLens: d.funcLens, funcInfo: d.funcInfo, lineInfo: d.lineInfo, jitedLineInfo: d.jitedLineInfo };
+}
+
+/** Limit on any array the kernel reports (a program is at most 1M instructions). */
+const MAX_ARRAY_BYTES = 64 << 20;
+
+function progArrays(fd: number, code: 'xlated' | 'jited') {
+  // The sizes of every array come from a first call; one more call fills the arrays.
+  const first = Buffer.alloc(PROG_INFO_SIZE);
+  objInfo(fd, first, 'program info');
+  const u32 = (b: Buffer, off: number) => b.readUInt32LE(off);
+  const codeLenOff = code === 'xlated' ? 20 : 16;
+  const codeLen = u32(first, codeLenOff);
+  const nrKsyms = u32(first, 104);
+  const nrLens = code === 'jited' ? u32(first, 108) : 0;
+  const fiSize = u32(first, 132);
+  const nrFi = u32(first, 144);
+  const nrLi = u32(first, 148);
+  const liSize = u32(first, 172);
+  const nrJli = code === 'jited' ? u32(first, 168) : 0;
+  const jliSize = code === 'jited' ? u32(first, 176) : 0;
+  const alloc = (n: number, what: string) => {
+    if (n > MAX_ARRAY_BYTES) throw new BpfError('BPF_OBJ_GET_INFO_BY_FD', EPERM, 'program info', `the kernel reported ${n} bytes of ${what}, more than bee-ts reads (${MAX_ARRAY_BYTES})`);
+    return Buffer.alloc(n);
+  };
+  const codeBuf = alloc(codeLen, `${code} code`);
+  const ksyms = alloc(nrKsyms * 8, 'jited_ksyms');
+  const lens = alloc(nrLens * 4, 'jited_func_lens');
+  const fi = alloc(nrFi * fiSize, 'func_info');
+  const li = alloc(nrLi * liSize, 'line_info');
+  const jli = alloc(nrJli * jliSize, 'jited_line_info');
   const b = Buffer.alloc(PROG_INFO_SIZE);
   const a = (buf: Buffer) => sys().addressOf(buf);
-  b.writeUInt32LE(xlatedLen, 20);
-  if (xlatedLen) b.writeBigUInt64LE(a(insns), 32);
+  b.writeUInt32LE(codeLen, codeLenOff);
+  if (codeLen) b.writeBigUInt64LE(a(codeBuf), code === 'xlated' ? 32 : 24);
   b.writeUInt32LE(nrKsyms, 104);
   if (nrKsyms) b.writeBigUInt64LE(a(ksyms), 112);
+  b.writeUInt32LE(nrLens, 108);
+  if (nrLens) b.writeBigUInt64LE(a(lens), 120);
   b.writeUInt32LE(fiSize, 132);
   if (nrFi) b.writeBigUInt64LE(a(fi), 136);
   b.writeUInt32LE(nrFi, 144);
   b.writeUInt32LE(nrLi, 148);
   if (nrLi) b.writeBigUInt64LE(a(li), 152);
   b.writeUInt32LE(liSize, 172);
+  if (nrJli) {
+    b.writeBigUInt64LE(a(jli), 160);
+    b.writeUInt32LE(nrJli, 168);
+    b.writeUInt32LE(jliSize, 176);
+  }
   objInfo(fd, b, 'program info');
-  if (xlatedLen && b.readUInt32LE(20) > 0 && insns.every((x) => x === 0))
-    throw new BpfError('BPF_OBJ_GET_INFO_BY_FD', EPERM, 'program info', 'the kernel hid the translated instructions (kernel.kptr_restrict / bpf_dump_raw_ok): run as root');
+  const info = progInfo(fd);
+  // The program cannot change, but never read past what was allocated.
+  const got = Math.min(codeLen, u32(b, codeLenOff));
   const funcInfo: { insnOff: number; typeId: number }[] = [];
-  for (let i = 0; i < Math.min(nrFi, b.readUInt32LE(144)); i++) funcInfo.push({ insnOff: fi.readUInt32LE(i * fiSize), typeId: fi.readUInt32LE(i * fiSize + 4) });
+  for (let i = 0; i < Math.min(nrFi, u32(b, 144)); i++) funcInfo.push({ insnOff: fi.readUInt32LE(i * fiSize), typeId: fi.readUInt32LE(i * fiSize + 4) });
   const lineInfo: LineInfoRec[] = [];
-  for (let i = 0; i < Math.min(nrLi, b.readUInt32LE(148)); i++) {
+  for (let i = 0; i < Math.min(nrLi, u32(b, 148)); i++) {
     const o = i * liSize;
     const lc = li.readUInt32LE(o + 12);
     lineInfo.push({ insnOff: li.readUInt32LE(o), fileNameOff: li.readUInt32LE(o + 4), lineOff: li.readUInt32LE(o + 8), line: lc >>> 10, col: lc & 0x3ff });
   }
   const jitedKsyms: bigint[] = [];
-  for (let i = 0; i < Math.min(nrKsyms, b.readUInt32LE(104)); i++) jitedKsyms.push(ksyms.readBigUInt64LE(i * 8));
-  return { info, insns, jitedKsyms, funcInfo, lineInfo };
+  for (let i = 0; i < Math.min(nrKsyms, u32(b, 104)); i++) jitedKsyms.push(ksyms.readBigUInt64LE(i * 8));
+  const funcLens: number[] = [];
+  for (let i = 0; i < Math.min(nrLens, code === 'jited' ? u32(b, 108) : 0); i++) funcLens.push(lens.readUInt32LE(i * 4));
+  const jitedLineInfo: bigint[] = [];
+  if (jliSize >= 8) for (let i = 0; i < Math.min(nrJli, u32(b, 168)); i++) jitedLineInfo.push(jli.readBigUInt64LE(i * jliSize));
+  return { info, code: codeBuf.subarray(0, got), jitedKsyms, funcLens, funcInfo, lineInfo, jitedLineInfo };
 }
