@@ -41,7 +41,8 @@ describe('reproducible tar layers', () => {
     expect(Buffer.compare(a, b)).toBe(0);
     expect(Buffer.compare(a, writeTar(entries(), 86400))).not.toBe(0);
     fs.writeFileSync(path.join(tmp, 'a.tar'), a);
-    const t = spawnSync('tar', ['-tv', '--numeric-owner', '--full-time', '-f', path.join(tmp, 'a.tar')], { encoding: 'utf8' });
+    // TZ=UTC: GNU tar prints the entries' times in the local time zone (1969-12-31 19:00:00 in New York).
+    const t = spawnSync('tar', ['-tv', '--numeric-owner', '--full-time', '-f', path.join(tmp, 'a.tar')], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
     expect(t.status, t.stderr).toBe(0);
     const rows = t.stdout.trim().split('\n');
     const names = rows.map((r) => r.split(/\s+/).slice(5).join(' ').replace(/ -> .*$/, '').replace(/\/$/, ''));

@@ -127,7 +127,8 @@ describe.skipIf(skip)('bee-ts package: a container image podman runs and Prometh
     expect(config.created).toBe('1970-01-01T00:00:00Z');
     // Every layer entry: root-owned, no names, the fixed time (GNU tar reads the gzip layers).
     for (const l of manifest.layers) {
-      const t = spawnSync('sh', ['-c', `tar -xOf '${archive}' 'blobs/sha256/${l.digest.slice(7)}' | tar -tvz --numeric-owner --full-time`], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      // TZ=UTC: GNU tar prints the times in the local time zone.
+      const t = spawnSync('sh', ['-c', `tar -xOf '${archive}' 'blobs/sha256/${l.digest.slice(7)}' | tar -tvz --numeric-owner --full-time`], { encoding: 'utf8', maxBuffer: 1 << 26, env: { ...process.env, TZ: 'UTC' } });
       expect(t.status, t.stderr).toBe(0);
       for (const row of t.stdout.trim().split('\n')) expect(row).toMatch(/^\S+ 0\/0 +\d+ 1970-01-01 00:00:00 /);
     }
