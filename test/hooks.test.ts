@@ -91,11 +91,14 @@ describe('the attach table', () => {
   });
 
   it('sections with no attach point say so; a SCHED_CLS program given an interface goes to TC', () => {
-    for (const s of ['syscall', 'xdp/devmap', 'lwt_seg6local', 'no_such_section']) {
+    for (const s of ['syscall', 'xdp/devmap', 'no_such_section']) {
       expect(sectionHook(s).kind).toBe('none');
       expect(() => attachProgram(prog(s))).toThrow(AttachError);
       expect(() => attachProgram(prog(s))).toThrow(/has no automatic attach point \(none\); attach it explicitly/);
     }
+    // lwt_seg6local has one now (an SRv6 End.BPF route, f88cece): a route to attach to, never automatic.
+    expect(sectionHook('lwt_seg6local').kind).toBe('lwt');
+    expect(() => attachProgram(prog('lwt_seg6local'))).toThrow(/runs as a route's encapsulation: pass \{ lwt: \{ route:/);
     // Legacy SEC("tc"): with an interface that does not exist, the TC path answers (not "no attach point").
     expect(prog('tc').spec.progType).toBe(ProgType.SCHED_CLS);
     expect(() => attachProgram(prog('tc'), { iface: `bee-none-${process.pid}` })).toThrow(/network interface 'bee-none-\d+' does not exist/);
