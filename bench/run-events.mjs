@@ -45,82 +45,81 @@ while (n < total) {
 }
 process.stdout.write(String(n));`;
 
-function startTool(tool, tag) {
+/** A tool with its stdout going to a file (a pipe to this process would make this process the bottleneck). */
+function startTool(tool, outFile) {
   const argv =
     tool === 'bee-ts'
       ? [process.execPath, cli, 'run', probe, '--no-metrics', '--no-tty']
       : ['bpftrace', '-B', 'full', '-e', 'tracepoint:syscalls:sys_enter_openat { printf("%d %s %s\\n", pid, comm, str(args->filename)); }'];
-  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let lines = 0;
-  let mine = 0;
-  let tail = '';
+  const out = fs.openSync(outFile, 'w');
+  const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
+  fs.closeSync(out);
   let stderr = '';
-  let counting = false;
-  let started = () => {};
-  p.stdout.on('data', (d) => {
-    const s = tail + d.toString('latin1');
-    // bpftrace says "Attaching N probe(s)..." on stdout, just before it attaches.
-    if (tool === 'bpftrace' && /Attaching \d+ probe/.test(s)) started();
-    const parts = s.split('\n');
-    tail = parts.pop();
-    if (!counting) return;
-    lines += parts.length;
-    for (const l of parts) if (l.includes(tag)) mine++;
-  });
   const ready = new Promise((res, rej) => {
     const t = setTimeout(() => rej(new Error(`${tool} did not start in 120 s: ${stderr}`)), 120_000);
-    started = () => {
+    const poll = setInterval(() => {
+      // bpftrace says "Attaching N probe(s)..." on stdout, just before it attaches; bee-ts says it is running on stderr.
+      const started = tool === 'bee-ts' ? /bee-ts: running /.test(stderr) : /Attaching \d+ probe/.test(fs.readFileSync(outFile, 'latin1').slice(0, 200));
+      if (!started) return;
       clearTimeout(t);
+      clearInterval(poll);
       setTimeout(res, tool === 'bpftrace' ? 500 : 100);
-      started = () => {};
-    };
-    p.stderr.on('data', (d) => {
-      stderr += d;
-      if (tool === 'bee-ts' && /bee-ts: running /.test(stderr)) started();
+    }, 20);
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (c) => {
+      clearInterval(poll);
+      rej(new Error(`${tool} exited ${c}: ${stderr}`));
     });
-    p.on('exit', (c) => rej(new Error(`${tool} exited ${c}: ${stderr}`)));
   });
-  return {
-    p,
-    ready,
-    count(on) {
-      counting = on;
-    },
-    get lines() {
-      return lines;
-    },
-    get mine() {
-      return mine;
-    },
-    get stderr() {
-      return stderr;
-    },
-  };
+  return { p, ready };
+}
+
+/** Lines of a file, and those that contain `tag`. */
+function countLines(file, tag) {
+  const b = fs.readFileSync(file);
+  let lines = 0;
+  let mine = 0;
+  for (let at = 0; at < b.length; ) {
+    let nl = b.indexOf(10, at);
+    if (nl < 0) nl = b.length;
+    lines++;
+    const hit = b.indexOf(tag, at);
+    if (hit >= 0 && hit < nl) mine++;
+    at = nl + 1;
+  }
+  return { lines, mine };
 }
 
 async function round(tool, i) {
   const file = path.join(dir, `${tool[1]}${i}`);
-  const tag = file;
+  const outFile = path.join(dir, `out-${tool}-${i}`);
   fs.writeFileSync(file, '');
-  const t = startTool(tool, tag);
+  const t = startTool(tool, outFile);
   try {
     await t.ready;
-    t.count(true);
+    const before = countLines(outFile, file).lines;
     const c0 = cpuMs(t.p.pid);
-    const w = spawnSync(process.execPath, ['-e', WORKLOAD, file, String(rate), String(seconds)], { encoding: 'utf8' });
-    const made = Number(w.stdout);
-    // Let the tool drain what is in flight (its ring, its stdout).
+    const w = spawn(process.execPath, ['-e', WORKLOAD, file, String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let made = '';
+    w.stdout.on('data', (d) => (made += d));
+    await new Promise((r) => w.once('exit', r));
+    // Let the tool drain what is in flight (its ring, its output).
     let last = -1;
-    for (let k = 0; k < 50 && t.lines !== last; k++) {
-      last = t.lines;
+    for (let k = 0; k < 50; k++) {
+      const size = fs.statSync(outFile).size;
+      if (size === last) break;
+      last = size;
       await new Promise((r) => setTimeout(r, 100));
     }
     const cpu = cpuMs(t.p.pid) - c0;
-    return { tool, made, seen: t.mine, lines: t.lines, cpuMs: cpu, usPerEvent: (cpu * 1000) / Math.max(1, t.lines), drops: Math.max(0, made - t.mine) };
+    const { lines, mine } = countLines(outFile, file);
+    const printed = lines - before;
+    return { tool, made: Number(made), seen: mine, lines: printed, cpuMs: cpu, usPerEvent: (cpu * 1000) / Math.max(1, printed), drops: Math.max(0, Number(made) - mine) };
   } finally {
     t.p.kill('SIGINT');
-    await new Promise((r) => (t.p.exitCode !== null ? r() : t.p.once('exit', r)));
+    await new Promise((r) => (t.p.exitCode !== null || t.p.signalCode !== null ? r() : t.p.once('exit', r)));
     fs.rmSync(file, { force: true });
+    fs.rmSync(outFile, { force: true });
   }
 }
 
