@@ -10,6 +10,7 @@ import { BpfObject } from '../loader/object.js';
 import { CodecError } from '../maps/codec.js';
 import { MapType } from '../syscall/constants.js';
 import { PerfBufReader } from '../ringbuf/perfbuf.js';
+import type { RecordReader } from '../ringbuf/reader.js';
 import { RingBufReader } from '../ringbuf/ringbuf.js';
 import { type BeeValue, compileJsonLine, flattenLabels, sortKeys } from './format.js';
 import { type Filter, parseFilters, passes } from './filter.js';
@@ -211,7 +212,7 @@ class Stopped extends Error {}
 export class BeeRunner {
   private obj?: BpfObject;
   private links: Link[] = [];
-  private readers: (RingBufReader | PerfBufReader)[] = [];
+  private readers: RecordReader[] = [];
   private metrics?: BeeMetrics;
   private pollTimer?: NodeJS.Timeout;
   private statsTimer?: NodeJS.Timeout;
@@ -426,19 +427,19 @@ export class BeeRunner {
         }
         this.handleEvent(w, view, off, line);
       };
-      if (w.spec.type === MapType.RINGBUF) {
-        // Bounded drains: under a flood the walk would otherwise keep up with the producer
-        // forever and starve signals, scrapes and stdout.
-        const r = new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId, fullMargin: ((size + 8 + 7) & ~7) + 8, batch: DRAIN_RECORDS });
-        r.onRaw(onRecord);
-        this.stats.refreshers.push(() => (st.ringFullSightings = r.fullSeen));
-        this.readers.push(r);
-      } else {
-        const r = new PerfBufReader(map, { valueTypeId: w.spec.valueTypeId });
-        r.onRaw(onRecord);
-        this.stats.refreshers.push(() => (st.dropped.perf_lost = r.lost));
-        this.readers.push(r);
-      }
+      // Ring buffer: bounded drains (under a flood the walk would otherwise keep up with the
+      // producer forever and starve signals, scrapes and stdout).
+      const r: RecordReader =
+        w.spec.type === MapType.RINGBUF
+          ? new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId, fullMargin: ((size + 8 + 7) & ~7) + 8, batch: DRAIN_RECORDS })
+          : new PerfBufReader(map, { valueTypeId: w.spec.valueTypeId });
+      r.onRaw(onRecord);
+      // A ring's only sign of loss is a drain that found it full; a perf buffer counts its losses.
+      this.stats.refreshers.push(() => {
+        st.ringFullSightings = r.fullSeen;
+        st.dropped.perf_lost = r.lost;
+      });
+      this.readers.push(r);
     }
   }
 

@@ -14,6 +14,7 @@ import type { Fd } from '../syscall/fd.js';
 import { Mapping } from '../syscall/mapping.js';
 import { ioctl, PERF_COUNT_SW_BPF_OUTPUT, PERF_EVENT_IOC_ENABLE, PERF_SAMPLE_RAW, PERF_SAMPLE_TIME, PERF_TYPE_SOFTWARE, perfEventOpen } from '../syscall/perf.js';
 import { type Pollable, Poller, ReaderError } from './poller.js';
+import { type RawRecordHandler, type RecordReader, RecordQueue } from './reader.js';
 
 const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
@@ -145,13 +146,22 @@ class CpuRing implements Pollable {
   }
 }
 
-export class PerfBufReader implements Disposable {
+/**
+ * Reads a BPF_MAP_TYPE_PERF_EVENT_ARRAY map, one perf ring per CPU (see {@link RecordReader});
+ * also every record with its CPU and time (`onEvent`).
+ * @public
+ */
+export class PerfBufReader implements RecordReader {
   private readonly rings: CpuRing[] = [];
   private decoder?: Decoder;
-  private handler?: (view: DataView, off: number, len: number) => void;
+  private handler?: RawRecordHandler;
+  private readonly pending = new RecordQueue();
+  readonly name: string;
   /** Samples the kernel reported as lost (ring full). */
   lost = 0;
-  /** Internal: every record to `onEvent`'s handler instead of samples to `onRaw`'s. */
+  /** A perf buffer reports its losses (lost): always 0. */
+  readonly fullSeen = 0;
+  /** Every record to `onEvent`'s handler instead of samples to `onRaw`'s. @internal */
   eventHook?: (e: PerfEvent) => void;
   readonly sampleTime: boolean;
   delivered = 0;
@@ -162,6 +172,7 @@ export class PerfBufReader implements Disposable {
     opts: PerfBufOptions = {},
   ) {
     if (map.type !== MapType.PERF_EVENT_ARRAY) throw new ReaderError(`map '${map.name}' is ${map.typeName}, not a perf event array`);
+    this.name = map.name;
     const pages = opts.pages ?? 64;
     if (pages & (pages - 1)) throw new ReaderError('perf buffer pages must be a power of two');
     this.sampleTime = !!opts.sampleTime;
@@ -191,17 +202,25 @@ export class PerfBufReader implements Disposable {
   }
 
   get active(): boolean {
-    return !this.closed && (this.handler !== undefined || this.eventHook !== undefined);
+    return !this.closed && (this.handler !== undefined || this.eventHook !== undefined || this.pending.wanted);
   }
 
-  /** Internal: the current handler, counted. */
+  /** The current handler (or the async iterator's queue), counted. @internal */
   readonly deliver = (view: DataView, off: number, len: number): void => {
     this.delivered++;
-    this.handler?.(view, off, len);
+    if (this.handler) this.handler(view, off, len);
+    else if (this.decoder && this.pending.wanted) this.pending.push(this.decoder(view, off));
   };
 
+  /** Read every CPU ring now into the current handler. @internal */
+  drain(): number {
+    let n = 0;
+    for (const r of this.rings) n += r.drain();
+    return n;
+  }
+
   /** Read every CPU ring now; `fn(view, offset, length)` per sample (view valid during the call). */
-  consumeRaw(fn: (view: DataView, off: number, len: number) => void): number {
+  consumeRaw(fn: RawRecordHandler): number {
     let n = 0;
     for (const r of this.rings) n += r.read(fn);
     this.delivered += n;
@@ -214,7 +233,7 @@ export class PerfBufReader implements Disposable {
     return this.consumeRaw((v, off) => fn(dec(v, off)));
   }
 
-  onRaw(fn: (view: DataView, off: number, len: number) => void): this {
+  onRaw(fn: RawRecordHandler): this {
     this.handler = fn;
     for (const r of this.rings) Poller.get().add(r);
     return this;
@@ -233,10 +252,19 @@ export class PerfBufReader implements Disposable {
     return this.onRaw((v, off) => fn(dec(v, off)));
   }
 
+  /** Decoded samples as an async iterator (ends when the reader is closed). */
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    if (!this.decoder) throw new ReaderError(`perf buffer '${this.map.name}' has no value type to decode with`);
+    const it = this.pending.iterator({ closed: () => this.closed, drain: () => this.drain(), kick: () => Poller.get().kick(), close: () => this.close() });
+    for (const r of this.rings) Poller.get().add(r);
+    return it;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const r of this.rings) r.close();
+    this.pending.end();
   }
 
   [Symbol.dispose](): void {

@@ -12,7 +12,8 @@ import type { BpfMap } from '../maps/map.js';
 import { PROT_READ, PROT_WRITE, sys } from '../syscall/backend.js';
 import { MapType } from '../syscall/constants.js';
 import { Mapping } from '../syscall/mapping.js';
-import { BUSY_DRAIN, type Pollable, Poller, ReaderError } from './poller.js';
+import { BUSY_DRAIN, Poller, ReaderError } from './poller.js';
+import { type RawRecordHandler, type RecordReader, RecordQueue } from './reader.js';
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -30,7 +31,6 @@ const PLAIN_LOADS = process.arch === 'x64';
 const BATCH_SLOTS = 256;
 let loopIds = 0;
 
-export type RawRecordHandler = (view: DataView, offset: number, length: number) => void;
 export type BatchHandler = (view: DataView, offsets: Int32Array, lengths: Int32Array, count: number) => void;
 
 export interface RingBufOptions {
@@ -46,7 +46,11 @@ export interface RingBufOptions {
   fullMargin?: number;
 }
 
-export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposable {
+/**
+ * Reads a BPF_MAP_TYPE_RINGBUF map (see {@link RecordReader}); also batched zero-copy drains.
+ * @public
+ */
+export class RingBufReader implements RecordReader {
   /** Most records handed to one consumeBatch callback. */
   static readonly BATCH_RECORDS = BATCH_SLOTS;
   readonly name: string;
@@ -66,8 +70,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   private handler?: RawRecordHandler;
   private decoded?: (record: unknown) => void;
   private decoder?: Decoder;
-  private readonly queue: unknown[] = [];
-  private waiters: ((r: IteratorResult<unknown>) => void)[] = [];
+  private readonly pending = new RecordQueue();
   private readonly batch: number;
   /** Records dropped by a decode failure (counted, not fatal). */
   decodeErrors = 0;
@@ -78,6 +81,8 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
    * is, and those records are lost without a trace here (only the probe can count them).
    */
   fullSeen = 0;
+  /** A ring buffer does not report lost records (see fullSeen): always 0. */
+  readonly lost = 0;
 
   constructor(
     readonly map: BpfMap,
@@ -112,10 +117,8 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   }
 
   get active(): boolean {
-    return !this.closed && (this.handler !== undefined || this.decoded !== undefined || this.waiters.length > 0 || this.iterating);
+    return !this.closed && (this.handler !== undefined || this.decoded !== undefined || this.pending.wanted);
   }
-
-  private iterating = false;
 
   /** Bytes waiting to be consumed. */
   available(): number {
@@ -257,12 +260,6 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   }
 
   private readonly decodedRaw = new WeakMap<(record: unknown) => void, RawRecordHandler>();
-  /** The async iterator's delivery function (one, so its consume loop is compiled once). */
-  private readonly enqueue = (r: unknown): void => {
-    const w = this.waiters.shift();
-    if (w) w({ value: r, done: false });
-    else this.queue.push(r);
-  };
 
   /** Pollable: the poller calls this when the ring has data. */
   drain(): number {
@@ -271,9 +268,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
     let n = 0;
     if (this.handler) n += this.consumeRaw(this.handler);
     else if (this.decoded) n += this.consume(this.decoded);
-    else if (this.waiters.length > 0 || this.iterating) {
-      n += this.consume(this.enqueue, Math.max(1, 4096 - this.queue.length));
-    }
+    else if (this.pending.wanted) n += this.consume(this.pending.push, this.pending.room);
     return n;
   }
 
@@ -295,23 +290,9 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   /** Decoded records as an async iterator (ends when the reader is closed). */
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
     if (!this.decoder) throw new ReaderError(`ring buffer '${this.name}' has no value type to decode with`);
-    this.iterating = true;
+    const it = this.pending.iterator({ closed: () => this.closed, drain: () => this.drain(), kick: () => Poller.get().kick(), close: () => this.close() });
     Poller.get().add(this);
-    return {
-      next: () => {
-        if (this.queue.length) return Promise.resolve({ value: this.queue.shift(), done: false });
-        if (this.closed) return Promise.resolve({ value: undefined, done: true });
-        // Something may be ready right now (a drain happened while nobody was asking).
-        this.drain();
-        if (this.queue.length) return Promise.resolve({ value: this.queue.shift(), done: false });
-        Poller.get().kick();
-        return new Promise((res) => this.waiters.push(res));
-      },
-      return: () => {
-        this.close();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
+    return it;
   }
 
   close(): void {
@@ -320,7 +301,7 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
     Poller.get().remove(this);
     this.consMap.close();
     this.prodMap.close();
-    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
+    this.pending.end();
   }
 
   [Symbol.dispose](): void {
@@ -328,4 +309,4 @@ export class RingBufReader implements Pollable, AsyncIterable<unknown>, Disposab
   }
 }
 
-export { BUSY_DRAIN };
+export { BUSY_DRAIN, type RawRecordHandler };

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
 import { PerfBufReader } from '../../src/ringbuf/perfbuf.js';
 import { Poller } from '../../src/ringbuf/poller.js';
+import type { RecordReader } from '../../src/ringbuf/reader.js';
 import { RingBufReader } from '../../src/ringbuf/ringbuf.js';
 import { fixture, needKernel, root, waitUntil } from '../helpers.js';
 
@@ -288,5 +289,54 @@ describe.skipIf(skip)('perf buffer reader on the real kernel', () => {
     }
     expect(seen + pb.lost).toBeGreaterThanOrEqual(20 * 64 - 64);
     expect(seen).toBeGreaterThan(0);
+  });
+});
+
+describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers'))('one RecordReader interface for ring and perf buffers', () => {
+  /** One consumer, written against the interface only: consume, poll (onRecord), async iteration, close. */
+  async function consumer(r: RecordReader, produce: (n: number) => void) {
+    const seq = (e: unknown) => (e as { seq: bigint }).seq;
+    produce(2);
+    const consumed: bigint[] = [];
+    r.consume((e) => consumed.push(seq(e)));
+    const it = r[Symbol.asyncIterator]();
+    const pending = it.next(); // waits: nothing produced yet
+    produce(3);
+    const iterated = [seq((await pending).value), seq((await it.next()).value), seq((await it.next()).value)];
+    r.close();
+    const done = (await it.next()).done;
+    return { consumed, iterated, done, delivered: r.delivered, name: r.name };
+  }
+
+  it('the ring buffer reader', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    let next = 0n;
+    const got = await consumer(new RingBufReader(o.map('events')), (n) => {
+      next = produce(o, 'produce_events', n, 0, { seq: next }).seq;
+    });
+    expect(got).toEqual({ consumed: [0n, 1n], iterated: [2n, 3n, 4n], done: true, delivered: 5, name: 'events' });
+  });
+
+  it('the perf buffer reader: the same consumer, the same results', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    const got = await consumer(new PerfBufReader(o.map('perf_events'), { pages: 8 }), (n) => {
+      o.globals.set('perf_n', n);
+      o.program('perf_produce').testRun();
+    });
+    // perf_seq counts on across runs, like the ring's seq.
+    expect(got).toEqual({ consumed: [0n, 1n], iterated: [2n, 3n, 4n], done: true, delivered: 5, name: 'perf_events' });
+  });
+
+  it('polling through the interface: onRecord from the shared poller, for either reader', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    const readers: RecordReader[] = [new RingBufReader(o.map('events')), new PerfBufReader(o.map('perf_events'), { pages: 8 })];
+    const seen: Record<string, number> = {};
+    for (const r of readers) r.onRecord(() => (seen[r.name] = (seen[r.name] ?? 0) + 1));
+    produce(o, 'produce_events', 4);
+    o.globals.set('perf_n', 6);
+    o.program('perf_produce').testRun();
+    expect(await waitUntil(() => seen.events === 4 && seen.perf_events === 6)).toBe(true);
+    for (const r of readers) r.close();
+    expect(readers.map((r) => [r.lost, r.fullSeen])).toEqual([[0, 0], [0, 0]]);
   });
 });
