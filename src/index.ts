@@ -2,32 +2,75 @@
 import './syscall/native.js';
 
 export { BpfObject, Program, Globals, LoadError, type OpenOptions, type CoreRelocationReport } from './loader/object.js';
+export type { OpenState } from './loader/open-api.js';
 export { OpenMap, OpenProgram, OpenApiError } from './loader/open-api.js';
-export { parseObject, SpecError, type ObjectSpec, type ProgramSpec, type MapSpec } from './loader/spec.js';
+export { parseObject, SpecError, type ObjectSpec, type ProgramSpec, type MapSpec, type FunctionSpec, type ExternSpec, type ParseOptions, type DataSectionSpec, type MapRole, type RelocKind, type RelocSpec, type FuncInfoSpec, type LineInfoSpec, type CoreReloSpec, type DataKind, type VariableSpec } from './loader/spec.js';
+export type { StructOpsSpec } from './maps/spec.js';
 export { BpfMap } from './maps/map.js';
-export { createMap } from './maps/create.js';
-export { compileCodec, type Codec } from './maps/codec.js';
-export { parseElf, ElfError } from './elf/reader.js';
-export { parseBtf, Btf } from './btf/btf.js';
-export { BtfError, BtfKind } from './btf/types.js';
-export { dumpC } from './btf/cdump.js';
+export { createMap, type CreateMapOptions } from './maps/create.js';
+export type { MapTypes, MapDescription } from './maps/map.js';
+export type { MapCreateAttr, TestRunOpts } from './syscall/bpf.js';
+export type { BpfObjectKind } from './syscall/backend.js';
+export { parseBtf, Btf, type BtfParseOptions, type BtfInit, type RawTypes } from './btf/btf.js';
+export { CoreRelocKind, type BtfExt, type FuncInfo, type LineInfo, type CoreRelo } from './btf/ext.js';
+export {
+  BtfError,
+  BtfKind,
+  type BtfType,
+  type BtfTypeOfKind,
+  type Named,
+  type VoidType,
+  type IntType,
+  type RefType,
+  type ArrayType,
+  type Member,
+  type CompositeType,
+  type EnumValue,
+  type EnumType,
+  type FwdType,
+  type FuncType,
+  type Param,
+  type FuncProtoType,
+  type VarType,
+  type VarSecinfo,
+  type DatasecType,
+  type FloatType,
+  type DeclTagType,
+} from './btf/types.js';
+export { dumpC, type CDumpOptions } from './btf/cdump.js';
 export { dumpRaw } from './btf/raw.js';
 export { BpfError } from './syscall/errno.js';
 export { Fd } from './syscall/fd.js';
-export { VerifierError } from './loader/prog-load.js';
-export { attachProgram, AttachError } from './link/attach.js';
-export type { AttachOptions } from './loader/sections.js';
-export { closeAllLinks, closeLinksOnSignals, FATAL_SIGNALS, type Link } from './link/link.js';
-export { attachStructOps, StructOpsRegisterError } from './link/struct-ops.js';
-export { attachIter, IterLink, type IterOptions } from './link/iter.js';
-export { attachNetfilter, type NetfilterOptions } from './link/netfilter.js';
-export { attachNetns, attachSockMap, attachToSocket, type AttachMode } from './link/sock.js';
+export { VerifierError, type SourceLine } from './loader/prog-load.js';
+export type { AttachOptions, AttachKind } from './loader/sections.js';
+export type { TargetOption, AttachHook, AttachableProgram, AttachMap, AutoAttachRule } from './link/kinds.js';
+export type { CgroupOptions } from './link/cgroup.js';
+export type { IterAttachOptions } from './link/iter.js';
+export type { KprobeOptions } from './link/kprobe.js';
+export type { KprobeMultiOptions } from './link/kprobe-multi.js';
+export type { LwtOptions, LwtRoute } from './link/lwt.js';
+export type { NetfilterAttachOptions } from './link/netfilter.js';
+export type { NetkitOptions } from './link/netkit.js';
+export type { PerfEventOptions } from './link/perf-event.js';
+export type { PerfCookieOption } from './link/perf.js';
+export type { NetnsOptions, SockMapOptions, SocketOptions, SockMapTarget } from './link/sock.js';
+export type { TcOptions } from './link/tcx.js';
+export type { TcDirection } from './link/tc.js';
+export type { TracepointOptions } from './link/tracepoint.js';
+export type { UprobeOptions } from './link/uprobe.js';
+export type { UprobeMultiOptions } from './link/uprobe-multi.js';
+export type { UsdtOptions } from './link/usdt.js';
+export type { XdpOptions } from './link/xdp.js';
+export { IterLink, type IterOptions } from './link/iter.js';
+export type { NetfilterOptions } from './link/netfilter.js';
+export type { AttachMode } from './link/sock.js';
+export { closeAllLinks, closeLinksOnSignals, FATAL_SIGNALS, BaseLink, type Link, type LinkResources } from './link/link.js';
 export { StructOpsError } from './loader/struct-ops.js';
 export { LoadTargetError } from './loader/attach-target.js';
 export * as constants from './syscall/constants.js';
-export { RingBufReader, type RawRecordHandler, type RingBufOptions } from './ringbuf/ringbuf.js';
-export { PerfBufReader, type PerfBufOptions } from './ringbuf/perfbuf.js';
-export { compileDecoder } from './maps/decoder.js';
+export type { RecordReader, RawRecordHandler } from './ringbuf/reader.js';
+export { RingBufReader, type RingBufOptions, type BatchHandler } from './ringbuf/ringbuf.js';
+export { PerfBufReader, type PerfBufOptions, type PerfEvent } from './ringbuf/perfbuf.js';
 export { typedMap, type TypedMap, type PerCpu } from './maps/typed.js';
 export type { TypedRingBuf } from './ringbuf/typed.js';
 
@@ -36,6 +79,9 @@ export type { TypedRingBuf } from './ringbuf/typed.js';
 export { BeeTsError, NotSupportedError } from './errors.js';
 export { MapIncompatibleError } from './maps/create.js';
 export { CodecError } from './maps/codec.js';
+export { ElfError } from './elf/reader.js';
+export { AttachError } from './link/attach.js';
+export { StructOpsRegisterError } from './link/struct-ops.js';
 export { CoreError } from './loader/core.js';
 export { BtfLoadError } from './loader/btf-load.js';
 export { NetlinkError } from './syscall/netlink.js';

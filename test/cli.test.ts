@@ -101,7 +101,10 @@ describe('bee-ts CLI (kernel-free commands)', () => {
 
   it('the library entry point exports the public API', async () => {
     const m = await import(`${root}/dist/index.js`);
-    for (const name of ['BpfObject', 'BpfMap', 'RingBufReader', 'PerfBufReader', 'parseObject', 'parseBtf', 'dumpC', 'attachProgram', 'compileCodec', 'compileDecoder', 'BpfError', 'VerifierError'])
+    for (const name of ['BpfObject', 'BpfMap', 'RingBufReader', 'PerfBufReader', 'parseObject', 'parseBtf', 'dumpC', 'BpfError', 'VerifierError', 'BaseLink', 'CoreRelocKind'])
       expect(m[name], name).toBeDefined();
+    // Internals are not exported (etc/bee-ts.api.md is the whole surface; test/api.test.ts).
+    for (const name of ['parseElf', 'attachProgram', 'compileCodec', 'compileDecoder', 'attachIter', 'attachStructOps'])
+      expect(m[name], name).toBeUndefined();
   });
 });

@@ -48,7 +48,8 @@ export interface BtfInit {
 }
 
 /** The lazy form parseBtf builds: validated records as host-order words. */
-interface RawTypes {
+/** @internal */
+export interface RawTypes {
   /** The type section as 32-bit words in host order. */
   words: Uint32Array;
   /** Word offset of each own type (own index = id - firstId). */
@@ -83,7 +84,7 @@ export class Btf {
   private packedCache?: Uint8Array;
 
   constructor(init: BtfInit);
-  /** @internal parseBtf's lazy form. */
+  /** parseBtf's lazy form. @internal */
   constructor(init: Omit<BtfInit, 'types'> & { raw: RawTypes });
   constructor(init: (BtfInit | (Omit<BtfInit, 'types'> & { raw: RawTypes })) & { types?: BtfType[]; raw?: RawTypes }) {
     this.file = init.file;

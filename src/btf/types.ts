@@ -70,7 +70,8 @@ export const VAR_STATIC = 0;
 export const VAR_GLOBAL = 1;
 export const VAR_EXTERN = 2;
 
-interface Named {
+/** What every BTF type has: its id and name (empty for anonymous types). */
+export interface Named {
   id: number;
   name: string;
 }

@@ -18,13 +18,13 @@ export class AttachError extends BeeTsError {
   }
 }
 
-/** A map the attach code writes into (USDT argument specs go into `__bpf_usdt_specs`). */
+/** A map the attach code writes into (USDT argument specs go into `__bpf_usdt_specs`). @internal */
 export interface AttachMap {
   readonly maxEntries: number;
   updateRaw(key: Uint8Array, value: Uint8Array, flags?: number): void;
 }
 
-/** A loaded program, as attaching sees it. */
+/** A loaded program, as attaching sees it (the loader's `Program` is one). @internal */
 export interface AttachableProgram {
   readonly name: string;
   readonly section: string;
@@ -57,10 +57,11 @@ export interface TargetOption {
  * When a program attaches from its section alone (attachAll, `bee-ts run`, loadall):
  * `target` when the section names a target (`kprobe/do_sys_open`, not bare `kprobe`), `always`,
  * `never` (the attach point must come from options), or a rule of the hook's own.
+ * @internal
  */
 export type AutoAttachRule = 'target' | 'always' | 'never' | ((p: AttachableProgram) => boolean);
 
-/** One attach kind: its name, its auto-attach rule and its attach function. */
+/** One attach kind: its name, its auto-attach rule and its attach function. @internal */
 export interface AttachHook<O extends object = object, K extends string = string> {
   /** The kind name programs of this hook report (`ProgramSpec.attach`, `describe`). */
   readonly kind: K;

@@ -74,7 +74,7 @@ export function closeLinksOnSignals(signals: readonly NodeJS.Signals[] = FATAL_S
   };
 }
 
-/** What an attachment holds besides its BPF link fd; all released on close. */
+/** What an attachment holds besides its BPF link fd; all released on close. @internal */
 export interface LinkResources {
   /** Other fds kept open for the attachment (perf events, a program reference). */
   owned?: Fd[];
@@ -89,6 +89,7 @@ export class BaseLink implements Link {
   private readonly owned: Fd[];
   private probeEvents: string[];
   private detachFn?: () => void;
+  /** @internal */
   constructor(
     readonly kind: string,
     readonly program: string,

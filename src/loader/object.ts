@@ -31,6 +31,7 @@ import { type AttachOptions, SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS, secti
 import { targetProgramFuncId } from './attach-target.js';
 import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
 import { attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
+import type { AttachHook } from '../link/kinds.js';
 import type { Link } from '../link/link.js';
 import { OpenApiError, OpenMap, OpenProgram, type OpenState } from './open-api.js';
 import { type DataSectionSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
@@ -65,6 +66,7 @@ export interface OpenOptions {
 
 /** A loaded program: its fd, and attach/pin/test-run helpers. */
 export class Program implements Disposable {
+  /** Made by `BpfObject.load()`. @internal */
   constructor(
     readonly object: BpfObject,
     readonly spec: ProgramSpec,
@@ -74,8 +76,8 @@ export class Program implements Disposable {
   ) {
     this.hook = sectionHook(spec.section);
   }
-  /** How the program attaches: its section's hook in the SEC() table. */
-  readonly hook: ReturnType<typeof sectionHook>;
+  /** How the program attaches: its section's hook in the SEC() table. @internal */
+  readonly hook: AttachHook<any>;
   get name(): string {
     return this.spec.name;
   }
@@ -375,7 +377,7 @@ export class BpfObject implements Disposable, OpenState {
   }
 
   /** Flatten a program with every subprogram it reaches, then relocate (assemble.ts). */
-  assemble(p: ProgramSpec): AssembledProgram {
+  private assemble(p: ProgramSpec): AssembledProgram {
     const kconfig = this.kconfigMap ? { map: this.kconfigMap, offsets: this.kconfigOffsets } : undefined;
     return assembleProgram(p, { spec: this.spec, maps: this.maps, noAutocreate: this.noAutocreate, dataMaps: this.dataMaps, kconfig, coreCandidates: this.coreCandidates, opts: this.opts });
   }

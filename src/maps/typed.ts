@@ -19,7 +19,7 @@ export interface TypedMap<K, V> {
 /** Per-CPU maps: one value per possible CPU. */
 export type PerCpu<V> = V[];
 
-/** A BpfMap seen as TypedMap<K, V>: a cast, no wrapper (the codecs already produce these shapes). */
+/** A BpfMap seen as `TypedMap<K, V>`: a cast, no wrapper (the codecs already produce these shapes). */
 export function typedMap<K, V>(map: BpfMap): TypedMap<K, V> {
   return map as unknown as TypedMap<K, V>;
 }
