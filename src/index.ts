@@ -8,7 +8,7 @@ export { parseObject, SpecError, type ObjectSpec, type ProgramSpec, type MapSpec
 export type { StructOpsSpec } from './maps/spec.js';
 export { BpfMap } from './maps/map.js';
 export { createMap, type CreateMapOptions } from './maps/create.js';
-export type { MapTypes, MapDescription } from './maps/map.js';
+export type { MapTypes, MapDescription, FlatDump } from './maps/map.js';
 export type { MapCreateAttr, TestRunOpts } from './syscall/bpf.js';
 export type { BpfObjectKind } from './syscall/backend.js';
 export { parseBtf, Btf, type BtfParseOptions, type BtfInit, type RawTypes } from './btf/btf.js';
@@ -48,6 +48,7 @@ export type { CgroupOptions } from './link/cgroup.js';
 export type { IterAttachOptions } from './link/iter.js';
 export type { KprobeOptions } from './link/kprobe.js';
 export type { KprobeMultiOptions } from './link/kprobe-multi.js';
+export type { LircOptions } from './link/lirc.js';
 export type { LwtOptions, LwtRoute } from './link/lwt.js';
 export type { NetfilterAttachOptions } from './link/netfilter.js';
 export type { NetkitOptions } from './link/netkit.js';

@@ -9,6 +9,7 @@ import { buildTypes, DOCS, diffDirs, extract, renderDocs, REPORT, workDir } from
 describe('public API (API Extractor)', () => {
   let work: string;
   let entry: string;
+  let modelDir: string;
   beforeAll(() => {
     work = workDir();
     entry = buildTypes(work);
@@ -18,6 +19,7 @@ describe('public API (API Extractor)', () => {
   it('the report is current and the extractor has nothing to say (every type a public signature uses is exported, doc comments parse)', () => {
     const messages: string[] = [];
     const r = extract(entry, work, { messages });
+    modelDir = r.model;
     expect(messages).toEqual([]);
     expect(r.errors).toBe(0);
     expect(r.changed, 'the public API differs from etc/bee-ts.api.md: run `npm run api` and review the diff').toBe(false);
@@ -25,6 +27,35 @@ describe('public API (API Extractor)', () => {
     const out = path.join(work, 'docs');
     renderDocs(r.model, out);
     expect(diffDirs(out, DOCS), 'docs/api is stale: run `npm run api`').toEqual([]);
+  });
+
+  it('public methods say what they throw (@throws), except those that throw nothing', () => {
+    // Internal members are not in the model. What throws nothing is listed here, deliberately.
+    const classes = ['BpfObject', 'Program', 'Globals', 'BpfMap', 'OpenMap', 'OpenProgram', 'RingBufReader', 'PerfBufReader'];
+    const functions = ['parseObject', 'parseBtf', 'createMap', 'dumpC'];
+    const throwsNothing = new Set([
+      'close', '[Symbol.dispose]', 'BpfObject.constructor', 'BpfObject.sockMaps', 'BpfObject.structOpsNames', 'BpfObject.discardNewPins', 'Globals.names',
+      'RingBufReader.consumeRaw', 'RingBufReader.consumeBatch', 'RingBufReader.onRaw', 'RingBufReader.available',
+      'PerfBufReader.consumeRaw', 'PerfBufReader.onRaw', 'PerfBufReader.onEvent',
+    ]);
+    interface Item { kind: string; name: string; docComment?: string; members?: Item[] }
+    const model = JSON.parse(fs.readFileSync(path.join(modelDir, 'bee-ts.api.json'), 'utf8')) as { members: Item[] };
+    const top = model.members[0]!.members!;
+    const missing: string[] = [];
+    const seen: string[] = [];
+    for (const c of top.filter((e) => e.kind === 'Class' && classes.includes(e.name)))
+      for (const m of c.members ?? [])
+        if (m.kind === 'Method' || m.kind === 'Constructor') {
+          const name = `${c.name}.${m.kind === 'Constructor' ? 'constructor' : m.name}`;
+          seen.push(name);
+          if (!throwsNothing.has(m.name) && !throwsNothing.has(name) && !/@throws/.test(m.docComment ?? '')) missing.push(name);
+        }
+    for (const f of top.filter((e) => e.kind === 'Function' && functions.includes(e.name))) {
+      seen.push(f.name);
+      if (!/@throws/.test(f.docComment ?? '')) missing.push(f.name);
+    }
+    expect(seen.length, 'self-check: the model has the classes and functions named').toBeGreaterThan(80);
+    expect(missing).toEqual([]);
   });
 
   it('a changed public surface fails the check (self-check: the committed report with one export taken out)', () => {

@@ -550,7 +550,10 @@ function extraWords(kind: number, vlen: number): number {
   }
 }
 
-/** Parse a .BTF blob: every record is validated here; type objects are built on use. */
+/**
+ * Parse a .BTF blob: every record is validated here; type objects are built on use.
+ * @throws {@link BtfError} when the bytes are not well-formed BTF (every record is checked).
+ */
 export function parseBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): Btf {
   const file = opts.file ?? '<btf>';
   const fail = (defect: string): never => {

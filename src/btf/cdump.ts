@@ -578,7 +578,10 @@ function markFromRecord(ref: Uint8Array, rec: NonNullable<ReturnType<Btf['record
   }
 }
 
-/** Dump BTF as C. */
+/**
+ * Dump BTF as C.
+ * @throws {@link BtfError} when the type graph is malformed (a struct that contains itself, nesting too deep).
+ */
 export function dumpC(btf: Btf, write: (chunk: string) => void, opts: CDumpOptions & { ids?: number[] } = {}): void {
   new CDumper(btf, write).dump(opts.ids, opts);
 }

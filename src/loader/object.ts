@@ -87,10 +87,18 @@ export class Program implements Disposable {
   get typeName(): string {
     return progTypeName(this.type);
   }
+  /**
+   * @throws {@link BpfError} when the kernel refuses the pin (no bpffs there, the path exists, ...).
+   */
   pin(p: string): void {
     objPin(this.fd.value, p, `pin program '${this.name}' at ${p}`);
   }
-  /** Attach by section (or explicit options); returns a disposable link. */
+  /**
+   * Attach by section (or explicit options); returns a disposable link.
+   * @throws {@link AttachError} when the section or options name no attach point, or a required option is missing;
+   * @throws {@link NotSupportedError} when the kernel lacks the attach kind; {@link BpfError} when the kernel refuses it;
+   * @throws {@link SymbolError}, {@link UsdtError}, {@link TracefsError}, {@link NetlinkError} from resolving uprobe symbols, USDT notes, tracefs probes or netlink attachments.
+   */
   attach(opts: AttachOptions = {}): Link {
     try {
       return attachProgram(this, opts);
@@ -100,12 +108,18 @@ export class Program implements Disposable {
       throw e;
     }
   }
-  /** Socket filter / SO_REUSEPORT program on one socket (setsockopt SO_ATTACH_BPF); detached on close. */
+  /**
+   * Socket filter / SO_REUSEPORT program on one socket (setsockopt SO_ATTACH_BPF); detached on close.
+   * @throws {@link AttachError} for a program type that cannot filter sockets; {@link BpfError} when setsockopt fails.
+   */
   attachToSocket(socketFd: number): Link {
     return attachProgram(this, { socket: socketFd });
   }
 
-  /** BPF_PROG_TEST_RUN (skb, XDP, raw_tp, syscall programs...). */
+  /**
+   * BPF_PROG_TEST_RUN (skb, XDP, raw_tp, syscall programs...).
+   * @throws {@link BpfError} when the kernel cannot test-run this program type or rejects the input.
+   */
   testRun(opts: TestRunOpts = {}) {
     return progTestRun(this.fd.value, opts, `program '${this.name}'`);
   }
@@ -120,6 +134,7 @@ export class Program implements Disposable {
 /** Global variables of a loaded object, read and written through the mmap'd data maps. */
 export class Globals {
   private codecs = new Map<string, Codec>();
+  /** Made by the object (`BpfObject.globals`). @internal */
   constructor(private readonly obj: BpfObject) {}
 
   /** Names of the object's global variables (static ones included). */
@@ -145,6 +160,9 @@ export class Globals {
     return c;
   }
 
+  /**
+   * @throws {@link LoadError} when there is no such global; {@link BpfError} when reading a non-mmapable data map fails.
+   */
   get(name: string): unknown {
     const { d, off, size, typeId } = this.locate(name);
     const dv = this.obj.dataView(d);
@@ -152,6 +170,10 @@ export class Globals {
     return c ? c.decode(dv, off) : new Uint8Array(dv.buffer.slice(dv.byteOffset + off, dv.byteOffset + off + size));
   }
 
+  /**
+   * @throws {@link LoadError} when there is no such global; {@link OpenApiError} for a read-only section after load;
+   * @throws {@link CodecError} when the value does not fit the variable's type.
+   */
   set(name: string, value: unknown): void {
     const { d, off, size, typeId } = this.locate(name);
     if (this.obj.loaded && d.readonly) throw new OpenApiError(this.obj.file, `'${name}' is in ${d.section}, which is read-only after load; set it before load()`);
@@ -227,6 +249,7 @@ export class BpfObject implements Disposable, OpenState {
   readonly attachPrograms = new Map<string, number>();
   private structOps?: { plans: Map<string, StructOpsPlan>; programs: Map<string, ProgramTarget> };
 
+  /** An object from a parsed spec (`open` and `fromBytes` parse for you); nothing reaches the kernel before `load()`. */
   constructor(
     spec: ObjectSpec,
     readonly opts: OpenOptions = {},
@@ -241,6 +264,7 @@ export class BpfObject implements Disposable, OpenState {
   /**
    * A map before load, to change what libbpf lets user space change: setMaxEntries, setValueSize,
    * setKeySize, setType, setInnerMap, setAutocreate (bpf_map__set_*).
+   * @throws {@link LoadError} when the object has no such map.
    */
   mapSpec(name: string): OpenMap {
     const m = this.spec.maps.find((x) => x.name === name || x.dataSection?.section === name);
@@ -248,13 +272,19 @@ export class BpfObject implements Disposable, OpenState {
     return new OpenMap(this, m);
   }
 
-  /** A program before load: setType, setAttachTarget, setAutoload (bpf_program__set_*). */
+  /**
+   * A program before load: setType, setAttachTarget, setAutoload (bpf_program__set_*).
+   * @throws {@link LoadError} when the object has no such program.
+   */
   programSpec(name: string): OpenProgram {
     const p = this.spec.programs.find((x) => x.name === name);
     if (!p) throw new LoadError(this.file, `no program '${name}' (have: ${this.spec.programs.map((x) => x.name).join(', ') || 'none'})`);
     return new OpenProgram(this, p);
   }
 
+  /**
+   * @throws {@link LoadError} when the file cannot be read; {@link ElfError}, {@link SpecError}, {@link BtfError} when it is not a well-formed BPF object.
+   */
   static open(file: string, opts: OpenOptions = {}): BpfObject {
     let bytes: Buffer;
     try {
@@ -265,6 +295,9 @@ export class BpfObject implements Disposable, OpenState {
     return new BpfObject(parseObject(bytes, { file }), opts);
   }
 
+  /**
+   * @throws {@link ElfError}, {@link SpecError}, {@link BtfError} when the bytes are not a well-formed BPF object.
+   */
   static fromBytes(bytes: Uint8Array, opts: OpenOptions & { file?: string } = {}): BpfObject {
     return new BpfObject(parseObject(bytes, { file: opts.file ?? '<bytes>' }), opts);
   }
@@ -279,14 +312,20 @@ export class BpfObject implements Disposable, OpenState {
     return { spec, opts, btfFd, noAutocreate, innerMapFds, structOpsPlans: this.structOps?.plans, maps, dataMaps, createdPins, warn: (m) => this.warn(m) };
   }
 
-  /** Set a `const volatile` (or any global) before load; .rodata constants let the verifier prune dead code. */
+  /**
+   * Set a `const volatile` (or any global) before load; .rodata constants let the verifier prune dead code.
+   * @throws {@link OpenApiError} after load; {@link LoadError} when there is no such global; {@link CodecError} when the value does not fit.
+   */
   setConstant(name: string, value: unknown): this {
     if (this.loaded) throw new OpenApiError(this.file, `setConstant('${name}') after load; use globals.set for .data/.bss`);
     this.globals.set(name, value);
     return this;
   }
 
-  /** A typed view of a data section: the mmap'd map after load, the spec's image before. */
+  /**
+   * A typed view of a data section: the mmap'd map after load, the spec's image before.
+   * @throws {@link BpfError} when reading a non-mmapable data map fails.
+   */
   dataView(d: DataSectionSpec, _write = false): DataView {
     if (!this.loaded) return new DataView(d.data.buffer, d.data.byteOffset, d.data.byteLength);
     const dm = this.dataMaps.get(d.section)!;
@@ -297,19 +336,28 @@ export class BpfObject implements Disposable, OpenState {
     return new DataView(d.data.buffer, d.data.byteOffset, d.data.byteLength);
   }
 
-  /** After a write through the fallback path, push the image to the kernel. */
+  /**
+   * After a write through the fallback path, push the image to the kernel.
+   * @throws {@link BpfError} when the map update fails.
+   */
   flushData(d: DataSectionSpec): void {
     if (!this.loaded) return;
     const dm = this.dataMaps.get(d.section)!;
     if (!dm.view) dm.map.updateRaw(new Uint8Array(4), d.data);
   }
 
+  /**
+   * @throws {@link LoadError} when the object has no such map (or it was not created).
+   */
   map(name: string): BpfMap {
     const m = this.maps.get(name) ?? [...this.maps.values()].find((x) => x.name === name);
     if (!m) throw new LoadError(this.file, `no map '${name}' (have: ${[...this.maps.keys()].join(', ')})`);
     return m;
   }
 
+  /**
+   * @throws {@link LoadError} when there is no such program, or it was not loaded (autoload).
+   */
   program(name: string): Program {
     const p = this.programs.get(name);
     if (!p) {
@@ -319,6 +367,13 @@ export class BpfObject implements Disposable, OpenState {
     return p;
   }
 
+  /**
+   * @throws {@link VerifierError} when the verifier rejects a program (its log and the failing source line);
+   * @throws {@link LoadError} for what the object or its options get wrong (byte order, a map left unsized, ...); {@link CoreError} for CO-RE relocations that cannot be resolved;
+   * @throws {@link BtfLoadError} when the kernel rejects the sanitized BTF; {@link MapIncompatibleError} when a pinned map differs from its spec;
+   * @throws {@link StructOpsError}, {@link LoadTargetError} for struct_ops and fentry/freplace targets; {@link NotSupportedError} for kernel features it needs;
+   * @throws {@link BpfError} for any other kernel refusal. Nothing stays in the kernel when load fails.
+   */
   load(): this {
     if (this.loaded) return this;
     const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -475,7 +530,10 @@ export class BpfObject implements Disposable, OpenState {
     }
   }
 
-  /** A loaded struct_ops map with its value image (program fds filled in), for registration. */
+  /**
+   * A loaded struct_ops map with its value image (program fds filled in), for registration.
+   * @throws {@link LoadError} when there is no such struct_ops map; {@link OpenApiError} before load.
+   */
   structOpsMap(name: string): { map: BpfMap; image: Uint8Array; link: boolean; typeName: string } {
     const plan = this.structOps?.plans.get(name);
     const m = this.spec.maps.find((x) => x.name === name);
@@ -494,7 +552,10 @@ export class BpfObject implements Disposable, OpenState {
     return this.spec.maps.filter((m) => m.structOps).map((m) => m.name);
   }
 
-  /** Set a non-function member of a struct_ops map before load (e.g. a congestion control's `name`). */
+  /**
+   * Set a non-function member of a struct_ops map before load (e.g. a congestion control's `name`).
+   * @throws {@link OpenApiError} after load; {@link LoadError} when there is no such struct_ops map; {@link StructOpsError} for an unknown member or a value that does not fit.
+   */
   setStructOps(map: string, member: string, value: string | Uint8Array): this {
     if (this.loaded) throw new OpenApiError(this.file, `setStructOps('${map}') after load`);
     const m = this.spec.maps.find((x) => x.name === map);
@@ -503,14 +564,20 @@ export class BpfObject implements Disposable, OpenState {
     return this;
   }
 
-  /** Register one struct_ops map (a link for `.struct_ops.link`, else a map update); unregistered on dispose. */
+  /**
+   * Register one struct_ops map (a link for `.struct_ops.link`, else a map update); unregistered on dispose.
+   * @throws {@link LoadError}, {@link OpenApiError} as structOpsMap does; {@link StructOpsRegisterError} when the kernel refuses the registration.
+   */
   registerStructOps(name: string): Link {
     const l = attachStructOps(this, name);
     this.links.push(l);
     return l;
   }
 
-  /** Attach every program that can attach from its section alone, and register every struct_ops map; on failure, detach those done. */
+  /**
+   * Attach every program that can attach from its section alone, and register every struct_ops map; on failure, detach those done.
+   * @throws what Program.attach() and registerStructOps() throw, after detaching the links already made.
+   */
   attachAll(opts: Record<string, AttachOptions> = {}): Link[] {
     const links: Link[] = [];
     try {

@@ -38,6 +38,7 @@ function u32(file: string, what: string, n: number): number {
 
 /** A map of an opened, not yet loaded object. */
 export class OpenMap {
+  /** Made by `BpfObject.mapSpec()` / `programSpec()`. @internal */
   constructor(
     private readonly obj: OpenState,
     /** The parsed definition (read it freely; change it through the setters). */
@@ -55,14 +56,20 @@ export class OpenMap {
     if (this.spec.structOps) throw new OpenApiError(this.obj.file, `map '${this.spec.name}' is a struct_ops map; its layout comes from the kernel`);
   }
 
-  /** bpf_map__set_max_entries (for a ring buffer: its size in bytes). */
+  /**
+   * bpf_map__set_max_entries (for a ring buffer: its size in bytes).
+   * @throws {@link OpenApiError} after load, for an invalid size, or on a struct_ops map.
+   */
   setMaxEntries(n: number): this {
     this.check('setMaxEntries');
     this.spec.maxEntries = u32(this.obj.file, 'max_entries', n);
     return this;
   }
 
-  /** bpf_map__set_value_size. The BTF value type no longer describes the value, so it is dropped. */
+  /**
+   * bpf_map__set_value_size. The BTF value type no longer describes the value, so it is dropped.
+   * @throws {@link OpenApiError} after load, or for an invalid size.
+   */
   setValueSize(n: number): this {
     this.check('setValueSize');
     this.spec.valueSize = u32(this.obj.file, 'value_size', n);
@@ -70,7 +77,10 @@ export class OpenMap {
     return this;
   }
 
-  /** bpf_map__set_key_size. The BTF key type is dropped likewise. */
+  /**
+   * bpf_map__set_key_size. The BTF key type is dropped likewise.
+   * @throws {@link OpenApiError} after load, or for an invalid size.
+   */
   setKeySize(n: number): this {
     this.check('setKeySize');
     this.spec.keySize = u32(this.obj.file, 'key_size', n);
@@ -78,7 +88,10 @@ export class OpenMap {
     return this;
   }
 
-  /** bpf_map__set_type (a BPF_MAP_TYPE_* number, e.g. constants.MapType.LRU_HASH). */
+  /**
+   * bpf_map__set_type (a BPF_MAP_TYPE_* number, e.g. constants.MapType.LRU_HASH).
+   * @throws {@link OpenApiError} after load, or for an unknown map type.
+   */
   setType(type: number): this {
     this.check('setType');
     if (!Number.isInteger(type) || type <= 0 || !mapTypeName(type) || /^\d+$/.test(mapTypeName(type))) throw new OpenApiError(this.obj.file, `map '${this.spec.name}': unknown map type ${type}`);
@@ -86,7 +99,10 @@ export class OpenMap {
     return this;
   }
 
-  /** bpf_map__set_inner_map_fd: the template for a map-in-map's inner maps (a map or its fd). */
+  /**
+   * bpf_map__set_inner_map_fd: the template for a map-in-map's inner maps (a map or its fd).
+   * @throws {@link OpenApiError} after load, or when the map is not a map of maps.
+   */
   setInnerMap(inner: { fd: { value: number } } | number): this {
     this.check('setInnerMap');
     if (this.spec.type !== MapType.ARRAY_OF_MAPS && this.spec.type !== MapType.HASH_OF_MAPS)
@@ -97,7 +113,10 @@ export class OpenMap {
     return this;
   }
 
-  /** bpf_map__set_autocreate: false leaves the map out (programs that use it must not be loaded). */
+  /**
+   * bpf_map__set_autocreate: false leaves the map out (programs that use it must not be loaded).
+   * @throws {@link OpenApiError} after load.
+   */
   setAutocreate(on: boolean): this {
     this.check('setAutocreate');
     if (on) this.obj.noAutocreate.delete(this.spec.name);
@@ -112,6 +131,7 @@ export class OpenMap {
 
 /** A program of an opened, not yet loaded object. */
 export class OpenProgram {
+  /** Made by `BpfObject.mapSpec()` / `programSpec()`. @internal */
   constructor(
     private readonly obj: OpenState,
     readonly spec: ProgramSpec,
@@ -125,7 +145,10 @@ export class OpenProgram {
     if (this.obj.loaded) throw new OpenApiError(this.obj.file, `program '${this.spec.name}': ${what} after load; call it between open() and load()`);
   }
 
-  /** bpf_program__set_type (+ set_expected_attach_type): BPF_PROG_TYPE_* / BPF_* attach type numbers. */
+  /**
+   * bpf_program__set_type (+ set_expected_attach_type): BPF_PROG_TYPE_* / BPF_* attach type numbers.
+   * @throws {@link OpenApiError} after load, or for an unknown program type.
+   */
   setType(type: number, expectedAttachType?: number): this {
     this.check('setType');
     if (!Number.isInteger(type) || type <= 0 || /^\d+$/.test(progTypeName(type))) throw new OpenApiError(this.obj.file, `program '${this.spec.name}': unknown program type ${type}`);
@@ -140,6 +163,7 @@ export class OpenProgram {
    * tp_btf/fentry/fexit/fmod_ret/lsm/iter program is loaded for, instead of the one its SEC() names;
    * with `targetProgram` (a loaded program or its fd), a function of that BPF program instead
    * (fentry/fexit on a BPF program, freplace), as libbpf's set_attach_target(prog_fd, func).
+   * @throws {@link OpenApiError} after load, for a name that is not a kernel symbol, or a target program that is not an fd.
    */
   setAttachTarget(name: string, targetProgram?: number | { readonly fd: { readonly value: number } }): this {
     this.check('setAttachTarget');
@@ -153,7 +177,10 @@ export class OpenProgram {
     return this;
   }
 
-  /** bpf_program__set_autoload: false parses but does not load this program. */
+  /**
+   * bpf_program__set_autoload: false parses but does not load this program.
+   * @throws {@link OpenApiError} after load.
+   */
   setAutoload(on: boolean): this {
     this.check('setAutoload');
     if (on) this.obj.autoload.add(this.spec.name);

@@ -12,6 +12,7 @@ import type { CgroupOptions } from '../link/cgroup.js';
 import type { IterAttachOptions } from '../link/iter.js';
 import type { KprobeOptions } from '../link/kprobe.js';
 import type { KprobeMultiOptions } from '../link/kprobe-multi.js';
+import type { LircOptions } from '../link/lirc.js';
 import type { LwtOptions } from '../link/lwt.js';
 import type { NetfilterAttachOptions } from '../link/netfilter.js';
 import type { NetkitOptions } from '../link/netkit.js';
@@ -188,7 +189,7 @@ type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: 
  */
 export type AttachKind =
   | 'cgroup' | 'iter' | 'kprobe' | 'kprobe.multi' | 'kprobe.session' | 'kretprobe' | 'kretprobe.multi' | 'kretsyscall' | 'ksyscall' | 'lsm'
-  | 'lwt' | 'netfilter' | 'netkit' | 'netns' | 'none' | 'perf_event' | 'raw_tracepoint' | 'sockmap' | 'socket' | 'struct_ops' | 'tcx'
+  | 'lirc_mode2' | 'lwt' | 'netfilter' | 'netkit' | 'netns' | 'none' | 'perf_event' | 'raw_tracepoint' | 'sockmap' | 'socket' | 'struct_ops' | 'tcx'
   | 'tc_action' | 'tracepoint' | 'tracing' | 'uprobe' | 'uprobe.multi' | 'uprobe.session' | 'uretprobe' | 'uretprobe.multi' | 'usdt' | 'xdp';
 
 /**
@@ -198,13 +199,15 @@ export type AttachKind =
  */
 export interface AttachOptions
   extends TargetOption, CgroupOptions, IterAttachOptions, KprobeOptions, KprobeMultiOptions, LwtOptions, NetfilterAttachOptions, NetkitOptions, NetnsOptions,
-    PerfEventOptions, SockMapOptions, SocketOptions, TcOptions, TracepointOptions, UprobeOptions, UprobeMultiOptions, UsdtOptions, XdpOptions {}
+    LircOptions, PerfEventOptions, SockMapOptions, SocketOptions, TcOptions, TracepointOptions, UprobeOptions, UprobeMultiOptions, UsdtOptions, XdpOptions {}
 
 // The written-out types are the table's: a hook added to SECTION_DEFS with a new kind name or a
 // new options type is a compile error here until AttachKind / AttachOptions name it.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 true satisfies Same<AttachKind, Hooks['kind']>;
 true satisfies Same<AttachOptions, TargetOption & Intersection<OptionsOf<Hooks>>>;
+// (Every option is optional, so the types above would agree without a hook's options: the keys must too.)
+true satisfies Same<keyof AttachOptions, keyof (TargetOption & Intersection<OptionsOf<Hooks>>)>;
 
 /** The hook of a section: its row's, or none (no attach point) for a section the table does not know. */
 export function sectionHook(section: string): AnyHook {

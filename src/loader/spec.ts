@@ -123,6 +123,10 @@ export interface ParseOptions {
   file?: string;
 }
 
+/**
+ * @throws {@link ElfError} when the bytes are not a well-formed ELF file; {@link SpecError} for a malformed BPF object (sections, maps, relocations);
+ * @throws {@link BtfError} for malformed .BTF / .BTF.ext.
+ */
 export function parseObject(bytes: Uint8Array, opts: ParseOptions = {}): ObjectSpec {
   const file = opts.file ?? '<object>';
   const elf = parseElf(bytes, file);

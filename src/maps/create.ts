@@ -95,6 +95,9 @@ export function mapCreateAttr(spec: MapSpec, opts: CreateMapOptions = {}): MapCr
   };
 }
 
+/**
+ * @throws {@link BpfError} when the kernel refuses the map (after the retries without BTF a kernel needs).
+ */
 export function createMap(spec: MapSpec, opts: CreateMapOptions = {}): BpfMap {
   ensureMemlock();
   const attr = mapCreateAttr(spec, opts);

@@ -64,6 +64,7 @@ export class BpfMap implements Disposable {
   #key?: Uint8Array;
   #value?: Uint8Array;
 
+  /** Wraps an fd with known attributes (the loader's path); callers use create, fromFd, fromId or openPinned. @internal */
   constructor(fd: Fd, d: MapDescription, types: MapTypes = {}) {
     this.fd = fd;
     this.name = d.name;
@@ -80,22 +81,34 @@ export class BpfMap implements Disposable {
     this.valueBufSize = this.percpu ? Math.ceil(d.valueSize / 8) * 8 * this.ncpu : d.valueSize;
   }
 
-  /** Create a map (see createMap in create.ts for spec-driven creation with BTF and retries). */
+  /**
+   * Create a map (see createMap in create.ts for spec-driven creation with BTF and retries).
+   * @throws {@link BpfError} when the kernel refuses to create the map.
+   */
   static create(a: MapCreateAttr, types: MapTypes = {}): BpfMap {
     const fd = mapCreate(a);
     return new BpfMap(fd, { name: a.name ?? '', type: a.type, keySize: a.keySize, valueSize: a.valueSize, maxEntries: a.maxEntries, flags: a.flags ?? 0 }, types);
   }
 
-  /** Wrap an fd (takes ownership), reading the map's attributes from the kernel. */
+  /**
+   * Wrap an fd (takes ownership), reading the map's attributes from the kernel.
+   * @throws {@link BpfError} when the fd is not a map.
+   */
   static fromFd(fd: Fd, types: MapTypes = {}): BpfMap {
     const info = mapInfo(fd.value);
     return new BpfMap(fd, { name: info.name, type: info.type, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags }, types);
   }
 
+  /**
+   * @throws {@link BpfError} when there is no map with this id (or no permission).
+   */
   static fromId(id: number, types: MapTypes = {}): BpfMap {
     return BpfMap.fromFd(fdById('map', id), types);
   }
 
+  /**
+   * @throws {@link BpfError} when nothing is pinned there; {@link PinnedTypeError} when the pin is not a map.
+   */
   static openPinned(path: string, types: MapTypes = {}): BpfMap {
     return BpfMap.fromFd(objGet(path, 0, `map ${path}`, 'map'), types);
   }
@@ -157,12 +170,18 @@ export class BpfMap implements Disposable {
     throw new BpfError(op, errno, `map '${this.name}'`);
   }
 
-  /** Encode a key (bytes, a number for integer keys, or a JS value via BTF) into `out`. */
+  /**
+   * Encode a key (bytes, a number for integer keys, or a JS value via BTF) into `out`.
+   * @throws {@link CodecError} when the key does not fit the map's key type or size.
+   */
   encodeKey(key: unknown, out: Uint8Array): void {
     encodeInto(key, out, this.keySize, this.keyCodec, `map '${this.name}' key`);
   }
 
-  /** Encode a value into `out`; per-CPU maps take an array (one per CPU) or one value for all. */
+  /**
+   * Encode a value into `out`; per-CPU maps take an array (one per CPU) or one value for all.
+   * @throws {@link CodecError} when the value does not fit the map's value type or size.
+   */
   encodeValue(value: unknown, out: Uint8Array): void {
     if (!this.percpu) return encodeInto(value, out, this.valueSize, this.valueCodec, `map '${this.name}' value`);
     const stride = Math.ceil(this.valueSize / 8) * 8;
@@ -171,11 +190,17 @@ export class BpfMap implements Disposable {
     for (let c = 0; c < this.ncpu; c++) encodeInto(per[c], out.subarray(c * stride, c * stride + this.valueSize), this.valueSize, this.valueCodec, `map '${this.name}' value`);
   }
 
+  /**
+   * @throws {@link CodecError} when the bytes cannot be decoded by the key type.
+   */
   decodeKey(bytes: Uint8Array): unknown {
     const c = this.keyCodec;
     return c ? c.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0) : copyBytes(bytes, 0, this.keySize);
   }
 
+  /**
+   * @throws {@link CodecError} when the bytes cannot be decoded by the value type.
+   */
   decodeValue(bytes: Uint8Array): unknown {
     const c = this.valueCodec;
     if (!this.percpu) return c ? c.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0) : copyBytes(bytes, 0, this.valueSize);
@@ -195,7 +220,10 @@ export class BpfMap implements Disposable {
     return out;
   }
 
-  /** Raw lookup into `out` (valueBufSize bytes); false when the key is absent. */
+  /**
+   * Raw lookup into `out` (valueBufSize bytes); false when the key is absent.
+   * @throws {@link BpfError} for a kernel error other than a missing key.
+   */
   lookupInto(key: Uint8Array, out: Uint8Array, flags = 0): boolean {
     const r = this.elem().call(Cmd.MAP_LOOKUP_ELEM, key, out, flags);
     if (r === 0) return true;
@@ -203,18 +231,27 @@ export class BpfMap implements Disposable {
     return this.fail('BPF_MAP_LOOKUP_ELEM', -r);
   }
 
+  /**
+   * @throws {@link BpfError} for a kernel error other than a missing key.
+   */
   lookupRaw(key: Uint8Array): Uint8Array | undefined {
     this.elem();
     const value = this.#value!;
     return this.lookupInto(key, value) ? copyBytes(value, 0, this.valueBufSize) : undefined;
   }
 
+  /**
+   * @throws {@link CodecError} when the key does not fit; {@link BpfError} for a kernel error other than a missing key.
+   */
   lookup(key: unknown): unknown {
     this.elem();
     const value = this.#value!;
     return this.lookupInto(this.keyBytes(key), value) ? this.decodeValue(value) : undefined;
   }
 
+  /**
+   * @throws {@link CodecError} when the key or value does not fit; {@link BpfError} when the kernel refuses the update (full map, flags, ...).
+   */
   update(key: unknown, value: unknown, flags: number = BPF_ANY): void {
     const elem = this.elem();
     const kb = this.keyBytes(key);
@@ -230,12 +267,18 @@ export class BpfMap implements Disposable {
     if (r < 0) this.fail('BPF_MAP_UPDATE_ELEM', -r);
   }
 
+  /**
+   * @throws {@link BpfError} when the kernel refuses the update.
+   */
   updateRaw(key: Uint8Array, value: Uint8Array, flags: number = BPF_ANY): void {
     const r = this.elem().call(Cmd.MAP_UPDATE_ELEM, key, value, flags);
     if (r < 0) this.fail('BPF_MAP_UPDATE_ELEM', -r);
   }
 
-  /** Returns false when the key was absent. */
+  /**
+   * Returns false when the key was absent.
+   * @throws {@link CodecError} when the key does not fit; {@link BpfError} for a kernel error other than a missing key.
+   */
   delete(key: unknown): boolean {
     const elem = this.elem();
     const r = elem.call(Cmd.MAP_DELETE_ELEM, this.keyBytes(key), null);
@@ -244,7 +287,10 @@ export class BpfMap implements Disposable {
     return this.fail('BPF_MAP_DELETE_ELEM', -r);
   }
 
-  /** Pop/peek for queue and stack maps, or lookup-and-delete for hashes. */
+  /**
+   * Pop/peek for queue and stack maps, or lookup-and-delete for hashes.
+   * @throws {@link CodecError} when the key does not fit; {@link BpfError} when the map type does not support it.
+   */
   lookupAndDelete(key: unknown = null): unknown {
     const elem = this.elem();
     const value = this.#value!;
@@ -256,7 +302,10 @@ export class BpfMap implements Disposable {
     return this.fail('BPF_MAP_LOOKUP_AND_DELETE_ELEM', -r);
   }
 
-  /** Raw keys, in kernel order. A key deleted during the walk restarts nothing: the kernel moves on. */
+  /**
+   * Raw keys, in kernel order. A key deleted during the walk restarts nothing: the kernel moves on.
+   * @throws {@link BpfError} when the kernel refuses the walk.
+   */
   *keysRaw(): IterableIterator<Uint8Array> {
     const elem = this.elem();
     const cur = Buffer.alloc(this.keySize);
@@ -276,10 +325,16 @@ export class BpfMap implements Disposable {
     }
   }
 
+  /**
+   * @throws {@link BpfError}, {@link CodecError} as keysRaw() and decodeKey() do.
+   */
   *keys(): IterableIterator<unknown> {
     for (const k of this.keysRaw()) yield this.decodeKey(k);
   }
 
+  /**
+   * @throws {@link BpfError} when the kernel refuses the walk or a lookup.
+   */
   *entriesRaw(): IterableIterator<[Uint8Array, Uint8Array]> {
     const value = Buffer.alloc(this.valueBufSize);
     for (const k of this.keysRaw()) {
@@ -287,6 +342,9 @@ export class BpfMap implements Disposable {
     }
   }
 
+  /**
+   * @throws {@link BpfError}, {@link CodecError} as entriesRaw() and the decoders do.
+   */
   *entries(): IterableIterator<[unknown, unknown]> {
     for (const [k, v] of this.entriesRaw()) yield [this.decodeKey(k), this.decodeValue(v)];
   }
@@ -303,6 +361,7 @@ export class BpfMap implements Disposable {
    * chunks of batchBytes when the kernel and map type support it (5.6+, hash and array maps),
    * else key iteration. Entries that a program adds or deletes during the walk may or may not be
    * in it (as with bpftool); an entry present throughout is there exactly once.
+   * @throws {@link BpfError} when the kernel refuses the walk or a lookup.
    */
   dumpFlat(): FlatDump {
     if (this.keySize > 0 && this.valueSize > 0 && mapTraits(this.type).batchable) {
@@ -392,7 +451,10 @@ export class BpfMap implements Disposable {
     return parts.length === 1 ? parts[0]! : joinDumps(parts, total, ks, vs);
   }
 
-  /** All entries as raw pairs: views into dumpFlat's buffers (no copy per entry). */
+  /**
+   * All entries as raw pairs: views into dumpFlat's buffers (no copy per entry).
+   * @throws {@link BpfError} when the kernel refuses the walk or a lookup.
+   */
   dumpRaw(): [Uint8Array, Uint8Array][] {
     const { count, keys, values } = this.dumpFlat();
     const ks = this.keySize;
@@ -403,7 +465,10 @@ export class BpfMap implements Disposable {
     return out;
   }
 
-  /** All entries decoded, straight from the batch buffers (one DataView per buffer, not per entry). */
+  /**
+   * All entries decoded, straight from the batch buffers (one DataView per buffer, not per entry).
+   * @throws {@link BpfError}, {@link CodecError} as dumpRaw() and the decoders do.
+   */
   dump(): [unknown, unknown][] {
     const { count, keys, values } = this.dumpFlat();
     const ks = this.keySize;
@@ -416,7 +481,10 @@ export class BpfMap implements Disposable {
     return out;
   }
 
-  /** Update many entries at once (BPF_MAP_UPDATE_BATCH), falling back to single updates. */
+  /**
+   * Update many entries at once (BPF_MAP_UPDATE_BATCH), falling back to single updates.
+   * @throws {@link CodecError} when an entry does not fit; {@link BpfError} when the kernel refuses an update.
+   */
   updateBatch(entries: [unknown, unknown][], flags: number = BPF_ANY): void {
     if (entries.length === 0) return;
     const keys = Buffer.alloc(entries.length * this.keySize);
@@ -436,7 +504,10 @@ export class BpfMap implements Disposable {
     }
   }
 
-  /** Delete many keys at once (BPF_MAP_DELETE_BATCH), falling back to single deletes. */
+  /**
+   * Delete many keys at once (BPF_MAP_DELETE_BATCH), falling back to single deletes.
+   * @throws {@link CodecError} when a key does not fit; {@link BpfError} when the kernel refuses a delete.
+   */
   deleteBatch(keysIn: unknown[]): void {
     if (keysIn.length === 0) return;
     const keys = Buffer.alloc(keysIn.length * this.keySize);
@@ -451,11 +522,17 @@ export class BpfMap implements Disposable {
     }
   }
 
-  /** Make the map read-only for user space from now on (BPF programs may still write unless RDONLY_PROG). */
+  /**
+   * Make the map read-only for user space from now on (BPF programs may still write unless RDONLY_PROG).
+   * @throws {@link BpfError} when the kernel refuses (already frozen, mmapped writable, ...).
+   */
   freeze(): void {
     mapFreeze(this.fd.value, `map '${this.name}'`);
   }
 
+  /**
+   * @throws {@link BpfError} when the kernel refuses the pin.
+   */
   pin(path: string): void {
     objPin(this.fd.value, path, `pin map '${this.name}' at ${path}`);
   }

@@ -167,6 +167,10 @@ export class PerfBufReader implements RecordReader {
   delivered = 0;
   closed = false;
 
+  /**
+   * @throws {@link ReaderError} when the map is not a perf event array or `pages` is not a power of two;
+   * @throws {@link BpfError} when perf_event_open, the map update or the mmap fails (nothing is left open).
+   */
   constructor(
     readonly map: BpfMap,
     opts: PerfBufOptions = {},
@@ -201,6 +205,7 @@ export class PerfBufReader implements RecordReader {
     if (map.btf && vt) this.decoder = compileDecoder(map.btf, vt);
   }
 
+  /** Whether the poller should drain the CPU rings now. @internal */
   get active(): boolean {
     return !this.closed && (this.handler !== undefined || this.eventHook !== undefined || this.pending.wanted);
   }
@@ -227,6 +232,7 @@ export class PerfBufReader implements RecordReader {
     return n;
   }
 
+  /** @throws {@link ReaderError} when the map has no value type to decode with. */
   consume(fn: (record: unknown) => void): number {
     const dec = this.decoder;
     if (!dec) throw new ReaderError(`perf buffer '${this.map.name}' has no value type: use consumeRaw`);
@@ -246,13 +252,17 @@ export class PerfBufReader implements RecordReader {
     return this;
   }
 
+  /** @throws {@link ReaderError} when the map has no value type to decode with. */
   onRecord(fn: (record: unknown) => void): this {
     const dec = this.decoder;
     if (!dec) throw new ReaderError(`perf buffer '${this.map.name}' has no value type to decode with`);
     return this.onRaw((v, off) => fn(dec(v, off)));
   }
 
-  /** Decoded samples as an async iterator (ends when the reader is closed). */
+  /**
+   * Decoded samples as an async iterator (ends when the reader is closed).
+   * @throws {@link ReaderError} when the map has no value type to decode with.
+   */
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
     if (!this.decoder) throw new ReaderError(`perf buffer '${this.map.name}' has no value type to decode with`);
     const it = this.pending.iterator({ closed: () => this.closed, drain: () => this.drain(), kick: () => Poller.get().kick(), close: () => this.close() });

@@ -55,6 +55,7 @@ export class RingBufReader implements RecordReader {
   static readonly BATCH_RECORDS = BATCH_SLOTS;
   readonly name: string;
   readonly size: number;
+  /** The fd the poller waits on. @internal */
   readonly pollFd: number;
   private readonly mask: number;
   private readonly consMap: Mapping;
@@ -84,6 +85,9 @@ export class RingBufReader implements RecordReader {
   /** A ring buffer does not report lost records (see fullSeen): always 0. */
   readonly lost = 0;
 
+  /**
+   * @throws {@link ReaderError} when the map is not a ring buffer or is 2 GiB or more; {@link BpfError} when it cannot be mapped.
+   */
   constructor(
     readonly map: BpfMap,
     opts: RingBufOptions = {},
@@ -116,6 +120,7 @@ export class RingBufReader implements RecordReader {
     if (btf && vt) this.decoder = compileDecoder(btf, vt);
   }
 
+  /** Whether the poller should drain this ring now. @internal */
   get active(): boolean {
     return !this.closed && (this.handler !== undefined || this.decoded !== undefined || this.pending.wanted);
   }
@@ -235,7 +240,10 @@ export class RingBufReader implements RecordReader {
     return this.run(this.batchLoops, fn, true, max);
   }
 
-  /** Consume and decode by BTF: `fn(record)` per record. */
+  /**
+   * Consume and decode by BTF: `fn(record)` per record.
+   * @throws {@link ReaderError} when the map has no value type to decode with.
+   */
   consume(fn: (record: unknown) => void, max = this.batch): number {
     const dec = this.decoder;
     if (!dec) throw new ReaderError(`ring buffer '${this.name}' has no value type: use consumeRaw, or declare __type(value, struct ...)`);
@@ -261,7 +269,7 @@ export class RingBufReader implements RecordReader {
 
   private readonly decodedRaw = new WeakMap<(record: unknown) => void, RawRecordHandler>();
 
-  /** Pollable: the poller calls this when the ring has data. */
+  /** The poller calls this when the ring has data. @internal */
   drain(): number {
     if (this.closed) return 0;
     if (this.size - this.available() < this.fullMargin) this.fullSeen++;
@@ -279,7 +287,10 @@ export class RingBufReader implements RecordReader {
     return this;
   }
 
-  /** Deliver decoded records as they arrive. */
+  /**
+   * Deliver decoded records as they arrive.
+   * @throws {@link ReaderError} when the map has no value type to decode with.
+   */
   onRecord(fn: (record: unknown) => void): this {
     if (!this.decoder) throw new ReaderError(`ring buffer '${this.name}' has no value type to decode with`);
     this.decoded = fn;
@@ -287,7 +298,10 @@ export class RingBufReader implements RecordReader {
     return this;
   }
 
-  /** Decoded records as an async iterator (ends when the reader is closed). */
+  /**
+   * Decoded records as an async iterator (ends when the reader is closed).
+   * @throws {@link ReaderError} when the map has no value type to decode with.
+   */
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
     if (!this.decoder) throw new ReaderError(`ring buffer '${this.name}' has no value type to decode with`);
     const it = this.pending.iterator({ closed: () => this.closed, drain: () => this.drain(), kick: () => Poller.get().kick(), close: () => this.close() });
