@@ -42,3 +42,16 @@ describe.skipIf(skip)('bench/run-events --json', () => {
     }
   });
 });
+
+describe.skipIf(skip)('bench/load --json', () => {
+  it('prints bee-ts, bpftool and node -e 0 rows for a CO-RE and a non-CO-RE object from one run', () => {
+    if (need(hasCommand('bpftool'), 'bpftool is not installed')) return;
+    const out = execFileSync(process.execPath, [`${root}/bench/load.mjs`, '--runs', '1', '--warmup', '0', '--json'], { encoding: 'utf8', timeout: 300_000 });
+    const j = JSON.parse(out);
+    expect(j.rows.map((r: { command: string }) => r.command)).toEqual(['node -e 0', 'bee-ts CO-RE', 'bpftool CO-RE', 'bee-ts non-CO-RE', 'bpftool non-CO-RE']);
+    for (const r of j.rows) {
+      expect(r.wallMs).toBeGreaterThan(0);
+      expect(r.cpuMs).toBeGreaterThanOrEqual(0);
+    }
+  });
+});
