@@ -87,18 +87,11 @@ export class CDumper {
         continue;
       }
       const t = this.btf.typeById(id);
+      if (ONE_REF_KINDS.has(t.kind)) {
+        ref[(t as RefType).type] = 1;
+        continue;
+      }
       switch (t.kind) {
-        case BtfKind.Ptr:
-        case BtfKind.Typedef:
-        case BtfKind.Const:
-        case BtfKind.Volatile:
-        case BtfKind.Restrict:
-        case BtfKind.TypeTag:
-        case BtfKind.Func:
-        case BtfKind.Var:
-        case BtfKind.DeclTag:
-          ref[t.type] = 1;
-          break;
         case BtfKind.Array:
           ref[t.type] = 1;
           ref[t.indexType] = 1;
@@ -538,6 +531,9 @@ export class CDumper {
   }
 }
 
+/** Kinds that refer to one type, in the record's size/type word (`type` of the object). */
+const ONE_REF_KINDS = new Set<BtfKind>([BtfKind.Ptr, BtfKind.Typedef, BtfKind.Const, BtfKind.Volatile, BtfKind.Restrict, BtfKind.TypeTag, BtfKind.Func, BtfKind.Var, BtfKind.DeclTag]);
+
 /**
  * markReferenced for one own type, from its record's words (the layout parseBtf validated): no
  * type object is built for the FUNCs, VARs and DECL_TAGs a header never writes.
@@ -546,18 +542,12 @@ function markFromRecord(ref: Uint8Array, rec: NonNullable<ReturnType<Btf['record
   const w = rec.words;
   const p = rec.offs[i]!;
   const vlen = w[p + 1]! & 0xffff;
-  switch (rec.kinds[i]! as BtfKind) {
-    case BtfKind.Ptr:
-    case BtfKind.Typedef:
-    case BtfKind.Const:
-    case BtfKind.Volatile:
-    case BtfKind.Restrict:
-    case BtfKind.TypeTag:
-    case BtfKind.Func:
-    case BtfKind.Var:
-    case BtfKind.DeclTag:
-      ref[w[p + 2]!] = 1;
-      break;
+  const kind = rec.kinds[i]! as BtfKind;
+  if (ONE_REF_KINDS.has(kind)) {
+    ref[w[p + 2]!] = 1;
+    return;
+  }
+  switch (kind) {
     case BtfKind.Array:
       ref[w[p + 3]!] = 1;
       ref[w[p + 4]!] = 1;
