@@ -15,18 +15,20 @@ const work = path.join(root, '.vm');
 /**
  * The kernels: which Debian package, where it is unpacked, and the modules the init loads (in
  * order). 6.1: virtio as modules; sch_ingress + cls_bpf for TC's clsact qdisc and bpf filter, which
- * the host's module tree cannot autoload here. 6.12: virtio and TC built in, modules as .ko.xz.
+ * the host's module tree cannot autoload here; cls_matchall + act_bpf for TC actions. 6.12: virtio
+ * built in, modules as .ko.xz. (No lirc_mode2 in either: Debian builds rc-core as a module, and
+ * CONFIG_BPF_LIRC_MODE2 needs it built in.)
  */
 const KERNELS = {
   '6.1': {
     pattern: '^linux-image-6.1.0-[0-9]+-amd64-unsigned$',
     dir: 'kernel',
-    modules: ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf'],
+    modules: ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf', 'cls_matchall', 'act_bpf'],
   },
   '6.12': {
     pattern: '^linux-image-6.12.[0-9]+[+]deb12-amd64-unsigned$',
     dir: 'kernel-6.12',
-    modules: ['netfs', '9pnet', '9pnet_virtio', '9p'],
+    modules: ['netfs', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_matchall', 'act_bpf'],
   },
 };
 const TIMEOUT_MS = Number(process.env.BEE_VM_TIMEOUT_MS ?? 40 * 60 * 1000);
@@ -97,6 +99,8 @@ mkdir -p /mnt/run/bee-tmp
 mount -t tracefs tracefs /mnt/sys/kernel/tracing
 mount -t debugfs debugfs /mnt/sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /mnt/sys/fs/bpf
+# The VM kernel's config where libbpf (bpftool) and bee-ts look for it (the host's /boot is read-only here).
+mount -t tmpfs boot /mnt/boot && cp /kconfig /mnt/boot/config-$(uname -r)
 ip link set lo up
 # vite writes its bundled config next to node_modules: give it a writable place.
 mount -t tmpfs vitetemp /mnt${path.join(root, 'node_modules', '.vite-temp')}
@@ -104,6 +108,7 @@ chroot /mnt /bin/sh -c ${JSON.stringify(command)}
 echo "BEE_VM_EXIT=$?"
 poweroff -f
 `;
+  fs.copyFileSync(path.join(kdir, 'boot', `config-${release}`), path.join(dir, 'kconfig'));
   fs.writeFileSync(path.join(dir, 'init'), init, { mode: 0o755 });
   const out = path.join(work, 'initramfs.cpio');
   execFileSync('sh', ['-c', `find . | cpio -o -H newc --quiet > ${JSON.stringify(out)}`], { cwd: dir });

@@ -91,7 +91,12 @@ describe('the attach table', () => {
   });
 
   it('sections with no attach point say so; a SCHED_CLS program given an interface goes to TC', () => {
-    for (const s of ['syscall', 'xdp/devmap', 'no_such_section']) {
+    // Sections that once had none: each names its hook now, and none attaches by itself.
+    for (const [s, kind] of [['lwt_seg6local', 'lwt'], ['action', 'tc_action'], ['lirc_mode2', 'lirc_mode2'], ['sk_skb', 'sockmap'], ['cgroup/skb', 'cgroup']]) {
+      expect(sectionHook(s!).kind, s).toBe(kind);
+      expect(canAutoAttach(prog(s!)), s).toBe(false);
+    }
+    for (const s of ['syscall', 'xdp/devmap', 'xdp/cpumap', 'no_such_section']) {
       expect(sectionHook(s).kind).toBe('none');
       expect(() => attachProgram(prog(s))).toThrow(AttachError);
       expect(() => attachProgram(prog(s))).toThrow(/has no automatic attach point \(none\); attach it explicitly/);
