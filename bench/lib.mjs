@@ -1,4 +1,5 @@
-// Shared by the bench scripts: the checkout's root, command-line options, medians.
+// Shared by the bench scripts: the checkout's root, command-line options, medians, timed processes.
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,3 +11,15 @@ export const opt = (name, def) => {
   return i >= 0 ? args[i + 1] : def;
 };
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Run argv under GNU time: wall ms (from here), CPU ms (user+sys, 10 ms ticks), exit status, stderr. */
+export function timed(name, argv, ok = [0]) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
+  const err = String(r.stderr);
+  const m = /@@([\d.]+) ([\d.]+)\s*$/.exec(err);
+  if (!m) throw new Error(`${name}: no timing (${err.slice(-300)})`);
+  if (!ok.includes(r.status)) throw new Error(`${name} exited ${r.status}: ${err.slice(0, 400)}`);
+  return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000 };
+}

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, median, opt, root } from './lib.mjs';
+import { args, median, opt, root, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -36,22 +36,19 @@ for (const o of objects) {
 let n = 0;
 function once(c) {
   const dir = `${pinRoot}/${n++}`;
-  const argv = c.argv(dir);
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
-  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
-  const err = String(r.stderr);
+  let made = false;
+  let r;
   try {
-    if (c.pins) {
-      // Every pin must be there (the load worked), then goes (this process's own directory only).
-      if (r.status !== 0 || fs.readdirSync(dir).length === 0) throw new Error(`${c.name} failed (exit ${r.status}): ${err.slice(0, 400)}`);
-    }
+    r = timed(c.name, c.argv(dir));
   } finally {
-    if (c.pins && dir.startsWith(`${pinRoot}/`)) fs.rmSync(dir, { recursive: true, force: true });
+    // Every pin must have been made (the load worked), then goes (this process's own directory only).
+    if (c.pins && dir.startsWith(`${pinRoot}/`)) {
+      made = fs.existsSync(dir) && fs.readdirSync(dir).length > 0;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
-  const m = /@@([\d.]+) ([\d.]+)\s*$/.exec(err);
-  if (!m) throw new Error(`${c.name}: no timing (${err.slice(-300)})`);
-  return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000 };
+  if (c.pins && !made) throw new Error(`${c.name}: no pins under ${dir}`);
+  return r;
 }
 
 const samples = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));

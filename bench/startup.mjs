@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, median, opt, root } from './lib.mjs';
+import { args, median, opt, root, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '9'));
 const warmup = Number(opt('--warmup', '3'));
@@ -26,16 +26,7 @@ const cmds = [
   ...(has('bpftool') ? [{ name: 'bpftool help', argv: ['bpftool', 'help'], ok: [0, 255] }, ...(root0 ? ['prog list', 'prog show', 'map list'].map((c) => ({ name: `bpftool ${c}`, argv: ['bpftool', ...c.split(' ')] })) : [])] : []),
 ];
 
-function once(c) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S', ...c.argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
-  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
-  const err = String(r.stderr);
-  const m = /@@([\d.]+) ([\d.]+)\s*$/.exec(err);
-  if (!m) throw new Error(`${c.name}: no timing (${err.slice(-300)})`);
-  if (!(c.ok ?? [0]).includes(r.status)) throw new Error(`${c.name} exited ${r.status}: ${err.slice(0, 300)}`);
-  return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000 };
-}
+const once = (c) => timed(c.name, c.argv, c.ok);
 const samples = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));
 for (let round = 0; round < warmup + runs; round++) {
   for (let i = 0; i < cmds.length; i++) {

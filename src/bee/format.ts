@@ -176,6 +176,23 @@ function specialFormatter(btf: Btf, name: string, underlying: number): BeeFormat
 }
 
 /**
+ * Typedefs and qualifiers from `typeId` down (at most 32): the first special typedef on the way
+ * (outermost first: a typedef of ipv4_addr keeps its format), or the type under the chain.
+ */
+function walkTypedefs(btf: Btf, typeId: number): { special?: { name: string; type: number }; id: number } {
+  let cur = typeId;
+  for (let i = 0; i < 32; i++) {
+    const t = btf.typeById(cur);
+    if (t.kind === BtfKind.Typedef) {
+      if ((SPECIAL_TYPEDEFS as readonly string[]).includes(t.name)) return { special: { name: t.name, type: t.type }, id: cur };
+      cur = t.type;
+    } else if (isQualifier(t)) cur = t.type;
+    else break;
+  }
+  return { id: cur };
+}
+
+/**
  * At most this many strings in one formatted key, value or record. A legal 2 MiB struct of
  * nested pairs has a million u16 leaves: formatting it would take seconds and hundreds of MiB per
  * event, so such a type is refused up front (a char array counts as one value, whatever its size).
@@ -221,17 +238,9 @@ function compileUncached(btf: Btf, typeId: number, depth: number, memo: Map<numb
   if (depth > 32) throw new FormatError(`type ${typeId} nests too deeply`);
   const one = (f: BeeFormatter): Compiled => ({ f, values: 1 });
   // Typedef chain: the first special name wins (so a typedef of ipv4_addr keeps its format).
-  let cur = typeId;
-  for (let i = 0; i < 32; i++) {
-    const t = btf.typeById(cur);
-    if (t.kind === BtfKind.Typedef) {
-      const sf = (SPECIAL_TYPEDEFS as readonly string[]).includes(t.name) ? specialFormatter(btf, t.name, t.type) : undefined;
-      if (sf) return one(sf);
-      cur = t.type;
-    } else if (isQualifier(t)) cur = t.type;
-    else break;
-  }
-  const t = btf.typeById(cur);
+  const chain = walkTypedefs(btf, typeId);
+  if (chain.special) return one(specialFormatter(btf, chain.special.name, chain.special.type)!);
+  const t = btf.typeById(chain.id);
   switch (t.kind) {
     case BtfKind.Int: {
       const size = t.size;
@@ -390,16 +399,9 @@ function compileJsonUncached(btf: Btf, typeId: number, memo: Map<number, JsonWri
     return (dv, off) => JSON.stringify(sortKeys(f(dv, off)));
   };
   // The generic formatter's typedef walk: a special name anywhere in the chain is its format.
-  let cur = typeId;
-  for (let i = 0; i < 32; i++) {
-    const t = btf.typeById(cur);
-    if (t.kind === BtfKind.Typedef) {
-      if ((SPECIAL_TYPEDEFS as readonly string[]).includes(t.name)) return generic();
-      cur = t.type;
-    } else if (isQualifier(t)) cur = t.type;
-    else break;
-  }
-  const t = btf.typeById(cur);
+  const chain = walkTypedefs(btf, typeId);
+  if (chain.special) return generic();
+  const t = btf.typeById(chain.id);
   switch (t.kind) {
     case BtfKind.Int: {
       if (t.encoding & INT_BOOL) return (dv, off) => (dv.getUint8(off) !== 0 ? '"true"' : '"false"');
