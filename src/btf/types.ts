@@ -198,3 +198,30 @@ export function isEnum(t: BtfType): t is EnumType {
 export function isQualifier(t: BtfType): t is RefType {
   return t.kind === BtfKind.Const || t.kind === BtfKind.Volatile || t.kind === BtfKind.Restrict || t.kind === BtfKind.TypeTag;
 }
+
+/** A copy of `t` with every type id it refers to passed through `f` (libbpf's btf_type_visit_type_ids). */
+export function withTypeIds(t: BtfType, f: (id: number) => number): BtfType {
+  switch (t.kind) {
+    case BtfKind.Ptr:
+    case BtfKind.Typedef:
+    case BtfKind.Volatile:
+    case BtfKind.Const:
+    case BtfKind.Restrict:
+    case BtfKind.TypeTag:
+    case BtfKind.Func:
+    case BtfKind.Var:
+    case BtfKind.DeclTag:
+      return { ...t, type: f(t.type) };
+    case BtfKind.Array:
+      return { ...t, type: f(t.type), indexType: f(t.indexType) };
+    case BtfKind.Struct:
+    case BtfKind.Union:
+      return { ...t, members: t.members.map((m) => ({ ...m, type: f(m.type) })) };
+    case BtfKind.FuncProto:
+      return { ...t, returnType: f(t.returnType), params: t.params.map((p) => ({ ...p, type: f(p.type) })) };
+    case BtfKind.Datasec:
+      return { ...t, vars: t.vars.map((v) => ({ ...v, type: f(v.type) })) };
+    default:
+      return { ...t };
+  }
+}

@@ -13,7 +13,7 @@
 import type { Btf } from '../btf/btf.js';
 import { encodeBtf } from '../btf/encode.js';
 import { type BtfExt, CoreRelocKind } from '../btf/ext.js';
-import { BtfError, BtfKind, type BtfType, type CompositeType, KIND_NAMES } from '../btf/types.js';
+import { BtfError, BtfKind, type BtfType, type CompositeType, KIND_NAMES, withTypeIds } from '../btf/types.js';
 import { type CandidateCache, type CoreTargets, resolveCoreRelo } from './core.js';
 
 /** One object's BTF and .BTF.ext, as read from its ELF file. */
@@ -191,34 +191,13 @@ export function minCoreBtf(src: Btf, objects: readonly BtfgenObject[]): Uint8Arr
   const re = (id: number) => newId.get(id) ?? 0;
   const out: BtfType[] = [{ kind: BtfKind.Void, id: 0, name: '' }];
   for (const id of ids) {
-    const t = src.typeById(id);
-    const nid = out.length;
-    switch (t.kind) {
-      case BtfKind.Struct:
-      case BtfKind.Union: {
-        const keep = mark.members.get(id);
-        const members = t.members.filter((_, i) => keep?.has(i)).map((m) => ({ ...m, type: re(m.type) }));
-        const kflag = members.some((m) => m.bitfieldSize !== 0 || m.bitOffset % 8 !== 0);
-        out.push({ ...t, id: nid, members, kflag } as CompositeType);
-        break;
-      }
-      case BtfKind.Ptr:
-      case BtfKind.Typedef:
-      case BtfKind.Volatile:
-      case BtfKind.Const:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-        out.push({ ...t, id: nid, type: re(t.type) });
-        break;
-      case BtfKind.Array:
-        out.push({ ...t, id: nid, type: re(t.type), indexType: re(t.indexType) });
-        break;
-      case BtfKind.FuncProto:
-        out.push({ ...t, id: nid, returnType: re(t.returnType), params: t.params.map((p) => ({ ...p, type: re(p.type) })) });
-        break;
-      default:
-        out.push({ ...t, id: nid });
+    let t = src.typeById(id);
+    if (t.kind === BtfKind.Struct || t.kind === BtfKind.Union) {
+      const keep = mark.members.get(id);
+      const members = t.members.filter((_, i) => keep?.has(i));
+      t = { ...t, members, kflag: members.some((m) => m.bitfieldSize !== 0 || m.bitOffset % 8 !== 0) } as CompositeType;
     }
+    out.push({ ...withTypeIds(t, re), id: out.length });
   }
   return encodeBtf(out, true);
 }

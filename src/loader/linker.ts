@@ -6,11 +6,10 @@
 // appended with one VAR/FUNC per global symbol and every DATASEC rebuilt at its merged offsets,
 // .BTF.ext records moved with their instructions. Unlike libbpf, the merged BTF is not
 // deduplicated (identical types stay once per input; the kernel and loaders accept that).
-import type { Btf } from '../btf/btf.js';
-import { parseBtf } from '../btf/btf.js';
+import { type Btf, Btf as BtfView, parseBtf } from '../btf/btf.js';
 import { encodeBtf } from '../btf/encode.js';
 import { type BtfExt, parseBtfExt } from '../btf/ext.js';
-import { BtfKind, type BtfType, FUNC_GLOBAL, FUNC_STATIC, VAR_GLOBAL, VAR_STATIC } from '../btf/types.js';
+import { BtfKind, type BtfType, FUNC_GLOBAL, FUNC_STATIC, VAR_GLOBAL, VAR_STATIC, withTypeIds } from '../btf/types.js';
 import { BeeTsError } from '../errors.js';
 import { type ElfFile, type ElfSection, type ElfSymbol, parseElf, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_SECTION } from '../elf/reader.js';
 
@@ -441,7 +440,7 @@ class Linker {
         }
       }
       const id = this.types.length;
-      this.types.push(structuredClone({ ...t, id }));
+      this.types.push({ ...t, id });
       map[i] = id;
       if (glob) {
         glob.btfId = id;
@@ -452,7 +451,7 @@ class Linker {
       if (id !== 0 && !map[id]) throw new LinkError(`${obj.file}: failed to find new ID mapping for original BTF type ID ${id}`);
       return map[id] ?? 0;
     };
-    for (let i = start; i < this.types.length; i++) remapIds(this.types[i]!, re);
+    for (let i = start; i < this.types.length; i++) this.types[i] = withTypeIds(this.types[i]!, re);
     for (const g of this.globs.values()) {
       if (g.underlying >= 0) continue;
       g.underlying = map[-g.underlying] ?? 0;
@@ -484,33 +483,9 @@ class Linker {
     }
   }
 
-  private sizeOf(id: number, depth = 0): number {
-    if (depth > 32) throw new LinkError(`BTF type ${id}: size does not resolve (a reference cycle?)`);
-    const t = this.types[id];
-    if (!t) return 0;
-    switch (t.kind) {
-      case BtfKind.Int:
-      case BtfKind.Enum:
-      case BtfKind.Enum64:
-      case BtfKind.Struct:
-      case BtfKind.Union:
-      case BtfKind.Float:
-      case BtfKind.Datasec:
-        return t.size;
-      case BtfKind.Ptr:
-        return 8;
-      case BtfKind.Array:
-        return t.nelems * this.sizeOf(t.type, depth + 1);
-      case BtfKind.Typedef:
-      case BtfKind.Volatile:
-      case BtfKind.Const:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-      case BtfKind.Var:
-        return this.sizeOf(t.type, depth + 1);
-      default:
-        throw new LinkError(`BTF type ${id}: no size`);
-    }
+  private sizeOf(id: number): number {
+    const view = new BtfView({ types: this.types, file: 'linked BTF', littleEndian: true, firstId: 1, strings: '', stringBytes: new Uint8Array(1), baseStrLen: 0 });
+    return view.sizeof(id);
   }
 
   private appendBtfExt(obj: SrcObj): void {
@@ -560,39 +535,6 @@ class Linker {
       if (withExt.length) extra.push({ name: '.BTF.ext', data: encodeExt(withExt, strs) });
     }
     return writeElf(this, extra);
-  }
-}
-
-/** Every type id a BTF type refers to, rewritten (btf_type_visit_type_ids). */
-function remapIds(t: BtfType, re: (id: number) => number): void {
-  switch (t.kind) {
-    case BtfKind.Ptr:
-    case BtfKind.Typedef:
-    case BtfKind.Volatile:
-    case BtfKind.Const:
-    case BtfKind.Restrict:
-    case BtfKind.TypeTag:
-    case BtfKind.Func:
-    case BtfKind.Var:
-    case BtfKind.DeclTag:
-      t.type = re(t.type);
-      break;
-    case BtfKind.Array:
-      t.type = re(t.type);
-      t.indexType = re(t.indexType);
-      break;
-    case BtfKind.Struct:
-    case BtfKind.Union:
-      for (const m of t.members) m.type = re(m.type);
-      break;
-    case BtfKind.FuncProto:
-      t.returnType = re(t.returnType);
-      for (const p of t.params) p.type = re(p.type);
-      break;
-    case BtfKind.Datasec:
-      for (const v of t.vars) v.type = re(v.type);
-      break;
-    default:
   }
 }
 
