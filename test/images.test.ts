@@ -120,6 +120,22 @@ describe('registry auth', () => {
     expect(fs.statSync(a).mode & 0o777).toBe(0o600);
   });
 
+  it('reads config files older Docker wrote ("email": null, keys it does not know) as Docker does; a number where a string belongs is refused by name', () => {
+    const dir = tmp();
+    const f = path.join(dir, 'config.json');
+    const auth = Buffer.from('bob:pw').toString('base64');
+    fs.writeFileSync(f, JSON.stringify({ auths: { 'r.io': { auth, email: null, extra: { any: 1 } }, 'q.io': { username: null, identitytoken: 'tok' } }, credsStore: 'desktop' }));
+    expect(findCredentials('r.io', [f])).toEqual({ username: 'bob', password: 'pw' });
+    expect(findCredentials('q.io', [f])).toEqual({ username: '<token>', password: 'tok' });
+    saveCredentials(f, 'new.io', 'alice', 'pw2');
+    expect(findCredentials('r.io', [f])).toEqual({ username: 'bob', password: 'pw' });
+    expect(findCredentials('new.io', [f])).toEqual({ username: 'alice', password: 'pw2' });
+    fs.writeFileSync(f, JSON.stringify({ auths: { 'r.io': { auth: 7 } } }));
+    expect(() => findCredentials('r.io', [f])).toThrow(/config\.json.*auths\["r\.io"\]\.auth is not a string/);
+    fs.writeFileSync(f, JSON.stringify({ auths: { 'r.io': 'x' } }));
+    expect(() => findCredentials('r.io', [f])).toThrow(/auths\["r\.io"\] is not an object/);
+  });
+
   /** A fake registry: every /v2 request needs auth, by Basic or by a Bearer token from /token. */
   let server: http.Server;
   let base = '';

@@ -77,6 +77,9 @@ interface AuthConfig {
   auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
 }
 
+/** The string fields of an auths entry (docker/cli's types.AuthConfig). */
+const AUTH_FIELDS = ['username', 'password', 'auth', 'email', 'serveraddress', 'identitytoken', 'registrytoken'];
+
 /** Keys a Docker config file may use for a host. */
 function authKeys(host: string): string[] {
   const keys = [host, `https://${host}`, `http://${host}`, `https://${host}/v1/`, `https://${host}/v2/`];
@@ -113,8 +116,17 @@ function readConfig(f: string): AuthConfig {
   if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new ImageError(f, 'not a JSON object (an auth config file)');
   const auths = (cfg as AuthConfig).auths;
   if (auths !== undefined && (typeof auths !== 'object' || auths === null || Array.isArray(auths))) throw new ImageError(f, '"auths" is not an object');
-  for (const [k, a] of Object.entries(auths ?? {}))
-    if (typeof a !== 'object' || a === null || Object.values(a).some((v) => typeof v !== 'string')) throw new ImageError(f, `auths[${JSON.stringify(k)}] is not an object of strings`);
+  for (const [k, a] of Object.entries(auths ?? {})) {
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new ImageError(f, `auths[${JSON.stringify(k)}] is not an object`);
+    // As Docker's own reader (Go's encoding/json into its AuthConfig): a known field is a string or
+    // null (older Docker wrote "email": null), and keys it does not know are ignored.
+    const entry = a as Record<string, unknown>;
+    for (const field of AUTH_FIELDS) {
+      const v = entry[field];
+      if (v === null) delete entry[field];
+      else if (v !== undefined && typeof v !== 'string') throw new ImageError(f, `auths[${JSON.stringify(k)}].${field} is not a string`);
+    }
+  }
   return cfg as AuthConfig;
 }
 
