@@ -49,7 +49,7 @@ export function registerProg(program: Command, ctx: CliContext): void {
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progDumpXlated(args, !!o.json)));
   dump
     .command('jited')
-    .description("the JIT's machine code, disassembled by bee-ts (x86-64, LLVM's AT&T notation as bpftool prints it), with function names, BTF prototypes and source lines; file FILE writes the raw image")
+    .description("the JIT's machine code, disassembled by bee-ts (x86-64 and arm64, in LLVM's notation as bpftool prints it), with function names, BTF prototypes and source lines; file FILE writes the raw image")
     .argument('<args...>', 'PROG [opcodes | linum | file FILE]')
     .option('-j, --json', 'print JSON (bpftool -j layout)')
     .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progDumpJited(args, !!o.json)));

@@ -1,11 +1,13 @@
 // `bee-ts prog dump jited PROG [opcodes | linum | file FILE] [--json]`: the machine code the
-// kernel's JIT made, disassembled by bee-ts's own x86-64 decoder (src/disasm) in the notation of
+// kernel's JIT made, disassembled by bee-ts's own x86-64 or arm64 decoder (src/disasm) in the notation of
 // bpftool built with LLVM: per function its BTF prototype and kallsyms name, `; source` lines
 // placed by jited_line_info (libbpf's bpf_prog_linfo rules), `%4x:\tinsn` lines, and with
 // `opcodes` the bytes. Unlike bpftool, bytes the decoder does not know print as `(bad)` and the
 // dump goes on (LLVM stops at the first).
 import type { Btf } from '../btf/btf.js';
-import { decodeX86, x86Text, type X86Insn } from '../disasm/x86.js';
+import { decodeArm64 } from '../disasm/arm64.js';
+import { type Insn, insnText } from '../disasm/insn.js';
+import { decodeX86 } from '../disasm/x86.js';
 import type { LineInfoRec, ProgJited } from '../syscall/info.js';
 import { funcPrototype, kallsyms, linfoJson, linfoPlain } from './xlated.js';
 
@@ -15,9 +17,15 @@ export interface JitedOptions {
 }
 
 /** A decoder for this machine's JIT: (function bytes, offset) → one instruction. */
-export type Decoder = (code: Uint8Array, off: number) => X86Insn;
+export type Decoder = (code: Uint8Array, off: number) => Insn;
 
 export const x86Decoder: Decoder = (code, off) => decodeX86(code, off, off);
+export const arm64Decoder: Decoder = (code, off) => decodeArm64(code, off, off);
+
+/** The decoder for this machine's JIT, or undefined when bee-ts has none. */
+export function hostDecoder(arch: string = process.arch): Decoder | undefined {
+  return arch === 'x64' ? x86Decoder : arch === 'arm64' ? arm64Decoder : undefined;
+}
 
 /**
  * libbpf's bpf_prog_linfo for jited programs: per function, the index of its first
@@ -71,7 +79,7 @@ function lfindAddr(d: ProgJited, li: JitedLinfo, addr: bigint, func: number, nrS
 interface Line {
   pc: number;
   line?: LineInfoRec;
-  insn: X86Insn;
+  insn: Insn;
   bytes: Uint8Array;
 }
 
@@ -126,7 +134,7 @@ export function jitedText(d: ProgJited, btf: Btf | undefined, o: JitedOptions = 
         const s = linfoPlain(btf, l.line, !!o.linum);
         if (s !== undefined) out.push(`${s}\n`);
       }
-      out.push(`${l.pc.toString(16).padStart(4)}:${x86Text(l.insn)}`);
+      out.push(`${l.pc.toString(16).padStart(4)}:${insnText(l.insn)}`);
       if (o.opcodes) out.push(`\n\t${[...l.bytes].map((b) => `${hex2(b)} `).join('')}`);
       out.push('\n');
     }
@@ -136,7 +144,7 @@ export function jitedText(d: ProgJited, btf: Btf | undefined, o: JitedOptions = 
 }
 
 /** bpftool's printf_json: the operation, then LLVM's operand text cut at blanks, commas and parentheses. */
-function jsonInsn(i: X86Insn): { operation: string; operands: (string | null)[] } {
+function jsonInsn(i: Insn): { operation: string; operands: (string | null)[] } {
   const ops = i.operands.join(', ').split(/[ \t,()]+/).filter(Boolean);
   return { operation: i.mnemonic, operands: ops.length ? ops : [null] };
 }

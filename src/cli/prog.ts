@@ -198,15 +198,16 @@ export async function progDumpXlated(args: string[], json: boolean): Promise<voi
 
 /**
  * prog dump jited PROG [opcodes | linum | file FILE]: the JIT's machine code, disassembled by
- * bee-ts (x86-64), in the layout of bpftool built with LLVM. `file` writes the raw image (mode
+ * bee-ts (x86-64, arm64), in the layout of bpftool built with LLVM. `file` writes the raw image (mode
  * 0600, never through a symlink), as bpftool does; JSON then prints null.
  */
 export async function progDumpJited(args: string[], json: boolean): Promise<void> {
   const { sel, file, opts } = dumpArgs('jited', args);
-  if (!file && process.arch !== 'x64')
-    throw new CliExit(`prog dump jited: bee-ts disassembles x86-64 code only (this machine is ${process.arch}); 'prog dump jited PROG file FILE' writes the raw image`);
   const { progJited } = await import('../syscall/info.js');
   const j = await import('./jited.js');
+  const decoder = j.hostDecoder();
+  if (!file && !decoder)
+    throw new CliExit(`prog dump jited: bee-ts disassembles x86-64 and arm64 code only (this machine is ${process.arch}); 'prog dump jited PROG file FILE' writes the raw image`);
   const fds = openProgs(sel);
   if (file && fds.length > 1) throw new UsageError('prog dump jited ... file FILE: several programs matched');
   try {
@@ -226,8 +227,8 @@ export async function progDumpJited(args: string[], json: boolean): Promise<void
         continue;
       }
       const btf = progBtf(d.info.btfId);
-      if (json) jsonOut.push(j.jitedJson(d, btf, opts));
-      else out.push(j.jitedText(d, btf, opts));
+      if (json) jsonOut.push(j.jitedJson(d, btf, opts, decoder));
+      else out.push(j.jitedText(d, btf, opts, decoder));
     }
     if (file) {
       if (json) process.stdout.write('null\n');

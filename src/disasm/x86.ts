@@ -6,19 +6,12 @@
 // one-byte instruction (LLVM's C API decodes it so). Pure: bytes in, text out. Bytes it does not
 // know decode as a one-byte `(bad)`, never an exception.
 
-export interface X86Insn {
-  /** Bytes consumed (at least 1). */
-  len: number;
-  mnemonic: string;
-  operands: string[];
-  /** True for bytes this decoder does not know (`(bad)`). */
-  bad?: boolean;
-}
+import { type Insn, insnText } from './insn.js';
+
+export type X86Insn = Insn;
 
 /** LLVM's line for an instruction: `\tmnemonic\top1, op2` (no operands: `\tmnemonic`). */
-export function x86Text(i: X86Insn): string {
-  return i.operands.length ? `\t${i.mnemonic}\t${i.operands.join(', ')}` : `\t${i.mnemonic}`;
-}
+export const x86Text = insnText;
 
 const R64 = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 const R32 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi', 'r8d', 'r9d', 'r10d', 'r11d', 'r12d', 'r13d', 'r14d', 'r15d'];

@@ -71,7 +71,9 @@ static void print_linfo(const struct btf *btf, const struct bpf_line_info *l, in
 static void disasm(const char *triple, unsigned char *img, size_t len, int opcodes, const struct btf *btf,
 		   const struct bpf_prog_linfo *linfo, unsigned long long ksym, unsigned idx, int linum)
 {
-	LLVMDisasmContextRef ctx = LLVMCreateDisasm(triple, NULL, 0, NULL, lookup);
+	/* aarch64: every ISA extension, as bpftool does since it disassembles LSE atomics. */
+	LLVMDisasmContextRef ctx = strncmp(triple, "aarch64", 7) ? LLVMCreateDisasm(triple, NULL, 0, NULL, lookup)
+							: LLVMCreateDisasmCPUFeatures(triple, "", "+all", NULL, 0, NULL, lookup);
 	unsigned nr_skip = 0;
 	size_t pc = 0, count;
 	do {
