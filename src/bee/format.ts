@@ -5,6 +5,10 @@
 //   members are read at their BTF offsets (padded structs work), bitfields too.
 // Special typedefs (anywhere in a typedef chain, outermost first): ipv4_addr, ipv6_addr,
 // duration (Go's format), and bee-ts's mac_addr_t, port (network order), errno_t.
+//
+// One file on purpose (~520 lines): the value formatter (compileFormatter) and the JSON line
+// writer (compileJsonLine) are two compilations of the same BTF walk and share its leaf
+// formatters (Go floats and durations, the special typedefs, bitfields).
 import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind, INT_BOOL, INT_SIGNED, isQualifier, type Member } from '../btf/types.js';

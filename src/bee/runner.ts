@@ -2,6 +2,10 @@
 // output — JSON lines (headless) or a TUI, plus Prometheus metrics — until stopped (a signal,
 // --duration, a closed stdout). Memory is bounded end to end: JSON lines wait in a bounded queue
 // that respects stdout's backpressure, and what is dropped anywhere is counted (stats.ts).
+//
+// One file on purpose (~520 lines): the run's lifecycle (load, attach, readers, polls, sinks,
+// stop) is one state machine, and its pieces already live beside it (watch, format, filter,
+// metrics, stats, heap, tui).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Link } from '../link/link.js';

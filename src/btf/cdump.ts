@@ -12,6 +12,9 @@
 // C layout would differ from the BTF offsets, `packed` where members sit off their alignment.
 // One file on purpose (~550 lines): the two phases share the declared/queued/emitted state and
 // the name tables, and bpftool's output that the tests compare against is produced by both.
+//
+// One file on purpose (~600 lines): the two phases share the dumper's state (what is queued,
+// declared and written), and the emit half is one recursive declarator writer.
 import type { Btf } from './btf.js';
 import { BtfError, BtfKind, type CompositeType, type DeclTagType, type EnumType, type FuncType, INT_BOOL, type RefType } from './types.js';
 

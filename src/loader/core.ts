@@ -14,6 +14,10 @@
 // One file on purpose (~650 lines): it is one algorithm, read side by side with libbpf's
 // relo_core.c; the spec parser, candidate matching, value computation and instruction patching
 // share the spec types, and test/kernel/core-reloc-compat.test.ts checks them as a whole.
+//
+// One file on purpose (~640 lines): spec parsing, candidate matching and instruction patching
+// are the three stages of one relocation, and they share the spec and candidate types; the
+// stages are separate functions, tested through the whole (test/kernel/core-reloc-compat.test.ts).
 import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { essentialName } from '../btf/names.js';

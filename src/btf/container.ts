@@ -1,0 +1,515 @@
+// The Btf container: one parsed (or built) BTF — its raw records, the type objects built from
+// them on first use, the per-kind name indexes, and the type-graph queries (resolve, sizeof,
+// alignof, isPacked, members). Parsing and validation are in ./btf.ts, which re-exports this.
+//
+// One class on purpose (~500 lines): the accessors and the queries share the lazy caches (built
+// types, name indexes, memoized alignments), and splitting the class would expose them.
+//
+// The model is lazy and compact: parsing validates every record and keeps only the type section
+// as host-order 32-bit words, the word offset of each type (Int32Array) and its kind (Uint8Array).
+// A type's object (the BtfType of ./types.ts) is built on first use and cached, so the same id
+// always gives the same object. Name lookups go through a name → ids index built on first use per
+// kind (CO-RE and ksym resolution ask for a few kinds; nothing indexes all 120k kernel names).
+import {
+  BtfError,
+  BtfKind,
+  type BtfType,
+  type CompositeType,
+  type EnumValue,
+  type Member,
+  type Param,
+  type VarSecinfo,
+  type BtfTypeOfKind,
+  isComposite,
+  KIND_NAMES,
+} from './types.js';
+import { NameIndex } from './names.js';
+
+/** Typedef/qualifier chains longer than this are treated as loops (libbpf uses 32 too). */
+export const MAX_RESOLVE_DEPTH = 32;
+const NKINDS = 20;
+
+/** The fields of an already-decoded BTF (the eager form: every type object given up front). */
+export interface BtfInit {
+  /** Index = type id; types[0] is void; split BTF includes the base's types. */
+  types: BtfType[];
+  file: string;
+  littleEndian: boolean;
+  base?: Btf;
+  firstId: number;
+  strings: string;
+  stringBytes: Uint8Array;
+  baseStrLen: number;
+}
+
+/** The lazy form parseBtf builds: validated records as host-order words. */
+/** @internal */
+export interface RawTypes {
+  /** The type section as 32-bit words in host order. */
+  words: Uint32Array;
+  /** Word offset of each own type (own index = id - firstId). */
+  offs: Int32Array;
+  kinds: Uint8Array;
+}
+
+const ascending = (a: number, b: number) => a - b;
+
+export class Btf {
+  readonly file: string;
+  readonly littleEndian: boolean;
+  readonly base?: Btf;
+  /** First id that belongs to this BTF (1, or the base's type count for split BTF). */
+  readonly firstId: number;
+  /** Number of type ids (void and, for split BTF, the base's types included). */
+  readonly count: number;
+  private readonly strings: string;
+  private readonly stringBytes: Uint8Array;
+  private readonly baseStrLen: number;
+  /** Eager form: every type object, by id. */
+  private all?: BtfType[];
+  private readonly raw?: RawTypes;
+  /** Lazy form: own types built so far (index id - firstId). */
+  private readonly cache: (BtfType | undefined)[];
+  private readonly voidType: BtfType = { kind: BtfKind.Void, id: 0, name: '' };
+  private readonly kindIndex: (NameIndex | undefined)[] = new Array(NKINDS);
+  private kindCounts?: Uint32Array;
+  /** Memoized alignments (0 = not computed): struct alignment recursion is otherwise quadratic. */
+  private alignCache?: Uint8Array;
+  /** Memoized isPacked of composites at their natural alignment: 0 unknown, 1 no, 2 yes. */
+  private packedCache?: Uint8Array;
+
+  constructor(init: BtfInit);
+  /** parseBtf's lazy form. @internal */
+  constructor(init: Omit<BtfInit, 'types'> & { raw: RawTypes });
+  constructor(init: (BtfInit | (Omit<BtfInit, 'types'> & { raw: RawTypes })) & { types?: BtfType[]; raw?: RawTypes }) {
+    this.file = init.file;
+    this.littleEndian = init.littleEndian;
+    this.base = init.base;
+    this.firstId = init.firstId;
+    this.strings = init.strings;
+    this.stringBytes = init.stringBytes;
+    this.baseStrLen = init.baseStrLen;
+    if (init.types) {
+      this.all = init.types;
+      this.count = init.types.length;
+      this.cache = [];
+    } else {
+      this.raw = init.raw!;
+      this.count = this.firstId + this.raw.kinds.length;
+      this.cache = new Array(this.raw.kinds.length);
+    }
+  }
+
+  /**
+   * Every type, by id (types[0] is void; split BTF includes the base's). Builds all type objects:
+   * code that visits a few types should use typeById / kindOf / find instead.
+   */
+  get types(): BtfType[] {
+    if (!this.all) {
+      const all: BtfType[] = this.base ? this.base.types.slice() : [this.voidType];
+      for (let id = this.firstId; id < this.count; id++) all.push(this.typeById(id));
+      this.all = all;
+    }
+    return this.all;
+  }
+
+  /** The raw string section of this BTF (not the base's). */
+  get stringSection(): Uint8Array {
+    return this.stringBytes;
+  }
+
+  /** Total length of the string space including the base's, for offsets of new strings. */
+  get stringSpaceEnd(): number {
+    return this.baseStrLen + this.stringBytes.length;
+  }
+
+  /** A string by offset into the (possibly split) string section; undefined when out of range. */
+  strAt(off: number): string | undefined {
+    if (off < this.baseStrLen) return this.base!.strAt(off);
+    const o = off - this.baseStrLen;
+    if (o >= this.strings.length) return undefined;
+    const end = this.strings.indexOf('\0', o);
+    if (end < 0) return undefined;
+    const s = this.strings.substring(o, end);
+    // The string table was decoded as latin1 (byte = char); re-decode the rare non-ASCII ones as UTF-8.
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) >= 0x80) return new TextDecoder().decode(this.stringBytes.subarray(o, end));
+    }
+    return s;
+  }
+
+  str(off: number, what = 'string'): string {
+    const s = this.strAt(off);
+    if (s === undefined) throw new BtfError(this.file, `${what}: string offset ${off} is out of range`);
+    return s;
+  }
+
+  /** A name of a type record (validated at parse: always in range). Own strings read as latin1, as the decoder always has. */
+  private nameStr(off: number): string {
+    if (off === 0) return '';
+    if (off < this.baseStrLen) return this.base!.strAt(off)!;
+    const o = off - this.baseStrLen;
+    return this.strings.substring(o, this.strings.indexOf('\0', o));
+  }
+
+  private noSuchType(id: number): never {
+    throw new BtfError(this.file, `type id ${id} does not exist (${this.count - 1} types)`);
+  }
+
+  typeById(id: number): BtfType {
+    if (this.all) return this.all[id] ?? this.noSuchType(id);
+    const i = id - this.firstId;
+    if (i >= 0 && i < this.cache.length && (i | 0) === i) return this.cache[i] ?? this.build(i, true);
+    if (id === 0 && !this.base) return this.voidType;
+    if (this.base && id >= 0 && id < this.firstId) return this.base.typeById(id);
+    return this.noSuchType(id);
+  }
+
+  /** The type with this id, or undefined when there is none (as `types[id]`, without building every type). */
+  typeOrUndefined(id: number): BtfType | undefined {
+    return Number.isInteger(id) && id >= 0 && id < this.count ? this.typeById(id) : undefined;
+  }
+
+  /**
+   * The type with this id for one look: the cached object when there is one, else a fresh object
+   * that is not kept (a full dump visits every type once and need not hold them all).
+   */
+  peek(id: number): BtfType {
+    const i = id - this.firstId;
+    if (this.raw && i >= 0 && i < this.cache.length && (i | 0) === i) return this.cache[i] ?? this.build(i, false);
+    if (this.base && id >= 0 && id < this.firstId) return this.base.peek(id);
+    return this.typeById(id);
+  }
+
+  /** The kind of a type, without building its object. */
+  kindOf(id: number): BtfKind {
+    const i = id - this.firstId;
+    if (this.raw && i >= 0 && i < this.cache.length && (i | 0) === i) return this.raw.kinds[i]!;
+    if (this.base && id >= 0 && id < this.firstId) return this.base.kindOf(id);
+    return this.typeById(id).kind;
+  }
+
+  /** The name of a type ('' for anonymous), without building its object. */
+  nameOf(id: number): string {
+    const i = id - this.firstId;
+    if (this.raw && i >= 0 && i < this.cache.length && (i | 0) === i) {
+      const c = this.cache[i];
+      return c ? c.name : this.nameStr(this.raw.words[this.raw.offs[i]!]!);
+    }
+    if (this.base && id >= 0 && id < this.firstId) return this.base.nameOf(id);
+    return this.typeById(id).name;
+  }
+
+  /**
+   * @internal This BTF's own records as parseBtf validated them (undefined for the eager form):
+   * the words, each own type's word offset and kind, and the name at a string offset. For writers
+   * that visit every type (the raw dump) without building objects.
+   */
+  records(): { words: Uint32Array; offs: Int32Array; kinds: Uint8Array; name: (off: number) => string } | undefined {
+    if (!this.raw) return undefined;
+    return { ...this.raw, name: (off) => this.nameStr(off) };
+  }
+
+  /** Decode own type `i` (id firstId + i) from its words. */
+  private build(i: number, keep: boolean): BtfType {
+    const { words: w, offs, kinds } = this.raw!;
+    const id = this.firstId + i;
+    let q = offs[i]!;
+    const name = this.nameStr(w[q]!);
+    const info = w[q + 1]!;
+    const st = w[q + 2]!;
+    q += 3;
+    const vlen = info & 0xffff;
+    const kflag = info >>> 31 !== 0;
+    const kind = kinds[i]! as BtfKind;
+    let t: BtfType;
+    switch (kind) {
+      case BtfKind.Int: {
+        const v = w[q]!;
+        t = { kind, id, name, size: st, encoding: (v >>> 24) & 0xf, bitOffset: (v >>> 16) & 0xff, bits: v & 0xff };
+        break;
+      }
+      case BtfKind.Ptr:
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+        t = { kind, id, name, type: st };
+        break;
+      case BtfKind.Fwd:
+        t = { kind, id, name, union: kflag };
+        break;
+      case BtfKind.Float:
+        t = { kind, id, name, size: st };
+        break;
+      case BtfKind.Func:
+        t = { kind, id, name, type: st, linkage: vlen };
+        break;
+      case BtfKind.Array:
+        t = { kind, id, name, type: w[q]!, indexType: w[q + 1]!, nelems: w[q + 2]! };
+        break;
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        const members: Member[] = new Array(vlen);
+        for (let k = 0; k < vlen; k++, q += 3) {
+          const mOff = w[q + 2]!;
+          members[k] = {
+            name: this.nameStr(w[q]!),
+            type: w[q + 1]!,
+            bitOffset: kflag ? mOff & 0xffffff : mOff,
+            bitfieldSize: kflag ? mOff >>> 24 : 0,
+          };
+        }
+        t = { kind, id, name, size: st, kflag, members };
+        break;
+      }
+      case BtfKind.Enum: {
+        const values: EnumValue[] = new Array(vlen);
+        for (let k = 0; k < vlen; k++, q += 2) {
+          const v = w[q + 1]!;
+          values[k] = { name: this.nameStr(w[q]!), value: BigInt(kflag ? v | 0 : v) };
+        }
+        t = { kind, id, name, size: st, signed: kflag, values };
+        break;
+      }
+      case BtfKind.Enum64: {
+        const values: EnumValue[] = new Array(vlen);
+        for (let k = 0; k < vlen; k++, q += 3) {
+          let v = (BigInt(w[q + 2]!) << 32n) | BigInt(w[q + 1]!);
+          if (kflag) v = BigInt.asIntN(64, v);
+          values[k] = { name: this.nameStr(w[q]!), value: v };
+        }
+        t = { kind, id, name, size: st, signed: kflag, values };
+        break;
+      }
+      case BtfKind.FuncProto: {
+        const params: Param[] = new Array(vlen);
+        for (let k = 0; k < vlen; k++, q += 2) params[k] = { name: this.nameStr(w[q]!), type: w[q + 1]! };
+        t = { kind, id, name, returnType: st, params };
+        break;
+      }
+      case BtfKind.Var:
+        t = { kind, id, name, type: st, linkage: w[q]! };
+        break;
+      case BtfKind.Datasec: {
+        const vars: VarSecinfo[] = new Array(vlen);
+        for (let k = 0; k < vlen; k++, q += 3) vars[k] = { type: w[q]!, offset: w[q + 1]!, size: w[q + 2]! };
+        t = { kind, id, name, size: st, vars };
+        break;
+      }
+      case BtfKind.DeclTag:
+        t = { kind, id, name, type: st, componentIdx: w[q]! | 0, attribute: kflag };
+        break;
+      default:
+        // parseBtf rejects unknown kinds.
+        throw new BtfError(this.file, `type ${id} has unknown kind ${kind}`);
+    }
+    if (keep) this.cache[i] = t;
+    return t;
+  }
+
+  /** The name index of this BTF's own types of one kind, built on first use. */
+  private indexOf(kind: BtfKind): NameIndex {
+    let idx = this.kindIndex[kind];
+    if (idx) return idx;
+    const first = this.firstId;
+    if (!this.raw) {
+      idx = new NameIndex(this.stringBytes, 0);
+      for (let id = first; id < this.count; id++) if (this.all![id]!.kind === kind) idx.addString(id, this.all![id]!.name);
+    } else {
+      const { words, offs, kinds } = this.raw;
+      this.kindCounts ??= countKinds(kinds);
+      idx = new NameIndex(this.stringBytes, this.kindCounts[kind]!);
+      const odd = fillIndex(idx, words, offs, kinds, kind, first, this.baseStrLen);
+      // Names in the base's strings or not ASCII: by their decoded string.
+      for (const id of odd) idx.addString(id, this.nameOf(id));
+    }
+    this.kindIndex[kind] = idx;
+    return idx;
+  }
+
+  /** Ids of the types with this name and kind, ascending (the base's first, for split BTF). */
+  findIds(name: string, kind: BtfKind): number[] {
+    const own = this.indexOf(kind).get(name);
+    return this.base ? this.base.findIds(name, kind).concat(own) : own;
+  }
+
+  /**
+   * This BTF's own ids (not the base's) of one kind whose essential name (the name without a
+   * `___flavor` suffix) is `name`, ascending: CO-RE's candidate search (bpf_core_find_cands).
+   */
+  ownIdsByEssentialName(name: string, kind: BtfKind): number[] {
+    return this.indexOf(kind).getEssential(name);
+  }
+
+  /** All type ids with this name (any kind), ascending. */
+  idsByName(name: string): number[] {
+    const out = this.base ? this.base.idsByName(name) : [];
+    const firstOwn = out.length;
+    for (let k = 1; k < NKINDS; k++) for (const id of this.indexOf(k).get(name)) out.push(id);
+    return out.length - firstOwn > 1 ? out.slice(0, firstOwn).concat(out.slice(firstOwn).sort(ascending)) : out;
+  }
+
+  /** The first type with this name and kind. */
+  find<K extends BtfKind>(name: string, kind: K): BtfTypeOfKind<K> | undefined {
+    const t = this.base?.find(name, kind);
+    if (t) return t;
+    const ids = this.indexOf(kind).get(name);
+    return ids.length ? (this.typeById(ids[0]!) as BtfTypeOfKind<K>) : undefined;
+  }
+
+  /** The `type` field of a PTR/TYPEDEF/qualifier/VAR/FUNC/DECL_TAG, without building its object. */
+  private refOf(id: number): number {
+    const i = id - this.firstId;
+    if (this.raw && i >= 0 && i < this.cache.length && (i | 0) === i) return this.raw.words[this.raw.offs[i]! + 2]!;
+    return (this.typeById(id) as { type: number }).type;
+  }
+
+  /** Follow typedefs and qualifiers to the underlying type id. */
+  resolveId(id: number): number {
+    let cur = id;
+    for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
+      const k = this.kindOf(cur);
+      if (k === BtfKind.Typedef || isQualifierKind(k)) cur = this.refOf(cur);
+      else return cur;
+    }
+    throw new BtfError(this.file, `type ${id}: typedef/qualifier chain is longer than ${MAX_RESOLVE_DEPTH} (a loop?)`);
+  }
+
+  resolve(id: number): BtfType {
+    return this.typeById(this.resolveId(id));
+  }
+
+  /** Skip only const/volatile/restrict/type tags, keeping typedefs (whose names carry meaning, e.g. ipv4_addr). */
+  skipQualifiers(id: number): number {
+    let cur = id;
+    for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
+      if (isQualifierKind(this.kindOf(cur))) cur = this.refOf(cur);
+      else return cur;
+    }
+    throw new BtfError(this.file, `type ${id}: qualifier chain is longer than ${MAX_RESOLVE_DEPTH} (a loop?)`);
+  }
+
+  /** Size in bytes of a complete type. */
+  sizeof(id: number, depth = 0): number {
+    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(this.file, `type ${id}: size depends on itself (a loop?)`);
+    const t = this.typeById(id);
+    switch (t.kind) {
+      case BtfKind.Int:
+      case BtfKind.Float:
+      case BtfKind.Struct:
+      case BtfKind.Union:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+      case BtfKind.Datasec:
+        return t.size;
+      case BtfKind.Ptr:
+        return 8;
+      case BtfKind.Array: {
+        const elem = this.sizeof(t.type, depth + 1);
+        return elem * t.nelems;
+      }
+      case BtfKind.Typedef:
+      case BtfKind.Const:
+      case BtfKind.Volatile:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+      case BtfKind.Var:
+        return this.sizeof(t.type, depth + 1);
+      default:
+        throw new BtfError(this.file, `type ${id} (${KIND_NAMES[t.kind]} '${t.name}') has no size`);
+    }
+  }
+
+  /** Natural alignment in bytes as a C compiler would see it; packed structs give 1. */
+  alignof(id: number, depth = 0): number {
+    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(this.file, `type ${id}: alignment depends on itself (a loop?)`);
+    const cache = (this.alignCache ??= new Uint8Array(this.count));
+    const cached = cache[id];
+    if (cached) return cached;
+    const t = this.typeById(id);
+    let result: number;
+    switch (t.kind) {
+      case BtfKind.Int:
+      case BtfKind.Float:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+        result = Math.min(Math.max(t.size, 1), 8);
+        break;
+      case BtfKind.Ptr:
+        result = 8;
+        break;
+      case BtfKind.Array:
+      case BtfKind.Typedef:
+      case BtfKind.Const:
+      case BtfKind.Volatile:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+      case BtfKind.Var:
+        result = this.alignof(t.type, depth + 1);
+        break;
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        let align = 1;
+        for (const m of t.members) align = Math.max(align, this.alignof(m.type, depth + 1));
+        const packed = this.isPacked(t, align, depth);
+        (this.packedCache ??= new Uint8Array(this.count))[id] = packed ? 2 : 1;
+        result = packed ? 1 : align;
+        break;
+      }
+      default:
+        result = 1;
+    }
+    cache[id] = result;
+    return result;
+  }
+
+  /** A struct is packed when a member sits off its natural alignment, or the size is not a multiple of it. */
+  isPacked(t: CompositeType, naturalAlign?: number, depth = 0): boolean {
+    if (naturalAlign === undefined && t === this.typeOrUndefined(t.id)) {
+      // Decided (and memoized) with the type's own alignment.
+      this.alignof(t.id, depth);
+      return this.packedCache![t.id] === 2;
+    }
+    const align = naturalAlign ?? t.members.reduce((a, m) => Math.max(a, this.alignof(m.type, depth + 1)), 1);
+    if (t.size % align !== 0) return true;
+    for (const m of t.members) {
+      if (m.bitfieldSize) {
+        // A bitfield that straddles its own type's storage unit only happens in packed structs.
+        const unit = this.sizeof(m.type, depth + 1) * 8;
+        if (unit > 0 && (m.bitOffset % unit) + m.bitfieldSize > unit) return true;
+        continue;
+      }
+      if (m.bitOffset % (this.alignof(m.type, depth + 1) * 8) !== 0) return true;
+    }
+    return false;
+  }
+
+  /** Members of a struct/union type (after typedefs/qualifiers), or throw. */
+  members(id: number): Member[] {
+    const t = this.resolve(id);
+    if (!isComposite(t)) throw new BtfError(this.file, `type ${id} is ${KIND_NAMES[t.kind]}, not a struct or union`);
+    return t.members;
+  }
+}
+
+function countKinds(kinds: Uint8Array): Uint32Array {
+  const c = new Uint32Array(32);
+  for (let i = 0; i < kinds.length; i++) c[kinds[i]!]++;
+  return c;
+}
+
+/** Add the own types of one kind to idx by their name bytes; returns the ids it could not add that way. */
+function fillIndex(idx: NameIndex, words: Uint32Array, offs: Int32Array, kinds: Uint8Array, kind: number, firstId: number, baseStrLen: number): number[] {
+  const odd: number[] = [];
+  for (let i = 0; i < kinds.length; i++) {
+    if (kinds[i] !== kind) continue;
+    const off = words[offs[i]!]!;
+    if (off !== 0 && (off < baseStrLen || !idx.addBytes(firstId + i, off - baseStrLen))) odd.push(firstId + i);
+  }
+  return odd;
+}
+
+const isQualifierKind = (k: BtfKind) => k === BtfKind.Const || k === BtfKind.Volatile || k === BtfKind.Restrict || k === BtfKind.TypeTag;
+
