@@ -255,12 +255,19 @@ describe.skipIf(skip)('cgroup show/tree vs bpftool cgroup', () => {
       expect(beeJson('cgroup', 'tree', cg)).toEqual(bpftoolJson('cgroup', 'tree', cg));
       // The whole hierarchy works too (its content is not ours to compare).
       expect(bee('cgroup', 'tree')).toContain(`${sub}\n`);
-      for (const args of [[sub], [sub, 'effective'], [cg]]) {
+      for (const args of [[sub], [cg]]) {
         expect(bee('cgroup', 'show', ...args)).toBe(bpftool('cgroup', 'show', ...args));
         expect(beeJson('cgroup', 'show', ...args)).toEqual(bpftoolJson('cgroup', 'show', ...args));
       }
-      // effective on the child sees the parent's program too.
-      expect(beeJson('cgroup', 'show', sub, 'effective')).toHaveLength(2);
+      // effective also lists what other processes attach to the cgroups above ours (CI saw a third
+      // program there), which can change between two listings: compared until the two tools agree
+      // on one state (bounded), and checked only for our two programs, the child's and the parent's.
+      const ours = [...beeJson('cgroup', 'show', sub), ...beeJson('cgroup', 'show', cg)].map((e: { id: number }) => e.id);
+      expect(ours).toHaveLength(2);
+      let same = false;
+      for (let i = 0; i < 5 && !same; i++) same = bee('cgroup', 'show', sub, 'effective') === bpftool('cgroup', 'show', sub, 'effective') && JSON.stringify(beeJson('cgroup', 'show', sub, 'effective')) === JSON.stringify(bpftoolJson('cgroup', 'show', sub, 'effective'));
+      expect(same, 'cgroup show effective: bee-ts and bpftool agree').toBe(true);
+      expect(beeJson('cgroup', 'show', sub, 'effective').map((e: { id: number }) => e.id)).toEqual(expect.arrayContaining(ours));
     } finally {
       try {
         bpftool('cgroup', 'detach', cg, 'egress', 'pinned', `${pins}/count_cgroup`);
