@@ -1,7 +1,8 @@
 // An in-memory stand-in for the kernel behind the syscall seam, for unit tests of the layers
 // above (maps, codecs, CLI formatting) without root. It models map creation, element
 // operations, key iteration, BPF_MAP_LOOKUP_BATCH (hash buckets, ENOSPC, ENOENT at the end, as
-// kernel/bpf/hashtab.c walks them), freezing, pinning and fds; other commands answer ENOSYS.
+// kernel/bpf/hashtab.c walks them), freezing, pinning and fds, and records BTF loads (btfLoads);
+// other commands answer ENOSYS.
 import type { SyscallBackend } from './backend.js';
 import { Cmd } from './bpf.js';
 import { mapTraits } from './map-traits.js';
@@ -33,6 +34,9 @@ export class FakeBackend implements SyscallBackend {
   readonly fds = new Map<number, FakeMap>();
   readonly pins = new Map<string, FakeMap>();
   calls: { cmd: number; size: number }[] = [];
+  /** The BTF blobs BPF_BTF_LOAD was given, in order (copies): what sanitizing produced. */
+  readonly btfLoads: Uint8Array[] = [];
+  private readonly btfFds = new Set<number>();
   /** Runs before every bpf() call (tests change a map between the calls of a dump). */
   beforeCall?: (cmd: number) => void;
   /**
@@ -210,6 +214,13 @@ export class FakeBackend implements SyscallBackend {
         this.fds.set(fd, m);
         return fd;
       }
+      case Cmd.BTF_LOAD: {
+        // Recorded, not checked: the kernel's BTF verifier is not modelled (tests parse the blob).
+        this.btfLoads.push(Uint8Array.from(this.mem(u64(0), dv.getUint32(16, true))));
+        const fd = this.nextFd++;
+        this.btfFds.add(fd);
+        return fd;
+      }
       case Cmd.OBJ_GET_INFO_BY_FD: {
         const m = this.fds.get(u32(0));
         if (!m) return -EBADF;
@@ -247,7 +258,7 @@ export class FakeBackend implements SyscallBackend {
     return -ENOSYS;
   }
   close(fd: number): number {
-    return this.fds.delete(fd) ? 0 : -EBADF;
+    return this.fds.delete(fd) || this.btfFds.delete(fd) ? 0 : -EBADF;
   }
   dupCloexec(fd: number): number {
     const m = this.fds.get(fd);
