@@ -1,10 +1,12 @@
 /* libbpf peer for bench/ringbuf.mjs: consumes the same pinned ring buffer with
  * ring_buffer__consume / ring_buffer__poll and prints one JSON line.
  *   rb_libbpf consume <ring pin> <prog pin> <size> <rounds>   fill the ring via BPF_PROG_TEST_RUN, time draining it
- *   rb_libbpf stream  <ring pin> <seconds> <poll|sleep>        count records while another process produces
+ *   rb_libbpf stream  <ring pin> <seconds> <poll|sleep>        count records while another process produces:
+ *     prints "ready" once it reads the ring, stops at SIGUSR1 (the producer is done) or after <seconds>
  * Build: gcc -O2 -o rb_libbpf rb_libbpf.c -lbpf   (libbpf-dev; a test peer, not a bee-ts dependency) */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,13 @@ struct prod_req {
 
 static uint64_t count;
 static volatile uint32_t sink;
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -90,9 +99,14 @@ int main(int argc, char **argv)
 	}
 	double seconds = atof(argv[3]);
 	int sleep_mode = argc > 4 && strcmp(argv[4], "sleep") == 0;
+	/* The producer is a Node process whose start-up can take longer than its run on a loaded
+	 * host: a fixed window here could close before it produced anything (0 records seen). */
+	signal(SIGUSR1, on_stop);
 	double t0 = now(), end = t0 + seconds;
 	count = 0;
-	while (now() < end) {
+	printf("ready\n");
+	fflush(stdout);
+	while (!stop && now() < end) {
 		if (sleep_mode) {
 			ring_buffer__consume(rb);
 			usleep(1000);

@@ -44,17 +44,24 @@ export interface BenchOptions {
   log: (s: string) => void;
 }
 
-/** Build the C peer with gcc -lbpf when libbpf's headers are present; otherwise say why not. */
-export function buildPeer(): { path?: string; reason?: string } {
+/**
+ * Build the C peer with gcc -lbpf when libbpf's headers are present; otherwise say why not. The
+ * binary goes into a fresh 0700 directory (removed by `dir`'s owner): run as root, a predictable
+ * path in $TMPDIR would let another user plant a link for gcc to write through, or swap the
+ * binary between its build and its run.
+ */
+export function buildPeer(): { path?: string; dir?: string; reason?: string } {
   if (!fs.existsSync(PEER_SOURCE)) return { reason: `peer source ${PEER_SOURCE} is missing` };
   if (!fs.existsSync('/usr/include/bpf/libbpf.h')) return { reason: 'libbpf-dev is not installed (apt-get install libbpf-dev): no libbpf peer' };
-  const out = path.join(os.tmpdir(), `bee-rb-libbpf-${process.getuid?.() ?? 0}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-rb-libbpf-'));
+  const out = path.join(dir, 'rb_libbpf');
   try {
     execFileSync('gcc', ['-O2', '-o', out, PEER_SOURCE, '-lbpf'], { stdio: 'pipe' });
   } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
     return { reason: `cannot build the libbpf peer: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}` };
   }
-  return { path: out };
+  return { path: out, dir };
 }
 
 function median(xs: number[]): number {
@@ -83,13 +90,41 @@ function drainRounds(fill: () => number, drain: () => number, rounds: number): {
   return { rate: median(rates), drops };
 }
 
-function runPeer(peer: string, args: string[]): Promise<{ records: number; seconds: number; drops?: number; rates?: number[] }> {
+type PeerResult = { records: number; seconds: number; drops?: number; rates?: number[] };
+
+function runPeer(peer: string, args: string[]): Promise<PeerResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(peer, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new CliExit(`libbpf peer exited ${code}`))));
   });
+}
+
+/**
+ * The libbpf peer consuming while `produce()` runs: started first and waited for until it reads
+ * the ring ("ready"), stopped (SIGUSR1) once the producer is done. A fixed window could close
+ * before the producer, a Node process that can take seconds to start on a loaded host, produced
+ * anything: the libbpf stream rows then read 0 records/s.
+ */
+async function streamPeer<T>(peer: string, args: string[], produce: () => Promise<T>): Promise<[T, PeerResult]> {
+  const p = spawn(peer, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const exited = new Promise<PeerResult>((resolve, reject) =>
+    p.on('exit', (code, sig) => (code === 0 ? resolve(JSON.parse(out.slice(out.indexOf('\n') + 1))) : reject(new CliExit(`libbpf peer exited ${code ?? sig}`)))),
+  );
+  await new Promise<void>((resolve, reject) => {
+    p.stdout.on('data', (d) => {
+      out += d;
+      if (out.startsWith('ready\n')) resolve();
+    });
+    exited.catch(reject);
+  });
+  try {
+    return [await produce(), await (p.kill('SIGUSR1'), exited)];
+  } finally {
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
 }
 
 function runProducer(progPin: string, mode: number, seconds: number): { done: Promise<{ produced: number; dropped: number; seconds: number }> } {
@@ -191,9 +226,8 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
         o.log(`stream ${size}B ${wake} bee-ts: ${(count / res.seconds / 1e6).toFixed(1)} M records/s, ${res.dropped} drops (producer ${(res.produced / res.seconds / 1e6).toFixed(1)} M/s)`);
         if (peer.path) {
           reader.consumeRaw(discard);
-          const prod2 = runProducer(progPin, WAKE[wake], o.seconds);
-          const cons = runPeer(peer.path, ['stream', `${pinDir}/rb`, String(o.seconds + 0.2), wake === 'no-wakeup' ? 'sleep' : 'poll']);
-          const [p2, c2] = await Promise.all([prod2.done, cons]);
+          // The peer's window is only an upper bound: it stops when the producer is done.
+          const [p2, c2] = await streamPeer(peer.path, ['stream', `${pinDir}/rb`, String(o.seconds + 120), wake === 'no-wakeup' ? 'sleep' : 'poll'], () => runProducer(progPin, WAKE[wake], o.seconds).done);
           rows.push({ impl: 'libbpf', mode: 'stream', size, wakeup: wake, recordsPerSec: c2.records / p2.seconds, drops: p2.dropped, producedPerSec: p2.produced / p2.seconds });
           o.log(`stream ${size}B ${wake} libbpf: ${(c2.records / p2.seconds / 1e6).toFixed(1)} M records/s, ${p2.dropped} drops`);
         }
@@ -204,6 +238,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
     reader.close();
   } finally {
     fs.rmSync(pinDir, { recursive: true, force: true });
+    if (peer.dir) fs.rmSync(peer.dir, { recursive: true, force: true });
     obj.close();
   }
   const ratios: Record<string, number> = {};
