@@ -6,6 +6,9 @@
 // appended with one VAR/FUNC per global symbol and every DATASEC rebuilt at its merged offsets,
 // .BTF.ext records moved with their instructions. Unlike libbpf, the merged BTF is not
 // deduplicated (identical types stay once per input; the kernel and loaders accept that).
+// One file on purpose (~670 lines): its passes (sections, symbols, relocations, BTF, .BTF.ext)
+// share one set of per-input index maps (old section/symbol/type id → merged one); split apart,
+// each file would take and return those tables, and libbpf's linker.c is read in this order too.
 import { type Btf, Btf as BtfView, parseBtf } from '../btf/btf.js';
 import { encodeBtf } from '../btf/encode.js';
 import { type BtfExt, parseBtfExt } from '../btf/ext.js';
