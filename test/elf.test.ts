@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ElfError, EM_BPF, parseElf, SHT_REL, SHT_SYMTAB, STT_FUNC } from '../src/elf/reader.js';
-import { ALL_OBJECTS, readFixture } from './helpers.js';
+import { ALL_OBJECTS, readFixture, thrown } from './helpers.js';
 
 describe('ELF reader', () => {
   it.each(ALL_OBJECTS)('parses %s', (name) => {
@@ -59,12 +59,7 @@ describe('ELF reader', () => {
     ['a section whose size runs past the end', mutate((_b, dv) => dv.setBigUint64(shoff + 64 * 2 + 32, 1n << 40n, true)), /outside the file/],
     ['a truncated file', base.subarray(0, base.length - 100), /outside the file/],
   ])('rejects %s with an ElfError naming the file', (_what, bytes, re) => {
-    let err: unknown;
-    try {
-      parseElf(bytes, 'bad.o');
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => parseElf(bytes, 'bad.o'));
     expect(err).toBeInstanceOf(ElfError);
     expect((err as Error).message).toMatch(/^bad\.o: malformed ELF: /);
     expect((err as Error).message).toMatch(re);

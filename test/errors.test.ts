@@ -13,6 +13,7 @@ import { Fd } from '../src/syscall/fd.js';
 import { AttachType, ProgType } from '../src/syscall/constants.js';
 import { BeeTsError, NotSupportedError } from '../src/errors.js';
 import { root } from './helpers.js';
+import { thrown } from './helpers.js';
 
 const SRC = path.join(root, 'src');
 function classes(): { file: string; name: string }[] {
@@ -105,12 +106,7 @@ describe('errors', () => {
         spec: { attachTarget: `${libc}:getpid`, progType: ProgType.KPROBE },
         object: { map: () => ({ maxEntries: 0, updateRaw: () => {} }) },
       };
-      let err: unknown;
-      try {
-        attachProgram(prog);
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => attachProgram(prog));
       expect(err).toBeInstanceOf(NotSupportedError);
       expect(err).not.toBeInstanceOf(AttachError);
       expect(err).toMatchObject({ code: 'NOT_SUPPORTED', feature: 'uprobe.multi links', minKernel: '6.6' });

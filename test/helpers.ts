@@ -153,3 +153,13 @@ export function listingBlocks(text: string, ids: readonly number[]): string[] {
     .filter((b) => ids.includes(Number(/^(\d+):/.exec(b)?.[1])))
     .sort((a, b) => parseInt(a, 10) - parseInt(b, 10));
 }
+
+/** What `fn` throws (undefined when it returns): to assert on an error's class, message and cause together. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}

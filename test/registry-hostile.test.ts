@@ -14,6 +14,7 @@ import { CONFIG_MEDIA_TYPE, ImageError, MANIFEST_MEDIA_TYPE, PROGRAM_MEDIA_TYPE,
 import { RegistryClient, saveCredentials } from '../src/bee/registry.js';
 import { ImageStore } from '../src/bee/store.js';
 import { cli, need } from './helpers.js';
+import { thrown } from './helpers.js';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), `bee-hostile-reg-${process.pid}-`));
 let n = 0;
@@ -311,12 +312,7 @@ describe('store and config files', () => {
       ['{"manifests":', /not valid JSON/],
     ] as const) {
       fs.writeFileSync(idx, text);
-      let err: unknown;
-      try {
-        store.list();
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => store.list());
       expect(err, text).toBeInstanceOf(ImageError);
       expect((err as Error).message, text).toMatch(why);
       expect(() => store.resolve('x:1'), text).toThrow(ImageError);

@@ -8,7 +8,7 @@ import { parseElf } from '../../src/elf/reader.js';
 import { BpfObject, LoadError } from '../../src/loader/object.js';
 import { sys } from '../../src/syscall/backend.js';
 import { mapInfo, progInfo } from '../../src/syscall/info.js';
-import { bpftoolIds, fixture, hasCommand, need, needKernel, objectNames } from '../helpers.js';
+import { bpftoolIds, fixture, hasCommand, need, needKernel, objectNames, thrown } from '../helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool (the peer) is missing');
 const OBJ = fixture('ksym_spinlock.bpfel.o');
@@ -54,12 +54,7 @@ describe.skipIf(skip)('__ksym externs and BTF', () => {
     sec.write('locked-val', at + 1);
     const names = objectNames(OBJ);
     const before = { prog: bpftoolIds('prog', names), map: bpftoolIds('map', names) };
-    let err: unknown;
-    try {
-      BpfObject.fromBytes(bytes, { file: 'bad_btf.o' }).load();
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => BpfObject.fromBytes(bytes, { file: 'bad_btf.o' }).load());
     expect(err).toBeInstanceOf(LoadError);
     expect((err as Error).message).toMatch(/^bad_btf\.o: the kernel rejected the object's BTF/);
     expect((err as Error).message).toMatch(/BTF_LOAD: EINVAL[\s\S]*BTF log/);

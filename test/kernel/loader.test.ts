@@ -14,7 +14,7 @@ import { VerifierError } from '../../src/loader/prog-load.js';
 import { SpecError } from '../../src/loader/spec.js';
 import { Fd } from '../../src/syscall/fd.js';
 import { progInfo } from '../../src/syscall/info.js';
-import { fixture, hasCommand, heldIds, need, needKernel, openFdCount, root, waitUntil } from '../helpers.js';
+import { fixture, hasCommand, heldIds, need, needKernel, openFdCount, root, thrown, waitUntil } from '../helpers.js';
 import { progsLeft } from '../run-helper.js';
 
 const skip = needKernel();
@@ -335,12 +335,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
 
   it('a verifier rejection shows the C source line, and nothing stays loaded', () => {
     const before = kernelIds();
-    let err: unknown;
-    try {
-      open('bad_verifier.bpfel.o').load();
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => open('bad_verifier.bpfel.o').load());
     expect(err).toBeInstanceOf(VerifierError);
     const msg = (err as Error).message;
     expect(msg).toMatch(/program 'out_of_bounds'/);

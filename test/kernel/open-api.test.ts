@@ -11,7 +11,7 @@ import { VerifierError } from '../../src/loader/prog-load.js';
 import { AttachError } from '../../src/link/attach.js';
 import { MapType, ProgType } from '../../src/syscall/constants.js';
 import { mapInfo, progInfo } from '../../src/syscall/info.js';
-import { fixture, needKernel } from '../helpers.js';
+import { fixture, needKernel, thrown } from '../helpers.js';
 import fs from 'node:fs';
 
 const skip = needKernel();
@@ -21,12 +21,7 @@ describe.skipIf(skip)('open-time API', () => {
   it('a map without max_entries fails naming the size user space was meant to set', () => {
     const o = open();
     o.programSpec('retarget').setAutoload(false);
-    let err: unknown;
-    try {
-      o.load();
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => o.load());
     expect(err).toBeInstanceOf(LoadError);
     expect((err as Error).message).toMatch(/^\S*user_sized\.bpfel\.o: map 'sized_later' \(hash\): BPF_MAP_CREATE: EINVAL.*: max_entries is 0, so the object expects user space to size the map before load: mapSpec\('sized_later'\)\.setMaxEntries\(n\) \(libbpf: bpf_map__set_max_entries\)/s);
   });
@@ -81,25 +76,15 @@ describe.skipIf(skip)('open-time API', () => {
 
   it('load and attach errors from every layer name the object file and keep their class', () => {
     const bad = fixture('bad_verifier.bpfel.o');
-    let err: unknown;
-    try {
-      BpfObject.open(bad).load();
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => BpfObject.open(bad).load());
     expect(err).toBeInstanceOf(VerifierError);
     expect((err as Error).message.startsWith(`${bad}: program 'out_of_bounds'`)).toBe(true);
     using o = open();
     o.mapSpec('sized_later').setMaxEntries(4);
     o.programSpec('retarget').setAutoload(false);
     o.load();
-    err = undefined;
-    try {
-      o.program('other').attach(); // SEC("syscall") has no attach point
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(AttachError);
-    expect((err as Error).message.startsWith(`${fixture('user_sized.bpfel.o')}: `)).toBe(true);
+    const attachErr = thrown(() => o.program('other').attach()); // SEC("syscall") has no attach point
+    expect(attachErr).toBeInstanceOf(AttachError);
+    expect((attachErr as Error).message.startsWith(`${fixture('user_sized.bpfel.o')}: `)).toBe(true);
   });
 });

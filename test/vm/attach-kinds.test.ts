@@ -12,7 +12,7 @@ import { linuxKernelVersion } from '../../src/loader/kconfig.js';
 import { BpfObject } from '../../src/loader/object.js';
 import { linkFeatures } from '../../src/syscall/features.js';
 import { ifinfomsg, RTM_NEWLINK, RtNetlink, strAttr } from '../../src/syscall/netlink.js';
-import { fixture, need, needKernel } from '../helpers.js';
+import { fixture, need, needKernel, thrown } from '../helpers.js';
 import { expectedElemLines, walkMapElems } from '../iter-elem.js';
 
 const skip = needKernel() ?? need(process.env.BEE_IN_VM === '1', 'VM-only tests: run `npm run test:vm`');
@@ -129,12 +129,7 @@ describe.skipIf(skip)('attach kinds in the VM', () => {
       // 6.10-6.12 have bpf_session_is_return for kprobe sessions only: the verifier refuses the
       // program, and the load says what is missing (the verifier's words kept as the cause).
       if (atLeast(6, 10)) {
-        let err: unknown;
-        try {
-          o.load();
-        } catch (e) {
-          err = e;
-        }
+        const err = thrown(() => o.load());
         expect(err).toBeInstanceOf(NotSupportedError);
         expect((err as Error).message).toMatch(/uprobe.session programs needs Linux 6.13 .*program 'on_getppid'/);
         expect(String(((err as Error).cause as Error).message)).toMatch(/calling kernel function bpf_session_is_return is not allowed/);

@@ -9,7 +9,7 @@ import { NotSupportedError } from '../../src/errors.js';
 import { linuxKernelVersion } from '../../src/loader/kconfig.js';
 import { BpfObject } from '../../src/loader/object.js';
 import { sys } from '../../src/syscall/backend.js';
-import { fixture, need, needKernel, waitUntil } from '../helpers.js';
+import { fixture, need, needKernel, thrown, waitUntil } from '../helpers.js';
 
 const skip = needKernel() ?? need(process.env.BEE_IN_VM === '1', 'VM-only tests: run `npm run test:vm`');
 const atLeast = (major: number, minor: number) => linuxKernelVersion() >= ((major << 16) | (minor << 8));
@@ -23,12 +23,7 @@ describe.skipIf(skip)('more attach kinds in the VM', () => {
     const o = BpfObject.open(fixture('sleepable.bpfel.o'), { autoload: S_TRACING });
     o.setConstant('target_tgid', process.pid).setConstant('user_addr', sys().addressOf(buf));
     if (!atLeast(6, 2)) {
-      let err: unknown;
-      try {
-        o.load();
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => o.load());
       expect(err).toBeInstanceOf(NotSupportedError);
       expect((err as Error).message).toMatch(/sleepable tracing \((fentry|fexit|fmod_ret)\.s\) on bpf_fentry_test1 needs Linux 6\.2 or later.*CONFIG_FUNCTION_ERROR_INJECTION/s);
       o.close();
@@ -50,12 +45,7 @@ describe.skipIf(skip)('more attach kinds in the VM', () => {
 
   it('lirc_mode2: refused at load, naming CONFIG_BPF_LIRC_MODE2 (Debian builds rc-core as a module, and the option needs it built in)', () => {
     const o = BpfObject.open(fixture('attach_more.bpfel.o'), { autoload: ['count_lirc'] });
-    let err: unknown;
-    try {
-      o.load();
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => o.load());
     expect(err).toBeInstanceOf(NotSupportedError);
     expect((err as Error).message).toMatch(/lirc_mode2 programs \(CONFIG_BPF_LIRC_MODE2, with rc-core: CONFIG_RC_CORE\).*this kernel does not know the program type/);
     o.close();
