@@ -16,9 +16,8 @@ export interface BtfParseOptions {
   base?: Btf;
 }
 
-
-/** Words after the 12-byte header of a type record (vlen entries for the kinds that have them), or -1 for an unknown kind. */
-function extraWords(kind: number, vlen: number): number {
+/** Words after the 12-byte header of a type record (vlen entries for the kinds that have them), or -1 for an unknown kind. The parser and the encoder both size records with it. */
+export function extraWords(kind: number, vlen: number): number {
   switch (kind) {
     case BtfKind.Int:
     case BtfKind.Var:

@@ -1,6 +1,6 @@
 // BTF encoder: type objects → a .BTF blob in host (little-endian) or given byte order.
 // Used to load an object's BTF into the kernel after fixups and sanitizing, and by tests.
-import { BTF_MAGIC } from './btf.js';
+import { BTF_MAGIC, extraWords } from './btf.js';
 import { BtfError, BtfKind, type BtfType } from './types.js';
 
 class StringTable {
@@ -40,28 +40,10 @@ class StringTable {
   }
 }
 
+/** The record's size in bytes: its 12-byte header and the words its kind and entry count add (the parser's rule). */
 function recordSize(t: BtfType): number {
-  switch (t.kind) {
-    case BtfKind.Int:
-    case BtfKind.Var:
-    case BtfKind.DeclTag:
-      return 16;
-    case BtfKind.Array:
-      return 24;
-    case BtfKind.Struct:
-    case BtfKind.Union:
-      return 12 + 12 * t.members.length;
-    case BtfKind.Enum:
-      return 12 + 8 * t.values.length;
-    case BtfKind.Enum64:
-      return 12 + 12 * t.values.length;
-    case BtfKind.FuncProto:
-      return 12 + 8 * t.params.length;
-    case BtfKind.Datasec:
-      return 12 + 12 * t.vars.length;
-    default:
-      return 12;
-  }
+  const vlen = 'members' in t ? t.members.length : 'values' in t ? t.values.length : 'params' in t ? t.params.length : 'vars' in t ? t.vars.length : 0;
+  return 12 + 4 * Math.max(0, extraWords(t.kind, vlen));
 }
 
 /**
