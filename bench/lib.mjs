@@ -23,3 +23,22 @@ export function timed(name, argv, ok = [0]) {
   if (!ok.includes(r.status)) throw new Error(`${name} exited ${r.status}: ${err.slice(0, 400)}`);
   return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000 };
 }
+
+/**
+ * `warmup + runs` rounds of every command, the order rotated by one each round (so no command is
+ * always first after a pause); the timings of the rounds after the warm-up, per command name.
+ */
+export function rotatedRounds(cmds, warmup, runs, once) {
+  const samples = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));
+  for (let round = 0; round < warmup + runs; round++) {
+    for (let i = 0; i < cmds.length; i++) {
+      const c = cmds[(i + round) % cmds.length];
+      const s = once(c);
+      if (round >= warmup) {
+        samples.get(c.name).wall.push(s.wall);
+        samples.get(c.name).cpu.push(s.cpu);
+      }
+    }
+  }
+  return samples;
+}

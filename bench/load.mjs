@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, median, opt, root, timed } from './lib.mjs';
+import { args, median, opt, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -51,19 +51,10 @@ function once(c) {
   return r;
 }
 
-const samples = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));
 fs.mkdirSync(pinRoot, { mode: 0o700 });
+let samples;
 try {
-  for (let round = 0; round < warmup + runs; round++) {
-    for (let i = 0; i < cmds.length; i++) {
-      const c = cmds[(i + round) % cmds.length];
-      const s = once(c);
-      if (round >= warmup) {
-        samples.get(c.name).wall.push(s.wall);
-        samples.get(c.name).cpu.push(s.cpu);
-      }
-    }
-  }
+  samples = rotatedRounds(cmds, warmup, runs, once);
 } finally {
   fs.rmSync(pinRoot, { recursive: true, force: true });
 }

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, median, opt, root, timed } from './lib.mjs';
+import { args, median, opt, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '9'));
 const warmup = Number(opt('--warmup', '3'));
@@ -27,17 +27,7 @@ const cmds = [
 ];
 
 const once = (c) => timed(c.name, c.argv, c.ok);
-const samples = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));
-for (let round = 0; round < warmup + runs; round++) {
-  for (let i = 0; i < cmds.length; i++) {
-    const c = cmds[(i + round) % cmds.length];
-    const s = once(c);
-    if (round >= warmup) {
-      samples.get(c.name).wall.push(s.wall);
-      samples.get(c.name).cpu.push(s.cpu);
-    }
-  }
-}
+const samples = rotatedRounds(cmds, warmup, runs, once);
 const rows = cmds.map((c) => ({ command: c.name, wallMs: median(samples.get(c.name).wall), cpuMs: median(samples.get(c.name).cpu) }));
 const nodeFloor = rows[0];
 if (json) {
