@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
-const benches = ['startup.mjs', 'maps.mjs', 'btf.mjs', 'ringbuf.mjs', 'run-events.mjs', 'load.mjs'].filter((f) => fs.existsSync(path.join(dir, f)));
+const benches = ['startup.mjs', 'maps.mjs', 'btf.mjs', 'ringbuf.mjs', 'run-events.mjs', 'load.mjs', 'load-inproc.mjs'].filter((f) => fs.existsSync(path.join(dir, f)));
 let failed = false;
 for (const b of benches) {
   const r = spawnSync(process.execPath, [path.join(dir, b), ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -55,3 +55,17 @@ describe.skipIf(skip)('bench/load --json', () => {
     }
   });
 });
+
+describe.skipIf(skip)('bench/load-inproc --json', () => {
+  it('prints first and warm loads of bee-ts and the libbpf peer for a CO-RE and a non-CO-RE object from one run', () => {
+    if (need(hasCommand('gcc'), 'gcc missing: no libbpf peer')) return;
+    const out = execFileSync(process.execPath, [`${root}/bench/load-inproc.mjs`, '--runs', '1', '--warmup', '0', '--warm', '2', '--json'], { encoding: 'utf8', timeout: 300_000 });
+    const j = JSON.parse(out);
+    expect(j.rows.map((r: { impl: string; object: string }) => `${r.impl} ${r.object}`)).toEqual(['bee-ts CO-RE', 'libbpf CO-RE', 'bee-ts non-CO-RE', 'libbpf non-CO-RE']);
+    for (const r of j.rows) {
+      for (const k of ['firstCpuMs', 'firstWallMs', 'warmCpuMs', 'warmWallMs']) expect(r[k]).toBeGreaterThanOrEqual(0);
+      expect(r.firstWallMs).toBeGreaterThan(0);
+    }
+    expect(Object.keys(j.ratios)).toContain('first CO-RE cpu');
+  });
+});
