@@ -2,9 +2,14 @@
 // above (maps, codecs, CLI formatting) without root. It models map creation, element
 // operations, key iteration, BPF_MAP_LOOKUP_BATCH (hash buckets, ENOSPC, ENOENT at the end, as
 // kernel/bpf/hashtab.c walks them), freezing, pinning and fds, and records BTF loads (btfLoads);
-// other commands answer ENOSYS.
+// other commands answer ENOSYS. It also maps memory (fake-memory.ts): a ring buffer map's pages
+// with a producer that writes the kernel's record layout (ring(fd)), and perf events
+// (perf_event_open, ENABLE, their mmap'd ring with a producer: perfEvent(fd)); every mmap is
+// recorded (memory.calls).
 import type { SyscallBackend } from './backend.js';
 import { Cmd } from './bpf.js';
+import { MapType } from './constants.js';
+import { FakeAddressSpace, FakePerfEvent, FakeRing } from './fake-memory.js';
 import { mapTraits } from './map-traits.js';
 import { E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSPC, ENOSYS, EPERM } from './errno.js';
 
@@ -18,7 +23,12 @@ interface FakeMap {
   name: string;
   frozen: boolean;
   entries: Map<string, Uint8Array>;
+  /** A ring buffer map's memory and producer. */
+  ring?: FakeRing;
 }
+
+const PERF_EVENT_IOC_ENABLE = 0x2400;
+const PERF_EVENT_IOC_DISABLE = 0x2401;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -47,6 +57,12 @@ export class FakeBackend implements SyscallBackend {
   batchBuckets = 256;
   /** Commands the fake refuses with an errno (a kernel without them, or a map type that has not). */
   refuse = new Map<number, number>();
+  /** What mmap() mapped: every call (memory.calls) and the mappings still live (memory.size). */
+  readonly memory = new FakeAddressSpace();
+  /** Open perf events by fd. */
+  readonly perfFds = new Map<number, FakePerfEvent>();
+  /** Every perf_event_open, in order (perf_event_attr copied). */
+  readonly perfOpens: FakePerfEvent[] = [];
 
   constructor(private readonly ncpu = 2) {}
 
@@ -102,6 +118,11 @@ export class FakeBackend implements SyscallBackend {
           entries: new Map(),
         };
         if (m.maxEntries === 0) return -EINVAL;
+        if (type === MapType.RINGBUF) {
+          // ringbuf_map_alloc: no key or value, a power-of-2 number of pages.
+          if (m.keySize || m.valueSize || m.maxEntries & (m.maxEntries - 1) || m.maxEntries % this.pageSize()) return -EINVAL;
+          m.ring = new FakeRing(m.maxEntries);
+        }
         const fd = this.nextFd++;
         this.fds.set(fd, m);
         return fd;
@@ -251,14 +272,36 @@ export class FakeBackend implements SyscallBackend {
     return Buffer.from(s.subarray(0, z < 0 ? s.length : z)).toString('utf8');
   }
 
-  perfEventOpen(): number {
-    return -ENOSYS;
+  /** The ring buffer map behind `fd`: its producer writes records the reader walks. */
+  ring(fd: number): FakeRing {
+    const r = this.fds.get(fd)?.ring;
+    if (!r) throw new Error(`fake: fd ${fd} is not a ring buffer map`);
+    return r;
   }
-  ioctl(): number {
-    return -ENOSYS;
+  /** The perf event behind `fd` (open). */
+  perfEvent(fd: number): FakePerfEvent {
+    const e = this.perfFds.get(fd);
+    if (!e) throw new Error(`fake: fd ${fd} is not a perf event`);
+    return e;
+  }
+
+  perfEventOpen(attr: Uint8Array, _pid: number, cpu: number): number {
+    if (cpu < 0 || cpu >= this.ncpu) return -EINVAL;
+    const fd = this.nextFd++;
+    const e = new FakePerfEvent(Uint8Array.from(attr), cpu, BigInt(this.nextId++));
+    this.perfFds.set(fd, e);
+    this.perfOpens.push(e);
+    return fd;
+  }
+  /** PERF_EVENT_IOC_ENABLE / DISABLE on perf events; other ioctls answer ENOSYS. */
+  ioctl(fd: number, request: number): number {
+    const e = this.perfFds.get(fd);
+    if (!e || (request !== PERF_EVENT_IOC_ENABLE && request !== PERF_EVENT_IOC_DISABLE)) return -ENOSYS;
+    e.enabled = request === PERF_EVENT_IOC_ENABLE;
+    return 0;
   }
   close(fd: number): number {
-    return this.fds.delete(fd) || this.btfFds.delete(fd) ? 0 : -EBADF;
+    return this.fds.delete(fd) || this.btfFds.delete(fd) || this.perfFds.delete(fd) ? 0 : -EBADF;
   }
   dupCloexec(fd: number): number {
     const m = this.fds.get(fd);
@@ -267,11 +310,11 @@ export class FakeBackend implements SyscallBackend {
     this.fds.set(n, m);
     return n;
   }
-  mmap(): bigint {
-    return -BigInt(ENOSYS);
+  mmap(length: number, prot: number, flags: number, fd: number, offset: number, addr?: bigint): bigint {
+    return this.memory.mmap(length, prot, flags, this.fds.get(fd)?.ring ?? this.perfFds.get(fd), fd, offset, addr);
   }
-  munmap(): number {
-    return -ENOSYS;
+  munmap(addr: bigint, length: number): number {
+    return this.memory.munmap(addr, length);
   }
   epollCreate(): number {
     return -ENOSYS;
@@ -309,8 +352,8 @@ export class FakeBackend implements SyscallBackend {
   setrlimit(): number {
     return 0;
   }
-  view(): ArrayBuffer {
-    throw new Error('fake: no mapped memory');
+  view(addr: bigint, length: number): ArrayBuffer {
+    return this.memory.view(addr, length);
   }
   pageSize(): number {
     return 4096;
