@@ -1,8 +1,10 @@
 // The compiled JSON line writer of `bee-ts run` (compileJsonLine) against the generic path it
 // replaces — JSON.stringify({ entry: sortKeys(formatter(record)), mapName }) — byte for byte, on
-// many BTF shapes and on random and hand-picked record bytes.
+// many BTF shapes and on random and hand-picked record bytes; written as bytes into a buffer with
+// no more room than the writer's bound, after other lines.
 import { describe, expect, it } from 'vitest';
-import { compileFormatter, compileJsonLine, sortKeys } from '../src/bee/format.js';
+import { compileFormatter, sortKeys } from '../src/bee/format.js';
+import { compileJsonLine, type JsonLineWriter } from '../src/bee/jsonline.js';
 import { parseBtf } from '../src/btf/btf.js';
 import { encodeBtf } from '../src/btf/encode.js';
 import { BtfKind, type BtfType, INT_BOOL, INT_CHAR, INT_SIGNED, type Member } from '../src/btf/types.js';
@@ -106,8 +108,13 @@ const everything = struct('everything', 320, [
   mem('big', array(u64, 4), 264),
   mem('sbig', array(s64, 3), 296),
 ]);
+/** Arrays past what the writer unrolls: written by a loop. */
+const longArr = array(u32, 600);
+const manyInner = array(inner, 100);
+/** A char array whose bound (6 bytes a char) is past what a reused buffer takes: the string path. */
+const hugeChars = array(ch, 1 << 20);
 const btf = parseBtf(encodeBtf(types));
-const tops = [everything, inner, anonU, bits, innerArr, nested, emptyStruct, dup, weird, comm, u64, s64, s8, ch, bool, e8, e64, ip4, dur, f64, u128, empty, myint];
+const tops = [longArr, manyInner, everything, inner, anonU, bits, innerArr, nested, emptyStruct, dup, weird, comm, u64, s64, s8, ch, bool, e8, e64, ip4, dur, f64, u128, empty, myint];
 
 function generic(typeId: number, map: string, bytes: Uint8Array): string {
   const f = compileFormatter(btf, typeId);
@@ -144,8 +151,25 @@ const STRINGS: (number[] | string)[] = [
   '</script>',
 ];
 
+/** Modes: random bytes, zeros, 0xff (bad UTF-8 everywhere), random ASCII, 0x01 (an escape per byte). */
+const MODES = 5;
 function fill(bytes: Uint8Array, next: () => number, mode: number): void {
-  for (let i = 0; i < bytes.length; i++) bytes[i] = mode === 0 ? next() & 0xff : mode === 1 ? 0 : mode === 2 ? 0xff : next() & 0x7f;
+  for (let i = 0; i < bytes.length; i++) bytes[i] = mode === 0 ? next() & 0xff : mode === 1 ? 0 : mode === 2 ? 0xff : mode === 3 ? next() & 0x7f : 1;
+}
+
+/**
+ * The writer's bytes as text: written at a position after other bytes, into a buffer that ends
+ * exactly at the writer's bound (a write past it would be cut off and fail the comparison).
+ */
+function written(w: JsonLineWriter, dv: DataView, off: number, at = 5): string {
+  const b = Buffer.alloc(at + w.max, 0x2a);
+  const end = w.write(dv, off, b, at);
+  expect(end).toBeLessThanOrEqual(b.length);
+  expect(b.subarray(0, at).every((x) => x === 0x2a)).toBe(true);
+  const s = b.toString('utf8', at, end);
+  expect(w.text(dv, off)).toBe(s);
+  expect(s.endsWith('\n')).toBe(true);
+  return s.slice(0, -1);
 }
 
 function putString(bytes: Uint8Array, off: number, n: number, s: number[] | string): void {
@@ -163,8 +187,8 @@ describe('compileJsonLine', () => {
       const line = compileJsonLine(btf, id, 'events');
       for (let round = 0; round < 400; round++) {
         const bytes = new Uint8Array(size);
-        fill(bytes, next, round % 4);
-        if (id === everything) {
+        fill(bytes, next, round % MODES);
+        if (id === everything && round % MODES !== 4) {
           const s = STRINGS[round % STRINGS.length]!;
           putString(bytes, 4, 16, s);
           putString(bytes, 128, 3, STRINGS[(round + 3) % STRINGS.length]!);
@@ -177,12 +201,24 @@ describe('compileJsonLine', () => {
           if (round % 5 === 0) dv.setUint8(104, round % 3);
           if (round % 7 === 0) dv.setInt16(106, -1, true);
         }
-        if (id === comm) putString(bytes, 0, 16, STRINGS[round % STRINGS.length]!);
-        expect(line(new DataView(bytes.buffer), 0)).toBe(generic(id, 'events', bytes));
+        if (id === comm && round % MODES !== 4) putString(bytes, 0, 16, STRINGS[round % STRINGS.length]!);
+        expect(written(line, new DataView(bytes.buffer), 0, round % 7)).toBe(generic(id, 'events', bytes));
         checked++;
       }
     }
     expect(checked).toBe(tops.length * 400);
+  });
+
+  it('a type too large to bound is written through its string, the same bytes', () => {
+    const w = compileJsonLine(btf, hugeChars, 'big');
+    expect(w.max).toBe(Infinity);
+    const bytes = new Uint8Array(1 << 20).fill(0x61);
+    bytes.set([0x22, 0x0a, 0xc3, 0xa9], 1000);
+    const dv = new DataView(bytes.buffer);
+    const b = Buffer.alloc((2 << 20) + 10);
+    const end = w.write(dv, 0, b, 3);
+    expect(b.toString('utf8', 3, end)).toBe(generic(hugeChars, 'big', bytes) + '\n');
+    expect(w.text(dv, 0)).toBe(generic(hugeChars, 'big', bytes) + '\n');
   });
 
   it('reads at the record offset inside a larger buffer (a ring), and reuses nothing across buffers', () => {
@@ -194,16 +230,16 @@ describe('compileJsonLine', () => {
       fill(ring, next, 0);
       const at = 8 + (k % 3) * size;
       putString(ring, at + 4, 16, STRINGS[k % STRINGS.length]!);
-      expect(line(new DataView(ring.buffer, 0), at)).toBe(generic(everything, 'x', ring.subarray(at, at + size)));
+      expect(written(line, new DataView(ring.buffer, 0), at)).toBe(generic(everything, 'x', ring.subarray(at, at + size)));
       // A DataView that does not start at its buffer's start.
       const view = new DataView(ring.buffer, 8);
-      expect(line(view, at - 8)).toBe(generic(everything, 'x', ring.subarray(at, at + size)));
+      expect(written(line, view, at - 8)).toBe(generic(everything, 'x', ring.subarray(at, at + size)));
     }
   });
 
   it('the map name is JSON-escaped, and the line parses back to the generic value', () => {
     const bytes = new Uint8Array(btf.sizeof(inner));
-    const s = compileJsonLine(btf, inner, 'we"ird\\map')(new DataView(bytes.buffer), 0);
+    const s = written(compileJsonLine(btf, inner, 'we"ird\\map'), new DataView(bytes.buffer), 0);
     expect(s).toBe(generic(inner, 'we"ird\\map', bytes));
     expect(JSON.parse(s)).toEqual({ entry: { alpha: '0', b: 'false', c: '\u0000', zeta: '0' }, mapName: 'we"ird\\map' });
   });

@@ -6,9 +6,8 @@
 // Special typedefs (anywhere in a typedef chain, outermost first): ipv4_addr, ipv6_addr,
 // duration (Go's format), and bee-ts's mac_addr_t, port (network order), errno_t.
 //
-// One file on purpose (~520 lines): the value formatter (compileFormatter) and the JSON line
-// writer (compileJsonLine) are two compilations of the same BTF walk and share its leaf
-// formatters (Go floats and durations, the special typedefs, bitfields).
+// The JSON line writer of `bee-ts run` (jsonline.ts) is a second compilation of the same BTF walk
+// and uses this file's leaf formatters where it does not write bytes itself.
 import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind, INT_BOOL, INT_SIGNED, isQualifier, type Member } from '../btf/types.js';
@@ -183,7 +182,7 @@ function specialFormatter(btf: Btf, name: string, underlying: number): BeeFormat
  * Typedefs and qualifiers from `typeId` down (at most 32): the first special typedef on the way
  * (outermost first: a typedef of ipv4_addr keeps its format), or the type under the chain.
  */
-function walkTypedefs(btf: Btf, typeId: number): { special?: { name: string; type: number }; id: number } {
+export function walkTypedefs(btf: Btf, typeId: number): { special?: { name: string; type: number }; id: number } {
   let cur = typeId;
   for (let i = 0; i < 32; i++) {
     const t = btf.typeById(cur);
@@ -331,7 +330,7 @@ function compileUncached(btf: Btf, typeId: number, depth: number, memo: Map<numb
 }
 
 /** A bitfield member's formatter (its bits at the member's bit offset from the struct's start). */
-function bitfieldFormatter(btf: Btf, m: Member): (dv: DataView, off: number) => string {
+export function bitfieldFormatter(btf: Btf, m: Member): (dv: DataView, off: number) => string {
   const rt = btf.resolve(m.type);
   const signed = rt.kind === BtfKind.Int && (rt.encoding & INT_SIGNED) !== 0;
   const isBool = rt.kind === BtfKind.Int && (rt.encoding & INT_BOOL) !== 0;
@@ -347,163 +346,6 @@ function bitfieldFormatter(btf: Btf, m: Member): (dv: DataView, off: number) => 
     if (signed && acc & (1n << BigInt(bits - 1))) acc -= 1n << BigInt(bits);
     return acc.toString();
   };
-}
-
-// ---- the JSON line compiler (the `run` output path) ----
-
-/** Writes one value's JSON text: exactly JSON.stringify(sortKeys(formatter(dv, off))). */
-export type JsonWriter = (dv: DataView, off: number) => string;
-
-/** JSON text of each 1-character string (a `char`). */
-const CHAR_JSON: readonly string[] = Array.from({ length: 256 }, (_, i) => JSON.stringify(String.fromCharCode(i)));
-const jsonByBtf = new WeakMap<Btf, Map<number, JsonWriter>>();
-/** Bytes of a char array that JSON.stringify would escape, or that are not ASCII. */
-const NEEDS_ESCAPE_OR_UTF8 = /[\x00-\x1f"\\\x80-\xff]/;
-
-/**
- * A map's JSON line writer, compiled from BTF once: `{"entry":<value>,"mapName":<name>}`, byte for
- * byte what JSON.stringify({ entry: sortKeys(compileFormatter(btf, typeId)(dv, off)), mapName })
- * gives, without building the value tree. Object keys are sorted when compiling; integers (the
- * common leaves) are written from their number, 64-bit ones without a BigInt when they fit in
- * 53 bits; a char array is copied as it is when its bytes are printable ASCII with nothing to
- * escape. Everything else (special typedefs, floats, pointers, bitfields, odd sizes, non-ASCII
- * strings) goes through the generic formatter's leaf and JSON.stringify.
- */
-export function compileJsonLine(btf: Btf, typeId: number, mapName: string): (dv: DataView, off: number) => string {
-  compileFormatter(btf, typeId); // the same checks (sizes, value counts, layouts) and errors
-  let memo = jsonByBtf.get(btf);
-  if (!memo) jsonByBtf.set(btf, (memo = new Map()));
-  const w = compileJson(btf, typeId, memo);
-  const tail = `,"mapName":${JSON.stringify(mapName)}}`;
-  return (dv, off) => `{"entry":${w(dv, off)}${tail}`;
-}
-
-function compileJson(btf: Btf, typeId: number, memo: Map<number, JsonWriter>): JsonWriter {
-  const hit = memo.get(typeId);
-  if (hit) return hit;
-  const w = compileJsonUncached(btf, typeId, memo);
-  memo.set(typeId, w);
-  return w;
-}
-
-/** A Buffer over a DataView's bytes, kept while events keep coming from the same memory. */
-let lastAb: ArrayBufferLike | undefined;
-let lastBuf: Buffer | undefined;
-function bufferOf(dv: DataView): { b: Buffer; base: number } {
-  if (dv.buffer !== lastAb) {
-    lastAb = dv.buffer;
-    lastBuf = Buffer.from(dv.buffer);
-  }
-  return { b: lastBuf!, base: dv.byteOffset };
-}
-
-function compileJsonUncached(btf: Btf, typeId: number, memo: Map<number, JsonWriter>): JsonWriter {
-  const generic = (): JsonWriter => {
-    const f = compileFormatter(btf, typeId);
-    return (dv, off) => JSON.stringify(sortKeys(f(dv, off)));
-  };
-  // The generic formatter's typedef walk: a special name anywhere in the chain is its format.
-  const chain = walkTypedefs(btf, typeId);
-  if (chain.special) return generic();
-  const t = btf.typeById(chain.id);
-  switch (t.kind) {
-    case BtfKind.Int: {
-      if (t.encoding & INT_BOOL) return (dv, off) => (dv.getUint8(off) !== 0 ? '"true"' : '"false"');
-      if (t.size === 1 && t.name === 'char') return (dv, off) => CHAR_JSON[dv.getUint8(off)]!;
-      const signed = (t.encoding & INT_SIGNED) !== 0;
-      switch (t.size) {
-        case 1:
-          return signed ? (dv, off) => `"${dv.getInt8(off)}"` : (dv, off) => `"${dv.getUint8(off)}"`;
-        case 2:
-          return signed ? (dv, off) => `"${dv.getInt16(off, true)}"` : (dv, off) => `"${dv.getUint16(off, true)}"`;
-        case 4:
-          return signed ? (dv, off) => `"${dv.getInt32(off, true)}"` : (dv, off) => `"${dv.getUint32(off, true)}"`;
-        case 8:
-          // |value| < 2^53: the number's digits are the BigInt's.
-          return signed
-            ? (dv, off) => {
-                const hi = dv.getInt32(off + 4, true);
-                return hi >= -0x200000 && hi < 0x200000 ? `"${hi * 4294967296 + dv.getUint32(off, true)}"` : `"${dv.getBigInt64(off, true)}"`;
-              }
-            : (dv, off) => {
-                const hi = dv.getUint32(off + 4, true);
-                return hi < 0x200000 ? `"${hi * 4294967296 + dv.getUint32(off, true)}"` : `"${dv.getBigUint64(off, true)}"`;
-              };
-        default:
-          return generic();
-      }
-    }
-    case BtfKind.Enum:
-    case BtfKind.Enum64: {
-      const size = t.size;
-      if (size !== 1 && size !== 2 && size !== 4) return generic();
-      // The generic formatter's map (a later duplicate value wins), keyed by number.
-      const names = new Map(t.values.map((v) => [Number(v.value), JSON.stringify(v.name)]));
-      const read =
-        size === 1 ? (t.signed ? (dv: DataView, o: number) => dv.getInt8(o) : (dv: DataView, o: number) => dv.getUint8(o))
-        : size === 2 ? (t.signed ? (dv: DataView, o: number) => dv.getInt16(o, true) : (dv: DataView, o: number) => dv.getUint16(o, true))
-        : t.signed ? (dv: DataView, o: number) => dv.getInt32(o, true) : (dv: DataView, o: number) => dv.getUint32(o, true);
-      return (dv, off) => {
-        const v = read(dv, off);
-        return names.get(v) ?? `"${v}"`;
-      };
-    }
-    case BtfKind.Array: {
-      const n = t.nelems;
-      if (isCharType(btf, t.type)) {
-        const slow = generic();
-        return (dv, off) => {
-          const { b, base } = bufferOf(dv);
-          const start = base + off;
-          let end = b.subarray(start, start + n).indexOf(0);
-          end = end < 0 ? start + n : start + end;
-          const s = (b as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(start, end);
-          // Printable ASCII without '"' or '\\' is its own JSON text; anything else is decoded as UTF-8.
-          return NEEDS_ESCAPE_OR_UTF8.test(s) ? slow(dv, off) : `"${s}"`;
-        };
-      }
-      const e = compileJson(btf, t.type, memo);
-      const es = btf.sizeof(t.type);
-      if (n === 0) return () => '[]';
-      return (dv, off) => {
-        let s = `[${e(dv, off)}`;
-        for (let i = 1; i < n; i++) s += `,${e(dv, off + i * es)}`;
-        return `${s}]`;
-      };
-    }
-    case BtfKind.Struct:
-    case BtfKind.Union: {
-      const fields = flattenMembers(btf, t.members, 0);
-      // The generic object: a repeated name keeps its first place and its last value; then
-      // sortKeys and JSON.stringify's own key order (integer-like keys first).
-      const lastOf: Record<string, number> = {};
-      fields.forEach((m, i) => (lastOf[m.name] = i));
-      const sorted: Record<string, number> = {};
-      for (const k of Object.keys(lastOf).sort()) sorted[k] = lastOf[k]!;
-      const keys = Object.keys(sorted);
-      if (keys.length === 0) return () => '{}';
-      const parts = keys.map((k, i) => {
-        const m = fields[sorted[k]!]!;
-        const head = `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`;
-        if (m.bitfieldSize) {
-          const f = bitfieldFormatter(btf, m);
-          return { head, w: ((dv, off) => `"${f(dv, off)}"`) as JsonWriter, at: 0 };
-        }
-        return { head, w: compileJson(btf, m.type, memo), at: m.bitOffset / 8 };
-      });
-      const np = parts.length;
-      const heads = parts.map((p) => p.head);
-      const ws = parts.map((p) => p.w);
-      const ats = parts.map((p) => p.at);
-      return (dv, off) => {
-        let s = '';
-        for (let i = 0; i < np; i++) s += heads[i]! + ws[i]!(dv, off + ats[i]!);
-        return `${s}}`;
-      };
-    }
-    default:
-      return generic();
-  }
 }
 
 /** Label pairs for metrics, TUI columns and filters: nested objects flatten to outer_inner, arrays to JSON text. */

@@ -16,7 +16,8 @@ import { MapType } from '../syscall/constants.js';
 import { PerfBufReader } from '../ringbuf/perfbuf.js';
 import type { RecordReader } from '../ringbuf/reader.js';
 import { RingBufReader } from '../ringbuf/ringbuf.js';
-import { type BeeValue, compileJsonLine, flattenLabels, sortKeys } from './format.js';
+import { type BeeValue, flattenLabels, sortKeys } from './format.js';
+import { compileJsonLine, type JsonLineWriter } from './jsonline.js';
 import { type Filter, parseFilters, passes } from './filter.js';
 import { sha256 } from './image.js';
 import { HeapGuard, type HeapLimitError } from './heap.js';
@@ -80,8 +81,11 @@ export interface Sink {
   /** false: the sink ignores `labels`, so the runner may pass {} when no filter or metric needs them. */
   readonly wantsLabels?: boolean;
   event(map: string, entry: BeeValue, labels: Record<string, string>): void;
-  /** An event as its JSON line, written by the map's compiled writer (sinks that print JSON lines). */
-  eventLine?(map: string, line: string): void;
+  /**
+   * Sinks that print JSON lines: a function writing one record of `map` as its line, by the map's
+   * compiled writer (it throws when the record cannot be formatted).
+   */
+  eventWriter?(map: string, w: JsonLineWriter): (view: DataView, off: number) => void;
   snapshot(map: string, entries: PollEntry[]): void;
   info(message: string): void;
   error(message: string): void;
@@ -94,7 +98,7 @@ export interface Sink {
 
 /** Where JSON lines go: process.stdout, or anything with its write/'drain' contract. */
 export interface LineOutput {
-  write(chunk: string): boolean;
+  write(chunk: string | Uint8Array): boolean;
   once(event: 'drain', listener: () => void): unknown;
 }
 
@@ -106,28 +110,40 @@ export interface JsonLinesOptions {
 
 /** Default bound of the JSON lines queue. */
 export const DEFAULT_QUEUE_BYTES = 8 << 20;
-/** Written without waiting for the next tick once this much is queued. */
-const FLUSH_BYTES = 64 << 10;
+/**
+ * Written without waiting for the end of the drain once this much is batched: a drain of
+ * DRAIN_RECORDS records of a few hundred bytes is one write.
+ */
+const FLUSH_BYTES = 1 << 20;
 
 /**
  * Headless output: one JSON object per line on stdout, diagnostics on stderr. Lines are written
- * in batches; while stdout reports backpressure (write() returned false, no 'drain' yet) they
- * wait in a queue of at most maxQueueBytes, and lines that do not fit are dropped and counted.
+ * into one reused batch buffer (by the map's compiled writer: no string per event) and handed to
+ * stdout once per drain (a copy, so the batch is reused at once). While stdout reports
+ * backpressure (write() returned false, no 'drain' yet) batches wait, at most maxQueueBytes in
+ * all (the batch included); a line that does not fit is dropped and counted.
  */
 export class JsonLinesSink implements Sink {
   readonly wantsLabels = false;
-  private queue: string[] = [];
-  private queued = 0;
+  private buf = Buffer.allocUnsafe(64 << 10);
+  private pos = 0;
+  /** Batches written while stdout was blocked, waiting for 'drain'. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
   private blocked = false;
   private scheduled = false;
   private last = new Map<string, string>();
   private readonly out: LineOutput;
   private readonly max: number;
   private stats?: RunStats;
+  private readonly flushSoon = () => {
+    this.scheduled = false;
+    this.flush();
+  };
   /** Lines dropped because the queue was full. */
   dropped = 0;
   constructor(out: LineOutput | ((s: string) => void) = process.stdout, opts: JsonLinesOptions = {}) {
-    this.out = typeof out === 'function' ? { write: (c) => (out(c), true), once: () => undefined } : out;
+    this.out = typeof out === 'function' ? { write: (c) => (out(typeof c === 'string' ? c : Buffer.from(c).toString('utf8')), true), once: () => undefined } : out;
     this.max = opts.maxQueueBytes ?? DEFAULT_QUEUE_BYTES;
     this.stats = opts.stats;
   }
@@ -135,35 +151,67 @@ export class JsonLinesSink implements Sink {
   useStats(stats: RunStats): void {
     this.stats = stats;
   }
-  /** Queue one line; false when it was dropped (the queue is full). */
-  private push(map: string, line: string): boolean {
-    const n = line.length + 1;
-    if (this.queued + n > this.max) {
-      this.dropped++;
-      this.stats?.drop(map, 'output_queue');
+  /** Make room for `n` more bytes in the batch (writing it out first when it is full). */
+  private room(n: number): void {
+    if (this.buf.length - this.pos >= n) return;
+    this.flushBatch();
+    if (this.buf.length - this.pos < n) {
+      const b = Buffer.allocUnsafe(Math.max(2 * this.buf.length, n + this.pos, 64 << 10));
+      this.buf.copy(b, 0, 0, this.pos);
+      this.buf = b;
+    }
+  }
+  private drop(map: string): void {
+    this.dropped++;
+    this.stats?.drop(map, 'output_queue');
+  }
+  /** The line now at [pos, end) is kept if the queue has room for it; false when it was dropped. */
+  private commit(map: string, end: number): boolean {
+    if (this.heldBytes + end > this.max) {
+      this.drop(map);
       return false;
     }
-    this.queue.push(line);
-    this.queued += n;
-    if (this.stats) this.stats.queueBytes = this.queued;
-    if (this.blocked) return true;
-    if (this.queued >= FLUSH_BYTES) this.flush();
+    this.pos = end;
+    if (end >= FLUSH_BYTES) this.flushBatch();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.flush();
-      });
+      setImmediate(this.flushSoon);
     }
     return true;
   }
-  /** Write what is queued, unless stdout asked us to wait for 'drain'. */
-  flush(): void {
-    if (this.blocked || this.queue.length === 0) return;
-    const chunk = this.queue.join('\n') + '\n';
-    this.queue = [];
-    this.queued = 0;
-    if (this.stats) this.stats.queueBytes = 0;
+  /** Queue one line of text; false when it was dropped (the queue is full). */
+  private push(map: string, line: string): boolean {
+    const n = Buffer.byteLength(line) + 1;
+    this.room(n);
+    const at = this.pos + this.buf.write(line, this.pos, 'utf8');
+    this.buf[at] = 10;
+    return this.commit(map, at + 1);
+  }
+  /**
+   * A function writing one record of `map` as its JSON line, by the map's compiled writer, into
+   * the batch. It throws what the writer throws (the line is then not written).
+   */
+  eventWriter(map: string, w: JsonLineWriter): (view: DataView, off: number) => void {
+    if (!Number.isFinite(w.max)) return (view, off) => void this.push(map, w.text(view, off).slice(0, -1));
+    const max = w.max;
+    const write = w.write;
+    return (view, off) => {
+      if (this.buf.length - this.pos < max) this.room(max);
+      this.commit(map, write(view, off, this.buf, this.pos));
+    };
+  }
+  /** The batch goes out (or, while stdout is blocked, joins what waits for 'drain'). */
+  private flushBatch(): void {
+    if (this.pos === 0) return;
+    const chunk = Buffer.from(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    if (this.blocked) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+    } else this.write(chunk);
+    if (this.stats) this.stats.queueBytes = this.heldBytes;
+  }
+  private write(chunk: Buffer): void {
     if (!this.out.write(chunk)) {
       this.blocked = true;
       this.out.once('drain', () => {
@@ -172,15 +220,27 @@ export class JsonLinesSink implements Sink {
       });
     }
   }
-  /** Bytes waiting (queued here, not yet handed to stdout). */
+  /** Write what is batched and held, unless stdout asked us to wait for 'drain'. */
+  flush(): void {
+    if (this.blocked) return;
+    if (this.held.length) {
+      if (this.pos) this.held.push(Buffer.from(this.buf.subarray(0, this.pos)));
+      this.pos = 0;
+      const chunk = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
+      this.held = [];
+      this.heldBytes = 0;
+      if (this.stats) this.stats.queueBytes = 0;
+      this.write(chunk);
+      return;
+    }
+    this.flushBatch();
+  }
+  /** Bytes waiting (batched or held here, not yet handed to stdout). */
   get pendingBytes(): number {
-    return this.queued;
+    return this.heldBytes + this.pos;
   }
   event(map: string, entry: BeeValue): void {
     this.push(map, JSON.stringify({ entry: sortKeys(entry), mapName: map }));
-  }
-  eventLine(map: string, line: string): void {
-    this.push(map, line);
   }
   snapshot(map: string, entries: PollEntry[]): void {
     const line = JSON.stringify({ entries: entries.map((e) => ({ key: sortKeys(e.key), value: e.value })), mapName: map });
@@ -208,6 +268,7 @@ function sumOrFirst(values: BeeValue[]): BeeValue {
 
 /** Most records one drain of a ring hands over before the event loop gets a turn. */
 const DRAIN_RECORDS = 4096;
+
 const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /** Thrown inside run() when stop() came first: start-up ends quietly. */
@@ -222,8 +283,6 @@ export class BeeRunner {
   private statsTimer?: NodeJS.Timeout;
   private cancelDuration?: () => void;
   private filters: Filter[] = [];
-  /** Per events map: whether its records' labels are needed (a filter, a metric or the sink). */
-  private readonly needLabels = new Map<string, boolean>();
   private lockFds: number[] = [];
   /** Stops the run before V8's heap limit aborts the process (and skips every cleanup). */
   private heapGuard?: HeapGuard;
@@ -378,25 +437,13 @@ export class BeeRunner {
     }
   }
 
-  private handleEvent(w: WatchedMap, view: DataView, off: number, line: ((dv: DataView, off: number) => string) | undefined): void {
-    // Labels only when a filter, a metric or the sink reads them (decided once per map).
-    let need = this.needLabels.get(w.name);
-    if (need === undefined) {
-      need = this.sink.wantsLabels !== false || this.filters.some((f) => f.map === w.name) || !!this.metrics?.wantsEvents(w.name);
-      this.needLabels.set(w.name, need);
-    }
-    if (!need && line) {
-      // The JSON line straight from the record's bytes: no value tree.
-      let s: string;
-      try {
-        s = line(view, off);
-      } catch {
-        this.stats.drop(w.name, 'decode_error');
-        return;
-      }
-      this.sink.eventLine!(w.name, s);
-      return;
-    }
+  /** Whether a map's records need labels: a filter or a metric reads them, or the sink does. */
+  private needsLabels(map: string): boolean {
+    return this.sink.wantsLabels !== false || this.filters.some((f) => f.map === map) || !!this.metrics?.wantsEvents(map);
+  }
+
+  /** One record through the value tree: labels, filters, metrics, then the sink. */
+  private labelledEvent(w: WatchedMap, view: DataView, off: number, write: ((view: DataView, off: number) => void) | undefined, need: boolean): void {
     let entry: BeeValue;
     try {
       entry = w.recordFmt!(view, off);
@@ -408,7 +455,7 @@ export class BeeRunner {
     const ok = !need || passes(this.filters, w.name, labels);
     if (need && this.metrics && (ok || !this.opts.filterMetrics)) this.metrics.onEvent(w.name, labels);
     if (!ok) return;
-    if (line) this.sink.eventLine!(w.name, line(view, off));
+    if (write) write(view, off);
     else this.sink.event(w.name, entry, labels);
   }
 
@@ -419,17 +466,28 @@ export class BeeRunner {
       const map = this.obj!.map(w.name);
       const size = btf.sizeof(w.spec.valueTypeId!);
       const st = this.stats.of(w.name);
-      // Sinks that print JSON lines get them from a writer compiled for the record type.
-      const line = this.sink.eventLine ? compileJsonLine(btf, w.spec.valueTypeId!, w.name) : undefined;
+      // Sinks that print JSON lines get them from a writer compiled for the record type, straight
+      // from the record's bytes into the sink's batch.
+      const write = this.sink.eventWriter ? this.sink.eventWriter(w.name, compileJsonLine(btf, w.spec.valueTypeId!, w.name)) : undefined;
+      // Labels (a value tree) only when a filter, a metric or the sink reads them (decided once per map).
+      const need = this.needsLabels(w.name);
+      const labelled = need || !write;
+      const guard = this.heapGuard;
+      const dropped = st.dropped;
       const onRecord = (view: DataView, off: number, len: number) => {
         // Timers run seldom while drains and GC keep the loop busy: the heap guard looks here too.
-        if ((++st.records & 1023) === 0 && this.heapGuard?.maybe()) return;
+        if ((++st.records & 1023) === 0 && guard?.maybe()) return;
         // A record shorter than the struct cannot be decoded: count it and go on.
         if (len < size) {
-          st.dropped.short_record++;
+          dropped.short_record++;
           return;
         }
-        this.handleEvent(w, view, off, line);
+        if (labelled) return this.labelledEvent(w, view, off, write, need);
+        try {
+          write!(view, off);
+        } catch {
+          this.stats.drop(w.name, 'decode_error');
+        }
       };
       // Ring buffer: bounded drains (under a flood the walk would otherwise keep up with the
       // producer forever and starve signals, scrapes and stdout).
