@@ -4,7 +4,12 @@
 // workload process opens a file of a name unique to the round at a fixed rate (--rate per
 // second, for --seconds); each tool's process CPU (utime+stime from /proc/PID/stat) is read just
 // before and after the workload. Reported per tool: CPU per event (its CPU over every line it
-// printed meanwhile: other processes open files too) and drops (workload opens not printed).
+// printed meanwhile: other processes open files too) and drops (workload opens not printed),
+// split by where they happen. With BPF run statistics on (BPF_ENABLE_STATS, held by this process
+// for the run and off again when it exits) the tool's program run count says how many opens the
+// kernel ran the probe for: "lost after the probe ran" = runs − lines printed (ring full, or
+// the consumer), "probe not run" = the rest (the kernel skipped the tracepoint program: on this
+// shared host other processes' BPF syscalls and programs hold the CPU's BPF recursion guard).
 // Rounds alternate the tools (order rotated), --warmup rounds are not counted, medians of --runs.
 // Usage: node bench/run-events.mjs [--rate N] [--seconds S] [--runs N] [--warmup N] [--json]
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,6 +27,43 @@ const probe = path.join(root, 'examples/opensnoop.o');
 if (process.getuid?.() !== 0) {
   console.error('bench/run-events: needs root (BPF programs); skipped');
   process.exit(0);
+}
+// BPF run statistics (run_cnt) while this process holds the fd.
+await import(path.join(root, 'dist/syscall/native.js'));
+const { enableStats, fdById } = await import(path.join(root, 'dist/syscall/bpf.js'));
+const { progInfo } = await import(path.join(root, 'dist/syscall/info.js'));
+let stats;
+try {
+  stats = enableStats(0);
+} catch (e) {
+  console.error(`bench/run-events: no BPF run statistics (${e.message}): drops are not split by where they happen`);
+}
+/** Program ids a process holds (its fds' fdinfo). */
+function progIds(pid) {
+  const ids = new Set();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {}
+  }
+  return [...ids];
+}
+/** Runs of a process's programs so far (undefined without statistics). */
+function progRuns(pid) {
+  if (!stats) return undefined;
+  let n = 0;
+  for (const id of progIds(pid)) {
+    try {
+      const fd = fdById('prog', id);
+      try {
+        n += Number(progInfo(fd.value).runCnt);
+      } finally {
+        fd.close();
+      }
+    } catch {}
+  }
+  return n;
 }
 const has = (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0;
 // Short paths: bpftrace's str() keeps 64 bytes of the name.
@@ -98,6 +140,7 @@ async function round(tool, i) {
   try {
     await t.ready;
     const before = countLines(outFile, file).lines;
+    const r0 = progRuns(t.p.pid);
     const c0 = cpuMs(t.p.pid);
     const w = spawn(process.execPath, ['-e', WORKLOAD, file, String(rate), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let made = '';
@@ -112,9 +155,13 @@ async function round(tool, i) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const cpu = cpuMs(t.p.pid) - c0;
+    const runs = r0 === undefined ? undefined : progRuns(t.p.pid) - r0;
     const { lines, mine } = countLines(outFile, file);
     const printed = lines - before;
-    return { tool, made: Number(made), seen: mine, lines: printed, cpuMs: cpu, usPerEvent: (cpu * 1000) / Math.max(1, printed), drops: Math.max(0, Number(made) - mine) };
+    const drops = Math.max(0, Number(made) - mine);
+    // Every open the probe ran for prints a line, unless the ring was full or the consumer lost it.
+    const afterProbe = runs === undefined ? undefined : Math.min(drops, Math.max(0, runs - printed));
+    return { tool, made: Number(made), seen: mine, lines: printed, cpuMs: cpu, usPerEvent: (cpu * 1000) / Math.max(1, printed), drops, afterProbe, notRun: afterProbe === undefined ? undefined : drops - afterProbe, load: Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) };
   } finally {
     t.p.kill('SIGINT');
     await new Promise((r) => (t.p.exitCode !== null || t.p.signalCode !== null ? r() : t.p.once('exit', r)));
@@ -136,15 +183,22 @@ try {
   }
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
+  stats?.close();
 }
 const rows = tools.map((tool) => {
   const s = samples.get(tool);
-  return { tool, usPerEvent: median(s.map((x) => x.usPerEvent)), drops: median(s.map((x) => x.drops)), made: median(s.map((x) => x.made)), lines: median(s.map((x) => x.lines)), cpuMs: median(s.map((x) => x.cpuMs)) };
+  const opt = (k) => (s.some((x) => x[k] === undefined) ? undefined : median(s.map((x) => x[k])));
+  return { tool, usPerEvent: median(s.map((x) => x.usPerEvent)), drops: median(s.map((x) => x.drops)), afterProbe: opt('afterProbe'), notRun: opt('notRun'), made: median(s.map((x) => x.made)), lines: median(s.map((x) => x.lines)), cpuMs: median(s.map((x) => x.cpuMs)), rounds: s };
 });
-if (json) process.stdout.write(JSON.stringify({ bench: 'run-events', rate, seconds, runs, warmup, rows }) + '\n');
+const loads = [...samples.values()].flat().map((x) => x.load);
+const loadText = `host load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (1 min) during the rounds`;
+if (json) process.stdout.write(JSON.stringify({ bench: 'run-events', rate, seconds, runs, warmup, load: [Math.min(...loads), Math.max(...loads)], rows }) + '\n');
 else {
-  console.log(`run-events: opensnoop, ${rate} opens/s for ${seconds} s per round; medians of ${runs} rounds after ${warmup} warm-up rounds (tools alternated); CPU = the tool's process utime+stime`);
-  console.log('tool        µs CPU/event   drops (of opens)   lines printed');
-  for (const r of rows) console.log(`${r.tool.padEnd(10)} ${r.usPerEvent.toFixed(2).padStart(13)}   ${String(r.drops).padStart(8)} (of ${r.made})   ${String(r.lines).padStart(8)}`);
+  console.log(`run-events: opensnoop, ${rate} opens/s for ${seconds} s per round; medians of ${runs} rounds after ${warmup} warm-up rounds (tools alternated); CPU = the tool's process utime+stime; ${loadText}`);
+  const n = (v) => (v === undefined ? '-' : String(v));
+  console.log('tool        µs CPU/event   drops (of opens)   lost after the probe ran   probe not run   lines printed');
+  for (const r of rows)
+    console.log(`${r.tool.padEnd(10)} ${r.usPerEvent.toFixed(2).padStart(13)}   ${String(r.drops).padStart(8)} (of ${r.made})   ${n(r.afterProbe).padStart(24)}   ${n(r.notRun).padStart(13)}   ${String(r.lines).padStart(13)}`);
+  for (const r of rows) console.log(`  ${r.tool} per round (µs/event, drops, after probe): ${r.rounds.map((x) => `${x.usPerEvent.toFixed(2)}/${x.drops}/${n(x.afterProbe)}`).join('  ')}`);
   if (rows.length === 2) console.log(`bee-ts / bpftrace: ${(rows[0].usPerEvent / rows[1].usPerEvent).toFixed(2)}× CPU per event`);
 }

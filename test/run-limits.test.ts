@@ -13,6 +13,10 @@ import { parseDuration, parseRunOptions } from '../src/cli/run.js';
 import { planWatches } from '../src/bee/watch.js';
 import { parseObject } from '../src/loader/spec.js';
 import { readFixture } from './helpers.js';
+import { compileJsonLine } from '../src/bee/jsonline.js';
+import { parseBtf } from '../src/btf/btf.js';
+import { encodeBtf } from '../src/btf/encode.js';
+import { BtfKind, type BtfType } from '../src/btf/types.js';
 
 const spec = (f: string) => parseObject(readFixture(f));
 
@@ -98,6 +102,41 @@ describe('JSON lines output', () => {
     expect(lines.every((l) => JSON.parse(l).mapName === 'print_x')).toBe(true);
     expect(stats.report('last 10s')).toBe(`bee-ts: last 10s: print_x: ${sink.dropped} dropped at the output queue (stdout too slow)`);
     expect(stats.report('last 10s')).toBeUndefined(); // nothing new: no line
+  });
+
+  it("a map's compiled writer fills the same bounded queue: lines arrive whole and in order, the rest is dropped and counted", async () => {
+    const out = new SlowOut(1000);
+    const stats = new RunStats();
+    const sink = new JsonLinesSink(out, { maxQueueBytes: 20_000, stats });
+    const btf = parseBtf(encodeBtf([
+      { kind: BtfKind.Void, id: 0, name: '' },
+      { kind: BtfKind.Int, id: 1, name: 'unsigned int', size: 4, encoding: 0, bitOffset: 0, bits: 32 },
+      { kind: BtfKind.Struct, id: 2, name: 'ev', size: 8, kflag: false, members: [{ name: 'seq', type: 1, bitOffset: 0, bitfieldSize: 0 }, { name: 'pid', type: 1, bitOffset: 32, bitfieldSize: 0 }] },
+    ] as BtfType[]));
+    const write = sink.eventWriter('print_x', compileJsonLine(btf, 2, 'print_x'));
+    const rec = new DataView(new ArrayBuffer(8));
+    const lines = (s: string) => s.trim().split('\n');
+    // One batch per turn of the loop; this one fills the pipe (write() says wait for 'drain').
+    for (let i = 0; i < 30; i++) (rec.setUint32(0, i, true), write(rec, 0));
+    expect(out.written).toBe('');
+    await new Promise((r) => setImmediate(r));
+    expect(lines(out.written)).toEqual(Array.from({ length: 30 }, (_, i) => `{"entry":{"pid":"0","seq":"${i}"},"mapName":"print_x"}`));
+    expect(out.listenerCount('drain')).toBe(1);
+    const first = out.written.length;
+    // Blocked: at most the bound waits (batched, then held), the rest is dropped.
+    for (let i = 30; i < 5000; i++) (rec.setUint32(0, i, true), write(rec, 0));
+    await new Promise((r) => setImmediate(r));
+    expect(out.written.length).toBe(first);
+    expect(sink.pendingBytes).toBeLessThanOrEqual(20_000);
+    expect(sink.dropped).toBeGreaterThan(0);
+    expect(stats.of('print_x').dropped.output_queue).toBe(sink.dropped);
+    out.drain();
+    await new Promise((r) => setImmediate(r));
+    const got = lines(out.written);
+    expect(got).toHaveLength(5000 - sink.dropped);
+    // Whole lines, in order, with no gaps inside what was kept.
+    const seqs = got.map((l) => Number(JSON.parse(l).entry.seq));
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i));
   });
 
   it('a map that becomes empty prints one empty snapshot; one that never had entries prints nothing', () => {

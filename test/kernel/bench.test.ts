@@ -39,7 +39,11 @@ describe.skipIf(skip)('bench/run-events --json', () => {
       expect(r.usPerEvent).toBeGreaterThan(0);
       expect(r.drops).toBeGreaterThanOrEqual(0);
       expect(r.drops).toBeLessThanOrEqual(2000);
+      // Drops split by where they happen (BPF run statistics): the two parts add up.
+      expect(r.afterProbe + r.notRun).toBe(r.drops);
+      expect(r.afterProbe).toBeGreaterThanOrEqual(0);
     }
+    expect(j.load[0]).toBeGreaterThanOrEqual(0);
   });
 });
 
