@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The public API, checked: compiles src/ to declarations in a private temp folder, runs API
-// Extractor on them (api-extractor.json) and api-documenter on its doc model.
+// Extractor on them (api-extractor.json) and api-documenter on its doc model; first, the public
+// AttachKind / AttachOptions from the SEC() table (scripts/gen-attach-api.mjs).
 //   node scripts/api.mjs           update etc/bee-ts.api.md and docs/api/ (npm run api)
 //   node scripts/api.mjs --check   change nothing; exit 1 when the public surface or the reference
 //                                  differs from what is committed (test/api.test.ts does the same)
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Extractor, ExtractorConfig } from '@microsoft/api-extractor';
+import { ATTACH_API, readTable, render } from './gen-attach-api.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REPORT = path.join(root, 'etc', 'bee-ts.api.md');
@@ -84,6 +86,12 @@ function main() {
   const check = process.argv.includes('--check');
   const work = workDir();
   const problems = [];
+  // AttachKind / AttachOptions from the SEC() table first: the declarations below include them.
+  const attachApi = render(readTable());
+  if (fs.readFileSync(ATTACH_API, 'utf8') !== attachApi) {
+    if (check) problems.push(`${path.relative(root, ATTACH_API)} is stale (the SEC() table's hooks changed): run \`npm run api\``);
+    else fs.writeFileSync(ATTACH_API, attachApi);
+  }
   try {
     const messages = [];
     const r = extract(buildTypes(work), work, { update: !check, messages });

@@ -5,25 +5,11 @@
 //   `x/`  needs a suffix: `x/...`
 //   `x`   matches exactly
 // Each row names its attach hook (src/link: its kind, auto-attach rule and attach function, like
-// libbpf's SEC_DEF(..., attach_fn)); a new attach kind is one file in src/link and its rows here.
+// libbpf's SEC_DEF(..., attach_fn)); a new attach kind is one file in src/link and its rows here
+// (`npm run api` then writes the public AttachKind / AttachOptions from the table).
 import { AttachType, ProgType } from '../syscall/constants.js';
+import type { AttachKind, AttachOptions } from '../link/attach-api.js';
 import type { AttachHook, TargetOption } from '../link/kinds.js';
-import type { CgroupOptions } from '../link/cgroup.js';
-import type { IterAttachOptions } from '../link/iter.js';
-import type { KprobeOptions } from '../link/kprobe.js';
-import type { KprobeMultiOptions } from '../link/kprobe-multi.js';
-import type { LircOptions } from '../link/lirc.js';
-import type { LwtOptions } from '../link/lwt.js';
-import type { NetfilterAttachOptions } from '../link/netfilter.js';
-import type { NetkitOptions } from '../link/netkit.js';
-import type { PerfEventOptions } from '../link/perf-event.js';
-import type { NetnsOptions, SockMapOptions, SocketOptions } from '../link/sock.js';
-import type { TcOptions } from '../link/tcx.js';
-import type { TracepointOptions } from '../link/tracepoint.js';
-import type { UprobeOptions } from '../link/uprobe.js';
-import type { UprobeMultiOptions } from '../link/uprobe-multi.js';
-import type { UsdtOptions } from '../link/usdt.js';
-import type { XdpOptions } from '../link/xdp.js';
 import { cgroupExplicitHook, cgroupHook } from '../link/cgroup.js';
 import { iterHook } from '../link/iter.js';
 import { kprobeHook, kretprobeHook, kretsyscallHook, ksyscallHook } from '../link/kprobe.js';
@@ -182,27 +168,12 @@ type Hooks = (typeof SECTION_DEFS)[number]['hook'];
 type OptionsOf<H> = H extends AttachHook<infer O> ? O : never;
 type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
-/**
- * The kind names of the hooks in the table (`ProgramSpec.attach`). Written out for the public API
- * (its report and reference); the check below fails to compile when it and the table differ.
- * @public
- */
-export type AttachKind =
-  | 'cgroup' | 'iter' | 'kprobe' | 'kprobe.multi' | 'kprobe.session' | 'kretprobe' | 'kretprobe.multi' | 'kretsyscall' | 'ksyscall' | 'lsm'
-  | 'lirc_mode2' | 'lwt' | 'netfilter' | 'netkit' | 'netns' | 'none' | 'perf_event' | 'raw_tracepoint' | 'sockmap' | 'socket' | 'struct_ops' | 'tcx'
-  | 'tc_action' | 'tracepoint' | 'tracing' | 'uprobe' | 'uprobe.multi' | 'uprobe.session' | 'uretprobe' | 'uretprobe.multi' | 'usdt' | 'xdp';
+export type { AttachKind, AttachOptions };
 
-/**
- * What `Program.attach()` takes: `target`, and every hook's own options. Written out for the public
- * API; the check below fails to compile when a hook in the table takes options not listed here.
- * @public
- */
-export interface AttachOptions
-  extends TargetOption, CgroupOptions, IterAttachOptions, KprobeOptions, KprobeMultiOptions, LwtOptions, NetfilterAttachOptions, NetkitOptions, NetnsOptions,
-    LircOptions, PerfEventOptions, SockMapOptions, SocketOptions, TcOptions, TracepointOptions, UprobeOptions, UprobeMultiOptions, UsdtOptions, XdpOptions {}
-
-// The written-out types are the table's: a hook added to SECTION_DEFS with a new kind name or a
-// new options type is a compile error here until AttachKind / AttachOptions name it.
+// AttachKind and AttachOptions are spelled out in src/link/attach-api.ts for the public API (its
+// report and reference list each kind and options interface), generated from this table by
+// scripts/gen-attach-api.mjs (`npm run api`). A row added without regenerating it is a compile
+// error here: run `npm run api`.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 true satisfies Same<AttachKind, Hooks['kind']>;
 true satisfies Same<AttachOptions, TargetOption & Intersection<OptionsOf<Hooks>>>;
