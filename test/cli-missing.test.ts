@@ -6,8 +6,6 @@ import { runCli } from './helpers.js';
 describe('bpftool commands bee-ts does not have', () => {
   it('exit 2 with the reason, for the full names and prefixes; hidden from --help', () => {
     for (const [args, name] of [
-      [['prog', 'profile', 'id', '1', 'duration', '1', 'cycles'], 'prog profile'],
-      [['p', 'pro', 'id', '1'], 'prog profile'],
       [['gen', 'subskeleton', 'a.o'], 'gen subskeleton'],
     ] as const) {
       const r = runCli([...args]);
@@ -15,7 +13,6 @@ describe('bpftool commands bee-ts does not have', () => {
       expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^Error: ${name}: not supported by bee-ts: \\S`));
     }
     expect(runCli(['--help']).stdout).toMatch(/^  batch /m);
-    expect(runCli(['prog', '--help']).stdout).not.toMatch(/profile/);
     expect(runCli(['gen', '--help']).stdout).not.toMatch(/subskeleton/);
   });
 });

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { UsageError } from './errors.js';
 
 const MISSING: [path: string[], why: string][] = [
-  [['prog', 'profile'], "needs fentry/fexit programs on the profiled program (bpftool's skeleton-based profiler; Debian's bpftool 7.1 is built without it), which bee-ts does not provide"],
   [['gen', 'subskeleton'], "bee-ts generates TypeScript modules instead of C skeletons: 'bee-ts gen ts OBJ'"],
 ];
 

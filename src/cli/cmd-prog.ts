@@ -75,6 +75,14 @@ export function registerProg(program: Command, ctx: CliContext): void {
       .argument('<args...>')
       .action((args: string[]) => kernel(false, async () => (await import('./attach-cmds.js')).progAttachCmd(args, name === 'detach')));
   prog
+    .command('profile')
+    .description(
+      "count hardware events per run of PROG (like bpftool prog profile): prog profile PROG [duration D] METRIC... with up to 4 of cycles, instructions, l1d_loads, llc_misses, itlb_misses, dtlb_misses (and bee-ts's cpu_clock, a software counter in ns for machines without a PMU); attaches an fentry/fexit pair to PROG, prints run_cnt and the sums after D seconds or Ctrl-C",
+    )
+    .argument('<args...>', 'PROG [duration D] METRIC...')
+    .option('-j, --json', 'print JSON (bpftool -j layout)')
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await import('./profile.js')).progProfile(args, !!o.json)));
+  prog
     .command('pin')
     .description('pin a program: prog pin PROG FILE')
     .argument('<args...>')

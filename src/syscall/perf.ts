@@ -27,6 +27,8 @@ export interface PerfAttr {
   wakeupEvents?: number;
   watermark?: boolean;
   disabled?: boolean;
+  /** Count kernel mode only (perf_event_attr.exclude_user). */
+  excludeUser?: boolean;
   /** kprobe function name / uprobe path (kept alive by the caller until the call returns). */
   config1?: Uint8Array | bigint;
   config2?: bigint;
@@ -41,6 +43,7 @@ export function perfEventOpen(a: PerfAttr, pid: number, cpu: number, what: strin
   b.writeBigUInt64LE(a.sampleType ?? 0n, 24);
   let flags = 0n;
   if (a.disabled) flags |= 1n;
+  if (a.excludeUser) flags |= 1n << 4n;
   if (a.freq) flags |= 1n << 10n;
   if (a.watermark) flags |= 1n << 14n;
   b.writeBigUInt64LE(flags, 40);
