@@ -95,6 +95,7 @@ describe.skipIf(skip)('prog profile in the VM', () => {
     for (let i = 0; i < 3; i++) target.testRun(xdpIn());
     c.proc.kill('SIGINT');
     expect(await c.exit, c.err()).toBe(0);
+    console.log(`prog profile id ${id} cpu_clock, ${runs + 3} runs:${c.out()}`);
     const r = parseText(c.out());
     expect(c.out().startsWith('\n')).toBe(true);
     expect(r.run_cnt).toBe(BigInt(runs + 3));
@@ -124,6 +125,7 @@ describe.skipIf(skip)('prog profile in the VM', () => {
     if (!hasPmu) {
       const c = start(['prog', 'profile', 'id', String(id), 'duration', '1', 'cycles', 'instructions']);
       expect(await c.exit).toBe(1);
+      console.log(`no PMU here: ${c.err()}`);
       expect(c.err()).toMatch(/^Error: failed to create event cycles on cpu 0: this CPU offers no such hardware counter \(no PMU driver/);
       expect(c.out()).toBe('');
       return;
