@@ -81,7 +81,7 @@ export function render({ kinds, options }) {
     `export interface AttachOptions\n  extends ${['TargetOption', ...options.map(([n]) => n)].join(',\n    ')} {}`,
     '',
     '// The options interfaces, for src/index.ts to export (a type a public signature uses must be).',
-    `export type {\n${options.map(([n]) => `  ${n},`).join('\n')}\n};`,
+    `export type { ${options.map(([n]) => n).join(', ')} };`,
     '',
   ];
   return lines.join('\n');

@@ -82,23 +82,4 @@ export interface AttachOptions
     XdpOptions {}
 
 // The options interfaces, for src/index.ts to export (a type a public signature uses must be).
-export type {
-  CgroupOptions,
-  IterAttachOptions,
-  KprobeMultiOptions,
-  KprobeOptions,
-  LircOptions,
-  LwtOptions,
-  NetfilterAttachOptions,
-  NetkitOptions,
-  NetnsOptions,
-  PerfCookieOption,
-  PerfEventOptions,
-  SockMapOptions,
-  SocketOptions,
-  TcOptions,
-  UprobeMultiOptions,
-  UprobeOptions,
-  UsdtOptions,
-  XdpOptions,
-};
+export type { CgroupOptions, IterAttachOptions, KprobeMultiOptions, KprobeOptions, LircOptions, LwtOptions, NetfilterAttachOptions, NetkitOptions, NetnsOptions, PerfCookieOption, PerfEventOptions, SockMapOptions, SocketOptions, TcOptions, UprobeMultiOptions, UprobeOptions, UsdtOptions, XdpOptions };
