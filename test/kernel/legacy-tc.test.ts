@@ -7,8 +7,9 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
 import { fixture, needKernel } from '../helpers.js';
+import { linkFeatures } from '../../src/syscall/features.js';
 
-const skip = needKernel('6.6', 'TCX links');
+const skip = needKernel('6.6', 'TCX links', linkFeatures.tcx);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ns = `beeltc${process.pid}`;
 const [a, b] = [`blt${process.pid % 10000}a`, `blt${process.pid % 10000}b`];

@@ -15,6 +15,7 @@ import { SpecError } from '../../src/loader/spec.js';
 import { Fd } from '../../src/syscall/fd.js';
 import { progInfo } from '../../src/syscall/info.js';
 import { fixture, hasCommand, heldIds, need, needKernel, openFdCount, root, thrown, waitUntil } from '../helpers.js';
+import { linkFeatures } from '../../src/syscall/features.js';
 import { progsLeft } from '../run-helper.js';
 
 const skip = needKernel();
@@ -157,7 +158,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(o.globals.get('last_uprobe_pid')).toBe(process.pid);
   });
 
-  it.skipIf(needKernel('6.6', 'uprobe.multi links'))('uprobe.multi / uretprobe.multi: one link per glob over libc, per-function cookies, a pid filter', () => {
+  it.skipIf(needKernel('6.6', 'uprobe.multi links', linkFeatures.uprobeMulti))('uprobe.multi / uretprobe.multi: one link per glob over libc, per-function cookies, a pid filter', () => {
     const libc = koffi.load('libc.so.6');
     const getpid = libc.func('int getpid()');
     using o = open('uprobe_multi.bpfel.o').load();
@@ -230,7 +231,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(l.kind).toBe('perf_event');
   });
 
-  it.skipIf(needKernel('6.6', 'TCX links'))('XDP and TCX attach on a veth pair in a network namespace the test creates', async () => {
+  it.skipIf(needKernel('6.6', 'TCX links', linkFeatures.tcx))('XDP and TCX attach on a veth pair in a network namespace the test creates', async () => {
     if (need(hasCommand('ip'), 'iproute2 (ip) is not installed')) return;
     const ns = `beets${process.pid}`;
     const sh = (c: string) => execSync(c, { stdio: 'pipe' });

@@ -10,8 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { AttachError } from '../../src/link/kinds.js';
 import { BpfObject } from '../../src/loader/object.js';
 import { fixture, needKernel } from '../helpers.js';
+import { ProgType } from '../../src/syscall/constants.js';
+import { haveProgType } from '../../src/syscall/features.js';
 
-const skip = needKernel('4.10', 'BPF lightweight tunnels');
+const skip = needKernel('4.10', 'BPF lightweight tunnels', () => haveProgType(ProgType.LWT_IN));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Addresses of this process only (198.18.0.0/15 is the benchmarking range, never routed here).
 const dst = `198.18.${(process.pid >> 8) & 255}.${process.pid & 255}`;

@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
 import { linkInfo } from '../../src/syscall/info.js';
 import { fixture, needKernel } from '../helpers.js';
+import { ProgType } from '../../src/syscall/constants.js';
+import { haveProgType } from '../../src/syscall/features.js';
 
-const skip = needKernel('6.4', 'netfilter links');
+const skip = needKernel('6.4', 'netfilter links', () => haveProgType(ProgType.NETFILTER));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // A length no other traffic is likely to have at the same moment: 20 (IP) + 8 (UDP) + payload.
 const payload = Buffer.alloc(1000 + (process.pid % 397), 0x62);

@@ -7,6 +7,8 @@ import { Poller } from '../../src/ringbuf/poller.js';
 import type { RecordReader } from '../../src/ringbuf/reader.js';
 import { RingBufReader } from '../../src/ringbuf/ringbuf.js';
 import { fixture, needKernel, root, waitUntil } from '../helpers.js';
+import { MapType } from '../../src/syscall/constants.js';
+import { haveMapType } from '../../src/syscall/features.js';
 
 const skip = needKernel();
 
@@ -22,7 +24,7 @@ function produce(o: BpfObject, prog: string, n: number, size = 0, opts: { discar
   return { seq: req.readBigUInt64LE(16), produced: Number(req.readBigUInt64LE(24)), dropped: Number(req.readBigUInt64LE(32)), discarded: Number(req.readBigUInt64LE(40)) };
 }
 
-describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers'))('ring buffer reader on the real kernel', () => {
+describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers', () => haveMapType(MapType.RINGBUF)))('ring buffer reader on the real kernel', () => {
   it('records of every size class arrive intact and in order', () => {
     using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
     using r = new RingBufReader(o.map('rb'));
@@ -292,7 +294,7 @@ describe.skipIf(skip)('perf buffer reader on the real kernel', () => {
   });
 });
 
-describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers'))('one RecordReader interface for ring and perf buffers', () => {
+describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers', () => haveMapType(MapType.RINGBUF)))('one RecordReader interface for ring and perf buffers', () => {
   /** One consumer, written against the interface only: consume, poll (onRecord), async iteration, close. */
   async function consumer(r: RecordReader, produce: (n: number) => void) {
     const seq = (e: unknown) => (e as { seq: bigint }).seq;

@@ -12,8 +12,9 @@ import { BpfObject } from '../../src/loader/object.js';
 import { sys } from '../../src/syscall/backend.js';
 import { progInfo } from '../../src/syscall/info.js';
 import { fixture, needKernel } from '../helpers.js';
+import { linkFeatures } from '../../src/syscall/features.js';
 
-const skip = needKernel('6.6', 'sleepable uprobe.multi links');
+const skip = needKernel('6.6', 'sleepable uprobe.multi links', linkFeatures.uprobeMulti);
 const getppid = koffi.load('libc.so.6').func('int getppid()');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const VALUE = 0x1122334455667788n;
@@ -43,7 +44,7 @@ describe.skipIf(skip)('sleepable and frags variants', () => {
     expect(buf.readBigUInt64LE()).toBe(VALUE); // kept alive (and unmoved) until here
   });
 
-  it.skipIf(needKernel('6.13', 'uprobe.session links'))('uprobe.session.s: a sleepable session program runs at entry and return of every call', () => {
+  it.skipIf(needKernel('6.13', 'uprobe.session links', linkFeatures.uprobeSession))('uprobe.session.s: a sleepable session program runs at entry and return of every call', () => {
     const { buf, addr } = userValue();
     using o = BpfObject.open(fixture('sleepable.bpfel.o'), { autoload: ['s_uprobe_session'] });
     o.setConstant('target_tgid', process.pid).setConstant('user_addr', addr);
