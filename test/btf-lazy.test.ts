@@ -3,7 +3,7 @@
 // scan of every type for each name lookup; the eager form (new Btf({ types })) answers the same.
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Btf, parseBtf } from '../src/btf/btf.js';
+import { Btf, parseBtf, parseKernelBtf } from '../src/btf/btf.js';
 import { encodeBtf } from '../src/btf/encode.js';
 import { essentialName } from '../src/btf/names.js';
 import { rawTypeJson } from '../src/btf/raw.js';
@@ -11,7 +11,7 @@ import { BtfError, BtfKind, type BtfType } from '../src/btf/types.js';
 import { parseElf } from '../src/elf/reader.js';
 import { readBtfBytes } from '../src/loader/btf-files.js';
 import { debianKernel } from './debian-kernels.js';
-import { ALL_OBJECTS, hasCommand, isRoot, need, readFixture } from './helpers.js';
+import { ALL_OBJECTS, hasCommand, isRoot, need, readFixture, thrown } from './helpers.js';
 import { execFileSync } from 'node:child_process';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -89,6 +89,32 @@ describe('lazy BTF model', () => {
     expect(btf.types[task.id]).toBe(task);
   }, 600_000);
 
+  it("kernel BTF through parseKernelBtf (the walk only, as the kernel checked it): the records, types and lookups of parseBtf's", () => {
+    if (need(fs.existsSync(VMLINUX), `${VMLINUX} is missing`)) return;
+    const bytes = fs.readFileSync(VMLINUX);
+    const checked = parseBtf(bytes, { file: VMLINUX });
+    const walked = parseKernelBtf(bytes, { file: VMLINUX });
+    expect(walked.count).toBe(checked.count);
+    const a = checked.records()!;
+    const b = walked.records()!;
+    expect(Buffer.from(b.offs.buffer, b.offs.byteOffset, b.offs.byteLength).equals(Buffer.from(a.offs.buffer, a.offs.byteOffset, a.offs.byteLength))).toBe(true);
+    expect(Buffer.from(b.kinds).equals(Buffer.from(a.kinds))).toBe(true);
+    for (let id = 1; id < checked.count; id += 97) expect(walked.typeById(id), `type ${id}`).toEqual(checked.typeById(id));
+    // The name indexes (by decoded name for the small kinds, by name bytes for FUNC and FUNC_PROTO) against a scan of every type.
+    checkLookups(walked);
+  }, 600_000);
+
+  it('split BTF through parseKernelBtf (Debian nf_conntrack.ko over its vmlinux): the types and lookups of parseBtf', () => {
+    if (need(isRoot, 'the Debian kernel cache is root-only')) return;
+    const k = debianKernel('6.12');
+    const base = parseKernelBtf(readBtfBytes(k.vmlinux), { file: k.vmlinux });
+    const checked = parseBtf(readBtfBytes(k.module), { file: k.module, base });
+    const walked = parseKernelBtf(readBtfBytes(k.module), { file: k.module, base });
+    expect(walked.count).toBe(checked.count);
+    for (let id = walked.firstId; id < walked.count; id++) expect(walked.typeById(id), `type ${id}`).toEqual(checked.typeById(id));
+    checkLookups(walked);
+  }, 600_000);
+
   it('split BTF (Debian nf_conntrack.ko over its vmlinux): own types equal bpftool -j -B, base ids are the base objects', () => {
     if (noBpftool ?? need(isRoot, 'the Debian kernel cache is root-only')) return;
     const k = debianKernel('6.12');
@@ -137,6 +163,14 @@ describe('lazy BTF model', () => {
       }
       return 'parsed';
     };
+    /** What parseKernelBtf says: its walk refuses records it cannot walk, with parseBtf's error. */
+    const walkErr = (types: BtfType[], patch: (b: Uint8Array) => void) => {
+      const blob = encodeBtf([{ kind: BtfKind.Void, id: 0, name: '' }, ...types]);
+      patch(blob);
+      const e = thrown(() => parseKernelBtf(blob, { file: 'bad' }));
+      expect(e).toBeInstanceOf(BtfError);
+      return (e as BtfError).defect;
+    };
     expect(err([int, ptr(2, 1)])).toBe('parsed');
     expect(err([int, ptr(2, 7)])).toBe('type 2 (PTR) type refers to type 7, which does not exist (2 types)');
     expect(err([int, ptr(2, 2)])).toBe('type 2 (PTR) refers to itself');
@@ -154,5 +188,10 @@ describe('lazy BTF model', () => {
     expect(err([int], (b) => new DataView(b.buffer, b.byteOffset).setUint32(24, 9999, true))).toMatch(/^type 1 \(INT\): name offset 9999 is out of range \(\d+ bytes of strings\)$/);
     // An unknown kind.
     expect(err([int], (b) => (b[24 + 7] = 25))).toBe('type 1 has unknown kind 25');
+    expect(walkErr([int, ptr(2, 1)], cut)).toBe('type 2 is truncated (needs 12 bytes at offset 16 of 24)');
+    expect(walkErr([int], (b) => new DataView(b.buffer, b.byteOffset).setUint32(24, 9999, true))).toMatch(/^type 1 \(INT\): name offset 9999 is out of range/);
+    expect(walkErr([int], (b) => (b[24 + 7] = 25))).toBe('type 1 has unknown kind 25');
+    // A type section of 4k+2 bytes.
+    expect(walkErr([int], (b) => new DataView(b.buffer, b.byteOffset).setUint32(12, new DataView(b.buffer, b.byteOffset).getUint32(12, true) - 2, true))).toMatch(/truncated/);
   });
 });

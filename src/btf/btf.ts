@@ -2,7 +2,7 @@
 // type reference, in either byte order; object, kernel and split (module) BTF layered on a base)
 // and hands the words to the lazy Btf container (./container.ts), which this module re-exports.
 import { BtfError, BtfKind, type CompositeType, KIND_NAMES, type Param } from './types.js';
-import { Btf, type RawTypes } from './container.js';
+import { Btf, type KindCounts, type RawTypes } from './container.js';
 
 export const BTF_MAGIC = 0xeb9f;
 const HEADER_MIN = 24;
@@ -53,6 +53,61 @@ export function extraWords(kind: number, vlen: number): number {
  * @throws {@link BtfError} when the bytes are not well-formed BTF (every record is checked).
  */
 export function parseBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): Btf {
+  const h = parseHeader(bytes, opts);
+  const { w, typeLen, strEnd, firstId, base } = h;
+  // A numeric pass records each type's word offset and kind; when it finds anything wrong, the
+  // explaining pass (explainTypes) runs instead and names the first defect, as a BtfError.
+  const cap = Math.ceil(w.length / 3) + 1;
+  const offs = new Int32Array(cap);
+  const kinds = new Uint8Array(cap);
+  const n = scanTypes(w, typeLen, strEnd, firstId, offs, kinds);
+  const ok = n >= 0 && kindChecks(w, offs, kinds, n, firstId, base);
+  const raw: RawTypes = ok ? { words: w, offs: offs.slice(0, n), kinds: kinds.slice(0, n) } : explainTypes(w, typeLen, strEnd, firstId, h.fail);
+  const btf = new Btf({ raw, file: h.file, littleEndian: h.le, base, firstId, strings: h.strings, stringBytes: h.strBytes, baseStrLen: h.baseStrLen });
+  if (!ok) validateRefs(btf, raw);
+  return btf;
+}
+
+/**
+ * @internal BTF the running kernel validated when it built or loaded it (the files under
+ * /sys/kernel/btf: vmlinux at boot, a module's at its load, both with the kernel's own BTF
+ * checker). Only the record walk runs here (every kind known, every record inside the type section,
+ * every type name inside the string space), not parseBtf's per-member and per-reference checks,
+ * which the kernel has made; the walk also counts each kind (the name indexes' sizes). Anything the
+ * walk refuses goes through parseBtf, whose error names the defect.
+ */
+export function parseKernelBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): Btf {
+  const h = parseHeader(bytes, opts);
+  const { w, strEnd, firstId } = h;
+  if (h.typeLen % 4 !== 0) return parseBtf(bytes, opts);
+  const cap = Math.ceil(w.length / 3) + 1;
+  const offs = new Int32Array(cap);
+  const kinds = new Uint8Array(cap);
+  const counts = new Uint32Array(32);
+  const n = walkTypes(w, offs, kinds, counts, KIND_FLAGS, KIND_HEAD, KIND_STRIDE, strEnd);
+  if (n < 0) return parseBtf(bytes, opts);
+  const raw: RawTypes & KindCounts = { words: w, offs: offs.slice(0, n), kinds: kinds.slice(0, n), kindCounts: counts };
+  return new Btf({ raw, file: h.file, littleEndian: h.le, base: h.base, firstId, strings: h.strings, stringBytes: h.strBytes, baseStrLen: h.baseStrLen });
+}
+
+interface Header {
+  file: string;
+  fail: (defect: string) => never;
+  le: boolean;
+  base: Btf | undefined;
+  /** The type section as host-order words. */
+  w: Uint32Array;
+  typeLen: number;
+  /** End of the string space (the base's strings included): every name offset is below it. */
+  strEnd: number;
+  firstId: number;
+  strings: string;
+  strBytes: Uint8Array;
+  baseStrLen: number;
+}
+
+/** The header and the string section checked; the type section as host-order words. */
+function parseHeader(bytes: Uint8Array, opts: BtfParseOptions): Header {
   const file = opts.file ?? '<btf>';
   const fail = (defect: string): never => {
     throw new BtfError(file, defect);
@@ -95,18 +150,7 @@ export function parseBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): Btf {
   }
 
   // Names must lie in the string space: own strings are NUL-terminated, so any offset inside reads a string.
-  const strEnd = baseStrLen + strLen;
-  // A numeric pass records each type's word offset and kind; when it finds anything wrong, the
-  // explaining pass (explainTypes) runs instead and names the first defect, as a BtfError.
-  const cap = Math.ceil(nWords / 3) + 1;
-  const offs = new Int32Array(cap);
-  const kinds = new Uint8Array(cap);
-  const n = scanTypes(w, typeLen, strEnd, firstId, offs, kinds);
-  const ok = n >= 0 && kindChecks(w, offs, kinds, n, firstId, base);
-  const raw: RawTypes = ok ? { words: w, offs: offs.slice(0, n), kinds: kinds.slice(0, n) } : explainTypes(w, typeLen, strEnd, firstId, fail);
-  const btf = new Btf({ raw, file, littleEndian: le, base, firstId, strings, stringBytes: strBytes, baseStrLen });
-  if (!ok) validateRefs(btf, raw);
-  return btf;
+  return { file, fail, le, base, w, typeLen, strEnd: baseStrLen + strLen, firstId, strings, strBytes, baseStrLen };
 }
 
 /** After scanTypes: every INT fits its size, every FUNC points at a FUNC_PROTO (which may be in the base). */
@@ -141,6 +185,8 @@ const KIND_FLAGS = new Uint8Array(32);
 const KIND_FIXED = new Uint8Array(32);
 const KIND_STRIDE = new Uint8Array(32);
 const ENTRY_TYPE_AT = new Uint8Array(32);
+/** Words of a record before its vlen entries (the 3-word header and the fixed words). */
+const KIND_HEAD = new Uint8Array(32);
 {
   const ref = K_VALID | K_REF | K_NOSELF;
   const layout: [BtfKind, number, number, number, number][] = [
@@ -168,6 +214,7 @@ const ENTRY_TYPE_AT = new Uint8Array(32);
   for (const [k, f, fixed, stride, at] of layout) {
     KIND_FLAGS[k] = f;
     KIND_FIXED[k] = fixed;
+    KIND_HEAD[k] = 3 + fixed;
     KIND_STRIDE[k] = stride;
     ENTRY_TYPE_AT[k] = at;
   }
@@ -231,6 +278,29 @@ function scanTypes(w: Uint32Array, typeLen: number, strEnd: number, firstId: num
     p += fixed;
   }
   return maxRef < firstId + n ? n : -1;
+}
+
+/**
+ * parseKernelBtf's walk: fills offs/kinds and counts each kind; returns the type count, or -1 when
+ * a record is of an unknown kind, names a string outside the string space or runs past the type
+ * section. The tables come in as arguments (cheaper to read than module constants while the loop
+ * is still interpreted: the walk runs once per process, over 120k kernel types).
+ */
+function walkTypes(w: Uint32Array, offs: Int32Array, kinds: Uint8Array, counts: Uint32Array, flags: Uint8Array, head: Uint8Array, stride: Uint8Array, strEnd: number): number {
+  const nWords = w.length;
+  let n = 0;
+  let p = 0;
+  while (p < nWords) {
+    if (p + 3 > nWords) return -1;
+    const info = w[p + 1]!;
+    const kind = (info >>> 24) & 0x1f;
+    if (flags[kind] === 0 || w[p]! >= strEnd) return -1;
+    offs[n] = p;
+    kinds[n++] = kind;
+    counts[kind]++;
+    p += head[kind]! + stride[kind]! * (info & 0xffff);
+  }
+  return p === nWords ? n : -1;
 }
 
 /**

@@ -28,6 +28,8 @@ import { NameIndex } from './names.js';
 /** Typedef/qualifier chains longer than this are treated as loops (libbpf uses 32 too). */
 export const MAX_RESOLVE_DEPTH = 32;
 const NKINDS = 20;
+/** Kinds with at most this many types are indexed by decoded name (NameIndex.addString), larger ones by name bytes. */
+const BY_STRING_MAX = 16384;
 
 /** The fields of an already-decoded BTF (the eager form: every type object given up front). */
 export interface BtfInit {
@@ -50,6 +52,11 @@ export interface RawTypes {
   /** Word offset of each own type (own index = id - firstId). */
   offs: Int32Array;
   kinds: Uint8Array;
+}
+
+/** @internal What parseKernelBtf adds to the records: the number of own types of each kind. */
+export interface KindCounts {
+  kindCounts: Uint32Array;
 }
 
 const ascending = (a: number, b: number) => a - b;
@@ -319,8 +326,20 @@ export class Btf {
       for (let id = first; id < this.count; id++) if (this.all![id]!.kind === kind) idx.addString(id, this.all![id]!.name);
     } else {
       const { words, offs, kinds } = this.raw;
-      this.kindCounts ??= countKinds(kinds);
-      idx = new NameIndex(this.stringBytes, this.kindCounts[kind]!);
+      this.kindCounts ??= (this.raw as RawTypes & Partial<KindCounts>).kindCounts ?? countKinds(kinds);
+      const count = this.kindCounts[kind]!;
+      if (count <= BY_STRING_MAX) {
+        // A few thousand names: V8's own string hashing (substring, Map) costs less than compiling
+        // the byte-hashing loop below, which a first CO-RE load in a process would pay for.
+        idx = new NameIndex(this.stringBytes, 0);
+        for (let i = kinds.indexOf(kind); i >= 0; i = kinds.indexOf(kind, i + 1)) {
+          const off = words[offs[i]!]!;
+          if (off !== 0) idx.addString(first + i, this.nameStr(off));
+        }
+        this.kindIndex[kind] = idx;
+        return idx;
+      }
+      idx = new NameIndex(this.stringBytes, count);
       const odd = fillIndex(idx, words, offs, kinds, kind, first, this.baseStrLen);
       // Names in the base's strings or not ASCII: by their decoded string.
       for (const id of odd) idx.addString(id, this.nameOf(id));

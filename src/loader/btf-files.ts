@@ -2,7 +2,8 @@
 // vmlinux BTF parsed once per process (CO-RE, ksyms, BTF of kernel objects, module bases), and the
 // CO-RE targets: vmlinux (or a given file) and the modules' split BTF, each parsed once.
 import fs from 'node:fs';
-import { type Btf, parseBtf } from '../btf/btf.js';
+import nodePath from 'node:path';
+import { type Btf, parseBtf, parseKernelBtf } from '../btf/btf.js';
 import { parseElf } from '../elf/reader.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
 import type { CoreTargets } from './core.js';
@@ -26,7 +27,7 @@ let vmlinuxCache: Btf | null | undefined;
 export function vmlinuxBtf(): Btf | undefined {
   if (vmlinuxCache === undefined) {
     try {
-      vmlinuxCache = parseBtf(fs.readFileSync(VMLINUX_BTF), { file: VMLINUX_BTF });
+      vmlinuxCache = parseKernelBtf(fs.readFileSync(VMLINUX_BTF), { file: VMLINUX_BTF });
     } catch {
       vmlinuxCache = null;
     }
@@ -42,7 +43,9 @@ export function readBtfFile(path: string, base?: Btf): Btf {
   }
   const bytes = readBtfBytes(path);
   if (!base && path.startsWith('/sys/kernel/btf/') && path !== VMLINUX_BTF) base = vmlinuxBtf();
-  return parseBtf(bytes, { file: path, base });
+  // The kernel checked its own BTF (vmlinux at boot, a module's when it loaded): only the walk runs.
+  const kernel = nodePath.dirname(nodePath.resolve(path)) === '/sys/kernel/btf';
+  return (kernel ? parseKernelBtf : parseBtf)(bytes, { file: path, base });
 }
 
 // ---- kernel BTF for CO-RE, cached per process ----
