@@ -74,6 +74,42 @@ function checkLookups(btf: Btf) {
   expect(btf.idsByName('')).toEqual([]);
 }
 
+/**
+ * The first lookups of each kind scan the records instead of building the kind's name index: each
+ * (kind, name) of a scan of every type, asked of a Btf that has answered fewer than 4 lookups of
+ * that kind (a fresh parse when it has), against that scan. `sample` keeps every n-th name, and
+ * every name with a `___` flavor.
+ */
+function checkScans(parse: () => Btf, sample = 1) {
+  let btf = parse();
+  const all = btf.types;
+  const { byKind } = bruteIndex(all, 1);
+  const own = bruteIndex(all, btf.firstId).essential;
+  btf = parse();
+  let used = new Map<number, number>();
+  const ask = (kind: number) => {
+    if ((used.get(kind) ?? 0) >= 4) {
+      btf = parse();
+      used = new Map();
+    }
+    used.set(kind, (used.get(kind) ?? 0) + 1);
+    return btf;
+  };
+  let n = 0;
+  for (const [key, ids] of byKind) {
+    const [kind, name] = [Number(key.slice(0, key.indexOf(':'))), key.slice(key.indexOf(':') + 1)];
+    if (n++ % sample !== 0 && !name.includes('___')) continue;
+    expect(ask(kind).findIds(name, kind), key).toEqual(ids);
+  }
+  for (const [key, ids] of own) {
+    const [kind, name] = [Number(key.slice(0, key.indexOf(':'))), key.slice(key.indexOf(':') + 1)];
+    if (n++ % sample !== 0 && ids.every((id) => all[id]!.name === name)) continue;
+    expect(ask(kind).ownIdsByEssentialName(name, kind), key).toEqual(ids);
+  }
+  expect(ask(BtfKind.Struct).findIds('no_such_type_anywhere', BtfKind.Struct)).toEqual([]);
+  expect(ask(BtfKind.Func).find('no_such_type_anywhere', BtfKind.Func)).toBeUndefined();
+}
+
 describe('lazy BTF model', () => {
   const noBpftool = need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
 
@@ -102,6 +138,7 @@ describe('lazy BTF model', () => {
     for (let id = 1; id < checked.count; id += 97) expect(walked.typeById(id), `type ${id}`).toEqual(checked.typeById(id));
     // The name indexes (by decoded name for the small kinds, by name bytes for FUNC and FUNC_PROTO) against a scan of every type.
     checkLookups(walked);
+    checkScans(() => parseKernelBtf(bytes, { file: VMLINUX }), 1999);
   }, 600_000);
 
   it('split BTF through parseKernelBtf (Debian nf_conntrack.ko over its vmlinux): the types and lookups of parseBtf', () => {
@@ -113,6 +150,7 @@ describe('lazy BTF model', () => {
     expect(walked.count).toBe(checked.count);
     for (let id = walked.firstId; id < walked.count; id++) expect(walked.typeById(id), `type ${id}`).toEqual(checked.typeById(id));
     checkLookups(walked);
+    checkScans(() => parseKernelBtf(readBtfBytes(k.module), { file: k.module, base }), 97);
   }, 600_000);
 
   it('split BTF (Debian nf_conntrack.ko over its vmlinux): own types equal bpftool -j -B, base ids are the base objects', () => {
@@ -147,6 +185,7 @@ describe('lazy BTF model', () => {
     }
     checkLookups(eager);
     checkLookups(lazy);
+    checkScans(() => parseBtf(sec.data, { file: name }));
   });
 
   it('malformed blobs are refused at parse time with the defect named, as before the model was lazy', () => {

@@ -23,13 +23,15 @@ import {
   isComposite,
   KIND_NAMES,
 } from './types.js';
-import { NameIndex } from './names.js';
+import { essentialName, NameIndex } from './names.js';
 
 /** Typedef/qualifier chains longer than this are treated as loops (libbpf uses 32 too). */
 export const MAX_RESOLVE_DEPTH = 32;
 const NKINDS = 20;
 /** Kinds with at most this many types are indexed by decoded name (NameIndex.addString), larger ones by name bytes. */
 const BY_STRING_MAX = 16384;
+/** Lookups of one kind answered by a scan of its records before its name index is built. */
+const SCAN_LOOKUPS = 4;
 
 /** The fields of an already-decoded BTF (the eager form: every type object given up front). */
 export interface BtfInit {
@@ -79,6 +81,8 @@ export class Btf {
   private readonly cache: (BtfType | undefined)[];
   private readonly voidType: BtfType = { kind: BtfKind.Void, id: 0, name: '' };
   private readonly kindIndex: (NameIndex | undefined)[] = new Array(NKINDS);
+  /** Lookups answered by scanning, per kind (ownIds). */
+  private readonly scans = new Uint8Array(NKINDS);
   private kindCounts?: Uint32Array;
   /** Memoized alignments (0 = not computed): struct alignment recursion is otherwise quadratic. */
   private alignCache?: Uint8Array;
@@ -350,7 +354,7 @@ export class Btf {
 
   /** Ids of the types with this name and kind, ascending (the base's first, for split BTF). */
   findIds(name: string, kind: BtfKind): number[] {
-    const own = this.indexOf(kind).get(name);
+    const own = this.ownIds(name, kind, false);
     return this.base ? this.base.findIds(name, kind).concat(own) : own;
   }
 
@@ -359,7 +363,50 @@ export class Btf {
    * `___flavor` suffix) is `name`, ascending: CO-RE's candidate search (bpf_core_find_cands).
    */
   ownIdsByEssentialName(name: string, kind: BtfKind): number[] {
-    return this.indexOf(kind).getEssential(name);
+    return this.ownIds(name, kind, true);
+  }
+
+  /**
+   * Own ids of one kind named `name` (essential: whose essential name is `name`), ascending. The
+   * first few lookups of a kind scan that kind's records (what libbpf does for every lookup); the
+   * name index is built only for a kind looked up more often than that: a load asks for a handful
+   * of names, and building an index of 10k-50k kernel names costs several scans.
+   */
+  private ownIds(name: string, kind: BtfKind, essential: boolean): number[] {
+    if (this.raw && !this.kindIndex[kind] && this.scans[kind]! < SCAN_LOOKUPS) {
+      this.scans[kind]++;
+      return this.scanNames(name, kind, essential);
+    }
+    const idx = this.indexOf(kind);
+    return essential ? idx.getEssential(name) : idx.get(name);
+  }
+
+  /** ownIds by looking at every own type of the kind: the names as NameIndex compares them (own strings as latin1). */
+  private scanNames(name: string, kind: BtfKind, essential: boolean): number[] {
+    const out: number[] = [];
+    if (!name) return out;
+    const { words, offs, kinds } = this.raw!;
+    const exact = !essential || essentialName(name) === name;
+    const len = name.length;
+    const c0 = name.charCodeAt(0);
+    const bytes = this.stringBytes;
+    const strs = this.strings;
+    const baseLen = this.baseStrLen;
+    for (let i = kinds.indexOf(kind); i >= 0; i = kinds.indexOf(kind, i + 1)) {
+      const off = words[offs[i]!]!;
+      if (off === 0) continue;
+      if (off < baseLen) {
+        // Split BTF naming a base string.
+        const n = this.nameStr(off);
+        if (n === name ? exact : essential && essentialName(n) === name) out.push(this.firstId + i);
+        continue;
+      }
+      const o = off - baseLen;
+      if (bytes[o] !== c0 || !strs.startsWith(name, o)) continue;
+      const after = bytes[o + len];
+      if (after === 0 ? exact : essential && after === 0x5f && essentialName(this.nameStr(off)) === name) out.push(this.firstId + i);
+    }
+    return out;
   }
 
   /** All type ids with this name (any kind), ascending. */
@@ -374,7 +421,7 @@ export class Btf {
   find<K extends BtfKind>(name: string, kind: K): BtfTypeOfKind<K> | undefined {
     const t = this.base?.find(name, kind);
     if (t) return t;
-    const ids = this.indexOf(kind).get(name);
+    const ids = this.ownIds(name, kind, false);
     return ids.length ? (this.typeById(ids[0]!) as BtfTypeOfKind<K>) : undefined;
   }
 
