@@ -1,12 +1,14 @@
 // An in-memory stand-in for the kernel behind the syscall seam, for unit tests of the layers
 // above (maps, codecs, CLI formatting) without root. It models map creation, element
 // operations, key iteration, BPF_MAP_LOOKUP_BATCH (hash buckets, ENOSPC, ENOENT at the end, as
-// kernel/bpf/hashtab.c walks them), freezing, pinning and fds, and records BTF loads (btfLoads);
-// other commands answer ENOSYS. It also maps memory (fake-memory.ts): a ring buffer map's pages
+// kernel/bpf/hashtab.c walks them), freezing, pinning and fds; it records BTF loads (btfLoads),
+// program loads (progLoads: the instructions as relocated) and links or attachments (links:
+// LINK_CREATE, RAW_TRACEPOINT_OPEN, PROG_ATTACH), accepting them (no verifier); other commands
+// answer ENOSYS. It also maps memory (fake-memory.ts): a ring buffer map's pages
 // with a producer that writes the kernel's record layout (ring(fd)), and perf events
 // (perf_event_open, ENABLE, their mmap'd ring with a producer: perfEvent(fd)); every mmap is
 // recorded (memory.calls).
-import type { SyscallBackend } from './backend.js';
+import type { BpfObjectKind, SyscallBackend } from './backend.js';
 import { Cmd } from './bpf.js';
 import { MapType } from './constants.js';
 import { FakeAddressSpace, FakePerfEvent, FakeRing } from './fake-memory.js';
@@ -27,6 +29,32 @@ interface FakeMap {
   ring?: FakeRing;
 }
 
+/** A BPF_PROG_LOAD the fake answered: the attr's fields and the instructions (copied). */
+export interface FakeProgLoad {
+  fd: number;
+  id: number;
+  type: number;
+  expectedAttachType: number;
+  name: string;
+  license: string;
+  /** The instructions as loaded (8 bytes each): what relocation produced. */
+  insns: Uint8Array;
+  flags: number;
+  attachBtfId: number;
+}
+
+/** A link or attachment the fake answered: LINK_CREATE, RAW_TRACEPOINT_OPEN or PROG_ATTACH, with its attr (copied). */
+export interface FakeLink {
+  cmd: number;
+  /** The link's fd (LINK_CREATE, RAW_TRACEPOINT_OPEN); undefined for PROG_ATTACH. */
+  fd?: number;
+  progFd: number;
+  targetFd: number;
+  attachType: number;
+  flags: number;
+  attr: Uint8Array;
+}
+
 const PERF_EVENT_IOC_ENABLE = 0x2400;
 const PERF_EVENT_IOC_DISABLE = 0x2401;
 
@@ -44,6 +72,12 @@ export class FakeBackend implements SyscallBackend {
   readonly fds = new Map<number, FakeMap>();
   readonly pins = new Map<string, FakeMap>();
   calls: { cmd: number; size: number }[] = [];
+  /** Every program load, in order. */
+  readonly progLoads: FakeProgLoad[] = [];
+  /** Every link made or program attached, in order. */
+  readonly links: FakeLink[] = [];
+  private readonly progFds = new Map<number, FakeProgLoad>();
+  private readonly linkFds = new Set<number>();
   /** The BTF blobs BPF_BTF_LOAD was given, in order (copies): what sanitizing produced. */
   readonly btfLoads: Uint8Array[] = [];
   private readonly btfFds = new Set<number>();
@@ -242,6 +276,47 @@ export class FakeBackend implements SyscallBackend {
         this.btfFds.add(fd);
         return fd;
       }
+      case Cmd.PROG_LOAD: {
+        // Recorded and accepted: the verifier is not modelled (tests read the instructions back).
+        const fd = this.nextFd++;
+        const p: FakeProgLoad = {
+          fd,
+          id: this.nextId++,
+          type: u32(0),
+          expectedAttachType: u32(68),
+          name: Buffer.from(attr.subarray(48, 64)).toString('latin1').replace(/\0.*$/, ''),
+          license: this.cstring(u64(16)),
+          insns: Uint8Array.from(this.mem(u64(8), u32(4) * 8)),
+          flags: u32(44),
+          attachBtfId: u32(108),
+        };
+        this.progLoads.push(p);
+        this.progFds.set(fd, p);
+        return fd;
+      }
+      case Cmd.LINK_CREATE:
+      case Cmd.RAW_TRACEPOINT_OPEN:
+      case Cmd.PROG_ATTACH: {
+        const raw = cmd === Cmd.RAW_TRACEPOINT_OPEN;
+        const progFd = raw ? u32(8) : cmd === Cmd.PROG_ATTACH ? u32(4) : u32(0);
+        if (!this.progFds.has(progFd)) return -EBADF;
+        const fd = cmd === Cmd.PROG_ATTACH ? undefined : this.nextFd++;
+        const l: FakeLink = {
+          cmd,
+          fd,
+          progFd,
+          targetFd: raw ? -1 : cmd === Cmd.PROG_ATTACH ? u32(0) : u32(4),
+          attachType: raw ? 0 : u32(8),
+          flags: raw ? 0 : u32(12),
+          attr: Uint8Array.from(attr.subarray(0, size)),
+        };
+        this.links.push(l);
+        if (fd === undefined) return 0;
+        this.linkFds.add(fd);
+        return fd;
+      }
+      case Cmd.PROG_BIND_MAP:
+        return this.progFds.has(u32(0)) && this.fds.has(u32(4)) ? 0 : -EBADF;
       case Cmd.OBJ_GET_INFO_BY_FD: {
         const m = this.fds.get(u32(0));
         if (!m) return -EBADF;
@@ -262,6 +337,11 @@ export class FakeBackend implements SyscallBackend {
       default:
         return -ENOSYS;
     }
+  }
+
+  /** The NUL-terminated string a recorded attr points to (a name, a path). */
+  cstringAt(addr: bigint): string {
+    return this.cstring(addr);
   }
 
   private cstring(addr: bigint): string {
@@ -301,7 +381,7 @@ export class FakeBackend implements SyscallBackend {
     return 0;
   }
   close(fd: number): number {
-    return this.fds.delete(fd) || this.btfFds.delete(fd) || this.perfFds.delete(fd) ? 0 : -EBADF;
+    return this.fds.delete(fd) || this.btfFds.delete(fd) || this.perfFds.delete(fd) || this.progFds.delete(fd) || this.linkFds.delete(fd) ? 0 : -EBADF;
   }
   dupCloexec(fd: number): number {
     const m = this.fds.get(fd);
@@ -358,9 +438,11 @@ export class FakeBackend implements SyscallBackend {
   pageSize(): number {
     return 4096;
   }
-  /** The fake holds maps only. */
-  bpfObjectKind(fd: number): 'map' | undefined {
-    return this.fds.has(fd) ? 'map' : undefined;
+  bpfObjectKind(fd: number): BpfObjectKind | undefined {
+    if (this.fds.has(fd)) return 'map';
+    if (this.progFds.has(fd)) return 'prog';
+    if (this.linkFds.has(fd)) return 'link';
+    return this.btfFds.has(fd) ? 'btf' : undefined;
   }
   uname() {
     return { sysname: 'Linux', release: '6.18.0-fake', version: '#1 SMP', machine: 'x86_64' };
