@@ -1,6 +1,7 @@
 // Test helpers: fixture paths and the skip policy (a skipped kernel/tool test is a failure under CI=true).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,4 +172,38 @@ export function thrown(fn: () => unknown): unknown {
     return e;
   }
   return undefined;
+}
+
+/**
+ * A loopback TCP connection on a port the kernel picks: the accepted socket's fd (for a SOCKMAP),
+ * `send(data)` writing from the client and resolving with what the accepted side received once it
+ * has as many bytes, and `close()` for both ends and the server.
+ */
+export async function tcpPair(): Promise<{ fd: number; send(data: Buffer): Promise<Buffer>; close(): void }> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((r) => client.once('connect', r));
+  const s = await accepted;
+  return {
+    fd: (s as unknown as { _handle: { fd: number } })._handle.fd,
+    send(data) {
+      const got: Buffer[] = [];
+      let n = 0;
+      const done = new Promise<Buffer>((r) =>
+        s.on('data', (d: Buffer) => {
+          got.push(d);
+          if ((n += d.length) >= data.length) r(Buffer.concat(got));
+        }),
+      );
+      client.write(data);
+      return done;
+    },
+    close() {
+      client.destroy();
+      s.destroy();
+      server.close();
+    },
+  };
 }

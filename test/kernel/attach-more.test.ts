@@ -8,7 +8,6 @@ import '../../src/syscall/native.js';
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { NotSupportedError } from '../../src/errors.js';
@@ -18,7 +17,7 @@ import { BpfObject } from '../../src/loader/object.js';
 import { sys } from '../../src/syscall/backend.js';
 import { AttachType, ProgType } from '../../src/syscall/constants.js';
 import { linkInfo } from '../../src/syscall/info.js';
-import { fixture, need, needKernel, root, waitUntil } from '../helpers.js';
+import { fixture, need, needKernel, root, tcpPair, waitUntil } from '../helpers.js';
 
 const skip = needKernel('6.6', 'the attach kinds of this file');
 const sh = (c: string) => execFileSync('sh', ['-c', c], { stdio: 'pipe', encoding: 'utf8' });
@@ -55,26 +54,15 @@ describe.skipIf(skip)('attach kinds with no attach type, and the other odd ones'
     using _o = o.load();
     using l = o.program('bare_skb').attach({ map: o.map('bare_map') });
     expect(l.kind).toBe('sockmap');
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const conn = await tcpPair();
     try {
-      const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-      const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-      await new Promise<void>((r) => client.once('connect', r));
-      const s = await accepted;
-      o.map('bare_map').update(0, (s as unknown as { _handle: { fd: number } })._handle.fd);
+      o.map('bare_map').update(0, conn.fd);
       const data = Buffer.alloc(20_000 + (process.pid % 1000), 0x42);
-      let n = 0;
-      const done = new Promise<void>((r) => s.on('data', (d: Buffer) => { if ((n += d.length) >= data.length) r(); }));
-      client.write(data);
-      await done;
-      expect(n).toBe(data.length);
+      expect((await conn.send(data)).length).toBe(data.length);
       expect(o.globals.get('bare_skb_bytes')).toBe(BigInt(data.length));
       expect(o.globals.get('bare_skb_calls') as bigint).toBeGreaterThanOrEqual(1n);
-      client.destroy();
-      s.destroy();
     } finally {
-      server.close();
+      conn.close();
     }
   });
 

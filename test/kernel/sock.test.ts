@@ -11,7 +11,7 @@ import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
 import { linkInfo } from '../../src/syscall/info.js';
-import { fixture, needKernel, waitUntil } from '../helpers.js';
+import { fixture, needKernel, tcpPair, waitUntil } from '../helpers.js';
 
 const skip = needKernel();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -148,28 +148,16 @@ describe.skipIf(skip)('socket-side attach kinds', () => {
       // Programs first: a socket added to the map afterwards gets them.
       const links = o.attachAll();
       expect(links.map((l) => l.kind)).toEqual(progs.map(() => 'sockmap'));
-      const server = net.createServer();
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const conn = await tcpPair();
       try {
-        const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
-        const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-        await new Promise<void>((r) => client.once('connect', r));
-        const s = await accepted;
-        o.map('skb_map').update(0, (s as unknown as { _handle: { fd: number } })._handle.fd);
+        o.map('skb_map').update(0, conn.fd);
         const data = Buffer.alloc(64 << 10, 0x5a);
-        const got: Buffer[] = [];
-        let n = 0;
-        const done = new Promise<void>((r) => s.on('data', (d: Buffer) => { got.push(d); if ((n += d.length) >= data.length) r(); }));
-        client.write(data);
-        await done;
-        expect(Buffer.concat(got).equals(data)).toBe(true);
+        expect((await conn.send(data)).equals(data)).toBe(true);
         expect(o.globals.get('verdict_bytes')).toBe(BigInt(data.length));
         expect(o.globals.get('verdict_calls') as bigint).toBeGreaterThanOrEqual(1n);
         if (progs.includes('parser')) expect(o.globals.get('parser_calls') as bigint).toBeGreaterThanOrEqual(1n);
-        client.destroy();
-        s.destroy();
       } finally {
-        server.close();
+        conn.close();
         for (const l of links) l.close();
       }
     }
