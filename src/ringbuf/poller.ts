@@ -1,7 +1,10 @@
 // One poller per process: an epoll set holding every ring (plus an eventfd to wake it), with at
 // most one outstanding async epoll_wait on libuv's threadpool, so waiting never blocks the event
-// loop. Under load it switches to timer polling (1 ms): when the consumer keeps up, the kernel
-// would otherwise wake us for nearly every record and the wake-ups throttle the producer.
+// loop. Once records come it polls on a timer instead (1 ms while drains are large, COALESCE_MS
+// while records trickle in) and goes back to epoll after CALM_ROUNDS empty rounds: a ring wakes
+// its reader for nearly every record once the reader keeps up, and each wake-up is a threadpool
+// round trip (≈50 µs of CPU here), which at a few thousand records a second cost ≈50 µs a record;
+// a timer round costs a few µs and serves every record of those milliseconds.
 // The wait never blocks exit: process.exit() joins libuv's threadpool, so an epoll_wait(-1) there
 // would hang it. Each wait is bounded (WAIT_MS), and an 'exit' listener writes the eventfd so the
 // outstanding wait returns at once.
@@ -26,7 +29,9 @@ const MAX_EVENTS = 64;
 /** A drain this large means the producer is busy: poll on a timer instead of waiting for wake-ups. */
 export const BUSY_DRAIN = 64;
 const TIMER_MS = 1;
-/** Timer rounds with small drains before going back to epoll. */
+/** Delay between an epoll wake-up and its drain (records arriving meanwhile share the wake-up). */
+export const COALESCE_MS = 5;
+/** Timer rounds that found nothing before going back to epoll. */
 const CALM_ROUNDS = 8;
 /** Longest single epoll_wait on the threadpool (the bound on how long exit can be held up). */
 export const WAIT_MS = 250;
@@ -48,7 +53,10 @@ export class Poller {
   private readonly members = new Map<number, Pollable>();
   private waiting = false;
   private timer?: NodeJS.Timeout;
+  /** Timer rounds left before going back to epoll (reset by every round that drained something). */
   private calm = 0;
+  /** The last drain was large: poll every TIMER_MS. */
+  private busy = false;
   private readonly events = Buffer.alloc(EPOLL_EVENT_SIZE * MAX_EVENTS);
   private readonly one = new BigUint64Array([1n]);
   /** Stats for tests and benchmarks. */
@@ -120,20 +128,25 @@ export class Poller {
   private schedule(): void {
     if (this.members.size === 0) return;
     if (this.timerOnly || this.calm > 0) {
-      if (!this.timer) this.timer = setTimeout(() => this.onTimer(), TIMER_MS);
+      if (!this.timer) this.timer = setTimeout(this.onTimer, this.busy ? TIMER_MS : COALESCE_MS);
       return;
     }
     this.arm();
   }
 
-  private onTimer(): void {
+  /**
+   * A timer round: drain, then poll again in 1 ms while drains are large, in COALESCE_MS while
+   * records keep coming, and go back to waiting after CALM_ROUNDS rounds that found nothing.
+   */
+  private readonly onTimer = (): void => {
     this.timer = undefined;
     this.stats.timerRounds++;
     const n = this.drainAll();
-    if (n >= BUSY_DRAIN) this.calm = CALM_ROUNDS;
+    this.busy = n >= BUSY_DRAIN;
+    if (n > 0) this.calm = CALM_ROUNDS;
     else if (this.calm > 0) this.calm--;
     this.schedule();
-  }
+  };
 
   private arm(): void {
     if (this.waiting || this.members.size === 0) return;
@@ -156,9 +169,9 @@ export class Poller {
         return;
       }
       this.clearEventfd();
-      const n = this.drainAll();
-      if (n >= BUSY_DRAIN) this.calm = CALM_ROUNDS;
-      this.schedule();
+      // Drain a little later, as a timer round (timer rounds go on while records keep coming).
+      this.busy = false;
+      if (!this.timer) this.timer = setTimeout(this.onTimer, COALESCE_MS);
     });
   }
 
