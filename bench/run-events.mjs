@@ -11,7 +11,8 @@
 // the consumer), "probe not run" = the rest (the kernel skipped the tracepoint program: on this
 // shared host other processes' BPF syscalls and programs hold the CPU's BPF recursion guard).
 // Rounds alternate the tools (order rotated), --warmup rounds are not counted, medians of --runs.
-// Usage: node bench/run-events.mjs [--rate N] [--seconds S] [--runs N] [--warmup N] [--json]
+// --before DIR also runs another built checkout's bee-ts ("bee-ts before") in the same rounds.
+// Usage: node bench/run-events.mjs [--rate N] [--seconds S] [--runs N] [--warmup N] [--before DIR] [--json]
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +23,8 @@ const seconds = Number(opt('--seconds', '2'));
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
 const json = args.includes('--json');
-const cli = path.join(root, 'dist/cli/main.js');
+const before = opt('--before', undefined);
+const cliOf = (tool) => path.join(tool === 'bee-ts before' ? path.resolve(before) : root, 'dist/cli/main.js');
 const probe = path.join(root, 'examples/opensnoop.o');
 if (process.getuid?.() !== 0) {
   console.error('bench/run-events: needs root (BPF programs); skipped');
@@ -90,8 +92,8 @@ process.stdout.write(String(n));`;
 /** A tool with its stdout going to a file (a pipe to this process would make this process the bottleneck). */
 function startTool(tool, outFile) {
   const argv =
-    tool === 'bee-ts'
-      ? [process.execPath, cli, 'run', probe, '--no-metrics', '--no-tty']
+    tool.startsWith('bee-ts')
+      ? [process.execPath, cliOf(tool), 'run', probe, '--no-metrics', '--no-tty']
       : ['bpftrace', '-B', 'full', '-e', 'tracepoint:syscalls:sys_enter_openat { printf("%d %s %s\\n", pid, comm, str(args->filename)); }'];
   const out = fs.openSync(outFile, 'w');
   const p = spawn(argv[0], argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
@@ -101,7 +103,7 @@ function startTool(tool, outFile) {
     const t = setTimeout(() => rej(new Error(`${tool} did not start in 120 s: ${stderr}`)), 120_000);
     const poll = setInterval(() => {
       // bpftrace says "Attaching N probe(s)..." on stdout, just before it attaches; bee-ts says it is running on stderr.
-      const started = tool === 'bee-ts' ? /bee-ts: running /.test(stderr) : /Attaching \d+ probe/.test(fs.readFileSync(outFile, 'latin1').slice(0, 200));
+      const started = tool.startsWith('bee-ts') ? /bee-ts: running /.test(stderr) : /Attaching \d+ probe/.test(fs.readFileSync(outFile, 'latin1').slice(0, 200));
       if (!started) return;
       clearTimeout(t);
       clearInterval(poll);
@@ -133,7 +135,7 @@ function countLines(file, tag) {
 }
 
 async function round(tool, i) {
-  const file = path.join(dir, `${tool[1]}${i}`);
+  const file = path.join(dir, `${tool === 'bee-ts before' ? 'o' : tool[1]}${i}`);
   const outFile = path.join(dir, `out-${tool}-${i}`);
   fs.writeFileSync(file, '');
   const t = startTool(tool, outFile);
@@ -170,8 +172,8 @@ async function round(tool, i) {
   }
 }
 
-const tools = ['bee-ts', ...(has('bpftrace') ? ['bpftrace'] : [])];
-if (tools.length === 1) console.error('bench/run-events: bpftrace is not installed (apt-get install bpftrace): bee-ts only');
+const tools = ['bee-ts', ...(before ? ['bee-ts before'] : []), ...(has('bpftrace') ? ['bpftrace'] : [])];
+if (!has('bpftrace')) console.error('bench/run-events: bpftrace is not installed (apt-get install bpftrace): bee-ts only');
 const samples = new Map(tools.map((t) => [t, []]));
 try {
   for (let r = 0; r < warmup + runs; r++) {
@@ -196,9 +198,10 @@ if (json) process.stdout.write(JSON.stringify({ bench: 'run-events', rate, secon
 else {
   console.log(`run-events: opensnoop, ${rate} opens/s for ${seconds} s per round; medians of ${runs} rounds after ${warmup} warm-up rounds (tools alternated); CPU = the tool's process utime+stime; ${loadText}`);
   const n = (v) => (v === undefined ? '-' : String(v));
-  console.log('tool        µs CPU/event   drops (of opens)   lost after the probe ran   probe not run   lines printed');
+  console.log('tool           µs CPU/event   drops (of opens)   lost after the probe ran   probe not run   lines printed');
   for (const r of rows)
-    console.log(`${r.tool.padEnd(10)} ${r.usPerEvent.toFixed(2).padStart(13)}   ${String(r.drops).padStart(8)} (of ${r.made})   ${n(r.afterProbe).padStart(24)}   ${n(r.notRun).padStart(13)}   ${String(r.lines).padStart(13)}`);
+    console.log(`${r.tool.padEnd(13)} ${r.usPerEvent.toFixed(2).padStart(13)}   ${String(r.drops).padStart(8)} (of ${r.made})   ${n(r.afterProbe).padStart(24)}   ${n(r.notRun).padStart(13)}   ${String(r.lines).padStart(13)}`);
   for (const r of rows) console.log(`  ${r.tool} per round (µs/event, drops, after probe): ${r.rounds.map((x) => `${x.usPerEvent.toFixed(2)}/${x.drops}/${n(x.afterProbe)}`).join('  ')}`);
-  if (rows.length === 2) console.log(`bee-ts / bpftrace: ${(rows[0].usPerEvent / rows[1].usPerEvent).toFixed(2)}× CPU per event`);
+  const bt = rows.find((r) => r.tool === 'bpftrace');
+  if (bt) for (const r of rows.filter((x) => x !== bt)) console.log(`${r.tool} / bpftrace: ${(r.usPerEvent / bt.usPerEvent).toFixed(2)}× CPU per event`);
 }

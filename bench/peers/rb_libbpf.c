@@ -1,8 +1,11 @@
 /* libbpf peer for bench/ringbuf.mjs: consumes the same pinned ring buffer with
  * ring_buffer__consume / ring_buffer__poll and prints one JSON line.
  *   rb_libbpf consume <ring pin> <prog pin> <size> <rounds>   fill the ring via BPF_PROG_TEST_RUN, time draining it
+ *     (wall and process CPU time per round; <size> sets how many records fill the ring: for mixed
+ *     sizes pass one at least their mean)
  *   rb_libbpf stream  <ring pin> <seconds> <poll|sleep>        count records while another process produces:
- *     prints "ready" once it reads the ring, stops at SIGUSR1 (the producer is done) or after <seconds>
+ *     prints "ready" once it reads the ring, stops at SIGUSR1 (the producer is done) or after <seconds>;
+ *     reports its CPU time (getrusage) for the consumer's CPU per record
  * Build: gcc -O2 -o rb_libbpf rb_libbpf.c -lbpf   (libbpf-dev; a test peer, not a bee-ts dependency) */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,11 +45,21 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static double now(void)
+static double clock_s(clockid_t c)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(c, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double now(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
+}
+
+static double cpu_now(void)
+{
+	return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 int main(int argc, char **argv)
@@ -72,6 +86,7 @@ int main(int argc, char **argv)
 		double total = 0;
 		uint64_t records = 0, dropped = 0;
 		double *rates = calloc(rounds > 0 ? rounds : 1, sizeof(double));
+		double *cpu_rates = calloc(rounds > 0 ? rounds : 1, sizeof(double));
 		/* Round -1 is untimed (faults the fresh mapping in), as bee-ts warms its JIT. */
 		for (int r = -1; r < rounds; r++) {
 			struct prod_req req = { .n = per, .mode = 1 };
@@ -81,19 +96,25 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			count = 0;
+			double c0 = cpu_now();
 			double t0 = now();
 			ring_buffer__consume(rb);
 			double t = now() - t0;
+			double c = cpu_now() - c0;
 			if (r < 0)
 				continue;
 			total += t;
 			records += count;
 			rates[r] = count / t;
+			cpu_rates[r] = count / c;
 			dropped += req.dropped;
 		}
 		printf("{\"records\":%llu,\"seconds\":%.6f,\"drops\":%llu,\"rates\":[", (unsigned long long)records, total, (unsigned long long)dropped);
 		for (int r = 0; r < rounds; r++)
 			printf("%s%.0f", r ? "," : "", rates[r]);
+		printf("],\"cpu_rates\":[");
+		for (int r = 0; r < rounds; r++)
+			printf("%s%.0f", r ? "," : "", cpu_rates[r]);
 		printf("]}\n");
 		return 0;
 	}
@@ -115,6 +136,9 @@ int main(int argc, char **argv)
 		}
 	}
 	ring_buffer__consume(rb);
-	printf("{\"records\":%llu,\"seconds\":%.6f}\n", (unsigned long long)count, now() - t0);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	printf("{\"records\":%llu,\"seconds\":%.6f,\"cpu\":%.6f}\n", (unsigned long long)count, now() - t0, cpu);
 	return 0;
 }

@@ -1,9 +1,12 @@
 // `bee-ts bench ringbuf`: bee-ts's ring buffer reader against libbpf's ring_buffer__consume /
 // ring_buffer__poll, from one run on one machine (loader-notes §17 method):
-//   consume: fill the 64 MiB ring with a BPF program (BPF_PROG_TEST_RUN), time draining it;
+//   consume: fill the 64 MiB ring with a BPF program (BPF_PROG_TEST_RUN) with 16-, 64-byte or
+//            mixed-size records, time draining it (CPU and wall); warm-up rounds first, then
+//            rounds that run every consumer (the peer too) once in a rotated order, medians;
 //   stream:  a producer process runs the program in a loop while the consumer reads, in
 //            no-wakeup (BPF_RB_NO_WAKEUP, consumer polls on a timer), adaptive (flags 0) and
-//            sampled (FORCE_WAKEUP every 500 records) modes; drops are counted in BPF.
+//            sampled (FORCE_WAKEUP every 500 records) modes, rounds alternating bee-ts and the
+//            peer; reported as the consumer's CPU per record and drops (counted in BPF).
 import { CliExit } from './errors.js';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,22 +27,34 @@ const RING_BYTES = 64 << 20;
 
 export type Impl = 'bee-ts' | 'bee-ts-decoded' | 'libbpf';
 export type WakeMode = 'no-wakeup' | 'adaptive' | 'sampled';
+/** A record size of the producer: 16 or 64 bytes, or mixed (16, 24, 40 and 64 in an irregular order). */
+export type BenchSize = 16 | 64 | 'mixed';
 export interface BenchRow {
   impl: Impl;
   /** bee-ts raw consumption: 'record' = consumeRaw's per-record callback, 'batch' = consumeBatch. */
   api?: 'record' | 'batch';
   mode: 'consume' | 'stream';
-  size: number;
+  size: BenchSize;
+  /** consume: records per second of the consumer's CPU time (median round); stream: records consumed per second. */
   recordsPerSec: number;
+  /** consume: records per second of wall time (median round). */
+  wallRecordsPerSec?: number;
+  /** stream: the consumer's CPU time per record consumed, in ns (median round). */
+  cpuNsPerRecord?: number;
   drops: number;
   wakeup?: WakeMode;
   producedPerSec?: number;
 }
 
 export interface BenchOptions {
-  sizes: number[];
+  sizes: BenchSize[];
   seconds: number;
+  /** Measured rounds (medians); every consumer runs once per round, in a rotated order. */
   rounds: number;
+  /** Untimed rounds first (the JIT compiles the walk for each callback; the peer faults its mapping in). */
+  warmup?: number;
+  /** Measured streaming rounds per wake-up mode (one untimed round first). */
+  streamRounds?: number;
   stream: boolean;
   log: (s: string) => void;
 }
@@ -69,28 +84,42 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-/**
- * Fill the ring and drain it `rounds` times; the rate is the median round's (the machine is shared
- * and noisy: one slow round should not decide a ratio), for bee-ts and the C peer alike. One
- * untimed round first: the JIT compiles the walk for this callback (the C peer likewise drains
- * once untimed, faulting its fresh mapping in).
- */
-function drainRounds(fill: () => number, drain: () => number, rounds: number): { rate: number; drops: number } {
-  const rates: number[] = [];
-  let drops = 0;
-  for (let r = -1; r < rounds; r++) {
-    const d = fill();
-    const t0 = performance.now();
-    const k = drain();
-    const secs = (performance.now() - t0) / 1000;
-    if (r < 0) continue;
-    rates.push(k / secs);
-    drops += d;
-  }
-  return { rate: median(rates), drops };
+/** One consumer in the consume rounds: drains a full ring once per round, timed in CPU and wall. */
+interface Drainer {
+  impl: Impl;
+  api?: 'record' | 'batch';
+  /** One round: fill, drain; the records drained, the CPU and wall seconds it took, the producer's drops. */
+  round(): Promise<{ records: number; cpu: number; wall: number; drops: number }>;
 }
 
-type PeerResult = { records: number; seconds: number; drops?: number; rates?: number[] };
+/**
+ * `warmup` untimed rounds, then `rounds` measured ones; each round runs every consumer once, the
+ * order rotated by one per round (none is always first after the fill of another). Rates are the
+ * median round's (the machine is shared and noisy: one slow round should not decide a ratio).
+ */
+async function consumeRounds(ds: Drainer[], warmup: number, rounds: number): Promise<Map<Drainer, { cpu: number; wall: number; drops: number }>> {
+  const samples = new Map(ds.map((d) => [d, { cpu: [] as number[], wall: [] as number[], drops: 0 }]));
+  for (let r = -warmup; r < rounds; r++) {
+    for (let i = 0; i < ds.length; i++) {
+      const d = ds[(((i + r) % ds.length) + ds.length) % ds.length]!;
+      const x = await d.round();
+      if (r < 0) continue;
+      const s = samples.get(d)!;
+      s.cpu.push(x.records / x.cpu);
+      s.wall.push(x.records / x.wall);
+      s.drops += x.drops;
+    }
+  }
+  return new Map([...samples].map(([d, s]) => [d, { cpu: median(s.cpu), wall: median(s.wall), drops: s.drops }]));
+}
+
+/** Process CPU seconds since `t` (process.cpuUsage). */
+const cpuSince = (t: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(t);
+  return (u.user + u.system) / 1e6;
+};
+
+type PeerResult = { records: number; seconds: number; drops?: number; rates?: number[]; cpu_rates?: number[]; cpu?: number };
 
 function runPeer(peer: string, args: string[]): Promise<PeerResult> {
   return new Promise((resolve, reject) => {
@@ -135,6 +164,8 @@ function runProducer(progPin: string, mode: number, seconds: number): { done: Pr
 }
 
 const WAKE: Record<WakeMode, number> = { adaptive: 0, 'no-wakeup': 1, sampled: 2 };
+/** Ring bytes per record the fill counts with (mixed: a step at least the sizes' mean, so a fill never overflows). */
+const STEP_SIZE: Record<string, number> = { 16: 16, 64: 64, mixed: 40 };
 
 export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[]; ratios: Record<string, number>; machine: Record<string, unknown>; rss?: { before: number; after: number }; peer?: string }> {
   const obj = BpfObject.open(BENCH_OBJECT).load();
@@ -143,6 +174,8 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
   const rows: BenchRow[] = [];
   const peer = buildPeer();
   if (peer.reason) o.log(`bench: ${peer.reason}`);
+  const warmup = o.warmup ?? 3;
+  const streamRounds = o.streamRounds ?? 3;
   let rss: { before: number; after: number } | undefined;
   try {
     const ring = obj.map('rb');
@@ -153,11 +186,11 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
     const btf = obj.spec.btf!;
     let sink = 0;
     for (const size of o.sizes) {
-      if (size !== 16 && size !== 64) throw new CliExit(`--size ${size}: the producer emits 16- or 64-byte records`);
+      if (size !== 16 && size !== 64 && size !== 'mixed') throw new CliExit(`--size ${String(size)}: the producer emits 16- or 64-byte records, or mixed sizes ('mixed')`);
       const prog = obj.program(`produce_${size}`);
       const progPin = `${pinDir}/produce_${size}`;
       prog.pin(progPin);
-      const per = Math.floor(RING_BYTES / ((size + 8 + 7) & ~7));
+      const per = Math.floor(RING_BYTES / ((STEP_SIZE[size]! + 8 + 7) & ~7));
       const fill = () => {
         const req = Buffer.alloc(40);
         req.writeUInt32LE(per, 0);
@@ -166,7 +199,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
         return Number(req.readBigUInt64LE(32));
       };
       reader.consumeRaw(discard);
-      // One callback per measurement, reused across rounds (the reader compiles a loop per
+      // One callback per consumer, reused across rounds (the reader compiles a loop per
       // callback). Each does the C peer's work per record: add the first u32 to a wrapping 32-bit
       // sum (an unbounded JS sum would turn into a heap double and time the allocator instead).
       const rawFn = (v: DataView, off: number) => {
@@ -177,59 +210,99 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
         for (let i = 0; i < k; i++) s = (s + v.getUint32(offs[i]!, true)) | 0;
         sink = s;
       };
-      // --- consume: raw zero-copy records, per-record callback and batch callback
-      for (const [api, drain] of [
-        ['record', () => reader.consumeRaw(rawFn)],
-        ['batch', () => reader.consumeBatch(batchFn)],
-      ] as const) {
-        const { rate, drops } = drainRounds(fill, drain, o.rounds);
-        rows.push({ impl: 'bee-ts', api, mode: 'consume', size, recordsPerSec: rate, drops });
-        o.log(`consume ${size}B bee-ts (${api} callback): ${(rate / 1e6).toFixed(1)} M records/s`);
+      const inProcess = (impl: Impl, api: 'record' | 'batch' | undefined, drain: () => number): Drainer => ({
+        impl,
+        api,
+        round: async () => {
+          const drops = fill();
+          const c0 = process.cpuUsage();
+          const t0 = performance.now();
+          const records = drain();
+          const wall = (performance.now() - t0) / 1000;
+          return { records, cpu: cpuSince(c0), wall, drops };
+        },
+      });
+      const ds: Drainer[] = [inProcess('bee-ts', 'record', () => reader.consumeRaw(rawFn)), inProcess('bee-ts', 'batch', () => reader.consumeBatch(batchFn))];
+      // Decoded into JS objects by BTF (the fixed-size record types).
+      if (size !== 'mixed') {
+        const recType = btf.types.find((t) => t.kind === BtfKind.Struct && t.name === (size === 16 ? 'rec16' : 'rec64'));
+        if (!recType) throw new CliExit('rb_bench.o lacks its record types');
+        const dec = compileDecoder(btf, recType.id);
+        const decodedFn = (v: DataView, off: number) => {
+          const rec = dec(v, off) as { pid?: number; value?: bigint };
+          if (rec.pid === -1) sink = (sink + 1) | 0;
+        };
+        ds.push(inProcess('bee-ts-decoded', undefined, () => reader.consumeRaw(decodedFn)));
       }
-      // --- consume: decoded into JS objects by BTF
-      const recType = btf.types.find((t) => t.kind === BtfKind.Struct && t.name === (size === 16 ? 'rec16' : 'rec64'));
-      if (!recType) throw new CliExit('rb_bench.o lacks its record types');
-      const dec = compileDecoder(btf, recType.id);
-      const decodedFn = (v: DataView, off: number) => {
-        const rec = dec(v, off) as { pid?: number; value?: bigint };
-        if (rec.pid === -1) sink = (sink + 1) | 0;
-      };
-      const decoded = drainRounds(fill, () => reader.consumeRaw(decodedFn), o.rounds);
-      rows.push({ impl: 'bee-ts-decoded', mode: 'consume', size, recordsPerSec: decoded.rate, drops: decoded.drops });
-      o.log(`consume ${size}B bee-ts-decoded: ${(decoded.rate / 1e6).toFixed(1)} M records/s`);
-      // --- consume: libbpf
-      if (peer.path) {
-        const res = await runPeer(peer.path, ['consume', `${pinDir}/rb`, progPin, String(size), String(o.rounds)]);
-        const rate = res.rates?.length ? median(res.rates) : res.records / res.seconds;
-        rows.push({ impl: 'libbpf', mode: 'consume', size, recordsPerSec: rate, drops: res.drops ?? 0 });
-        o.log(`consume ${size}B libbpf: ${(rate / 1e6).toFixed(1)} M records/s`);
+      // libbpf: one peer process per round (it fills and drains once untimed, then once timed).
+      if (peer.path)
+        ds.push({
+          impl: 'libbpf',
+          round: async () => {
+            const res = await runPeer(peer.path!, ['consume', `${pinDir}/rb`, progPin, String(STEP_SIZE[size]), '1']);
+            return { records: res.records, cpu: res.records / res.cpu_rates![0]!, wall: res.seconds, drops: res.drops ?? 0 };
+          },
+        });
+      const got = await consumeRounds(ds, warmup, o.rounds);
+      for (const d of ds) {
+        const g = got.get(d)!;
+        rows.push({ impl: d.impl, api: d.api, mode: 'consume', size, recordsPerSec: g.cpu, wallRecordsPerSec: g.wall, drops: g.drops });
+        o.log(`consume ${size} ${d.impl}${d.api ? ` (${d.api} callback)` : ''}: ${(g.cpu / 1e6).toFixed(1)} M records per CPU second, ${(g.wall / 1e6).toFixed(1)} M/s wall`);
       }
       if (!o.stream) continue;
       for (const wake of ['no-wakeup', 'adaptive', 'sampled'] as WakeMode[]) {
-        // bee-ts: the shared poller; timer-only when the producer never wakes us.
-        reader.consumeRaw(discard);
         const poller = Poller.get();
-        poller.timerOnly = wake === 'no-wakeup';
-        if (!rss) rss = { before: process.memoryUsage().rss, after: 0 };
+        const samples = new Map<Impl, { rate: number[]; cpu: number[]; drops: number[]; produced: number[] }>();
+        const add = (impl: Impl, x: { rate: number; cpu: number; drops: number; produced: number }) => {
+          let s = samples.get(impl);
+          if (!s) samples.set(impl, (s = { rate: [], cpu: [], drops: [], produced: [] }));
+          s.rate.push(x.rate);
+          s.cpu.push(x.cpu);
+          s.drops.push(x.drops);
+          s.produced.push(x.produced);
+        };
+        // bee-ts: the shared poller; timer-only when the producer never wakes us. The CPU time is
+        // this process's over the producer's run (the producer is another process).
         let count = 0;
-        reader.onRaw((v, off) => {
+        const onRec = (v: DataView, off: number) => {
           sink = (sink + v.getUint32(off, true)) | 0;
           count++;
-        });
-        const prod = runProducer(progPin, WAKE[wake], o.seconds);
-        const res = await prod.done;
-        await new Promise((r) => setTimeout(r, 20));
-        count += reader.consumeRaw(discard);
-        poller.remove(reader);
-        poller.timerOnly = false;
-        rows.push({ impl: 'bee-ts', mode: 'stream', size, wakeup: wake, recordsPerSec: count / res.seconds, drops: res.dropped, producedPerSec: res.produced / res.seconds });
-        o.log(`stream ${size}B ${wake} bee-ts: ${(count / res.seconds / 1e6).toFixed(1)} M records/s, ${res.dropped} drops (producer ${(res.produced / res.seconds / 1e6).toFixed(1)} M/s)`);
-        if (peer.path) {
+        };
+        const beeRound = async () => {
+          reader.consumeRaw(discard);
+          poller.timerOnly = wake === 'no-wakeup';
+          rss ??= { before: process.memoryUsage().rss, after: 0 };
+          count = 0;
+          const c0 = process.cpuUsage();
+          reader.onRaw(onRec);
+          const res = await runProducer(progPin, WAKE[wake], o.seconds).done;
+          await new Promise((r) => setTimeout(r, 20));
+          count += reader.consumeRaw(onRec);
+          const cpu = cpuSince(c0);
+          poller.remove(reader);
+          poller.timerOnly = false;
+          return { rate: count / res.seconds, cpu: (cpu * 1e9) / Math.max(1, count), drops: res.dropped, produced: res.produced / res.seconds };
+        };
+        const peerRound = async () => {
           reader.consumeRaw(discard);
           // The peer's window is only an upper bound: it stops when the producer is done.
-          const [p2, c2] = await streamPeer(peer.path, ['stream', `${pinDir}/rb`, String(o.seconds + 120), wake === 'no-wakeup' ? 'sleep' : 'poll'], () => runProducer(progPin, WAKE[wake], o.seconds).done);
-          rows.push({ impl: 'libbpf', mode: 'stream', size, wakeup: wake, recordsPerSec: c2.records / p2.seconds, drops: p2.dropped, producedPerSec: p2.produced / p2.seconds });
-          o.log(`stream ${size}B ${wake} libbpf: ${(c2.records / p2.seconds / 1e6).toFixed(1)} M records/s, ${p2.dropped} drops`);
+          const [p2, c2] = await streamPeer(peer.path!, ['stream', `${pinDir}/rb`, String(o.seconds + 120), wake === 'no-wakeup' ? 'sleep' : 'poll'], () => runProducer(progPin, WAKE[wake], o.seconds).done);
+          return { rate: c2.records / p2.seconds, cpu: ((c2.cpu ?? NaN) * 1e9) / Math.max(1, c2.records), drops: p2.dropped, produced: p2.produced / p2.seconds };
+        };
+        // One untimed round, then rounds alternating bee-ts and the peer (the order rotated).
+        for (let r = -1; r < streamRounds; r++) {
+          const order: [Impl, () => Promise<{ rate: number; cpu: number; drops: number; produced: number }>][] = [['bee-ts', beeRound]];
+          if (peer.path) order.push(['libbpf', peerRound]);
+          if (r % 2 !== 0) order.reverse();
+          for (const [impl, f] of order) {
+            const x = await f();
+            if (r >= 0) add(impl, x);
+          }
+        }
+        for (const [impl, s] of samples) {
+          const row: BenchRow = { impl, mode: 'stream', size, wakeup: wake, recordsPerSec: median(s.rate), cpuNsPerRecord: median(s.cpu), drops: median(s.drops), producedPerSec: median(s.produced) };
+          rows.push(row);
+          o.log(`stream ${size} ${wake} ${impl}: ${(row.recordsPerSec / 1e6).toFixed(1)} M records/s, ${row.cpuNsPerRecord!.toFixed(0)} ns consumer CPU per record, ${row.drops} drops (producer ${(row.producedPerSec! / 1e6).toFixed(1)} M/s)`);
         }
       }
       if (rss) rss.after = process.memoryUsage().rss;
@@ -242,21 +315,29 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
     obj.close();
   }
   const ratios: Record<string, number> = {};
+  const sizeText = (x: BenchSize) => (x === 'mixed' ? 'mixed sizes' : `${x}B`);
   for (const r of rows) {
     if (r.impl === 'libbpf') continue;
     const base = rows.find((x) => x.impl === 'libbpf' && x.mode === r.mode && x.size === r.size && x.wakeup === r.wakeup);
-    if (base) ratios[`${r.impl}${r.api === 'batch' ? ' (batch)' : ''}/libbpf ${r.mode}${r.wakeup ? ` ${r.wakeup}` : ''} ${r.size}B`] = r.recordsPerSec / base.recordsPerSec;
+    if (!base) continue;
+    const name = `${r.impl}${r.api === 'batch' ? ' (batch)' : ''}/libbpf ${r.mode}${r.wakeup ? ` ${r.wakeup}` : ''} ${sizeText(r.size)}`;
+    // Streaming compares consumers by CPU per record (libbpf's / bee-ts's: above 1 is cheaper).
+    ratios[name] = r.mode === 'stream' ? base.cpuNsPerRecord! / r.cpuNsPerRecord! : r.recordsPerSec / base.recordsPerSec;
   }
-  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version };
+  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, load: os.loadavg()[0] };
   return { rows, ratios, machine, rss, peer: peer.path ? 'libbpf' : peer.reason };
 }
 
 export function benchText(r: Awaited<ReturnType<typeof benchRingbuf>>): string {
-  const lines = [`machine: ${r.machine.cpus} CPUs (${r.machine.cpu}), Linux ${r.machine.kernel}, Node ${r.machine.node}`];
-  lines.push('impl                    mode     size  wakeup      M records/s  drops');
-  for (const x of r.rows)
-    lines.push(`${(x.impl + (x.api ? ` (${x.api})` : '')).padEnd(24)}${x.mode.padEnd(9)}${String(x.size).padStart(4)}  ${(x.wakeup ?? '-').padEnd(10)}  ${(x.recordsPerSec / 1e6).toFixed(1).padStart(11)}  ${x.drops}`);
-  lines.push('ratios (bee-ts / libbpf, same run):');
+  const lines = [`machine: ${r.machine.cpus} CPUs (${r.machine.cpu}), Linux ${r.machine.kernel}, Node ${r.machine.node}, load average ${(r.machine.load as number).toFixed(1)} at the end`];
+  lines.push('impl                    mode     size   wakeup     M rec/CPU s  M rec/s wall  CPU ns/rec  drops');
+  for (const x of r.rows) {
+    const consume = x.mode === 'consume';
+    lines.push(
+      `${(x.impl + (x.api ? ` (${x.api})` : '')).padEnd(24)}${x.mode.padEnd(9)}${String(x.size).padStart(5)}  ${(x.wakeup ?? '-').padEnd(10)}  ${(consume ? (x.recordsPerSec / 1e6).toFixed(1) : '-').padStart(10)}  ${((consume ? x.wallRecordsPerSec! : x.recordsPerSec) / 1e6).toFixed(1).padStart(12)}  ${(consume ? '-' : x.cpuNsPerRecord!.toFixed(0)).padStart(10)}  ${x.drops}`,
+    );
+  }
+  lines.push('ratios (bee-ts / libbpf, same run; consume: records per CPU second; stream: libbpf CPU per record / bee-ts CPU per record):');
   for (const [k, v] of Object.entries(r.ratios)) lines.push(`  ${k}: ${v.toFixed(2)}x`);
   if (r.rss) lines.push(`RSS before/after streaming: ${(r.rss.before / 1048576).toFixed(1)} / ${(r.rss.after / 1048576).toFixed(1)} MiB`);
   return lines.join('\n') + '\n';

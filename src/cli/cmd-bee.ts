@@ -114,20 +114,25 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
   bench
     .command('ringbuf')
     .description('ring buffer reader vs libbpf (ring_buffer__consume/poll): consume a full ring, and stream while a producer runs')
-    .option('--size <list>', 'record sizes, comma-separated (16, 64)', '16,64')
+    .option('--size <list>', 'record sizes, comma-separated (16, 64, mixed)', '16,64,mixed')
     .option('--seconds <n>', 'seconds per streaming run', '3')
-    .option('--rounds <n>', 'full-ring drains per consume measurement (the median round counts)', '9')
+    .option('--rounds <n>', 'measured rounds (the median counts); each runs every consumer once, the peer too', '9')
+    .option('--warmup <n>', 'untimed rounds before them', '3')
+    .option('--stream-rounds <n>', 'measured streaming rounds per wake-up mode, bee-ts and the peer alternated', '3')
     .option('--no-stream', 'skip the streaming runs')
     .option('-j, --json', 'one JSON object with rows and ratios')
-    .action((o: { size: string; seconds: string; rounds: string; stream: boolean; json?: boolean }) =>
+    .action((o: { size: string; seconds: string; rounds: string; warmup: string; streamRounds: string; stream: boolean; json?: boolean }) =>
       kernel(o.json, async () => {
-        for (const [k, v] of [['--size', o.size], ['--seconds', o.seconds], ['--rounds', o.rounds]] as const)
-          if (!/^\d+(\.\d+)?(,\d+(\.\d+)?)*$/.test(v)) throw new UsageError(`bench ringbuf: ${k} '${v}' is not a number${k === '--size' ? ' list (16,64)' : ''}`);
+        if (!/^(16|64|mixed)(,(16|64|mixed))*$/.test(o.size)) throw new UsageError(`bench ringbuf: --size '${o.size}' is not a list of 16, 64 and mixed`);
+        for (const [k, v] of [['--seconds', o.seconds], ['--rounds', o.rounds], ['--warmup', o.warmup], ['--stream-rounds', o.streamRounds]] as const)
+          if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`bench ringbuf: ${k} '${v}' is not a number`);
         const b = await import('./bench.js');
         const r = await b.benchRingbuf({
-          sizes: o.size.split(',').map(Number),
+          sizes: o.size.split(',').map((x) => (x === 'mixed' ? 'mixed' : (Number(x) as 16 | 64))),
           seconds: Number(o.seconds),
-          rounds: Number(o.rounds),
+          rounds: Math.max(1, Number(o.rounds)),
+          warmup: Number(o.warmup),
+          streamRounds: Math.max(1, Number(o.streamRounds)),
           stream: o.stream,
           log: (s) => process.stderr.write(`${s}\n`),
         });

@@ -27,6 +27,10 @@ const LEN_MASK = ~(BUSY | DISCARD) >>> 0;
  * hardware needs it (arm64).
  */
 const PLAIN_LOADS = process.arch === 'x64';
+/** The walk chooses its loop per segment of this many bytes of records. */
+const SEGMENT = 16384;
+/** Segments walked unpredicted after one whose record lengths kept changing (then prediction is tried again). */
+const MIXED_SEGMENTS = 64;
 /** Records per consumeBatch call: 256 × 72-byte records stay in L1 while the caller reads them. */
 const BATCH_SLOTS = 256;
 let loopIds = 0;
@@ -173,15 +177,21 @@ export class RingBufReader implements RecordReader {
     // - int32 arithmetic only; the 64-bit positions meet the walk once per batch.
     // - no masking per record: the data area is mapped twice in a row, so from start = cons & mask
     //   every committed byte up to start + (prod - cons) < 2 × size is contiguous in the view.
-    // - the record length is predicted: when a header equals the previous one, the step is the
-    //   previous step. The branch is predicted by the CPU, so the next header's load does not
-    //   wait for this one's arithmetic (a load → add → load chain otherwise bounds the walk).
-    //   The guess is verified on the whole header word, so BUSY/DISCARD are never skipped: prev
-    //   only ever holds a header that was not BUSY (it starts as a zero-length record's header).
+    // - fixed sizes: the record length is predicted. When a header equals the previous one, the
+    //   step is the previous step. The branch is predicted by the CPU, so the next header's load
+    //   does not wait for this one's arithmetic (a load → add → load chain otherwise bounds the
+    //   walk). The guess is verified on the whole header word, so BUSY/DISCARD are never skipped:
+    //   prev only ever holds a header that was not BUSY (it starts as a zero-length record's header).
+    // - mixed sizes: there the guess is mostly wrong, and each wrong guess costs a mispredicted
+    //   branch on top of the chain. A segment (SEGMENT bytes) where more than a quarter of the
+    //   headers differed from their predecessor switches the walk to the unpredicted loop (step
+    //   computed from every header, BUSY tested as the sign bit: no branch that depends on the
+    //   sizes) for the next MIXED_SEGMENTS segments, then the predicted loop is tried again.
     // The id makes each source unique: V8 caches \`new Function\` by source text, and loops that
     // shared one compiled function would share its call-site feedback (measured: a loop that had
     // seen a second callback ran 3× slower).
     const body = `// ring buffer walk ${++loopIds}
+      let mixed = 0;
       return function consume(max) {
         max = max >= ${INT32_MAX} ? ${INT32_MAX} : max | 0;
         let cons = Number(Atomics.load(consPos, 0));
@@ -196,19 +206,42 @@ export class RingBufReader implements RecordReader {
           const start = cons & mask;
           const end = (start + (prod - cons)) | 0;
           let off = start;
-          while (off < end) {
-            const len = ${load};
-            let step = prevStep;
-            if (len !== prev) {
-              if (len & ${BUSY | 0}) { stop = true; break; }
-              step = ((len & ${LEN_MASK}) + ${HDR + 7}) & ~7;
-              prev = len;
-              prevStep = step;
-            }
-            const rec = off;
-            off = (off + step) | 0;
-            if ((len & ${DISCARD}) === 0) {
-              ${deliver}
+          while (off < end && !stop) {
+            const seg = (end - off > ${SEGMENT} ? off + ${SEGMENT} : end) | 0;
+            if (mixed === 0) {
+              let changes = 0;
+              const n0 = n;
+              while (off < seg) {
+                const len = ${load};
+                let step = prevStep;
+                if (len !== prev) {
+                  if (len & ${BUSY | 0}) { stop = true; break; }
+                  step = ((len & ${LEN_MASK}) + ${HDR + 7}) & ~7;
+                  prev = len;
+                  prevStep = step;
+                  changes++;
+                }
+                const rec = off;
+                off = (off + step) | 0;
+                if ((len & ${DISCARD}) === 0) {
+                  ${deliver}
+                }
+              }
+              if (changes * 4 > n - n0 + 8) mixed = ${MIXED_SEGMENTS};
+            } else {
+              mixed--;
+              while (off < seg) {
+                const len = ${load};
+                if (len < 0) { stop = true; break; }
+                const rec = off;
+                off = (off + (((len & ${LEN_MASK}) + ${HDR + 7}) & ~7)) | 0;
+                if ((len & ${DISCARD}) === 0) {
+                  ${deliver}
+                }
+              }
+              // The predicted loop's guess starts again from a header it checks.
+              prev = 0;
+              prevStep = ${HDR};
             }
           }
           // A callback that closed the reader unmapped the ring: touch nothing more.

@@ -8,7 +8,7 @@ const skip = needKernel();
 describe.skipIf(skip)('bee-ts bench ringbuf --json', () => {
   it('prints rows for bee-ts, bee-ts-decoded and libbpf from one run', () => {
     if (need(hasCommand('gcc'), 'gcc missing: no libbpf peer')) return;
-    const r = runCli(['bench', 'ringbuf', '--json', '--size', '16', '--seconds', '1', '--rounds', '1']);
+    const r = runCli(['bench', 'ringbuf', '--json', '--size', '16', '--seconds', '1', '--rounds', '1', '--warmup', '1', '--stream-rounds', '1']);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     const impls = new Set(j.rows.map((x: { impl: string }) => x.impl));
@@ -19,11 +19,30 @@ describe.skipIf(skip)('bee-ts bench ringbuf --json', () => {
       expect(row.size).toBe(16);
       expect(typeof row.drops).toBe('number');
     }
-    expect(j.rows.filter((x: { mode: string }) => x.mode === 'stream').length).toBe(6);
+    const stream = j.rows.filter((x: { mode: string }) => x.mode === 'stream');
+    expect(stream.length).toBe(6);
+    // Streaming is reported as the consumer's CPU per record (both consumers) and drops.
+    for (const row of stream) expect(row.cpuNsPerRecord).toBeGreaterThan(0);
+    expect(Object.keys(j.ratios)).toContain('bee-ts/libbpf stream adaptive 16B');
     const apis = j.rows.filter((x: { impl: string; mode: string }) => x.impl === 'bee-ts' && x.mode === 'consume').map((x: { api: string }) => x.api);
     expect(apis.sort()).toEqual(['batch', 'record']);
     expect(Object.keys(j.ratios)).toContain('bee-ts/libbpf consume 16B');
     expect(Object.keys(j.ratios)).toContain('bee-ts (batch)/libbpf consume 16B');
+  });
+
+  it('mixed record sizes: every consumer drains the same full ring, rates in CPU and wall time', () => {
+    if (need(hasCommand('gcc'), 'gcc missing: no libbpf peer')) return;
+    const r = runCli(['bench', 'ringbuf', '--json', '--size', 'mixed', '--rounds', '1', '--warmup', '0', '--no-stream']);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.rows.map((x: { impl: string; api?: string }) => `${x.impl}${x.api ? ` ${x.api}` : ''}`).sort()).toEqual(['bee-ts batch', 'bee-ts record', 'libbpf']);
+    for (const row of j.rows) {
+      expect(row.size).toBe('mixed');
+      expect(row.drops).toBe(0);
+      expect(row.recordsPerSec).toBeGreaterThan(0);
+      expect(row.wallRecordsPerSec).toBeGreaterThan(0);
+    }
+    expect(Object.keys(j.ratios)).toContain('bee-ts/libbpf consume mixed sizes');
   });
 });
 

@@ -85,6 +85,50 @@ describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers', () => haveMapType(
     expect(r.available()).toBe(0);
   });
 
+  it('many records of irregular sizes (the unpredicted walk), then fixed sizes again (the predicted one): every record, in order, at its length', () => {
+    using o = BpfObject.open(fixture('rb_bench.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'));
+    // rb_bench.c's produce_mixed: record i of a batch is 16, 40, 64 or 24 bytes by a hash of i.
+    const mixedLen = (i: number) => [16, 40, 64, 24][(Math.imul(i, 2654435761) >>> 28) & 3]!;
+    const run = (prog: string, n: number, seq: bigint) => {
+      const req = Buffer.alloc(40);
+      req.writeUInt32LE(n, 0);
+      req.writeUInt32LE(1, 4);
+      req.writeBigUInt64LE(seq, 16);
+      o.program(prog).testRun({ ctxIn: req });
+      expect(Number(req.readBigUInt64LE(24))).toBe(n);
+      return req.readBigUInt64LE(16);
+    };
+    const want: [bigint, number][] = [];
+    let seq = 0n;
+    const mixed = (n: number) => {
+      for (let i = 0; i < n; i++) want.push([seq + BigInt(i), mixedLen(i)]);
+      seq = run('produce_mixed', n, seq);
+    };
+    const fixed = (n: number) => {
+      for (let i = 0; i < n; i++) want.push([seq + BigInt(i), 16]);
+      seq = run('produce_16', n, seq);
+    };
+    mixed(20000);
+    fixed(30000);
+    mixed(5000);
+    const got: [bigint, number][] = [];
+    expect(r.consumeRaw((v, off, len) => got.push([v.getBigUint64(off, true), len]))).toBe(want.length);
+    expect(got).toEqual(want);
+    expect(r.available()).toBe(0);
+    // The batched walk, across the switches too.
+    want.length = 0;
+    fixed(3000);
+    mixed(20000);
+    fixed(3000);
+    got.length = 0;
+    r.consumeBatch((v, offs, lens, k) => {
+      for (let i = 0; i < k; i++) got.push([v.getBigUint64(offs[i]!, true), lens[i]!]);
+    });
+    expect(got).toEqual(want);
+    expect(r.available()).toBe(0);
+  });
+
   it('max bounds a drain and commits only what was delivered; consumeBatch too', () => {
     using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
     using r = new RingBufReader(o.map('rb'));
