@@ -1,5 +1,7 @@
 // `btf dump ... format raw`: one line per type in bpftool's layout, so the two diff cleanly.
 import type { Btf } from './btf.js';
+import { type FlatBtf, flatBtf } from './flat.js';
+import { type ByteSink, lit, TextOut } from './textout.js';
 import { BtfKind, type BtfType, INT_BOOL, INT_CHAR, INT_SIGNED, KIND_NAMES } from './types.js';
 
 const FUNC_LINKAGE = ['static', 'global', 'extern'];
@@ -12,159 +14,249 @@ function intEncoding(enc: number): string {
   return enc === 0 ? '(none)' : '(unknown)';
 }
 
-const q = (name: string) => `'${name || '(anon)'}'`;
+const L = {
+  open: lit('['),
+  close: lit('] '),
+  quote: lit(" '"),
+  anon: lit('(anon)'),
+  size: lit("' size="),
+  bitsOffset: lit(' bits_offset='),
+  nrBits: lit(' nr_bits='),
+  typeId: lit("' type_id="),
+  indexTypeId: lit(' index_type_id='),
+  nrElems: lit(' nr_elems='),
+  vlen: lit(' vlen='),
+  member: lit("\n\t'"),
+  mTypeId: lit("' type_id="),
+  bitfieldSize: lit(' bitfield_size='),
+  encSigned: lit("' encoding=SIGNED size="),
+  encUnsigned: lit("' encoding=UNSIGNED size="),
+  val: lit("' val="),
+  fwdUnion: lit("' fwd_kind=union"),
+  fwdStruct: lit("' fwd_kind=struct"),
+  linkage: lit(' linkage='),
+  retTypeId: lit("' ret_type_id="),
+  varLinkage: lit(', linkage='),
+  secEntry: lit('\n\ttype_id='),
+  offset: lit(' offset='),
+  eSize: lit(' size='),
+  unkn: lit(' (UNKN)'),
+  componentIdx: lit(' component_idx='),
+  sizeOnly: lit("' size="),
+  anonQuoted: lit("(anon)'"),
+  paren: lit(' ('),
+  closeParen: lit("')"),
+  ll: lit('LL'),
+  ull: lit('ULL'),
+};
+const KIND_BYTES = Object.values(BtfKind)
+  .filter((k): k is BtfKind => typeof k === 'number')
+  .reduce<Uint8Array[]>((a, k) => ((a[k] = lit(KIND_NAMES[k])), a), []);
+const INT_ENC = [0, INT_SIGNED, INT_CHAR, INT_BOOL].map((e) => lit(' encoding=' + intEncoding(e)));
+const INT_ENC_UNKNOWN = lit(' encoding=(unknown)');
+const LINKAGE_BYTES = FUNC_LINKAGE.map(lit);
+const LINKAGE_UNKNOWN = lit('(unknown)');
 
-/** Lines describing one type, without a trailing newline. */
-export function rawTypeLines(btf: Btf, t: BtfType): string {
-  const head = `[${t.id}] ${KIND_NAMES[t.kind]} ${q(t.name)}`;
-  switch (t.kind) {
-    case BtfKind.Void:
-      return head;
-    case BtfKind.Int:
-      return `${head} size=${t.size} bits_offset=${t.bitOffset} nr_bits=${t.bits} encoding=${intEncoding(t.encoding)}`;
-    case BtfKind.Ptr:
-    case BtfKind.Typedef:
-    case BtfKind.Volatile:
-    case BtfKind.Const:
-    case BtfKind.Restrict:
-    case BtfKind.TypeTag:
-      return `${head} type_id=${t.type}`;
-    case BtfKind.Array:
-      return `${head} type_id=${t.type} index_type_id=${t.indexType} nr_elems=${t.nelems}`;
-    case BtfKind.Struct:
-    case BtfKind.Union: {
-      let s = `${head} size=${t.size} vlen=${t.members.length}`;
-      for (const m of t.members) {
-        s += `\n\t${q(m.name)} type_id=${m.type} bits_offset=${m.bitOffset}`;
-        if (m.bitfieldSize) s += ` bitfield_size=${m.bitfieldSize}`;
-      }
-      return s;
+/** `'name'` (or `'(anon)'`) of the string at `off`: the quote before is written by the caller. */
+function nameAt(o: TextOut, strings: Uint8Array, off: number): void {
+  if (off === 0 || o.cstr(strings, off) === 0) o.lit(L.anon);
+}
+
+/** The fields after `[id] KIND 'name`, up to the end of the type's last line (no newline). */
+type KindWriter = (o: TextOut, f: FlatBtf, p: number, st: number, vlen: number, kflag: boolean) => void;
+
+function refLine(o: TextOut, _f: FlatBtf, _p: number, st: number): void {
+  o.lit(L.typeId);
+  o.uint(st);
+}
+
+function members(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number, kflag: boolean): void {
+  const w = f.words;
+  o.lit(L.size);
+  o.uint(st);
+  o.lit(L.vlen);
+  o.uint(vlen);
+  for (let k = 0; k < vlen; k++, p += 3) {
+    const off = w[p + 2]!;
+    o.lit(L.member);
+    nameAt(o, f.strings, w[p]!);
+    o.lit(L.mTypeId);
+    o.uint(w[p + 1]!);
+    o.lit(L.bitsOffset);
+    o.uint(kflag ? off & 0xffffff : off);
+    if (kflag && off >>> 24) {
+      o.lit(L.bitfieldSize);
+      o.uint(off >>> 24);
     }
-    case BtfKind.Enum:
-    case BtfKind.Enum64: {
-      let s = `${head} encoding=${t.signed ? 'SIGNED' : 'UNSIGNED'} size=${t.size} vlen=${t.values.length}`;
-      const suffix = t.kind === BtfKind.Enum64 ? (t.signed ? 'LL' : 'ULL') : '';
-      for (const v of t.values) s += `\n\t${q(v.name)} val=${v.value}${suffix}`;
-      return s;
-    }
-    case BtfKind.Fwd:
-      return `${head} fwd_kind=${t.union ? 'union' : 'struct'}`;
-    case BtfKind.Func:
-      return `${head} type_id=${t.type} linkage=${FUNC_LINKAGE[t.linkage] ?? '(unknown)'}`;
-    case BtfKind.FuncProto: {
-      let s = `${head} ret_type_id=${t.returnType} vlen=${t.params.length}`;
-      for (const p of t.params) s += `\n\t${q(p.name)} type_id=${p.type}`;
-      return s;
-    }
-    case BtfKind.Var:
-      return `${head} type_id=${t.type}, linkage=${VAR_LINKAGE[t.linkage] ?? '(unknown)'}`;
-    case BtfKind.Datasec: {
-      let s = `${head} size=${t.size} vlen=${t.vars.length}`;
-      for (const v of t.vars) {
-        const vt = btf.typeOrUndefined(v.type);
-        s += `\n\ttype_id=${v.type} offset=${v.offset} size=${v.size} (${vt ? `${KIND_NAMES[vt.kind]} ${q(vt.name)}` : 'UNKN'})`;
-      }
-      return s;
-    }
-    case BtfKind.Float:
-      return `${head} size=${t.size}`;
-    case BtfKind.DeclTag:
-      return `${head} type_id=${t.type} component_idx=${t.componentIdx}`;
+    o.endLine();
   }
 }
 
-/** The whole raw dump, types from `firstId` (split BTF prints only its own types, as bpftool does). */
+function params(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number): void {
+  const w = f.words;
+  o.lit(L.retTypeId);
+  o.uint(st);
+  o.lit(L.vlen);
+  o.uint(vlen);
+  for (let k = 0; k < vlen; k++, p += 2) {
+    o.lit(L.member);
+    nameAt(o, f.strings, w[p]!);
+    o.lit(L.mTypeId);
+    o.uint(w[p + 1]!);
+    o.endLine();
+  }
+}
+
+function enumValues(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number, kflag: boolean): void {
+  const w = f.words;
+  o.lit(kflag ? L.encSigned : L.encUnsigned);
+  o.uint(st);
+  o.lit(L.vlen);
+  o.uint(vlen);
+  for (let k = 0; k < vlen; k++, p += 2) {
+    o.lit(L.member);
+    nameAt(o, f.strings, w[p]!);
+    o.lit(L.val);
+    o.int(kflag ? w[p + 1]! | 0 : w[p + 1]!);
+    o.endLine();
+  }
+}
+
+function enum64Values(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number, kflag: boolean): void {
+  const w = f.words;
+  o.lit(kflag ? L.encSigned : L.encUnsigned);
+  o.uint(st);
+  o.lit(L.vlen);
+  o.uint(vlen);
+  for (let k = 0; k < vlen; k++, p += 3) {
+    o.lit(L.member);
+    nameAt(o, f.strings, w[p]!);
+    o.lit(L.val);
+    const lo = w[p + 1]!;
+    const hi = w[p + 2]!;
+    if (hi === 0) o.uint(lo);
+    else {
+      const v = (BigInt(hi) << 32n) | BigInt(lo);
+      o.str(String(kflag ? BigInt.asIntN(64, v) : v));
+    }
+    o.lit(kflag ? L.ll : L.ull);
+    o.endLine();
+  }
+}
+
+function datasecVars(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number): void {
+  const { words: w, offs, kinds, count } = f;
+  o.lit(L.sizeOnly);
+  o.uint(st);
+  o.lit(L.vlen);
+  o.uint(vlen);
+  for (let k = 0; k < vlen; k++, p += 3) {
+    const t = w[p]!;
+    o.lit(L.secEntry);
+    o.uint(t);
+    o.lit(L.offset);
+    o.uint(w[p + 1]!);
+    o.lit(L.eSize);
+    o.uint(w[p + 2]!);
+    if (t < count) {
+      o.lit(L.paren);
+      o.lit(KIND_BYTES[kinds[t]!]!);
+      o.lit(L.quote);
+      nameAt(o, f.strings, offs[t]! < 0 ? 0 : w[offs[t]!]!);
+      o.lit(L.closeParen);
+    } else o.lit(L.unkn);
+    o.endLine();
+  }
+}
+
+const KIND_WRITERS: KindWriter[] = [];
+{
+  const k = KIND_WRITERS;
+  k[BtfKind.Int] = (o, f, p, st) => {
+    const v = f.words[p]!;
+    o.lit(L.size);
+    o.uint(st);
+    o.lit(L.bitsOffset);
+    o.uint((v >>> 16) & 0xff);
+    o.lit(L.nrBits);
+    o.uint(v & 0xff);
+    const enc = (v >>> 24) & 0xf;
+    o.lit(enc & INT_SIGNED ? INT_ENC[1]! : enc & INT_CHAR ? INT_ENC[2]! : enc & INT_BOOL ? INT_ENC[3]! : enc === 0 ? INT_ENC[0]! : INT_ENC_UNKNOWN);
+  };
+  for (const r of [BtfKind.Ptr, BtfKind.Typedef, BtfKind.Volatile, BtfKind.Const, BtfKind.Restrict, BtfKind.TypeTag]) k[r] = refLine;
+  k[BtfKind.Array] = (o, f, p) => {
+    o.lit(L.typeId);
+    o.uint(f.words[p]!);
+    o.lit(L.indexTypeId);
+    o.uint(f.words[p + 1]!);
+    o.lit(L.nrElems);
+    o.uint(f.words[p + 2]!);
+  };
+  k[BtfKind.Struct] = members;
+  k[BtfKind.Union] = members;
+  k[BtfKind.Enum] = enumValues;
+  k[BtfKind.Enum64] = enum64Values;
+  k[BtfKind.Fwd] = (o, _f, _p, _st, _vlen, kflag) => o.lit(kflag ? L.fwdUnion : L.fwdStruct);
+  k[BtfKind.Func] = (o, _f, _p, st, vlen) => {
+    o.lit(L.typeId);
+    o.uint(st);
+    o.lit(L.linkage);
+    o.lit(LINKAGE_BYTES[vlen] ?? LINKAGE_UNKNOWN);
+  };
+  k[BtfKind.FuncProto] = params;
+  k[BtfKind.Var] = (o, f, p, st) => {
+    o.lit(L.typeId);
+    o.uint(st);
+    o.lit(L.varLinkage);
+    o.lit(LINKAGE_BYTES[f.words[p]!] ?? LINKAGE_UNKNOWN);
+  };
+  k[BtfKind.Datasec] = datasecVars;
+  k[BtfKind.Float] = (o, _f, _p, st) => {
+    o.lit(L.sizeOnly);
+    o.uint(st);
+  };
+  k[BtfKind.DeclTag] = (o, f, p, st) => {
+    o.lit(L.typeId);
+    o.uint(st);
+    o.lit(L.componentIdx);
+    o.int(f.words[p]! | 0);
+  };
+}
+
+/**
+ * The whole raw dump, types from `fromId` (split BTF prints only its own types, as bpftool does),
+ * as UTF-8 text in chunks of whole lines. Each kind's lines come from a small function of its own
+ * (one large loop would be recompiled whenever a kind first seen late, such as the DATASEC at the
+ * end of vmlinux, turned up).
+ */
+export function dumpRawBytes(btf: Btf, sink: ByteSink, fromId = btf.firstId): void {
+  const f = flatBtf(btf);
+  const { words: w, offs, kinds, count } = f;
+  const o = new TextOut(sink);
+  for (let id = fromId; id < count; id++) {
+    const p = offs[id]!;
+    const kind = kinds[id]!;
+    o.lit(L.open);
+    o.uint(id);
+    o.lit(L.close);
+    o.lit(KIND_BYTES[kind]!);
+    o.lit(L.quote);
+    if (p < 0) o.lit(L.anonQuoted);
+    else {
+      nameAt(o, f.strings, w[p]!);
+      const info = w[p + 1]!;
+      // parseBtf rejects unknown kinds.
+      KIND_WRITERS[kind]!(o, f, p + 3, w[p + 2]!, info & 0xffff, info >>> 31 !== 0);
+    }
+    o.byte(10);
+    o.endLine();
+  }
+  o.flush();
+}
+
+/** dumpRawBytes as strings (each chunk whole lines of UTF-8). */
 export function dumpRaw(btf: Btf, write: (chunk: string) => void, fromId = btf.firstId): void {
-  const rec = btf.records();
-  let buf = '';
-  for (let id = fromId; id < btf.count; id++) {
-    buf += (rec && id >= btf.firstId ? recordLines(btf, rec, id) : rawTypeLines(btf, btf.peek(id))) + '\n';
-    if (buf.length > 1 << 16) {
-      write(buf);
-      buf = '';
-    }
-  }
-  if (buf) write(buf);
-}
-
-/** rawTypeLines written straight from a record's words (no type object). */
-function recordLines(btf: Btf, rec: NonNullable<ReturnType<Btf['records']>>, id: number): string {
-  const w = rec.words;
-  let p = rec.offs[id - btf.firstId]!;
-  const kind = rec.kinds[id - btf.firstId]! as BtfKind;
-  const info = w[p + 1]!;
-  const st = w[p + 2]!;
-  const vlen = info & 0xffff;
-  const kflag = info >>> 31 !== 0;
-  const head = `[${id}] ${KIND_NAMES[kind]} ${q(rec.name(w[p]!))}`;
-  p += 3;
-  switch (kind) {
-    case BtfKind.Int: {
-      const v = w[p]!;
-      return `${head} size=${st} bits_offset=${(v >>> 16) & 0xff} nr_bits=${v & 0xff} encoding=${intEncoding((v >>> 24) & 0xf)}`;
-    }
-    case BtfKind.Ptr:
-    case BtfKind.Typedef:
-    case BtfKind.Volatile:
-    case BtfKind.Const:
-    case BtfKind.Restrict:
-    case BtfKind.TypeTag:
-      return `${head} type_id=${st}`;
-    case BtfKind.Array:
-      return `${head} type_id=${w[p]} index_type_id=${w[p + 1]} nr_elems=${w[p + 2]}`;
-    case BtfKind.Struct:
-    case BtfKind.Union: {
-      let s = `${head} size=${st} vlen=${vlen}`;
-      for (let k = 0; k < vlen; k++, p += 3) {
-        const off = w[p + 2]!;
-        s += `\n\t${q(rec.name(w[p]!))} type_id=${w[p + 1]} bits_offset=${kflag ? off & 0xffffff : off}`;
-        if (kflag && off >>> 24) s += ` bitfield_size=${off >>> 24}`;
-      }
-      return s;
-    }
-    case BtfKind.Enum: {
-      let s = `${head} encoding=${kflag ? 'SIGNED' : 'UNSIGNED'} size=${st} vlen=${vlen}`;
-      for (let k = 0; k < vlen; k++, p += 2) s += `\n\t${q(rec.name(w[p]!))} val=${kflag ? w[p + 1]! | 0 : w[p + 1]!}`;
-      return s;
-    }
-    case BtfKind.Enum64: {
-      let s = `${head} encoding=${kflag ? 'SIGNED' : 'UNSIGNED'} size=${st} vlen=${vlen}`;
-      const suffix = kflag ? 'LL' : 'ULL';
-      for (let k = 0; k < vlen; k++, p += 3) {
-        const lo = w[p + 1]!;
-        const hi = w[p + 2]!;
-        let v: bigint | number = hi === 0 ? lo : (BigInt(hi) << 32n) | BigInt(lo);
-        if (kflag && hi !== 0) v = BigInt.asIntN(64, v as bigint);
-        s += `\n\t${q(rec.name(w[p]!))} val=${v}${suffix}`;
-      }
-      return s;
-    }
-    case BtfKind.Fwd:
-      return `${head} fwd_kind=${kflag ? 'union' : 'struct'}`;
-    case BtfKind.Func:
-      return `${head} type_id=${st} linkage=${FUNC_LINKAGE[vlen] ?? '(unknown)'}`;
-    case BtfKind.FuncProto: {
-      let s = `${head} ret_type_id=${st} vlen=${vlen}`;
-      for (let k = 0; k < vlen; k++, p += 2) s += `\n\t${q(rec.name(w[p]!))} type_id=${w[p + 1]}`;
-      return s;
-    }
-    case BtfKind.Var:
-      return `${head} type_id=${st}, linkage=${VAR_LINKAGE[w[p]!] ?? '(unknown)'}`;
-    case BtfKind.Datasec: {
-      let s = `${head} size=${st} vlen=${vlen}`;
-      for (let k = 0; k < vlen; k++, p += 3) {
-        const t = w[p]!;
-        s += `\n\ttype_id=${t} offset=${w[p + 1]} size=${w[p + 2]} (${t < btf.count ? `${KIND_NAMES[btf.kindOf(t)]} ${q(btf.nameOf(t))}` : 'UNKN'})`;
-      }
-      return s;
-    }
-    case BtfKind.Float:
-      return `${head} size=${st}`;
-    case BtfKind.DeclTag:
-      return `${head} type_id=${st} component_idx=${w[p]! | 0}`;
-    default:
-      return rawTypeLines(btf, btf.peek(id));
-  }
+  dumpRawBytes(btf, (b) => write(Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8')), fromId);
 }
 
 /** JSON form of one type, with keys as in `bpftool btf dump -j`. */

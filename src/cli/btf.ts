@@ -1,7 +1,8 @@
 // `bee-ts btf dump file <path> [format raw|c]` (bpftool's syntax).
 import type { Btf } from '../btf/btf.js';
 import { dumpC } from '../btf/cdump.js';
-import { dumpRaw, rawTypeJson } from '../btf/raw.js';
+import { dumpRawBytes, rawTypeJson } from '../btf/raw.js';
+import type { ByteSink } from '../btf/textout.js';
 import { readBtfFile } from '../loader/btf-files.js';
 import { UsageError } from './errors.js';
 import { jsonText } from './format.js';
@@ -32,7 +33,14 @@ export function parseDumpArgs(args: string[]): { source: string; path: string; f
   return { source, path, format, selector };
 }
 
-export function btfDump(args: string[], opts: BtfDumpOptions, write: (s: string) => void, fromKernel?: (source: string, path: string, selector: string[]) => Btf): void {
+/** `write` gets text; `writeBytes`, when given, the raw dump's bytes (only valid during the call). */
+export function btfDump(
+  args: string[],
+  opts: BtfDumpOptions,
+  write: (s: string) => void,
+  fromKernel?: (source: string, path: string, selector: string[]) => Btf,
+  writeBytes: ByteSink = (b) => write(Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8')),
+): void {
   const { source, path, format, selector } = parseDumpArgs(args);
   const base = opts.base ? readBtfFile(opts.base) : undefined;
   const btf = source === 'file' ? readBtfFile(path, base) : fromKernel!(source, path, selector);
@@ -47,5 +55,5 @@ export function btfDump(args: string[], opts: BtfDumpOptions, write: (s: string)
     write(jsonText({ types }) + '\n');
     return;
   }
-  dumpRaw(btf, write);
+  dumpRawBytes(btf, writeBytes);
 }

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from './cmd-context.js';
 import { UsageError } from './errors.js';
-import { globals, jsonText, writeChunks } from './format.js';
+import { globals, jsonText, writeBytesOut, writeChunks } from './format.js';
 
 const linkCmds = () => import('./link.js');
 
@@ -20,12 +20,12 @@ export function registerBtf(program: Command, ctx: CliContext): void {
       args[0] === 'file'
         ? run(opts.json, async () => {
             const { btfDump } = await import('./btf.js');
-            writeChunks((w) => btfDump(args, opts, w));
+            writeChunks((w) => btfDump(args, opts, w, undefined, writeBytesOut));
           })
         : kernel(opts.json, async () => {
             const { btfDump } = await import('./btf.js');
             const { kernelBtfFor } = await import('./objects.js');
-            writeChunks((w) => btfDump(args, opts, w, kernelBtfFor));
+            writeChunks((w) => btfDump(args, opts, w, kernelBtfFor, writeBytesOut));
           }),
     );
 

@@ -23,6 +23,11 @@ export function writeChunks(produce: (write: (s: string) => void) => void): void
   });
 }
 
+/** Bytes to stdout; the caller may reuse its buffer after the call (a pipe may queue a write: this copies). */
+export function writeBytesOut(b: Uint8Array): void {
+  process.stdout.write(Buffer.from(b));
+}
+
 /** bpftool's global options (set from the command line, wherever they appear). */
 export const globals = { json: false, pretty: false, debug: false, mapcompat: false, bpffs: false, nomount: false };
 

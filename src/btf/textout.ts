@@ -1,0 +1,113 @@
+// A text writer for the BTF dumps: bytes appended to one reused buffer (numbers formatted in place,
+// names copied straight from the BTF string section, fixed text pre-encoded), handed to a sink in
+// large chunks that always end on a line boundary, so each chunk is whole UTF-8.
+
+/** Receives each chunk; the bytes are only valid during the call (the buffer is reused). */
+export type ByteSink = (bytes: Uint8Array) => void;
+
+const CHUNK = 1 << 20;
+
+/** Fixed ASCII text as bytes, for TextOut.lit. */
+export function lit(s: string): Uint8Array {
+  const b = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) throw new Error(`lit: '${s}' is not ASCII`);
+    b[i] = c;
+  }
+  return b;
+}
+
+export class TextOut {
+  buf: Uint8Array = new Uint8Array(CHUNK + 4096);
+  pos = 0;
+  /** Flush at this many bytes: small for the first chunk, so the flush path runs (and is compiled) early. */
+  private limit = 1 << 14;
+
+  constructor(private readonly sink: ByteSink) {}
+
+  /** Make room for n more bytes (grows the buffer: a chunk is only cut at endLine). */
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const b = new Uint8Array(Math.max(2 * this.buf.length, this.pos + n + 4096));
+    b.set(this.buf.subarray(0, this.pos));
+    this.buf = b;
+  }
+
+  /** A line (or a whole item) is complete: pass the buffer on once it holds a chunk's worth. */
+  endLine(): void {
+    if (this.pos >= this.limit) this.flush();
+  }
+
+  flush(): void {
+    if (this.pos === 0) return;
+    this.sink(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    this.limit = CHUNK;
+  }
+
+  lit(b: Uint8Array): void {
+    const n = b.length;
+    if (this.pos + n > this.buf.length) this.room(n);
+    const o = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) o[p++] = b[i]!;
+    this.pos = p;
+  }
+
+  byte(c: number): void {
+    if (this.pos + 1 > this.buf.length) this.room(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Any string (UTF-8); for the rare text that is neither fixed nor a BTF name. */
+  str(s: string): void {
+    this.room(3 * s.length);
+    this.pos += Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.length).write(s, this.pos, 'utf8');
+  }
+
+  /** A non-negative integer below 2^32 (or any safe integer, slower), in decimal. */
+  uint(n: number): void {
+    if (this.pos + 21 > this.buf.length) this.room(21);
+    const o = this.buf;
+    if (n < 10) {
+      o[this.pos++] = 48 + n;
+      return;
+    }
+    let d = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) d++;
+    let e = this.pos + d;
+    this.pos = e;
+    while (n >= 10) {
+      const q = Math.floor(n / 10);
+      o[--e] = 48 + (n - 10 * q);
+      n = q;
+    }
+    o[--e] = 48 + n;
+  }
+
+  /** A safe integer, signed. */
+  int(n: number): void {
+    if (n < 0) {
+      this.byte(45);
+      this.uint(-n);
+    } else this.uint(n);
+  }
+
+  /** The NUL-terminated string at `off` in `s`, as its bytes. Returns the number of bytes written. */
+  cstr(s: Uint8Array, off: number): number {
+    let p = this.pos;
+    let o = this.buf;
+    const start = p;
+    for (let c = s[off]!; c !== 0 && c !== undefined; c = s[++off]!) {
+      if (p === o.length) {
+        this.pos = p;
+        this.room(4096);
+        o = this.buf;
+      }
+      o[p++] = c;
+    }
+    this.pos = p;
+    return p - start;
+  }
+}
