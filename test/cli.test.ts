@@ -1,6 +1,12 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseBtf } from '../src/btf/btf.js';
+import { dumpC } from '../src/btf/cdump.js';
+import { encodeBtf } from '../src/btf/encode.js';
+import { BtfKind } from '../src/btf/types.js';
 import { fixture, hasCommand, need, root, runCli } from './helpers.js';
 
 describe('bee-ts CLI (kernel-free commands)', () => {
@@ -69,6 +75,38 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     const heads = (s: string) => s.split('\n').filter((l) => l.startsWith('['));
     expect(heads(ours.stdout).length).toBe(heads(theirs).length);
     expect(ours.stdout === theirs).toBe(true);
+  });
+
+  it('btf dump file vmlinux format c: the CLI (bytes to stdout in chunks) writes exactly what dumpC() returns', () => {
+    if (need(fs.existsSync('/sys/kernel/btf/vmlinux'), 'no kernel BTF')) return;
+    const ours = runCli(['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c']);
+    expect(ours.status).toBe(0);
+    const chunks: string[] = [];
+    dumpC(parseBtf(fs.readFileSync('/sys/kernel/btf/vmlinux')), (s) => chunks.push(s));
+    const lib = chunks.join('');
+    expect(ours.stdout.length).toBe(lib.length);
+    expect(ours.stdout === lib).toBe(true);
+  });
+
+  it('btf dump writes UTF-8 names as their bytes, as bpftool does (raw), and whole in C', () => {
+    const types = [
+      { kind: BtfKind.Void, id: 0, name: '' },
+      { kind: BtfKind.Int, id: 1, name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 },
+      { kind: BtfKind.Struct, id: 2, name: 'caf\u00e9_\u03bb', size: 4, kflag: false, members: [{ name: 'na\u00efve', type: 1, bitOffset: 0, bitfieldSize: 0 }] },
+    ] as unknown as Parameters<typeof encodeBtf>[0];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bee-cli-utf8-${process.pid}-`));
+    try {
+      const file = path.join(dir, 'utf8.btf');
+      fs.writeFileSync(file, encodeBtf(types));
+      const raw = spawnSync(process.execPath, [`${root}/dist/cli/main.js`, 'btf', 'dump', 'file', file]);
+      expect(raw.status).toBe(0);
+      expect(raw.stdout.toString('utf8')).toContain("STRUCT 'caf\u00e9_\u03bb' size=4 vlen=1\n\t'na\u00efve' type_id=1");
+      if (hasCommand('bpftool')) expect(raw.stdout.equals(execFileSync('bpftool', ['btf', 'dump', 'file', file]))).toBe(true);
+      const c = runCli(['btf', 'dump', 'file', file, 'format', 'c']);
+      expect(c.stdout).toContain('struct caf\u00e9_\u03bb {\n\tint na\u00efve;\n};');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('bench/btf prints bee-ts and bpftool times from one run', () => {

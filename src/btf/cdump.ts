@@ -16,7 +16,10 @@
 // One file on purpose (~600 lines): the two phases share the dumper's state (what is queued,
 // declared and written), and the emit half is one recursive declarator writer.
 import type { Btf } from './btf.js';
-import { BtfError, BtfKind, type CompositeType, type DeclTagType, type EnumType, type FuncType, INT_BOOL, type RefType } from './types.js';
+import { MAX_RESOLVE_DEPTH } from './container.js';
+import { type FlatBtf, flatBtf } from './flat.js';
+import { type ByteSink, TextOut } from './textout.js';
+import { BtfError, BtfKind, INT_BOOL, KIND_NAMES } from './types.js';
 
 export interface CDumpOptions {
   /** Wrap in an include guard and the preserve_access_index pragma, as bpftool does. Default true. */
@@ -42,7 +45,19 @@ const MAX_DECL_NODES = 200_000;
 /** Gaps above this many bytes become one named array instead of a run of `long: 64;` lines. */
 const MAX_BITFIELD_PADDING_BYTES = 1024;
 
+// Type access below is straight from the records' words (./flat.ts), no type object is built;
+// alignments, packing and sizes are memoized per id.
+const W_TYPE = 2;
+
 export class CDumper {
+  private readonly f: FlatBtf;
+  private readonly w: Uint32Array;
+  private readonly offs: Int32Array;
+  private readonly kinds: Uint8Array;
+  private readonly count: number;
+  /** The string space as one latin1 string (names are sliced from it), and whether it is all ASCII. */
+  private readonly text: string;
+  private readonly ascii: boolean;
   private readonly order: Uint8Array;
   /** 0 none, 1 forward-declared, 2 defined / emitted, 3 being emitted. */
   private readonly emitState: Uint8Array;
@@ -50,30 +65,72 @@ export class CDumper {
   private readonly declared: Uint8Array;
   private readonly queue: number[] = [];
   private readonly names: (string | undefined)[];
-  private readonly enumeratorNames = new Map<string, string>();
+  /** Enumerator C names per enum id, by enumerator name. */
+  private readonly enumeratorNames = new Map<number, Map<string, string>>();
   /** Ids on the current declarator path, to reject loops that no C declaration can express. */
   private readonly onPath: Uint8Array;
-  /** 1 when some other type (member, pointer, typedef, parameter, ...) refers to the type. */
-  private readonly referenced: Uint8Array;
+  /** 1 when some other type (member, pointer, typedef, parameter, ...) refers to the type (built on first use). */
+  private referencedIds?: Uint8Array;
+  /** Memoized alignment (0 = not yet), packed-ness of composites (0 unknown, 1 no, 2 yes). */
+  private readonly alignCache: Uint8Array;
+  private readonly packedCache: Uint8Array;
   private nodeBudget = MAX_DECL_NODES;
   /** Write BTF type tags as `__attribute__((btf_type_tag(...)))` (headers), or drop them (listings). */
   private typeTags = false;
   private padCounter = 0;
-  private out: string[] = [];
-  private outLen = 0;
+  private readonly out: TextOut;
 
+  /** `write` gets the text in chunks (or, as a ByteSink, its UTF-8 bytes: valid only during the call). */
+  constructor(btf: Btf, write: (chunk: string) => void);
+  constructor(btf: Btf, write: ByteSink, bytes: true);
   constructor(
     private readonly btf: Btf,
-    private readonly write: (chunk: string) => void,
+    write: ((chunk: string) => void) | ByteSink,
+    bytes = false,
   ) {
-    const n = btf.count;
+    this.out = new TextOut(bytes ? (write as ByteSink) : (b) => (write as (chunk: string) => void)(Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8')));
+    const f = (this.f = flatBtf(btf));
+    this.w = f.words;
+    this.offs = f.offs;
+    this.kinds = f.kinds;
+    const n = (this.count = f.count);
+    ({ text: this.text, ascii: this.ascii } = stringText(f));
     this.order = new Uint8Array(n);
     this.emitState = new Uint8Array(n);
     this.declared = new Uint8Array(n);
     this.onPath = new Uint8Array(n);
     this.names = new Array(n);
-    this.referenced = new Uint8Array(n);
-    this.markReferenced();
+    this.alignCache = new Uint8Array(n);
+    this.packedCache = new Uint8Array(n);
+  }
+
+  // ---- records ----
+
+  private vlen(id: number): number {
+    return id === 0 ? 0 : this.w[this.offs[id]! + 1]! & 0xffff;
+  }
+  private kflag(id: number): boolean {
+    return id !== 0 && this.w[this.offs[id]! + 1]! >>> 31 !== 0;
+  }
+  /** The size or type word of a record. */
+  private st(id: number): number {
+    return this.w[this.offs[id]! + W_TYPE]!;
+  }
+  private hasName(id: number): boolean {
+    if (id === 0) return false;
+    const off = this.w[this.offs[id]!]!;
+    return off !== 0 && this.f.strings[off] !== 0;
+  }
+  /** A string of the string space. */
+  private str(off: number): string {
+    if (off === 0) return '';
+    const end = this.text.indexOf('\0', off);
+    if (this.ascii) return this.text.substring(off, end);
+    return Buffer.from(this.f.strings.buffer, this.f.strings.byteOffset, this.f.strings.length).toString('utf8', off, end);
+  }
+  /** The type's own name ('' for anonymous). */
+  private rawName(id: number): string {
+    return id === 0 ? '' : this.str(this.w[this.offs[id]!]!);
   }
 
   /**
@@ -81,39 +138,143 @@ export class CDumper {
    * ... };`); one that a member or typedef uses is written inline there. Only the references tell
    * them apart (libbpf's btf_dump_mark_referenced does the same).
    */
-  private markReferenced(): void {
-    const ref = this.referenced;
-    const rec = this.btf.records();
-    for (let id = 1; id < this.btf.count; id++) {
-      if (rec && id >= this.btf.firstId) {
-        markFromRecord(ref, rec, id - this.btf.firstId);
+  private get referenced(): Uint8Array {
+    if (this.referencedIds) return this.referencedIds;
+    const ref = (this.referencedIds = new Uint8Array(this.count));
+    const { w, offs, kinds } = this;
+    for (let id = 1; id < this.count; id++) {
+      const p = offs[id]!;
+      const vlen = w[p + 1]! & 0xffff;
+      const kind = kinds[id]! as BtfKind;
+      if (ONE_REF_KINDS.has(kind)) {
+        ref[w[p + 2]!] = 1;
         continue;
       }
-      const t = this.btf.typeById(id);
-      if (ONE_REF_KINDS.has(t.kind)) {
-        ref[(t as RefType).type] = 1;
-        continue;
-      }
-      switch (t.kind) {
+      switch (kind) {
         case BtfKind.Array:
-          ref[t.type] = 1;
-          ref[t.indexType] = 1;
+          ref[w[p + 3]!] = 1;
+          ref[w[p + 4]!] = 1;
           break;
         case BtfKind.Struct:
         case BtfKind.Union:
-          for (const m of t.members) ref[m.type] = 1;
+          for (let k = 0, q = p + 3; k < vlen; k++, q += 3) ref[w[q + 1]!] = 1;
           break;
         case BtfKind.FuncProto:
-          ref[t.returnType] = 1;
-          for (const p of t.params) ref[p.type] = 1;
+          ref[w[p + 2]!] = 1;
+          for (let k = 0, q = p + 3; k < vlen; k++, q += 2) ref[w[q + 1]!] = 1;
           break;
         case BtfKind.Datasec:
-          for (const v of t.vars) ref[v.type] = 1;
+          for (let k = 0, q = p + 3; k < vlen; k++, q += 3) ref[w[q]!] = 1;
           break;
         default:
           break;
       }
     }
+    return ref;
+  }
+
+  // ---- layout (as Btf.alignof / isPacked / sizeof, from the words) ----
+
+  private sizeof(id: number, depth = 0): number {
+    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(this.btf.file, `type ${id}: size depends on itself (a loop?)`);
+    const k = this.kinds[id]! as BtfKind;
+    switch (k) {
+      case BtfKind.Int:
+      case BtfKind.Float:
+      case BtfKind.Struct:
+      case BtfKind.Union:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+      case BtfKind.Datasec:
+        return this.st(id);
+      case BtfKind.Ptr:
+        return 8;
+      case BtfKind.Array:
+        return this.sizeof(this.w[this.offs[id]! + 3]!, depth + 1) * this.w[this.offs[id]! + 5]!;
+      case BtfKind.Typedef:
+      case BtfKind.Const:
+      case BtfKind.Volatile:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+      case BtfKind.Var:
+        return this.sizeof(this.st(id), depth + 1);
+      default:
+        throw new BtfError(this.btf.file, `type ${id} (${KIND_NAMES[k]} '${this.rawName(id)}') has no size`);
+    }
+  }
+
+  /** Natural alignment in bytes as a C compiler would see it; packed structs give 1. */
+  private alignof(id: number, depth = 0): number {
+    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(this.btf.file, `type ${id}: alignment depends on itself (a loop?)`);
+    const cached = this.alignCache[id]!;
+    if (cached) return cached;
+    const k = this.kinds[id]! as BtfKind;
+    let result: number;
+    switch (k) {
+      case BtfKind.Int:
+      case BtfKind.Float:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+        result = Math.min(Math.max(this.st(id), 1), 8);
+        break;
+      case BtfKind.Ptr:
+        result = 8;
+        break;
+      case BtfKind.Array:
+        result = this.alignof(this.w[this.offs[id]! + 3]!, depth + 1);
+        break;
+      case BtfKind.Typedef:
+      case BtfKind.Const:
+      case BtfKind.Volatile:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+      case BtfKind.Var:
+        result = this.alignof(this.st(id), depth + 1);
+        break;
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        const w = this.w;
+        const p = this.offs[id]!;
+        const vlen = w[p + 1]! & 0xffff;
+        let align = 1;
+        for (let i = 0, q = p + 3; i < vlen; i++, q += 3) align = Math.max(align, this.alignof(w[q + 1]!, depth + 1));
+        const packed = this.packedWith(id, align, depth);
+        this.packedCache[id] = packed ? 2 : 1;
+        result = packed ? 1 : align;
+        break;
+      }
+      default:
+        result = 1;
+    }
+    this.alignCache[id] = result;
+    return result;
+  }
+
+  /** A struct is packed when a member sits off its natural alignment, or the size is not a multiple of it. */
+  private packedWith(id: number, align: number, depth: number): boolean {
+    const w = this.w;
+    const p = this.offs[id]!;
+    const info = w[p + 1]!;
+    const kflag = info >>> 31 !== 0;
+    if (w[p + 2]! % align !== 0) return true;
+    for (let i = 0, q = p + 3, n = info & 0xffff; i < n; i++, q += 3) {
+      const off = w[q + 2]!;
+      const bitOffset = kflag ? off & 0xffffff : off;
+      const bits = kflag ? off >>> 24 : 0;
+      if (bits) {
+        // A bitfield that straddles its own type's storage unit only happens in packed structs.
+        const unit = this.sizeof(w[q + 1]!, depth + 1) * 8;
+        if (unit > 0 && (bitOffset % unit) + bits > unit) return true;
+        continue;
+      }
+      if (bitOffset % (this.alignof(w[q + 1]!, depth + 1) * 8) !== 0) return true;
+    }
+    return false;
+  }
+
+  private isPacked(id: number): boolean {
+    this.alignof(id);
+    return this.packedCache[id] === 2;
   }
 
   /**
@@ -132,43 +293,43 @@ export class CDumper {
   }
 
   private emit(s: string): void {
-    this.out.push(s);
-    this.outLen += s.length;
-    if (this.outLen > 1 << 16) this.flush();
+    this.out.str(s);
+    this.out.endLine();
   }
 
   flush(): void {
-    if (this.out.length) this.write(this.out.join(''));
-    this.out = [];
-    this.outLen = 0;
+    this.out.flush();
   }
 
   /** Returns true when the type is "strong": its user needs it complete or declared before it. */
   private orderType(id: number, throughPtr: boolean, depth = 0): boolean {
     if (depth > 2048) throw new BtfError(this.btf.file, `type ${id}: type graph nests too deeply`);
-    const t = this.btf.typeById(id);
-    switch (t.kind) {
+    const kind = this.kinds[id]! as BtfKind;
+    switch (kind) {
       case BtfKind.Void:
       case BtfKind.Int:
       case BtfKind.Float:
         return false;
       case BtfKind.Ptr:
-        this.orderType(t.type, true, depth + 1);
+        this.orderType(this.st(id), true, depth + 1);
         return false;
       case BtfKind.Array:
-        return this.orderType(t.type, throughPtr, depth + 1);
+        return this.orderType(this.w[this.offs[id]! + 3]!, throughPtr, depth + 1);
       case BtfKind.Struct:
       case BtfKind.Union: {
         const st = this.order[id];
         if (st === Order.Ordered) return true;
-        if (throughPtr && t.name) return false;
+        const named = this.hasName(id);
+        if (throughPtr && named) return false;
         if (st === Order.Ordering) {
-          if (t.name) throw new BtfError(this.btf.file, `${t.kind === BtfKind.Struct ? 'struct' : 'union'} '${t.name}' (id ${id}) contains itself by value`);
+          if (named) throw new BtfError(this.btf.file, `${kind === BtfKind.Struct ? 'struct' : 'union'} '${this.rawName(id)}' (id ${id}) contains itself by value`);
           return true;
         }
         this.order[id] = Order.Ordering;
-        for (const m of t.members) this.orderType(m.type, false, depth + 1);
-        if (t.name) this.queue.push(id);
+        const w = this.w;
+        const p = this.offs[id]!;
+        for (let i = 0, q = p + 3, n = w[p + 1]! & 0xffff; i < n; i++, q += 3) this.orderType(w[q + 1]!, false, depth + 1);
+        if (named) this.queue.push(id);
         this.order[id] = Order.Ordered;
         return true;
       }
@@ -176,14 +337,14 @@ export class CDumper {
       case BtfKind.Enum64:
       case BtfKind.Fwd:
         if (this.order[id] === Order.Ordered) return true;
-        if (t.name || (t.kind !== BtfKind.Fwd && !this.referenced[id] && t.values.length)) this.queue.push(id);
+        if (this.hasName(id) || (kind !== BtfKind.Fwd && this.vlen(id) && !this.referenced[id])) this.queue.push(id);
         this.order[id] = Order.Ordered;
         return true;
       case BtfKind.Typedef: {
         if (this.order[id] === Order.Ordered) return true;
         if (this.order[id] === Order.Ordering) return false;
         this.order[id] = Order.Ordering;
-        const strong = this.orderType(t.type, throughPtr, depth + 1);
+        const strong = this.orderType(this.st(id), throughPtr, depth + 1);
         if (throughPtr && !strong) {
           this.order[id] = Order.None;
           return false;
@@ -196,12 +357,15 @@ export class CDumper {
       case BtfKind.Volatile:
       case BtfKind.Restrict:
       case BtfKind.TypeTag:
-        return this.orderType(t.type, throughPtr, depth + 1);
-      case BtfKind.FuncProto:
+        return this.orderType(this.st(id), throughPtr, depth + 1);
+      case BtfKind.FuncProto: {
         // Parameter and return types of a declaration may be incomplete.
-        this.orderType(t.returnType, true, depth + 1);
-        for (const p of t.params) this.orderType(p.type, true, depth + 1);
+        this.orderType(this.st(id), true, depth + 1);
+        const w = this.w;
+        const p = this.offs[id]!;
+        for (let i = 0, q = p + 3, n = w[p + 1]! & 0xffff; i < n; i++, q += 2) this.orderType(w[q + 1]!, true, depth + 1);
         return false;
+      }
       default:
         return false;
     }
@@ -210,12 +374,12 @@ export class CDumper {
   name(id: number): string {
     const have = this.names[id];
     if (have !== undefined) return have;
-    const t = this.btf.typeOrUndefined(id);
-    if (!t) return '';
-    let nm = t.name;
+    if (!(id >= 0 && id < this.count)) return '';
+    let nm = this.rawName(id);
     if (nm) {
-      if (t.kind === BtfKind.Struct || t.kind === BtfKind.Union || ((t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) && t.values.length)) nm = this.unique(this.tagNames, nm);
-      else if (t.kind === BtfKind.Typedef) nm = this.unique(this.identNames, nm);
+      const k = this.kinds[id]!;
+      if (k === BtfKind.Struct || k === BtfKind.Union || ((k === BtfKind.Enum || k === BtfKind.Enum64) && this.vlen(id))) nm = this.unique(this.tagNames, nm);
+      else if (k === BtfKind.Typedef) nm = this.unique(this.identNames, nm);
     }
     this.names[id] = nm;
     return nm;
@@ -236,10 +400,11 @@ export class CDumper {
       this.emit('#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n');
       this.emit('#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n');
     }
-    const n = ids ? ids.length : this.btf.count - 1;
+    const n = ids ? ids.length : this.count - 1;
     for (let i = 0; i < n; i++) {
       const id = ids ? ids[i]! : i + 1;
-      const k = this.btf.kindOf(id);
+      if (!(id >= 0 && id < this.count)) throw new BtfError(this.btf.file, `type id ${id} does not exist (${this.count - 1} types)`);
+      const k = this.kinds[id]!;
       // Only type declarations belong in a header.
       if (k === BtfKind.Func || k === BtfKind.Var || k === BtfKind.Datasec || k === BtfKind.DeclTag) continue;
       this.orderType(id, false);
@@ -262,29 +427,38 @@ export class CDumper {
   private emitKfuncs(): void {
     const kfuncs = new Set<number>();
     const fastcall = new Set<number>();
-    for (let id = 1; id < this.btf.count; id++) {
-      if (this.btf.kindOf(id) !== BtfKind.DeclTag) continue;
-      // (peek: the tag is read once, not kept)
-      const t = this.btf.peek(id) as DeclTagType;
-      if (t.componentIdx !== -1 || this.btf.kindOf(t.type) !== BtfKind.Func) continue;
-      if (t.name === KFUNC_TAG) kfuncs.add(t.type);
-      else if (t.name === FASTCALL_TAG) fastcall.add(t.type);
+    const { w, offs, kinds } = this;
+    for (let id = 1; id < this.count; id++) {
+      if (kinds[id] !== BtfKind.DeclTag) continue;
+      const p = offs[id]!;
+      const target = w[p + 2]!;
+      if ((w[p + 3]! | 0) !== -1 || kinds[target] !== BtfKind.Func) continue;
+      const tag = this.rawName(id);
+      if (tag === KFUNC_TAG) kfuncs.add(target);
+      else if (tag === FASTCALL_TAG) fastcall.add(target);
     }
     const sorted = [...kfuncs].sort((a, b) => {
-      const x = this.btf.nameOf(a);
-      const y = this.btf.nameOf(b);
+      const x = this.rawName(a);
+      const y = this.rawName(b);
       return x < y ? -1 : x > y ? 1 : 0;
     });
     this.emit('\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n');
     for (const id of sorted) {
       this.nodeBudget = MAX_DECL_NODES;
-      const f = this.btf.typeOrUndefined(id) as FuncType;
-      const proto = this.btf.typeOrUndefined(f.type);
-      if (proto?.kind !== BtfKind.FuncProto) continue;
+      const proto = this.st(id);
+      if (kinds[proto] !== BtfKind.FuncProto) continue;
+      const p = offs[proto]!;
+      const n = w[p + 1]! & 0xffff;
       let params: string;
-      if (proto.params.length === 0 || (proto.params.length === 1 && proto.params[0]!.type === 0)) params = 'void';
-      else params = proto.params.map((p, i) => (p.type === 0 && i === proto.params.length - 1 ? '...' : this.decl(p.type, p.name, 0))).join(', ');
-      this.emit(`extern ${fastcall.has(id) ? '__bpf_fastcall ' : ''}${this.decl(proto.returnType, `${f.name}(${params})`, 0)} __weak __ksym;\n`);
+      if (n === 0 || (n === 1 && w[p + 4] === 0)) params = 'void';
+      else {
+        params = '';
+        for (let i = 0, q = p + 3; i < n; i++, q += 2) {
+          if (i) params += ', ';
+          params += w[q + 1] === 0 && i === n - 1 ? '...' : this.decl(w[q + 1]!, this.str(w[q]!), 0);
+        }
+      }
+      this.emit(`extern ${fastcall.has(id) ? '__bpf_fastcall ' : ''}${this.decl(this.st(proto), `${this.rawName(id)}(${params})`, 0)} __weak __ksym;\n`);
     }
     this.emit('#endif\n\n');
   }
@@ -292,12 +466,11 @@ export class CDumper {
   private emitTopLevel(id: number): void {
     if (this.emitState[id] === 2) return;
     this.nodeBudget = MAX_DECL_NODES;
-    const t = this.btf.typeById(id);
-    switch (t.kind) {
+    switch (this.kinds[id]) {
       case BtfKind.Struct:
       case BtfKind.Union: {
         this.emitState[id] = 3;
-        const body = this.compositeDef(t, 0);
+        const body = this.compositeDef(id, 0);
         this.emit(`${body};\n\n`);
         this.emitState[id] = 2;
         this.declared[id] = 1;
@@ -306,7 +479,7 @@ export class CDumper {
       case BtfKind.Enum:
       case BtfKind.Enum64:
         this.emitState[id] = 3;
-        this.emit(`${this.enumDef(t, 0)};\n\n`);
+        this.emit(`${this.enumDef(id, 0)};\n\n`);
         this.emitState[id] = 2;
         break;
       case BtfKind.Fwd:
@@ -322,26 +495,45 @@ export class CDumper {
 
   private ensureTypedef(id: number): void {
     if (this.emitState[id] !== 0) return;
-    const t = this.btf.typeOrUndefined(id) as RefType;
     this.emitState[id] = 3;
     // The compiler defines this one itself (libbpf skips it too).
-    if (t.name === '__builtin_va_list') {
+    if (this.rawName(id) === '__builtin_va_list') {
       this.emitState[id] = 2;
       return;
     }
-    const text = `typedef ${this.decl(t.type, this.name(id), 0)};\n\n`;
+    const text = `typedef ${this.decl(this.st(id), this.name(id), 0)};\n\n`;
     this.emit(text);
     this.emitState[id] = 2;
   }
 
+  /** The first struct (key 's' + name) or union ('u' + name) of each name some FWD has, built on first use. */
+  private fwdTargets?: Map<string, number>;
+
+  /** The full definition a FWD stands for (the first struct or union of the same name), if any. */
+  private fwdTarget(id: number): number | undefined {
+    if (!this.fwdTargets) {
+      // A few dozen FWDs in a kernel: their names only, not an index of every struct name.
+      const want = new Set<string>();
+      const m = (this.fwdTargets = new Map());
+      for (let i = 1; i < this.count; i++) if (this.kinds[i] === BtfKind.Fwd && this.hasName(i)) want.add((this.kflag(i) ? 'u' : 's') + this.rawName(i));
+      if (want.size)
+        for (let i = 1; i < this.count; i++) {
+          const k = this.kinds[i];
+          if (k !== BtfKind.Struct && k !== BtfKind.Union) continue;
+          const key = (k === BtfKind.Union ? 'u' : 's') + this.rawName(i);
+          if (want.has(key) && !m.has(key)) m.set(key, i);
+        }
+    }
+    return this.fwdTargets.get((this.kflag(id) ? 'u' : 's') + this.rawName(id));
+  }
+
   /** Forward-declare a named struct/union (or FWD) before its first use by pointer. */
   private ensureTagDeclared(id: number): void {
-    const t = this.btf.typeById(id);
     let target = id;
-    if (t.kind === BtfKind.Fwd) {
+    if (this.kinds[id] === BtfKind.Fwd) {
       // A FWD aliases the full definition of the same name when there is one.
-      const full = this.btf.findIds(t.name, t.union ? BtfKind.Union : BtfKind.Struct)[0];
-      if (full !== undefined && this.name(full) === t.name) target = full;
+      const full = this.fwdTarget(id);
+      if (full !== undefined && this.name(full) === this.rawName(id)) target = full;
     }
     if (this.declared[target]) return;
     this.emit(`${this.tagKeyword(id)} ${this.name(target)};\n\n`);
@@ -351,9 +543,9 @@ export class CDumper {
   }
 
   private tagKeyword(id: number): string {
-    const t = this.btf.typeById(id);
-    if (t.kind === BtfKind.Union || (t.kind === BtfKind.Fwd && (t as { union: boolean }).union)) return 'union';
-    if (t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) return 'enum';
+    const k = this.kinds[id];
+    if (k === BtfKind.Union || (k === BtfKind.Fwd && this.kflag(id))) return 'union';
+    if (k === BtfKind.Enum || k === BtfKind.Enum64) return 'enum';
     return 'struct';
   }
 
@@ -361,51 +553,55 @@ export class CDumper {
   decl(id: number, declarator: string, lvl: number, depth = 0): string {
     if (depth > MAX_DECL_DEPTH) throw new BtfError(this.btf.file, `type ${id}: declarator nests too deeply (a loop?)`);
     if (--this.nodeBudget < 0) throw new BtfError(this.btf.file, `type ${id}: declaration expands beyond ${MAX_DECL_NODES} nodes`);
-    const t = this.btf.typeOrUndefined(id);
-    if (!t) throw new BtfError(this.btf.file, `type id ${id} does not exist`);
+    if (!(id >= 0 && id < this.count)) throw new BtfError(this.btf.file, `type id ${id} does not exist`);
     if (this.onPath[id]) throw new BtfError(this.btf.file, `type ${id} refers to itself through anonymous types`);
     this.onPath[id] = 1;
     try {
-      return this.declInner(t, id, declarator, lvl, depth);
+      return this.declInner(id, declarator, lvl, depth);
     } finally {
       this.onPath[id] = 0;
     }
   }
 
-  private declInner(t: NonNullable<Btf['types'][number]>, id: number, declarator: string, lvl: number, depth: number): string {
-    const join = (base: string) => (!declarator ? base : declarator.startsWith('[') ? `${base}${declarator}` : `${base} ${declarator}`);
-    switch (t.kind) {
+  private declInner(id: number, declarator: string, lvl: number, depth: number): string {
+    const join = (base: string) => (!declarator ? base : declarator.charCodeAt(0) === 0x5b /* [ */ ? base + declarator : `${base} ${declarator}`);
+    const kind = this.kinds[id]! as BtfKind;
+    switch (kind) {
       case BtfKind.Void:
         return join('void');
-      case BtfKind.Int:
-        return join(t.encoding & INT_BOOL && t.name === 'bool' ? '_Bool' : t.name);
+      case BtfKind.Int: {
+        const name = this.rawName(id);
+        return join((this.w[this.offs[id]! + 3]! >>> 24) & INT_BOOL && name === 'bool' ? '_Bool' : name);
+      }
       case BtfKind.Float:
-        return join(t.name);
+        return join(this.rawName(id));
       case BtfKind.Ptr: {
-        const target = this.btf.typeById(t.type);
-        const paren = target.kind === BtfKind.Array || target.kind === BtfKind.FuncProto;
-        return this.decl(t.type, paren ? `(*${declarator})` : `*${declarator}`, lvl, depth + 1);
+        const to = this.st(id);
+        const tk = this.kinds[to];
+        const paren = tk === BtfKind.Array || tk === BtfKind.FuncProto;
+        return this.decl(to, paren ? `(*${declarator})` : `*${declarator}`, lvl, depth + 1);
       }
       case BtfKind.Array:
-        return this.decl(t.type, `${declarator}[${t.nelems}]`, lvl, depth + 1);
+        return this.decl(this.w[this.offs[id]! + 3]!, `${declarator}[${this.w[this.offs[id]! + 5]!}]`, lvl, depth + 1);
       case BtfKind.Const:
       case BtfKind.Volatile:
       case BtfKind.Restrict: {
-        const kw = t.kind === BtfKind.Const ? 'const' : t.kind === BtfKind.Volatile ? 'volatile' : 'restrict';
-        const under = this.btf.typeById(t.type);
-        if (under.kind === BtfKind.Ptr) return this.decl(t.type, declarator ? `${kw} ${declarator}` : kw, lvl, depth + 1);
+        const kw = kind === BtfKind.Const ? 'const' : kind === BtfKind.Volatile ? 'volatile' : 'restrict';
+        const to = this.st(id);
+        const under = this.kinds[to];
+        if (under === BtfKind.Ptr) return this.decl(to, declarator ? `${kw} ${declarator}` : kw, lvl, depth + 1);
         // C cannot qualify arrays or functions directly; restrict only applies to pointers.
-        if (under.kind === BtfKind.Array || under.kind === BtfKind.FuncProto || t.kind === BtfKind.Restrict)
-          return this.decl(t.type, declarator, lvl, depth + 1);
-        return `${kw} ${this.decl(t.type, declarator, lvl, depth + 1)}`;
+        if (under === BtfKind.Array || under === BtfKind.FuncProto || kind === BtfKind.Restrict) return this.decl(to, declarator, lvl, depth + 1);
+        return `${kw} ${this.decl(to, declarator, lvl, depth + 1)}`;
       }
       case BtfKind.TypeTag: {
         // Written as an attribute where bpftool 7.5 writes it (a header); dropped in listings.
-        const under = this.btf.typeById(t.type);
-        if (!this.typeTags || under.kind === BtfKind.Array || under.kind === BtfKind.FuncProto) return this.decl(t.type, declarator, lvl, depth + 1);
-        const attr = `__attribute__((btf_type_tag("${t.name.replace(/["\\]/g, '')}")))`;
-        if (under.kind === BtfKind.Ptr) return this.decl(t.type, declarator ? `${attr} ${declarator}` : attr, lvl, depth + 1);
-        const base = this.decl(t.type, '', lvl, depth + 1);
+        const to = this.st(id);
+        const under = this.kinds[to];
+        if (!this.typeTags || under === BtfKind.Array || under === BtfKind.FuncProto) return this.decl(to, declarator, lvl, depth + 1);
+        const attr = `__attribute__((btf_type_tag("${this.rawName(id).replace(/["\\]/g, '')}")))`;
+        if (under === BtfKind.Ptr) return this.decl(to, declarator ? `${attr} ${declarator}` : attr, lvl, depth + 1);
+        const base = this.decl(to, '', lvl, depth + 1);
         return !declarator ? `${base} ${attr}` : `${base} ${attr}${declarator.startsWith('[') ? '' : ' '}${declarator}`;
       }
       case BtfKind.Typedef:
@@ -413,96 +609,127 @@ export class CDumper {
         return join(this.name(id));
       case BtfKind.Struct:
       case BtfKind.Union:
-        if (!t.name) return join(this.compositeDef(t, lvl));
+        if (!this.hasName(id)) return join(this.compositeDef(id, lvl));
         if (!this.declared[id]) this.ensureTagDeclared(id);
         return join(`${this.tagKeyword(id)} ${this.name(id)}`);
       case BtfKind.Enum:
       case BtfKind.Enum64:
-        if (!t.name) return join(this.enumDef(t, lvl));
+        if (!this.hasName(id)) return join(this.enumDef(id, lvl));
         if (this.emitState[id] === 0) {
           this.emitState[id] = 3;
-          this.emit(`${this.enumDef(t, 0)};\n\n`);
+          this.emit(`${this.enumDef(id, 0)};\n\n`);
           this.emitState[id] = 2;
         }
         return join(`enum ${this.name(id)}`);
       case BtfKind.Fwd: {
         this.ensureTagDeclared(id);
-        const full = this.btf.findIds(t.name, t.union ? BtfKind.Union : BtfKind.Struct)[0];
-        return join(`${t.union ? 'union' : 'struct'} ${full !== undefined ? this.name(full) : t.name}`);
+        const full = this.fwdTarget(id);
+        return join(`${this.kflag(id) ? 'union' : 'struct'} ${full !== undefined ? this.name(full) : this.rawName(id)}`);
       }
       case BtfKind.FuncProto: {
+        const w = this.w;
+        const p = this.offs[id]!;
+        const n = w[p + 1]! & 0xffff;
         let params: string;
-        if (t.params.length === 0) params = 'void';
-        else
-          params = t.params
-            .map((p, i) => (p.type === 0 && i === t.params.length - 1 ? '...' : this.decl(p.type, '', lvl, depth + 1)))
-            .join(', ');
-        return this.decl(t.returnType, `${declarator}(${params})`, lvl, depth + 1);
+        if (n === 0) params = 'void';
+        else {
+          params = '';
+          for (let i = 0, q = p + 3; i < n; i++, q += 2) {
+            if (i) params += ', ';
+            params += w[q + 1] === 0 && i === n - 1 ? '...' : this.decl(w[q + 1]!, '', lvl, depth + 1);
+          }
+        }
+        return this.decl(w[p + 2]!, `${declarator}(${params})`, lvl, depth + 1);
       }
       default:
-        throw new BtfError(this.btf.file, `type ${id} (kind ${t.kind}) cannot appear in a C declaration`);
+        throw new BtfError(this.btf.file, `type ${id} (kind ${kind}) cannot appear in a C declaration`);
     }
   }
 
-  private enumDef(t: EnumType, lvl: number): string {
-    const ind = '\t'.repeat(lvl + 1);
-    const suffix = t.kind === BtfKind.Enum64 ? (t.signed ? 'LL' : 'ULL') : '';
+  private enumDef(id: number, lvl: number): string {
+    const ind = tabs(lvl + 1);
+    const w = this.w;
+    const p = this.offs[id]!;
+    const info = w[p + 1]!;
+    const n = info & 0xffff;
+    const signed = info >>> 31 !== 0;
+    const is64 = this.kinds[id] === BtfKind.Enum64;
+    const suffix = is64 ? (signed ? 'LL' : 'ULL') : '';
+    const named = this.hasName(id);
     // An enum without enumerators is only declared (`enum X {}` is not C; bpftool writes `enum X`).
-    if (!t.values.length) return t.name ? `enum ${this.name(t.id)}` : 'enum';
-    let s = t.name ? `enum ${this.name(t.id)} {` : 'enum {';
-    for (const v of t.values) {
+    if (!n) return named ? `enum ${this.name(id)}` : 'enum';
+    let s = named ? `enum ${this.name(id)} {` : 'enum {';
+    let mine = this.enumeratorNames.get(id);
+    if (!mine) this.enumeratorNames.set(id, (mine = new Map()));
+    for (let i = 0, q = p + 3; i < n; i++, q += is64 ? 3 : 2) {
+      const vname = this.str(w[q]!);
       // Enumerators share the ordinary identifier namespace with typedefs.
-      const key = `${t.id}:${v.name}`;
-      let nm = this.enumeratorNames.get(key);
-      if (nm === undefined) this.enumeratorNames.set(key, (nm = this.unique(this.identNames, v.name)));
+      let nm = mine.get(vname);
+      if (nm === undefined) mine.set(vname, (nm = this.unique(this.identNames, vname)));
+      let v: number | bigint;
+      if (!is64) v = signed ? w[q + 1]! | 0 : w[q + 1]!;
+      else {
+        const lo = w[q + 1]!;
+        const hi = w[q + 2]!;
+        v = hi === 0 ? lo : signed ? BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)) : (BigInt(hi) << 32n) | BigInt(lo);
+      }
       // An unsigned 64-bit enumerator needs the suffix to be read as such by the compiler.
-      s += `\n${ind}${nm} = ${v.value}${suffix},`;
+      s += `\n${ind}${nm} = ${v}${suffix},`;
     }
-    s += `\n${'\t'.repeat(lvl)}}`;
+    s += `\n${tabs(lvl)}}`;
     // Enums narrower than int only keep their size when packed (the kernel declares them __packed).
-    if (t.size < 4) s += ' __attribute__((packed))';
+    if (w[p + 2]! < 4) s += ' __attribute__((packed))';
     return s;
   }
 
-  private compositeDef(t: CompositeType, lvl: number): string {
-    const kw = t.kind === BtfKind.Union ? 'union' : 'struct';
-    const ind = '\t'.repeat(lvl + 1);
-    let s = t.name ? `${kw} ${this.name(t.id)} {` : `${kw} {`;
-    const packed = this.btf.isPacked(t);
+  private compositeDef(id: number, lvl: number): string {
+    const w = this.w;
+    const p = this.offs[id]!;
+    const info = w[p + 1]!;
+    const n = info & 0xffff;
+    const kflag = info >>> 31 !== 0;
+    const size = w[p + 2]!;
+    const isUnion = this.kinds[id] === BtfKind.Union;
+    const kw = isUnion ? 'union' : 'struct';
+    const ind = tabs(lvl + 1);
+    let s = this.hasName(id) ? `${kw} ${this.name(id)} {` : `${kw} {`;
+    const packed = this.isPacked(id);
     let cur = 0;
-    const isUnion = t.kind === BtfKind.Union;
-    for (const m of t.members) {
-      const off = isUnion ? 0 : m.bitOffset;
-      if (off + (m.bitfieldSize || 0) > t.size * 8)
-        throw new BtfError(this.btf.file, `member '${m.name}' of ${kw} '${t.name}' (id ${t.id}) lies outside its ${t.size} bytes`);
+    for (let i = 0, q = p + 3; i < n; i++, q += 3) {
+      const mOff = w[q + 2]!;
+      const bitOffset = kflag ? mOff & 0xffffff : mOff;
+      const bits = kflag ? mOff >>> 24 : 0;
+      const type = w[q + 1]!;
+      const off = isUnion ? 0 : bitOffset;
+      if (off + bits > size * 8) throw new BtfError(this.btf.file, `member '${this.str(w[q]!)}' of ${kw} '${this.rawName(id)}' (id ${id}) lies outside its ${size} bytes`);
       if (!isUnion) {
-        if (m.bitfieldSize) {
+        if (bits) {
           if (off > cur) s += this.padding(cur, off, ind);
         } else {
-          const align = packed ? 1 : this.btf.alignof(m.type) * 8;
+          const align = packed ? 1 : this.alignof(type) * 8;
           const natural = Math.ceil(cur / align) * align;
           if (off !== natural && off > cur) s += this.padding(cur, off, ind);
         }
       }
-      s += `\n${ind}${this.decl(m.type, m.name, lvl + 1)}`;
-      if (m.bitfieldSize) s += `: ${m.bitfieldSize}`;
+      s += `\n${ind}${this.decl(type, this.str(w[q]!), lvl + 1)}`;
+      if (bits) s += `: ${bits}`;
       s += ';';
-      if (!isUnion) cur = off + (m.bitfieldSize || this.sizeBits(m.type));
+      if (!isUnion) cur = off + (bits || this.sizeBits(type));
     }
     if (!isUnion) {
-      const end = t.size * 8;
-      const align = packed ? 8 : this.btf.alignof(t.id) * 8;
+      const end = size * 8;
+      const align = packed ? 8 : this.alignof(id) * 8;
       const natural = Math.ceil(cur / align) * align;
       if (natural !== end && end > cur) s += this.padding(cur, end, ind);
     }
-    s += `\n${'\t'.repeat(lvl)}}`;
+    s += `\n${tabs(lvl)}}`;
     if (packed) s += ' __attribute__((packed))';
     return s;
   }
 
   private sizeBits(id: number): number {
     try {
-      return this.btf.sizeof(id) * 8;
+      return this.sizeof(id) * 8;
     } catch {
       return 0;
     }
@@ -534,42 +761,25 @@ export class CDumper {
   }
 }
 
+const TAB_STRINGS: string[] = [];
+/** `n` tabs (memoized). */
+function tabs(n: number): string {
+  return (TAB_STRINGS[n] ??= '\t'.repeat(n));
+}
+
+/** The string space of a flattened BTF as latin1 text (one char per byte) and whether it is all ASCII, memoized per FlatBtf. */
+const textOf = new WeakMap<FlatBtf, { text: string; ascii: boolean }>();
+function stringText(f: FlatBtf): { text: string; ascii: boolean } {
+  let t = textOf.get(f);
+  if (t === undefined) {
+    const text = Buffer.from(f.strings.buffer, f.strings.byteOffset, f.strings.length).toString('latin1');
+    textOf.set(f, (t = { text, ascii: !/[^\x00-\x7f]/.test(text) }));
+  }
+  return t;
+}
+
 /** Kinds that refer to one type, in the record's size/type word (`type` of the object). */
 const ONE_REF_KINDS = new Set<BtfKind>([BtfKind.Ptr, BtfKind.Typedef, BtfKind.Const, BtfKind.Volatile, BtfKind.Restrict, BtfKind.TypeTag, BtfKind.Func, BtfKind.Var, BtfKind.DeclTag]);
-
-/**
- * markReferenced for one own type, from its record's words (the layout parseBtf validated): no
- * type object is built for the FUNCs, VARs and DECL_TAGs a header never writes.
- */
-function markFromRecord(ref: Uint8Array, rec: NonNullable<ReturnType<Btf['records']>>, i: number): void {
-  const w = rec.words;
-  const p = rec.offs[i]!;
-  const vlen = w[p + 1]! & 0xffff;
-  const kind = rec.kinds[i]! as BtfKind;
-  if (ONE_REF_KINDS.has(kind)) {
-    ref[w[p + 2]!] = 1;
-    return;
-  }
-  switch (kind) {
-    case BtfKind.Array:
-      ref[w[p + 3]!] = 1;
-      ref[w[p + 4]!] = 1;
-      break;
-    case BtfKind.Struct:
-    case BtfKind.Union:
-      for (let k = 0, q = p + 3; k < vlen; k++, q += 3) ref[w[q + 1]!] = 1;
-      break;
-    case BtfKind.FuncProto:
-      ref[w[p + 2]!] = 1;
-      for (let k = 0, q = p + 3; k < vlen; k++, q += 2) ref[w[q + 1]!] = 1;
-      break;
-    case BtfKind.Datasec:
-      for (let k = 0, q = p + 3; k < vlen; k++, q += 3) ref[w[q]!] = 1;
-      break;
-    default:
-      break;
-  }
-}
 
 /**
  * Dump BTF as C.
@@ -577,6 +787,11 @@ function markFromRecord(ref: Uint8Array, rec: NonNullable<ReturnType<Btf['record
  */
 export function dumpC(btf: Btf, write: (chunk: string) => void, opts: CDumpOptions & { ids?: number[] } = {}): void {
   new CDumper(btf, write).dump(opts.ids, opts);
+}
+
+/** dumpC as UTF-8 bytes (each chunk only valid during the call). @throws {@link BtfError} as dumpC. */
+export function dumpCBytes(btf: Btf, sink: ByteSink, opts: CDumpOptions & { ids?: number[] } = {}): void {
+  new CDumper(btf, sink, true).dump(opts.ids, opts);
 }
 
 /** A one-line C spelling of a type (e.g. `struct event *`, `char[16]`), for listings. */

@@ -19,7 +19,16 @@ export interface FlatBtf {
   strings: Uint8Array;
 }
 
+const flatOf = new WeakMap<Btf, FlatBtf>();
+
+/** The flat form of a BTF (memoized: a BTF does not change once parsed). */
 export function flatBtf(btf: Btf): FlatBtf {
+  let f = flatOf.get(btf);
+  if (!f) flatOf.set(btf, (f = flatten(btf)));
+  return f;
+}
+
+function flatten(btf: Btf): FlatBtf {
   const rec = btf.records();
   if (!rec) {
     // The eager form (built from type objects): encode it once, ids unchanged.

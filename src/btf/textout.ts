@@ -20,6 +20,8 @@ export function lit(s: string): Uint8Array {
 
 export class TextOut {
   buf: Uint8Array = new Uint8Array(CHUNK + 4096);
+  /** The same memory as a Buffer, for its string encoder. */
+  private view = Buffer.from(this.buf.buffer, 0, this.buf.length);
   pos = 0;
   /** Flush at this many bytes: small for the first chunk, so the flush path runs (and is compiled) early. */
   private limit = 1 << 14;
@@ -32,6 +34,7 @@ export class TextOut {
     const b = new Uint8Array(Math.max(2 * this.buf.length, this.pos + n + 4096));
     b.set(this.buf.subarray(0, this.pos));
     this.buf = b;
+    this.view = Buffer.from(b.buffer, 0, b.length);
   }
 
   /** A line (or a whole item) is complete: pass the buffer on once it holds a chunk's worth. */
@@ -60,10 +63,10 @@ export class TextOut {
     this.buf[this.pos++] = c;
   }
 
-  /** Any string (UTF-8); for the rare text that is neither fixed nor a BTF name. */
+  /** Any string, as UTF-8. */
   str(s: string): void {
-    this.room(3 * s.length);
-    this.pos += Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.length).write(s, this.pos, 'utf8');
+    if (this.pos + 3 * s.length > this.buf.length) this.room(3 * s.length);
+    this.pos += this.view.write(s, this.pos, 'utf8');
   }
 
   /** A non-negative integer below 2^32 (or any safe integer, slower), in decimal. */

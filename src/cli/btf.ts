@@ -1,6 +1,6 @@
 // `bee-ts btf dump file <path> [format raw|c]` (bpftool's syntax).
 import type { Btf } from '../btf/btf.js';
-import { dumpC } from '../btf/cdump.js';
+import { dumpCBytes } from '../btf/cdump.js';
 import { dumpRawBytes, rawTypeJson } from '../btf/raw.js';
 import type { ByteSink } from '../btf/textout.js';
 import { readBtfFile } from '../loader/btf-files.js';
@@ -46,7 +46,7 @@ export function btfDump(
   const btf = source === 'file' ? readBtfFile(path, base) : fromKernel!(source, path, selector);
   if (format === 'c') {
     if (opts.json) throw new UsageError('btf dump: format c has no JSON form');
-    dumpC(btf, write);
+    dumpCBytes(btf, writeBytes);
     return;
   }
   if (opts.json) {
