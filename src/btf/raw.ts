@@ -254,7 +254,7 @@ export function dumpRawBytes(btf: Btf, sink: ByteSink, fromId = btf.firstId): vo
   o.flush();
 }
 
-/** dumpRawBytes as strings (each chunk whole lines of UTF-8). */
+/** The whole raw dump as bpftool prints it, types from `fromId` (split BTF: only its own types, as bpftool does), in chunks of whole lines. */
 export function dumpRaw(btf: Btf, write: (chunk: string) => void, fromId = btf.firstId): void {
   dumpRawBytes(btf, (b) => write(Buffer.from(b.buffer, b.byteOffset, b.length).toString('utf8')), fromId);
 }
