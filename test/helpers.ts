@@ -1,10 +1,12 @@
 // Test helpers: fixture paths and the skip policy (a skipped kernel/tool test is a failure under CI=true).
 import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { vmlinuxBtf } from '../src/loader/btf-files.js';
 import { parseObject } from '../src/loader/spec.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,6 +77,32 @@ export function needKernel(version?: string, feature?: string, probe?: () => boo
   const reason = `${what} needs Linux ${version} or later (this is ${os.release()})`;
   console.warn(`skipping: ${reason}`);
   return reason;
+}
+
+/**
+ * A C program a test builds with gcc (`gcc FLAGS -o OUT SRC`), at `out`. In the VMs (`npm run
+ * test:vm`) gcc would run under emulation for minutes, so scripts/vm-test.mjs builds the programs
+ * it lists (PREBUILT there) on the host before it boots, into .vm/prebuilt/ named by
+ * `prebuiltKey` (the flags and the source's bytes: the same program); there this copies that
+ * binary when it exists. Elsewhere, and for a source or flags not prebuilt, gcc builds it.
+ */
+export function gccBuild(src: string, flags: readonly string[], out: string): string {
+  const pre = path.join(root, '.vm', 'prebuilt', prebuiltKey(src, flags));
+  if (process.env.BEE_IN_VM && fs.existsSync(pre)) {
+    fs.copyFileSync(pre, out);
+    fs.chmodSync(out, 0o755);
+  } else execFileSync('gcc', [...flags, '-o', out, src]);
+  return out;
+}
+
+/** The name of a prebuilt program: sha256 of JSON [flags, source text], 16 hex digits (as scripts/vm-test.mjs names them). */
+export function prebuiltKey(src: string, flags: readonly string[]): string {
+  return crypto.createHash('sha256').update(JSON.stringify([flags, fs.readFileSync(src, 'utf8')])).digest('hex').slice(0, 16);
+}
+
+/** A feature probe for needKernel: the running kernel's BTF has a function (a kfunc) of this name. */
+export function kernelHasFunc(name: string): boolean {
+  return (vmlinuxBtf()?.idsByName(name).length ?? 0) > 0;
 }
 
 export function openFdCount(): number {

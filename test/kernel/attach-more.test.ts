@@ -17,7 +17,7 @@ import { BpfObject } from '../../src/loader/object.js';
 import { sys } from '../../src/syscall/backend.js';
 import { AttachType, ProgType } from '../../src/syscall/constants.js';
 import { linkInfo } from '../../src/syscall/info.js';
-import { fixture, need, needKernel, root, tcpPair, waitUntil } from '../helpers.js';
+import { fixture, gccBuild, need, needKernel, root, tcpPair, waitUntil } from '../helpers.js';
 
 const skip = needKernel('6.6', 'the attach kinds of this file');
 const sh = (c: string) => execFileSync('sh', ['-c', c], { stdio: 'pipe', encoding: 'utf8' });
@@ -99,7 +99,7 @@ describe.skipIf(skip)('attach kinds with no attach type, and the other odd ones'
     const dir = fs.mkdtempSync(`${os.tmpdir()}/bee-usdts-`);
     try {
       const bin = `${dir}/app`;
-      execFileSync('gcc', ['-O2', '-o', bin, `${root}/test/probes/usdt_app.c`]);
+      gccBuild(`${root}/test/probes/usdt_app.c`, ['-O2'], bin);
       using o = BpfObject.open(fixture('usdt.bpfel.o'), { autoload: ['s_on_tick'] }).load();
       {
         using l = o.program('s_on_tick').attach({ target: `${bin}:beets:tick` });

@@ -8,13 +8,13 @@ import { parseElf } from '../../src/elf/reader.js';
 import { BpfObject, LoadError } from '../../src/loader/object.js';
 import { sys } from '../../src/syscall/backend.js';
 import { mapInfo, progInfo } from '../../src/syscall/info.js';
-import { bpftoolIds, fixture, hasCommand, need, needKernel, objectNames, thrown } from '../helpers.js';
+import { bpftoolIds, fixture, hasCommand, kernelHasFunc, need, needKernel, objectNames, thrown } from '../helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool (the peer) is missing');
 const OBJ = fixture('ksym_spinlock.bpfel.o');
 
 describe.skipIf(skip)('__ksym externs and BTF', () => {
-  it('an object with ksyms, kfuncs (one __weak and missing) and a bpf_spin_lock map value loads with its BTF, as bpftool loads it', () => {
+  it.skipIf(needKernel('6.2', 'the bpf_task_from_pid kfunc', () => kernelHasFunc('bpf_task_from_pid')))('an object with ksyms, kfuncs (one __weak and missing) and a bpf_spin_lock map value loads with its BTF, as bpftool loads it', () => {
     const warnings: string[] = [];
     using o = BpfObject.open(OBJ, { onWarning: (w) => warnings.push(w) });
     o.setConstant('want_pid', process.pid).load();

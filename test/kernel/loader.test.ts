@@ -14,7 +14,7 @@ import { VerifierError } from '../../src/loader/prog-load.js';
 import { SpecError } from '../../src/loader/spec.js';
 import { Fd } from '../../src/syscall/fd.js';
 import { progInfo } from '../../src/syscall/info.js';
-import { fixture, hasCommand, heldIds, need, needKernel, openFdCount, root, thrown, waitUntil } from '../helpers.js';
+import { fixture, gccBuild, hasCommand, heldIds, kernelHasFunc, need, needKernel, openFdCount, root, thrown, waitUntil } from '../helpers.js';
 import { linkFeatures } from '../../src/syscall/features.js';
 import { progsLeft } from '../run-helper.js';
 
@@ -125,7 +125,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     expect(outer.lookupRaw(key)).toBeDefined();
   });
 
-  it.skipIf(needKernel('6.0', 'kfuncs in tracing programs'))('extern relocations: kfuncs, an untyped __ksym from kallsyms, a missing __weak kfunc', () => {
+  it.skipIf(needKernel('6.2', 'the bpf_task_from_pid kfunc', () => kernelHasFunc('bpf_task_from_pid')))('extern relocations: kfuncs, an untyped __ksym from kallsyms, a missing __weak kfunc', () => {
     using o = open('ksyms.bpfel.o');
     o.setConstant('want_pid', process.pid).load();
     o.program('use_ksyms').testRun();
@@ -188,9 +188,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
     try {
       // The same probes built optimised (arguments in registers) and not (arguments on the stack).
       const bins = ['-O2', '-O0'].map((opt) => {
-        const out = `${dir}/app${opt}`;
-        execFileSync('gcc', [opt, '-o', out, `${root}/test/probes/usdt_app.c`]);
-        return out;
+        return gccBuild(`${root}/test/probes/usdt_app.c`, [opt], `${dir}/app${opt}`);
       });
       for (const bin of bins) {
         using o = open('usdt.bpfel.o').load();

@@ -10,6 +10,7 @@ import net from 'node:net';
 import koffi from 'koffi';
 import { describe, expect, it } from 'vitest';
 import { BpfObject } from '../../src/loader/object.js';
+import { linkFeatures } from '../../src/syscall/features.js';
 import { linkInfo } from '../../src/syscall/info.js';
 import { fixture, needKernel, tcpPair, waitUntil } from '../helpers.js';
 
@@ -129,7 +130,7 @@ describe.skipIf(skip)('socket-side attach kinds', () => {
     }
   });
 
-  it('uprobe.session runs one program at entry and return (attach type TRACE_UPROBE_SESSION, not UPROBE_MULTI)', () => {
+  it.skipIf(needKernel('6.13', 'uprobe.session links', linkFeatures.uprobeSession))('uprobe.session runs one program at entry and return (attach type TRACE_UPROBE_SESSION, not UPROBE_MULTI)', () => {
     const getppid = koffi.load('libc.so.6').func('int getppid()');
     using o = BpfObject.open(fixture('uprobe_session.bpfel.o'));
     o.setConstant('target_tgid', process.pid);

@@ -1,0 +1,62 @@
+// Which test files `npm run test:vm` runs inside the Debian 6.1 and 6.12 VMs (scripts/vm-test.mjs,
+// vitest.vm.config.ts), in this order, and why each other file of test/kernel/ runs on the host
+// only. test/vm-matrix.test.ts checks that every test/kernel file is in exactly one of the two.
+// The figures behind the choice (QEMU CPU seconds per file under TCG) are in README "Tests".
+
+/** Run in both VMs, in this order: test/vm first, then the kernel files that fit CI's budget. */
+export const VM_FILES: readonly string[] = [
+  'test/vm/**/*.test.ts',
+  'test/kernel/maps.test.ts',
+  'test/kernel/map-traits.test.ts',
+  'test/kernel/loader.test.ts',
+  'test/kernel/ringbuf.test.ts',
+  'test/kernel/kernel-features.test.ts',
+  'test/kernel/iter.test.ts',
+  'test/kernel/sleepable.test.ts',
+  'test/kernel/sock.test.ts',
+  'test/kernel/sockredir.test.ts',
+  'test/kernel/reuseport.test.ts',
+  'test/kernel/netfilter.test.ts',
+  'test/kernel/lwt.test.ts',
+  'test/kernel/legacy-tc.test.ts',
+  'test/kernel/xdp-maps.test.ts',
+  'test/kernel/raw-tp-writable.test.ts',
+  'test/kernel/open-api.test.ts',
+  'test/kernel/externs-btf.test.ts',
+  'test/kernel/attach-more.test.ts',
+  'test/kernel/cgroup-hooks.test.ts',
+  'test/kernel/heap-guard.test.ts',
+  'test/kernel/struct-ops.test.ts',
+  'test/kernel/feature.test.ts',
+  'test/kernel/run.test.ts',
+];
+
+// Under TCG one Node start-up costs 10-20 s of CPU and a clang or gcc build minutes: files whose
+// tests start the CLI or bpftool dozens of times, or build C, do not fit two boots in CI's budget.
+const CLI_PARITY = 'CLI output against bpftool: each of its tests starts bee-ts and bpftool (a Node start-up is 10-20 s of CPU under TCG); all of them together do not fit CI\'s budget beside the library tests';
+
+/** test/kernel files that run on the host only, each with the reason. */
+export const HOST_ONLY: Readonly<Record<string, string>> = {
+  'test/kernel/inspect-cli.test.ts': CLI_PARITY,
+  'test/kernel/bpftool-attach.test.ts': CLI_PARITY,
+  'test/kernel/bpftool-batch.test.ts': CLI_PARITY,
+  'test/kernel/bpftool-builtins.test.ts': CLI_PARITY,
+  'test/kernel/bpftool-commands.test.ts': CLI_PARITY,
+  'test/kernel/bpftool-event-pipe.test.ts': CLI_PARITY,
+  'test/kernel/bpftool-maps.test.ts': CLI_PARITY,
+  'test/kernel/bpftool-parity.test.ts': CLI_PARITY,
+  'test/kernel/loadall.test.ts': CLI_PARITY,
+  'test/kernel/globals-compat.test.ts': CLI_PARITY,
+  'test/kernel/gen.test.ts': 'bee-ts gen over every fixture: a CLI start-up per object (10-20 s of CPU each under TCG); generation does not depend on the kernel',
+  'test/kernel/shutdown.test.ts': 'signals to `bee-ts run` child processes: 11 CLI start-ups, each 10-60 s under TCG',
+  'test/kernel/soak.test.ts': 'a long soak of `bee-ts run` under load: its event counts and time bounds are for a real CPU, not TCG',
+  'test/kernel/bench.test.ts': 'runs the benchmarks once with their C peers built by gcc and libbpf: timing loops and builds, minutes under TCG',
+  'test/kernel/package.test.ts': 'podman, runc and a docker-registry: a container runtime needs writable storage, and the VM\'s root is the host\'s, read-only over 9p',
+  'test/kernel/metrics-prom.test.ts': 'a real Prometheus server scrapes bee-ts: its TSDB needs a writable data dir and its Go start-up is minutes under TCG',
+  'test/kernel/core-reloc-compat.test.ts': 'builds the kernel\'s core_reloc selftests with clang-16 and a libbpf peer with gcc: hundreds of compiles, hours under TCG',
+  'test/kernel/gen-object.test.ts': 'builds the kernel\'s linked_* selftests with clang-16 at test time: minutes of clang per object under TCG',
+  'test/kernel/jited.test.ts': 'builds an LLVM 16 disassembler peer with gcc and disassembles every fixture\'s JIT image through it: builds and a large peer, far over budget under TCG',
+  'test/kernel/leaks.test.ts': 'checks the leak check itself by running vitest on a leaking file in a child: a second vitest start-up, 125 s of CPU under TCG; the check reads /proc and bpffs, not version-dependent',
+  'test/kernel/profile.test.ts': 'its kernel (this host) refuses fentry, and it checks the refusal; where fentry loads, the VMs run test/vm/profile.test.ts, the same command profiling',
+  'test/kernel/init-build.test.ts': '`bee-ts init` + `bee-ts build` run clang-16 on probes: minutes of clang per build under TCG',
+};
