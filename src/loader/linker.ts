@@ -10,6 +10,7 @@
 // share one set of per-input index maps (old section/symbol/type id → merged one); split apart,
 // each file would take and return those tables, and libbpf's linker.c is read in this order too.
 import { type Btf, Btf as BtfView, parseBtf } from '../btf/btf.js';
+import { dedupBtf, type DedupResult, typeStrings } from '../btf/dedup.js';
 import { encodeBtf } from '../btf/encode.js';
 import { type BtfExt, parseBtfExt } from '../btf/ext.js';
 import { BtfKind, type BtfType, FUNC_GLOBAL, FUNC_STATIC, VAR_GLOBAL, VAR_STATIC, withTypeIds } from '../btf/types.js';
@@ -106,6 +107,8 @@ class Linker {
   readonly strtab = new Strings();
   readonly secName = new Map<DstSec, number>();
   readonly symName: number[] = [0];
+  /** The merged .BTF's strings, in the order libbpf's linker adds them. */
+  readonly btfStrs = new Strings();
 
   constructor() {
     this.strtab.add('.strtab');
@@ -380,6 +383,7 @@ class Linker {
     const sp = srcBtf.typeById(s.type);
     const dp = this.types[d.type];
     if (sp.kind !== BtfKind.FuncProto || dp?.kind !== BtfKind.FuncProto) return;
+    for (const p of sp.params) if (p.name) this.btfStrs.add(p.name);
     dp.params = dp.params.map((p, i) => (sp.params[i]?.name ? { ...p, name: sp.params[i]!.name } : p));
   }
 
@@ -444,6 +448,7 @@ class Linker {
       }
       const id = this.types.length;
       this.types.push({ ...t, id });
+      for (const str of typeStrings(t)) this.btfStrs.add(str);
       map[i] = id;
       if (glob) {
         glob.btfId = id;
@@ -506,10 +511,15 @@ class Linker {
     }
     for (const [name, recs] of ext.lineInfo) {
       const { s, d } = dstOf(name);
+      for (const r of recs) {
+        this.btfStrs.add(r.fileName);
+        this.btfStrs.add(r.line);
+      }
       for (const r of recs) d.ext.line.push({ insnOff: r.insnOff + s.dstOff, file: r.fileName, line: r.line, lineCol: ((r.lineNum << 10) | r.column) >>> 0 });
     }
     for (const [name, recs] of ext.coreRelos) {
       const { s, d } = dstOf(name);
+      for (const r of recs) this.btfStrs.add(r.accessStr);
       for (const r of recs) d.ext.core.push({ insnOff: r.insnOff + s.dstOff, typeId: tid(r.typeId), access: r.accessStr, kind: r.kind });
     }
   }
@@ -523,19 +533,15 @@ class Linker {
         if (!s.hasBtf) continue;
         types.push({ kind: BtfKind.Datasec, id: types.length, name: s.name, size: s.size, vars: s.vars.map((v) => ({ ...v })) });
       }
-      // .BTF.ext strings go first in the string section, so their offsets are known before encoding.
-      const strs = new Strings();
+      // The linker's BTF strings are unique from the start (btf__add_str), so btf__dedup keeps
+      // them in the order they were added: types and .BTF.ext records object by object, then
+      // the DATASEC names, then the .BTF.ext section names (finalize_btf, finalize_btf_ext).
       const withExt = this.secs.filter((s) => s.ext.func.length || s.ext.line.length || s.ext.core.length);
-      for (const s of withExt) {
-        strs.add(s.name);
-        for (const l of s.ext.line) {
-          strs.add(l.file);
-          strs.add(l.line);
-        }
-        for (const c of s.ext.core) strs.add(c.access);
-      }
-      extra.push({ name: '.BTF', data: encodeBtf(types, true, strs.bytes()) });
-      if (withExt.length) extra.push({ name: '.BTF.ext', data: encodeExt(withExt, strs) });
+      for (const s of this.secs) if (s.hasBtf) this.btfStrs.add(s.name);
+      for (const pick of [(s: DstSec) => s.ext.func, (s: DstSec) => s.ext.line, (s: DstSec) => s.ext.core]) for (const s of withExt) if (pick(s).length) this.btfStrs.add(s.name);
+      const d = dedupBtf(types, { strings: this.btfStrs.list() });
+      extra.push({ name: '.BTF', data: encodeBtf(d.types, true, d.strings) });
+      if (withExt.length) extra.push({ name: '.BTF.ext', data: encodeExt(withExt, d) });
     }
     return writeElf(this, extra);
   }
@@ -557,22 +563,26 @@ class Strings {
   bytes(): Buffer {
     return Buffer.concat(this.parts);
   }
+  list(): IterableIterator<string> {
+    return this.offs.keys();
+  }
 }
 
-function encodeExt(secs: DstSec[], strs: Strings): Uint8Array {
+function encodeExt(secs: DstSec[], d: DedupResult): Uint8Array {
+  const str = (s: string) => d.stringOffset(s);
   const block = (recSize: number, pick: (s: DstSec) => number[][]) => {
     const words: number[] = [];
     for (const s of secs) {
       const recs = pick(s);
       if (!recs.length) continue;
-      words.push(strs.add(s.name), recs.length);
+      words.push(str(s.name), recs.length);
       for (const r of recs) words.push(...r);
     }
     return words.length ? [recSize, ...words] : [];
   };
-  const func = block(8, (s) => s.ext.func.map((r) => [r.insnOff, r.typeId]));
-  const line = block(16, (s) => s.ext.line.map((r) => [r.insnOff, strs.add(r.file), strs.add(r.line), r.lineCol]));
-  const core = block(16, (s) => s.ext.core.map((r) => [r.insnOff, r.typeId, strs.add(r.access), r.kind]));
+  const func = block(8, (s) => s.ext.func.map((r) => [r.insnOff, d.typeId(r.typeId)]));
+  const line = block(16, (s) => s.ext.line.map((r) => [r.insnOff, str(r.file), str(r.line), r.lineCol]));
+  const core = block(16, (s) => s.ext.core.map((r) => [r.insnOff, d.typeId(r.typeId), str(r.access), r.kind]));
   const out = Buffer.alloc(32 + 4 * (func.length + line.length + core.length));
   out.writeUInt16LE(0xeb9f, 0);
   out[2] = 1;
