@@ -6,7 +6,13 @@
 // accepted), unambiguous FWDs resolved by name, then reference types (PTR, TYPEDEF, qualifiers,
 // FUNC, ARRAY, FUNC_PROTO, DECL_TAG) once what they refer to is canonical, and finally
 // compaction (canonical types keep their relative order) and remapping of every type id.
-// VAR and DATASEC are never merged. Where several canonical candidates share a signature, they
+// VAR and DATASEC are never merged. Two flavors: 'linux-6.1' is the libbpf in Linux 6.1.192's
+// tools/lib/bpf, which bpftool 7.1 (Debian's 7.1.0+6.1.192) links and `gen object` matches:
+// ENUM and ENUM64 deduplicate apart (kind, signedness and size must agree, also for enum
+// forwards) and identical PTRs the compiler emitted twice are accepted; 'libbpf-1.1' is the
+// libbpf v1.1 release (libbpf-dev 1.1): an enum forward matches either enum kind of any size,
+// no PTR exception, and a pass after struct dedup resolves each FWD still unresolved to the one
+// canonical STRUCT/UNION of its name. Where several canonical candidates share a signature, they
 // are tried in the order libbpf's hashmap yields them (newest first, reversed on each growth),
 // so the chosen representative, and with it the output bytes, are libbpf's.
 import { BtfError, BtfKind, type BtfType, isComposite, isEnum, withTypeIds } from './types.js';
@@ -150,7 +156,7 @@ const memberOffset = (t: BtfType & { kind: BtfKind.Struct | BtfKind.Union }, i: 
 // Signatures (the table's keys). Each holds exactly what libbpf's hash of that kind covers, and
 // each equality check below implies equal signatures, so a key match stands for a hash match.
 const keyIntTag = (t: BtfType) => `I|${common(t)}|${intTagWord(t)}`;
-const keyEnum = (t: BtfType) => `E|${t.name}`;
+const keyEnum = (t: BtfType, f: DedupFlavor) => (f === 'linux-6.1' ? `E|${t.kind}.${kflagOf(t)}.${sizeTypeOf(t)}.${t.name}` : `E|${t.name}`);
 const keyCommon = (t: BtfType) => `C|${common(t)}`;
 const keyStruct = (t: BtfType) => {
   if (t.kind !== BtfKind.Struct && t.kind !== BtfKind.Union) return keyCommon(t);
@@ -173,9 +179,10 @@ const equalEnum = (a: BtfType, b: BtfType) => {
   if (!equalCommon(a, b) || !isEnum(a) || !isEnum(b)) return false;
   return a.values.every((v, i) => v.name === b.values[i]!.name && v.value === b.values[i]!.value);
 };
-const compatEnum = (a: BtfType, b: BtfType) => {
+const compatEnum = (a: BtfType, b: BtfType, f: DedupFlavor) => {
   if (!isEnumFwd(a) && !isEnumFwd(b)) return equalEnum(a, b);
-  return a.name === b.name && isEnum(a) && isEnum(b);
+  if (!isEnum(a) || !isEnum(b) || a.name !== b.name) return false;
+  return f === 'libbpf-1.1' || (a.kind === b.kind && a.signed === b.signed && a.size === b.size);
 };
 const shallowEqualStruct = (a: BtfType, b: BtfType) => {
   if (!equalCommon(a, b)) return false;
@@ -196,7 +203,10 @@ class Dedup {
   private hypotList: number[] = [];
   private readonly table = new CandTable();
 
-  constructor(types: readonly BtfType[]) {
+  constructor(
+    types: readonly BtfType[],
+    private readonly flavor: DedupFlavor,
+  ) {
     this.t = types.map((x) => withTypeIds(x, (id) => id));
     const n = this.t.length;
     this.map = new Int32Array(n).fill(UNPROCESSED);
@@ -245,14 +255,14 @@ class Dedup {
         break;
       case BtfKind.Enum:
       case BtfKind.Enum64:
-        key = keyEnum(t);
+        key = keyEnum(t, this.flavor);
         for (const c of this.table.get(key)) {
           const ct = this.type(c);
           if (equalEnum(t, ct)) {
             newId = c;
             break;
           }
-          if (compatEnum(t, ct)) {
+          if (compatEnum(t, ct, this.flavor)) {
             if (isEnumFwd(t)) {
               newId = c;
               break;
@@ -301,6 +311,12 @@ class Dedup {
     return true;
   }
 
+  private identicalPtrs(a: number, b: number): boolean {
+    const x = this.type(a);
+    const y = this.type(b);
+    return x.kind === BtfKind.Ptr && y.kind === BtfKind.Ptr && x.type === y.type;
+  }
+
   /** btf_dedup_is_equiv: is the graph from `candId` equivalent to the one from `canonId`? */
   private isEquiv(candId: number, canonId: number): boolean {
     if (this.resolve(candId) === this.resolve(canonId)) return true;
@@ -308,7 +324,7 @@ class Dedup {
     const h = this.hypot[canonId]!;
     if (h >= 0) {
       if (h === candId) return true;
-      return this.identicalArrays(h, candId) || this.identicalStructs(h, candId);
+      return this.identicalArrays(h, candId) || this.identicalStructs(h, candId) || (this.flavor === 'linux-6.1' && this.identicalPtrs(h, candId));
     }
     this.hypotList.push(canonId);
     this.hypot[canonId] = candId;
@@ -324,7 +340,7 @@ class Dedup {
         return equalIntTag(cand, canon);
       case BtfKind.Enum:
       case BtfKind.Enum64:
-        return compatEnum(cand, canon);
+        return compatEnum(cand, canon, this.flavor);
       case BtfKind.Fwd:
       case BtfKind.Float:
         return equalCommon(cand, canon);
@@ -390,7 +406,7 @@ class Dedup {
     if (newId === id) this.table.add(key, id);
   }
 
-  /** btf_dedup_resolve_fwds: a FWD left unmapped takes the one canonical STRUCT/UNION of its name. */
+  /** btf_dedup_resolve_fwds (libbpf 1.1 only): a FWD left unmapped takes the one canonical STRUCT/UNION of its name. */
   resolveFwds(): void {
     const names = new Map<string, number>();
     for (let i = 1; i < this.t.length; i++) {
@@ -461,7 +477,11 @@ class Dedup {
   }
 }
 
+/** Whose btf__dedup to follow (see the file's head): bpftool 7.1's (the default) or the libbpf 1.1 release's. */
+export type DedupFlavor = 'linux-6.1' | 'libbpf-1.1';
+
 export interface DedupOptions {
+  flavor?: DedupFlavor;
   /**
    * The BTF's string section when it already holds each string once, as BTF built type by type
    * does (libbpf's btf__add_*, e.g. the static linker's): libbpf then skips its string pass and
@@ -497,11 +517,12 @@ export function dedupBtf(types: readonly BtfType[], opts: DedupOptions = {}): De
     for (const s of opts.extStrings ?? []) strs.add(s);
   }
 
-  const d = new Dedup(types);
+  const flavor = opts.flavor ?? 'linux-6.1';
+  const d = new Dedup(types, flavor);
   const n = d.t.length;
   for (let i = 1; i < n; i++) d.prim(i);
   for (let i = 1; i < n; i++) d.struct(i);
-  d.resolveFwds();
+  if (flavor === 'libbpf-1.1') d.resolveFwds();
   for (let i = 1; i < n; i++) d.ref(i);
 
   const newId = new Int32Array(n).fill(UNPROCESSED);
