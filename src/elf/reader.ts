@@ -48,6 +48,7 @@ export const STT_SECTION = 3;
 export const STT_FILE = 4;
 
 export const STV_DEFAULT = 0;
+export const STV_INTERNAL = 1;
 export const STV_HIDDEN = 2;
 
 export interface ElfSection {

@@ -257,7 +257,7 @@ export class BpfObject implements Disposable, OpenState {
     this.spec = spec;
     this.file = spec.file;
     this.globals = new Globals(this);
-    this.autoload = new Set(opts.autoload ?? spec.programs.map((p) => p.name));
+    this.autoload = new Set(opts.autoload ?? spec.programs.filter((p) => p.autoload).map((p) => p.name));
     this.programTypes = new Map(Object.entries(opts.programTypes ?? {}));
   }
 

@@ -192,6 +192,8 @@ export interface SectionMatch {
 }
 
 export function matchSection(section: string): SectionMatch | undefined {
+  // A leading '?' (libbpf) only turns autoload off; the rest names the program type.
+  if (section.startsWith('?')) section = section.slice(1);
   for (const d of SECTION_DEFS) {
     const p = d.prefix;
     if (p.endsWith('+')) {

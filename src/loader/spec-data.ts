@@ -89,6 +89,10 @@ export function fixupDatasecs(rd: SpecReader, sections: DataSectionSpec[]): void
     if (t.kind !== BtfKind.Datasec) continue;
     const d = sections.find((s) => s.section === t.name);
     const sec = rd.elf.sectionByName(t.name);
+    // A DATASEC with its size set was laid out already (a statically linked object: `gen
+    // object`, bpftool gen object): libbpf keeps its offsets, and two static variables of one
+    // name (one per linked input) are told apart by offset, not by name.
+    const laidOut = t.size !== 0;
     if (sec && t.size === 0) t.size = sec.size;
     if (!sec && (t.name === '.kconfig' || t.name === '.ksyms')) {
       // Extern sections have no ELF section: lay the variables out in declaration order at
@@ -117,15 +121,15 @@ export function fixupDatasecs(rd: SpecReader, sections: DataSectionSpec[]): void
       const vt = btf.typeById(v.type);
       if (vt.kind !== BtfKind.Var) continue;
       if (sec) {
-        const sym = rd.elf.symbols.find((s) => s.shndx === sec.index && s.name === vt.name && s.type !== STT_SECTION);
+        const sym = rd.elf.symbols.find((s) => s.shndx === sec.index && s.name === vt.name && s.type !== STT_SECTION && (!laidOut || s.value === v.offset));
         if (sym) {
-          v.offset = sym.value;
+          if (!laidOut) v.offset = sym.value;
           // Hidden globals cannot be looked up by name from outside: treat them as static.
           if (sym.visibility === STV_HIDDEN && vt.linkage !== VAR_STATIC) vt.linkage = VAR_STATIC;
         }
       }
       if (d) {
-        const sv = d.variables.find((x) => x.name === vt.name);
+        const sv = d.variables.find((x) => x.name === vt.name && x.offset === v.offset) ?? d.variables.find((x) => x.name === vt.name);
         if (sv) {
           sv.typeId = vt.type;
           sv.global = vt.linkage !== VAR_STATIC && sv.global;

@@ -6,7 +6,7 @@
 import { BeeTsError } from '../errors.js';
 import { Btf, parseBtf } from '../btf/btf.js';
 import { type BtfExt, type CoreRelo, type LineInfo, parseBtfExt } from '../btf/ext.js';
-import { BtfKind, type DatasecType, FUNC_EXTERN, VAR_EXTERN } from '../btf/types.js';
+import { BtfKind, type DatasecType, FUNC_EXTERN, FUNC_GLOBAL, FUNC_STATIC, VAR_EXTERN } from '../btf/types.js';
 import {
   type ElfFile,
   type ElfSection,
@@ -20,6 +20,8 @@ import {
   STB_WEAK,
   STT_FUNC,
   STT_SECTION,
+  STV_HIDDEN,
+  STV_INTERNAL,
 } from '../elf/reader.js';
 import { BPF_F_RDONLY_PROG, MapType } from '../syscall/constants.js';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, InsnBuffer } from './insn.js';
@@ -92,6 +94,8 @@ export interface ProgramSpec extends FunctionSpec {
   attach: AttachKind;
   /** Section suffix after the type prefix: `syscalls/sys_enter_openat`, `tcp_v4_connect`, ... */
   attachTarget: string;
+  /** false for a `?`-prefixed section (libbpf): parsed, loaded only when autoload is turned on. */
+  autoload: boolean;
   license: string;
   kernelVersion: number;
 }
@@ -143,6 +147,16 @@ class ObjectParser implements SpecReader {
     readonly file: string,
   ) {
     this.objName = objectName(file);
+  }
+
+  /**
+   * libbpf's mark_btf_static: a global subprogram of hidden or internal visibility (e.g. a
+   * `__hidden` function of a statically linked object) gets a static BTF FUNC, so the verifier
+   * checks it with its caller's context instead of as a global function (which must return a scalar).
+   */
+  private markBtfStatic(name: string): void {
+    const t = this.btf?.types.find((x) => x.kind === BtfKind.Func && x.linkage === FUNC_GLOBAL && x.name === name);
+    if (t?.kind === BtfKind.Func) t.linkage = FUNC_STATIC;
   }
 
   err(subject: string, defect: string): never {
@@ -213,6 +227,8 @@ class ObjectParser implements SpecReader {
         secFlags: m?.def.flags ?? 0,
         attach: m?.def.hook.kind ?? 'none',
         attachTarget: m?.target ?? '',
+        // SEC("?tp/...") (libbpf): not loaded unless autoload is turned on.
+        autoload: !f.section.startsWith('?'),
         license,
         kernelVersion,
       });
@@ -351,6 +367,7 @@ class ObjectParser implements SpecReader {
           }
         }
         relocs.sort((a, b) => a.insn - b.insn);
+        if (sec.name === '.text' && sym.bind !== STB_LOCAL && (sym.visibility === STV_HIDDEN || sym.visibility === STV_INTERNAL)) this.markBtfStatic(sym.name);
         out.push({
           name: sym.name,
           section: sec.name,
