@@ -89,9 +89,11 @@ export function fixupDatasecs(rd: SpecReader, sections: DataSectionSpec[]): void
     if (t.kind !== BtfKind.Datasec) continue;
     const d = sections.find((s) => s.section === t.name);
     const sec = rd.elf.sectionByName(t.name);
-    // A DATASEC with its size set was laid out already (a statically linked object: `gen
-    // object`, bpftool gen object): libbpf keeps its offsets, and two static variables of one
-    // name (one per linked input) are told apart by offset, not by name.
+    // A DATASEC with its size set was laid out by a static linker (`gen object`): two static
+    // variables of one name (one per linked input) are told apart by their offsets, which stay.
+    // A global takes its symbol's offset: libbpf's linker leaves an extern resolved by a later
+    // input at the extern's offset (linked_maps' map2 at 0 in .maps, where libbpf 1.1 then fails
+    // to open the object); the symbol, unique by name, is right.
     const laidOut = t.size !== 0;
     if (sec && t.size === 0) t.size = sec.size;
     if (!sec && (t.name === '.kconfig' || t.name === '.ksyms')) {
@@ -121,9 +123,10 @@ export function fixupDatasecs(rd: SpecReader, sections: DataSectionSpec[]): void
       const vt = btf.typeById(v.type);
       if (vt.kind !== BtfKind.Var) continue;
       if (sec) {
-        const sym = rd.elf.symbols.find((s) => s.shndx === sec.index && s.name === vt.name && s.type !== STT_SECTION && (!laidOut || s.value === v.offset));
+        const keep = laidOut && vt.linkage === VAR_STATIC;
+        const sym = rd.elf.symbols.find((s) => s.shndx === sec.index && s.name === vt.name && s.type !== STT_SECTION && (!keep || s.value === v.offset));
         if (sym) {
-          if (!laidOut) v.offset = sym.value;
+          v.offset = sym.value;
           // Hidden globals cannot be looked up by name from outside: treat them as static.
           if (sym.visibility === STV_HIDDEN && vt.linkage !== VAR_STATIC) vt.linkage = VAR_STATIC;
         }
