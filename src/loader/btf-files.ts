@@ -21,18 +21,54 @@ export function readBtfBytes(path: string): Uint8Array {
   return bytes;
 }
 
-let vmlinuxCache: Btf | null | undefined;
+/**
+ * How long the parsed kernel BTF (~10 MiB for vmlinux) stays held after its last use. Loads in a
+ * row reuse it; after that only a WeakRef keeps it, so that a long-running process that has loaded
+ * what it loads (`bee-ts run`) gives the memory back at a later full GC, and a later use takes it
+ * from the WeakRef or parses again.
+ */
+export const KERNEL_BTF_HOLD_MS = 5000;
+/** undefined: not held (never parsed, or released); null: the kernel has no BTF. */
+let vmlinuxHeld: Btf | null | undefined;
+let vmlinuxWeak: WeakRef<Btf> | undefined;
+let holdUntil = 0;
+let holdTimer: ReturnType<typeof setTimeout> | undefined;
 
-/** The running kernel's BTF, parsed once; undefined when the kernel has none. */
+/** The running kernel's BTF, parsed once and held while in use; undefined when the kernel has none. */
 export function vmlinuxBtf(): Btf | undefined {
-  if (vmlinuxCache === undefined) {
-    try {
-      vmlinuxCache = parseKernelBtf(fs.readFileSync(VMLINUX_BTF), { file: VMLINUX_BTF });
-    } catch {
-      vmlinuxCache = null;
+  if (vmlinuxHeld === undefined) {
+    let k: Btf | null | undefined = vmlinuxWeak?.deref();
+    if (!k) {
+      try {
+        k = parseKernelBtf(fs.readFileSync(VMLINUX_BTF), { file: VMLINUX_BTF });
+        vmlinuxWeak = new WeakRef(k);
+      } catch {
+        k = null;
+      }
     }
+    vmlinuxHeld = k;
   }
-  return vmlinuxCache ?? undefined;
+  holdUntil = Date.now() + KERNEL_BTF_HOLD_MS;
+  // One timer at a time (unref'd: it never keeps the process alive), re-armed for the time left.
+  holdTimer ??= setTimeout(releaseWhenIdle, KERNEL_BTF_HOLD_MS).unref();
+  return vmlinuxHeld ?? undefined;
+}
+
+function releaseWhenIdle(): void {
+  const left = holdUntil - Date.now();
+  if (left > 0) {
+    holdTimer = setTimeout(releaseWhenIdle, left).unref();
+    return;
+  }
+  holdTimer = undefined;
+  vmlinuxHeld = undefined;
+  // Module BTF is split BTF on top of vmlinux: it holds vmlinux as its base.
+  moduleCache.clear();
+}
+
+/** @internal For tests: whether the kernel BTF is held now (not only weakly). */
+export function kernelBtfHeld(): boolean {
+  return vmlinuxHeld !== undefined;
 }
 
 /** BTF from a file; module BTF under /sys/kernel/btf is split BTF on top of vmlinux. */

@@ -403,6 +403,8 @@ export class BpfObject implements Disposable, OpenState {
       this.fillSlots();
       for (const plan of this.structOps?.plans.values() ?? []) fillStructOpsImage(plan, (n) => this.programs.get(n)?.fd.value, this.file);
       this.loaded = true;
+      // As libbpf frees its cand_cache after relocating: the candidates hold the kernel's BTF.
+      this.coreCandidates.clear();
       mmapDataSections(ld);
     } catch (e) {
       this.close();
