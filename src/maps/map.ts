@@ -65,6 +65,7 @@ export class BpfMap implements Disposable {
   #valueCodec?: Codec | null;
   #elem?: ElemAttr;
   #key?: Uint8Array;
+  #keyDv?: DataView;
   #value?: Uint8Array;
 
   /** Wraps an fd with known attributes (the loader's path); callers use create, fromFd, fromId or openPinned. @internal */
@@ -144,6 +145,7 @@ export class BpfMap implements Disposable {
   private elem(): ElemAttr {
     if (!this.#elem) {
       this.#key = new Uint8Array(Math.max(this.keySize, 1));
+      this.#keyDv = new DataView(this.#key.buffer);
       this.#value = new Uint8Array(Math.max(this.valueBufSize, 1));
       this.#elem = new ElemAttr(this.fd.value);
     }
@@ -157,7 +159,11 @@ export class BpfMap implements Disposable {
   private keyBytes(key: unknown): Uint8Array {
     if (key instanceof Uint8Array && key.length === this.keySize && this.keySize > 0) return key;
     const kb = this.#key!;
-    if (typeof key === 'number' && this.#numberKeys() && fitsNumberFast(key, this.keySize)) writeNumber(key, kb, this.keySize);
+    if (typeof key === 'number' && this.#numberKeys() && fitsNumberFast(key, this.keySize)) {
+      // 4-byte keys in one store (ToUint32 truncates as writeNumber does).
+      if (this.keySize === 4) this.#keyDv!.setUint32(0, key, true);
+      else writeNumber(key, kb, this.keySize);
+    }
     else this.encodeKey(key, kb);
     return kb;
   }

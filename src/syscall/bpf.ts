@@ -190,6 +190,7 @@ export class ElemAttr {
   /** The backend's bpf() for this attr with its address taken once, when it has one. */
   #issue: ((cmd: number) => number) | null = null;
   #backend: SyscallBackend | null = null;
+  #flags: number | bigint = 0;
   constructor(mapFd: number) {
     this.attr.u32(0, mapFd);
   }
@@ -204,7 +205,11 @@ export class ElemAttr {
       a.ptr(16, value);
       this.#value = value;
     }
-    a.u64(24, flags);
+    // Flags as written last time (almost always 0) are not rewritten.
+    if (flags !== this.#flags) {
+      a.u64(24, flags);
+      this.#flags = flags;
+    }
     const b = sys();
     if (b !== this.#backend) {
       this.#backend = b;
