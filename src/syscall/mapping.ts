@@ -6,16 +6,19 @@
 // - the address range itself is released (munmap) when the ArrayBuffer is garbage-collected, so
 //   nothing can read it any more. That is also the safety net for an owner dropped without
 //   close(): its kernel mapping goes when the last view of it does.
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, sys } from './backend.js';
+// Both go to the backend that made the mapping, not whichever is current by then (a fake's
+// addresses are not this process's).
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, type SyscallBackend, sys } from './backend.js';
 import { BpfError } from './errno.js';
 
 interface Range {
   addr: bigint;
   length: number;
+  backend: SyscallBackend;
 }
 
 const unmapWhenCollected = new FinalizationRegistry<Range>((r) => {
-  sys().munmap(r.addr, r.length);
+  r.backend.munmap(r.addr, r.length);
   Mapping.live--;
 });
 
@@ -28,20 +31,22 @@ export class Mapping {
   private constructor(
     readonly addr: bigint,
     readonly length: number,
+    private readonly backend: SyscallBackend,
   ) {
-    this.buffer = sys().view(addr, length);
+    this.buffer = backend.view(addr, length);
     Mapping.live++;
-    unmapWhenCollected.register(this.buffer, { addr, length });
+    unmapWhenCollected.register(this.buffer, { addr, length, backend });
   }
 
   /** mmap(MAP_SHARED) `length` bytes of `fd` at `offset`; throws a BpfError naming `what`. */
   static shared(length: number, prot: number, fd: number, offset: number, what: string): Mapping {
-    const addr = sys().mmap(length, prot, MAP_SHARED, fd, offset);
+    const b = sys();
+    const addr = b.mmap(length, prot, MAP_SHARED, fd, offset);
     if (addr < 0n) throw new BpfError('mmap', Number(-addr), what);
     try {
-      return new Mapping(addr, length);
+      return new Mapping(addr, length, b);
     } catch (e) {
-      sys().munmap(addr, length);
+      b.munmap(addr, length);
       throw e;
     }
   }
@@ -54,7 +59,7 @@ export class Mapping {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    const r = sys().mmap(this.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0, this.addr);
+    const r = this.backend.mmap(this.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0, this.addr);
     // Should the swap ever fail, the kernel pages stay mapped (a stale read sees old data, never
     // a fault) until the buffer is collected.
     void r;
