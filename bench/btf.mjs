@@ -3,7 +3,8 @@
 // one run. Each round runs every command once in a rotated order (machine noise hits all of them);
 // 3 warm-up rounds are not counted. CPU = user+sys and max RSS from GNU time, wall from the parent;
 // medians. In-process phase CPU times for bee-ts (parse, a first name lookup, the two dumps) are
-// printed too, each from a fresh process so caches do not carry over.
+// printed too, each from a fresh process so caches do not carry over (the dumps through the byte writers the
+// CLI uses, where the tree has them).
 // Usage: node bench/btf.mjs [--runs N] [--warmup N] [--file /sys/kernel/btf/vmlinux] [--json] [--before CHECKOUT]
 //   --before: also time another built checkout's dist (e.g. main before a change), same rounds.
 import { spawnSync } from 'node:child_process';
@@ -35,8 +36,11 @@ if (args.includes('--child')) {
   if (!btf.find('task_struct', BtfKind.Struct)) throw new Error('no task_struct');
   const lookup = now() - t;
   t = now();
-  if (what === 'c') (await import(path.join(from, 'dist/btf/cdump.js'))).dumpC(btf, () => {});
-  else (await import(path.join(from, 'dist/btf/raw.js'))).dumpRaw(btf, () => {});
+  // The byte writers the CLI uses where the tree has them (a --before tree may only have the string ones).
+  const m = await import(path.join(from, what === 'c' ? 'dist/btf/cdump.js' : 'dist/btf/raw.js'));
+  const toBytes = what === 'c' ? m.dumpCBytes : m.dumpRawBytes;
+  if (toBytes) toBytes(btf, () => {});
+  else (what === 'c' ? m.dumpC : m.dumpRaw)(btf, () => {});
   const dump = now() - t;
   process.stdout.write(JSON.stringify({ parse, lookup, dump, heapMiB: heap / 1048576 }));
   process.exit(0);
