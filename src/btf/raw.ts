@@ -107,39 +107,28 @@ function params(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number): vo
   }
 }
 
-function enumValues(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number, kflag: boolean): void {
+/** ENUM (4-byte values, 2 words per entry) and ENUM64 (`wide`: lo/hi words, LL/ULL suffix) values. */
+function enumValues(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number, kflag: boolean, wide: boolean): void {
   const w = f.words;
   o.lit(kflag ? L.encSigned : L.encUnsigned);
   o.uint(st);
   o.lit(L.vlen);
   o.uint(vlen);
-  for (let k = 0; k < vlen; k++, p += 2) {
+  for (let k = 0; k < vlen; k++, p += wide ? 3 : 2) {
     o.lit(L.member);
     nameAt(o, f.strings, w[p]!);
     o.lit(L.val);
-    o.int(kflag ? w[p + 1]! | 0 : w[p + 1]!);
-    o.endLine();
-  }
-}
-
-function enum64Values(o: TextOut, f: FlatBtf, p: number, st: number, vlen: number, kflag: boolean): void {
-  const w = f.words;
-  o.lit(kflag ? L.encSigned : L.encUnsigned);
-  o.uint(st);
-  o.lit(L.vlen);
-  o.uint(vlen);
-  for (let k = 0; k < vlen; k++, p += 3) {
-    o.lit(L.member);
-    nameAt(o, f.strings, w[p]!);
-    o.lit(L.val);
-    const lo = w[p + 1]!;
-    const hi = w[p + 2]!;
-    if (hi === 0) o.uint(lo);
+    if (!wide) o.int(kflag ? w[p + 1]! | 0 : w[p + 1]!);
     else {
-      const v = (BigInt(hi) << 32n) | BigInt(lo);
-      o.str(String(kflag ? BigInt.asIntN(64, v) : v));
+      const lo = w[p + 1]!;
+      const hi = w[p + 2]!;
+      if (hi === 0) o.uint(lo);
+      else {
+        const v = (BigInt(hi) << 32n) | BigInt(lo);
+        o.str(String(kflag ? BigInt.asIntN(64, v) : v));
+      }
+      o.lit(kflag ? L.ll : L.ull);
     }
-    o.lit(kflag ? L.ll : L.ull);
     o.endLine();
   }
 }
@@ -194,8 +183,8 @@ const KIND_WRITERS: KindWriter[] = [];
   };
   k[BtfKind.Struct] = members;
   k[BtfKind.Union] = members;
-  k[BtfKind.Enum] = enumValues;
-  k[BtfKind.Enum64] = enum64Values;
+  k[BtfKind.Enum] = (o, f, p, st, vlen, kflag) => enumValues(o, f, p, st, vlen, kflag, false);
+  k[BtfKind.Enum64] = (o, f, p, st, vlen, kflag) => enumValues(o, f, p, st, vlen, kflag, true);
   k[BtfKind.Fwd] = (o, _f, _p, _st, _vlen, kflag) => o.lit(kflag ? L.fwdUnion : L.fwdStruct);
   k[BtfKind.Func] = (o, _f, _p, st, vlen) => {
     o.lit(L.typeId);
