@@ -3,8 +3,8 @@
 // loop. Once records come it polls on a timer instead (1 ms while drains are large, COALESCE_MS
 // while records trickle in) and goes back to epoll after CALM_ROUNDS empty rounds: a ring wakes
 // its reader for nearly every record once the reader keeps up, and each wake-up is a threadpool
-// round trip (≈50 µs of CPU here), which at a few thousand records a second cost ≈50 µs a record;
-// a timer round costs a few µs and serves every record of those milliseconds.
+// round trip: at a few thousand records a second that was one round trip per record, where a
+// timer round serves every record of those milliseconds (bench/run-events --rate 2000).
 // The wait never blocks exit: process.exit() joins libuv's threadpool, so an epoll_wait(-1) there
 // would hang it. Each wait is bounded (WAIT_MS), and an 'exit' listener writes the eventfd so the
 // outstanding wait returns at once.
