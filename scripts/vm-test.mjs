@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// `npm run test:vm`: run test/vm/*.test.ts inside Debian's kernels under QEMU (this host's kernel
-// has no kprobes): 6.1 (bookworm's own) and 6.12 (bookworm's backport: fprobe, TCX, netkit,
-// sessions), one boot each. BEE_VM_KERNEL=6.1 or 6.12 boots only that one. The host's / is shared read-only over 9p; a busybox initramfs loads the 9p
-// modules, mounts proc/sys/dev/tmpfs/tracefs/bpffs inside it, chroots and runs vitest. The VM's
-// exit status comes back on the serial console.
-// Needs: qemu-system-x86, busybox-static, cpio, and apt access to linux-image-6.1.0-*-amd64.
+// `npm run test:vm`: run the files test/vm-matrix.ts lists (test/vm/ and most of test/kernel/)
+// inside Debian's kernels under QEMU (this host's kernel has no kprobes): 6.1 (bookworm's own) and
+// 6.12 (bookworm's backport: fprobe, TCX, netkit, sessions), one boot each, both at once.
+// BEE_VM_KERNEL=6.1 or 6.12 boots only that one; BEE_VM_SERIAL=1 boots them one after the other;
+// BEE_VM_INCLUDE=a,b runs other files. The host's / is shared read-only over 9p; a busybox
+// initramfs loads the 9p modules, mounts proc/sys/dev/tmpfs/tracefs/bpffs/cgroup2 inside it,
+// chroots and runs vitest. The VM's exit status comes back on the serial console.
+// For measurements: BEE_VM_COMMAND runs that shell command in the chroot instead of the suite;
+// BEE_VM_ACCEL, BEE_VM_CPU, BEE_VM_MEM, BEE_VM_SMP change QEMU's -accel, -cpu, -m, -smp.
+// Needs: qemu-system-x86, busybox-static, cpio, gcc, and apt access to linux-image-6.1.0-*-amd64.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,22 +21,53 @@ const work = path.join(root, '.vm');
  * The kernels: which Debian package, where it is unpacked, and the modules the init loads (in
  * order). 6.1: virtio as modules; sch_ingress + cls_bpf for TC's clsact qdisc and bpf filter, which
  * the host's module tree cannot autoload here; cls_matchall + act_bpf for TC actions. 6.12: virtio
- * built in, modules as .ko.xz. (No lirc_mode2 in either: Debian builds rc-core as a module, and
+ * built in, modules as .ko.xz. Both: veth for the tests' veth pairs, cls_bpf for netlink TC filters. (No lirc_mode2 in either: Debian builds rc-core as a module, and
  * CONFIG_BPF_LIRC_MODE2 needs it built in.)
  */
 const KERNELS = {
   '6.1': {
     pattern: '^linux-image-6.1.0-[0-9]+-amd64-unsigned$',
     dir: 'kernel',
-    modules: ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf', 'cls_matchall', 'act_bpf'],
+    modules: ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf', 'cls_matchall', 'act_bpf', 'veth'],
   },
   '6.12': {
     pattern: '^linux-image-6.12.[0-9]+[+]deb12-amd64-unsigned$',
     dir: 'kernel-6.12',
-    modules: ['netfs', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_matchall', 'act_bpf'],
+    modules: ['netfs', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf', 'cls_matchall', 'act_bpf', 'veth'],
   },
 };
+/**
+ * Guards, so a VM that hangs fails clearly instead of eating CI's budget: each boot is killed after
+ * BEE_VM_TIMEOUT_MS (default 40 min, both boots run at once; measured: 14-20 min on a host at load 20, see README
+ * "Tests"), or after BEE_VM_IDLE_MS (default 10 min) with no console output at all (every test
+ * prints a line when it ends; the slowest measured at host load 20 took about 4 min).
+ */
 const TIMEOUT_MS = Number(process.env.BEE_VM_TIMEOUT_MS ?? 40 * 60 * 1000);
+const IDLE_MS = Number(process.env.BEE_VM_IDLE_MS ?? 10 * 60 * 1000);
+
+/**
+ * C programs tests build with gcc (test/helpers.ts gccBuild): built here on the host before the
+ * boot, into .vm/prebuilt/<prebuiltKey>, which the VM reads over 9p (gcc under TCG took 142 s of
+ * CPU for the loader's two USDT builds).
+ */
+const PREBUILT = [
+  ['test/probes/usdt_app.c', ['-O2']],
+  ['test/probes/usdt_app.c', ['-O0']],
+];
+
+function prebuild() {
+  const dir = path.join(work, 'prebuilt');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [src, flags] of PREBUILT) {
+    const abs = path.join(root, src);
+    // test/helpers.ts prebuiltKey: sha256 of JSON [flags, source text], 16 hex digits.
+    const key = crypto.createHash('sha256').update(JSON.stringify([flags, fs.readFileSync(abs, 'utf8')])).digest('hex').slice(0, 16);
+    const out = path.join(dir, key);
+    if (fs.existsSync(out)) continue;
+    execFileSync('gcc', [...flags, '-o', `${out}.tmp`, abs]);
+    fs.renameSync(`${out}.tmp`, out);
+  }
+}
 
 function need(cmd, pkg) {
   if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
@@ -70,8 +106,8 @@ function findModule(dir, name) {
   return undefined;
 }
 
-function buildInitramfs(kdir, release, command, MODULES) {
-  const dir = path.join(work, 'initramfs');
+function buildInitramfs(version, kdir, release, command, MODULES) {
+  const dir = path.join(work, `initramfs-${version}`);
   fs.rmSync(dir, { recursive: true, force: true });
   for (const d of ['bin', 'proc', 'sys', 'dev', 'mnt', 'modules']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   fs.copyFileSync('/bin/busybox', path.join(dir, 'bin', 'busybox'));
@@ -99,6 +135,7 @@ mkdir -p /mnt/run/bee-tmp
 mount -t tracefs tracefs /mnt/sys/kernel/tracing
 mount -t debugfs debugfs /mnt/sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /mnt/sys/fs/bpf
+mount -t cgroup2 cgroup2 /mnt/sys/fs/cgroup
 # The VM kernel's config where libbpf (bpftool) and bee-ts look for it (the host's /boot is read-only here).
 mount -t tmpfs boot /mnt/boot && cp /kconfig /mnt/boot/config-$(uname -r)
 ip link set lo up
@@ -110,7 +147,7 @@ poweroff -f
 `;
   fs.copyFileSync(path.join(kdir, 'boot', `config-${release}`), path.join(dir, 'kconfig'));
   fs.writeFileSync(path.join(dir, 'init'), init, { mode: 0o755 });
-  const out = path.join(work, 'initramfs.cpio');
+  const out = path.join(work, `initramfs-${version}.cpio`);
   execFileSync('sh', ['-c', `find . | cpio -o -H newc --quiet > ${JSON.stringify(out)}`], { cwd: dir });
   return out;
 }
@@ -129,19 +166,21 @@ for (const v of wanted) if (!KERNELS[v]) {
 const env = `HOME=/run/bee-tmp TMPDIR=/run/bee-tmp TERM=dumb NO_COLOR=1 CI=${process.env.CI ?? ''} PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BEE_IN_VM=1${process.env.BEE_VM_INCLUDE ? ` BEE_VM_INCLUDE=${process.env.BEE_VM_INCLUDE.replace(/[^\w/*.,-]/g, '')}` : ''}`;
 // Extra arguments go to vitest (e.g. a test name filter: npm run test:vm -- -t activeconn).
 const extra = process.argv.slice(2).map((a) => `'${a.replace(/'/g, "")}'`).join(" ");
-const command = `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts --reporter=verbose ${extra}`;
+const command = process.env.BEE_VM_COMMAND ?? `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts ${extra}`;
 fs.mkdirSync(path.join(root, 'node_modules', '.vite-temp'), { recursive: true });
+prebuild();
 
 /** One boot: resolves with the suite's exit status inside the VM. */
 function boot(version) {
   const k = KERNELS[version];
   const { kdir, vmlinuz, release } = ensureKernel(k);
-  const initrd = buildInitramfs(kdir, release, command, k.modules);
+  const initrd = buildInitramfs(version, kdir, release, command, k.modules);
   console.error(`test:vm: booting Debian ${release} under QEMU (TCG)`);
+  const started = Date.now();
   const qemu = spawn(
     'qemu-system-x86_64',
     [
-      '-accel', 'tcg', '-cpu', 'max', '-m', '2048', '-smp', '2',
+      '-accel', process.env.BEE_VM_ACCEL ?? 'tcg', '-cpu', process.env.BEE_VM_CPU ?? 'max', '-m', process.env.BEE_VM_MEM ?? '2048', '-smp', process.env.BEE_VM_SMP ?? '2',
       '-kernel', vmlinuz, '-initrd', initrd,
       '-append', 'console=ttyS0 quiet loglevel=3 panic=-1',
       '-nographic', '-no-reboot',
@@ -149,29 +188,48 @@ function boot(version) {
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  const tag = wanted.length > 1 ? `[${version}] ` : '';
+  const say = (msg) => console.error(`test:vm: ${release}: ${msg}`);
   return new Promise((resolve) => {
     let status = 98;
     let buf = '';
+    let line = '';
+    let idle;
+    const kill = (why) => {
+      say(`${why}: killing the VM (a failure)`);
+      qemu.kill('SIGKILL');
+    };
+    const watch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => kill(`no console output for ${IDLE_MS / 1000}s (hung?)`), IDLE_MS);
+    };
+    watch();
     qemu.stdout.on('data', (d) => {
+      watch();
       const s = d.toString();
-      process.stdout.write(s);
+      // Both kernels boot at once: each line is tagged with its kernel.
+      const lines = (line + s).split('\n');
+      line = lines.pop();
+      for (const l of lines) process.stdout.write(`${tag}${l}\n`);
       buf = (buf + s).slice(-4096);
       const m = /BEE_VM_EXIT=(\d+)/.exec(buf);
       if (m) status = Number(m[1]);
     });
-    const timer = setTimeout(() => {
-      console.error(`test:vm: ${release}: timed out after ${TIMEOUT_MS / 1000}s`);
-      qemu.kill('SIGKILL');
-    }, TIMEOUT_MS);
+    const timer = setTimeout(() => kill(`timed out after ${TIMEOUT_MS / 1000}s`), TIMEOUT_MS);
     qemu.on('exit', () => {
       clearTimeout(timer);
-      if (status === 98) console.error(`test:vm: ${release}: the VM stopped without reporting a result`);
-      console.error(`test:vm: ${release}: exit ${status}`);
+      clearTimeout(idle);
+      if (line) process.stdout.write(`${tag}${line}\n`);
+      if (status === 98) say('the VM stopped without reporting a result');
+      say(`exit ${status} after ${Math.round((Date.now() - started) / 1000)}s`);
       resolve(status);
     });
   });
 }
 
-let worst = 0;
-for (const v of wanted) worst = Math.max(worst, await boot(v));
-process.exit(worst);
+// The kernels boot at the same time: each VM's suite is one Node process (one vitest worker), so
+// one boot keeps about one host core busy, and on a 2-core host two boots side by side take
+// about as long as one. BEE_VM_SERIAL=1 boots them one after the other.
+const statuses = process.env.BEE_VM_SERIAL ? [] : await Promise.all(wanted.map((v) => boot(v)));
+if (process.env.BEE_VM_SERIAL) for (const v of wanted) statuses.push(await boot(v));
+process.exit(Math.max(0, ...statuses));

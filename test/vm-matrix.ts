@@ -25,7 +25,6 @@ export const VM_FILES: readonly string[] = [
   'test/kernel/externs-btf.test.ts',
   'test/kernel/attach-more.test.ts',
   'test/kernel/cgroup-hooks.test.ts',
-  'test/kernel/heap-guard.test.ts',
   'test/kernel/struct-ops.test.ts',
   'test/kernel/feature.test.ts',
   'test/kernel/run.test.ts',
@@ -57,6 +56,7 @@ export const HOST_ONLY: Readonly<Record<string, string>> = {
   'test/kernel/gen-object.test.ts': 'builds the kernel\'s linked_* selftests with clang-16 at test time: minutes of clang per object under TCG',
   'test/kernel/jited.test.ts': 'builds an LLVM 16 disassembler peer with gcc and disassembles every fixture\'s JIT image through it: builds and a large peer, far over budget under TCG',
   'test/kernel/leaks.test.ts': 'checks the leak check itself by running vitest on a leaking file in a child: a second vitest start-up, 125 s of CPU under TCG; the check reads /proc and bpffs, not version-dependent',
+  'test/kernel/heap-guard.test.ts': 'builds a probe with `bee-ts build` (clang-16) and floods a `bee-ts run` held to a 64 MB heap: 110 s of CPU under TCG; the guard watches V8\'s heap, not the kernel',
   'test/kernel/profile.test.ts': 'its kernel (this host) refuses fentry, and it checks the refusal; where fentry loads, the VMs run test/vm/profile.test.ts, the same command profiling',
   'test/kernel/init-build.test.ts': '`bee-ts init` + `bee-ts build` run clang-16 on probes: minutes of clang per build under TCG',
 };
