@@ -204,9 +204,10 @@ function boot(version) {
       idle = setTimeout(() => kill(`no console output for ${IDLE_MS / 1000}s (hung?)`), IDLE_MS);
     };
     watch();
-    qemu.stdout.on('data', (d) => {
+    // As text: a character split across two reads is decoded whole.
+    qemu.stdout.setEncoding('utf8');
+    qemu.stdout.on('data', (s) => {
       watch();
-      const s = d.toString();
       // Both kernels boot at once: each line is tagged with its kernel.
       const lines = (line + s).split('\n');
       line = lines.pop();
