@@ -21,19 +21,19 @@ const work = path.join(root, '.vm');
  * The kernels: which Debian package, where it is unpacked, and the modules the init loads (in
  * order). 6.1: virtio as modules; sch_ingress + cls_bpf for TC's clsact qdisc and bpf filter, which
  * the host's module tree cannot autoload here; cls_matchall + act_bpf for TC actions. 6.12: virtio
- * built in, modules as .ko.xz. Both: veth for the tests' veth pairs, cls_bpf for netlink TC filters. (No lirc_mode2 in either: Debian builds rc-core as a module, and
+ * built in, modules as .ko.xz. Both: veth and tun for the tests' veth pairs and tap devices, cls_bpf for netlink TC filters. (No lirc_mode2 in either: Debian builds rc-core as a module, and
  * CONFIG_BPF_LIRC_MODE2 needs it built in.)
  */
 const KERNELS = {
   '6.1': {
     pattern: '^linux-image-6.1.0-[0-9]+-amd64-unsigned$',
     dir: 'kernel',
-    modules: ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf', 'cls_matchall', 'act_bpf', 'veth'],
+    modules: ['virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci', 'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf', 'cls_matchall', 'act_bpf', 'veth', 'tun'],
   },
   '6.12': {
     pattern: '^linux-image-6.12.[0-9]+[+]deb12-amd64-unsigned$',
     dir: 'kernel-6.12',
-    modules: ['netfs', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf', 'cls_matchall', 'act_bpf', 'veth'],
+    modules: ['netfs', '9pnet', '9pnet_virtio', '9p', 'sch_ingress', 'cls_bpf', 'cls_matchall', 'act_bpf', 'veth', 'tun'],
   },
 };
 /**
