@@ -72,7 +72,7 @@ async function transfer(cc: string, bytes: number): Promise<{ cc: string; ss: st
 }
 
 describe.skipIf(skip)('struct_ops on the real kernel', () => {
-  it('a struct_ops TCP congestion control registers, carries a loopback connection, and unregisters on dispose', async () => {
+  it.skipIf(needKernel('6.4', 'struct_ops links (.struct_ops.link, BPF_F_LINK)'))('a struct_ops TCP congestion control registers, carries a loopback connection, and unregisters on dispose', async () => {
     const link = `bee${process.pid}`;
     const plain = `beem${process.pid}`;
     using o = BpfObject.open(fixture('struct_ops.bpfel.o'));
