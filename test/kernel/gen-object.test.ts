@@ -135,68 +135,56 @@ describe.skipIf(skip)('gen object: bee-ts and bpftool 7.1 write the same bytes',
   const gettid = libc.func('int gettid()');
   const SYS_getpgid = 121;
 
-  it("linked_funcs loads as its selftest loads it (the `?raw_tp` programs turned on) and computes the selftest's values, from either linker's output", () => {
-    const run = (f: string) => {
-      const o = BpfObject.open(f);
+  /** Open `f`, set it up (before and after load, as the selftest does), attach every loaded program, trigger, read `outputs`. */
+  const run = (f: string, o: { open?: (obj: BpfObject) => void; loaded?: (obj: BpfObject) => void; trigger: () => void; outputs: string[] }) => {
+    const obj = BpfObject.open(f);
+    try {
+      o.open?.(obj);
+      obj.load();
+      o.loaded?.(obj);
+      const links = [...obj.programs.values()].map((p) => p.attach());
       try {
-        o.programSpec('handler1').setAutoload(true);
-        o.programSpec('handler2').setAutoload(true);
-        o.setConstant('my_tid', gettid());
-        o.globals.set('syscall_id', SYS_getpgid);
-        o.load();
-        const links = [...o.programs.values()].map((p) => p.attach());
-        try {
-          getpgid(0);
-        } finally {
-          for (const l of links) l.close();
-        }
-        return ['output_val1', 'output_ctx1', 'output_weak1', 'output_val2', 'output_ctx2', 'output_weak2'].map((n) => o.globals.get(n));
+        o.trigger();
       } finally {
-        o.close();
+        for (const l of links) l.close();
       }
-    };
+      return o.outputs.map((n) => obj.globals.get(n));
+    } finally {
+      obj.close();
+    }
+  };
+
+  it("linked_funcs loads as its selftest loads it (the `?raw_tp` programs turned on) and computes the selftest's values, from either linker's output", () => {
+    const funcs = (f: string) =>
+      run(f, {
+        open: (o) => {
+          o.programSpec('handler1').setAutoload(true);
+          o.programSpec('handler2').setAutoload(true);
+          o.setConstant('my_tid', gettid());
+          o.globals.set('syscall_id', SYS_getpgid);
+        },
+        trigger: () => getpgid(0),
+        outputs: ['output_val1', 'output_ctx1', 'output_weak1', 'output_val2', 'output_ctx2', 'output_weak2'],
+      });
     const want = [2000 + 2000, SYS_getpgid, 42, 2 * 1000 + 2 * (2 * 1000), SYS_getpgid, 0];
-    expect(run(linked('bpftool', 'funcs'))).toEqual(want);
-    expect(run(linked('bee', 'funcs'))).toEqual(want);
+    expect(funcs(linked('bpftool', 'funcs'))).toEqual(want);
+    expect(funcs(linked('bee', 'funcs'))).toEqual(want);
   });
 
   it("linked_vars and linked_maps compute what their selftests expect, from either linker's output", () => {
-    const vars = (f: string) => {
-      const o = BpfObject.open(f);
-      try {
-        o.load();
-        o.globals.set('input_bss1', 1000);
-        o.globals.set('input_bss2', 2000);
-        o.globals.set('input_bss_weak', 3000);
-        const links = [...o.programs.values()].map((p) => p.attach());
-        try {
-          fs.statSync('/');
-        } finally {
-          for (const l of links) l.close();
-        }
-        return ['output_bss1', 'output_bss2', 'output_data1', 'output_data2', 'output_rodata1', 'output_rodata2'].map((n) => o.globals.get(n));
-      } finally {
-        o.close();
-      }
-    };
-    const maps = (f: string) => {
-      const o = BpfObject.open(f);
-      try {
-        o.load();
-        const links = [...o.programs.values()].map((p) => p.attach());
-        try {
-          getpgid(0);
-        } finally {
-          for (const l of links) l.close();
-        }
-        return ['output_first1', 'output_second1', 'output_weak1'].map((n) => o.globals.get(n));
-      } finally {
-        o.close();
-      }
-    };
     for (const who of ['bpftool', 'bee'] as const) {
-      expect(vars(linked(who, 'vars')), who).toEqual([6000, 6000, 13, 13, 133, 133]);
-      expect(maps(linked(who, 'maps')), who).toEqual([2000, 2, 2]);
+      const vars = run(linked(who, 'vars'), {
+        loaded: (o) => {
+          o.globals.set('input_bss1', 1000);
+          o.globals.set('input_bss2', 2000);
+          o.globals.set('input_bss_weak', 3000);
+        },
+        trigger: () => fs.statSync('/'),
+        outputs: ['output_bss1', 'output_bss2', 'output_data1', 'output_data2', 'output_rodata1', 'output_rodata2'],
+      });
+      expect(vars, who).toEqual([6000, 6000, 13, 13, 133, 133]);
+      const maps = run(linked(who, 'maps'), { trigger: () => getpgid(0), outputs: ['output_first1', 'output_second1', 'output_weak1'] });
+      expect(maps, who).toEqual([2000, 2, 2]);
     }
   });
 });
