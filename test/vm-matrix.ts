@@ -18,13 +18,11 @@ export const VM_FILES: readonly string[] = [
   'test/kernel/netfilter.test.ts',
   'test/kernel/lwt.test.ts',
   'test/kernel/legacy-tc.test.ts',
-  'test/kernel/xdp-maps.test.ts',
   'test/kernel/raw-tp-writable.test.ts',
   'test/kernel/open-api.test.ts',
   'test/kernel/externs-btf.test.ts',
   'test/kernel/attach-more.test.ts',
   'test/kernel/cgroup-hooks.test.ts',
-  'test/kernel/struct-ops.test.ts',
 ];
 
 // Under TCG one Node start-up costs 10-20 s of CPU and a clang or gcc build minutes: files whose
@@ -57,6 +55,8 @@ export const HOST_ONLY: Readonly<Record<string, string>> = {
   'test/kernel/sockredir.test.ts': 'fails in the 6.12 VM: the sk_msg program\'s byte counter stays 0 where the host counts 262144 redirected bytes (found when this list was made; not yet understood, see issue 15)',
   'test/kernel/feature.test.ts': 'bpftool feature probe parity: 26 bpftool runs and 4 CLI start-ups; not yet measured under TCG, so not yet in the budget',
   'test/kernel/run.test.ts': '`bee-ts run` end to end: each test starts the CLI (10-60 s under TCG); not yet measured in the VMs, so not yet in the budget (test/vm/examples runs `bee-ts run` there)',
+  'test/kernel/struct-ops.test.ts': 'passes in the 6.12 VM; on 6.1 its bpftool-registered object (with a .struct_ops.link map, 6.4) was not yet run with its 6.4 declaration: this session\'s 6.1 re-run lost vitest\'s 60 s worker start to host load. To add once it passes there',
+  'test/kernel/xdp-maps.test.ts': 'passes in the 6.12 VM (with tun loaded in the guest); not yet run on 6.1 with tun, for the same reason as struct-ops. To add once it passes there',
   'test/kernel/profile.test.ts': 'its kernel (this host) refuses fentry, and it checks the refusal; where fentry loads, the VMs run test/vm/profile.test.ts, the same command profiling',
   'test/kernel/init-build.test.ts': '`bee-ts init` + `bee-ts build` run clang-16 on probes: minutes of clang per build under TCG',
 };
