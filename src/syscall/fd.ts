@@ -1,7 +1,7 @@
 // A kernel file descriptor that closes itself: on close()/dispose, or (safety net) when the
 // wrapper is garbage-collected. Descriptors 0–2 are moved upwards so a BPF object can never be
 // mistaken for stdin/stdout/stderr (libbpf does the same).
-import { type SyscallBackend, sys } from './backend.js';
+import { sys } from './backend.js';
 import { BeeTsError } from '../errors.js';
 import { BpfError } from './errno.js';
 
@@ -12,10 +12,8 @@ export class FdError extends BeeTsError {
   }
 }
 
-// Closing (and the safety net) goes to the backend that made the fd, not whichever is current by
-// then (a fake's fd numbers are not this process's).
-const registry = new FinalizationRegistry<{ fd: number; backend: SyscallBackend }>((r) => {
-  r.backend.close(r.fd);
+const registry = new FinalizationRegistry<number>((fd) => {
+  sys().close(fd);
   Fd.open--;
 });
 
@@ -23,25 +21,21 @@ export class Fd implements Disposable {
   /** Number of Fd objects not yet closed (leak checks in tests). */
   static open = 0;
   #fd: number;
-  /** The backend that made it: closing goes there. */
-  readonly #backend: SyscallBackend;
 
   constructor(
     fd: number,
     readonly what = 'fd',
   ) {
     if (fd < 0) throw new FdError(`invalid fd ${fd} for ${what}`);
-    const b = sys();
     if (fd < 3) {
-      const moved = b.dupCloexec(fd, 3);
-      b.close(fd);
+      const moved = sys().dupCloexec(fd, 3);
+      sys().close(fd);
       if (moved < 0) throw new BpfError('fcntl(F_DUPFD_CLOEXEC)', -moved, what);
       fd = moved;
     }
     this.#fd = fd;
-    this.#backend = b;
     Fd.open++;
-    registry.register(this, { fd, backend: b }, this);
+    registry.register(this, fd, this);
   }
 
   get closed(): boolean {
@@ -57,7 +51,7 @@ export class Fd implements Disposable {
   close(): void {
     if (this.#fd < 0) return;
     registry.unregister(this);
-    this.#backend.close(this.#fd);
+    sys().close(this.#fd);
     this.#fd = -1;
     Fd.open--;
   }
