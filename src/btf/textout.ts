@@ -7,15 +7,9 @@ export type ByteSink = (bytes: Uint8Array) => void;
 
 const CHUNK = 1 << 20;
 
-/** Fixed ASCII text as bytes, for TextOut.lit. */
+/** Fixed text as its UTF-8 bytes, for TextOut.lit (the dumps' fixed text is ASCII, where the two agree). */
 export function lit(s: string): Uint8Array {
-  const b = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0x7f) throw new Error(`lit: '${s}' is not ASCII`);
-    b[i] = c;
-  }
-  return b;
+  return new Uint8Array(Buffer.from(s, 'utf8'));
 }
 
 export class TextOut {
