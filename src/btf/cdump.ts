@@ -10,16 +10,15 @@
 //     any struct/union it names that is not yet declared gets a forward declaration.
 // Layout is reproduced exactly: explicit padding as anonymous bitfields wherever the natural
 // C layout would differ from the BTF offsets, `packed` where members sit off their alignment.
-// One file on purpose (~550 lines): the two phases share the declared/queued/emitted state and
-// the name tables, and bpftool's output that the tests compare against is produced by both.
-//
-// One file on purpose (~600 lines): the two phases share the dumper's state (what is queued,
-// declared and written), and the emit half is one recursive declarator writer.
+// One file on purpose (~740 lines): the two phases share the dumper's state (what is queued,
+// declared and written, the name tables), the emit half is one recursive declarator writer, and
+// bpftool's output that the tests compare against is produced by both. Layout (sizes, alignment,
+// packing) is ./layout.ts, shared with Btf.
 import type { Btf } from './btf.js';
-import { MAX_RESOLVE_DEPTH } from './container.js';
 import { type FlatBtf, flatBtf } from './flat.js';
+import { type TypeShape, TypeLayout } from './layout.js';
 import { type ByteSink, TextOut } from './textout.js';
-import { BtfError, BtfKind, INT_BOOL, KIND_NAMES } from './types.js';
+import { BtfError, BtfKind, INT_BOOL } from './types.js';
 
 export interface CDumpOptions {
   /** Wrap in an include guard and the preserve_access_index pragma, as bpftool does. Default true. */
@@ -72,8 +71,7 @@ export class CDumper {
   /** 1 when some other type (member, pointer, typedef, parameter, ...) refers to the type (built on first use). */
   private referencedIds?: Uint8Array;
   /** Memoized alignment (0 = not yet), packed-ness of composites (0 unknown, 1 no, 2 yes). */
-  private readonly alignCache: Uint8Array;
-  private readonly packedCache: Uint8Array;
+  private readonly layout: TypeLayout;
   private nodeBudget = MAX_DECL_NODES;
   /** Write BTF type tags as `__attribute__((btf_type_tag(...)))` (headers), or drop them (listings). */
   private typeTags = false;
@@ -100,8 +98,7 @@ export class CDumper {
     this.declared = new Uint8Array(n);
     this.onPath = new Uint8Array(n);
     this.names = new Array(n);
-    this.alignCache = new Uint8Array(n);
-    this.packedCache = new Uint8Array(n);
+    this.layout = new TypeLayout(this.shape(), btf.file, n);
   }
 
   // ---- records ----
@@ -131,6 +128,27 @@ export class CDumper {
   /** The type's own name ('' for anonymous). */
   private rawName(id: number): string {
     return id === 0 ? '' : this.str(this.w[this.offs[id]!]!);
+  }
+
+  /** The records' words as the layout reads them (a member's entry is name, type, offset words). */
+  private shape(): TypeShape {
+    const w = this.w;
+    const offs = this.offs;
+    const kinds = this.kinds;
+    return {
+      kind: (id) => kinds[id]! as BtfKind,
+      size: (id) => w[offs[id]! + W_TYPE]!,
+      ref: (id) => (kinds[id] === BtfKind.Array ? w[offs[id]! + 3]! : w[offs[id]! + W_TYPE]!),
+      arrayLen: (id) => w[offs[id]! + 5]!,
+      memberCount: (id) => w[offs[id]! + 1]! & 0xffff,
+      memberType: (id, i) => w[offs[id]! + 3 + 3 * i + 1]!,
+      memberBitOffset: (id, i) => {
+        const off = w[offs[id]! + 3 + 3 * i + 2]!;
+        return w[offs[id]! + 1]! >>> 31 !== 0 ? off & 0xffffff : off;
+      },
+      memberBitfieldSize: (id, i) => (w[offs[id]! + 1]! >>> 31 !== 0 ? w[offs[id]! + 3 + 3 * i + 2]! >>> 24 : 0),
+      name: (id) => this.rawName(id),
+    };
   }
 
   /**
@@ -173,108 +191,16 @@ export class CDumper {
     return ref;
   }
 
-  // ---- layout (as Btf.alignof / isPacked / sizeof, from the words) ----
+  // ---- layout (./layout.ts, reading the records' words) ----
 
-  private sizeof(id: number, depth = 0): number {
-    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(this.btf.file, `type ${id}: size depends on itself (a loop?)`);
-    const k = this.kinds[id]! as BtfKind;
-    switch (k) {
-      case BtfKind.Int:
-      case BtfKind.Float:
-      case BtfKind.Struct:
-      case BtfKind.Union:
-      case BtfKind.Enum:
-      case BtfKind.Enum64:
-      case BtfKind.Datasec:
-        return this.st(id);
-      case BtfKind.Ptr:
-        return 8;
-      case BtfKind.Array:
-        return this.sizeof(this.w[this.offs[id]! + 3]!, depth + 1) * this.w[this.offs[id]! + 5]!;
-      case BtfKind.Typedef:
-      case BtfKind.Const:
-      case BtfKind.Volatile:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-      case BtfKind.Var:
-        return this.sizeof(this.st(id), depth + 1);
-      default:
-        throw new BtfError(this.btf.file, `type ${id} (${KIND_NAMES[k]} '${this.rawName(id)}') has no size`);
-    }
+  private sizeof(id: number): number {
+    return this.layout.sizeof(id);
   }
-
-  /** Natural alignment in bytes as a C compiler would see it; packed structs give 1. */
-  private alignof(id: number, depth = 0): number {
-    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(this.btf.file, `type ${id}: alignment depends on itself (a loop?)`);
-    const cached = this.alignCache[id]!;
-    if (cached) return cached;
-    const k = this.kinds[id]! as BtfKind;
-    let result: number;
-    switch (k) {
-      case BtfKind.Int:
-      case BtfKind.Float:
-      case BtfKind.Enum:
-      case BtfKind.Enum64:
-        result = Math.min(Math.max(this.st(id), 1), 8);
-        break;
-      case BtfKind.Ptr:
-        result = 8;
-        break;
-      case BtfKind.Array:
-        result = this.alignof(this.w[this.offs[id]! + 3]!, depth + 1);
-        break;
-      case BtfKind.Typedef:
-      case BtfKind.Const:
-      case BtfKind.Volatile:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-      case BtfKind.Var:
-        result = this.alignof(this.st(id), depth + 1);
-        break;
-      case BtfKind.Struct:
-      case BtfKind.Union: {
-        const w = this.w;
-        const p = this.offs[id]!;
-        const vlen = w[p + 1]! & 0xffff;
-        let align = 1;
-        for (let i = 0, q = p + 3; i < vlen; i++, q += 3) align = Math.max(align, this.alignof(w[q + 1]!, depth + 1));
-        const packed = this.packedWith(id, align, depth);
-        this.packedCache[id] = packed ? 2 : 1;
-        result = packed ? 1 : align;
-        break;
-      }
-      default:
-        result = 1;
-    }
-    this.alignCache[id] = result;
-    return result;
+  private alignof(id: number): number {
+    return this.layout.alignof(id);
   }
-
-  /** A struct is packed when a member sits off its natural alignment, or the size is not a multiple of it. */
-  private packedWith(id: number, align: number, depth: number): boolean {
-    const w = this.w;
-    const p = this.offs[id]!;
-    const info = w[p + 1]!;
-    const kflag = info >>> 31 !== 0;
-    if (w[p + 2]! % align !== 0) return true;
-    for (let i = 0, q = p + 3, n = info & 0xffff; i < n; i++, q += 3) {
-      const off = w[q + 2]!;
-      const bitOffset = kflag ? off & 0xffffff : off;
-      const bits = kflag ? off >>> 24 : 0;
-      if (bits) {
-        // A bitfield that straddles its own type's storage unit only happens in packed structs.
-        const unit = this.sizeof(w[q + 1]!, depth + 1) * 8;
-        if (unit > 0 && (bitOffset % unit) + bits > unit) return true;
-        continue;
-      }
-      if (bitOffset % (this.alignof(w[q + 1]!, depth + 1) * 8) !== 0) return true;
-    }
-    return false;
-  }
-
   private isPacked(id: number): boolean {
-    this.alignof(id);
-    return this.packedCache[id] === 2;
+    return this.layout.isPacked(id);
   }
 
   /**

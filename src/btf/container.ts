@@ -2,8 +2,9 @@
 // them on first use, the per-kind name indexes, and the type-graph queries (resolve, sizeof,
 // alignof, isPacked, members). Parsing and validation are in ./btf.ts, which re-exports this.
 //
-// One class on purpose (~500 lines): the accessors and the queries share the lazy caches (built
-// types, name indexes, memoized alignments), and splitting the class would expose them.
+// One class on purpose (~520 lines): the accessors and the queries share the lazy caches (built
+// types, name indexes), and splitting the class would expose them. Layout (sizeof, alignof,
+// isPacked) is ./layout.ts, shared with the C dumper.
 //
 // The model is lazy and compact: parsing validates every record and keeps only the type section
 // as host-order 32-bit words, the word offset of each type (Int32Array) and its kind (Uint8Array).
@@ -23,11 +24,14 @@ import {
   isComposite,
   KIND_NAMES,
 } from './types.js';
+import { MAX_RESOLVE_DEPTH, TypeLayout } from './layout.js';
 import { essentialName, NameIndex } from './names.js';
 
 /** Typedef/qualifier chains longer than this are treated as loops (libbpf uses 32 too). */
-export const MAX_RESOLVE_DEPTH = 32;
+export { MAX_RESOLVE_DEPTH };
 const NKINDS = 20;
+/** Each BTF's layout queries, kept beside it (not on it: a BTF stays plain data that compares by value). */
+const layouts = new WeakMap<Btf, TypeLayout>();
 /** Kinds with at most this many types are indexed by decoded name (NameIndex.addString), larger ones by name bytes. */
 const BY_STRING_MAX = 16384;
 /** Lookups of one kind answered by a scan of its records before its name index is built. */
@@ -84,10 +88,6 @@ export class Btf {
   /** Lookups answered by scanning, per kind (ownIds). */
   private readonly scans = new Uint8Array(NKINDS);
   private kindCounts?: Uint32Array;
-  /** Memoized alignments (0 = not computed): struct alignment recursion is otherwise quadratic. */
-  private alignCache?: Uint8Array;
-  /** Memoized isPacked of composites at their natural alignment: 0 unknown, 1 no, 2 yes. */
-  private packedCache?: Uint8Array;
 
   constructor(init: BtfInit);
   /** parseBtf's lazy form. @internal */
@@ -459,97 +459,38 @@ export class Btf {
 
   /** Size in bytes of a complete type. */
   sizeof(id: number, depth = 0): number {
-    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(this.file, `type ${id}: size depends on itself (a loop?)`);
-    const t = this.typeById(id);
-    switch (t.kind) {
-      case BtfKind.Int:
-      case BtfKind.Float:
-      case BtfKind.Struct:
-      case BtfKind.Union:
-      case BtfKind.Enum:
-      case BtfKind.Enum64:
-      case BtfKind.Datasec:
-        return t.size;
-      case BtfKind.Ptr:
-        return 8;
-      case BtfKind.Array: {
-        const elem = this.sizeof(t.type, depth + 1);
-        return elem * t.nelems;
-      }
-      case BtfKind.Typedef:
-      case BtfKind.Const:
-      case BtfKind.Volatile:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-      case BtfKind.Var:
-        return this.sizeof(t.type, depth + 1);
-      default:
-        throw new BtfError(this.file, `type ${id} (${KIND_NAMES[t.kind]} '${t.name}') has no size`);
-    }
+    return this.layout().sizeof(id, depth);
   }
 
   /** Natural alignment in bytes as a C compiler would see it; packed structs give 1. */
   alignof(id: number, depth = 0): number {
-    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(this.file, `type ${id}: alignment depends on itself (a loop?)`);
-    const cache = (this.alignCache ??= new Uint8Array(this.count));
-    const cached = cache[id];
-    if (cached) return cached;
-    const t = this.typeById(id);
-    let result: number;
-    switch (t.kind) {
-      case BtfKind.Int:
-      case BtfKind.Float:
-      case BtfKind.Enum:
-      case BtfKind.Enum64:
-        result = Math.min(Math.max(t.size, 1), 8);
-        break;
-      case BtfKind.Ptr:
-        result = 8;
-        break;
-      case BtfKind.Array:
-      case BtfKind.Typedef:
-      case BtfKind.Const:
-      case BtfKind.Volatile:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-      case BtfKind.Var:
-        result = this.alignof(t.type, depth + 1);
-        break;
-      case BtfKind.Struct:
-      case BtfKind.Union: {
-        let align = 1;
-        for (const m of t.members) align = Math.max(align, this.alignof(m.type, depth + 1));
-        const packed = this.isPacked(t, align, depth);
-        (this.packedCache ??= new Uint8Array(this.count))[id] = packed ? 2 : 1;
-        result = packed ? 1 : align;
-        break;
-      }
-      default:
-        result = 1;
-    }
-    cache[id] = result;
-    return result;
+    return this.layout().alignof(id, depth);
   }
 
   /** A struct is packed when a member sits off its natural alignment, or the size is not a multiple of it. */
-  isPacked(t: CompositeType, naturalAlign?: number, depth = 0): boolean {
-    if (naturalAlign === undefined && t === this.typeOrUndefined(t.id)) {
-      // Decided (and memoized) with the type's own alignment.
-      this.alignof(t.id, depth);
-      return this.packedCache![t.id] === 2;
-    }
-    const align = naturalAlign ?? t.members.reduce((a, m) => Math.max(a, this.alignof(m.type, depth + 1)), 1);
-    if (t.size % align !== 0) return true;
-    for (const m of t.members) {
-      if (m.bitfieldSize) {
-        // A bitfield that straddles its own type's storage unit only happens in packed structs.
-        const unit = this.sizeof(m.type, depth + 1) * 8;
-        if (unit > 0 && (m.bitOffset % unit) + m.bitfieldSize > unit) return true;
-        continue;
-      }
-      if (m.bitOffset % (this.alignof(m.type, depth + 1) * 8) !== 0) return true;
-    }
-    return false;
+  isPacked(t: CompositeType): boolean {
+    return this.layout().isPacked(t.id);
+  }
+
+  /** The layout queries (./layout.ts), reading this BTF's type objects; memoized for the ids that exist when first asked. */
+  private layout(): TypeLayout {
+    let layout = layouts.get(this);
+    if (!layout) layouts.set(this, (layout = new TypeLayout(
+      {
+        kind: (id) => this.typeById(id).kind,
+        size: (id) => (this.typeById(id) as { size: number }).size,
+        ref: (id) => (this.typeById(id) as { type: number }).type,
+        arrayLen: (id) => (this.typeById(id) as { nelems: number }).nelems,
+        memberCount: (id) => (this.typeById(id) as CompositeType).members.length,
+        memberType: (id, i) => (this.typeById(id) as CompositeType).members[i]!.type,
+        memberBitOffset: (id, i) => (this.typeById(id) as CompositeType).members[i]!.bitOffset,
+        memberBitfieldSize: (id, i) => (this.typeById(id) as CompositeType).members[i]!.bitfieldSize,
+        name: (id) => this.typeById(id).name,
+      },
+      this.file,
+      this.count,
+    )));
+    return layout;
   }
 
   /** Members of a struct/union type (after typedefs/qualifiers), or throw. */

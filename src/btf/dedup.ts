@@ -15,6 +15,10 @@
 // canonical STRUCT/UNION of its name. Where several canonical candidates share a signature, they
 // are tried in the order libbpf's hashmap yields them (newest first, reversed on each growth),
 // so the chosen representative, and with it the output bytes, are libbpf's.
+//
+// One file on purpose (~540 lines): the passes share one state (the canonical map, the
+// hypothetical map of the equivalence check, the per-signature candidate tables), and each pass
+// reads what the one before it decided, in libbpf's order.
 import { BtfError, BtfKind, type BtfType, isComposite, isEnum, withTypeIds } from './types.js';
 
 const UNPROCESSED = -1;
