@@ -37,6 +37,13 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
 
 export const cli = path.join(root, 'dist', 'cli', 'main.js');
 
+/**
+ * How long a child Node process a test starts may take: `hostMs` on the host; in the VMs (QEMU's
+ * TCG, `npm run test:vm`) a Node start-up alone is 10-60 s of CPU, more on a loaded host (a CI run
+ * measured a child that loads one object go past 20 s), so there the bound is 300 s.
+ */
+export const childBound = (hostMs: number): number => (process.env.BEE_IN_VM === '1' ? Math.max(hostMs, 300_000) : hostMs);
+
 /** Run the built CLI; returns status, stdout and stderr (never throws). */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, ...opts.env } });

@@ -1,7 +1,7 @@
 // Runs `bee-ts run` as a child process and collects its JSON lines, for end-to-end tests.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { bpftoolIds, cli, fdInfos, objectNames, waitUntil } from './helpers.js';
+import { bpftoolIds, childBound, cli, fdInfos, objectNames, waitUntil } from './helpers.js';
 
 export interface Running {
   proc: ChildProcess;
@@ -50,7 +50,7 @@ export async function startRun(obj: string, args: string[] = []): Promise<Runnin
   await new Promise<void>((res, rej) => {
     // Bounded: a start-up that never finishes is killed (not left running after the test).
     // Under QEMU's TCG (the VM suite) a start takes 20-50x the host's ~1 s, more on a loaded host.
-    const bound = process.env.BEE_IN_VM === '1' ? 300_000 : 45_000;
+    const bound = childBound(45_000);
     const t = setTimeout(() => {
       proc.kill('SIGKILL');
       rej(new Error(`bee-ts run did not start within ${bound / 1000} s: ${r.stderr}`));

@@ -6,7 +6,7 @@ import { PerfBufReader } from '../../src/ringbuf/perfbuf.js';
 import { Poller } from '../../src/ringbuf/poller.js';
 import type { RecordReader } from '../../src/ringbuf/reader.js';
 import { RingBufReader } from '../../src/ringbuf/ringbuf.js';
-import { fixture, needKernel, root, waitUntil } from '../helpers.js';
+import { childBound, fixture, needKernel, root, waitUntil } from '../helpers.js';
 import { MapType } from '../../src/syscall/constants.js';
 import { haveMapType } from '../../src/syscall/features.js';
 
@@ -297,7 +297,7 @@ describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers', () => haveMapType(
       const t = setTimeout(() => {
         child.kill('SIGKILL');
         res(-1);
-      }, 20_000);
+      }, childBound(20_000));
       child.on('exit', (c) => {
         clearTimeout(t);
         res(c);
