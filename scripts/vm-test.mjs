@@ -107,6 +107,9 @@ function findModule(dir, name) {
 }
 
 function buildInitramfs(version, kdir, release, command, MODULES) {
+  // Where vite (inside the VM) writes its bundled config: node_modules/.vite-temp, symlinks resolved.
+  fs.mkdirSync(path.join(root, 'node_modules', '.vite-temp'), { recursive: true });
+  const viteTemp = fs.realpathSync(path.join(root, 'node_modules', '.vite-temp'));
   const dir = path.join(work, `initramfs-${version}`);
   fs.rmSync(dir, { recursive: true, force: true });
   for (const d of ['bin', 'proc', 'sys', 'dev', 'mnt', 'modules']) fs.mkdirSync(path.join(dir, d), { recursive: true });
@@ -139,8 +142,9 @@ mount -t cgroup2 cgroup2 /mnt/sys/fs/cgroup
 # The VM kernel's config where libbpf (bpftool) and bee-ts look for it (the host's /boot is read-only here).
 mount -t tmpfs boot /mnt/boot && cp /kconfig /mnt/boot/config-$(uname -r)
 ip link set lo up
-# vite writes its bundled config next to node_modules: give it a writable place.
-mount -t tmpfs vitetemp /mnt${path.join(root, 'node_modules', '.vite-temp')}
+# vite writes its bundled config next to node_modules: give it a writable place (at the real path:
+# a git worktree's node_modules is often a symlink to the main checkout's).
+mount -t tmpfs vitetemp /mnt${viteTemp}
 chroot /mnt /bin/sh -c ${JSON.stringify(command)}
 echo "BEE_VM_EXIT=$?"
 poweroff -f
@@ -167,7 +171,6 @@ const env = `HOME=/run/bee-tmp TMPDIR=/run/bee-tmp TERM=dumb NO_COLOR=1 CI=${pro
 // Extra arguments go to vitest (e.g. a test name filter: npm run test:vm -- -t activeconn).
 const extra = process.argv.slice(2).map((a) => `'${a.replace(/'/g, "")}'`).join(" ");
 const command = process.env.BEE_VM_COMMAND ?? `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts ${extra}`;
-fs.mkdirSync(path.join(root, 'node_modules', '.vite-temp'), { recursive: true });
 prebuild();
 
 /** One boot: resolves with the suite's exit status inside the VM. */
