@@ -1,11 +1,12 @@
 // Test helpers: fixture paths and the skip policy (a skipped kernel/tool test is a failure under CI=true).
 import { execFileSync, spawnSync } from 'node:child_process';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { vmlinuxBtf } from '../src/loader/btf-files.js';
 import { parseObject } from '../src/loader/spec.js';
 
@@ -44,11 +45,114 @@ export const cli = path.join(root, 'dist', 'cli', 'main.js');
  */
 export const childBound = (hostMs: number): number => (process.env.BEE_IN_VM === '1' ? Math.max(hostMs, 300_000) : hostMs);
 
-/** Run the built CLI; returns status, stdout and stderr (never throws). */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, ...opts.env } });
+/** What a CLI run gave: its exit status (null: killed at its bound), stdout and stderr. */
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Whether runCli runs the CLI in this process (a worker thread, see cliInProcess) instead of
+ * starting the built CLI: in the VMs (a Node start-up is 10-60 s of CPU under TCG) or when
+ * BEE_TS_CLI_INPROC=1 asks for it (to check the in-process path on the host). The host's default
+ * run keeps starting the real process.
+ */
+export const CLI_IN_PROCESS = process.env.BEE_IN_VM === '1' || process.env.BEE_TS_CLI_INPROC === '1';
+
+/**
+ * Run the built CLI; returns status, stdout and stderr (never throws). With `input` (stdin) it is
+ * always a child process; otherwise in the VMs it runs in-process (CLI_IN_PROCESS).
+ */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
+  if (CLI_IN_PROCESS && opts.input === undefined) return cliInProcess(args, opts.env);
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, input: opts.input, env: { ...process.env, ...opts.env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/**
+ * The in-process CLI: one worker thread that imports dist/cli/program.js once and runs each
+ * command line through runCommandLine (what dist/cli/main.js runs for the process's argv), its
+ * stdout and stderr writes collected and decoded as spawnSync's utf8 decodes them, `env` set for
+ * the command and restored after it. The caller waits on a shared word (Atomics.wait), so
+ * runCli stays synchronous; an error nobody caught ends the command as main.js's handler does
+ * (`Error: ...`, exit 1). What differs from a process: the pid (this one's), no stdin, signals
+ * (a worker gets none), and state a process would lose at exit that a later command sees
+ * (module caches such as the vmlinux BTF; bpftool's global flags are reset per command).
+ */
+function cliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  inproc ??= startCliWorker();
+  const { flag, port } = inproc;
+  Atomics.store(flag, 0, 0);
+  port.postMessage({ args, env });
+  if (Atomics.wait(flag, 0, 0, childBound(300_000)) === 'timed-out') {
+    void inproc.worker.terminate();
+    inproc = undefined;
+    return { status: null, stdout: '', stderr: `in-process CLI: no result within ${childBound(300_000) / 1000} s\n` };
+  }
+  const m = receiveMessageOnPort(port);
+  if (!m) throw new Error('in-process CLI: the worker signalled a result it did not send');
+  return m.message as CliResult;
+}
+
+let inproc: { worker: Worker; port: MessagePort; flag: Int32Array } | undefined;
+
+function startCliWorker(): NonNullable<typeof inproc> {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const program = pathToFileURL(path.join(root, 'dist', 'cli', 'program.js')).href;
+  const worker = new Worker(CLI_WORKER, { eval: true, workerData: { flag, port: port2, program }, transferList: [port2] });
+  // It never keeps the test process alive.
+  worker.unref();
+  port1.unref();
+  return { worker, port: port1, flag };
+}
+
+const CLI_WORKER = `
+const { workerData } = require('node:worker_threads');
+const { flag, port, program } = workerData;
+let current;
+const finish = (status) => {
+  const c = current;
+  current = undefined;
+  if (!c) return;
+  process.stdout.write = c.write[0];
+  process.stderr.write = c.write[1];
+  for (const [k, v] of Object.entries(c.saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  port.postMessage({ status, stdout: Buffer.concat(c.out).toString('utf8'), stderr: Buffer.concat(c.err).toString('utf8') });
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+};
+const fatal = (e) => {
+  if (current) current.err.push(Buffer.from('Error: ' + (e instanceof Error ? e.message : String(e)) + '\\n'));
+  finish(1);
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
+const collect = (parts) => (chunk, enc, cb) => {
+  parts.push(typeof chunk === 'string' ? Buffer.from(chunk, typeof enc === 'string' ? enc : 'utf8') : Buffer.from(chunk));
+  const done = typeof enc === 'function' ? enc : cb;
+  if (typeof done === 'function') process.nextTick(done);
+  return true;
+};
+let mod;
+port.on('message', async ({ args, env }) => {
+  const saved = {};
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+  current = { out: [], err: [], saved, write: [process.stdout.write, process.stderr.write] };
+  process.stdout.write = collect(current.out);
+  process.stderr.write = collect(current.err);
+  try {
+    mod ??= await import(program);
+    finish(await mod.runCommandLine(args));
+  } catch (e) {
+    fatal(e);
+  }
+});
+`;
 
 export const ALL_OBJECTS = fs
   .readdirSync(path.join(root, 'test', 'fixtures'))

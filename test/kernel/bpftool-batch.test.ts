@@ -6,13 +6,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, fixture, hasCommand, need, needKernel } from '../helpers.js';
+import { fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
 
 const both = (args: string[], input?: string) => {
   const peer = spawnSync('bpftool', args, { encoding: 'utf8', input, maxBuffer: 1 << 26 });
-  const ours = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', input, maxBuffer: 1 << 26 });
+  // With `input` (batch file -) a child process; otherwise in-process in the VMs (runCli).
+  const ours = runCli(args, { input });
   return { peer, ours };
 };
 
@@ -114,7 +115,7 @@ btf show id 1
     expect(ours.status).toBe(1);
     expect(ours.stderr).toBe(peer.stderr);
     // A line that is not a bpftool command is refused (bpftool prints its usage), exit 2.
-    const bee = spawnSync(process.execPath, [cli, 'batch', 'file', '-'], { encoding: 'utf8', input: 'run x.o\n' });
+    const bee = runCli(['batch', 'file', '-'], { input: 'run x.o\n' });
     expect(bee.status).toBe(2);
     expect(bee.stderr).toMatch(/^Error: 'run' is not a bpftool command/);
   });

@@ -3,7 +3,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, fixture, hasCommand, need, needKernel, runCli, waitUntil } from '../helpers.js';
+import { childBound, cli, fixture, hasCommand, need, needKernel, runCli, waitUntil } from '../helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)') ?? need(hasCommand('ip'), 'iproute2 is not installed');
 const bpftool = (...args: string[]) => execFileSync('bpftool', args, { encoding: 'utf8', maxBuffer: 1 << 26 });
@@ -95,7 +95,7 @@ describe.skipIf(skip)('net attach/detach, perf list, prog tracelog', () => {
       await waitUntil(() => {
         fs.writeFileSync('/sys/kernel/tracing/trace_marker', `${marker}\n`);
         return out.includes(marker);
-      }, 30_000, 200);
+      }, childBound(30_000), 200);
       child.kill('SIGINT');
       expect(await code, err).toBe(0);
       expect(out).toContain(marker);

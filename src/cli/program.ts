@@ -1,0 +1,166 @@
+// The bee-ts command tree and one command line run to its exit status, without touching the
+// process: main.ts adds the process-wide parts (a closed stdout, signals, uncaught errors, the
+// exit). The batch command and the VM tests (test/cli-inproc.ts) run command lines through here
+// in a process that keeps running.
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from './errors.js';
+import { globals, jsonText } from './format.js';
+import { normalizeArgv } from './argv.js';
+import { registerBeeCommands, registerImageCommands } from './cmd-bee.js';
+import type { CliContext } from './cmd-context.js';
+import { registerMap } from './cmd-map.js';
+import { registerMissing } from './cmd-missing.js';
+import { registerBtf, registerFeature, registerObjects } from './cmd-objects.js';
+import { registerProg } from './cmd-prog.js';
+
+const require = createRequire(import.meta.url);
+const pkg = require('../../package.json') as { version: string };
+
+let jsonErrors = false;
+/** What the last command asked of the process around it (set by `run`, read by main.ts). */
+export const processWants = {
+  /** `run` handles a closed stdout itself (it stops and detaches); other commands just exit. */
+  runHandlesEpipe: false,
+  /** Exit once the command returned, whatever handles are still open (`run`). */
+  exitWhenDone: false,
+};
+
+async function run(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
+  jsonErrors = !!json || globals.json;
+  await fn();
+}
+
+let signalsHooked = false;
+
+/** Commands that talk to the kernel load the native syscall backend (koffi) on demand. */
+async function kernel(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
+  jsonErrors = !!json || globals.json;
+  await import('../syscall/native.js');
+  // Once per process (a batch runs many commands).
+  if (!signalsHooked) (await import('../link/link.js')).closeLinksOnSignals();
+  signalsHooked = true;
+  await fn();
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('bee-ts')
+    .description('Pure-TypeScript eBPF toolkit: load BPF objects, inspect programs, maps and BTF, and run BumbleBee-style probes.')
+    .version(pkg.version, '-V, --version')
+    // A usage mistake: commander's one-line error, this hint, exit 2 (see main()).
+    .exitOverride()
+    .showHelpAfterError("(see 'bee-ts --help', or 'bee-ts <command> --help')");
+  // bee's global flags for the image store and registries (used by build REF, run REF, list,
+  // describe, tag, push, pull, login): before the subcommand, with defaults, and after it too
+  // (`bee-ts pull REF --plain-http`), as bee's persistent flags.
+  const IMAGE_FLAGS: [flags: string, description: string, programDefault?: string][] = [
+    ['--storage <dir>', 'local image store (an OCI image layout)', '~/.bumblebee/store'],
+    ['--config-dir <dir>', 'directory of config.json (registry credentials)', '~/.bumblebee'],
+    ['-c, --config <file>', 'registry auth file (default: <config-dir>/config.json, then ~/.docker/config.json)'],
+    ['-u, --username <user>', 'registry username'],
+    ['-P, --password <password>', 'registry password (-p is bpftool\'s --pretty)'],
+    ['--insecure', 'accept any TLS certificate from the registry'],
+    ['--plain-http', 'talk plain HTTP to the registry'],
+  ];
+  for (const [flags, description, dflt] of IMAGE_FLAGS) program.option(flags, description, dflt);
+  const withImageFlags = (cmd: Command): Command => {
+    for (const [flags, description] of IMAGE_FLAGS) cmd.option(flags, description);
+    return cmd;
+  };
+  let sub: Command | undefined;
+  program.hook('preAction', (_p, action) => {
+    sub = action;
+  });
+  const imageFlags = (): import('./images.js').ImageFlags => {
+    const local = (sub?.opts() ?? {}) as import('./images.js').ImageFlags;
+    const g = { ...(program.opts() as import('./images.js').ImageFlags) };
+    for (const [k, v] of Object.entries(local)) if (v !== undefined && k in { storage: 1, configDir: 1, config: 1, username: 1, password: 1, insecure: 1, plainHttp: 1 }) (g as Record<string, unknown>)[k] = v;
+    const home = (p?: string) => (p?.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
+    return { ...g, storage: home(g.storage), configDir: home(g.configDir), config: home(g.config) };
+  };
+
+  const ctx: CliContext = {
+    run,
+    kernel,
+    longRunning: () => {
+      processWants.runHandlesEpipe = true;
+      processWants.exitWhenDone = true;
+    },
+    imageFlags,
+    withImageFlags,
+    version: pkg.version,
+  };
+  // In the order --help lists them.
+  registerBeeCommands(program, ctx);
+  registerBtf(program, ctx);
+  registerProg(program, ctx);
+  registerMap(program, ctx);
+  registerObjects(program, ctx);
+  registerImageCommands(program, ctx);
+  registerFeature(program, ctx);
+  program
+    .command('batch')
+    .description("bpftool's batch mode: batch file FILE (or - for stdin) runs one bpftool command per line ('#' comments, '\\' continuations, quotes) and stops at the first that fails; -j puts every output in one JSON array")
+    .argument('[args...]', 'file FILE')
+    .action((args: string[]) =>
+      run(undefined, async () => {
+        await (await import('./batch.js')).batchCommand(args, runBatchLine);
+      }),
+    );
+  registerMissing(program);
+  return program;
+}
+
+/** One line of `batch file`: a fresh command tree, parsed as if it were bee-ts's command line. */
+async function runBatchLine(args: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(normalizeArgv(program, ['node', 'bee-ts', ...args]));
+  } catch (e) {
+    // `help` inside a batch is not a failure.
+    if (e instanceof CommanderError && e.exitCode === 0) return;
+    throw e;
+  }
+}
+
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+const GLOBAL_DEFAULTS = { ...globals };
+
+/**
+ * Runs one command line (the words after `bee-ts`) and returns its exit status: 0, 1 for a
+ * run-time failure, 2 for a usage mistake, with the failure reported as main() always did (one
+ * line on stderr, or {"error"} on stdout under --json). bpftool's global flags start from their
+ * defaults each time (normalizeArgv only sets the ones given).
+ */
+export async function runCommandLine(args: readonly string[]): Promise<number> {
+  Object.assign(globals, GLOBAL_DEFAULTS);
+  jsonErrors = false;
+  const program = buildProgram();
+  try {
+    await program.parseAsync(normalizeArgv(program, ['node', 'bee-ts', ...args]));
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander has printed the message (and the hint); --help and --version are not mistakes.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    const msg = errorMessage(e);
+    const exit = e as { stdout?: string };
+    if (exit.stdout) process.stdout.write(exit.stdout);
+    if (msg) {
+      if (jsonErrors) process.stdout.write(jsonText({ error: msg }) + '\n');
+      else process.stderr.write(`Error: ${msg}\n`);
+    }
+    if (process.env.BEE_TS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    // One rule for every command: 2 for a usage mistake, 1 for anything that failed at run time.
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
