@@ -61,11 +61,22 @@ export interface CliResult {
 export const CLI_IN_PROCESS = process.env.BEE_IN_VM === '1' || process.env.BEE_TS_CLI_INPROC === '1';
 
 /**
- * Run the built CLI; returns status, stdout and stderr (never throws). With `input` (stdin) it is
- * always a child process; otherwise in the VMs it runs in-process (CLI_IN_PROCESS).
+ * Commands that own their process, which runCli always starts as one: `run` (signal handlers,
+ * process.exit, a metrics server), `feature` (its unprivileged probe re-runs process.argv[1]),
+ * `bench`, and the streams stopped by a signal (prog profile, prog tracelog, map event_pipe).
+ */
+function ownsProcess(args: readonly string[]): boolean {
+  const words = args.filter((a) => !a.startsWith('-'));
+  return ['run', 'feature', 'bench'].includes(words[0] ?? '') || words.some((w) => ['profile', 'tracelog', 'event_pipe'].includes(w));
+}
+
+/**
+ * Run the built CLI; returns status, stdout and stderr (never throws). With `input` (stdin), or
+ * for a command that owns its process, it is always a child process; otherwise in the VMs it runs
+ * in-process (CLI_IN_PROCESS).
  */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
-  if (CLI_IN_PROCESS && opts.input === undefined) return cliInProcess(args, opts.env);
+  if (CLI_IN_PROCESS && opts.input === undefined && !ownsProcess(args)) return cliInProcess(args, opts.env);
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, input: opts.input, env: { ...process.env, ...opts.env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -80,7 +91,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
  * (a worker gets none), and state a process would lose at exit that a later command sees
  * (module caches such as the vmlinux BTF; bpftool's global flags are reset per command).
  */
-function cliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+export function cliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   inproc ??= startCliWorker();
   const { flag, port } = inproc;
   Atomics.store(flag, 0, 0);
@@ -92,7 +103,9 @@ function cliInProcess(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   }
   const m = receiveMessageOnPort(port);
   if (!m) throw new Error('in-process CLI: the worker signalled a result it did not send');
-  return m.message as CliResult;
+  const { exited, ...result } = m.message as CliResult & { exited: boolean };
+  if (exited) inproc = undefined;
+  return result;
 }
 
 let inproc: { worker: Worker; port: MessagePort; flag: Int32Array } | undefined;
@@ -119,7 +132,7 @@ const finish = (status) => {
   process.stdout.write = c.write[0];
   process.stderr.write = c.write[1];
   for (const [k, v] of Object.entries(c.saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  port.postMessage({ status, stdout: Buffer.concat(c.out).toString('utf8'), stderr: Buffer.concat(c.err).toString('utf8') });
+  port.postMessage({ status, stdout: Buffer.concat(c.out).toString('utf8'), stderr: Buffer.concat(c.err).toString('utf8'), exited: !!c.exited });
   Atomics.store(flag, 0, 1);
   Atomics.notify(flag, 0);
 };
@@ -129,6 +142,11 @@ const fatal = (e) => {
 };
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
+// process.exit() in a worker ends the thread: the result goes out first, and the caller starts a new worker.
+process.on('exit', (code) => {
+  if (current) current.exited = true;
+  finish(code);
+});
 const collect = (parts) => (chunk, enc, cb) => {
   parts.push(typeof chunk === 'string' ? Buffer.from(chunk, typeof enc === 'string' ? enc : 'utf8') : Buffer.from(chunk));
   const done = typeof enc === 'function' ? enc : cb;
