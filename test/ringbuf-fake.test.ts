@@ -158,6 +158,77 @@ describe('ring buffer reader over the fake ring', () => {
     expect(drainAll(r).map(([, b]) => b)).toEqual([2, 3, 4].map((i) => bytes(8, i)));
   });
 
+  it('max cuts the walk at exactly max records whatever the sizes (the walk cuts segments, not records), with zero-length and discarded records among them', () => {
+    using t = openRing(16 * PAGE);
+    const { r, ring } = t;
+    // Runs of one size (the predicted loop) and irregular sizes (it switches to the unpredicted
+    // one), zero-length records, and discards of the size just delivered (same length bits).
+    const want: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const len = i < 80 ? 16 : i < 180 ? [0, 40, 3, 64, 24][(i * 7) % 5]! : i < 220 ? 0 : 8;
+      if (i % 37 === 5) {
+        const pos = ring.reserve(len)!;
+        ring.discard(pos);
+      }
+      ring.output(bytes(len, i));
+      want.push(bytes(len, i));
+    }
+    // One callback for every call (a fresh arrow would compile a walk per call).
+    let part: Uint8Array[] = [];
+    const take = (v: DataView, off: number, len: number) => part.push(new Uint8Array(v.buffer.slice(v.byteOffset + off, v.byteOffset + off + len)));
+    for (const max of [1, 7, 256, 1000]) {
+      const got: Uint8Array[] = [];
+      let calls = 0;
+      for (;;) {
+        part = [];
+        expect(r.consumeRaw(take, max)).toBe(part.length);
+        if (part.length === 0) break;
+        expect(part.length).toBe(Math.min(max, want.length - got.length));
+        got.push(...part);
+        calls++;
+      }
+      expect(got).toEqual(want);
+      expect(calls).toBe(Math.ceil(want.length / max));
+      expect(ring.consumerPos).toBe(ring.producerPos);
+      for (let i = 0; i < want.length; i++) ring.output(want[i]!);
+    }
+  });
+
+  it('a close from a callback of a walk started inside another walk stops both: neither touches the ring again', () => {
+    using t = openRing();
+    const { r, ring } = t;
+    for (let i = 0; i < 6; i++) ring.output(bytes(8, i));
+    let outer = 0;
+    let inner = 0;
+    const innerFn = () => {
+      inner++;
+      r.close();
+    };
+    expect(
+      r.consumeRaw(() => {
+        outer++;
+        r.consumeRaw(innerFn);
+      }),
+    ).toBe(1);
+    expect([outer, inner]).toEqual([1, 1]);
+    expect(ring.consumerPos).toBe(0);
+  });
+
+  it('a close from inside a consumeBatch callback stops the walk at once', () => {
+    using t = openRing(16 * PAGE);
+    const { r, ring } = t;
+    for (let i = 0; i < 600; i++) ring.output(bytes(8, i));
+    const counts: number[] = [];
+    expect(
+      r.consumeBatch((_v, _o, _l, k) => {
+        counts.push(k);
+        r.close();
+      }),
+    ).toBe(256);
+    expect(counts).toEqual([256]);
+    expect(ring.consumerPos).toBe(0);
+  });
+
   it('a full ring: the producer is refused (the kernel drops the record), the reader counts fullSeen, and space comes back once consumed', () => {
     using t = openRing();
     const { r, ring } = t;
