@@ -64,8 +64,10 @@ function createNativeBackend(): SyscallBackend {
   const koffi = loadKoffi();
   const libc = koffi.load('libc.so.6');
   const bpfCall = libc.func('long syscall(long, int, void *, uint)');
-  // The same call with the attr's address as a number: koffi skips the buffer conversion.
-  const bpfAtCall = libc.func('long syscall(long, int, long, uint)');
+  // The same call with the attr's address as a number: koffi skips the buffer conversion. Its
+  // result is read as an int (bpf(2) returns an int: 0, an fd or -1; eax/w0 hold it whole), which
+  // koffi hands back as a plain number: no int64 conversion and no Number() per element call.
+  const bpfAtCall = libc.func('int syscall(long, int, long, uint)');
   const perfCall = libc.func('long syscall(long, void *, int, int, int, ulong)');
   const ioctl = libc.func('int ioctl(int, ulong, ulong)');
   const close = libc.func('int close(int)');
@@ -104,7 +106,7 @@ function createNativeBackend(): SyscallBackend {
       const addr = Number(koffi.address(attr));
       const nrBpf = nr.bpf;
       return (cmd) => {
-        const r = Number(bpfAtCall(nrBpf, cmd, addr, size));
+        const r = bpfAtCall(nrBpf, cmd, addr, size) as number;
         return r < 0 ? -errno() : r;
       };
     },
