@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
-import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { pathToFileURL } from 'node:url';
+import { BaseSequencer, ForksPoolWorker, type PoolOptions, type TestSpecification } from 'vitest/node';
 
 import { VM_FILES } from './test/vm-matrix.js';
 
@@ -26,6 +27,40 @@ class ListedOrder extends BaseSequencer {
   }
 }
 
+/**
+ * vitest's forks worker, with one change: vitest waits 60 s of wall time (a constant) for a started
+ * worker to answer, and under TCG on a shared host a Node start-up plus vitest's worker modules can
+ * take longer (CI lost whole VM runs to it). This worker preloads vitest's worker entry
+ * (test/setup/vm-worker-preload.mjs) and its start() returns once the child says it is up, within
+ * WORKER_UP_MS; vitest's 60 s then only covers the answer itself.
+ */
+const WORKER_UP_MS = 900_000;
+class PatientForksWorker extends ForksPoolWorker {
+  override readonly name = 'patient-forks';
+  constructor(options: PoolOptions) {
+    super(options);
+    this.env = { ...this.env, BEE_VM_WORKER_ENTRY: pathToFileURL(this.entrypoint).href };
+    this.execArgv = [...this.execArgv, '--import', new URL('./test/setup/vm-worker-preload.mjs', import.meta.url).href];
+  }
+  override async start(): Promise<void> {
+    await super.start();
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        this.off('message', onMessage);
+        this.off('exit', onExit);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onMessage = (m: unknown) => (m as { beeVmWorkerUp?: boolean } | null)?.beeVmWorkerUp && done();
+      const onExit = (code: number | null) => done(new Error(`the VM suite's worker exited (${code}) before it was up`));
+      const timer = setTimeout(() => done(new Error(`the VM suite's worker was not up within ${WORKER_UP_MS / 1000} s`)), WORKER_UP_MS);
+      this.on('message', onMessage);
+      this.on('exit', onExit);
+    });
+  }
+}
+
 // Runs inside the QEMU VM (scripts/vm-test.mjs): the repository is mounted read-only there.
 export default defineConfig({
   // /tmp is the host's (read-only over 9p); the VM's writable scratch is $TMPDIR on a tmpfs.
@@ -39,7 +74,7 @@ export default defineConfig({
     // worker process runs every file in turn and keeps its module cache (src/ and the helpers are
     // transformed and evaluated once, not once per file). The kernel tests keep no module state
     // between files (no vi.mock, no env changes); the leak check still runs around each file.
-    pool: 'forks',
+    pool: { name: 'patient-forks', createPoolWorker: (options) => new PatientForksWorker(options) },
     isolate: false,
     maxWorkers: 1,
     fileParallelism: false,
