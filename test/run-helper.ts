@@ -25,7 +25,8 @@ export async function startRun(obj: string, args: string[] = []): Promise<Runnin
     stderr: '',
     port: 0,
     metrics: async () => (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text(),
-    until: async (pred, ms = 20_000) => {
+    // Waits on the child's output: under TCG (the VMs) its event loop is 20-50x slower, so there the bound is childBound's.
+    until: async (pred, ms = childBound(20_000)) => {
       const end = Date.now() + ms;
       while (!pred(r.lines)) {
         if (Date.now() > end) throw new Error(`timed out; stderr: ${r.stderr}; lines: ${JSON.stringify(r.lines.slice(-3))}`);

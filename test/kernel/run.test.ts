@@ -3,32 +3,39 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import koffi from 'koffi';
-import { describe, expect, it } from 'vitest';
-import { fixture, needKernel, root, runCli, waitUntil } from '../helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childBound, fixture, needKernel, root, runCli, waitUntil } from '../helpers.js';
 import { entries, noneLeft, progIds, startRun } from '../run-helper.js';
 
 const skip = needKernel();
 const getppid = koffi.load('libc.so.6').func('int getppid()');
+/** The files this test opens for the probes to see: a private directory (0700, a fresh name), in $TMPDIR (the VMs' /tmp is read-only). */
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-e2e-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
   it("opensnoop: the README's main command prints live JSON events", async () => {
     const r = await startRun(`${root}/examples/opensnoop.o`);
-    const path = `/tmp/bee-e2e-open-${process.pid}`;
-    fs.writeFileSync(path, 'x');
-    fs.readFileSync(path);
-    await r.until((l) => l.some((x) => (x.entry as Record<string, string> | undefined)?.fname === path));
-    const e = entries(r, 'print_opens').find((x) => (x.entry as Record<string, string>).fname === path)!;
-    expect(e).toEqual({ entry: { comm: expect.any(String), flags: expect.stringMatching(/^\d+$/), fname: path, pid: String(process.pid), uid: '0' }, mapName: 'print_opens' });
+    const file = path.join(tmp, 'open');
+    fs.writeFileSync(file, 'x');
+    fs.readFileSync(file);
+    await r.until((l) => l.some((x) => (x.entry as Record<string, string> | undefined)?.fname === file));
+    const e = entries(r, 'print_opens').find((x) => (x.entry as Record<string, string>).fname === file)!;
+    expect(e).toEqual({ entry: { comm: expect.any(String), flags: expect.stringMatching(/^\d+$/), fname: file, pid: String(process.pid), uid: '0' }, mapName: 'print_opens' });
     expect(Object.keys(e)).toEqual(['entry', 'mapName']);
     expect(await r.stop()).toBe(0);
-    fs.rmSync(path);
   });
 
   it('execsnoop: process execs with their parent', async () => {
     // Every exec on the host is traced: this one runs true under a name no other process uses (a
     // symlink: the kernel names the process after the path it was given), so another process
     // running /bin/true meanwhile is not taken for it.
-    const dir = fs.mkdtempSync('/tmp/bee-exec-');
+    const dir = fs.mkdtempSync(path.join(tmp, 'exec-'));
     const name = `bt${process.pid}`;
     const bin = `${dir}/${name}`;
     fs.symlinkSync(fs.realpathSync('/bin/true'), bin);
@@ -67,10 +74,10 @@ describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
     const r = await startRun(`${root}/examples/activeconn.o`);
     const socks = await Promise.all([0, 1].map(() => new Promise<net.Socket>((res) => { const s = net.connect(port, '127.0.0.1', () => res(s)); })));
     const series = `ebpf_solo_io_gauge_active{saddr="127.0.0.1",daddr="127.0.0.1",dport="${port}"}`;
-    await waitUntil(async () => (await r.metrics()).includes(`${series} 2`), 20_000, 100);
+    await waitUntil(async () => (await r.metrics()).includes(`${series} 2`), childBound(20_000), 100);
     expect(await r.metrics()).toContain(`${series} 2`);
     for (const s of socks) s.destroy();
-    await waitUntil(async () => !(await r.metrics()).includes(series), 20_000, 100);
+    await waitUntil(async () => !(await r.metrics()).includes(series), childBound(20_000), 100);
     expect(await r.metrics()).not.toContain(series);
     expect(await r.stop()).toBe(0);
     server.close();
@@ -82,7 +89,7 @@ describe.skipIf(skip)('bee-ts run on the shipped examples', () => {
     await waitUntil(async () => {
       for (let i = 0; i < 20; i++) fs.readFileSync('/proc/self/stat');
       return (await r.metrics()).includes('_count');
-    }, 20_000, 100);
+    }, childBound(20_000), 100);
     const m = await r.metrics();
     expect(m).toContain('# TYPE ebpf_solo_io_hist_read_latency_us histogram');
     for (const le of ['0', '10', '20', '50', '100', '200', '500', '1000', '2000', '5000', '+Inf']) expect(m).toContain(`ebpf_solo_io_hist_read_latency_us_bucket{le="${le}",syscall="read"}`);
@@ -146,12 +153,10 @@ describe.skipIf(skip)('bee-ts run on probes it has not seen', () => {
     const r = await startRun(`${root}/examples/opensnoop.o`, ['--filter', 'print_opens,fname,bee-filter-yes']);
     // The 'no' open comes first, from this process: the ring keeps order, so had it passed the
     // filter its line would print before the 'yes' line this waits for (no sleep needed).
-    fs.writeFileSync(`/tmp/bee-filter-no-${process.pid}`, '');
-    fs.writeFileSync(`/tmp/bee-filter-yes-${process.pid}`, '');
-    await r.until((l) => l.some((x) => (x.entry as Record<string, string>).fname === `/tmp/bee-filter-yes-${process.pid}`));
+    fs.writeFileSync(path.join(tmp, 'bee-filter-no'), '');
+    fs.writeFileSync(path.join(tmp, 'bee-filter-yes'), '');
+    await r.until((l) => l.some((x) => (x.entry as Record<string, string>).fname === path.join(tmp, 'bee-filter-yes')));
     expect(r.lines.every((l) => /bee-filter-yes/.test((l.entry as Record<string, string>).fname))).toBe(true);
-    fs.rmSync(`/tmp/bee-filter-no-${process.pid}`);
-    fs.rmSync(`/tmp/bee-filter-yes-${process.pid}`);
     expect(await r.stop()).toBe(0);
     for (const [f, msg] of [
       ['print_opens,fname,(', /invalid regex/],

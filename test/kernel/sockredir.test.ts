@@ -22,9 +22,14 @@ function ownCgroup(): string {
   return path.join(cgroup2Root(), line.slice(3));
 }
 
-/** tcp_info bytes_sent of the connection from local port `sport` (0 when ss leaves it out). */
+/**
+ * tcp_info bytes_sent of the connection from local port `sport` (0 when ss leaves it out: it
+ * prints only nonzero counters). Without the kernel's tcp_diag, ss reads /proc/net/tcp and shows
+ * no tcp_info at all: that is an error here, not a 0.
+ */
 function bytesSent(sport: number): number {
   const out = execFileSync('ss', ['-tinH', 'state', 'established', `( sport = :${sport} )`], { encoding: 'utf8' });
+  if (!/\bcwnd:\d+/.test(out)) throw new Error(`ss shows no tcp_info for the connection from port ${sport} (is tcp_diag loaded?): ${JSON.stringify(out)}`);
   const m = /bytes_sent:(\d+)/.exec(out);
   return m ? Number(m[1]) : 0;
 }
