@@ -9,6 +9,7 @@
 // Both go to the backend that made the mapping, not whichever is current by then (a fake's
 // addresses are not this process's).
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, type SyscallBackend, sys } from './backend.js';
+import fs from 'node:fs';
 import { BpfError } from './errno.js';
 
 interface Range {
@@ -48,6 +49,44 @@ export class Mapping {
     } catch (e) {
       b.munmap(addr, length);
       throw e;
+    }
+  }
+
+  /**
+   * A regular file mapped read-only and private (PROT_READ, MAP_PRIVATE), at most `maxBytes`, or
+   * undefined when it cannot be (the kernel or file system has no mmap for it, an empty or
+   * oversized file, a fake backend, which cannot map a real file): the caller reads it instead.
+   * Made for /sys/kernel/btf/vmlinux, which Linux 6.16+ maps (the kernel image's own BTF pages, no
+   * copy and no page faults) where reading it takes ~1350 read(2) calls of 4 KiB. The pages are
+   * not writable: `buffer` is for reading only (a store into it faults the process).
+   */
+  static readOnlyFile(path: string, maxBytes: number): Mapping | undefined {
+    let b: SyscallBackend;
+    try {
+      b = sys();
+    } catch {
+      return undefined;
+    }
+    if (b.name !== 'native') return undefined;
+    let fd: number;
+    try {
+      fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    } catch {
+      return undefined;
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile() || st.size === 0 || st.size > maxBytes) return undefined;
+      const addr = b.mmap(st.size, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (addr < 0n) return undefined;
+      try {
+        return new Mapping(addr, st.size, b);
+      } catch {
+        b.munmap(addr, st.size);
+        return undefined;
+      }
+    } finally {
+      fs.closeSync(fd);
     }
   }
 

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type Koffi from 'koffi';
 import { PlatformError, registerNativeBackend, type SyscallBackend } from './backend.js';
 import { BpfError, EINTR } from './errno.js';
@@ -35,26 +36,37 @@ function possibleCpus(): number {
  * wrappers) costs ~8 ms of CPU per process, 4x what its prebuilt glibc addon takes to load, so the
  * addon (@koromix/koffi-<platform>-<arch>, koffi's own dependency, where koffi itself looks first)
  * is loaded directly when it is there and loads; anything else (musl, a koffi built from source,
- * a layout this does not know) goes through koffi's entry.
+ * a layout this does not know) goes through koffi's entry. The addon is looked for beside the
+ * nearest `node_modules/koffi` above this module (the folder Node's resolution of `koffi` finds
+ * first): `createRequire` + `require.resolve('koffi')` (koffi's package exports) alone cost
+ * 4-6 ms of a first load's CPU, a few stat calls do not.
  */
 function loadKoffi(): typeof Koffi {
-  const require = createRequire(import.meta.url);
   try {
-    const entry = require.resolve('koffi');
-    const pkgDir = entry.slice(0, entry.lastIndexOf(`${path.sep}koffi${path.sep}`) + 1);
     const name = `koffi-${process.platform}-${process.arch}`;
-    for (const dir of [path.join(pkgDir, 'koffi', 'node_modules', '@koromix', name), path.join(pkgDir, '@koromix', name)]) {
-      const file = path.join(dir, `${process.platform}_${process.arch}`, 'koffi.node');
-      if (!fs.existsSync(file)) continue;
-      const m = { exports: {} as Record<string, unknown> };
-      process.dlopen(m, file);
-      if (typeof m.exports.load === 'function' && typeof m.exports.errno === 'function' && typeof m.exports.address === 'function') return m.exports as unknown as typeof Koffi;
-      break;
+    const leaf = path.join(`${process.platform}_${process.arch}`, 'koffi.node');
+    for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; ) {
+      const modules = path.join(dir, 'node_modules');
+      if (fs.existsSync(path.join(modules, 'koffi', 'package.json'))) {
+        for (const addonDir of [path.join(modules, 'koffi', 'node_modules', '@koromix', name), path.join(modules, '@koromix', name)]) {
+          const file = path.join(addonDir, leaf);
+          if (!fs.existsSync(file)) continue;
+          const m = { exports: {} as Record<string, unknown> };
+          // The real path, as Node's resolution gives it (one addon file, one dlopen handle).
+          process.dlopen(m, fs.realpathSync.native(file));
+          if (typeof m.exports.load === 'function' && typeof m.exports.errno === 'function' && typeof m.exports.address === 'function') return m.exports as unknown as typeof Koffi;
+          break;
+        }
+        break;
+      }
+      const up = path.dirname(dir);
+      if (up === dir) break;
+      dir = up;
     }
   } catch {
     /* koffi's own loader below */
   }
-  return require('koffi') as typeof Koffi;
+  return createRequire(import.meta.url)('koffi') as typeof Koffi;
 }
 
 function createNativeBackend(): SyscallBackend {
@@ -94,7 +106,7 @@ function createNativeBackend(): SyscallBackend {
     return n < 0 ? -errno() : n;
   };
   const pageSize = Number(sysconf(_SC_PAGESIZE));
-  const ncpu = possibleCpus();
+  let ncpu = 0;
   const epollEvent = Buffer.alloc(16);
   const rlim = Buffer.alloc(16);
   return {
@@ -166,7 +178,7 @@ function createNativeBackend(): SyscallBackend {
       };
       return { sysname: field(0), release: field(2), version: field(3), machine: field(4) };
     },
-    numPossibleCpus: () => ncpu,
+    numPossibleCpus: () => (ncpu ||= possibleCpus()),
     bpfObjectKind: (fd) => {
       let target: string;
       try {
