@@ -2,7 +2,7 @@
 // type reference, in either byte order; object, kernel and split (module) BTF layered on a base)
 // and hands the words to the lazy Btf container (./container.ts), which this module re-exports.
 import { BtfError, BtfKind, type CompositeType, KIND_NAMES, type Param } from './types.js';
-import { Btf, type KindCounts, type RawTypes } from './container.js';
+import { BASE_NAME, Btf, type KindCounts, type RawTypes } from './container.js';
 
 export const BTF_MAGIC = 0xeb9f;
 const HEADER_MIN = 24;
@@ -83,10 +83,11 @@ export function parseKernelBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): B
   const cap = Math.ceil(w.length / 3) + 1;
   const offs = new Int32Array(cap);
   const kinds = new Uint8Array(cap);
+  const keys = new Uint32Array(cap);
   const counts = new Uint32Array(32);
-  const n = walkTypes(w, offs, kinds, counts, KIND_FLAGS, KIND_HEAD, KIND_STRIDE, strEnd);
-  if (n < 0) return parseBtf(bytes, opts);
-  const raw: RawTypes & KindCounts = { words: w, offs: offs.slice(0, n), kinds: kinds.slice(0, n), kindCounts: counts };
+  const n = walkTypes(w, offs, kinds, keys, counts, KIND_FLAGS, KIND_HEAD, KIND_STRIDE, h.strBytes, h.baseStrLen);
+  if (n < 0 || h.baseStrLen + h.strBytes.length !== strEnd) return parseBtf(bytes, opts);
+  const raw: RawTypes & KindCounts = { words: w, offs: offs.slice(0, n), kinds: kinds.slice(0, n), kindCounts: counts, nameKeys: keys.slice(0, n) };
   return new Btf({ raw, file: h.file, littleEndian: h.le, base: h.base, firstId, strings: h.strings, stringBytes: h.strBytes, baseStrLen: h.baseStrLen });
 }
 
@@ -281,20 +282,26 @@ function scanTypes(w: Uint32Array, typeLen: number, strEnd: number, firstId: num
 }
 
 /**
- * parseKernelBtf's walk: fills offs/kinds and counts each kind; returns the type count, or -1 when
- * a record is of an unknown kind, names a string outside the string space or runs past the type
- * section. The tables come in as arguments (cheaper to read than module constants while the loop
- * is still interpreted: the walk runs once per process, over 120k kernel types).
+ * parseKernelBtf's walk: fills offs/kinds and each type's name key (Btf.nameKeys: kind << 16 |
+ * its name's first two bytes, which the CO-RE candidate scans search) and counts each kind;
+ * returns the type count, or -1 when a record is of an unknown kind, names a string outside the
+ * string space or runs past the type section. The tables come in as arguments (cheaper to read
+ * than module constants while the loop is still interpreted: the walk runs once per process,
+ * over 120k kernel types).
  */
-function walkTypes(w: Uint32Array, offs: Int32Array, kinds: Uint8Array, counts: Uint32Array, flags: Uint8Array, head: Uint8Array, stride: Uint8Array, strEnd: number): number {
+function walkTypes(w: Uint32Array, offs: Int32Array, kinds: Uint8Array, keys: Uint32Array, counts: Uint32Array, flags: Uint8Array, head: Uint8Array, stride: Uint8Array, str: Uint8Array, baseLen: number): number {
   const nWords = w.length;
+  const strEnd = baseLen + str.length;
   let n = 0;
   let p = 0;
   while (p < nWords) {
     if (p + 3 > nWords) return -1;
     const info = w[p + 1]!;
     const kind = (info >>> 24) & 0x1f;
-    if (flags[kind] === 0 || w[p]! >= strEnd) return -1;
+    const name = w[p]!;
+    if (flags[kind] === 0 || name >= strEnd) return -1;
+    const o = name - baseLen;
+    keys[n] = (kind << 16) | (name === 0 ? 0 : o < 0 ? BASE_NAME : str[o]! | (str[o + 1]! << 8));
     offs[n] = p;
     kinds[n++] = kind;
     counts[kind]++;
