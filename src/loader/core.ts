@@ -534,7 +534,10 @@ const out = (v: bigint): number | bigint => (v <= BigInt(Number.MAX_SAFE_INTEGER
  * lists per local type across an object's relocations (pass the same map for a whole load).
  */
 export function resolveCoreRelo(localBtf: Btf, typeId: number, accessStr: string, kind: CoreRelocKind, targets: CoreTargets, le = true, cache: CandidateCache = new Map()): CoreResult {
-  const description = describe(localBtf, typeId, accessStr, kind);
+  // The description (a second parse of the access string) is written only when read: for an
+  // error, a poisoned instruction or onCoreRelocation.
+  let text: string | undefined;
+  const description = () => (text ??= describe(localBtf, typeId, accessStr, kind));
   const local = parseSpec(localBtf, typeId, accessStr, kind);
   const result = (r: Relo, reason?: string, ts?: Spec): CoreResult => ({
     poison: r.targ.poison,
@@ -544,7 +547,9 @@ export function resolveCoreRelo(localBtf: Btf, typeId: number, accessStr: string
     newSize: r.targ.poison ? 0 : r.targ.size,
     failMemszAdjust: r.failMemszAdjust,
     validate: r.orig.validate,
-    description,
+    get description() {
+      return description();
+    },
     reason,
     target: ts && { btf: ts.btf, rootId: ts.rootId, raw: ts.raw },
   });
@@ -552,7 +557,7 @@ export function resolveCoreRelo(localBtf: Btf, typeId: number, accessStr: string
     const v = { val: BigInt(typeId), poison: false, size: 0, typeId: 0, validate: false };
     return result({ orig: v, targ: v, failMemszAdjust: false });
   }
-  if (!localBtf.typeById(typeId).name) throw new CoreError(`${description}: CO-RE relocations of anonymous types are not supported (libbpf refuses them too)`);
+  if (!localBtf.typeById(typeId).name) throw new CoreError(`${description()}: CO-RE relocations of anonymous types are not supported (libbpf refuses them too)`);
   let cands = cache.get(typeId);
   if (!cands) {
     cands = findCandidates(localBtf, typeId, targets);
@@ -565,9 +570,9 @@ export function resolveCoreRelo(localBtf: Btf, typeId: number, accessStr: string
     if (!ts) continue;
     const r = calcRelo(local, ts, le);
     if (!chosen) chosen = { spec: ts, relo: r };
-    else if (ts.bitOffset !== chosen.spec.bitOffset) throw new CoreError(`${description}: field offset ambiguity between candidates: bit ${ts.bitOffset} != ${chosen.spec.bitOffset}`);
+    else if (ts.bitOffset !== chosen.spec.bitOffset) throw new CoreError(`${description()}: field offset ambiguity between candidates: bit ${ts.bitOffset} != ${chosen.spec.bitOffset}`);
     else if (r.targ.poison !== chosen.relo.targ.poison || r.targ.val !== chosen.relo.targ.val)
-      throw new CoreError(`${description}: relocation decision ambiguity: candidates give ${r.targ.poison ? 'failure' : r.targ.val} and ${chosen.relo.targ.poison ? 'failure' : chosen.relo.targ.val}`);
+      throw new CoreError(`${description()}: relocation decision ambiguity: candidates give ${r.targ.poison ? 'failure' : r.targ.val} and ${chosen.relo.targ.poison ? 'failure' : chosen.relo.targ.val}`);
     kept.push(c);
   }
   if (chosen) {
