@@ -282,7 +282,7 @@ function scanTypes(w: Uint32Array, typeLen: number, strEnd: number, firstId: num
 }
 
 /**
- * parseKernelBtf's walk: fills offs/kinds and each type's name key (Btf.nameKeys: kind << 16 |
+ * parseKernelBtf's walk: fills offs/kinds and each type's name key (Btf.nameKeys: the kind in bits 16-23,
  * its name's first two bytes, which the CO-RE candidate scans search) and counts each kind;
  * returns the type count, or -1 when a record is of an unknown kind, names a string outside the
  * string space or runs past the type section. The tables come in as arguments (cheaper to read

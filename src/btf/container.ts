@@ -455,7 +455,7 @@ export class Btf {
   }
 
   /**
-   * Per own type: its kind << 16 | the first two bytes of its name (little-endian; 0 when
+   * Per own type: its kind in bits 16-23, the first two bytes of its name (little-endian; 0 when
    * anonymous, BASE_NAME for a name in the base's strings): parseKernelBtf's walk fills them,
    * other BTF builds them on the first scan. (A name's second byte is its NUL when it has one
    * character; no name starts with NUL, so an empty one at a nonzero offset matches no lookup.)
