@@ -35,7 +35,7 @@ export interface HeapSample {
 const MiB = 1 << 20;
 
 /** --max-semi-space-size from Node's flags (MiB), else V8's default on 64-bit (16). */
-function semiSpaceMiB(): number {
+function semiSpaceFlag(): number {
   const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
   for (const f of flags) {
     const m = /^--max-semi-space-size[=](\d+)$/.exec(f);
@@ -43,6 +43,9 @@ function semiSpaceMiB(): number {
   }
   return 16;
 }
+/** Read once: V8 took its flags when the process started (a later NODE_OPTIONS changes nothing). */
+let semiMiB: number | undefined;
+const semiSpaceMiB = (): number => (semiMiB ??= semiSpaceFlag());
 
 /**
  * The heap as the limit sees it. heap_size_limit is the old generation's limit plus the young

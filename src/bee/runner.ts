@@ -134,6 +134,8 @@ export class JsonLinesSink implements Sink {
   private scheduled = false;
   private last = new Map<string, string>();
   private readonly out: LineOutput;
+  /** out is process.stdout: batches are handed over without a copy (flushBatch). */
+  private readonly direct: boolean;
   private readonly max: number;
   private stats?: RunStats;
   private readonly flushSoon = () => {
@@ -144,6 +146,7 @@ export class JsonLinesSink implements Sink {
   dropped = 0;
   constructor(out: LineOutput | ((s: string) => void) = process.stdout, opts: JsonLinesOptions = {}) {
     this.out = typeof out === 'function' ? { write: (c) => (out(typeof c === 'string' ? c : Buffer.from(c).toString('utf8')), true), once: () => undefined } : out;
+    this.direct = out === process.stdout;
     this.max = opts.maxQueueBytes ?? DEFAULT_QUEUE_BYTES;
     this.stats = opts.stats;
   }
@@ -200,9 +203,22 @@ export class JsonLinesSink implements Sink {
       this.commit(map, write(view, off, this.buf, this.pos));
     };
   }
-  /** The batch goes out (or, while stdout is blocked, joins what waits for 'drain'). */
+  /**
+   * The batch goes out (or, while stdout is blocked, joins what waits for 'drain'). Written to
+   * process.stdout, the batch itself is handed over: when the stream holds no bytes afterwards
+   * (a file's stream writes at once; a pipe's socket did when the kernel took it all) the batch
+   * is free again, else the stream keeps it and later lines go into a new buffer. Other outputs
+   * (tests' collectors may keep what they get) are given a copy.
+   */
   private flushBatch(): void {
     if (this.pos === 0) return;
+    if (this.direct && !this.blocked) {
+      const chunk = this.buf.subarray(0, this.pos);
+      this.pos = 0;
+      this.write(chunk);
+      if (process.stdout.writableLength > 0) this.buf = Buffer.allocUnsafe(this.buf.length);
+      return;
+    }
     const chunk = Buffer.from(this.buf.subarray(0, this.pos));
     this.pos = 0;
     if (this.blocked) {

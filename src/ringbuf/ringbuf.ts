@@ -336,14 +336,25 @@ export class RingBufReader implements RecordReader {
 
   /** The poller calls this when the ring has data. @internal */
   drain(): number {
+    this.more = false;
     if (this.closed) return 0;
-    if (this.size - this.available() < this.fullMargin) this.fullSeen++;
+    const used = this.available();
+    this.fill = used / this.size;
+    if (this.size - used < this.fullMargin) this.fullSeen++;
     let n = 0;
     if (this.handler) n += this.consumeRaw(this.handler);
     else if (this.decoded) n += this.consume(this.decoded);
-    else if (this.pending.wanted) n += this.consume(this.pending.push, this.pending.room);
+    // The iterator's queue is bounded by its consumer: that drain waits for the next round.
+    else if (this.pending.wanted) return this.consume(this.pending.push, this.pending.room);
+    // Stopped at the bound: the poller drains again at once, not after a sleep.
+    this.more = n >= this.batch && this.available() > 0;
     return n;
   }
+
+  /** Share of the ring in use when the last drain began (the poller's delay). @internal */
+  fill = 0;
+  /** The last drain stopped at its record bound with records left. @internal */
+  more = false;
 
   /** Deliver raw records as they arrive (zero-copy `(view, offset, length)`), on the shared poller. */
   onRaw(fn: RawRecordHandler): this {

@@ -263,6 +263,29 @@ describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers', () => haveMapType(
     produce(o, 'produce', 50, 16, { seq: 100n }); // the kernel keeps producing into a ring nobody reads
   });
 
+  it('a drain stopped at its record bound goes on at once, not after a timer; the round sees how full the ring was', async () => {
+    using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
+    using r = new RingBufReader(o.map('rb'), { batch: 10 });
+    produce(o, 'produce', 100, 16); // 24 bytes each
+    const p = Poller.get();
+    const i0 = p.stats.immediateRounds;
+    const fills: number[] = [];
+    const seqs: bigint[] = [];
+    await new Promise<void>((res) =>
+      r.onRaw((v, off) => {
+        if (seqs.length % 10 === 0) fills.push(r.fill);
+        seqs.push(v.getBigUint64(off, true));
+        if (seqs.length === 100) res();
+      }),
+    );
+    expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => BigInt(i)));
+    // Ten drains of ten: the first saw all 100 records, each later one 10 fewer.
+    expect(fills).toEqual(Array.from({ length: 10 }, (_, k) => ((100 - 10 * k) * 24) / r.size));
+    // The nine after the first came from setImmediate rounds (drains that stopped with records left).
+    expect(p.stats.immediateRounds - i0).toBe(9);
+    expect(r.more).toBe(false);
+  });
+
   it('several rings share one poller', async () => {
     using o = BpfObject.open(fixture('ringbuf.bpfel.o')).load();
     using a = new RingBufReader(o.map('rb'));
