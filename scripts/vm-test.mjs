@@ -10,8 +10,8 @@
 // BEE_VM_ACCEL, BEE_VM_CPU, BEE_VM_MEM, BEE_VM_SMP change QEMU's -accel, -cpu, -m, -smp.
 // Needs: qemu-system-x86, busybox-static, cpio, gcc, and apt access to linux-image-6.1.0-*-amd64.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,27 +46,24 @@ const TIMEOUT_MS = Number(process.env.BEE_VM_TIMEOUT_MS ?? 40 * 60 * 1000);
 const IDLE_MS = Number(process.env.BEE_VM_IDLE_MS ?? 10 * 60 * 1000);
 
 /**
- * C programs tests build with gcc (test/helpers.ts gccBuild): built here on the host before the
- * boot, into .vm/prebuilt/<prebuiltKey>, which the VM reads over 9p (gcc under TCG took 142 s of
- * CPU for the loader's two USDT builds).
+ * The C builds the VM files make (clang-16 objects, gcc peers and test programs; test/vm-prebuild.ts
+ * lists them) run here on the host before the boot, through the same builder the tests call
+ * (test/build-cache.ts), into its private cache (/var/cache/bee-ts/build), which the VM reads over
+ * 9p and checks (key, every input's bytes) before use (gcc under TCG took 142 s of CPU for the
+ * USDT program's two builds). Loaded through Vite's module runner (the tests are TypeScript; vite
+ * comes with vitest).
  */
-const PREBUILT = [
-  ['test/probes/usdt_app.c', ['-O2']],
-  ['test/probes/usdt_app.c', ['-O0']],
-];
-
-function prebuild() {
-  const dir = path.join(work, 'prebuilt');
-  fs.mkdirSync(dir, { recursive: true });
-  for (const [src, flags] of PREBUILT) {
-    const abs = path.join(root, src);
-    // test/helpers.ts prebuiltKey: sha256 of JSON [flags, source text], 16 hex digits.
-    const key = crypto.createHash('sha256').update(JSON.stringify([flags, fs.readFileSync(abs, 'utf8')])).digest('hex').slice(0, 16);
-    const out = path.join(dir, key);
-    if (fs.existsSync(out)) continue;
-    execFileSync('gcc', [...flags, '-o', `${out}.tmp`, abs]);
-    fs.renameSync(`${out}.tmp`, out);
+async function prebuild(vmlinuz) {
+  const started = Date.now();
+  const { runnerImport } = await import('vite');
+  const { module } = await runnerImport(path.join(root, 'test', 'vm-prebuild.ts'), { root, configFile: false, logLevel: 'silent', oxc: { target: 'node20' } });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-vm-prebuild-'));
+  try {
+    module.prebuildForVm(tmp, vmlinuz);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
+  console.error(`test:vm: host-side builds ready in ${Math.round((Date.now() - started) / 1000)}s`);
 }
 
 function need(cmd, pkg) {
@@ -174,7 +171,7 @@ const env = `HOME=/run/bee-tmp TMPDIR=/run/bee-tmp TERM=dumb NO_COLOR=1 CI=${pro
 // Extra arguments go to vitest (e.g. a test name filter: npm run test:vm -- -t activeconn).
 const extra = process.argv.slice(2).map((a) => `'${a.replace(/'/g, "")}'`).join(" ");
 const command = process.env.BEE_VM_COMMAND ?? `cd ${root} && ${env} ${process.execPath} node_modules/vitest/vitest.mjs run --config vitest.vm.config.ts ${extra}`;
-prebuild();
+await prebuild(wanted.map((v) => ensureKernel(KERNELS[v]).vmlinuz));
 
 /** One boot: resolves with the suite's exit status inside the VM. */
 function boot(version) {

@@ -62,7 +62,7 @@ function unpack(key: string, search: string, re: RegExp, version?: RegExp): stri
 }
 
 /** The ELF vmlinux inside a bzImage: decompressed from the first xz/zstd/gzip stream in it. */
-function extractVmlinux(vmlinuz: string, out: string): void {
+export function extractVmlinux(vmlinuz: string, out: string): void {
   const img = fs.readFileSync(vmlinuz);
   const magics: [string, Buffer][] = [
     ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])],

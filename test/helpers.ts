@@ -1,7 +1,6 @@
 // Test helpers: fixture paths and the skip policy (a skipped kernel/tool test is a failure under CI=true).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -9,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { vmlinuxBtf } from '../src/loader/btf-files.js';
 import { parseObject } from '../src/loader/spec.js';
+import { cachedBuild } from './build-cache.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const fixture = (name: string) => path.join(root, 'test', 'fixtures', name);
@@ -212,24 +212,16 @@ export function needKernel(version?: string, feature?: string, probe?: () => boo
 }
 
 /**
- * A C program a test builds with gcc (`gcc FLAGS -o OUT SRC`), at `out`. In the VMs (`npm run
- * test:vm`) gcc would run under emulation for minutes, so scripts/vm-test.mjs builds the programs
- * it lists (PREBUILT there) on the host before it boots, into .vm/prebuilt/ named by
- * `prebuiltKey` (the flags and the source's bytes: the same program); there this copies that
- * binary when it exists. Elsewhere, and for a source or flags not prebuilt, gcc builds it.
+ * A C program a test builds with gcc (`gcc FLAGS -o OUT SRC LIBS`), at `out`, through the build cache
+ * (test/build-cache.ts): in the VMs (`npm run test:vm`) gcc would run under emulation for
+ * minutes, so the host builds it before the boot (test/vm-prebuild.ts lists it) and the VM copies
+ * that binary out of the cache.
  */
-export function gccBuild(src: string, flags: readonly string[], out: string): string {
-  const pre = path.join(root, '.vm', 'prebuilt', prebuiltKey(src, flags));
-  if (process.env.BEE_IN_VM && fs.existsSync(pre)) {
-    fs.copyFileSync(pre, out);
-    fs.chmodSync(out, 0o755);
-  } else execFileSync('gcc', [...flags, '-o', out, src]);
+export function gccBuild(src: string, flags: readonly string[], out: string, libs: readonly string[] = []): string {
+  const b = cachedBuild({ what: `gcc ${flags.join(' ')} ${path.basename(src)}`, tool: 'gcc', args: [...flags, '-o', 'a.out', src, ...libs], outputs: ['a.out'] });
+  fs.copyFileSync(path.join(b.dir, 'a.out'), out);
+  fs.chmodSync(out, 0o755);
   return out;
-}
-
-/** The name of a prebuilt program: sha256 of JSON [flags, source text], 16 hex digits (as scripts/vm-test.mjs names them). */
-export function prebuiltKey(src: string, flags: readonly string[]): string {
-  return crypto.createHash('sha256').update(JSON.stringify([flags, fs.readFileSync(src, 'utf8')])).digest('hex').slice(0, 16);
 }
 
 /** A feature probe for needKernel: the running kernel's BTF has a function (a kfunc) of this name. */

@@ -3,26 +3,24 @@
 // bpf -mcpu=v3 -g against libbpf-dev's headers. Also builds the libbpf peer (test/peers/
 // core_reloc_libbpf.c with gcc -lbpf), which compiles core_reloc.c's own case table.
 //
-// Cache: /var/cache/bee-ts (or $BEE_TS_CACHE), a 0700 directory owned by us; every download and
-// build goes to a fresh private temp dir first and is renamed into place, so a half-finished run
-// never leaves a usable-looking tree and nothing predictable is written through.
+// Cache: test/build-cache.ts's private root-only directory; the source is downloaded into a fresh
+// private temp dir and renamed into place, so a half-finished run never leaves a usable-looking
+// tree. The builds go through cachedBuild (prebuilt on the host for the VMs).
 import { execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type BuildStep, CACHE, cachedBuild, privateDir } from '../build-cache.js';
 import { root } from '../helpers.js';
 
-export const CACHE = process.env.BEE_TS_CACHE ?? (process.getuid?.() === 0 ? '/var/cache/bee-ts' : path.join(os.homedir(), '.cache', 'bee-ts'));
 const PKG = 'linux-source-6.1';
 export const REL = 'tools/testing/selftests/bpf';
 
-/** Our private cache dir: created 0700, refused if it is a symlink or not ours. */
+/** Our private cache dir (the host's, read-only in the VM). */
 function cacheDir(): string {
-  fs.mkdirSync(CACHE, { recursive: true, mode: 0o700 });
-  const st = fs.lstatSync(CACHE);
-  if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) throw new Error(`${CACHE}: not a private directory owned by us; remove it or set BEE_TS_CACHE`);
-  return CACHE;
+  const dir = privateDir(CACHE);
+  if (!dir) throw new Error(`${CACHE}: missing in the VM (the host fetches ${PKG} before the boot: scripts/vm-test.mjs)`);
+  return dir;
 }
 
 function run(cmd: string, args: string[], cwd?: string): string {
@@ -34,6 +32,7 @@ export function selftestsSource(): string {
   const dir = cacheDir();
   const src = path.join(dir, 'linux-source-6.1');
   if (fs.existsSync(path.join(src, REL, 'prog_tests', 'core_reloc.c'))) return src;
+  if (process.env.BEE_IN_VM === '1') throw new Error(`${src}: not fetched (the host fetches it before the boot: scripts/vm-test.mjs, test/vm-prebuild.ts)`);
   const tmp = fs.mkdtempSync(path.join(dir, 'fetch-'));
   try {
     run('apt-get', ['download', PKG], tmp);
@@ -53,46 +52,72 @@ export function selftestsSource(): string {
 const BPF_CFLAGS = ['-g', '-Werror', '-D__TARGET_ARCH_x86', '-mlittle-endian', '-Wno-compare-distinct-pointer-types', '-O2', '-target', 'bpf', '-mcpu=v3'];
 
 export interface Build {
-  /** Directory with test_core_reloc_*.bpf.o, btf__core_reloc_*.bpf.o and the peer binary `test_progs`. */
+  /** A private temp dir with test_core_reloc_*.bpf.o, btf__core_reloc_*.bpf.o and the peer binary `test_progs` (the caller removes it). */
   dir: string;
   peer: string;
 }
 
-/** Compile the CO-RE objects and the libbpf peer (cached by source, compiler and peer source). */
-export function buildCoreReloc(): Build {
+/** The build steps: each CO-RE object with clang-16, and the libbpf peer with gcc. */
+function coreRelocSteps(): BuildStep[] {
   const src = selftestsSource();
   const st = path.join(src, REL);
   const peerSrc = path.join(root, 'test', 'peers', 'core_reloc_libbpf.c');
-  const progs = fs.readdirSync(path.join(st, 'progs')).filter((f) => /^(test_core_reloc_|btf__core_reloc_).*\.c$/.test(f) && f !== 'test_core_reloc_module.c');
-  const key = crypto
-    .createHash('sha256')
-    .update(run('clang-16', ['--version']))
-    .update(fs.readFileSync(peerSrc))
-    .update(fs.readFileSync(path.join(st, 'prog_tests', 'core_reloc.c')))
-    .update(progs.join(','))
-    .digest('hex')
-    .slice(0, 16);
-  const dir = path.join(cacheDir(), `core-reloc-${key}`);
-  const peer = path.join(dir, 'test_progs');
-  if (fs.existsSync(peer)) return { dir, peer };
-  const tmp = fs.mkdtempSync(path.join(cacheDir(), 'build-'));
-  try {
-    const inc = ['-I', st, '-I', path.join(st, 'progs'), '-I', '/usr/include/x86_64-linux-gnu'];
-    for (const f of progs) run('clang-16', [...BPF_CFLAGS, ...inc, '-c', path.join(st, 'progs', f), '-o', path.join(tmp, f.replace(/\.c$/, '.bpf.o'))]);
-    // The peer compiles core_reloc.c's case table itself (and its `struct data`): everything
-    // before the runner loop, with a small test_progs.h of our own standing in for the harness.
-    const table = fs.readFileSync(path.join(st, 'prog_tests', 'core_reloc.c'), 'utf8');
-    const cut = table.indexOf('\nstatic void run_core_reloc_tests(');
-    if (cut < 0 || !table.slice(0, cut).includes('struct data {')) throw new Error('core_reloc.c: case table layout changed (no run_core_reloc_tests after struct data)');
-    fs.writeFileSync(path.join(tmp, 'core_reloc_cases.c'), table.slice(0, cut));
-    fs.mkdirSync(path.join(tmp, 'inc'));
-    fs.copyFileSync(path.join(root, 'test', 'peers', 'test_progs_shim.h'), path.join(tmp, 'inc', 'test_progs.h'));
-    run('gcc', ['-O1', '-g', '-Wall', '-Wno-unused-function', '-Wno-unused-variable', '-I', path.join(tmp, 'inc'), '-I', tmp, '-I', st, '-o', path.join(tmp, 'test_progs'), peerSrc, '-lbpf']);
-    fs.renameSync(tmp, dir);
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`building the CO-RE selftests failed: ${err.stderr || err.message}`);
-  }
-  return { dir, peer };
+  const progs = fs.readdirSync(path.join(st, 'progs')).filter((f) => /^(test_core_reloc_|btf__core_reloc_).*\.c$/.test(f) && f !== 'test_core_reloc_module.c').sort();
+  const inc = ['-I', st, '-I', path.join(st, 'progs'), '-I', '/usr/include/x86_64-linux-gnu'];
+  const steps: BuildStep[] = progs.map((f) => {
+    const o = f.replace(/\.c$/, '.bpf.o');
+    return { what: `core_reloc: ${o}`, tool: 'clang-16', args: [...BPF_CFLAGS, ...inc, '-c', path.join(st, 'progs', f), '-o', o], outputs: [o] };
+  });
+  // The peer compiles core_reloc.c's case table itself (and its `struct data`): everything
+  // before the runner loop, with a small test_progs.h of our own standing in for the harness.
+  const table = fs.readFileSync(path.join(st, 'prog_tests', 'core_reloc.c'), 'utf8');
+  const cut = table.indexOf('\nstatic void run_core_reloc_tests(');
+  if (cut < 0 || !table.slice(0, cut).includes('struct data {')) throw new Error('core_reloc.c: case table layout changed (no run_core_reloc_tests after struct data)');
+  steps.push({
+    what: 'core_reloc: the libbpf peer',
+    tool: 'gcc',
+    files: { 'core_reloc_cases.c': table.slice(0, cut), 'inc/test_progs.h': fs.readFileSync(path.join(root, 'test', 'peers', 'test_progs_shim.h')) },
+    args: ['-O1', '-g', '-Wall', '-Wno-unused-function', '-Wno-unused-variable', '-I', 'inc', '-I', '.', '-I', st, '-o', 'test_progs', peerSrc, '-lbpf'],
+    outputs: ['test_progs'],
+  });
+  return steps;
 }
+
+/** Compile (or find in the build cache) the CO-RE objects and the libbpf peer, copied into a private temp dir. */
+export function buildCoreReloc(): Build {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-ts-core-reloc-'));
+  try {
+    for (const step of coreRelocSteps()) {
+      const b = cachedBuild(step);
+      for (const o of step.outputs) fs.copyFileSync(path.join(b.dir, o), path.join(dir, o));
+    }
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`building the CO-RE selftests failed: ${(e as Error).message}`);
+  }
+  fs.chmodSync(path.join(dir, 'test_progs'), 0o755);
+  return { dir, peer: path.join(dir, 'test_progs') };
+}
+
+/** For test/vm-prebuild.ts: every build buildCoreReloc needs, into the cache. */
+export function prebuildCoreReloc(): void {
+  for (const step of coreRelocSteps()) cachedBuild(step);
+}
+
+/**
+ * One selftest program (progs/<name>.c) built as gen-object's tests build it: clang-16 -g -O2
+ * against `vmlinuxH` (a kernel's `bpftool btf dump ... format c`, a generated input), to <name>.o.
+ */
+export function selftestObjectStep(name: string, vmlinuxH: Uint8Array): BuildStep {
+  const st = path.join(selftestsSource(), REL);
+  return {
+    what: `selftest ${name}.o`,
+    tool: 'clang-16',
+    files: { 'vmlinux.h': vmlinuxH },
+    args: ['-g', '-O2', '-target', 'bpf', '-mcpu=v3', '-D__TARGET_ARCH_x86', '-I', '.', '-I', st, '-I', path.join(st, 'progs'), '-c', path.join(st, 'progs', `${name}.c`), '-o', `${name}.o`],
+    outputs: [`${name}.o`],
+  };
+}
+
+/** The linker selftests' inputs (linked_funcs1.c ... linked_maps2.c), by name. */
+export const LINKED = ['funcs', 'vars', 'maps'].flatMap((t) => [1, 2].map((n) => `linked_${t}${n}`));

@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BtfKind, type CompositeType } from '../../src/btf/types.js';
 import { BpfObject, type CoreRelocationReport } from '../../src/loader/object.js';
 import type { Btf } from '../../src/btf/btf.js';
@@ -244,6 +244,9 @@ describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   }, 900_000);
+  afterAll(() => {
+    if (b) fs.rmSync(b.dir, { recursive: true, force: true });
+  });
 
   it('the table runs here: every case but the two bpf_testmod ones, and libbpf passes them all', () => {
     const skipped = peerDirect.cases.filter((c) => c.skip).map((c) => c.case);

@@ -20,10 +20,10 @@ import { funcPrototype } from '../../src/cli/xlated.js';
 import { decodeX86, x86Text } from '../../src/disasm/x86.js';
 import { BpfObject } from '../../src/loader/object.js';
 import { type ProgJited, progJited } from '../../src/syscall/info.js';
-import { ALL_OBJECTS, fixture, hasCommand, need, needKernel, root, runCli } from '../helpers.js';
+import { ALL_OBJECTS, fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
 import { compare, objdump, ours } from '../objdump-compare.js';
+import { LLVM, llvmJitedPeer } from '../vm-prebuild.js';
 
-const LLVM = '/usr/lib/llvm-16';
 const skip =
   needKernel() ??
   need(process.arch === 'x64', 'the x86-64 disassembler is checked on an x86-64 kernel') ??
@@ -56,7 +56,7 @@ describe.skipIf(skip)('prog dump jited: every fixture program, against LLVM (bpf
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bee-jited-${process.pid}-`));
     peer = path.join(tmp, 'llvm-jited');
-    execFileSync('gcc', ['-O1', '-o', peer, path.join(root, 'test/peers/llvm-jited.c'), `-I${LLVM}/include`, `-L${LLVM}/lib`, '-lLLVM-16', `-Wl,-rpath,${LLVM}/lib`, '-lbpf']);
+    llvmJitedPeer(peer);
     const keep = (o: BpfObject, file: string) => {
       objects.push(o);
       for (const [name, p] of o.programs) {
