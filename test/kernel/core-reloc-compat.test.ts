@@ -195,58 +195,73 @@ function summary(label: string, cmp: Comparison): string {
   return `${label}: cases ${n}; libbpf ${lib}/${n}, bee-ts ${ours}/${n}; relocation values equal to libbpf's ${cmp.relosAgree}/${cmp.relosTotal}`;
 }
 
+// Under TCG (npm run test:vm) each phase below is minutes of CPU: the phases run one per test, so
+// each prints its line when it ends (the VM runner kills a boot after 10 min of silence), and
+// the hooks get the VM's longer bound.
+const phaseMs = process.env.BEE_IN_VM === '1' ? 2_400_000 : 900_000;
+
 describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (Linux 6.1)", () => {
   let b: Build;
   let direct: Comparison;
-  let minimized: Comparison;
-  let minimizedOurs: Comparison;
-  const btfgenCases: { name: string; same: boolean; error?: string; bytes: number }[] = [];
   let peerDirect: PeerRun;
+  let tmp = '';
 
   beforeAll(() => {
     b = buildCoreReloc();
     peerDirect = runPeer(b, ['run']);
     direct = compare(b, peerDirect, (c) => (c.btf ? path.join(b.dir, c.btf) : undefined));
     console.log(summary('core_reloc', direct));
-    // btfgen: bpftool minimizes each target for its object; both loaders then use that file.
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bee-ts-btfgen-${process.pid}-`));
-    try {
-      for (const c of peerDirect.cases) {
-        if (c.skip || !c.btf || c.btfgenFails) continue;
-        execFileSync('bpftool', ['gen', 'min_core_btf', c.btf, path.join(tmp, `${c.case}.btf`), c.obj], { cwd: b.dir, stdio: 'ignore' });
-      }
-      const peerMin = runPeer(b, ['btfgen', tmp]);
-      minimized = compare(b, peerMin, (c) => path.join(tmp, `${c.case}.btf`));
-      console.log(summary('core_reloc btfgen', minimized));
-      // bee-ts's own gen min_core_btf on the same inputs: the same bytes as bpftool's file, the
-      // same failures; then both loaders run against bee-ts's files.
-      fs.mkdirSync(path.join(tmp, 'ours'));
-      for (const c of peerDirect.cases) {
-        if (c.skip || !c.btf) continue;
-        const out = path.join(tmp, 'ours', `${c.case}.btf`);
-        let error: string | undefined;
-        try {
-          minCoreBtfCommand([path.join(b.dir, c.btf), out, path.join(b.dir, c.obj)]);
-        } catch (e) {
-          error = (e as Error).message;
-        }
-        const ours = error === undefined ? fs.readFileSync(out) : undefined;
-        // bpftool on every case (also those the table runs no btfgen load for).
-        const peerFile = path.join(tmp, 'ours', `${c.case}.peer`);
-        const ok = spawnSync('bpftool', ['gen', 'min_core_btf', c.btf, peerFile, c.obj], { cwd: b.dir, stdio: 'ignore' }).status === 0;
-        const peer = ok ? fs.readFileSync(peerFile) : undefined;
-        btfgenCases.push({ name: c.case, same: ours !== undefined && peer !== undefined ? Buffer.compare(ours, peer) === 0 : ours === peer, error, bytes: ours?.length ?? 0 });
-      }
-      const peerOurs = runPeer(b, ['btfgen', path.join(tmp, 'ours')]);
-      minimizedOurs = compare(b, peerOurs, (c) => path.join(tmp, 'ours', `${c.case}.btf`));
-      console.log(summary("core_reloc btfgen by bee-ts's gen min_core_btf", minimizedOurs));
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-  }, 900_000);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bee-ts-btfgen-${process.pid}-`));
+  }, phaseMs);
   afterAll(() => {
     if (b) fs.rmSync(b.dir, { recursive: true, force: true });
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
+
+  /** btfgen: bpftool minimizes each target for its object; both loaders then use that file (once, for the tests that need it). */
+  let minimizedMemo: Comparison | undefined;
+  const minimizedFor = (): Comparison => {
+    if (minimizedMemo) return minimizedMemo;
+    for (const c of peerDirect.cases) {
+      if (c.skip || !c.btf || c.btfgenFails) continue;
+      execFileSync('bpftool', ['gen', 'min_core_btf', c.btf, path.join(tmp, `${c.case}.btf`), c.obj], { cwd: b.dir, stdio: 'ignore' });
+    }
+    const peerMin = runPeer(b, ['btfgen', tmp]);
+    minimizedMemo = compare(b, peerMin, (c) => path.join(tmp, `${c.case}.btf`));
+    console.log(summary('core_reloc btfgen', minimizedMemo));
+    return minimizedMemo;
+  };
+  /**
+   * bee-ts's own gen min_core_btf on the same inputs: the same bytes as bpftool's file, the same
+   * failures; then both loaders run against bee-ts's files.
+   */
+  let oursMemo: { btfgenCases: { name: string; same: boolean; error?: string; bytes: number }[]; minimizedOurs: Comparison } | undefined;
+  const minimizedByOurs = () => {
+    if (oursMemo) return oursMemo;
+    const btfgenCases: { name: string; same: boolean; error?: string; bytes: number }[] = [];
+    fs.mkdirSync(path.join(tmp, 'ours'));
+    for (const c of peerDirect.cases) {
+      if (c.skip || !c.btf) continue;
+      const out = path.join(tmp, 'ours', `${c.case}.btf`);
+      let error: string | undefined;
+      try {
+        minCoreBtfCommand([path.join(b.dir, c.btf), out, path.join(b.dir, c.obj)]);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      const ours = error === undefined ? fs.readFileSync(out) : undefined;
+      // bpftool on every case (also those the table runs no btfgen load for).
+      const peerFile = path.join(tmp, 'ours', `${c.case}.peer`);
+      const ok = spawnSync('bpftool', ['gen', 'min_core_btf', c.btf, peerFile, c.obj], { cwd: b.dir, stdio: 'ignore' }).status === 0;
+      const peer = ok ? fs.readFileSync(peerFile) : undefined;
+      btfgenCases.push({ name: c.case, same: ours !== undefined && peer !== undefined ? Buffer.compare(ours, peer) === 0 : ours === peer, error, bytes: ours?.length ?? 0 });
+    }
+    const peerOurs = runPeer(b, ['btfgen', path.join(tmp, 'ours')]);
+    const minimizedOurs = compare(b, peerOurs, (c) => path.join(tmp, 'ours', `${c.case}.btf`));
+    console.log(summary("core_reloc btfgen by bee-ts's gen min_core_btf", minimizedOurs));
+    oursMemo = { btfgenCases, minimizedOurs };
+    return oursMemo;
+  };
 
   it('the table runs here: every case but the two bpf_testmod ones, and libbpf passes them all', () => {
     const skipped = peerDirect.cases.filter((c) => c.skip).map((c) => c.case);
@@ -266,13 +281,16 @@ describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (
   });
 
   it('against targets minimized by bpftool gen min_core_btf: same results as libbpf', () => {
+    const minimized = minimizedFor();
     expect(minimized.rows.length).toBeGreaterThan(40);
     expect(minimized.rows.filter((r) => !r.libbpfOk).map((r) => r.name)).toEqual([]);
     expect(minimized.rows.filter((r) => !r.oursOk).map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
     expect(minimized.disagreements).toEqual([]);
-  });
+  }, phaseMs);
 
   it("bee-ts's gen min_core_btf: bpftool's bytes for every case bpftool minimizes, failing where bpftool fails; both loaders pass against its files", () => {
+    const minimized = minimizedFor();
+    const { btfgenCases, minimizedOurs } = minimizedByOurs();
     expect(btfgenCases.length).toBeGreaterThan(40);
     expect(btfgenCases.filter((c) => !c.same).map((c) => `${c.name}: ${c.error ?? 'bytes differ'}`)).toEqual([]);
     // Some cases keep real types (not just an empty BTF).
@@ -282,7 +300,7 @@ describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (
     expect(minimizedOurs.rows.filter((r) => !r.oursOk).map((r) => `${r.name}: ${r.detail}`)).toEqual([]);
     expect(minimizedOurs.disagreements).toEqual([]);
     expect(minimizedOurs.relosTotal).toBe(minimized.relosTotal);
-  });
+  }, phaseMs);
 
   it("gen min_core_btf of vmlinux for all the selftest objects at once: bpftool's bytes; each object relocates against it as against the full vmlinux", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bee-ts-btfgen-vmlinux-${process.pid}-`));
@@ -320,5 +338,5 @@ describe.skipIf(skip)("libbpf compatibility: the kernel's core_reloc selftests (
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
-  });
+  }, phaseMs);
 });
