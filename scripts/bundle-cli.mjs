@@ -23,7 +23,7 @@ try {
   process.exit(0);
 }
 
-const INSPECT = /[\\/]dist[\\/](syscall[\\/]|link[\\/](link|tracefs)\.js$|btf[\\/](btf|types)\.js$|maps[\\/](codec|map|map-traits)\.js$|loader[\\/]btf-files\.js$|elf[\\/]reader\.js$|cli[\\/](objects|prog|map|pins)\.js$)/;
+const INSPECT = /[\\/]dist[\\/](syscall[\\/]|link[\\/](link|tracefs)\.js$|btf[\\/](btf|types|record)\.js$|maps[\\/](codec|map|map-traits)\.js$|loader[\\/]btf-files\.js$|elf[\\/]reader\.js$|cli[\\/](objects|prog|map|pins)\.js$)/;
 
 /** commander loads child_process (and with it net and stream, ~5 ms) only to spawn `git-style` executable subcommands, which bee-ts has none of: load it when first used. */
 const lazyChildProcess = {

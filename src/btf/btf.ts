@@ -3,6 +3,7 @@
 // and hands the words to the lazy Btf container (./container.ts), which this module re-exports.
 import { BtfError, BtfKind, type CompositeType, KIND_NAMES, type Param } from './types.js';
 import { BASE_NAME, Btf, type KindCounts, type RawTypes } from './container.js';
+import { ENTRY_TYPE_AT, extraWords, K_ENTRY_NAME, K_ENTRY_NOSELF, K_ENTRY_TYPE, K_NOSELF, K_REF, KIND_FIXED, KIND_FLAGS, KIND_HEAD, KIND_STRIDE } from './record.js';
 
 export const BTF_MAGIC = 0xeb9f;
 const HEADER_MIN = 24;
@@ -14,38 +15,6 @@ export interface BtfParseOptions {
   file?: string;
   /** For split BTF (kernel modules): the base it extends. */
   base?: Btf;
-}
-
-/** Words after the 12-byte header of a type record (vlen entries for the kinds that have them), or -1 for an unknown kind. The parser and the encoder both size records with it. */
-export function extraWords(kind: number, vlen: number): number {
-  switch (kind) {
-    case BtfKind.Int:
-    case BtfKind.Var:
-    case BtfKind.DeclTag:
-      return 1;
-    case BtfKind.Ptr:
-    case BtfKind.Typedef:
-    case BtfKind.Volatile:
-    case BtfKind.Const:
-    case BtfKind.Restrict:
-    case BtfKind.TypeTag:
-    case BtfKind.Fwd:
-    case BtfKind.Float:
-    case BtfKind.Func:
-      return 0;
-    case BtfKind.Array:
-      return 3;
-    case BtfKind.Struct:
-    case BtfKind.Union:
-    case BtfKind.Enum64:
-    case BtfKind.Datasec:
-      return 3 * vlen;
-    case BtfKind.Enum:
-    case BtfKind.FuncProto:
-      return 2 * vlen;
-    default:
-      return -1;
-  }
 }
 
 /**
@@ -169,57 +138,9 @@ function kindChecks(w: Uint32Array, offs: Int32Array, kinds: Uint8Array, n: numb
   return true;
 }
 
-// Per-kind layout for the fast scan, so that every kind runs the same code (a branch first taken
-// late, e.g. the DATASEC at the end of vmlinux, would throw away the optimized code).
-const K_VALID = 1;
-/** The third header word is a type id. */
-const K_REF = 2;
-/** ... that must not be the type itself. */
-const K_NOSELF = 4;
-/** vlen entries start with a name. */
-const K_ENTRY_NAME = 8;
-/** vlen entries hold a type id (at word ENTRY_TYPE_AT), which must not be the type itself. */
-const K_ENTRY_TYPE = 16;
-const K_ENTRY_NOSELF = 32;
-const KIND_FLAGS = new Uint8Array(32);
-/** Words after the header before the vlen entries, and words per entry. */
-const KIND_FIXED = new Uint8Array(32);
-const KIND_STRIDE = new Uint8Array(32);
-const ENTRY_TYPE_AT = new Uint8Array(32);
-/** Words of a record before its vlen entries (the 3-word header and the fixed words). */
-const KIND_HEAD = new Uint8Array(32);
-{
-  const ref = K_VALID | K_REF | K_NOSELF;
-  const layout: [BtfKind, number, number, number, number][] = [
-    // kind, flags, fixed words, entry words, entry type word
-    [BtfKind.Int, K_VALID, 1, 0, 0],
-    [BtfKind.Ptr, ref, 0, 0, 0],
-    [BtfKind.Array, K_VALID, 3, 0, 0],
-    [BtfKind.Struct, K_VALID | K_ENTRY_NAME | K_ENTRY_TYPE | K_ENTRY_NOSELF, 0, 3, 1],
-    [BtfKind.Union, K_VALID | K_ENTRY_NAME | K_ENTRY_TYPE | K_ENTRY_NOSELF, 0, 3, 1],
-    [BtfKind.Enum, K_VALID | K_ENTRY_NAME, 0, 2, 0],
-    [BtfKind.Fwd, K_VALID, 0, 0, 0],
-    [BtfKind.Typedef, ref, 0, 0, 0],
-    [BtfKind.Volatile, ref, 0, 0, 0],
-    [BtfKind.Const, ref, 0, 0, 0],
-    [BtfKind.Restrict, ref, 0, 0, 0],
-    [BtfKind.Func, ref, 0, 0, 0],
-    [BtfKind.FuncProto, K_VALID | K_REF | K_ENTRY_NAME | K_ENTRY_TYPE, 0, 2, 1],
-    [BtfKind.Var, ref, 1, 0, 0],
-    [BtfKind.Datasec, K_VALID | K_ENTRY_TYPE, 0, 3, 0],
-    [BtfKind.Float, K_VALID, 0, 0, 0],
-    [BtfKind.DeclTag, ref, 1, 0, 0],
-    [BtfKind.TypeTag, ref, 0, 0, 0],
-    [BtfKind.Enum64, K_VALID | K_ENTRY_NAME, 0, 3, 0],
-  ];
-  for (const [k, f, fixed, stride, at] of layout) {
-    KIND_FLAGS[k] = f;
-    KIND_FIXED[k] = fixed;
-    KIND_HEAD[k] = 3 + fixed;
-    KIND_STRIDE[k] = stride;
-    ENTRY_TYPE_AT[k] = at;
-  }
-}
+// The fast scan reads the per-kind layout table (./record.ts), so that every kind runs the same
+// code (a branch first taken late, e.g. the DATASEC at the end of vmlinux, would throw away the
+// optimized code).
 
 /**
  * The fast pass over the type section: fills offs/kinds and returns the type count, or -1 when any
@@ -372,17 +293,6 @@ function validateRefs(btf: Btf, raw: RawTypes): void {
     const vlen = w[q + 1]! & 0xffff;
     const st = w[q + 2]!;
     switch (kind) {
-      case BtfKind.Ptr:
-      case BtfKind.Typedef:
-      case BtfKind.Volatile:
-      case BtfKind.Const:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-      case BtfKind.Var:
-      case BtfKind.DeclTag:
-        check(id, st, typeWhat);
-        if (st === id) throw new BtfError(file, `type ${id} (${KIND_NAMES[kind]}) refers to itself`);
-        break;
       case BtfKind.Func:
         check(id, st, () => 'prototype');
         if (btf.kindOf(st) !== BtfKind.FuncProto) throw new BtfError(file, `FUNC ${id} '${btf.nameOf(id)}' does not point at a FUNC_PROTO`);
@@ -414,6 +324,11 @@ function validateRefs(btf: Btf, raw: RawTypes): void {
         for (let k = 0, m = q + 3; k < vlen; k++, m += 3) check(id, w[m]!, () => 'variable');
         break;
       default:
+        // PTR, TYPEDEF, the qualifiers, TYPE_TAG, VAR, DECL_TAG: size_or_type is a type id other than the type's own.
+        if (KIND_FLAGS[kind]! & K_NOSELF) {
+          check(id, st, typeWhat);
+          if (st === id) throw new BtfError(file, `type ${id} (${KIND_NAMES[kind]}) refers to itself`);
+        }
         break;
     }
   }

@@ -22,6 +22,7 @@ import {
   type VarSecinfo,
   type BtfTypeOfKind,
   isComposite,
+  isRefKind,
   KIND_NAMES,
 } from './types.js';
 import { MAX_RESOLVE_DEPTH, TypeLayout } from './layout.js';
@@ -247,14 +248,6 @@ export class Btf {
         t = { kind, id, name, size: st, encoding: (v >>> 24) & 0xf, bitOffset: (v >>> 16) & 0xff, bits: v & 0xff };
         break;
       }
-      case BtfKind.Ptr:
-      case BtfKind.Typedef:
-      case BtfKind.Volatile:
-      case BtfKind.Const:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-        t = { kind, id, name, type: st };
-        break;
       case BtfKind.Fwd:
         t = { kind, id, name, union: kflag };
         break;
@@ -321,7 +314,8 @@ export class Btf {
         break;
       default:
         // parseBtf rejects unknown kinds.
-        throw new BtfError(this.file, `type ${id} has unknown kind ${kind}`);
+        if (!isRefKind(kind)) throw new BtfError(this.file, `type ${id} has unknown kind ${kind}`);
+        t = { kind, id, name, type: st };
     }
     if (keep) this.cache[i] = t;
     return t;

@@ -16,9 +16,10 @@
 // are tried in the order libbpf's hashmap yields them (newest first, reversed on each growth),
 // so the chosen representative, and with it the output bytes, are libbpf's.
 //
-// One file on purpose (~540 lines): the passes share one state (the canonical map, the
+// One file on purpose (~470 lines): the passes share one state (the canonical map, the
 // hypothetical map of the equivalence check, the per-signature candidate tables), and each pass
 // reads what the one before it decided, in libbpf's order.
+import { infoKflag, recordInfo, recordSizeType } from './record.js';
 import { BtfError, BtfKind, type BtfType, isComposite, isEnum, withTypeIds } from './types.js';
 
 const UNPROCESSED = -1;
@@ -81,73 +82,8 @@ class CandTable {
   }
 }
 
-const vlenOf = (t: BtfType): number => {
-  switch (t.kind) {
-    case BtfKind.Struct:
-    case BtfKind.Union:
-      return t.members.length;
-    case BtfKind.Enum:
-    case BtfKind.Enum64:
-      return t.values.length;
-    case BtfKind.FuncProto:
-      return t.params.length;
-    case BtfKind.Datasec:
-      return t.vars.length;
-    case BtfKind.Func:
-      return t.linkage;
-    default:
-      return 0;
-  }
-};
-
-const kflagOf = (t: BtfType): number => {
-  switch (t.kind) {
-    case BtfKind.Struct:
-    case BtfKind.Union:
-      return t.kflag ? 1 : 0;
-    case BtfKind.Enum:
-    case BtfKind.Enum64:
-      return t.signed ? 1 : 0;
-    case BtfKind.Fwd:
-      return t.union ? 1 : 0;
-    case BtfKind.DeclTag:
-      return t.attribute ? 1 : 0;
-    default:
-      return 0;
-  }
-};
-
-/** The record's size_type word: a size for sized kinds, a type id for referring ones, else 0. */
-const sizeTypeOf = (t: BtfType): number => {
-  switch (t.kind) {
-    case BtfKind.Int:
-    case BtfKind.Struct:
-    case BtfKind.Union:
-    case BtfKind.Enum:
-    case BtfKind.Enum64:
-    case BtfKind.Datasec:
-    case BtfKind.Float:
-      return t.size;
-    case BtfKind.Ptr:
-    case BtfKind.Typedef:
-    case BtfKind.Volatile:
-    case BtfKind.Const:
-    case BtfKind.Restrict:
-    case BtfKind.TypeTag:
-    case BtfKind.Func:
-    case BtfKind.Var:
-    case BtfKind.DeclTag:
-      return t.type;
-    case BtfKind.FuncProto:
-      return t.returnType;
-    default:
-      return 0;
-  }
-};
-
 /** name, info (kind, kind_flag, vlen) and size/type: what btf_hash_common hashes and btf_equal_common compares. */
-const common = (t: BtfType): string => `${t.kind}.${kflagOf(t)}.${vlenOf(t)}.${sizeTypeOf(t)}.${t.name}`;
-const info = (t: BtfType): string => `${t.kind}.${kflagOf(t)}.${vlenOf(t)}`;
+const common = (t: BtfType): string => `${recordInfo(t)}.${recordSizeType(t)}.${t.name}`;
 
 /** The word after an INT's or DECL_TAG's header. */
 const intTagWord = (t: BtfType): string => (t.kind === BtfKind.Int ? `${t.encoding}.${t.bitOffset}.${t.bits}` : t.kind === BtfKind.DeclTag ? `${t.componentIdx}` : '');
@@ -160,7 +96,7 @@ const memberOffset = (t: BtfType & { kind: BtfKind.Struct | BtfKind.Union }, i: 
 // Signatures (the table's keys). Each holds exactly what libbpf's hash of that kind covers, and
 // each equality check below implies equal signatures, so a key match stands for a hash match.
 const keyIntTag = (t: BtfType) => `I|${common(t)}|${intTagWord(t)}`;
-const keyEnum = (t: BtfType, f: DedupFlavor) => (f === 'linux-6.1' ? `E|${t.kind}.${kflagOf(t)}.${sizeTypeOf(t)}.${t.name}` : `E|${t.name}`);
+const keyEnum = (t: BtfType, f: DedupFlavor) => (f === 'linux-6.1' ? `E|${t.kind}.${infoKflag(recordInfo(t))}.${recordSizeType(t)}.${t.name}` : `E|${t.name}`);
 const keyCommon = (t: BtfType) => `C|${common(t)}`;
 const keyStruct = (t: BtfType) => {
   if (t.kind !== BtfKind.Struct && t.kind !== BtfKind.Union) return keyCommon(t);
@@ -178,7 +114,7 @@ const keyProto = (t: BtfType) => {
 
 const equalCommon = (a: BtfType, b: BtfType) => common(a) === common(b);
 const equalIntTag = (a: BtfType, b: BtfType) => equalCommon(a, b) && intTagWord(a) === intTagWord(b);
-const isEnumFwd = (t: BtfType) => isEnum(t) && vlenOf(t) === 0;
+const isEnumFwd = (t: BtfType) => isEnum(t) && t.values.length === 0;
 const equalEnum = (a: BtfType, b: BtfType) => {
   if (!equalCommon(a, b) || !isEnum(a) || !isEnum(b)) return false;
   return a.values.every((v, i) => v.name === b.values[i]!.name && v.value === b.values[i]!.value);
@@ -197,7 +133,7 @@ const shallowEqualStruct = (a: BtfType, b: BtfType) => {
 const equalArray = (a: BtfType, b: BtfType) => equalCommon(a, b) && a.kind === BtfKind.Array && b.kind === BtfKind.Array && a.type === b.type && a.indexType === b.indexType && a.nelems === b.nelems;
 const compatArray = (a: BtfType, b: BtfType) => equalCommon(a, b) && a.kind === BtfKind.Array && b.kind === BtfKind.Array && a.nelems === b.nelems;
 const equalProto = (a: BtfType, b: BtfType) => equalCommon(a, b) && a.kind === BtfKind.FuncProto && b.kind === BtfKind.FuncProto && a.params.every((p, i) => p.name === b.params[i]!.name && p.type === b.params[i]!.type);
-const compatProto = (a: BtfType, b: BtfType) => a.name === b.name && info(a) === info(b) && a.kind === BtfKind.FuncProto && b.kind === BtfKind.FuncProto && a.params.every((p, i) => p.name === b.params[i]!.name);
+const compatProto = (a: BtfType, b: BtfType) => a.name === b.name && recordInfo(a) === recordInfo(b) && a.kind === BtfKind.FuncProto && b.kind === BtfKind.FuncProto && a.params.every((p, i) => p.name === b.params[i]!.name);
 const fwdKind = (t: BtfType) => (t.kind === BtfKind.Fwd && t.union ? BtfKind.Union : BtfKind.Struct);
 
 class Dedup {
@@ -243,6 +179,12 @@ class Dedup {
     return this.type(r).kind !== BtfKind.Fwd ? r : id;
   }
 
+  /** The first candidate under `key` that `eq` finds equal to `t` (libbpf's walk of a hash bucket), else `id` itself. */
+  private firstEqual(t: BtfType, id: number, key: string, eq: (a: BtfType, b: BtfType) => boolean): number {
+    for (const c of this.table.get(key)) if (eq(t, this.type(c))) return c;
+    return id;
+  }
+
   /** btf_dedup_prim_type */
   prim(id: number): void {
     const t = this.type(id);
@@ -251,11 +193,7 @@ class Dedup {
     switch (t.kind) {
       case BtfKind.Int:
         key = keyIntTag(t);
-        for (const c of this.table.get(key))
-          if (equalIntTag(t, this.type(c))) {
-            newId = c;
-            break;
-          }
+        newId = this.firstEqual(t, id, key, equalIntTag);
         break;
       case BtfKind.Enum:
       case BtfKind.Enum64:
@@ -278,11 +216,7 @@ class Dedup {
       case BtfKind.Fwd:
       case BtfKind.Float:
         key = keyCommon(t);
-        for (const c of this.table.get(key))
-          if (equalCommon(t, this.type(c))) {
-            newId = c;
-            break;
-          }
+        newId = this.firstEqual(t, id, key, equalCommon);
         break;
       default:
         return;
@@ -355,7 +289,7 @@ class Dedup {
       case BtfKind.Typedef:
       case BtfKind.Func:
       case BtfKind.TypeTag:
-        if (info(cand) !== info(canon)) return false;
+        if (recordInfo(cand) !== recordInfo(canon)) return false;
         return this.isEquiv(cand.type, (canon as { type: number }).type);
       case BtfKind.Array: {
         if (canon.kind !== BtfKind.Array || !compatArray(cand, canon)) return false;
@@ -436,13 +370,6 @@ class Dedup {
     this.map[id] = IN_PROGRESS;
     let newId = id;
     let key: string;
-    const first = (k: string, eq: (a: BtfType, b: BtfType) => boolean) => {
-      for (const c of this.table.get(k))
-        if (eq(t, this.type(c))) {
-          newId = c;
-          break;
-        }
-    };
     switch (t.kind) {
       case BtfKind.Const:
       case BtfKind.Volatile:
@@ -453,24 +380,24 @@ class Dedup {
       case BtfKind.TypeTag:
         t.type = this.ref(t.type);
         key = keyCommon(t);
-        first(key, equalCommon);
+        newId = this.firstEqual(t, id, key, equalCommon);
         break;
       case BtfKind.DeclTag:
         t.type = this.ref(t.type);
         key = keyIntTag(t);
-        first(key, equalIntTag);
+        newId = this.firstEqual(t, id, key, equalIntTag);
         break;
       case BtfKind.Array:
         t.type = this.ref(t.type);
         t.indexType = this.ref(t.indexType);
         key = keyArray(t);
-        first(key, equalArray);
+        newId = this.firstEqual(t, id, key, equalArray);
         break;
       case BtfKind.FuncProto:
         t.returnType = this.ref(t.returnType);
         for (const p of t.params) p.type = this.ref(p.type);
         key = keyProto(t);
-        first(key, equalProto);
+        newId = this.firstEqual(t, id, key, equalProto);
         break;
       default:
         throw new BtfError('BTF dedup', `type [${id}] of kind ${t.kind} was left unprocessed`);

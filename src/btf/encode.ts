@@ -1,6 +1,7 @@
 // BTF encoder: type objects → a .BTF blob in host (little-endian) or given byte order.
 // Used to load an object's BTF into the kernel after fixups and sanitizing, and by tests.
-import { BTF_MAGIC, extraWords } from './btf.js';
+import { BTF_MAGIC } from './btf.js';
+import { recordBytes, recordInfo, recordSizeType } from './record.js';
 import { BtfError, BtfKind, type BtfType } from './types.js';
 
 class StringTable {
@@ -40,12 +41,6 @@ class StringTable {
   }
 }
 
-/** The record's size in bytes: its 12-byte header and the words its kind and entry count add (the parser's rule). */
-function recordSize(t: BtfType): number {
-  const vlen = 'members' in t ? t.members.length : 'values' in t ? t.values.length : 'params' in t ? t.params.length : 'vars' in t ? t.vars.length : 0;
-  return 12 + 4 * Math.max(0, extraWords(t.kind, vlen));
-}
-
 /**
  * Encode types[1..] (types[0] is void and never written). Type ids are the array indexes,
  * so callers that drop or replace types must keep ids stable (e.g. replace rather than remove).
@@ -54,7 +49,7 @@ export function encodeBtf(types: readonly BtfType[], littleEndian = true, seedSt
   const strs = new StringTable();
   if (seedStrings) strs.seed(seedStrings);
   let typeLen = 0;
-  for (let i = 1; i < types.length; i++) typeLen += recordSize(types[i]!);
+  for (let i = 1; i < types.length; i++) typeLen += recordBytes(types[i]!);
   const typeBuf = Buffer.alloc(typeLen);
   const dv = new DataView(typeBuf.buffer, typeBuf.byteOffset, typeBuf.byteLength);
   const le = littleEndian;
@@ -63,46 +58,24 @@ export function encodeBtf(types: readonly BtfType[], littleEndian = true, seedSt
     dv.setUint32(p, v >>> 0, le);
     p += 4;
   };
-  const head = (t: BtfType, vlen: number, kflag: boolean, sizeOrType: number) => {
-    u32(strs.add(t.name));
-    u32(((kflag ? 1 : 0) << 31) | (t.kind << 24) | (vlen & 0xffff));
-    u32(sizeOrType);
-  };
   for (let i = 1; i < types.length; i++) {
     const t = types[i]!;
+    if (t.kind === BtfKind.Void) throw new BtfError('BTF encoder', `type ${i}: void cannot be encoded`);
+    u32(strs.add(t.name));
+    u32(recordInfo(t));
+    u32(recordSizeType(t));
+    // The words after the header (./record.ts: KIND_FIXED, KIND_STRIDE); the other kinds have none.
     switch (t.kind) {
-      case BtfKind.Void:
-        throw new BtfError('BTF encoder', `type ${i}: void cannot be encoded`);
       case BtfKind.Int:
-        head(t, 0, false, t.size);
         u32((t.encoding << 24) | (t.bitOffset << 16) | t.bits);
         break;
-      case BtfKind.Ptr:
-      case BtfKind.Typedef:
-      case BtfKind.Volatile:
-      case BtfKind.Const:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-        head(t, 0, false, t.type);
-        break;
-      case BtfKind.Fwd:
-        head(t, 0, t.union, 0);
-        break;
-      case BtfKind.Float:
-        head(t, 0, false, t.size);
-        break;
-      case BtfKind.Func:
-        head(t, t.linkage, false, t.type);
-        break;
       case BtfKind.Array:
-        head(t, 0, false, 0);
         u32(t.type);
         u32(t.indexType);
         u32(t.nelems);
         break;
       case BtfKind.Struct:
       case BtfKind.Union:
-        head(t, t.members.length, t.kflag, t.size);
         for (const m of t.members) {
           u32(strs.add(m.name));
           u32(m.type);
@@ -110,14 +83,12 @@ export function encodeBtf(types: readonly BtfType[], littleEndian = true, seedSt
         }
         break;
       case BtfKind.Enum:
-        head(t, t.values.length, t.signed, t.size);
         for (const v of t.values) {
           u32(strs.add(v.name));
           u32(Number(BigInt.asUintN(32, v.value)));
         }
         break;
       case BtfKind.Enum64:
-        head(t, t.values.length, t.signed, t.size);
         for (const v of t.values) {
           const u = BigInt.asUintN(64, v.value);
           u32(strs.add(v.name));
@@ -126,18 +97,15 @@ export function encodeBtf(types: readonly BtfType[], littleEndian = true, seedSt
         }
         break;
       case BtfKind.FuncProto:
-        head(t, t.params.length, false, t.returnType);
         for (const prm of t.params) {
           u32(strs.add(prm.name));
           u32(prm.type);
         }
         break;
       case BtfKind.Var:
-        head(t, 0, false, t.type);
         u32(t.linkage);
         break;
       case BtfKind.Datasec:
-        head(t, t.vars.length, false, t.size);
         for (const v of t.vars) {
           u32(v.type);
           u32(v.offset);
@@ -145,9 +113,10 @@ export function encodeBtf(types: readonly BtfType[], littleEndian = true, seedSt
         }
         break;
       case BtfKind.DeclTag:
-        head(t, 0, t.attribute, t.type);
         dv.setInt32(p, t.componentIdx, le);
         p += 4;
+        break;
+      default:
         break;
     }
   }

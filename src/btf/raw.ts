@@ -255,14 +255,6 @@ export function rawTypeJson(t: BtfType): Record<string, unknown> {
     case BtfKind.Int:
       Object.assign(o, { size: t.size, bits_offset: t.bitOffset, nr_bits: t.bits, encoding: intEncoding(t.encoding) });
       break;
-    case BtfKind.Ptr:
-    case BtfKind.Typedef:
-    case BtfKind.Volatile:
-    case BtfKind.Const:
-    case BtfKind.Restrict:
-    case BtfKind.TypeTag:
-      o.type_id = t.type;
-      break;
     case BtfKind.Array:
       Object.assign(o, { type_id: t.type, index_type_id: t.indexType, nr_elems: t.nelems });
       break;
@@ -288,15 +280,13 @@ export function rawTypeJson(t: BtfType): Record<string, unknown> {
       o.fwd_kind = t.union ? 'union' : 'struct';
       break;
     case BtfKind.Func:
-      Object.assign(o, { type_id: t.type, linkage: FUNC_LINKAGE[t.linkage] ?? '(unknown)' });
+    case BtfKind.Var:
+      Object.assign(o, { type_id: t.type, linkage: (t.kind === BtfKind.Func ? FUNC_LINKAGE : VAR_LINKAGE)[t.linkage] ?? '(unknown)' });
       break;
     case BtfKind.FuncProto:
       o.ret_type_id = t.returnType;
       o.vlen = t.params.length;
       o.params = t.params.map((p) => ({ name: p.name || '(anon)', type_id: p.type }));
-      break;
-    case BtfKind.Var:
-      Object.assign(o, { type_id: t.type, linkage: VAR_LINKAGE[t.linkage] ?? '(unknown)' });
       break;
     case BtfKind.Datasec:
       o.size = t.size;
@@ -310,6 +300,8 @@ export function rawTypeJson(t: BtfType): Record<string, unknown> {
       Object.assign(o, { type_id: t.type, component_idx: t.componentIdx });
       break;
     default:
+      // PTR, TYPEDEF, the qualifiers, TYPE_TAG (void has no type id).
+      if ('type' in t) o.type_id = t.type;
       break;
   }
   return o;

@@ -198,20 +198,14 @@ export function isEnum(t: BtfType): t is EnumType {
 export function isQualifier(t: BtfType): t is RefType {
   return t.kind === BtfKind.Const || t.kind === BtfKind.Volatile || t.kind === BtfKind.Restrict || t.kind === BtfKind.TypeTag;
 }
+/** PTR, TYPEDEF, the qualifiers and TYPE_TAG (RefType's kinds): records with nothing but a type id after the name. */
+export function isRefKind(k: BtfKind): k is RefType['kind'] {
+  return k === BtfKind.Ptr || k === BtfKind.Typedef || k === BtfKind.Const || k === BtfKind.Volatile || k === BtfKind.Restrict || k === BtfKind.TypeTag;
+}
 
 /** A copy of `t` with every type id it refers to passed through `f` (libbpf's btf_type_visit_type_ids). */
 export function withTypeIds(t: BtfType, f: (id: number) => number): BtfType {
   switch (t.kind) {
-    case BtfKind.Ptr:
-    case BtfKind.Typedef:
-    case BtfKind.Volatile:
-    case BtfKind.Const:
-    case BtfKind.Restrict:
-    case BtfKind.TypeTag:
-    case BtfKind.Func:
-    case BtfKind.Var:
-    case BtfKind.DeclTag:
-      return { ...t, type: f(t.type) };
     case BtfKind.Array:
       return { ...t, type: f(t.type), indexType: f(t.indexType) };
     case BtfKind.Struct:
@@ -222,6 +216,7 @@ export function withTypeIds(t: BtfType, f: (id: number) => number): BtfType {
     case BtfKind.Datasec:
       return { ...t, vars: t.vars.map((v) => ({ ...v, type: f(v.type) })) };
     default:
-      return { ...t };
+      // PTR, TYPEDEF, the qualifiers, TYPE_TAG, FUNC, VAR, DECL_TAG refer to one type; INT, ENUM, FWD, FLOAT to none.
+      return 'type' in t ? { ...t, type: f(t.type) } : { ...t };
   }
 }
