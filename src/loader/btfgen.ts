@@ -45,47 +45,28 @@ class Marker {
     s.add(idx);
   }
 
-  /** btfgen_mark_type */
-  type(id: number, followPointers: boolean, depth = 0): void {
-    if (id === 0) return;
-    this.deep(depth);
-    const t = this.src.typeById(id);
-    this.types.add(id);
-    switch (t.kind) {
-      case BtfKind.Void:
-      case BtfKind.Int:
-      case BtfKind.Float:
-      case BtfKind.Enum:
-      case BtfKind.Enum64:
-      case BtfKind.Struct:
-      case BtfKind.Union:
-        return;
-      case BtfKind.Ptr:
-        if (followPointers) this.type(t.type, followPointers, depth + 1);
-        return;
-      case BtfKind.Const:
-      case BtfKind.Restrict:
-      case BtfKind.Volatile:
-      case BtfKind.Typedef:
-        return this.type(t.type, followPointers, depth + 1);
-      case BtfKind.Array:
-        this.type(t.type, followPointers, depth + 1);
-        return this.type(t.indexType, followPointers, depth + 1);
-      case BtfKind.FuncProto:
-        this.type(t.returnType, followPointers, depth + 1);
-        for (const p of t.params) this.type(p.type, followPointers, depth + 1);
-        return;
-      default:
-        this.unsupported(t, id);
-    }
+  /** btfgen_mark_type: the type and what it refers to, structs without members; pointers followed when `followPointers`. */
+  type(id: number, followPointers: boolean): void {
+    this.walk(id, false, followPointers, 0);
   }
 
-  /** btfgen_mark_type_match */
-  match(id: number, behindPtr: boolean, depth = 0): void {
+  /** btfgen_mark_type_match: the type and every member of each struct reached not through a pointer. */
+  match(id: number, behindPtr: boolean): void {
+    this.walk(id, true, behindPtr, 0);
+  }
+
+  /**
+   * Both of bpftool's marking walks, which differ only in structs, pointers and forwards: `flag` is
+   * followPointers for btfgen_mark_type (kept all the way down) and behindPtr for
+   * btfgen_mark_type_match (set by a pointer, kept through qualifiers and typedefs, cleared below
+   * arrays, prototypes and members).
+   */
+  private walk(id: number, match: boolean, flag: boolean, depth: number): void {
     if (id === 0) return;
     this.deep(depth);
     const t = this.src.typeById(id);
     this.types.add(id);
+    const below = match ? false : flag;
     switch (t.kind) {
       case BtfKind.Void:
       case BtfKind.Int:
@@ -95,31 +76,34 @@ class Marker {
         return;
       case BtfKind.Struct:
       case BtfKind.Union:
-        if (behindPtr) return;
-        t.members.forEach((m, i) => {
-          this.member(id, i);
-          this.match(m.type, false, depth + 1);
-        });
+        if (match && !flag)
+          t.members.forEach((m, i) => {
+            this.member(id, i);
+            this.walk(m.type, true, false, depth + 1);
+          });
         return;
       case BtfKind.Fwd:
-        return;
+        if (match) return;
+        break;
       case BtfKind.Const:
       case BtfKind.Restrict:
-      case BtfKind.Typedef:
       case BtfKind.Volatile:
-        return this.match(t.type, behindPtr, depth + 1);
+      case BtfKind.Typedef:
+        return this.walk(t.type, match, flag, depth + 1);
       case BtfKind.Ptr:
-        return this.match(t.type, true, depth + 1);
+        if (match || flag) this.walk(t.type, match, true, depth + 1);
+        return;
       case BtfKind.Array:
-        this.match(t.type, false, depth + 1);
-        return this.match(t.indexType, false, depth + 1);
+        this.walk(t.type, match, below, depth + 1);
+        return this.walk(t.indexType, match, below, depth + 1);
       case BtfKind.FuncProto:
-        this.match(t.returnType, false, depth + 1);
-        for (const p of t.params) this.match(p.type, false, depth + 1);
+        this.walk(t.returnType, match, below, depth + 1);
+        for (const p of t.params) this.walk(p.type, match, below, depth + 1);
         return;
       default:
-        this.unsupported(t, id);
+        break;
     }
+    this.unsupported(t, id);
   }
 
   /** btfgen_record_field_relo: the root, then each member on the accessor path and its type. */

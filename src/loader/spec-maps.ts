@@ -77,6 +77,14 @@ export function parseBtfMaps(rd: SpecReader): MapSpec[] {
   return out;
 }
 
+/** The `__uint()` attributes of a BTF map definition that set one MapSpec field as they are. */
+const UINT_FIELDS = new Map<string, 'type' | 'maxEntries' | 'flags' | 'numaNode'>([
+  ['type', 'type'],
+  ['max_entries', 'maxEntries'],
+  ['map_flags', 'flags'],
+  ['numa_node', 'numaNode'],
+]);
+
 function mapFromBtfDef(rd: SpecReader, name: string, def: CompositeType, section: string, inner = false): MapSpec {
   const btf = rd.btf!;
   const subject = `map '${name}'${inner ? ' (inner map)' : ''}`;
@@ -110,19 +118,12 @@ function mapFromBtfDef(rd: SpecReader, name: string, def: CompositeType, section
     return p.type;
   };
   for (const m of def.members) {
+    const field = UINT_FIELDS.get(m.name);
+    if (field) {
+      spec[field] = uintOf(m.type, m.name);
+      continue;
+    }
     switch (m.name) {
-      case 'type':
-        spec.type = uintOf(m.type, m.name);
-        break;
-      case 'max_entries':
-        spec.maxEntries = uintOf(m.type, m.name);
-        break;
-      case 'map_flags':
-        spec.flags = uintOf(m.type, m.name);
-        break;
-      case 'numa_node':
-        spec.numaNode = uintOf(m.type, m.name);
-        break;
       case 'pinning':
         spec.pinning = uintOf(m.type, m.name);
         if (spec.pinning > 1) rd.err(subject, `pinning ${spec.pinning} is not supported (0 = none, 1 = by name)`);
