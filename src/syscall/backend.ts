@@ -88,6 +88,11 @@ export function sys(): SyscallBackend {
   return current;
 }
 
+/** The installed backend, or undefined when none has been made yet (never creates the native one, unlike sys()). */
+export function currentBackend(): SyscallBackend | undefined {
+  return current;
+}
+
 /** Install a backend (a fake in unit tests); returns a function restoring the previous one. */
 export function useBackend(b: SyscallBackend): () => void {
   const prev = current;
