@@ -2,6 +2,9 @@
 // (copied after the call, so outputs the test's onBpf hook wrote are included) and every
 // perf_event_attr, with fake addresses for the buffers attrs point to (mem() maps them back), and
 // every netlink request (each answered with a success ACK).
+// Not src/syscall/fake.ts's FakeBackend: that one models kernel state (maps, fds, rings) and
+// refuses what it does not model; this one accepts everything and keeps raw bytes, for tests of
+// where each field lands (ARCHITECTURE.md, "Two fakes on purpose").
 import type { SyscallBackend } from '../src/syscall/backend.js';
 
 export interface RecordedCall {
