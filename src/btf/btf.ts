@@ -32,7 +32,7 @@ export function parseBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): Btf {
   const n = scanTypes(w, typeLen, strEnd, firstId, offs, kinds);
   const ok = n >= 0 && kindChecks(w, offs, kinds, n, firstId, base);
   const raw: RawTypes = ok ? { words: w, offs: offs.slice(0, n), kinds: kinds.slice(0, n) } : explainTypes(w, typeLen, strEnd, firstId, h.fail);
-  const btf = new Btf({ raw, file: h.file, littleEndian: h.le, base, firstId, strings: h.strings, stringBytes: h.strBytes, baseStrLen: h.baseStrLen });
+  const btf = new Btf({ raw, file: h.file, littleEndian: h.le, base, firstId, stringBytes: h.strBytes, baseStrLen: h.baseStrLen });
   if (!ok) validateRefs(btf, raw);
   return btf;
 }
@@ -56,8 +56,11 @@ export function parseKernelBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): B
   const counts = new Uint32Array(32);
   const n = walkTypes(w, offs, kinds, keys, counts, KIND_FLAGS, KIND_HEAD, KIND_STRIDE, h.strBytes, h.baseStrLen);
   if (n < 0 || h.baseStrLen + h.strBytes.length !== strEnd) return parseBtf(bytes, opts);
-  const raw: RawTypes & KindCounts = { words: w, offs: offs.slice(0, n), kinds: kinds.slice(0, n), kindCounts: counts, nameKeys: keys.slice(0, n) };
-  return new Btf({ raw, file: h.file, littleEndian: h.le, base: h.base, firstId, strings: h.strings, stringBytes: h.strBytes, baseStrLen: h.baseStrLen });
+  // Views, not copies: the arrays were sized for the most records the words can hold (3 words
+  // each); the pages past the last record are not written, and stay unused where the allocator
+  // gave fresh pages.
+  const raw: RawTypes & KindCounts = { words: w, offs: offs.subarray(0, n), kinds: kinds.subarray(0, n), kindCounts: counts, nameKeys: keys.subarray(0, n) };
+  return new Btf({ raw, file: h.file, littleEndian: h.le, base: h.base, firstId, stringBytes: h.strBytes, baseStrLen: h.baseStrLen });
 }
 
 interface Header {
@@ -71,7 +74,6 @@ interface Header {
   /** End of the string space (the base's strings included): every name offset is below it. */
   strEnd: number;
   firstId: number;
-  strings: string;
   strBytes: Uint8Array;
   baseStrLen: number;
 }
@@ -105,7 +107,6 @@ function parseHeader(bytes: Uint8Array, opts: BtfParseOptions): Header {
   const strBytes = bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
   if (!base && (strLen === 0 || strBytes[0] !== 0)) fail('string section must start with an empty string');
   if (strLen > 0 && strBytes[strLen - 1] !== 0) fail('string section is not NUL-terminated');
-  const strings = Buffer.from(strBytes.buffer, strBytes.byteOffset, strBytes.byteLength).toString('latin1');
   const baseStrLen = base ? base.stringSpaceEnd : 0;
   const firstId = base ? base.count : 1;
 
@@ -120,7 +121,7 @@ function parseHeader(bytes: Uint8Array, opts: BtfParseOptions): Header {
   }
 
   // Names must lie in the string space: own strings are NUL-terminated, so any offset inside reads a string.
-  return { file, fail, le, base, w, typeLen, strEnd: baseStrLen + strLen, firstId, strings, strBytes, baseStrLen };
+  return { file, fail, le, base, w, typeLen, strEnd: baseStrLen + strLen, firstId, strBytes, baseStrLen };
 }
 
 /** After scanTypes: every INT fits its size, every FUNC points at a FUNC_PROTO (which may be in the base). */

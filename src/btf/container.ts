@@ -39,6 +39,13 @@ const BY_STRING_MAX = 16384;
 export const BASE_NAME = 0xffff;
 /** Lookups of one kind answered by a scan of its records before its name index is built. */
 const SCAN_LOOKUPS = 64;
+/**
+ * Own strings read one at a time (each decoded from its bytes) before the whole string section is
+ * decoded once and cut: a load reads a few hundred names of vmlinux's 2.3 MiB of strings, whose
+ * decode (a string of that size: fresh pages and a copy) cost 2-4 ms of a first CO-RE load; a
+ * full dump or a name index reads every name.
+ */
+const NAME_READS = 4096;
 
 /** The fields of an already-decoded BTF (the eager form: every type object given up front). */
 export interface BtfInit {
@@ -79,8 +86,11 @@ export class Btf {
   readonly firstId: number;
   /** Number of type ids (void and, for split BTF, the base's types included). */
   readonly count: number;
-  private readonly strings: string;
+  /** The own string section as latin1 (byte = char), once decoded (ownStr). */
+  private strings?: string;
   private readonly stringBytes: Uint8Array;
+  private stringView?: Buffer;
+  private nameReads = 0;
   private readonly baseStrLen: number;
   /** Eager form: every type object, by id. */
   private all?: BtfType[];
@@ -98,9 +108,9 @@ export class Btf {
   private keys?: Uint32Array;
 
   constructor(init: BtfInit);
-  /** parseBtf's lazy form. @internal */
-  constructor(init: Omit<BtfInit, 'types'> & { raw: RawTypes });
-  constructor(init: (BtfInit | (Omit<BtfInit, 'types'> & { raw: RawTypes })) & { types?: BtfType[]; raw?: RawTypes }) {
+  /** parseBtf's lazy form (the strings decoded from stringBytes when read). @internal */
+  constructor(init: Omit<BtfInit, 'types' | 'strings'> & { raw: RawTypes; strings?: string });
+  constructor(init: (BtfInit | (Omit<BtfInit, 'types' | 'strings'> & { raw: RawTypes; strings?: string })) & { types?: BtfType[]; raw?: RawTypes }) {
     this.file = init.file;
     this.littleEndian = init.littleEndian;
     this.base = init.base;
@@ -146,10 +156,10 @@ export class Btf {
   strAt(off: number): string | undefined {
     if (off < this.baseStrLen) return this.base!.strAt(off);
     const o = off - this.baseStrLen;
-    if (o >= this.strings.length) return undefined;
-    const end = this.strings.indexOf('\0', o);
+    if (o >= this.stringBytes.length) return undefined;
+    const end = this.stringBytes.indexOf(0, o);
     if (end < 0) return undefined;
-    const s = this.strings.substring(o, end);
+    const s = this.ownStr(o, end);
     // The string table was decoded as latin1 (byte = char); re-decode the rare non-ASCII ones as UTF-8.
     for (let i = 0; i < s.length; i++) {
       if (s.charCodeAt(i) >= 0x80) return new TextDecoder().decode(this.stringBytes.subarray(o, end));
@@ -168,7 +178,21 @@ export class Btf {
     if (off === 0) return '';
     if (off < this.baseStrLen) return this.base!.strAt(off)!;
     const o = off - this.baseStrLen;
-    return this.strings.substring(o, this.strings.indexOf('\0', o));
+    return this.ownStr(o, this.stringBytes.indexOf(0, o));
+  }
+
+  /** Own string bytes [o, end) as latin1: decoded alone for the first NAME_READS, then cut from the whole section decoded once. */
+  private ownStr(o: number, end: number): string {
+    if (this.strings === undefined) {
+      if (++this.nameReads <= NAME_READS) {
+        const b = this.stringBytes;
+        return (this.stringView ??= Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('latin1', o, end);
+      }
+      const b = this.stringBytes;
+      this.strings = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+      this.stringView = undefined;
+    }
+    return this.strings.substring(o, end);
   }
 
   private noSuchType(id: number): never {
@@ -440,8 +464,11 @@ export class Btf {
       ok = n === name ? !essential || essentialName(name) === name : essential && essentialName(n) === name;
     } else {
       const o = off - this.baseStrLen;
-      if (!this.strings.startsWith(name, o)) return false;
-      const after = this.stringBytes[o + name.length];
+      // The name's bytes as latin1 chars (what NameIndex compares), without decoding them.
+      const b = this.stringBytes;
+      if (o + name.length > b.length) return false;
+      for (let k = 0; k < name.length; k++) if (b[o + k] !== name.charCodeAt(k)) return false;
+      const after = b[o + name.length];
       ok = after === 0 ? !essential || essentialName(name) === name : essential && after === 0x5f && essentialName(this.nameStr(off)) === name;
     }
     if (ok) out.push(this.firstId + i);
