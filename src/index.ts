@@ -1,14 +1,16 @@
 // bee-ts library entry point.
 import './syscall/native.js';
 
-export { BpfObject, Program, Globals, LoadError, type OpenOptions, type CoreRelocationReport } from './loader/object.js';
+export { Globals, type GlobalsHost } from './loader/globals.js';
+export { BpfObject, Program, LoadError, type OpenOptions, type CoreRelocationReport } from './loader/object.js';
 export type { OpenState } from './loader/open-api.js';
 export { OpenMap, OpenProgram, OpenApiError } from './loader/open-api.js';
 export { parseObject, SpecError, type ObjectSpec, type ProgramSpec, type MapSpec, type FunctionSpec, type ExternSpec, type ParseOptions, type DataSectionSpec, type MapRole, type RelocKind, type RelocSpec, type FuncInfoSpec, type LineInfoSpec, type CoreReloSpec, type DataKind, type VariableSpec } from './loader/spec.js';
 export type { StructOpsSpec } from './maps/spec.js';
 export { BpfMap } from './maps/map.js';
 export { createMap, type CreateMapOptions } from './maps/create.js';
-export type { MapTypes, MapDescription, FlatDump } from './maps/map.js';
+export type { MapTypes, MapDescription } from './maps/map.js';
+export type { FlatDump } from './maps/dump.js';
 export type { MapCreateAttr, TestRunOpts } from './syscall/bpf.js';
 export type { BpfObjectKind } from './syscall/backend.js';
 export { parseBtf, Btf, type BtfParseOptions, type BtfInit, type RawTypes } from './btf/btf.js';
@@ -70,7 +72,7 @@ export { CodecError } from './maps/codec.js';
 export { ElfError } from './elf/reader.js';
 export { AttachError } from './link/attach.js';
 export { StructOpsRegisterError } from './link/struct-ops.js';
-export { CoreError } from './loader/core.js';
+export { CoreError } from './loader/core-spec.js';
 export { BtfLoadError } from './loader/btf-load.js';
 export { NetlinkError } from './syscall/netlink.js';
 export { InputFileError } from './syscall/files.js';
@@ -81,4 +83,5 @@ export { PinnedTypeError } from './syscall/bpf.js';
 export { FdError } from './syscall/fd.js';
 export { PlatformError } from './syscall/backend.js';
 export { LinkError } from './link/link.js';
+export { StaticLinkError } from './loader/linker-btf.js';
 export { ReaderError } from './ringbuf/poller.js';

@@ -4,6 +4,8 @@
 //  - there is no cycle, neither between files nor between folders.
 // EXCEPTIONS lists an allowed edge that breaks the table, each with its reason; it is empty and a
 // test keeps ARCHITECTURE.md's table equal to MAY_IMPORT.
+// And no source file under src/ is longer than MAX_LINES unless LONG_FILES gives the reason it
+// stays whole (a listed file that has come under the limit fails too: its entry goes).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +34,25 @@ export const MAY_IMPORT: Record<string, string[]> = {
 const EXCEPTIONS: Record<string, string> = {};
 
 const SRC = path.join(root, 'src');
+
+/** Lines a source file under src/ may have without a written reason. */
+const MAX_LINES = 500;
+
+/** Files under src/ longer than MAX_LINES, each with the reason it is not split. */
+const LONG_FILES: Record<string, string> = {
+  'src/btf/cdump.ts':
+    "The C dumper is one class: its two phases (ordering, emitting) share the dumper's state (what is queued, declared and written, the name tables), the emit half is one recursive declarator writer, and bpftool's output the tests compare against comes from both. Layout is already in layout.ts, the records' view in flat.ts, the output buffer in textout.ts.",
+  'src/btf/container.ts':
+    'The Btf class: its accessors, name lookups and type-graph queries share the lazy caches (built type objects, the per-kind name indexes, the kind/name-prefix keys the scans search) on hot paths (CO-RE candidate search, codecs); a split would expose those caches or add a call per lookup. Layout is already in layout.ts, the name index in names.ts, the record format in record.ts.',
+  'src/syscall/bpf.ts':
+    "bpf(2): the command table, the attr sizes and one short builder per command over the same attr writer; test/abi.test.ts checks every builder's offsets against union bpf_attr in the kernel's BTF from this one place. bpf_*_info layouts are in info.ts, netlink in netlink.ts, perf_event_open in perf.ts.",
+};
+
+/** Lines of a text as `wc -l` counts them (a final line without a newline counts too). */
+export function lineCount(text: string): number {
+  if (text === '') return 0;
+  return text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+}
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -195,5 +216,26 @@ describe('architecture: the import graph', () => {
     for (const [layer, allowed] of Object.entries(MAY_IMPORT)) {
       expect(rows.get(layer)?.slice().sort(), `ARCHITECTURE.md row for src/${layer}`).toEqual(allowed.slice().sort());
     }
+  });
+});
+
+describe('architecture: file sizes', () => {
+  const sizes = new Map(sourceFiles(SRC).map((f) => [rel(f), lineCount(fs.readFileSync(f, 'utf8'))]));
+
+  it(`no file under src/ is over ${MAX_LINES} lines without a reason in LONG_FILES`, () => {
+    const over = [...sizes].filter(([f, n]) => n > MAX_LINES && !(f in LONG_FILES)).map(([f, n]) => `${f}: ${n} lines`);
+    expect(over).toEqual([]);
+  });
+
+  it('every file in LONG_FILES exists, is still over the limit and has a reason', () => {
+    for (const [f, reason] of Object.entries(LONG_FILES)) {
+      expect(sizes.get(f), `${f} is not a source file under src/`).toBeDefined();
+      expect(sizes.get(f)!, `${f} is no longer over ${MAX_LINES} lines: remove its LONG_FILES entry`).toBeGreaterThan(MAX_LINES);
+      expect(reason.length, f).toBeGreaterThan(80);
+    }
+  });
+
+  it('counts lines as wc -l does (self-check)', () => {
+    expect([lineCount(''), lineCount('a'), lineCount('a\n'), lineCount('a\nb'), lineCount('a\nb\n'), lineCount('\n\n')]).toEqual([0, 1, 1, 2, 2, 2]);
   });
 });

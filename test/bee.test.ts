@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { errnoName, flattenLabels, goDuration, goFloat, ipv6, sortKeys } from '../src/bee/format.js';
 import { FilterError, parseFilters, passes } from '../src/bee/filter.js';
 import { BeeMetrics } from '../src/bee/metrics.js';
-import { JsonLinesSink } from '../src/bee/runner.js';
+import { JsonLinesSink } from '../src/bee/sink.js';
 import { MAX_EVENT_ROWS, TuiSink } from '../src/bee/tui.js';
 import { RunStats } from '../src/bee/stats.js';
 import { planWatches, WatchError } from '../src/bee/watch.js';

@@ -9,7 +9,8 @@ import { useBackend } from '../src/syscall/backend.js';
 import { FakeBackend } from '../src/syscall/fake.js';
 import { EINVAL } from '../src/syscall/errno.js';
 import { parseObject } from '../src/loader/spec.js';
-import { BpfMap, fitsNumberFast, writeNumber } from '../src/maps/map.js';
+import { fitsNumberFast, writeNumber } from '../src/maps/bytes.js';
+import { BpfMap } from '../src/maps/map.js';
 import { MapType } from '../src/syscall/constants.js';
 import { readFixture } from './helpers.js';
 

@@ -3,7 +3,7 @@
 // ↑/↓ to scroll, q or Ctrl-C to quit. Ring-buffer tables keep the newest rows (bounded); hash rows
 // update in place and disappear with their kernel entry. Errors show in red at the bottom.
 import type { BeeValue } from './format.js';
-import type { PollEntry, Sink } from './runner.js';
+import type { PollEntry, Sink } from './sink.js';
 import type { RunStats } from './stats.js';
 import type { WatchedMap } from './watch.js';
 

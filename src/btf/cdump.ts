@@ -10,10 +10,10 @@
 //     any struct/union it names that is not yet declared gets a forward declaration.
 // Layout is reproduced exactly: explicit padding as anonymous bitfields wherever the natural
 // C layout would differ from the BTF offsets, `packed` where members sit off their alignment.
-// One file on purpose (~740 lines): the two phases share the dumper's state (what is queued,
-// declared and written, the name tables), the emit half is one recursive declarator writer, and
-// bpftool's output that the tests compare against is produced by both. Layout (sizes, alignment,
-// packing) is ./layout.ts, shared with Btf.
+// One file on purpose (over 500 lines; LONG_FILES in test/architecture.test.ts): the two phases
+// share the dumper's state (what is queued, declared and written, the name tables), the emit
+// half is one recursive declarator writer, and bpftool's output that the tests compare against
+// is produced by both. Layout (sizes, alignment, packing) is ./layout.ts, shared with Btf.
 import type { Btf } from './btf.js';
 import { type FlatBtf, flatBtf } from './flat.js';
 import { type TypeShape, TypeLayout } from './layout.js';

@@ -16,9 +16,9 @@
 // are tried in the order libbpf's hashmap yields them (newest first, reversed on each growth),
 // so the chosen representative, and with it the output bytes, are libbpf's.
 //
-// One file on purpose (~470 lines): the passes share one state (the canonical map, the
-// hypothetical map of the equivalence check, the per-signature candidate tables), and each pass
-// reads what the one before it decided, in libbpf's order.
+// One file on purpose: the passes share one state (the canonical map, the hypothetical map of
+// the equivalence check, the per-signature candidate tables), and each pass reads what the one
+// before it decided, in libbpf's order.
 import { infoKflag, recordInfo, recordSizeType } from './record.js';
 import { BtfError, BtfKind, type BtfType, isComposite, isEnum, withTypeIds } from './types.js';
 

@@ -1,7 +1,8 @@
 // `bee-ts run <probe.o>` wiring: bee's flags (shared notes §10) parsed and validated, then the
 // runner with JSON lines (headless) or the TUI (a terminal).
 import fs from 'node:fs';
-import { BeeRunner, JsonLinesSink, MAX_TIMER_MS, type RunOptions } from '../bee/runner.js';
+import { BeeRunner, MAX_TIMER_MS, type RunOptions } from '../bee/runner.js';
+import { JsonLinesSink } from '../bee/sink.js';
 import { FATAL_SIGNALS } from '../link/link.js';
 import { createRequire } from 'node:module';
 import { METRICS_NAMINGS, type MetricsNaming } from '../bee/naming.js';

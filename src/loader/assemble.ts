@@ -171,6 +171,21 @@ export function assembleProgram(p: ProgramSpec, inp: AssembleInputs): AssembledP
   return { insns: buf, funcInfo, lineInfo, lineRaw, poisons };
 }
 
+/** func_info and line_info as BPF_PROG_LOAD takes them (8- and 16-byte records; line_info sorted by instruction). */
+export function extInfoRecords(a: AssembledProgram): { fi: Uint8Array; li: Uint8Array } {
+  const fi = new Uint8Array(a.funcInfo.length * 8);
+  const fdv = new DataView(fi.buffer);
+  a.funcInfo.forEach(([insn, id], k) => {
+    fdv.setUint32(k * 8, insn!, true);
+    fdv.setUint32(k * 8 + 4, id!, true);
+  });
+  a.lineRaw.sort((x, y) => x[0]! - y[0]!);
+  const li = new Uint8Array(a.lineRaw.length * 16);
+  const ldv = new DataView(li.buffer);
+  a.lineRaw.forEach((r, k) => r.forEach((v, j) => ldv.setUint32(k * 16 + j * 4, v >>> 0, true)));
+  return { fi, li };
+}
+
 /** kfuncs and typed ksyms of vmlinux use BTF ids directly; module BTF (an fd_array slot) is not supported yet. */
 function relocateExtern(inp: AssembleInputs, p: ProgramSpec, insns: InsnBuffer, i: number, name: string, poisons: PoisonNote[]): void {
   const ext = inp.spec.externs.find((e) => e.name === name)!;

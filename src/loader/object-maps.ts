@@ -170,6 +170,25 @@ export function createObjectMaps(ld: MapsLoad): void {
   }
 }
 
+/**
+ * Prog arrays' and map-in-maps' initial slots (`.values = { [i] = &x }`), once the programs are
+ * loaded. `program(name)`: its fd, null for a program autoload left out (its slot stays empty,
+ * as libbpf leaves it), undefined when it was not loaded otherwise.
+ */
+export function fillInitSlots(ld: MapsLoad, program: (name: string) => Fd | null | undefined): void {
+  for (const m of ld.spec.maps) {
+    if (!m.initSlots) continue;
+    const map = ld.maps.get(m.name);
+    if (!map) continue; // autocreate off
+    for (const s of m.initSlots) {
+      const fd = m.type === MapType.PROG_ARRAY ? program(s.symbol) : ld.maps.get(s.symbol)?.fd;
+      if (fd === null) continue;
+      if (!fd) throw new LoadError(ld.spec.file, `map '${m.name}' slot ${s.index} refers to '${s.symbol}', which was not loaded`);
+      map.update(s.index, fd.value);
+    }
+  }
+}
+
 /** mmap each mmapable data map, for Globals (a map that cannot be mapped is read through lookups). */
 export function mmapDataSections(ld: MapsLoad): void {
   for (const dm of ld.dataMaps.values()) {

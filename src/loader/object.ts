@@ -3,36 +3,31 @@
 // apply map/data/call/callback/extern relocations and CO-RE, load with readable errors. If
 // anything fails, everything created so far is closed and new pins are removed. The steps live
 // beside it: map creation in object-maps.ts, linking and relocation in assemble.ts, the program
-// load call in prog-load.ts; this file holds the order, the loaded Program/Globals/BpfObject and
-// what they do once loaded (~630 lines, ~90 of them @throws doc comments: Program and Globals stay with BpfObject because each
-// holds its BpfObject, and a file of their own would form an import cycle with this one, which
-// test/architecture.test.ts forbids).
+// load call in prog-load.ts, attach targets in attach-target.ts, globals in globals.ts; this file
+// holds the order, and the loaded BpfObject and Program (which holds its BpfObject).
 import { NotSupportedError } from '../errors.js';
 import fs from 'node:fs';
-import { BtfKind } from '../btf/types.js';
-import { type Codec, CodecError, compileCodec } from '../maps/codec.js';
 import { ensureMemlock } from '../maps/create.js';
 import { BpfMap } from '../maps/map.js';
-import { sys } from '../syscall/backend.js';
 import { objPin, progBindMap, progTestRun, type TestRunOpts } from '../syscall/bpf.js';
-import { AttachType, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
+import { BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, MapType, ProgType, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
 import { loadObjectBtf } from './btf-load.js';
 import { btfFeatures } from './btf-features.js';
 import { kernelBtf } from './btf-files.js';
-import { linkFeatures } from '../syscall/features.js';
 import type { CandidateCache } from './core.js';
 import { linuxKernelVersion } from './kconfig.js';
-import { loadProgram, VerifierError } from './prog-load.js';
-import { type AssembledProgram, assembleProgram, type CoreRelocationReport } from './assemble.js';
+import { loadProgram, refuseMissingKind } from './prog-load.js';
+import { type AssembledProgram, assembleProgram, type CoreRelocationReport, extInfoRecords } from './assemble.js';
 import { LoadError } from './load-error.js';
-import { createKconfigMap, createObjectMaps, type DataMap, type MapsLoad, mmapDataSections } from './object-maps.js';
+import { createKconfigMap, createObjectMaps, type DataMap, fillInitSlots, type MapsLoad, mmapDataSections } from './object-maps.js';
 import { type AttachOptions, SEC_ATTACH_BTF, SEC_SLEEPABLE, SEC_XDP_FRAGS, sectionHook } from './sections.js';
-import { targetProgramFuncId } from './attach-target.js';
+import { kernelTargetId, targetProgramFuncId } from './attach-target.js';
 import { fillStructOpsImage, planStructOps, type ProgramTarget, setStructOpsField, type StructOpsPlan } from './struct-ops.js';
 import { attachProgram, attachStructOps, canAutoAttach } from '../link/attach.js';
 import type { AttachHook } from '../link/kinds.js';
 import type { Link } from '../link/link.js';
+import { Globals } from './globals.js';
 import { OpenApiError, OpenMap, OpenProgram, type OpenState } from './open-api.js';
 import { type DataSectionSpec, type ObjectSpec, parseObject, type ProgramSpec } from './spec.js';
 import { InputFileError, readInputFile } from '../syscall/files.js';
@@ -131,101 +126,6 @@ export class Program implements Disposable {
   }
 }
 
-/** Global variables of a loaded object, read and written through the mmap'd data maps. */
-export class Globals {
-  private codecs = new Map<string, Codec>();
-  /** Made by the object (`BpfObject.globals`). @internal */
-  constructor(private readonly obj: BpfObject) {}
-
-  /** Names of the object's global variables (static ones included). */
-  names(): string[] {
-    return this.obj.spec.dataSections.flatMap((d) => d.variables.map((v) => v.name));
-  }
-
-  private locate(name: string): { d: DataSectionSpec; off: number; size: number; typeId: number } {
-    for (const d of this.obj.spec.dataSections) {
-      const v = d.variables.find((x) => x.name === name);
-      if (v) return { d, off: v.offset, size: v.size, typeId: v.typeId };
-    }
-    throw new LoadError(this.obj.file, `no global variable '${name}' (have: ${this.names().join(', ') || 'none'})`);
-  }
-
-  private codec(name: string, typeId: number): Codec | undefined {
-    if (!typeId || !this.obj.spec.btf) return undefined;
-    let c = this.codecs.get(name);
-    if (!c) {
-      c = compileCodec(this.obj.spec.btf, typeId, { littleEndian: this.obj.spec.littleEndian });
-      this.codecs.set(name, c);
-    }
-    return c;
-  }
-
-  /**
-   * @throws {@link LoadError} when there is no such global; {@link BpfError} when reading a non-mmapable data map fails.
-   */
-  get(name: string): unknown {
-    const { d, off, size, typeId } = this.locate(name);
-    const dv = this.obj.dataView(d);
-    const c = this.codec(name, typeId);
-    return c ? c.decode(dv, off) : new Uint8Array(dv.buffer.slice(dv.byteOffset + off, dv.byteOffset + off + size));
-  }
-
-  /**
-   * @throws {@link LoadError} when there is no such global; {@link OpenApiError} for a read-only section after load;
-   * @throws {@link CodecError} when the value does not fit the variable's type.
-   */
-  set(name: string, value: unknown): void {
-    const { d, off, size, typeId } = this.locate(name);
-    if (this.obj.loaded && d.readonly) throw new OpenApiError(this.obj.file, `'${name}' is in ${d.section}, which is read-only after load; set it before load()`);
-    const c = this.codec(name, typeId);
-    const dv = this.obj.dataView(d, true);
-    if (c)
-      try {
-        c.encode(value, dv, off);
-      } catch (e) {
-        if (e instanceof CodecError) throw new CodecError(`${this.obj.file}: global '${name}': ${e.message}`);
-        throw e;
-      }
-    else if (value instanceof Uint8Array && value.length === size) new Uint8Array(dv.buffer, dv.byteOffset + off, size).set(value);
-    else throw new LoadError(this.obj.file, `'${name}' has no BTF type: pass ${size} bytes`);
-    this.obj.flushData(d);
-  }
-}
-
-/**
- * A program the verifier refused because this kernel lacks its kind: the error says which kind and
- * from which kernel. uprobe.session before 6.13: 6.10-6.12 have bpf_session_is_return for kprobe
- * sessions only, so the program is refused at load, not at attach. fsession before 7.0: the
- * attach type is unknown.
- */
-function refuseMissingKind(p: ProgramSpec, load: () => Fd): Fd {
-  try {
-    return load();
-  } catch (e) {
-    if (p.expectedAttachType === AttachType.TRACE_FSESSION && e instanceof BpfError && linuxKernelVersion() < 7 << 16)
-      throw new NotSupportedError('fsession programs (BPF_TRACE_FSESSION)', '7.0', sys().uname().release, `program '${p.name}': use an fentry and an fexit program`, { cause: e });
-    if (p.attach === 'uprobe.session' && e instanceof BpfError) {
-      let have = true;
-      try {
-        have = linkFeatures.uprobeSession();
-      } catch {
-        /* the probe could not tell: keep the verifier's error */
-      }
-      if (!have) throw new NotSupportedError('uprobe.session programs', '6.13', sys().uname().release, `program '${p.name}': the kernel refused it (${e.message.split('\n')[0]}); use a uprobe.multi and a uretprobe.multi program`, { cause: e });
-    }
-    if (p.progType === ProgType.LIRC_MODE2 && e instanceof BpfError && e.errno === EINVAL && !(e instanceof VerifierError && e.log.trim()))
-      throw new NotSupportedError('lirc_mode2 programs (CONFIG_BPF_LIRC_MODE2, with rc-core: CONFIG_RC_CORE)', '4.18', sys().uname().release, `program '${p.name}': this kernel does not know the program type`, { cause: e });
-    if (p.progType === ProgType.TRACING && p.secFlags & SEC_SLEEPABLE && e instanceof VerifierError && / is not sleepable/.test(e.log))
-      throw new NotSupportedError(
-        `sleepable tracing (${p.section.split('/')[0]}) on ${p.attachTarget || 'this function'}`,
-        '6.2',
-        sys().uname().release,
-        `program '${p.name}': the verifier allows sleepable fentry/fexit/fmod_ret only on functions in the kernel's error-injection list (CONFIG_FUNCTION_ERROR_INJECTION, which this kernel lacks or which does not list the function) or in a sleepable fmod_ret set (bpf_fentry_test1's since 6.2)`,
-        { cause: e },
-      );
-    throw e;
-  }
-}
 export class BpfObject implements Disposable, OpenState {
   readonly spec: ObjectSpec;
   readonly file: string;
@@ -400,7 +300,7 @@ export class BpfObject implements Disposable, OpenState {
         if (p.progType === ProgType.STRUCT_OPS && !this.structOps?.programs.has(p.name)) continue;
         if (this.autoload.has(p.name)) this.loadOne(p);
       }
-      this.fillSlots();
+      fillInitSlots(ld, (n) => this.programs.get(n)?.fd ?? (this.autoload.has(n) ? undefined : null));
       for (const plan of this.structOps?.plans.values() ?? []) fillStructOpsImage(plan, (n) => this.programs.get(n)?.fd.value, this.file);
       this.loaded = true;
       // As libbpf frees its cand_cache after relocating: the candidates hold the kernel's BTF.
@@ -447,16 +347,7 @@ export class BpfObject implements Disposable, OpenState {
     if (targetProg !== undefined) return targetProgramFuncId(targetProg, p.attachTarget, `${this.file}: program '${p.name}'`);
     if ((this.programTypes.get(p.name)?.type ?? p.progType) === ProgType.EXT)
       throw new LoadError(this.file, `program '${p.name}' (${p.section}) replaces a function of another BPF program: name it with programSpec('${p.name}').setAttachTarget('<function>', targetProgram) before load`);
-    const k = kernelBtf();
-    if (!k) throw new LoadError(this.file, `program '${p.name}' (${p.section}) needs kernel BTF (/sys/kernel/btf/vmlinux)`);
-    const target = p.attachTarget;
-    let id: number | undefined;
-    if (p.section.startsWith('tp_btf')) id = k.findIds(`btf_trace_${target}`, BtfKind.Typedef)[0];
-    else if (p.section.startsWith('lsm')) id = k.find(`bpf_lsm_${target}`, BtfKind.Func)?.id;
-    else if (p.section.startsWith('iter')) id = k.find(`bpf_iter_${target}`, BtfKind.Func)?.id;
-    else id = k.find(target.split(':').pop()!, BtfKind.Func)?.id;
-    if (!id) throw new LoadError(this.file, `program '${p.name}': attach target '${target}' of ${p.section} is not in the kernel BTF`);
-    return id;
+    return kernelTargetId(p, this.file);
   }
 
   /** The SEC() flags, unless the program type was changed: then they no longer apply (libbpf drops the SEC() handler). */
@@ -472,16 +363,7 @@ export class BpfObject implements Disposable, OpenState {
     const expected = over?.expectedAttachType ?? this.structOps?.programs.get(p.name)?.memberIndex ?? p.expectedAttachType;
     const a = this.assemble(p);
     const withBtf = this.btfFd !== undefined && a.funcInfo.length > 0 && a.funcInfo[0]![0] === 0;
-    const fi = new Uint8Array(a.funcInfo.length * 8);
-    const fdv = new DataView(fi.buffer);
-    a.funcInfo.forEach(([insn, id], k) => {
-      fdv.setUint32(k * 8, insn!, true);
-      fdv.setUint32(k * 8 + 4, id!, true);
-    });
-    a.lineRaw.sort((x, y) => x[0]! - y[0]!);
-    const li = new Uint8Array(a.lineRaw.length * 16);
-    const ldv = new DataView(li.buffer);
-    a.lineRaw.forEach((r, k) => r.forEach((v, j) => ldv.setUint32(k * 16 + j * 4, v >>> 0, true)));
+    const { fi, li } = extInfoRecords(a);
     let flags = 0;
     if (this.secFlags(p) & SEC_SLEEPABLE) flags |= BPF_F_SLEEPABLE;
     if (this.secFlags(p) & SEC_XDP_FRAGS) flags |= BPF_F_XDP_HAS_FRAGS;
@@ -514,22 +396,6 @@ export class BpfObject implements Disposable, OpenState {
       if (r < 0 && -r !== EINVAL) this.warn(`${this.file}: program '${p.name}': cannot bind .rodata (BPF_PROG_BIND_MAP: errno ${-r})`);
     }
     this.programs.set(p.name, new Program(this, p, fd, type, expected));
-  }
-
-  /** Prog arrays and map-in-map initial slots (`.values = { [i] = &x }`). */
-  private fillSlots(): void {
-    for (const m of this.spec.maps) {
-      if (!m.initSlots) continue;
-      const map = this.maps.get(m.name);
-      if (!map) continue; // autocreate off
-      for (const s of m.initSlots) {
-        const fd = m.type === MapType.PROG_ARRAY ? this.programs.get(s.symbol)?.fd : this.maps.get(s.symbol)?.fd;
-        // A program left out by autoload leaves its slot empty (as libbpf does).
-        if (!fd && m.type === MapType.PROG_ARRAY && !this.autoload.has(s.symbol)) continue;
-        if (!fd) throw new LoadError(this.file, `map '${m.name}' slot ${s.index} refers to '${s.symbol}', which was not loaded`);
-        map.update(s.index, fd.value);
-      }
-    }
   }
 
   /**

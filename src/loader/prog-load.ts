@@ -1,11 +1,19 @@
 // PROG_LOAD with readable failures: load without a log first (fast path); on failure reload with
 // a log that grows until it fits (bounded), then explain: the verifier's last lines, the C source
 // line of the failing instruction (from line_info), and for poisoned CO-RE relocations or
-// missing maps/kfuncs, which relocation of which type and field.
+// missing maps/kfuncs, which relocation of which type and field; and a refusal because this
+// kernel lacks the program's kind as a NotSupportedError that names the kind and its kernel.
+import { NotSupportedError } from '../errors.js';
+import { sys } from '../syscall/backend.js';
 import { type ProgLoadAttr, progLoadRaw } from '../syscall/bpf.js';
-import { BpfError, ENOSPC, EPERM } from '../syscall/errno.js';
+import { AttachType, ProgType } from '../syscall/constants.js';
+import { BpfError, EINVAL, ENOSPC, EPERM } from '../syscall/errno.js';
+import { linkFeatures } from '../syscall/features.js';
 import { Fd } from '../syscall/fd.js';
 import { POISON_HELPER } from './core.js';
+import { linuxKernelVersion } from './kconfig.js';
+import { SEC_SLEEPABLE } from './sections.js';
+import type { ProgramSpec } from './spec.js';
 
 export interface SourceLine {
   insn: number;
@@ -121,4 +129,39 @@ export function loadProgram(attr: ProgLoadAttr, ctx: LoadContext): Fd {
   }
   const insn = failingInsn(log);
   throw new VerifierError(errno, ctx.program, log, insn, sourceFor(ctx.lines, insn), explainPoison(log, ctx), !!ctx.verbose);
+}
+
+/**
+ * A program the verifier refused because this kernel lacks its kind: the error says which kind and
+ * from which kernel. uprobe.session before 6.13: 6.10-6.12 have bpf_session_is_return for kprobe
+ * sessions only, so the program is refused at load, not at attach. fsession before 7.0: the
+ * attach type is unknown.
+ */
+export function refuseMissingKind(p: ProgramSpec, load: () => Fd): Fd {
+  try {
+    return load();
+  } catch (e) {
+    if (p.expectedAttachType === AttachType.TRACE_FSESSION && e instanceof BpfError && linuxKernelVersion() < 7 << 16)
+      throw new NotSupportedError('fsession programs (BPF_TRACE_FSESSION)', '7.0', sys().uname().release, `program '${p.name}': use an fentry and an fexit program`, { cause: e });
+    if (p.attach === 'uprobe.session' && e instanceof BpfError) {
+      let have = true;
+      try {
+        have = linkFeatures.uprobeSession();
+      } catch {
+        /* the probe could not tell: keep the verifier's error */
+      }
+      if (!have) throw new NotSupportedError('uprobe.session programs', '6.13', sys().uname().release, `program '${p.name}': the kernel refused it (${e.message.split('\n')[0]}); use a uprobe.multi and a uretprobe.multi program`, { cause: e });
+    }
+    if (p.progType === ProgType.LIRC_MODE2 && e instanceof BpfError && e.errno === EINVAL && !(e instanceof VerifierError && e.log.trim()))
+      throw new NotSupportedError('lirc_mode2 programs (CONFIG_BPF_LIRC_MODE2, with rc-core: CONFIG_RC_CORE)', '4.18', sys().uname().release, `program '${p.name}': this kernel does not know the program type`, { cause: e });
+    if (p.progType === ProgType.TRACING && p.secFlags & SEC_SLEEPABLE && e instanceof VerifierError && / is not sleepable/.test(e.log))
+      throw new NotSupportedError(
+        `sleepable tracing (${p.section.split('/')[0]}) on ${p.attachTarget || 'this function'}`,
+        '6.2',
+        sys().uname().release,
+        `program '${p.name}': the verifier allows sleepable fentry/fexit/fmod_ret only on functions in the kernel's error-injection list (CONFIG_FUNCTION_ERROR_INJECTION, which this kernel lacks or which does not list the function) or in a sleepable fmod_ret set (bpf_fentry_test1's since 6.2)`,
+        { cause: e },
+      );
+    throw e;
+  }
 }

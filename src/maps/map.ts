@@ -2,40 +2,22 @@
 // codecs compiled once), or bytes; raw Uint8Array access is always available. Element calls
 // reuse one attr and scratch buffers per map (no allocation on the lookup path).
 //
-// One file on purpose (~620 lines, ~100 of them @throws doc comments): every element
-// call shares the per-map attr and scratch buffers, which a split would have to expose.
+// Every element call shares the per-map attr and scratch buffers; whole-map dumps are in
+// dump.ts, the codec-less element bytes in bytes.ts.
 import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
 import { sys } from '../syscall/backend.js';
 import { Cmd, ElemAttr, mapBatch, mapCreate, type MapCreateAttr, mapFreeze, objGet, objPin, fdById } from '../syscall/bpf.js';
 import { BPF_ANY, mapTypeName } from '../syscall/constants.js';
-import { BpfError, EAGAIN, EINVAL, ENOENT, ENOSPC, ENOTSUPP, EOPNOTSUPP } from '../syscall/errno.js';
+import { BpfError, EINVAL, ENOENT, ENOTSUPP, EOPNOTSUPP } from '../syscall/errno.js';
 import { Fd } from '../syscall/fd.js';
 import { mapInfo } from '../syscall/info.js';
 import { mapTraits } from '../syscall/map-traits.js';
+import { copyBytes, encodeInto, fitsNumberFast, writeNumber } from './bytes.js';
 import { type Codec, CodecError, compileCodec } from './codec.js';
+import { batchDump, type FlatDump, iterDump } from './dump.js';
 import type { MapSpec } from './spec.js';
 
-
-/** A whole map's entries in two flat buffers (see BpfMap.dumpFlat). */
-export interface FlatDump {
-  count: number;
-  keys: Uint8Array;
-  values: Uint8Array;
-}
-
-/** One FlatDump of several, in order (one copy of the bytes, none per entry). */
-function joinDumps(parts: FlatDump[], total: number, ks: number, vs: number): FlatDump {
-  const keys = new Uint8Array(total * ks);
-  const values = new Uint8Array(total * vs);
-  let n = 0;
-  for (const p of parts) {
-    keys.set(p.keys.subarray(0, p.count * ks), n * ks);
-    values.set(p.values.subarray(0, p.count * vs), n * vs);
-    n += p.count;
-  }
-  return { count: n, keys, values };
-}
 
 export interface MapTypes {
   btf?: Btf;
@@ -374,90 +356,10 @@ export class BpfMap implements Disposable {
    */
   dumpFlat(): FlatDump {
     if (this.keySize > 0 && this.valueSize > 0 && mapTraits(this.type).batchable) {
-      const d = this.#batchDump();
+      const d = batchDump(this, BpfMap.batchBytes, (op, errno) => this.fail(op, errno));
       if (d) return d;
     }
-    return this.#iterDump();
-  }
-
-  /** dumpFlat through BPF_MAP_LOOKUP_BATCH; null when the kernel refuses the command for this map. */
-  #batchDump(): FlatDump | null {
-    const ks = this.keySize;
-    const vs = this.valueBufSize;
-    const cap = Math.max(1, this.maxEntries || 1);
-    let chunk = Math.max(1, Math.min(cap, Math.floor(BpfMap.batchBytes / (ks + vs))));
-    let keys = new Uint8Array(chunk * ks);
-    let values = new Uint8Array(chunk * vs);
-    let filled = 0;
-    const parts: FlatDump[] = [];
-    let total = 0;
-    // Hash maps keep a bucket index here, arrays the last key: room for either.
-    const token = new Uint8Array(Math.max(ks, 8));
-    let first = true;
-    for (;;) {
-      const room = chunk - filled;
-      const k = filled ? new Uint8Array(keys.buffer, filled * ks, room * ks) : keys;
-      const v = filled ? new Uint8Array(values.buffer, filled * vs, room * vs) : values;
-      const r = mapBatch(Cmd.MAP_LOOKUP_BATCH, this.fd.value, first ? null : token, token, k, v, room);
-      const e = -r.err;
-      if (e === ENOSPC) {
-        // The next hash bucket holds more entries than there is room for: flush what this chunk
-        // holds, or (an empty chunk) double it. The token still names that bucket.
-        if (filled === 0 && chunk >= 2 * cap) this.fail('BPF_MAP_LOOKUP_BATCH', e);
-        if (filled > 0) parts.push({ count: filled, keys: keys.subarray(0, filled * ks), values: values.subarray(0, filled * vs) });
-        else chunk *= 2;
-        keys = new Uint8Array(chunk * ks);
-        values = new Uint8Array(chunk * vs);
-        filled = 0;
-        continue;
-      }
-      if (r.err && e !== ENOENT) {
-        if (first && total === 0 && (e === EINVAL || e === ENOTSUPP || e === EOPNOTSUPP)) return null;
-        this.fail('BPF_MAP_LOOKUP_BATCH', e);
-      }
-      const got = Math.min(r.count, room);
-      filled += got;
-      total += got;
-      first = false;
-      if (r.err) break; // ENOENT: the walk is complete
-      // A map refilled faster than we read it cannot grow the dump without bound.
-      if (total > 4 * (cap + 1024)) this.fail('BPF_MAP_LOOKUP_BATCH', EAGAIN);
-      if (filled === chunk) {
-        parts.push({ count: filled, keys, values });
-        keys = new Uint8Array(chunk * ks);
-        values = new Uint8Array(chunk * vs);
-        filled = 0;
-      } else if (got === 0) this.fail('BPF_MAP_LOOKUP_BATCH', EAGAIN); // no progress and no end: never spin
-    }
-    const last: FlatDump = { count: filled, keys: keys.subarray(0, filled * ks), values: values.subarray(0, filled * vs) };
-    if (parts.length === 0) return last;
-    parts.push(last);
-    return joinDumps(parts, total, ks, vs);
-  }
-
-  /** dumpFlat by GET_NEXT_KEY and one lookup per key (keys deleted in between are skipped). */
-  #iterDump(): FlatDump {
-    const ks = this.keySize;
-    const vs = this.valueBufSize;
-    const value = new Uint8Array(Math.max(vs, 1));
-    const parts: FlatDump[] = [];
-    let room = 64;
-    let cur: FlatDump = { count: 0, keys: new Uint8Array(room * ks), values: new Uint8Array(room * vs) };
-    let total = 0;
-    for (const k of this.keysRaw()) {
-      if (!this.lookupInto(k, value)) continue;
-      if (cur.count === room) {
-        parts.push(cur);
-        room *= 2;
-        cur = { count: 0, keys: new Uint8Array(room * ks), values: new Uint8Array(room * vs) };
-      }
-      cur.keys.set(k, cur.count * ks);
-      cur.values.set(value.subarray(0, vs), cur.count * vs);
-      cur.count++;
-      total++;
-    }
-    parts.push({ count: cur.count, keys: cur.keys.subarray(0, cur.count * ks), values: cur.values.subarray(0, cur.count * vs) });
-    return parts.length === 1 ? parts[0]! : joinDumps(parts, total, ks, vs);
+    return iterDump(this);
   }
 
   /**
@@ -555,76 +457,7 @@ export class BpfMap implements Disposable {
   }
 }
 
-/** writeNumber takes `v` for `size` bytes: an integer, and within 2^53 for 8 bytes. */
-export const fitsNumberFast = (v: number, size: number): boolean =>
-  Number.isInteger(v) && (size === 1 || size === 2 || size === 4 || (size === 8 && v >= -Number.MAX_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER));
-
-/** A fresh plain Uint8Array with `len` bytes of `src` from `off` (a Buffer's slice would be a view). */
-export function copyBytes(src: Uint8Array, off: number, len: number): Uint8Array {
-  const r = new Uint8Array(len);
-  if (len <= 32) for (let i = 0; i < len; i++) r[i] = src[off + i]!;
-  else r.set(new Uint8Array(src.buffer, src.byteOffset + off, len));
-  return r;
-}
-
-/**
- * An integer into 1, 2, 4 or 8 little-endian bytes without BigInt or a DataView: the truncation
- * BigInt.asUintN gives (negative numbers as two's complement). The caller checks fitsNumberFast.
- */
-export function writeNumber(v: number, out: Uint8Array, size: number): void {
-  if (size === 8) {
-    // Two's complement of a safe integer: the low word by modulo, the high word by floor division.
-    const lo = v >= 0 ? v % 0x100000000 : ((v % 0x100000000) + 0x100000000) % 0x100000000;
-    const hi = Math.floor(v / 0x100000000);
-    out[0] = lo & 0xff;
-    out[1] = (lo >>> 8) & 0xff;
-    out[2] = (lo >>> 16) & 0xff;
-    out[3] = lo >>> 24;
-    out[4] = hi & 0xff;
-    out[5] = (hi >>> 8) & 0xff;
-    out[6] = (hi >>> 16) & 0xff;
-    out[7] = (hi >>> 24) & 0xff;
-    return;
-  }
-  // |0 of a safe integer is its low 32 bits (ToInt32 reduces modulo 2^32).
-  const x = v | 0;
-  out[0] = x & 0xff;
-  if (size > 1) out[1] = (x >>> 8) & 0xff;
-  if (size > 2) {
-    out[2] = (x >>> 16) & 0xff;
-    out[3] = x >>> 24;
-  }
-}
-
 function isArrayType(m: BpfMap): boolean {
   if (!m.btf || !m.valueTypeId) return false;
   return m.btf.resolve(m.valueTypeId).kind === BtfKind.Array;
-}
-
-/** Bytes, a number/bigint for integer-sized keys, or a value through the codec. */
-export function encodeInto(v: unknown, out: Uint8Array, size: number, codec: Codec | null, what: string): void {
-  if (v instanceof Uint8Array) {
-    if (v.length !== size) throw new CodecError(`${what}: expected ${size} bytes, got ${v.length}`);
-    out.set(v);
-    return;
-  }
-  if (!codec && typeof v === 'number' && fitsNumberFast(v, size)) {
-    writeNumber(v, out, size);
-    return;
-  }
-  const dv = new DataView(out.buffer, out.byteOffset, size);
-  if (codec) {
-    codec.encode(v, dv, 0);
-    return;
-  }
-  if ((typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint') {
-    const x = BigInt(v);
-    if (size === 1) dv.setUint8(0, Number(BigInt.asUintN(8, x)));
-    else if (size === 2) dv.setUint16(0, Number(BigInt.asUintN(16, x)), true);
-    else if (size === 4) dv.setUint32(0, Number(BigInt.asUintN(32, x)), true);
-    else if (size === 8) dv.setBigUint64(0, BigInt.asUintN(64, x), true);
-    else throw new CodecError(`${what}: a number cannot fill ${size} bytes; pass a Uint8Array`);
-    return;
-  }
-  throw new CodecError(`${what}: the map has no BTF type for it; pass a Uint8Array of ${size} bytes`);
 }

@@ -1,8 +1,9 @@
 // bpf(2) commands with typed attr builders. Each attr is sized to the end of the last field the
 // command uses (zero-filled), so older kernels see no unknown non-zero bytes. test/abi.test.ts
 // checks every offset and size here against union bpf_attr in the running kernel's BTF.
-// One file on purpose (~510 lines): the command table and one short builder per command, all
-// over the same attr writer; test/abi.test.ts checks them together.
+// One file on purpose (over 500 lines; LONG_FILES in test/architecture.test.ts): the command
+// table and one short builder per command, all over the same attr writer; test/abi.test.ts
+// checks them together.
 import { type BpfObjectKind, type SyscallBackend, sys } from './backend.js';
 import { BeeTsError } from '../errors.js';
 import { BpfError, EAGAIN, EINTR, ENOENT } from './errno.js';
