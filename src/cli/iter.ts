@@ -4,7 +4,7 @@
 import { BpfObject } from '../loader/object.js';
 import type { IterLink } from '../link/iter.js';
 import { UsageError } from './errors.js';
-import { openMap, parseSelector } from './objects.js';
+import { openMap, parseSelector, pinAndRelease } from './objects.js';
 
 export function iterPin(args: string[]): void {
   const [file, pinPath, kw, ...rest] = args;
@@ -18,15 +18,8 @@ export function iterPin(args: string[]): void {
     const prog = obj.program(first.name);
     if (prog.spec.attach !== 'iter') throw new UsageError(`${file}: the first program '${prog.name}' (${prog.section}) is not an iterator (SEC("iter/..."))`);
     const link = prog.attach({ iter: mapFd ? { map: mapFd.value } : undefined }) as IterLink;
-    try {
-      link.pin(pinPath);
-    } catch (e) {
-      link.close();
-      throw e;
-    }
     // The pin keeps the iterator; this process lets go of it.
-    link.persist();
-    link.close();
+    pinAndRelease(link, pinPath);
   } finally {
     mapFd?.close();
   }

@@ -4,8 +4,7 @@ import { attachTypeName, linkTypeName } from '../syscall/constants.js';
 import { BpfError, EOPNOTSUPP } from '../syscall/errno.js';
 import { linkInfo } from '../syscall/info.js';
 import { UsageError } from './errors.js';
-import { jsonText } from './format.js';
-import { eachId, openLink, out, parseSelector, pinnedLines, pinsOf } from './objects.js';
+import { openLink, parseSelector, pinnedLines, pinsOf, showObjects } from './objects.js';
 
 export function linkJson(fd: number): Record<string, unknown> {
   const i = linkInfo(fd);
@@ -34,20 +33,7 @@ export function linkText(o: Record<string, unknown>): string {
 }
 
 export function linkShow(args: string[], json: boolean): void {
-  if (args.length === 0) {
-    const objs: Record<string, unknown>[] = [];
-    eachId('link', (fd) => objs.push(linkJson(fd.value)));
-    out(json ? jsonText(objs) + '\n' : objs.map(linkText).join(''));
-    return;
-  }
-  const sel = parseSelector(args, 'link');
-  const fd = openLink(sel);
-  try {
-    const o = linkJson(fd.value);
-    out(json ? jsonText(o) + '\n' : linkText(o));
-  } finally {
-    fd.close();
-  }
+  showObjects('link', args, json, openLink, linkJson, linkText);
 }
 
 /** link pin LINK FILE: keep a link (and its attachment) after every fd to it is closed. */

@@ -7,6 +7,7 @@ import { BpfObject, type Program } from '../loader/object.js';
 import type { Link } from '../link/link.js';
 import { canAutoAttach } from '../link/attach.js';
 import { UsageError } from './errors.js';
+import { pinAndRelease } from './objects.js';
 
 /** `name=value`: JSON when it parses (numbers, true/false, arrays, objects), else a string. */
 export function parseSet(s: string): [string, unknown] {
@@ -120,16 +121,8 @@ export function progLoad(file: string, pin: string, o: LoadallOptions): string {
     ensureBpffsDir(path.dirname(pin));
     const p = obj.program(first.name);
     const l = o.autoattach ? tryAttach(p) : undefined;
-    if (l) {
-      try {
-        l.pin(pin);
-      } catch (e) {
-        l.close();
-        throw e;
-      }
-      l.persist();
-      l.close();
-    } else p.pin(pin);
+    if (l) pinAndRelease(l, pin);
+    else p.pin(pin);
   } catch (e) {
     obj.discardNewPins();
     throw e;

@@ -15,7 +15,7 @@ import { fdinfoMemlock, mapInfo, type MapInfo } from '../syscall/info.js';
 import { CliExit, UsageError } from './errors.js';
 import { globals, jsonText } from './format.js';
 import { keyword } from './argv.js';
-import { btfById, eachId, hexArray, hexBytes, keywordArgs, openMap, openProgs, out, parseSelector, pinnedLines, pinsOf } from './objects.js';
+import { btfById, hexArray, hexBytes, keywordArgs, openMap, openProgs, out, parseSelector, pinnedLines, pinsOf, showObjects } from './objects.js';
 
 function fdinfoField(fd: number, field: string): string | undefined {
   try {
@@ -69,19 +69,7 @@ export function mapText(o: Record<string, unknown>): string {
 }
 
 export function mapShow(args: string[], json: boolean): void {
-  if (args.length === 0) {
-    const objs: Record<string, unknown>[] = [];
-    eachId('map', (fd) => objs.push(mapJson(fd.value)));
-    out(json ? jsonText(objs) + '\n' : objs.map(mapText).join(''));
-    return;
-  }
-  const fd = openMap(parseSelector(args, 'map'));
-  try {
-    const o = mapJson(fd.value);
-    out(json ? jsonText(o) + '\n' : mapText(o));
-  } finally {
-    fd.close();
-  }
+  showObjects('map', args, json, openMap, mapJson, mapText);
 }
 
 export interface OpenedMap {

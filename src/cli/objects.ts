@@ -2,13 +2,14 @@
 // tag HEX`, with its keyword prefixes), BTF by id, -f pinned paths, and the helpers the prog,
 // map, link and btf commands share.
 import { type Btf, parseBtf } from '../btf/btf.js';
+import type { Link } from '../link/link.js';
 import { vmlinuxBtf } from '../loader/btf-files.js';
 import { fdById, listIds, objGet } from '../syscall/bpf.js';
 import { BpfError, ENOENT } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { btfInfo, mapInfo, progInfo, type ProgInfo } from '../syscall/info.js';
 import { CliExit, UsageError } from './errors.js';
-import { globals } from './format.js';
+import { globals, jsonText } from './format.js';
 import { keyword } from './argv.js';
 import { pinnedPaths } from './pins.js';
 
@@ -127,6 +128,38 @@ export function eachId(kind: 'prog' | 'map' | 'link' | 'btf', f: (fd: Fd) => voi
       fd.close();
     }
   }
+}
+
+/**
+ * `map show` / `link show`: every object of the kind, or the one `args` selects, each as its
+ * bpftool JSON object (`-j`: an array for all, the object alone for one) or its text lines.
+ */
+export function showObjects(kind: 'map' | 'link', args: string[], json: boolean, open: (sel: ReturnType<typeof parseSelector>) => Fd, toJson: (fd: number) => Record<string, unknown>, toText: (o: Record<string, unknown>) => string): void {
+  if (args.length === 0) {
+    const objs: Record<string, unknown>[] = [];
+    eachId(kind, (fd) => objs.push(toJson(fd.value)));
+    out(json ? jsonText(objs) + '\n' : objs.map(toText).join(''));
+    return;
+  }
+  const fd = open(parseSelector(args, kind));
+  try {
+    const o = toJson(fd.value);
+    out(json ? jsonText(o) + '\n' : toText(o));
+  } finally {
+    fd.close();
+  }
+}
+
+/** Pin a link and let this process go of it: the pin keeps the attachment (closed again when pinning fails). */
+export function pinAndRelease(link: Link, path: string): void {
+  try {
+    link.pin(path);
+  } catch (e) {
+    link.close();
+    throw e;
+  }
+  link.persist();
+  link.close();
 }
 
 /**
