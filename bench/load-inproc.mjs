@@ -9,7 +9,7 @@
 // the same object. Each round starts one process per implementation and object, order rotated;
 // --warmup rounds are not counted; medians of --runs (warm: the median of each process's warm
 // loads, then the median over rounds). CPU = the process CPU clock around the load, wall = the
-// monotonic clock.
+// monotonic clock. The bee-ts process is bench/load-inproc-child.mjs, which imports only the library.
 // Usage: node bench/load-inproc.mjs [--runs N] [--warmup N] [--warm N] [--json] [--before CHECKOUT]
 //   --before: also time another built checkout's dist (e.g. main before a change), same rounds.
 import { spawnSync } from 'node:child_process';
@@ -23,24 +23,7 @@ const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
 const warm = Number(opt('--warm', '5'));
 const json = args.includes('--json');
-const self = fileURLToPath(import.meta.url);
-
-if (args[0] === '--child') {
-  // One bee-ts process: `--child ROOT OBJ LOADS`, one "cpu_ns wall_ns" line per load (the peer's format).
-  const [, from, file, loads] = args;
-  const { BpfObject } = await import(path.join(from, 'dist/index.js'));
-  const lines = [];
-  for (let i = 0; i < Number(loads); i++) {
-    const c0 = process.cpuUsage();
-    const w0 = process.hrtime.bigint();
-    BpfObject.open(file).load().close();
-    const w1 = process.hrtime.bigint();
-    const c = process.cpuUsage(c0);
-    lines.push(`${(c.user + c.system) * 1000} ${w1 - w0}`);
-  }
-  process.stdout.write(lines.join('\n') + '\n');
-  process.exit(0);
-}
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'load-inproc-child.mjs');
 
 if (process.getuid?.() !== 0) {
   console.error('bench/load-inproc: needs root (loading programs); skipped');
@@ -60,10 +43,10 @@ const objects = [
 ];
 const before = opt('--before', undefined);
 const impls = [
-  { impl: 'bee-ts', argv: (file) => [process.execPath, self, '--child', root, file, String(1 + warm)] },
+  { impl: 'bee-ts', argv: (file) => [process.execPath, child, root, file, String(1 + warm)] },
   { impl: 'libbpf', argv: (file) => [peer, file, String(1 + warm)] },
 ];
-if (before) impls.push({ impl: 'bee-ts before', argv: (file) => [process.execPath, self, '--child', path.resolve(before), file, String(1 + warm)] });
+if (before) impls.push({ impl: 'bee-ts before', argv: (file) => [process.execPath, child, path.resolve(before), file, String(1 + warm)] });
 const cmds = objects.flatMap((o) => impls.map((i) => ({ name: `${i.impl} ${o.kind}`, impl: i.impl, object: o.kind, argv: i.argv(o.file) })));
 
 // rotatedRounds keeps one {wall, cpu} per command and round; each process gives a first and a warm figure.

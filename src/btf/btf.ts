@@ -3,6 +3,7 @@
 // and hands the words to the lazy Btf container (./container.ts), which this module re-exports.
 import { BtfError, BtfKind, type CompositeType, KIND_NAMES, type Param } from './types.js';
 import { BASE_NAME, Btf, type KindCounts, type RawTypes } from './container.js';
+import { walkTypesWasm } from './walk-wasm.js';
 import { ENTRY_TYPE_AT, extraWords, K_ENTRY_NAME, K_ENTRY_NOSELF, K_ENTRY_TYPE, K_NOSELF, K_REF, KIND_FIXED, KIND_FLAGS, KIND_HEAD, KIND_STRIDE } from './record.js';
 
 export const BTF_MAGIC = 0xeb9f;
@@ -54,7 +55,7 @@ export function parseKernelBtf(bytes: Uint8Array, opts: BtfParseOptions = {}): B
   const kinds = new Uint8Array(cap);
   const keys = new Uint32Array(cap);
   const counts = new Uint32Array(32);
-  const n = walkTypes(w, offs, kinds, keys, counts, KIND_FLAGS, KIND_HEAD, KIND_STRIDE, h.strBytes, h.baseStrLen);
+  const n = walkTypesWasm(w, offs, kinds, keys, counts, h.strBytes, h.baseStrLen) ?? walkTypes(w, offs, kinds, keys, counts, KIND_FLAGS, KIND_HEAD, KIND_STRIDE, h.strBytes, h.baseStrLen);
   if (n < 0 || h.baseStrLen + h.strBytes.length !== strEnd) return parseBtf(bytes, opts);
   // Views, not copies: the arrays were sized for the most records the words can hold (3 words
   // each); the pages past the last record are not written, and stay unused where the allocator
@@ -204,14 +205,14 @@ function scanTypes(w: Uint32Array, typeLen: number, strEnd: number, firstId: num
 }
 
 /**
- * parseKernelBtf's walk: fills offs/kinds and each type's name key (Btf.nameKeys: the kind in bits 16-23,
+ * @internal parseKernelBtf's walk where WebAssembly is missing (walkTypesWasm is the same walk): fills offs/kinds and each type's name key (Btf.nameKeys: the kind in bits 16-23,
  * its name's first two bytes, which the CO-RE candidate scans search) and counts each kind;
  * returns the type count, or -1 when a record is of an unknown kind, names a string outside the
  * string space or runs past the type section. The tables come in as arguments (cheaper to read
  * than module constants while the loop is still interpreted: the walk runs once per process,
  * over 120k kernel types).
  */
-function walkTypes(w: Uint32Array, offs: Int32Array, kinds: Uint8Array, keys: Uint32Array, counts: Uint32Array, flags: Uint8Array, head: Uint8Array, stride: Uint8Array, str: Uint8Array, baseLen: number): number {
+export function walkTypes(w: Uint32Array, offs: Int32Array, kinds: Uint8Array, keys: Uint32Array, counts: Uint32Array, flags: Uint8Array, head: Uint8Array, stride: Uint8Array, str: Uint8Array, baseLen: number): number {
   const nWords = w.length;
   const strEnd = baseLen + str.length;
   let n = 0;

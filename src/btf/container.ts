@@ -46,6 +46,9 @@ const SCAN_LOOKUPS = 64;
  * full dump or a name index reads every name.
  */
 const NAME_READS = 4096;
+/** Btf.cache pages: 1024 types each (8 KiB, a regular heap object). */
+const CACHE_SHIFT = 10;
+const CACHE_MASK = (1 << CACHE_SHIFT) - 1;
 
 /** The fields of an already-decoded BTF (the eager form: every type object given up front). */
 export interface BtfInit {
@@ -95,8 +98,14 @@ export class Btf {
   /** Eager form: every type object, by id. */
   private all?: BtfType[];
   private readonly raw?: RawTypes;
-  /** Lazy form: own types built so far (index id - firstId). */
-  private readonly cache: (BtfType | undefined)[];
+  /**
+   * Lazy form: own types built so far (index id - firstId), in pages of CACHE_PAGE made on first
+   * use: one array slot per type would be a 1 MiB array for vmlinux, in V8's large-object space,
+   * enough old-space growth to set off the process's first full GC (10-16 ms) during a first load.
+   */
+  private readonly cache: (BtfType | undefined)[][] = [];
+  /** Own types in the lazy form (0 for the eager form). */
+  private readonly own: number;
   private readonly voidType: BtfType = { kind: BtfKind.Void, id: 0, name: '' };
   private readonly kindIndex: (NameIndex | undefined)[] = new Array(NKINDS);
   /** Lookups answered by scanning, per kind (ownIds). */
@@ -121,11 +130,11 @@ export class Btf {
     if (init.types) {
       this.all = init.types;
       this.count = init.types.length;
-      this.cache = [];
+      this.own = 0;
     } else {
       this.raw = init.raw!;
       this.count = this.firstId + this.raw.kinds.length;
-      this.cache = new Array(this.raw.kinds.length);
+      this.own = this.raw.kinds.length;
     }
   }
 
@@ -202,7 +211,7 @@ export class Btf {
   typeById(id: number): BtfType {
     if (this.all) return this.all[id] ?? this.noSuchType(id);
     const i = id - this.firstId;
-    if (i >= 0 && i < this.cache.length && (i | 0) === i) return this.cache[i] ?? this.build(i, true);
+    if (i >= 0 && i < this.own && (i | 0) === i) return this.cache[i >> CACHE_SHIFT]?.[i & CACHE_MASK] ?? this.build(i, true);
     if (id === 0 && !this.base) return this.voidType;
     if (this.base && id >= 0 && id < this.firstId) return this.base.typeById(id);
     return this.noSuchType(id);
@@ -219,7 +228,7 @@ export class Btf {
    */
   peek(id: number): BtfType {
     const i = id - this.firstId;
-    if (this.raw && i >= 0 && i < this.cache.length && (i | 0) === i) return this.cache[i] ?? this.build(i, false);
+    if (this.raw && i >= 0 && i < this.own && (i | 0) === i) return this.cache[i >> CACHE_SHIFT]?.[i & CACHE_MASK] ?? this.build(i, false);
     if (this.base && id >= 0 && id < this.firstId) return this.base.peek(id);
     return this.typeById(id);
   }
@@ -227,7 +236,7 @@ export class Btf {
   /** The kind of a type, without building its object. */
   kindOf(id: number): BtfKind {
     const i = id - this.firstId;
-    if (this.raw && i >= 0 && i < this.cache.length && (i | 0) === i) return this.raw.kinds[i]!;
+    if (this.raw && i >= 0 && i < this.own && (i | 0) === i) return this.raw.kinds[i]!;
     if (this.base && id >= 0 && id < this.firstId) return this.base.kindOf(id);
     return this.typeById(id).kind;
   }
@@ -235,8 +244,8 @@ export class Btf {
   /** The name of a type ('' for anonymous), without building its object. */
   nameOf(id: number): string {
     const i = id - this.firstId;
-    if (this.raw && i >= 0 && i < this.cache.length && (i | 0) === i) {
-      const c = this.cache[i];
+    if (this.raw && i >= 0 && i < this.own && (i | 0) === i) {
+      const c = this.cache[i >> CACHE_SHIFT]?.[i & CACHE_MASK];
       return c ? c.name : this.nameStr(this.raw.words[this.raw.offs[i]!]!);
     }
     if (this.base && id >= 0 && id < this.firstId) return this.base.nameOf(id);
@@ -341,7 +350,7 @@ export class Btf {
         if (!isRefKind(kind)) throw new BtfError(this.file, `type ${id} has unknown kind ${kind}`);
         t = { kind, id, name, type: st };
     }
-    if (keep) this.cache[i] = t;
+    if (keep) (this.cache[i >> CACHE_SHIFT] ??= new Array<BtfType | undefined>(CACHE_MASK + 1))[i & CACHE_MASK] = t;
     return t;
   }
 
@@ -516,7 +525,7 @@ export class Btf {
   /** The `type` field of a PTR/TYPEDEF/qualifier/VAR/FUNC/DECL_TAG, without building its object. */
   private refOf(id: number): number {
     const i = id - this.firstId;
-    if (this.raw && i >= 0 && i < this.cache.length && (i | 0) === i) return this.raw.words[this.raw.offs[i]! + 2]!;
+    if (this.raw && i >= 0 && i < this.own && (i | 0) === i) return this.raw.words[this.raw.offs[i]! + 2]!;
     return (this.typeById(id) as { type: number }).type;
   }
 

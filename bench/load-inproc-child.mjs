@@ -1,0 +1,18 @@
+// bench/load-inproc's bee-ts process: `node bench/load-inproc-child.mjs CHECKOUT OBJ LOADS` prints one
+// "cpu_ns wall_ns" line per load (the libbpf peer's format). It imports nothing but the library:
+// with the bench's own modules loaded as well (child_process, os, its helpers: ~1.5 MB more heap),
+// V8's first full GC of the process (6-8 ms on the main thread, more on its helper threads) fell
+// inside the first load, whichever code happened to allocate then.
+const [from, file, loads] = process.argv.slice(2);
+const { BpfObject } = await import(`${from}/dist/index.js`);
+const lines = [];
+for (let i = 0; i < Number(loads); i++) {
+  const c0 = process.cpuUsage();
+  const w0 = process.hrtime.bigint();
+  BpfObject.open(file).load().close();
+  const w1 = process.hrtime.bigint();
+  const c = process.cpuUsage(c0);
+  lines.push(`${(c.user + c.system) * 1000} ${w1 - w0}`);
+}
+process.stdout.write(lines.join('\n') + '\n');
+process.exit(0);
