@@ -15,6 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on Linux). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = path.join(root, '.vm');
 /**
@@ -198,6 +200,27 @@ function boot(version) {
     let buf = '';
     let line = '';
     let idle;
+    // QEMU CPU seconds per test file (the figures README "Tests" and test/vm-matrix.ts quote): the
+    // verbose reporter prints a line as each test ends, files run one after another, so a file's
+    // share is QEMU's CPU at its last line less the CPU at the previous file's last line.
+    const cpuAt = new Map();
+    let cpuLast = 0;
+    const cpu = () => {
+      try {
+        // utime and stime, fields 14 and 15 of /proc/PID/stat (after the parenthesised name).
+        const f = fs.readFileSync(`/proc/${qemu.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        cpuLast = (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      } catch {
+        // Gone already: keep the last reading.
+      }
+      return cpuLast;
+    };
+    const account = (l) => {
+      const m = /(test\/[\w./-]+\.test\.ts)/.exec(l);
+      if (!m) return;
+      cpuAt.delete(m[1]);
+      cpuAt.set(m[1], cpu());
+    };
     const kill = (why) => {
       say(`${why}: killing the VM (a failure)`);
       qemu.kill('SIGKILL');
@@ -214,7 +237,10 @@ function boot(version) {
       // Both kernels boot at once: each line is tagged with its kernel.
       const lines = (line + s).split('\n');
       line = lines.pop();
-      for (const l of lines) process.stdout.write(`${tag}${l}\n`);
+      for (const l of lines) {
+        process.stdout.write(`${tag}${l}\n`);
+        account(l);
+      }
       buf = (buf + s).slice(-4096);
       const m = /BEE_VM_EXIT=(\d+)/.exec(buf);
       if (m) status = Number(m[1]);
@@ -225,6 +251,13 @@ function boot(version) {
       clearTimeout(idle);
       if (line) process.stdout.write(`${tag}${line}\n`);
       if (status === 98) say('the VM stopped without reporting a result');
+      let before = 0;
+      const per = [...cpuAt].map(([file, at]) => {
+        const s = `${file.replace(/^test\/|\.test\.ts$/g, '')} ${Math.round(at - before)}`;
+        before = at;
+        return s;
+      });
+      if (per.length) say(`QEMU CPU seconds per file (the first includes boot and vitest's start-up): ${per.join(', ')}; total ${Math.round(cpuLast)}`);
       say(`exit ${status} after ${Math.round((Date.now() - started) / 1000)}s`);
       resolve(status);
     });

@@ -21,7 +21,7 @@ import { decodeX86, x86Text } from '../../src/disasm/x86.js';
 import { BpfObject } from '../../src/loader/object.js';
 import { type ProgJited, progJited } from '../../src/syscall/info.js';
 import { ALL_OBJECTS, fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
-import { compare, objdump, ours } from '../objdump-compare.js';
+import { compare, objdumpAll, ours } from '../objdump-compare.js';
 import { LLVM, llvmJitedPeer } from '../vm-prebuild.js';
 
 const skip =
@@ -128,21 +128,25 @@ describe.skipIf(skip)('prog dump jited: every fixture program, against LLVM (bpf
   });
 
   it('every instruction of every function agrees with objdump', () => {
-    let n = 0;
+    const funcs: { label: string; code: Uint8Array }[] = [];
     for (const p of progs) {
       let off = 0;
       p.d.funcLens.forEach((len, f) => {
-        const code = p.d.image.subarray(off, off + len);
+        funcs.push({ label: `${p.label} function ${f}`, code: p.d.image.subarray(off, off + len) });
         off += len;
-        const a = ours(code);
-        const t = objdump(code, tmp);
-        expect(a.length, `${p.label} function ${f}: instruction count`).toBe(t.length);
-        for (let i = 0; i < a.length; i++) {
-          expect(compare(a[i]!, t[i]!), `${p.label} function ${f}`).toBeUndefined();
-          n++;
-        }
       });
     }
+    const theirs = objdumpAll(funcs.map((f) => f.code), tmp);
+    let n = 0;
+    funcs.forEach(({ label, code }, k) => {
+      const a = ours(code);
+      const t = theirs[k]!;
+      expect(a.length, `${label}: instruction count`).toBe(t.length);
+      for (let i = 0; i < a.length; i++) {
+        expect(compare(a[i]!, t[i]!), label).toBeUndefined();
+        n++;
+      }
+    });
     expect(n).toBeGreaterThan(3000);
   });
 
