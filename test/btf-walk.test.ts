@@ -91,4 +91,26 @@ describe('BTF record walk: WebAssembly against JavaScript', () => {
       for (const window of [undefined, 5, 64]) expect(expectSame(bad, str, 0, window), what).toBe(-1);
     }
   });
+
+  it('a wasm memory the process cannot have (a low ulimit -v): the JavaScript walk, same types', () => {
+    if (need(fs.existsSync(VMLINUX), `${VMLINUX} is missing`)) return;
+    const bytes = fs.readFileSync(VMLINUX);
+    const api = (globalThis as unknown as { WebAssembly: { Memory: unknown } }).WebAssembly;
+    const real = api.Memory;
+    let refused = 0;
+    api.Memory = function Memory() {
+      refused++;
+      throw new RangeError('WebAssembly.Memory(): could not allocate memory');
+    };
+    try {
+      const { w, str } = sections(bytes);
+      const cap = Math.ceil(w.length / 3) + 1;
+      expect(walkTypesWasm(w, new Int32Array(cap), new Uint8Array(cap), new Uint32Array(cap), new Uint32Array(32), str, 0)).toBeUndefined();
+      const btf = parseKernelBtf(bytes, { file: VMLINUX });
+      expect(refused).toBe(2);
+      expect(btf.find('task_struct', 4)?.name).toBe('task_struct');
+    } finally {
+      api.Memory = real;
+    }
+  });
 });

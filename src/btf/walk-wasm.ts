@@ -176,8 +176,15 @@ export function walkTypesWasm(w: Uint32Array, offs: Int32Array, kinds: Uint8Arra
   const offsAt = winAt + 4 * win;
   const keysAt = offsAt + 4 * maxRecs;
   const kindsAt = keysAt + 4 * maxRecs;
-  const mem = new wasm!.Memory({ initial: Math.ceil((kindsAt + maxRecs) / 65536) });
-  const walk = new wasm!.Instance(mod, { m: { mem } }).exports.walk as (...args: number[]) => number;
+  let mem: { buffer: ArrayBuffer };
+  let walk: (...args: number[]) => number;
+  try {
+    mem = new wasm!.Memory({ initial: Math.ceil((kindsAt + maxRecs) / 65536) });
+    walk = new wasm!.Instance(mod, { m: { mem } }).exports.walk as (...args: number[]) => number;
+  } catch {
+    // No room for a wasm memory (a wasm memory reserves its guard region: a low `ulimit -v` refuses it): the JavaScript walk.
+    return undefined;
+  }
   const bytes = new Uint8Array(mem.buffer);
   bytes.set(KIND_FLAGS, TABLES);
   bytes.set(KIND_HEAD, TABLES + 32);
