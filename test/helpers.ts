@@ -63,13 +63,10 @@ export const CLI_IN_PROCESS = process.env.BEE_IN_VM === '1' || process.env.BEE_T
 /**
  * Commands that own their process, which runCli always starts as one: `run` (signal handlers,
  * process.exit, a metrics server), `feature` (its unprivileged probe re-runs process.argv[1]),
- * `bench`, the streams stopped by a signal (prog profile, prog tracelog, map event_pipe), and
- * `struct_ops register`, which leaves two BPF map fds open that its process's exit closes (found
- * by running test/kernel/struct-ops.test.ts in-process: the leak check failed; not yet fixed).
+ * `bench`, and the streams stopped by a signal (prog profile, prog tracelog, map event_pipe).
  */
 function ownsProcess(args: readonly string[]): boolean {
   const words = args.filter((a) => !a.startsWith('-'));
-  if (words[0] === 'struct_ops' && words[1] === 'register') return true;
   return ['run', 'feature', 'bench'].includes(words[0] ?? '') || words.some((w) => ['profile', 'tracelog', 'event_pipe'].includes(w));
 }
 

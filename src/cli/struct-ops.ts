@@ -266,9 +266,11 @@ export function structOpsRegister(args: string[]): void {
     }
     if (isLink && linkDir) l.pin(path.join(linkDir, name));
     else if (isLink) process.stderr.write(`Warning: ${name} is registered through a BPF link; without LINK_DIR it is unregistered when bee-ts exits\n`);
+    // The kernel keeps a registered map (and a pinned link) alive on its own: forget the link
+    // without detaching and close every fd it holds, the link fd and its own dup of the map fd
+    // (closing only the link fd left one map fd per map open until the process exited).
     l.persist();
-    // The kernel keeps a registered map (and a pinned link) alive on its own.
-    l.fd?.close();
+    l.close();
     process.stderr.write(`Registered ${typeName} ${name} id ${map.fd.value >= 0 ? mapInfo(map.fd.value).id : 0}\n`);
   }
   obj.close();

@@ -12,7 +12,8 @@ import { planStructOps, StructOpsError, structOpsModule } from '../../src/loader
 import { vmlinuxBtf } from '../../src/loader/btf-files.js';
 import os from 'node:os';
 import path from 'node:path';
-import { fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
+import { cliInProcess, fixture, hasCommand, need, needKernel, runCli } from '../helpers.js';
+import { leaksSince, snapshot } from '../leaks.js';
 
 const skip = needKernel();
 const skipCli = skip ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
@@ -211,6 +212,34 @@ describe.skipIf(skipCli)('struct_ops CLI vs bpftool', () => {
       fs.rmSync(path.join(pinDir, b.link));
       expect(runCli(['struct_ops', 'unregister', 'name', b.plain]).status).toBe(0);
       expect(available()).not.toContain(b.plain);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      for (const f of fs.readdirSync(pinDir)) fs.rmSync(path.join(pinDir, f));
+      fs.rmdirSync(pinDir);
+    }
+  });
+
+  // The VMs run the CLI in-process (runCli, test/helpers.ts), where no process exit closes what a
+  // command left open: register kept its own dup of each map's fd (one per map) until then.
+  it.skipIf(skipCli ?? needLink)('register + unregister run in-process leave no fd behind', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-so-'));
+    const pinDir = fs.mkdtempSync(`/sys/fs/bpf/bee-so-${process.pid}-`);
+    try {
+      const c = renamedFixture(dir, 'c');
+      const cycle = () => {
+        const reg = cliInProcess(['struct_ops', 'register', c.file, pinDir]);
+        expect(reg.status, reg.stderr).toBe(0);
+        expect(available()).toEqual(expect.arrayContaining([c.plain, c.link]));
+        fs.rmSync(path.join(pinDir, c.link));
+        const un = cliInProcess(['struct_ops', 'unregister', 'name', c.plain]);
+        expect(un.status, un.stderr).toBe(0);
+        expect(available()).not.toContain(c.plain);
+      };
+      // The first run starts the CLI's worker and fills its caches; the second counts.
+      cycle();
+      const before = snapshot();
+      cycle();
+      expect(leaksSince(before)).toEqual([]);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       for (const f of fs.readdirSync(pinDir)) fs.rmSync(path.join(pinDir, f));
