@@ -9,7 +9,7 @@ import { decodeArm64 } from '../disasm/arm64.js';
 import { type Insn, insnText } from '../disasm/insn.js';
 import { decodeX86 } from '../disasm/x86.js';
 import type { LineInfoRec, ProgJited } from '../syscall/info.js';
-import { funcPrototype, kallsyms, linfoJson, linfoPlain } from './xlated.js';
+import { funcPrototype, type Kallsyms, linfoJson, linfoPlain, readKallsyms } from './xlated.js';
 
 export interface JitedOptions {
   opcodes?: boolean;
@@ -89,7 +89,7 @@ interface Func {
   lines: Line[];
 }
 
-function funcs(d: ProgJited, btf: Btf | undefined, decode: Decoder): Func[] {
+function funcs(d: ProgJited, btf: Btf | undefined, decode: Decoder, ks: Kallsyms): Func[] {
   const disasm = (code: Uint8Array, ksym: bigint, idx: number, li: JitedLinfo | undefined): Line[] => {
     const lines: Line[] = [];
     let nrSkip = 0;
@@ -111,7 +111,7 @@ function funcs(d: ProgJited, btf: Btf | undefined, decode: Decoder): Func[] {
   let off = 0;
   d.funcLens.forEach((len, i) => {
     const ksym = d.jitedKsyms[i];
-    const name = ksym === undefined ? 'unknown' : (kallsyms().name(ksym) ?? `0x${ksym.toString(16).padStart(16, '0')}`);
+    const name = ksym === undefined ? 'unknown' : (ks.name(ksym) ?? `0x${ksym.toString(16).padStart(16, '0')}`);
     const fi = d.funcInfo[i];
     const proto = btf && fi ? funcPrototype(btf, fi.typeId) : '';
     const code = d.image.subarray(off, Math.min(off + len, d.image.length));
@@ -123,9 +123,9 @@ function funcs(d: ProgJited, btf: Btf | undefined, decode: Decoder): Func[] {
 
 const hex2 = (b: number) => b.toString(16).padStart(2, '0');
 
-export function jitedText(d: ProgJited, btf: Btf | undefined, o: JitedOptions = {}, decode: Decoder = x86Decoder): string {
+export function jitedText(d: ProgJited, btf: Btf | undefined, o: JitedOptions = {}, decode: Decoder = x86Decoder, ks: Kallsyms = readKallsyms()): string {
   const out: string[] = [];
-  const fs = funcs(d, btf, decode);
+  const fs = funcs(d, btf, decode, ks);
   for (const f of fs) {
     if (f.proto) out.push(`${f.proto}:\n`);
     if (f.name !== undefined) out.push(`${f.name}:\n`);
@@ -149,8 +149,8 @@ function jsonInsn(i: Insn): { operation: string; operands: (string | null)[] } {
   return { operation: i.mnemonic, operands: ops.length ? ops : [null] };
 }
 
-export function jitedJson(d: ProgJited, btf: Btf | undefined, o: JitedOptions = {}, decode: Decoder = x86Decoder): unknown {
-  const fs = funcs(d, btf, decode);
+export function jitedJson(d: ProgJited, btf: Btf | undefined, o: JitedOptions = {}, decode: Decoder = x86Decoder, ks: Kallsyms = readKallsyms()): unknown {
+  const fs = funcs(d, btf, decode, ks);
   const insns = (f: Func) =>
     f.lines.map((l) => {
       const j: Record<string, unknown> = {};

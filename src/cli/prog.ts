@@ -176,6 +176,8 @@ export async function progDumpXlated(args: string[], json: boolean): Promise<voi
   const { progXlated } = await import('../syscall/info.js');
   const x = await import('./xlated.js');
   const fds = openProgs(sel);
+  // One /proc/kallsyms snapshot for the command, read after the programs are open.
+  const ks = file ? undefined : x.readKallsyms();
   try {
     const out: string[] = [];
     const jsonOut: unknown[] = [];
@@ -186,8 +188,8 @@ export async function progDumpXlated(args: string[], json: boolean): Promise<voi
         continue;
       }
       const btf = progBtf(d.info.btfId);
-      if (json) jsonOut.push(x.xlatedJson(d, btf, opts));
-      else out.push(x.xlatedText(d, btf, opts));
+      if (json) jsonOut.push(x.xlatedJson(d, btf, opts, ks));
+      else out.push(x.xlatedText(d, btf, opts, ks));
     }
     if (file) return;
     process.stdout.write(json ? jsonText(fds.length === 1 ? jsonOut[0] : jsonOut) + '\n' : out.join('\n'));
@@ -210,6 +212,7 @@ export async function progDumpJited(args: string[], json: boolean): Promise<void
     throw new CliExit(`prog dump jited: bee-ts disassembles x86-64 and arm64 code only (this machine is ${process.arch}); 'prog dump jited PROG file FILE' writes the raw image`);
   const fds = openProgs(sel);
   if (file && fds.length > 1) throw new UsageError('prog dump jited ... file FILE: several programs matched');
+  const ks = file ? undefined : (await import('./xlated.js')).readKallsyms();
   try {
     const out: string[] = [];
     const jsonOut: unknown[] = [];
@@ -227,8 +230,8 @@ export async function progDumpJited(args: string[], json: boolean): Promise<void
         continue;
       }
       const btf = progBtf(d.info.btfId);
-      if (json) jsonOut.push(j.jitedJson(d, btf, opts, decoder));
-      else out.push(j.jitedText(d, btf, opts, decoder));
+      if (json) jsonOut.push(j.jitedJson(d, btf, opts, decoder, ks));
+      else out.push(j.jitedText(d, btf, opts, decoder, ks));
     }
     if (file) {
       if (json) process.stdout.write('null\n');

@@ -14,8 +14,13 @@ import { INCLUDE_DIR } from './paths.js';
 /**
  * /proc/kallsyms lookups by exact address. The text is searched per address (a dump needs a few
  * dozen) instead of parsing its ~120k lines into a map: the file is the slow part of a dump.
+ * One snapshot per command (readKallsyms), as bpftool reads the file per dump: every program
+ * loaded since adds its `bpf_prog_<tag>_<name>` symbols, so a snapshot kept for the process (it
+ * was, once) printed a later program's subprogram calls as bare addresses in a process that runs
+ * several commands (the in-process CLI, found running test/kernel/bpftool-parity.test.ts after
+ * inspect-cli in one VM worker).
  */
-class Kallsyms {
+export class Kallsyms {
   private readonly text: string;
   private readonly found = new Map<bigint, string | undefined>();
   readonly callBase: bigint;
@@ -50,8 +55,8 @@ class Kallsyms {
     return result;
   }
 }
-let kallsymsCache: Kallsyms | undefined;
-export const kallsyms = () => (kallsymsCache ??= new Kallsyms());
+/** A fresh snapshot of /proc/kallsyms, for one command. */
+export const readKallsyms = (): Kallsyms => new Kallsyms();
 
 let helperNamesCache: Map<number, string> | undefined;
 /**
@@ -157,13 +162,12 @@ interface Row {
   bytes: Uint8Array;
 }
 
-function rows(x: ProgXlated, btf: Btf | undefined): Row[] {
+function rows(x: ProgXlated, btf: Btf | undefined, ks: Kallsyms): Row[] {
   const n = x.insns.length / 8;
   const view = new InsnBuffer(x.insns);
   const insns: Insn[] = Array.from({ length: n }, (_, i) => insnAt(view, i));
   const names = {
     call: (insn: Insn) => {
-      const ks = kallsyms();
       if (insn.src === BPF_PSEUDO_CALL) {
         // Subprogram: off is the pc-relative target, imm the subprogram's index in jited_ksyms.
         const rel = insn.off >= 0 ? `+${insn.off}` : String(insn.off);
@@ -247,9 +251,9 @@ export function linfoJson(btf: Btf, rec: LineInfoRec, linum: boolean, j: Record<
 }
 const hexBytes = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
 
-export function xlatedText(x: ProgXlated, btf: Btf | undefined, o: XlatedOptions = {}): string {
+export function xlatedText(x: ProgXlated, btf: Btf | undefined, o: XlatedOptions = {}, ks: Kallsyms = readKallsyms()): string {
   const lines: string[] = [];
-  for (const r of rows(x, btf)) {
+  for (const r of rows(x, btf, ks)) {
     if (r.proto) lines.push(`${r.proto}:`);
     if (r.line && btf) {
       const l = linfoPlain(btf, r.line, !!o.linum);
@@ -261,8 +265,8 @@ export function xlatedText(x: ProgXlated, btf: Btf | undefined, o: XlatedOptions
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 
-export function xlatedJson(x: ProgXlated, btf: Btf | undefined, o: XlatedOptions = {}): Record<string, unknown>[] {
-  return rows(x, btf).map((r) => {
+export function xlatedJson(x: ProgXlated, btf: Btf | undefined, o: XlatedOptions = {}, ks: Kallsyms = readKallsyms()): Record<string, unknown>[] {
+  return rows(x, btf, ks).map((r) => {
     const j: Record<string, unknown> = {};
     if (r.proto) j.proto = r.proto;
     if (r.line && btf) linfoJson(btf, r.line, !!o.linum, j);

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, hasCommand, listingBlocks as blocks, need, needKernel, runCli } from '../helpers.js';
+import { cliInProcess, fixture, hasCommand, listingBlocks as blocks, need, needKernel, runCli } from '../helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
 const dir = `/sys/fs/bpf/bee-parity-${process.pid}`;
@@ -116,6 +116,20 @@ describe.skipIf(skip)('bpftool command-line parity', () => {
     const id = String(progId);
     expect(bee('-d', '-m', '-n', 'prog', 'show', 'id', id)).toBe(bpftool('prog', 'show', 'id', id));
     expect(bee('prog', 'show', 'id', id, '--nomount', '--mapcompat', '--debug')).toBe(bpftool('prog', 'show', 'id', id));
+  });
+
+  // A process that runs several commands (the in-process CLI of the VMs, a batch) sees programs
+  // loaded after its first dump: their subprogram calls are named from /proc/kallsyms as it is
+  // now (a snapshot kept from the first dump printed them as bare addresses).
+  it('a program loaded after an earlier dump in the same process: its calls named as bpftool names them', () => {
+    const first = cliInProcess(['prog', 'dump', 'xlated', 'id', String(progId)]);
+    expect(first.status, first.stderr).toBe(0);
+    bpftool('prog', 'loadall', fixture('globals.bpfel.o'), `${dir}/later`);
+    const later = String(JSON.parse(bpftool('-j', 'prog', 'show', 'pinned', `${dir}/later/use_globals`)).id);
+    const theirs = bpftool('prog', 'dump', 'xlated', 'id', later);
+    const ours = cliInProcess(['prog', 'dump', 'xlated', 'id', later]);
+    expect(ours.status, ours.stderr).toBe(0);
+    expect(ours.stdout).toBe(theirs);
   });
 
   it('JSON errors follow -j wherever it is, pretty under -p', () => {
