@@ -5,7 +5,9 @@
 // BEE_VM_KERNEL=6.1 or 6.12 boots only that one; BEE_VM_SERIAL=1 boots them one after the other;
 // BEE_VM_INCLUDE=a,b runs other files. The host's / is shared read-only over 9p; a busybox
 // initramfs loads the 9p modules, mounts proc/sys/dev/tmpfs/tracefs/bpffs/cgroup2 inside it,
-// chroots and runs vitest. The VM's exit status comes back on the serial console.
+// chroots and runs vitest. The VM's exit status comes back on the serial console. At the end of
+// each boot the runner prints QEMU's CPU seconds, in all and per test file (read from
+// /proc/<qemu>/stat at each console line that names a file).
 // For measurements: BEE_VM_COMMAND runs that shell command in the chroot instead of the suite;
 // BEE_VM_ACCEL, BEE_VM_CPU, BEE_VM_MEM, BEE_VM_SMP change QEMU's -accel, -cpu, -m, -smp.
 // Needs: qemu-system-x86, busybox-static, cpio, gcc, and apt access to linux-image-6.1.0-*-amd64.
