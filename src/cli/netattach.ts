@@ -3,10 +3,12 @@
 // bpftool 7.1 does not have, follow newer bpftool: BPF_PROG_ATTACH/DETACH on the interface, so
 // the attachment outlives this process.
 import fs from 'node:fs';
+import os from 'node:os';
 import { xdpSetNetlink, XDP_FLAGS_UPDATE_IF_NOEXIST } from '../link/tc.js';
 import { progAttach, progDetach } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
-import { BpfError, errnoMessage } from '../syscall/errno.js';
+import { BpfError, EINVAL, errnoMessage } from '../syscall/errno.js';
+import { linkFeatures } from '../syscall/features.js';
 import { keyword } from './argv.js';
 import { CliExit, UsageError } from './errors.js';
 import { globals, jsonText } from './format.js';
@@ -36,7 +38,9 @@ function parseDev(words: string[]): { ifindex: number; name: string; rest: strin
 }
 
 const failure = (what: string, type: string, e: unknown): never => {
-  if (e instanceof BpfError) throw new CliExit(`interface ${type} ${what} failed: ${errnoMessage(e.errno)}`);
+  // bpftool's words, and on a kernel without TCX (its probe says so) which feature is missing.
+  const noTcx = type.startsWith('tcx_') && e instanceof BpfError && e.errno === EINVAL && !linkFeatures.tcx();
+  if (e instanceof BpfError) throw new CliExit(`interface ${type} ${what} failed: ${errnoMessage(e.errno)}${noTcx ? ` (this ${os.release()} kernel has no TCX: Linux 6.6 or later)` : ''}`);
   throw e;
 };
 

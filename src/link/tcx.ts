@@ -5,6 +5,7 @@ import { NotSupportedError } from '../errors.js';
 import { sys } from '../syscall/backend.js';
 import { linkCreate } from '../syscall/bpf.js';
 import { AttachType } from '../syscall/constants.js';
+import { linkFeatures } from '../syscall/features.js';
 import { NetlinkError } from '../syscall/netlink.js';
 import { type AttachableProgram, AttachError, defineHook, ifindexOf } from './kinds.js';
 import { BaseLink, type Link } from './link.js';
@@ -33,6 +34,8 @@ export function attachTc(p: AttachableProgram, o: TcOptions): Link {
       const fd = linkCreate({ progFd: p.fd.value, targetFd: ifindex, attachType }, `TCX on ifindex ${ifindex}`);
       return new BaseLink('tcx', p.name, where, fd);
     } catch (e) {
+      // Asked for TCX where the kernel has none (its probe says so): say which feature is missing.
+      if (mode === 'tcx' && noSuchLink(e) && !linkFeatures.tcx()) throw new NotSupportedError('TCX links', '6.6', sys().uname().release, `program '${p.name}': ${(e as Error).message}; tcMode 'netlink' attaches a clsact filter`, { cause: e });
       if (mode === 'tcx' || !noSuchLink(e)) throw e;
     }
   }

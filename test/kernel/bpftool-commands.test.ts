@@ -3,6 +3,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkFeatures } from '../../src/syscall/features.js';
 import { childBound, cli, fixture, hasCommand, need, needKernel, runCli, waitUntil } from '../helpers.js';
 
 const skip = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)') ?? need(hasCommand('ip'), 'iproute2 is not installed');
@@ -53,8 +54,16 @@ describe.skipIf(skip)('net attach/detach, perf list, prog tracelog', () => {
     expect(runCli(['net', 'attach', 'xdp', 'pinned', xdp, 'dev', 'nosuchdev0']).stderr).toBe('Error: invalid devname nosuchdev0\n');
   });
 
-  it('net attach|detach tcx_ingress|tcx_egress (newer bpftool syntax): the kernel lists the program, then not', () => {
+  // TCX is 6.6: below it (the 6.1 VM) the kernel refuses the attach type, and bee-ts says which feature is missing.
+  it('net attach|detach tcx_ingress|tcx_egress (newer bpftool syntax): the kernel lists the program, then not; refused naming Linux 6.6 below it', () => {
     const tc = `${pins}/p/count_tc`;
+    if (needKernel('6.6', 'TCX links', linkFeatures.tcx)) {
+      const r = runCli(['net', 'attach', 'tcx_ingress', 'pinned', tc, 'dev', dev]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^Error: interface tcx_ingress attach failed: Invalid argument \(this \S+ kernel has no TCX: Linux 6\.6 or later\)\n$/);
+      expect(bee('net', 'list', 'dev', dev)).not.toMatch(/tcx\//);
+      return;
+    }
     const id = JSON.parse(bpftool('-j', 'prog', 'show', 'pinned', tc)).id;
     for (const [type, dir] of [
       ['tcx_ingress', 'ingress'],

@@ -45,6 +45,6 @@ describe.skipIf(skip)('TC with and without TCX (Debian 6.1: netlink; 6.12: TCX l
     expect(linkFeatures.uprobeMulti()).toBe(false);
     expect(linkFeatures.kprobeMulti()).toBe(false);
     // Asking for TCX explicitly on this kernel is an error, not a silent fallback.
-    expect(() => o.program('count_tc').attach({ iface: 'lo', tcMode: 'tcx' })).toThrow(/TCX on ifindex 1: .*EINVAL/);
+    expect(() => o.program('count_tc').attach({ iface: 'lo', tcMode: 'tcx' })).toThrow(/TCX links needs Linux 6\.6 or later .*TCX on ifindex 1: .*EINVAL/);
   });
 });
