@@ -17,3 +17,35 @@ describe('the VM file list', () => {
     for (const reason of Object.values(HOST_ONLY)) expect(reason.length).toBeGreaterThan(20);
   });
 });
+
+/** README's "Attach kinds and the kernels they were verified on": each row's cells by column. */
+function attachTable(): { kind: string; host: string; vm61: string; vm612: string; files: string[] }[] {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('### Attach kinds and the kernels they were verified on');
+  expect(start).toBeGreaterThan(0);
+  const rows = readme.slice(start).split('\n').filter((l) => l.startsWith('| `'));
+  // Cells split on the | between cells (a cell's text may hold none: code spans use no pipes).
+  return rows.map((l) => {
+    const c = l.split(' | ').map((x) => x.replace(/^\| |\s*\|$/g, ''));
+    expect(c, l).toHaveLength(5);
+    return { kind: c[0]!, host: c[1]!, vm61: c[2]!, vm612: c[3]!, files: c[4]!.split(', ') };
+  });
+}
+
+describe("README's attach-kind table", () => {
+  it('names test files that exist, and a VM cell says what was seen exactly where one of its files runs in the VMs', () => {
+    const rows = attachTable();
+    expect(rows.length).toBeGreaterThan(40);
+    const inVm = (f: string) => f.startsWith('vm/') || VM_FILES.includes(`test/${f}.test.ts`);
+    const wrong: string[] = [];
+    for (const r of rows) {
+      for (const f of r.files) expect(fs.existsSync(path.join(root, 'test', `${f}.test.ts`)), `${r.kind}: test/${f}.test.ts`).toBe(true);
+      const runs = r.files.some(inVm);
+      // "—": no test runs it there. Otherwise a file of the row ran there (test/vm, or a
+      // test/kernel file test/vm-matrix.ts lists): a kernel file moved in or out shows here.
+      for (const [vm, cell] of [['6.1', r.vm61], ['6.12', r.vm612]] as const)
+        if ((cell === '—') === runs) wrong.push(`${r.kind} (${vm}): "${cell}", and ${r.files.join(', ')} ${runs ? 'runs' : 'does not run'} in the VMs`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});

@@ -28,10 +28,21 @@ export const VM_FILES: readonly string[] = [
   'test/kernel/struct-ops.test.ts',
   'test/kernel/profile.test.ts',
   // Their C builds come prebuilt from the host (test/build-cache.ts, test/vm-prebuild.ts); gen-object
-  // runs only its kernel part there. QEMU CPU: core-reloc-compat 520 / 566 s (6.12 / 6.1, with the
-  // worker start), gen-object 59 / 71 s.
+  // runs only its kernel part there. QEMU CPU (6.1 / 6.12, the run below): core-reloc-compat
+  // 82 / 92 s (566 / 520 before the share was cached, with the worker start), gen-object 22 / 24 s.
   'test/kernel/core-reloc-compat.test.ts',
   'test/kernel/gen-object.test.ts',
+  // QEMU CPU s, 6.1 / 6.12, from the CI=true run of every kernel file listed here (both boots at
+  // once, host load 2-10; scripts/vm-test.mjs prints them): feature 229 / 261 (its test_bpftool.py
+  // test runs the suite with bpftool and then with bee-ts: nine `feature` processes each, whose
+  // full probes are thousands of verifier loads), run 110 / 131, bpftool-event-pipe 29 / 32,
+  // jited 78 / 107 (404 s in 6.12 for its first 3 of 5 tests when objdump ran once per function),
+  // leaks 44 / 44 (one nested vitest run).
+  'test/kernel/feature.test.ts',
+  'test/kernel/run.test.ts',
+  'test/kernel/bpftool-event-pipe.test.ts',
+  'test/kernel/jited.test.ts',
+  'test/kernel/leaks.test.ts',
 ];
 
 // Under TCG one Node start-up costs 10-20 s of CPU and a clang or gcc build minutes: files whose
@@ -47,7 +58,6 @@ export const HOST_ONLY: Readonly<Record<string, string>> = {
   'test/kernel/bpftool-batch.test.ts': CLI_PARITY,
   'test/kernel/bpftool-builtins.test.ts': CLI_PARITY,
   'test/kernel/bpftool-commands.test.ts': CLI_PARITY,
-  'test/kernel/bpftool-event-pipe.test.ts': 'both readers are processes stopped by SIGINT (bee-ts too: a signal needs its own process), and the records they wait for come from `node -e 0` processes started until one shows: a Node start-up each, 10-60 s under TCG',
   'test/kernel/bpftool-maps.test.ts': CLI_PARITY,
   'test/kernel/bpftool-parity.test.ts': CLI_PARITY,
   'test/kernel/loadall.test.ts': CLI_PARITY,
@@ -58,10 +68,6 @@ export const HOST_ONLY: Readonly<Record<string, string>> = {
   'test/kernel/bench.test.ts': 'runs each benchmark once (timing loops beside C peers built with gcc and libbpf): its peers could come from the build cache, but it checks the benchmark harness, not the kernel, and under TCG its loops take minutes for figures that mean nothing',
   'test/kernel/package.test.ts': 'podman, runc and a docker-registry: a container runtime needs writable storage, and the VM\'s root is the host\'s, read-only over 9p',
   'test/kernel/metrics-prom.test.ts': 'a real Prometheus server scrapes bee-ts: its TSDB needs a writable data dir and its Go start-up is minutes under TCG',
-  'test/kernel/leaks.test.ts': 'checks the leak check itself by running vitest on a leaking file in a child: a second vitest start-up, 125 s of CPU under TCG; the check reads /proc and bpffs, not version-dependent',
   'test/kernel/heap-guard.test.ts': 'builds a probe with `bee-ts build` (clang-16) and floods a `bee-ts run` held to a 64 MB heap: 110 s of CPU under TCG; the guard watches V8\'s heap, not the kernel (its kernel part, `bee-ts run` loading a probe with a ring buffer, is what test/vm/examples does in both VMs)',
-  'test/kernel/feature.test.ts': 'fails in both VMs (measured: 110-126 s of CPU before its last tests): the kernel\'s test_bpftool.py fails there for bpftool 7.1 itself (the peer, not bee-ts; not yet understood), and on 6.1 it expects have_cgrp_storage_map_type (6.2) without a version declaration. Its fentry and helper-wording answers are probe-driven and passed in both',
-  'test/kernel/run.test.ts': '`bee-ts run` end to end, 10 tests and about 14 CLI start-ups: its files now live in a private dir under $TMPDIR and its waits use childBound, but it has not yet finished a VM run (it came last in a run at host load 25-29), so it is not yet in the budget (test/vm/examples runs `bee-ts run` there)',
-  'test/kernel/jited.test.ts': 'its LLVM peer now comes prebuilt from the host (test/build-cache.ts), but its comparisons do not fit: measured in the 6.12 VM, its first 3 of 5 tests took 404 s of QEMU CPU (the objdump comparison alone 270 s) before the CLI test, the longest on the host; 6.1 and 6.12 JIT images differ, so it is worth running there once the decoders are cheaper under TCG',
   'test/kernel/init-build.test.ts': '`bee-ts init` + `bee-ts build` + `bee-ts run` per template: its point is the build (clang discovery, bee\'s flags, the templates), whose output does not depend on the kernel; its kernel part (`bee-ts run` loading and attaching a probe with a ring buffer or hash map) is what test/vm/examples does in both VMs. 21 CLI start-ups and 9 clang runs inside `bee-ts build` (a prebuilt object would skip the very step it tests): far over budget under TCG for nothing kernel-specific',
 };
