@@ -23,7 +23,12 @@ function attachTable(): { kind: string; host: string; vm61: string; vm612: strin
   const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
   const start = readme.indexOf('### Attach kinds and the kernels they were verified on');
   expect(start).toBeGreaterThan(0);
-  const rows = readme.slice(start).split('\n').filter((l) => l.startsWith('| `'));
+  // The table: the lines from its header row to the first line that is not a row.
+  const lines = readme.slice(start).split('\n');
+  const head = lines.findIndex((l) => l.startsWith('| SEC() kind |'));
+  expect(head).toBeGreaterThan(0);
+  const end = lines.findIndex((l, i) => i > head && !l.startsWith('|'));
+  const rows = lines.slice(head + 2, end);
   // Cells split on the | between cells (a cell's text may hold none: code spans use no pipes).
   return rows.map((l) => {
     const c = l.split(' | ').map((x) => x.replace(/^\| |\s*\|$/g, ''));
