@@ -27,6 +27,22 @@ export const VM_FILES: readonly string[] = [
   'test/kernel/xdp-maps.test.ts',
   'test/kernel/struct-ops.test.ts',
   'test/kernel/profile.test.ts',
+  // CLI output against bpftool: runCli runs the CLI in-process there (test/helpers.ts, one worker
+  // thread, no Node start-up per command), bpftool is a C binary. QEMU CPU per file, 6.12 / 6.1
+  // (scripts/vm-test.mjs, host load 4-6): inspect-cli 236 / 179 s (its xlated dump of every
+  // program, text and JSON, both tools reading /proc/kallsyms per dump, 135-180 s of it),
+  // bpftool-builtins 41 / 41, bpftool-parity 47 / 19, bpftool-attach 29 / 29, bpftool-batch 16 / 18,
+  // bpftool-maps 10 / 15, bpftool-commands 9 / 15, globals-compat 7 / 17, loadall 3 / 6: about
+  // 400 s per boot.
+  'test/kernel/inspect-cli.test.ts',
+  'test/kernel/bpftool-attach.test.ts',
+  'test/kernel/bpftool-batch.test.ts',
+  'test/kernel/bpftool-builtins.test.ts',
+  'test/kernel/bpftool-commands.test.ts',
+  'test/kernel/bpftool-maps.test.ts',
+  'test/kernel/bpftool-parity.test.ts',
+  'test/kernel/loadall.test.ts',
+  'test/kernel/globals-compat.test.ts',
   // Their C builds come prebuilt from the host (test/build-cache.ts, test/vm-prebuild.ts); gen-object
   // runs only its kernel part there. QEMU CPU (6.1 / 6.12, the run below): core-reloc-compat
   // 82 / 92 s (566 / 520 before the share was cached, with the worker start), gen-object 22 / 24 s.
@@ -46,22 +62,12 @@ export const VM_FILES: readonly string[] = [
 ];
 
 // Under TCG one Node start-up costs 10-20 s of CPU and a clang or gcc build minutes: files whose
-// tests start the CLI or bpftool dozens of times do not fit two boots in CI's budget. The C the
+// tests start Node dozens of times (bpftool, a C binary, starts fast) do not fit two boots in CI's budget. The C the
 // kernel files build goes through test/build-cache.ts, prebuilt on the host before the boot; a
 // file whose point is the build itself, or a timing, stays here.
-const CLI_PARITY = 'CLI output against bpftool: in the VMs runCli runs the CLI in-process (test/helpers.ts, a worker thread, no Node start-up per command; it passes on the host that way with BEE_TS_CLI_INPROC=1), but the file is not yet measured under TCG (this session\'s VM runs, host load 20, did not get past vitest\'s 60 s worker start), so not yet in CI\'s budget'
 
 /** test/kernel files that run on the host only, each with the reason. */
 export const HOST_ONLY: Readonly<Record<string, string>> = {
-  'test/kernel/inspect-cli.test.ts': CLI_PARITY,
-  'test/kernel/bpftool-attach.test.ts': CLI_PARITY,
-  'test/kernel/bpftool-batch.test.ts': CLI_PARITY,
-  'test/kernel/bpftool-builtins.test.ts': CLI_PARITY,
-  'test/kernel/bpftool-commands.test.ts': CLI_PARITY,
-  'test/kernel/bpftool-maps.test.ts': CLI_PARITY,
-  'test/kernel/bpftool-parity.test.ts': CLI_PARITY,
-  'test/kernel/loadall.test.ts': CLI_PARITY,
-  'test/kernel/globals-compat.test.ts': CLI_PARITY,
   'test/kernel/gen.test.ts': 'bee-ts gen over every fixture, then tsc type-checks and builds the generated modules twice (a Node start-up and a type check each, minutes under TCG); generation does not depend on the kernel',
   'test/kernel/shutdown.test.ts': 'exit and signal handling of Node processes: about 40 Node start-ups (a CLI run or a library child each; 12-20 s of CPU apiece under TCG, 500-800 s for the file, over its share of the budget), and its bounds (out within 2 s of a signal) are for a real CPU; it tests Node and bee-ts, not a kernel version',
   'test/kernel/soak.test.ts': 'a soak of `bee-ts run` under a flood: its counts (over 10 000 records from one process\'s opens in 8 s) and bounds (RSS growth, SIGINT within 2 s with a full pipe) are for a real CPU; scaled down for TCG it would no longer flood anything. The ring buffer and output queue it loads are not version-dependent (5.8+)',
