@@ -31,9 +31,9 @@ export const VM_FILES: readonly string[] = [
   // thread, no Node start-up per command), bpftool is a C binary. QEMU CPU per file, 6.12 / 6.1
   // (scripts/vm-test.mjs, host load 4-6): inspect-cli 236 / 179 s (its xlated dump of every
   // program, text and JSON, both tools reading /proc/kallsyms per dump, 135-180 s of it),
-  // bpftool-builtins 41 / 41, bpftool-parity 47 (its failing dumps retried) / 19, bpftool-attach 29 / 29, bpftool-batch 16 / 18,
-  // bpftool-maps 10 / 15, bpftool-commands 9 / 15, globals-compat 7 / 17, loadall 3 / 6: about
-  // 400 s per boot.
+  // bpftool-builtins 41 / 41, bpftool-parity 47 (its failing dumps retried) / 19, bpftool-attach
+  // 29 / 29, bpftool-batch 16 / 18, bpftool-maps 10 / 15, bpftool-commands 9 / 15, globals-compat
+  // 7 / 17, loadall 3 / 6: about 400 s per boot.
   'test/kernel/inspect-cli.test.ts',
   'test/kernel/bpftool-attach.test.ts',
   'test/kernel/bpftool-batch.test.ts',
@@ -62,9 +62,9 @@ export const VM_FILES: readonly string[] = [
 ];
 
 // Under TCG one Node start-up costs 10-20 s of CPU and a clang or gcc build minutes: files whose
-// tests start Node dozens of times (bpftool, a C binary, starts fast) do not fit two boots in CI's budget. The C the
-// kernel files build goes through test/build-cache.ts, prebuilt on the host before the boot; a
-// file whose point is the build itself, or a timing, stays here.
+// tests start Node dozens of times (bpftool, a C binary, starts fast) do not fit two boots in CI's
+// budget. The C the kernel files build goes through test/build-cache.ts, prebuilt on the host
+// before the boot; a file whose point is the build itself, or a timing, stays here.
 
 /** test/kernel files that run on the host only, each with the reason. */
 export const HOST_ONLY: Readonly<Record<string, string>> = {
