@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { hasCommand, need, needKernel, root, waitUntil } from '../helpers.js';
+import { childBound, hasCommand, need, needKernel, root, waitUntil } from '../helpers.js';
 import { startRun } from '../run-helper.js';
 
 const skip = needKernel() ?? need(hasCommand('promtool'), 'promtool (apt-get install prometheus) checks the exposition format');
@@ -47,7 +47,7 @@ describe.skipIf(skip)('Prometheus naming on real probes', () => {
           await traffic();
           text = await r.metrics();
           return series.test(text);
-        }, 30_000, 200);
+        }, childBound(30_000), 200);
         expect(text).toMatch(series);
         expect(text).not.toMatch(/ebpf_solo_io_/);
         const lint = promtool(text);
@@ -68,7 +68,7 @@ describe.skipIf(skip)('Prometheus naming on real probes', () => {
         fs.readFileSync('/etc/hostname');
         [b, p] = [await bee.metrics(), await prom.metrics()];
         return b.includes('_bucket') && p.includes('_bucket');
-      }, 30_000, 100);
+      }, childBound(30_000), 100);
       const les = (t: string, name: string) => [...t.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"`, 'gm'))].map((m) => m[1]!).filter((x, i, a) => a.indexOf(x) === i && x !== '+Inf');
       const beeLe = les(b, 'ebpf_solo_io_hist_read_latency_us').map(Number);
       const promLe = les(p, 'ebpf_read_latency_seconds').map(Number);

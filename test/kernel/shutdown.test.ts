@@ -5,6 +5,8 @@
 import { execSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, fixture, needKernel, root, runCli } from '../helpers.js';
 import { progIdsOf, progsLeft, startRun } from '../run-helper.js';
@@ -253,7 +255,7 @@ kill $F; echo $S`;
 describe.skipIf(skip)('bee-ts run pins', () => {
   it('never deletes what is not its own program pin, and two runs cannot share a pin directory', async () => {
     const dir = `/sys/fs/bpf/bee-pins-${process.pid}`;
-    const tmp = fs.mkdtempSync('/tmp/bee-pins-');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-pins-'));
     try {
       // A map pinned where the program pin would go: refused, left alone.
       fs.mkdirSync(`${dir}/progs`, { recursive: true, mode: 0o700 });
