@@ -5,9 +5,10 @@ import { FilterError, parseFilters, passes } from '../src/bee/filter.js';
 import { BeeMetrics } from '../src/bee/metrics.js';
 import { JsonLinesSink } from '../src/bee/sink.js';
 import { MAX_EVENT_ROWS, TuiSink } from '../src/bee/tui.js';
+import { beeRoles, mapBeeRole } from '../src/bee/roles.js';
 import { RunStats } from '../src/bee/stats.js';
 import { planWatches, WatchError } from '../src/bee/watch.js';
-import { parseObject } from '../src/loader/spec.js';
+import { type MapSpec, parseObject, SpecError } from '../src/loader/spec.js';
 import { readFixture } from './helpers.js';
 
 const spec = (n: string) => parseObject(readFixture(n), { file: n });
@@ -33,6 +34,47 @@ describe('Go-compatible formats', () => {
   it('labels flatten nested values; JSON keys sort', () => {
     expect(flattenLabels({ a: '1', n: { x: '2', y: '3' }, arr: ['1', '2'] })).toEqual({ a: '1', n_x: '2', n_y: '3', arr: '["1","2"]' });
     expect(JSON.stringify(sortKeys({ z: '1', a: { d: '2', b: '3' } }))).toBe('{"a":{"b":"3","d":"2"},"z":"1"}');
+  });
+});
+
+describe('map roles', () => {
+  const roles = (n: string) => Object.fromEntries(beeRoles(spec(n)));
+  it("bee's .maps.<role> suffix convention; unmarked maps have none", () => {
+    const s = spec('bee_suffix.bpfel.o');
+    expect(roles('bee_suffix.bpfel.o')).toEqual({
+      sockets_counter: { role: 'counter', source: 'suffix' },
+      open_gauge: { role: 'gauge', source: 'suffix' },
+      events: { role: 'print', source: 'suffix' },
+    });
+    // Helper maps in .maps and global data maps: created for the program, never watched.
+    expect(s.maps.filter((m) => !mapBeeRole(m, s.file)).map((m) => m.name).sort()).toEqual(['bee_suff.bss', 'bee_suff.rodata', 'start'].sort());
+  });
+  it("bee's name-prefix convention", () => {
+    const r = roles('bee_prefix.bpfel.o');
+    expect(r.print_events).toEqual({ role: 'print', source: 'prefix' });
+    expect([r.counter_by_uid?.role, r.gauge_by_uid?.role, r.hist_latency?.role]).toEqual(['counter', 'gauge', 'hist']);
+  });
+  it('declared maps only: a legacy definition by its prefix; data, .kconfig and struct_ops maps never, whatever their name', () => {
+    const m = (over: Partial<MapSpec>): MapSpec => ({ name: 'counter_x', type: 1, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0, pinning: 0, mapExtra: 0n, section: 'maps', source: 'legacy', ...over });
+    expect(mapBeeRole(m({}))).toEqual({ role: 'counter', source: 'prefix' });
+    expect(mapBeeRole(m({ name: 'plain' }))).toBeUndefined();
+    // An object named print_x.o has data maps named print_x.rodata, ...
+    expect(mapBeeRole(m({ name: 'print_x.rodata', section: '.rodata', source: 'data' }))).toBeUndefined();
+    expect(mapBeeRole(m({ name: 'print_x.kconfig', section: '.kconfig', source: 'kconfig' }))).toBeUndefined();
+    expect(mapBeeRole(m({ name: 'print_ops', section: '.struct_ops.link', source: 'btf' }))).toBeUndefined();
+    // bee found the kind anywhere in the section's suffix.
+    expect(mapBeeRole(m({ name: 'events', section: '.maps.my_print_maps', source: 'btf' }))).toEqual({ role: 'print', source: 'suffix' });
+    expect(mapBeeRole(m({ name: 'events', section: '.maps.other', source: 'btf' }))).toBeUndefined();
+    expect(mapBeeRole(m({ name: 'gauge_x', section: '.maps.gauge', source: 'btf' }))).toEqual({ role: 'gauge', source: 'prefix' });
+  });
+  it('refuses a prefix that disagrees with the section suffix, naming the file and the map, where bee uses the object', () => {
+    const s = spec('bad_role.bpfel.o');
+    const message = /^bad_role\.bpfel\.o: map 'counter_conflict': name prefix says 'counter' but section \.maps\.print says 'print'; use one convention$/;
+    for (const f of [() => beeRoles(s), () => planWatches(s), () => mapBeeRole(s.maps.find((m) => m.name === 'counter_conflict')!, s.file)]) {
+      expect(f).toThrow(SpecError);
+      expect(f).toThrow(message);
+      expect(f).toThrow(expect.objectContaining({ code: 'SPEC_INVALID', file: 'bad_role.bpfel.o', subject: "map 'counter_conflict'" }));
+    }
   });
 });
 

@@ -193,7 +193,7 @@ describe('the run formatter is memoized and bounded', () => {
     const { btf, top } = pairs(20);
     expect(btf.sizeof(top)).toBe(2 << 20);
     expect(() => compileFormatter(btf, top)).toThrow(FormatError);
-    const spec = { btf, maps: [{ name: 'print_big', role: 'print', type: MapType.RINGBUF, valueTypeId: top, keySize: 0, valueSize: 0 }] } as unknown as ObjectSpec;
+    const spec = { btf, maps: [{ name: 'print_big', section: '.maps', source: 'btf', type: MapType.RINGBUF, valueTypeId: top, keySize: 0, valueSize: 0 }] } as unknown as ObjectSpec;
     expect(() => planWatches(spec)).toThrow(/map 'print_big': record: struct 's17' \(262144 bytes\) formats to 131072 values, more than the 65536 bee-ts prints/);
   });
 });

@@ -1,13 +1,14 @@
-// Which maps `bee-ts run` watches and how (shared notes §1–§3): a role from a name prefix
-// (print_/counter_/gauge_/hist_) or a `.maps.<role>` section; ring buffers and perf event arrays
-// are event streams decoded with their declared value struct; hashes and arrays are polled.
+// Which maps `bee-ts run` watches and how (shared notes §1–§3): the maps with a role (roles.ts:
+// a print_/counter_/gauge_/hist_ name prefix or a `.maps.<role>` section); ring buffers and perf
+// event arrays are event streams decoded with their declared value struct; hashes and arrays are polled.
 // Everything is validated at start, with errors naming the map.
 import { BeeTsError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { BtfError, BtfKind } from '../btf/types.js';
-import type { MapRole, MapSpec, ObjectSpec } from '../loader/spec.js';
+import type { MapSpec, ObjectSpec } from '../loader/spec.js';
 import { MapType, mapTypeName } from '../syscall/constants.js';
 import { type BeeFormatter, compileFormatter, flattenLabels, FormatError } from './format.js';
+import { beeRoles, type MapRole } from './roles.js';
 
 export class WatchError extends BeeTsError {
   constructor(
@@ -62,11 +63,20 @@ function labelNames(fmt: BeeFormatter, size: number, scalarAs?: string): string[
   return Object.keys(flattenLabels(v)).sort();
 }
 
+/**
+ * The maps `bee-ts run` watches, each validated (record and key formatters, the -k field, the
+ * buckets); maps without a role are left out.
+ *
+ * @throws SpecError when a map's name prefix and section suffix disagree (roles.ts); WatchError
+ * for a marked map that cannot be watched.
+ */
 export function planWatches(spec: ObjectSpec, opts: WatchOptions = {}): WatchedMap[] {
   const out: WatchedMap[] = [];
   const btf = spec.btf;
+  const roles = beeRoles(spec);
   for (const m of spec.maps) {
-    if (!m.role) continue;
+    const role = roles.get(m.name)?.role;
+    if (!role) continue;
     const name = m.name;
     const fail = (msg: string): never => {
       throw new WatchError(name, msg);
@@ -86,20 +96,20 @@ export function planWatches(spec: ObjectSpec, opts: WatchOptions = {}): WatchedM
       if (!isStruct(btf!, m.valueTypeId!)) fail(`the ${mapTypeName(m.type)} value type must be a struct (through typedefs), not ${btf!.resolve(m.valueTypeId!).name || BtfKind[btf!.resolve(m.valueTypeId!).kind]}`);
       const recordFmt = fmt(m.valueTypeId!, 'record');
       let labels = labelNames(recordFmt, btf!.sizeof(m.valueTypeId!));
-      const w: WatchedMap = { name, role: m.role, kind: 'events', spec: m, recordFmt, valueIsInt: false, scalarKey: false, labels };
-      if (m.role === 'hist' || m.role === 'gauge') {
-        const field = opts.histValueKeys?.get(name) ?? (m.role === 'hist' ? 'le' : labels.includes('value') ? 'value' : labels.includes('le') ? 'le' : undefined);
+      const w: WatchedMap = { name, role, kind: 'events', spec: m, recordFmt, valueIsInt: false, scalarKey: false, labels };
+      if (role === 'hist' || role === 'gauge') {
+        const field = opts.histValueKeys?.get(name) ?? (role === 'hist' ? 'le' : labels.includes('value') ? 'value' : labels.includes('le') ? 'le' : undefined);
         if (!field) fail(`a gauge_ ring buffer sets its gauge from a numeric field: name one with -k ${name},<field> (fields: ${labels.join(', ')})`);
-        if (!labels.includes(field!)) fail(`has no field '${field}' to ${m.role === 'hist' ? 'observe' : 'set'} (fields: ${labels.join(', ')}); use -k ${name},<field>`);
+        if (!labels.includes(field!)) fail(`has no field '${field}' to ${role === 'hist' ? 'observe' : 'set'} (fields: ${labels.join(', ')}); use -k ${name},<field>`);
         // A field filled with 'A' bytes reads as digits when it is a number, as "AAAA" when it is text.
         const probe = new Uint8Array(Math.max(btf!.sizeof(m.valueTypeId!), 8)).fill(0x41);
         const sample = flattenLabels(recordFmt(new DataView(probe.buffer), 0))[field!];
         if (sample !== undefined && !/^-?\d+$/.test(sample)) fail(`field '${field}' is not a number (it reads as ${JSON.stringify(sample.slice(0, 8))}...): -k ${name},<field> needs an integer field (fields: ${labels.join(', ')})`);
         w.valueField = field;
         labels = labels.filter((l) => l !== field);
-        if (m.role === 'hist' && labels.includes('le')) fail(`field 'le' would become a label, but Prometheus reserves 'le' for histogram buckets: observe it (-k ${name},le) or rename it`);
+        if (role === 'hist' && labels.includes('le')) fail(`field 'le' would become a label, but Prometheus reserves 'le' for histogram buckets: observe it (-k ${name},le) or rename it`);
         w.labels = labels;
-        if (m.role === 'hist') w.buckets = opts.histBuckets?.get(name) ?? DEFAULT_BUCKETS;
+        if (role === 'hist') w.buckets = opts.histBuckets?.get(name) ?? DEFAULT_BUCKETS;
       }
       out.push(w);
       continue;
@@ -110,9 +120,9 @@ export function planWatches(spec: ObjectSpec, opts: WatchOptions = {}): WatchedM
       const valueFmt = fmt(m.valueTypeId!, 'value');
       const vt = btf!.resolve(m.valueTypeId!);
       const valueIsInt = vt.kind === BtfKind.Int || vt.kind === BtfKind.Enum || vt.kind === BtfKind.Enum64;
-      if ((m.role === 'counter' || m.role === 'gauge') && !valueIsInt) fail(`a ${m.role}_ map's value must be an integer, not ${vt.name || BtfKind[vt.kind]}`);
+      if ((role === 'counter' || role === 'gauge') && !valueIsInt) fail(`a ${role}_ map's value must be an integer, not ${vt.name || BtfKind[vt.kind]}`);
       const scalarKey = !isStruct(btf!, m.keyTypeId!);
-      out.push({ name, role: m.role, kind: 'poll', spec: m, keyFmt, valueFmt, valueIsInt, scalarKey, labels: labelNames(keyFmt, m.keySize, 'key') });
+      out.push({ name, role, kind: 'poll', spec: m, keyFmt, valueFmt, valueIsInt, scalarKey, labels: labelNames(keyFmt, m.keySize, 'key') });
       continue;
     }
     fail(`${mapTypeName(m.type)} maps cannot be watched (ring buffers, perf event arrays, hash and array maps can)`);

@@ -1,4 +1,5 @@
 // `bee-ts describe <file.o>`: what an object holds, without touching the kernel.
+import { beeRoles } from '../bee/roles.js';
 import { typeToC } from '../btf/cdump.js';
 import { type ObjectSpec, parseObject, programInsnCount } from '../loader/spec.js';
 import { attachTypeName, mapTypeName, progTypeName } from '../syscall/constants.js';
@@ -9,8 +10,14 @@ export function loadSpec(path: string): ObjectSpec {
   return parseObject(readInputFile(path, 'object file'), { file: path });
 }
 
+/** @throws SpecError for a map whose bee name prefix and section suffix disagree (as `bee-ts run`). */
 export function describeJson(spec: ObjectSpec): Record<string, unknown> {
+  const roles = beeRoles(spec);
   const tn = (id?: number) => (id !== undefined && spec.btf ? typeToC(spec.btf, id) : undefined);
+  const role = (name: string) => {
+    const r = roles.get(name);
+    return r ? { role: r.role, role_source: r.source } : {};
+  };
   return {
     file: spec.file,
     license: spec.license,
@@ -36,7 +43,7 @@ export function describeJson(spec: ObjectSpec): Record<string, unknown> {
       flags: m.flags,
       section: m.section,
       source: m.source,
-      ...(m.role ? { role: m.role, role_source: m.roleSource } : {}),
+      ...role(m.name),
       ...(m.pinning ? { pinning: 'by_name' } : {}),
       ...(m.inner ? { inner: { type: mapTypeName(m.inner.type), key_size: m.inner.keySize, value_size: m.inner.valueSize, max_entries: m.inner.maxEntries } } : {}),
     })),

@@ -1,36 +1,22 @@
-// Map definitions in the object spec: BTF-defined maps (`.maps`, with bee's `.maps.<role>`
-// sections and `<role>_` name prefixes), their `__array(values, ...)` initial slots and inner map
-// templates, and the legacy `maps` section (struct bpf_map_def).
+// Map definitions in the object spec: BTF-defined maps (`.maps`, and bee's `.maps.<role>`
+// sections read the same way: the role is src/bee/roles.ts's reading of the name and section),
+// their `__array(values, ...)` initial slots and inner map templates, and the legacy `maps`
+// section (struct bpf_map_def).
 import { BtfKind, type CompositeType, isComposite } from '../btf/types.js';
-import { MAP_ROLES, type MapRole, type MapSpec } from '../maps/spec.js';
+import type { MapSpec } from '../maps/spec.js';
 import { MapType } from '../syscall/constants.js';
 import { mapTraits } from '../syscall/map-traits.js';
 import type { SpecReader } from './spec-data.js';
 
-const MAPS_SECTION = /^\.maps(\.(.+))?$/;
+const MAPS_SECTION = /^\.maps(\..+)?$/;
 
 /** sizeof(struct bpf_map_def): type, key_size, value_size, max_entries, map_flags. */
 const LEGACY_MAP_DEF_SIZE = 20;
-
-export function roleFromName(name: string): MapRole | undefined {
-  for (const r of MAP_ROLES) if (name.startsWith(`${r}_`)) return r;
-  return undefined;
-}
-
-/** bee's legacy convention looked for the kind anywhere in the section name. */
-export function roleFromSection(section: string): MapRole | undefined {
-  const m = MAPS_SECTION.exec(section);
-  if (!m || !m[2]) return undefined;
-  for (const r of MAP_ROLES) if (m[2].includes(r)) return r;
-  return undefined;
-}
-
 
 export function parseBtfMaps(rd: SpecReader): MapSpec[] {
   const out: MapSpec[] = [];
   for (const sec of rd.elf.sections) {
     if (!MAPS_SECTION.test(sec.name)) continue;
-    const suffixRole = roleFromSection(sec.name);
     const ds = rd.datasec(sec.name);
     if (!ds) {
       if (rd.symbolsIn(sec).length === 0) continue;
@@ -46,16 +32,6 @@ export function parseBtfMaps(rd: SpecReader): MapSpec[] {
       const def = btf.resolve(v.type);
       if (!isComposite(def) || def.kind !== BtfKind.Struct) rd.err(`map '${v.name}'`, 'definition is not a struct');
       const spec = mapFromBtfDef(rd, v.name, def as CompositeType, sec.name);
-      const prefixRole = roleFromName(v.name);
-      if (prefixRole && suffixRole && prefixRole !== suffixRole)
-        rd.err(`map '${v.name}'`, `name prefix says '${prefixRole}' but section ${sec.name} says '${suffixRole}'; use one convention`);
-      if (prefixRole) {
-        spec.role = prefixRole;
-        spec.roleSource = 'prefix';
-      } else if (suffixRole) {
-        spec.role = suffixRole;
-        spec.roleSource = 'suffix';
-      }
       // `.values = { [i] = &x }`: relocations in the map's own bytes, 8 bytes per slot.
       const valuesMember = (def as CompositeType).members.find((m) => m.name === 'values');
       if (valuesMember) {
@@ -218,9 +194,7 @@ export function parseLegacyMaps(rd: SpecReader): MapSpec[] {
       mapExtra: 0n,
       section: 'maps',
       source: 'legacy',
-      role: roleFromName(s.name),
     };
-    if (spec.role) spec.roleSource = 'prefix';
     if (!spec.type) rd.err(subject, 'has map type 0');
     // libbpf 0.x's rule: fields past struct bpf_map_def (5 u32s) must be zero, or the
     // definition carries options this loader would silently drop.

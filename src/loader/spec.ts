@@ -28,13 +28,12 @@ import { BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, InsnBuffer } from './insn.
 import { type AttachKind, matchSection } from './sections.js';
 import type { DataSectionSpec, MapSpec } from '../maps/spec.js';
 
-export { type DataKind, type DataSectionSpec, MAP_ROLES, type MapRole, type MapSpec, type VariableSpec } from '../maps/spec.js';
+export { type DataKind, type DataSectionSpec, type MapSpec, type VariableSpec } from '../maps/spec.js';
 import { parseStructOpsMaps } from './struct-ops.js';
 import { dataMapName, fixupDatasecs, objectName, parseDataSections, type SpecReader } from './spec-data.js';
 import { parseBtfMaps, parseLegacyMaps } from './spec-maps.js';
 
 export { dataMapName, objectName } from './spec-data.js';
-export { roleFromName, roleFromSection } from './spec-maps.js';
 
 export class SpecError extends BeeTsError {
   constructor(

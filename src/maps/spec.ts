@@ -1,9 +1,6 @@
 // Map specs: a map as the object file declares it, plain data and kernel-free. The loader's
 // parser (src/loader/spec.ts) produces them; src/maps creates maps from them.
 
-export type MapRole = 'print' | 'counter' | 'gauge' | 'hist';
-export const MAP_ROLES: readonly MapRole[] = ['print', 'counter', 'gauge', 'hist'];
-
 export interface MapSpec {
   name: string;
   type: number;
@@ -20,8 +17,6 @@ export interface MapSpec {
   section: string;
   /** `kconfig`: the `<obj>.kconfig` map libbpf makes for __kconfig externs (filled at load). */
   source: 'btf' | 'legacy' | 'data' | 'kconfig';
-  role?: MapRole;
-  roleSource?: 'prefix' | 'suffix';
   /** Template for map-in-map outer maps. */
   inner?: MapSpec;
   /** Initial slot contents of prog arrays / map-in-map: slot index → program or map name. */
