@@ -14,6 +14,7 @@
 // share the dumper's state (what is queued, declared and written, the name tables), the emit
 // half is one recursive declarator writer, and bpftool's output that the tests compare against
 // is produced by both. Layout (sizes, alignment, packing) is ./layout.ts, shared with Btf.
+import { isAscii } from 'node:buffer';
 import type { Btf } from './btf.js';
 import { type FlatBtf, flatBtf } from './flat.js';
 import { type TypeShape, TypeLayout } from './layout.js';
@@ -164,11 +165,19 @@ export class CDumper {
       const p = offs[id]!;
       const vlen = w[p + 1]! & 0xffff;
       const kind = kinds[id]! as BtfKind;
-      if (ONE_REF_KINDS.has(kind)) {
-        ref[w[p + 2]!] = 1;
-        continue;
-      }
       switch (kind) {
+        // Kinds that refer to one type, in the record's size/type word.
+        case BtfKind.Ptr:
+        case BtfKind.Typedef:
+        case BtfKind.Const:
+        case BtfKind.Volatile:
+        case BtfKind.Restrict:
+        case BtfKind.TypeTag:
+        case BtfKind.Func:
+        case BtfKind.Var:
+        case BtfKind.DeclTag:
+          ref[w[p + 2]!] = 1;
+          break;
         case BtfKind.Array:
           ref[w[p + 3]!] = 1;
           ref[w[p + 4]!] = 1;
@@ -439,13 +448,23 @@ export class CDumper {
   private fwdTarget(id: number): number | undefined {
     if (!this.fwdTargets) {
       // A few dozen FWDs in a kernel: their names only, not an index of every struct name.
+      // Their names' byte lengths sift the structs before a name string is made.
       const want = new Set<string>();
+      const lens = new Set<number>();
       const m = (this.fwdTargets = new Map());
-      for (let i = 1; i < this.count; i++) if (this.kinds[i] === BtfKind.Fwd && this.hasName(i)) want.add((this.kflag(i) ? 'u' : 's') + this.rawName(i));
+      const { text, w, offs } = this;
+      for (let i = 1; i < this.count; i++)
+        if (this.kinds[i] === BtfKind.Fwd && this.hasName(i)) {
+          want.add((this.kflag(i) ? 'u' : 's') + this.rawName(i));
+          const off = w[offs[i]!]!;
+          lens.add(text.indexOf('\0', off) - off);
+        }
       if (want.size)
         for (let i = 1; i < this.count; i++) {
           const k = this.kinds[i];
           if (k !== BtfKind.Struct && k !== BtfKind.Union) continue;
+          const off = w[offs[i]!]!;
+          if (off === 0 || !lens.has(text.indexOf('\0', off) - off)) continue;
           const key = (k === BtfKind.Union ? 'u' : 's') + this.rawName(i);
           if (want.has(key) && !m.has(key)) m.set(key, i);
         }
@@ -490,17 +509,16 @@ export class CDumper {
   }
 
   private declInner(id: number, declarator: string, lvl: number, depth: number): string {
-    const join = (base: string) => (!declarator ? base : declarator.charCodeAt(0) === 0x5b /* [ */ ? base + declarator : `${base} ${declarator}`);
     const kind = this.kinds[id]! as BtfKind;
     switch (kind) {
       case BtfKind.Void:
-        return join('void');
+        return join('void', declarator);
       case BtfKind.Int: {
         const name = this.rawName(id);
-        return join((this.w[this.offs[id]! + 3]! >>> 24) & INT_BOOL && name === 'bool' ? '_Bool' : name);
+        return join((this.w[this.offs[id]! + 3]! >>> 24) & INT_BOOL && name === 'bool' ? '_Bool' : name, declarator);
       }
       case BtfKind.Float:
-        return join(this.rawName(id));
+        return join(this.rawName(id), declarator);
       case BtfKind.Ptr: {
         const to = this.st(id);
         const tk = this.kinds[to];
@@ -532,25 +550,25 @@ export class CDumper {
       }
       case BtfKind.Typedef:
         this.ensureTypedef(id);
-        return join(this.name(id));
+        return join(this.name(id), declarator);
       case BtfKind.Struct:
       case BtfKind.Union:
-        if (!this.hasName(id)) return join(this.compositeDef(id, lvl));
+        if (!this.hasName(id)) return join(this.compositeDef(id, lvl), declarator);
         if (!this.declared[id]) this.ensureTagDeclared(id);
-        return join(`${this.tagKeyword(id)} ${this.name(id)}`);
+        return join(`${this.tagKeyword(id)} ${this.name(id)}`, declarator);
       case BtfKind.Enum:
       case BtfKind.Enum64:
-        if (!this.hasName(id)) return join(this.enumDef(id, lvl));
+        if (!this.hasName(id)) return join(this.enumDef(id, lvl), declarator);
         if (this.emitState[id] === 0) {
           this.emitState[id] = 3;
           this.emit(`${this.enumDef(id, 0)};\n\n`);
           this.emitState[id] = 2;
         }
-        return join(`enum ${this.name(id)}`);
+        return join(`enum ${this.name(id)}`, declarator);
       case BtfKind.Fwd: {
         this.ensureTagDeclared(id);
         const full = this.fwdTarget(id);
-        return join(`${this.kflag(id) ? 'union' : 'struct'} ${full !== undefined ? this.name(full) : this.rawName(id)}`);
+        return join(`${this.kflag(id) ? 'union' : 'struct'} ${full !== undefined ? this.name(full) : this.rawName(id)}`, declarator);
       }
       case BtfKind.FuncProto: {
         const w = this.w;
@@ -687,6 +705,11 @@ export class CDumper {
   }
 }
 
+/** `base` with `declarator` after it (an array suffix directly, anything else after a space). */
+function join(base: string, declarator: string): string {
+  return !declarator ? base : declarator.charCodeAt(0) === 0x5b /* [ */ ? base + declarator : `${base} ${declarator}`;
+}
+
 const TAB_STRINGS: string[] = [];
 /** `n` tabs (memoized). */
 function tabs(n: number): string {
@@ -699,13 +722,11 @@ function stringText(f: FlatBtf): { text: string; ascii: boolean } {
   let t = textOf.get(f);
   if (t === undefined) {
     const text = Buffer.from(f.strings.buffer, f.strings.byteOffset, f.strings.length).toString('latin1');
-    textOf.set(f, (t = { text, ascii: !/[^\x00-\x7f]/.test(text) }));
+    textOf.set(f, (t = { text, ascii: isAscii(f.strings) }));
   }
   return t;
 }
 
-/** Kinds that refer to one type, in the record's size/type word (`type` of the object). */
-const ONE_REF_KINDS = new Set<BtfKind>([BtfKind.Ptr, BtfKind.Typedef, BtfKind.Const, BtfKind.Volatile, BtfKind.Restrict, BtfKind.TypeTag, BtfKind.Func, BtfKind.Var, BtfKind.DeclTag]);
 
 /**
  * Dump BTF as C.
