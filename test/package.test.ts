@@ -16,6 +16,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { k8sManifests, toYaml } from '../src/bee/k8s.js';
 import { TarError, writeTar } from '../src/bee/tar.js';
 import { wantsHostPid } from '../src/cli/package.js';
+import { parseObject } from '../src/loader/spec.js';
 import { fixture, root, runCli } from './helpers.js';
 import { freePort } from './registry-helper.js';
 
@@ -155,14 +156,19 @@ describe('Kubernetes manifests', () => {
     const base = runCli(['--plain-http', 'package', path.join(root, 'examples', 'tcpconnect.o'), 'localhost/x:1', '--base', `127.0.0.1:${closed}/base:1`, '--oci-archive', out]);
     expect(base.status).not.toBe(0);
     expect(base.stderr).toMatch(new RegExp(`^Error: 127\\.0\\.0\\.1:${closed}/base:1: cannot reach .*is the registry running`, 'm'));
+    // A probe `bee-ts run` would refuse (bee map markers that disagree) is refused before any image is built.
+    const conflict = runCli(['package', fixture('bad_role.bpfel.o'), 'localhost/x:1', '--oci-archive', out]);
+    expect(conflict.status).not.toBe(0);
+    expect(conflict.stderr).toMatch(/^Error: .*bad_role\.bpfel\.o: map 'counter_conflict': name prefix says 'counter' but section \.maps\.print says 'print'/m);
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
   it('hostPID follows the probe: on for uprobe and USDT programs, off for tracepoints', () => {
-    expect(wantsHostPid(fs.readFileSync(fixture('usdt.bpfel.o')), 'usdt.bpfel.o')).toBe(true);
-    expect(wantsHostPid(fs.readFileSync(fixture('uprobe_multi.bpfel.o')), 'uprobe_multi.bpfel.o')).toBe(true);
-    expect(wantsHostPid(fs.readFileSync(path.join(root, 'examples', 'tcpconnect.o')), 'tcpconnect.o')).toBe(false);
+    const hostPid = (file: string) => wantsHostPid(parseObject(fs.readFileSync(file), { file }));
+    expect(hostPid(fixture('usdt.bpfel.o'))).toBe(true);
+    expect(hostPid(fixture('uprobe_multi.bpfel.o'))).toBe(true);
+    expect(hostPid(path.join(root, 'examples', 'tcpconnect.o'))).toBe(false);
   });
 
   it('YAML output reads back as the same objects (quoting of strings YAML would misread)', () => {

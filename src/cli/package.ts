@@ -6,7 +6,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { type ContainerImage, DEFAULT_METRICS_PORT, dockerArchive, imageBlobs, OCI_MANIFEST, ociArchive, packContainer, pullBase, sourceDateEpoch } from '../bee/container.js';
 import { parseRef } from '../bee/image.js';
-import { parseObject } from '../loader/spec.js';
+import { type ObjectSpec, parseObject } from '../loader/spec.js';
+import { beeRoles } from '../bee/roles.js';
 import { type K8sOptions, k8sManifests, toYaml } from '../bee/k8s.js';
 import { RegistryClient } from '../bee/registry.js';
 import { UsageError } from './errors.js';
@@ -76,8 +77,8 @@ export function k8sOptions(image: string, f: Omit<PackageFlags, 'promPort'> & { 
 }
 
 /** Programs whose targets are host processes (uprobes, USDT) want the host's pid namespace. */
-export function wantsHostPid(program: Uint8Array, file: string): boolean {
-  return parseObject(program, { file }).programs.some((p) => /^(uprobe|uretprobe|usdt)/.test(p.section));
+export function wantsHostPid(spec: ObjectSpec): boolean {
+  return spec.programs.some((p) => /^(uprobe|uretprobe|usdt)/.test(p.section));
 }
 
 export async function packageCommand(probe: string, ref: string, f: PackageFlags & ImageFlags, log: (s: string) => void): Promise<void> {
@@ -85,6 +86,10 @@ export async function packageCommand(probe: string, ref: string, f: PackageFlags
   const port = parsePort(f.promPort, '--prom-port');
   const resolved = await resolveProbe(probe, f, log);
   const program = resolved.program ?? fs.readFileSync(resolved.file);
+  // The image runs `bee-ts run`, which refuses a probe whose bee map markers disagree (beeRoles):
+  // refuse it here, before anything is built or pushed.
+  const spec = parseObject(program, { file: resolved.file });
+  beeRoles(spec);
   const probeImage = resolved.program ? `${resolved.file}@${storeOf(f).resolve(resolved.file)!.descriptor.digest}` : undefined;
   const mtime = sourceDateEpoch();
   let base;
@@ -120,7 +125,7 @@ export async function packageCommand(probe: string, ref: string, f: PackageFlags
     const res = await client.pushManifest(imageBlobs(img), img.manifestBytes, OCI_MANIFEST).finally(() => client.close());
     log(`Successfully pushed ${r.name} (${res.digest}, ${res.uploaded} blob${res.uploaded === 1 ? '' : 's'} uploaded)`);
   }
-  if (f.k8s) writeK8s(f.k8s, k8sOptions(r.name, f, wantsHostPid(program, resolved.file)), log);
+  if (f.k8s) writeK8s(f.k8s, k8sOptions(r.name, f, wantsHostPid(spec)), log);
 }
 
 export function writeK8s(file: string, o: K8sOptions, log: (s: string) => void): void {
