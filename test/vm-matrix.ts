@@ -31,7 +31,7 @@ export const VM_FILES: readonly string[] = [
   // thread, no Node start-up per command), bpftool is a C binary. QEMU CPU per file, 6.12 / 6.1
   // (scripts/vm-test.mjs, host load 4-6): inspect-cli 236 / 179 s (its xlated dump of every
   // program, text and JSON, both tools reading /proc/kallsyms per dump, 135-180 s of it),
-  // bpftool-builtins 41 / 41, bpftool-parity 47 (its failing dumps retried) / 19, bpftool-attach
+  // bpftool-builtins 41 / 41, bpftool-parity 33 / 19, bpftool-attach
   // 29 / 29, bpftool-batch 16 / 18, bpftool-maps 10 / 15, bpftool-commands 9 / 15, globals-compat
   // 7 / 17, loadall 3 / 6: about 400 s per boot.
   'test/kernel/inspect-cli.test.ts',
