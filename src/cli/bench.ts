@@ -175,7 +175,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
   const peer = buildPeer();
   if (peer.reason) o.log(`bench: ${peer.reason}`);
   const warmup = o.warmup ?? 3;
-  const streamRounds = o.streamRounds ?? 3;
+  const streamRounds = o.streamRounds ?? 5;
   let rss: { before: number; after: number } | undefined;
   try {
     const ring = obj.map('rb');
@@ -289,8 +289,8 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
           const [p2, c2] = await streamPeer(peer.path!, ['stream', `${pinDir}/rb`, String(o.seconds + 120), wake === 'no-wakeup' ? 'sleep' : 'poll'], () => runProducer(progPin, WAKE[wake], o.seconds).done);
           return { rate: c2.records / p2.seconds, cpu: ((c2.cpu ?? NaN) * 1e9) / Math.max(1, c2.records), drops: p2.dropped, produced: p2.produced / p2.seconds };
         };
-        // One untimed round, then rounds alternating bee-ts and the peer (the order rotated).
-        for (let r = -1; r < streamRounds; r++) {
+        // `warmup` untimed rounds, then rounds alternating bee-ts and the peer (the order rotated).
+        for (let r = -warmup; r < streamRounds; r++) {
           const order: [Impl, () => Promise<{ rate: number; cpu: number; drops: number; produced: number }>][] = [['bee-ts', beeRound]];
           if (peer.path) order.push(['libbpf', peerRound]);
           if (r % 2 !== 0) order.reverse();

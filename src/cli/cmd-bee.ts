@@ -115,10 +115,10 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
     .command('ringbuf')
     .description('ring buffer reader vs libbpf (ring_buffer__consume/poll): consume a full ring, and stream while a producer runs')
     .option('--size <list>', 'record sizes, comma-separated (16, 64, mixed)', '16,64,mixed')
-    .option('--seconds <n>', 'seconds per streaming run', '3')
+    .option('--seconds <n>', 'seconds per streaming run', '1')
     .option('--rounds <n>', 'measured rounds (the median counts); each runs every consumer once, the peer too', '9')
-    .option('--warmup <n>', 'untimed rounds before them', '3')
-    .option('--stream-rounds <n>', 'measured streaming rounds per wake-up mode, bee-ts and the peer alternated', '3')
+    .option('--warmup <n>', 'untimed rounds before them (consume and each streaming mode)', '3')
+    .option('--stream-rounds <n>', 'measured streaming rounds per wake-up mode, bee-ts and the peer alternated', '5')
     .option('--no-stream', 'skip the streaming runs')
     .option('-j, --json', 'one JSON object with rows and ratios')
     .action((o: { size: string; seconds: string; rounds: string; warmup: string; streamRounds: string; stream: boolean; json?: boolean }) =>
