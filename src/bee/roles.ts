@@ -11,7 +11,7 @@ import { type MapSpec, type ObjectSpec, SpecError } from '../loader/spec.js';
 export type MapRole = 'print' | 'counter' | 'gauge' | 'hist';
 
 /** Every role, in bee's order. */
-export const MAP_ROLES: readonly MapRole[] = ['print', 'counter', 'gauge', 'hist'];
+const MAP_ROLES: readonly MapRole[] = ['print', 'counter', 'gauge', 'hist'];
 
 /** A map's bee role and the convention that gave it. */
 export interface BeeRole {
@@ -25,13 +25,13 @@ export interface BeeRole {
 const ROLE_SECTION = /^\.maps\.(.+)$/;
 
 /** The role a map name's prefix gives (`counter_x` → `counter`), if any. */
-export function roleFromName(name: string): MapRole | undefined {
+function roleFromName(name: string): MapRole | undefined {
   for (const r of MAP_ROLES) if (name.startsWith(`${r}_`)) return r;
   return undefined;
 }
 
 /** The role a `.maps.<suffix>` section gives; bee's legacy convention looked for the kind anywhere in the suffix. */
-export function roleFromSection(section: string): MapRole | undefined {
+function roleFromSection(section: string): MapRole | undefined {
   const suffix = ROLE_SECTION.exec(section)?.[1];
   if (!suffix) return undefined;
   for (const r of MAP_ROLES) if (suffix.includes(r)) return r;
