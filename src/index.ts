@@ -62,7 +62,7 @@ export * as constants from './syscall/constants.js';
 export type { RecordReader, RawRecordHandler } from './ringbuf/reader.js';
 export { RingBufReader, type RingBufOptions, type BatchHandler } from './ringbuf/ringbuf.js';
 export { PerfBufReader, type PerfBufOptions, type PerfEvent } from './ringbuf/perfbuf.js';
-export { typedMap, type TypedMap, type PerCpu } from './maps/typed.js';
+export { asTypedMap, type TypedMap, type PerCpu } from './maps/typed.js';
 export type { TypedRingBuf } from './ringbuf/typed.js';
 
 // Errors: every one a BeeTsError (stable `code`, standard `cause`); each class a public method

@@ -76,4 +76,13 @@ describe('public API (API Extractor)', () => {
     // Everything marked @internal is flagged as such in the report.
     expect(text).toMatch(/\/\/ @internal\nexport interface AttachableProgram/);
   });
+
+  it('no two exports differ only in case (API Documenter names each page in lower case: one would overwrite the other)', () => {
+    const text = fs.readFileSync(REPORT, 'utf8');
+    const names = [...text.matchAll(/^export (?:declare )?(?:abstract )?(?:function|class|interface|type|const|enum|namespace) (\w+)/gm)].map((m) => m[1]!);
+    expect(names.length).toBeGreaterThan(100);
+    const byLower = new Map<string, Set<string>>();
+    for (const n of names) byLower.set(n.toLowerCase(), (byLower.get(n.toLowerCase()) ?? new Set()).add(n));
+    expect([...byLower.values()].filter((s) => s.size > 1).map((s) => [...s].join(' / '))).toEqual([]);
+  });
 });

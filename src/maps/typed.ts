@@ -20,6 +20,6 @@ export interface TypedMap<K, V> {
 export type PerCpu<V> = V[];
 
 /** A BpfMap seen as `TypedMap<K, V>`: a cast, no wrapper (the codecs already produce these shapes). */
-export function typedMap<K, V>(map: BpfMap): TypedMap<K, V> {
+export function asTypedMap<K, V>(map: BpfMap): TypedMap<K, V> {
   return map as unknown as TypedMap<K, V>;
 }
