@@ -1,8 +1,11 @@
 /* libbpf peer for bench/ringbuf.mjs: consumes the same pinned ring buffer with
  * ring_buffer__consume / ring_buffer__poll and prints one JSON line.
- *   rb_libbpf consume <ring pin> <prog pin> <size> <rounds>   fill the ring via BPF_PROG_TEST_RUN, time draining it
- *     (wall and process CPU time per round; <size> sets how many records fill the ring: for mixed
- *     sizes pass one at least their mean)
+ *   rb_libbpf consume <ring pin> <prog pin> <size>   one process for all rounds: per line "<cycles>" on
+ *     stdin, <cycles> times fill the ring via BPF_PROG_TEST_RUN and time draining it, then print one
+ *     JSON line with the records, the drain CPU (CLOCK_PROCESS_CPUTIME_ID) and wall seconds summed
+ *     over the cycles and the producer's drops; exits at end of input (<size> sets how many records
+ *     fill the ring: for mixed sizes pass one at least their mean). bee-ts times the same cycles
+ *     in its process, so the two sides are measured alike and alternated per round.
  *   rb_libbpf stream  <ring pin> <seconds> <poll|sleep>        count records while another process produces:
  *     prints "ready" once it reads the ring, stops at SIGUSR1 (the producer is done) or after <seconds>;
  *     reports its CPU time (getrusage) for the consumer's CPU per record
@@ -80,42 +83,37 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "consume") == 0) {
 		int prog = bpf_obj_get(argv[3]);
-		int size = atoi(argv[4]);
-		int rounds = atoi(argv[5]);
-		uint32_t per = (64u << 20) / ((size + 8 + 7) & ~7u);
-		double total = 0;
-		uint64_t records = 0, dropped = 0;
-		double *rates = calloc(rounds > 0 ? rounds : 1, sizeof(double));
-		double *cpu_rates = calloc(rounds > 0 ? rounds : 1, sizeof(double));
-		/* Round -1 is untimed (faults the fresh mapping in), as bee-ts warms its JIT. */
-		for (int r = -1; r < rounds; r++) {
-			struct prod_req req = { .n = per, .mode = 1 };
-			LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req));
-			if (bpf_prog_test_run_opts(prog, &opts)) {
-				perror("test run");
-				return 1;
-			}
-			count = 0;
-			double c0 = cpu_now();
-			double t0 = now();
-			ring_buffer__consume(rb);
-			double t = now() - t0;
-			double c = cpu_now() - c0;
-			if (r < 0)
-				continue;
-			total += t;
-			records += count;
-			rates[r] = count / t;
-			cpu_rates[r] = count / c;
-			dropped += req.dropped;
+		if (prog < 0) {
+			perror("bpf_obj_get prog");
+			return 1;
 		}
-		printf("{\"records\":%llu,\"seconds\":%.6f,\"drops\":%llu,\"rates\":[", (unsigned long long)records, total, (unsigned long long)dropped);
-		for (int r = 0; r < rounds; r++)
-			printf("%s%.0f", r ? "," : "", rates[r]);
-		printf("],\"cpu_rates\":[");
-		for (int r = 0; r < rounds; r++)
-			printf("%s%.0f", r ? "," : "", cpu_rates[r]);
-		printf("]}\n");
+		int size = atoi(argv[4]);
+		uint32_t per = (64u << 20) / ((size + 8 + 7) & ~7u);
+		char line[64];
+		while (fgets(line, sizeof(line), stdin)) {
+			int cycles = atoi(line);
+			double cpu = 0, wall = 0;
+			uint64_t records = 0, dropped = 0;
+			for (int c = 0; c < cycles; c++) {
+				struct prod_req req = { .n = per, .mode = 1 };
+				LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &req, .ctx_size_in = sizeof(req));
+				if (bpf_prog_test_run_opts(prog, &opts)) {
+					perror("test run");
+					return 1;
+				}
+				count = 0;
+				double c0 = cpu_now();
+				double t0 = now();
+				ring_buffer__consume(rb);
+				wall += now() - t0;
+				cpu += cpu_now() - c0;
+				records += count;
+				dropped += req.dropped;
+			}
+			printf("{\"records\":%llu,\"cpu\":%.9f,\"seconds\":%.9f,\"drops\":%llu}\n", (unsigned long long)records, cpu, wall,
+			       (unsigned long long)dropped);
+			fflush(stdout);
+		}
 		return 0;
 	}
 	double seconds = atof(argv[3]);

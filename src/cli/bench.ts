@@ -1,8 +1,10 @@
 // `bee-ts bench ringbuf`: bee-ts's ring buffer reader against libbpf's ring_buffer__consume /
 // ring_buffer__poll, from one run on one machine (loader-notes §17 method):
 //   consume: fill the 64 MiB ring with a BPF program (BPF_PROG_TEST_RUN) with 16-, 64-byte or
-//            mixed-size records, time draining it (CPU and wall); warm-up rounds first, then
-//            rounds that run every consumer (the peer too) once in a rotated order, medians;
+//            mixed-size records and time draining it (CPU and wall), `cycles` times per round,
+//            the drains' times summed (one drain is ~10 ms: too short a window to time alone);
+//            warm-up rounds first, then rounds that run every consumer (the peer too, one
+//            process kept for all rounds) once in a rotated order, medians;
 //   stream:  a producer process runs the program in a loop while the consumer reads, in
 //            no-wakeup (BPF_RB_NO_WAKEUP, consumer polls on a timer), adaptive (flags 0) and
 //            sampled (FORCE_WAKEUP every 500 records) modes, rounds alternating bee-ts and the
@@ -53,6 +55,8 @@ export interface BenchOptions {
   rounds: number;
   /** Untimed rounds first (the JIT compiles the walk for each callback; the peer faults its mapping in). */
   warmup?: number;
+  /** Fill+drain cycles per consume round, the drains' CPU and wall time summed (default 8). */
+  cycles?: number;
   /** Measured streaming rounds per wake-up mode (one untimed round first). */
   streamRounds?: number;
   stream: boolean;
@@ -88,7 +92,7 @@ function median(xs: number[]): number {
 interface Drainer {
   impl: Impl;
   api?: 'record' | 'batch';
-  /** One round: fill, drain; the records drained, the CPU and wall seconds it took, the producer's drops. */
+  /** One round: `cycles` times fill, drain; the records drained, the drains' CPU and wall seconds summed, the producer's drops. */
   round(): Promise<{ records: number; cpu: number; wall: number; drops: number }>;
 }
 
@@ -119,15 +123,40 @@ const cpuSince = (t: NodeJS.CpuUsage) => {
   return (u.user + u.system) / 1e6;
 };
 
-type PeerResult = { records: number; seconds: number; drops?: number; rates?: number[]; cpu_rates?: number[]; cpu?: number };
+type PeerResult = { records: number; seconds: number; drops?: number; cpu?: number };
 
-function runPeer(peer: string, args: string[]): Promise<PeerResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(peer, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new CliExit(`libbpf peer exited ${code}`))));
+/**
+ * The libbpf consume peer: one process for all rounds of a size, asked for `cycles` fill+drain
+ * cycles per round on its stdin, one JSON line back (so it is timed as bee-ts is, in a process
+ * that has drained the ring before, and no process start-up sits between the two sides' rounds).
+ */
+function consumePeer(peer: string, args: string[]): { ask(cycles: number): Promise<PeerResult>; close(): void } {
+  const p = spawn(peer, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  let waiting: { resolve: (r: PeerResult) => void; reject: (e: Error) => void } | undefined;
+  p.stdout.on('data', (d) => {
+    out += d;
+    const nl = out.indexOf('\n');
+    if (nl < 0 || !waiting) return;
+    const w = waiting;
+    waiting = undefined;
+    const line = out.slice(0, nl);
+    out = out.slice(nl + 1);
+    w.resolve(JSON.parse(line) as PeerResult);
   });
+  p.on('exit', (code, sig) => waiting?.reject(new CliExit(`libbpf peer exited ${code ?? sig}`)));
+  return {
+    ask: (cycles) =>
+      new Promise((resolve, reject) => {
+        if (p.exitCode !== null || p.signalCode !== null) return reject(new CliExit(`libbpf peer exited ${p.exitCode ?? p.signalCode}`));
+        waiting = { resolve, reject };
+        p.stdin.write(`${cycles}\n`);
+      }),
+    close: () => {
+      p.stdin.end();
+      if (p.exitCode === null && p.signalCode === null) setTimeout(() => p.kill('SIGKILL'), 2000).unref();
+    },
+  };
 }
 
 /**
@@ -175,6 +204,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
   const peer = buildPeer();
   if (peer.reason) o.log(`bench: ${peer.reason}`);
   const warmup = o.warmup ?? 3;
+  const cycles = Math.max(1, o.cycles ?? 8);
   const streamRounds = o.streamRounds ?? 5;
   let rss: { before: number; after: number } | undefined;
   try {
@@ -214,12 +244,19 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
         impl,
         api,
         round: async () => {
-          const drops = fill();
-          const c0 = process.cpuUsage();
-          const t0 = performance.now();
-          const records = drain();
-          const wall = (performance.now() - t0) / 1000;
-          return { records, cpu: cpuSince(c0), wall, drops };
+          let records = 0;
+          let cpu = 0;
+          let wall = 0;
+          let drops = 0;
+          for (let c = 0; c < cycles; c++) {
+            drops += fill();
+            const c0 = process.cpuUsage();
+            const t0 = performance.now();
+            records += drain();
+            wall += (performance.now() - t0) / 1000;
+            cpu += cpuSince(c0);
+          }
+          return { records, cpu, wall, drops };
         },
       });
       const ds: Drainer[] = [inProcess('bee-ts', 'record', () => reader.consumeRaw(rawFn)), inProcess('bee-ts', 'batch', () => reader.consumeBatch(batchFn))];
@@ -234,16 +271,22 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
         };
         ds.push(inProcess('bee-ts-decoded', undefined, () => reader.consumeRaw(decodedFn)));
       }
-      // libbpf: one peer process per round (it fills and drains once untimed, then once timed).
-      if (peer.path)
+      // libbpf: one peer process for this size's rounds, the same cycles per round.
+      const consumer = peer.path ? consumePeer(peer.path, ['consume', `${pinDir}/rb`, progPin, String(STEP_SIZE[size])]) : undefined;
+      if (consumer)
         ds.push({
           impl: 'libbpf',
           round: async () => {
-            const res = await runPeer(peer.path!, ['consume', `${pinDir}/rb`, progPin, String(STEP_SIZE[size]), '1']);
-            return { records: res.records, cpu: res.records / res.cpu_rates![0]!, wall: res.seconds, drops: res.drops ?? 0 };
+            const res = await consumer.ask(cycles);
+            return { records: res.records, cpu: res.cpu!, wall: res.seconds, drops: res.drops ?? 0 };
           },
         });
-      const got = await consumeRounds(ds, warmup, o.rounds);
+      let got: Awaited<ReturnType<typeof consumeRounds>>;
+      try {
+        got = await consumeRounds(ds, warmup, o.rounds);
+      } finally {
+        consumer?.close();
+      }
       for (const d of ds) {
         const g = got.get(d)!;
         rows.push({ impl: d.impl, api: d.api, mode: 'consume', size, recordsPerSec: g.cpu, wallRecordsPerSec: g.wall, drops: g.drops });

@@ -118,13 +118,14 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
     .option('--seconds <n>', 'seconds per streaming run', '1')
     .option('--rounds <n>', 'measured rounds (the median counts); each runs every consumer once, the peer too', '9')
     .option('--warmup <n>', 'untimed rounds before them (consume and each streaming mode)', '3')
+    .option('--cycles <n>', 'consume: fill+drain cycles per round, the drains\' CPU and wall time summed', '8')
     .option('--stream-rounds <n>', 'measured streaming rounds per wake-up mode, bee-ts and the peer alternated', '5')
     .option('--no-stream', 'skip the streaming runs')
     .option('-j, --json', 'one JSON object with rows and ratios')
-    .action((o: { size: string; seconds: string; rounds: string; warmup: string; streamRounds: string; stream: boolean; json?: boolean }) =>
+    .action((o: { size: string; seconds: string; rounds: string; warmup: string; cycles: string; streamRounds: string; stream: boolean; json?: boolean }) =>
       kernel(o.json, async () => {
         if (!/^(16|64|mixed)(,(16|64|mixed))*$/.test(o.size)) throw new UsageError(`bench ringbuf: --size '${o.size}' is not a list of 16, 64 and mixed`);
-        for (const [k, v] of [['--seconds', o.seconds], ['--rounds', o.rounds], ['--warmup', o.warmup], ['--stream-rounds', o.streamRounds]] as const)
+        for (const [k, v] of [['--seconds', o.seconds], ['--rounds', o.rounds], ['--warmup', o.warmup], ['--cycles', o.cycles], ['--stream-rounds', o.streamRounds]] as const)
           if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`bench ringbuf: ${k} '${v}' is not a number`);
         const b = await import('./bench.js');
         const r = await b.benchRingbuf({
@@ -132,6 +133,7 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
           seconds: Number(o.seconds),
           rounds: Math.max(1, Number(o.rounds)),
           warmup: Number(o.warmup),
+          cycles: Math.max(1, Number(o.cycles)),
           streamRounds: Math.max(1, Number(o.streamRounds)),
           stream: o.stream,
           log: (s) => process.stderr.write(`${s}\n`),

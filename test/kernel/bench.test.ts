@@ -32,7 +32,7 @@ describe.skipIf(skip)('bee-ts bench ringbuf --json', () => {
 
   it('mixed record sizes: every consumer drains the same full ring, rates in CPU and wall time', () => {
     if (need(hasCommand('gcc'), 'gcc missing: no libbpf peer')) return;
-    const r = runCli(['bench', 'ringbuf', '--json', '--size', 'mixed', '--rounds', '1', '--warmup', '0', '--no-stream']);
+    const r = runCli(['bench', 'ringbuf', '--json', '--size', 'mixed', '--rounds', '1', '--warmup', '0', '--cycles', '2', '--no-stream']);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.rows.map((x: { impl: string; api?: string }) => `${x.impl}${x.api ? ` ${x.api}` : ''}`).sort()).toEqual(['bee-ts batch', 'bee-ts record', 'libbpf']);
