@@ -18,6 +18,7 @@ import { isAscii } from 'node:buffer';
 import type { Btf } from './btf.js';
 import { type FlatBtf, flatBtf } from './flat.js';
 import { type TypeShape, TypeLayout } from './layout.js';
+import { orderTypesWasm } from './order-wasm.js';
 import { type ByteSink, TextOut } from './textout.js';
 import { BtfError, BtfKind, INT_BOOL } from './types.js';
 
@@ -335,6 +336,19 @@ export class CDumper {
       this.emit('#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n');
       this.emit('#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n');
     }
+    // Every type: ordered in WebAssembly where it runs (./order-wasm.ts), the same queue.
+    const queue: ArrayLike<number> = (!ids && orderTypesWasm(this.f)) || this.orderAll(ids);
+    for (let i = 0; i < queue.length; i++) this.emitTopLevel(queue[i]!);
+    if (opts.kfuncs ?? (header && !ids)) this.emitKfuncs();
+    if (header) {
+      this.emit('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n');
+      this.emit(`#endif /* ${guard} */\n`);
+    }
+    this.flush();
+  }
+
+  /** The queue of named definitions for `ids` (default: every type), in dependency order. */
+  orderAll(ids?: number[]): number[] {
     const n = ids ? ids.length : this.count - 1;
     for (let i = 0; i < n; i++) {
       const id = ids ? ids[i]! : i + 1;
@@ -344,13 +358,7 @@ export class CDumper {
       if (k === BtfKind.Func || k === BtfKind.Var || k === BtfKind.Datasec || k === BtfKind.DeclTag) continue;
       this.orderType(id, false);
     }
-    for (const id of this.queue) this.emitTopLevel(id);
-    if (opts.kfuncs ?? (header && !ids)) this.emitKfuncs();
-    if (header) {
-      this.emit('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n');
-      this.emit(`#endif /* ${guard} */\n`);
-    }
-    this.flush();
+    return this.queue;
   }
 
   /**
