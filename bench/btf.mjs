@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, median, opt, root } from './lib.mjs';
+import { args, median, opt, record, root } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -95,6 +95,7 @@ for (let round = 0; round < warmup + runs; round++) {
 const med = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, median(v)]));
 const rows = cmds.map((c) => ({ command: c.name, format: c.format, ...med(samples.get(c.name)) }));
 const result = { bench: 'btf', file, bytes: fs.statSync(file).size, runs, warmup, rows, inProcessMs: Object.fromEntries([...inproc].map(([n, a]) => [n, med(a)])) };
+record(result);
 if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
   console.log(`btf: btf dump file ${file} (${(result.bytes / 1048576).toFixed(1)} MiB), whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)`);

@@ -1,5 +1,6 @@
 // Shared by the bench scripts: the checkout's root, command-line options, medians, timed processes.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,4 +42,13 @@ export function rotatedRounds(cmds, warmup, runs, once) {
     }
   }
   return samples;
+}
+
+/**
+ * A bench's result, as its --json line: `npm run bench` (bench/run.mjs) sets BEE_TS_BENCH_OUT to a
+ * file in a private folder and builds issue 13's target table from what every bench appended there.
+ */
+export function record(result) {
+  const out = process.env.BEE_TS_BENCH_OUT;
+  if (out) fs.appendFileSync(out, JSON.stringify(result) + '\n');
 }

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { args, median, opt, root, rotatedRounds } from './lib.mjs';
+import { args, median, opt, record, root, rotatedRounds } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -90,7 +90,9 @@ for (const o of objects) {
     ratios[`warm ${o.kind} wall`] = a.warmWallMs / b.warmWallMs;
   }
 }
-if (json) process.stdout.write(JSON.stringify({ bench: 'load-inproc', runs, warmup, warm, loadavg: os.loadavg()[0], rows, ratios }) + '\n');
+const result = { bench: 'load-inproc', runs, warmup, warm, loadavg: os.loadavg()[0], rows, ratios };
+record(result);
+if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
   console.log(`load-inproc: open+load+close in one process, first load and ${warm} warm loads per process; medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); load average ${os.loadavg()[0].toFixed(1)}`);
   console.log('impl            object      first cpu ms  first wall ms   warm cpu ms  warm wall ms');

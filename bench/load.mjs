@@ -8,8 +8,9 @@
 // Usage: node bench/load.mjs [--runs N] [--warmup N] [--json]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { args, median, opt, root, rotatedRounds, timed } from './lib.mjs';
+import { args, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -60,7 +61,9 @@ try {
 }
 const rows = cmds.map((c) => ({ command: c.name, wallMs: median(samples.get(c.name).wall), cpuMs: median(samples.get(c.name).cpu) }));
 const get = (name) => rows.find((r) => r.command === name);
-if (json) process.stdout.write(JSON.stringify({ bench: 'load', runs, warmup, rows }) + '\n');
+const result = { bench: 'load', runs, warmup, loadavg: os.loadavg()[0], rows };
+record(result);
+if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
   console.log(`load: whole-process prog loadall, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)`);
   console.log('command              wall ms   cpu ms');

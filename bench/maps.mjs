@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { args, median, opt, root } from './lib.mjs';
+import { args, median, opt, record, root } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const n = Number(opt('--n', '20000'));
@@ -113,8 +113,10 @@ const rows = [
   beeTsNumberKeyNs: num ? m(ours, num) : null,
   ...(before ? { beforeNs: m(old, raw), beforeNumberKeyNs: num ? m(old, num) : null } : {}),
 }));
+const result = { bench: 'maps', n, runs, loadavg: os.loadavg()[0], rows };
+record(result);
 if (json) {
-  process.stdout.write(JSON.stringify({ bench: 'maps', n, runs, rows }) + '\n');
+  process.stdout.write(JSON.stringify(result) + '\n');
 } else {
   console.log(`maps: hash map, 4-byte keys, 8-byte values, ${n} elements; CPU ns per element, medians of ${runs} process pairs (alternated), each after ${warmup} warm-up passes`);
   console.log('op                libbpf ns   bee-ts ns (ops/s vs libbpf)   bee-ts number keys');

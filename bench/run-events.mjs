@@ -16,7 +16,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, median, opt, root } from './lib.mjs';
+import { args, median, opt, record, root } from './lib.mjs';
 
 const rate = Number(opt('--rate', '100000'));
 const seconds = Number(opt('--seconds', '2'));
@@ -194,7 +194,9 @@ const rows = tools.map((tool) => {
 });
 const loads = [...samples.values()].flat().map((x) => x.load);
 const loadText = `host load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (1 min) during the rounds`;
-if (json) process.stdout.write(JSON.stringify({ bench: 'run-events', rate, seconds, runs, warmup, load: [Math.min(...loads), Math.max(...loads)], rows }) + '\n');
+const result = { bench: 'run-events', rate, seconds, runs, warmup, load: [Math.min(...loads), Math.max(...loads)], rows };
+record(result);
+if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
   console.log(`run-events: opensnoop, ${rate} opens/s for ${seconds} s per round; medians of ${runs} rounds after ${warmup} warm-up rounds (tools alternated); CPU = the tool's process utime+stime; ${loadText}`);
   const n = (v) => (v === undefined ? '-' : String(v));

@@ -7,8 +7,9 @@
 // Usage: node bench/startup.mjs [--runs N] [--warmup N] [--json]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { args, median, opt, root, rotatedRounds, timed } from './lib.mjs';
+import { args, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '9'));
 const warmup = Number(opt('--warmup', '3'));
@@ -30,8 +31,10 @@ const once = (c) => timed(c.name, c.argv, c.ok);
 const samples = rotatedRounds(cmds, warmup, runs, once);
 const rows = cmds.map((c) => ({ command: c.name, wallMs: median(samples.get(c.name).wall), cpuMs: median(samples.get(c.name).cpu) }));
 const nodeFloor = rows[0];
+const result = { bench: 'startup', runs, warmup, loadavg: os.loadavg()[0], rows };
+record(result);
 if (json) {
-  process.stdout.write(JSON.stringify({ bench: 'startup', runs, warmup, rows }) + '\n');
+  process.stdout.write(JSON.stringify(result) + '\n');
 } else {
   console.log(`startup: whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)`);
   console.log('command              wall ms   cpu ms   wall / node -e 0   cpu / node -e 0');
