@@ -110,6 +110,36 @@ describe('BTF → C', () => {
   });
 });
 
+describe('BTF → C: forward declarations (FWD)', () => {
+  it('a FWD stands for the first struct (union, for a union FWD) of its name; a FWD with none stays a declaration', () => {
+    const int = { kind: BtfKind.Int, id: 1, name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 };
+    const m = (name: string, type: number, bitOffset = 0) => ({ name, type, bitOffset, bitfieldSize: 0 });
+    const types = [
+      { kind: BtfKind.Void, id: 0, name: '' },
+      int,
+      { kind: BtfKind.Fwd, id: 2, name: 'foo', union: false },
+      { kind: BtfKind.Ptr, id: 3, name: '', type: 2 },
+      { kind: BtfKind.Fwd, id: 4, name: 'bar', union: true },
+      { kind: BtfKind.Ptr, id: 5, name: '', type: 4 },
+      { kind: BtfKind.Struct, id: 6, name: 'user', size: 16, kflag: false, members: [m('f', 3), m('b', 5, 64)] },
+      { kind: BtfKind.Struct, id: 7, name: 'foo', size: 4, kflag: false, members: [m('x', 1)] },
+      { kind: BtfKind.Union, id: 8, name: 'bar', size: 4, kflag: false, members: [m('y', 1)] },
+      // A struct of the union FWD's name is not its definition (and takes the second name).
+      { kind: BtfKind.Struct, id: 9, name: 'bar', size: 4, kflag: false, members: [m('z', 1)] },
+      { kind: BtfKind.Fwd, id: 10, name: 'lone', union: false },
+      { kind: BtfKind.Ptr, id: 11, name: '', type: 10 },
+      { kind: BtfKind.Typedef, id: 12, name: 'lone_t', type: 11 },
+    ] as unknown as Parameters<typeof encodeBtf>[0];
+    const chunks: string[] = [];
+    dumpC(parseBtf(encodeBtf(types)), (s) => chunks.push(s), { header: false });
+    expect(chunks.join('')).toBe(
+      'struct foo;\n\nunion bar;\n\nstruct user {\n\tstruct foo *f;\n\tunion bar *b;\n};\n\n' +
+        'struct foo {\n\tint x;\n};\n\nunion bar {\n\tint y;\n};\n\nstruct bar___2 {\n\tint z;\n};\n\n' +
+        'struct lone;\n\ntypedef struct lone *lone_t;\n\n',
+    );
+  });
+});
+
 describe('BTF → C: enums, names and kfuncs the way bpftool writes them', () => {
   const I = (id: number, name: string, size = 4, encoding = 1) => ({ kind: BtfKind.Int, id, name, size, encoding, bitOffset: 0, bits: size * 8 }) as const;
   const E = (id: number, name: string, values: [string, number][], size = 4) => ({ kind: BtfKind.Enum, id, name, size, signed: false, values: values.map(([n, v]) => ({ name: n, value: BigInt(v) })) }) as const;

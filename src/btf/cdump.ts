@@ -449,35 +449,20 @@ export class CDumper {
     this.emitState[id] = 2;
   }
 
-  /** The first struct (key 's' + name) or union ('u' + name) of each name some FWD has, built on first use. */
-  private fwdTargets?: Map<string, number>;
+  /** Each FWD's full definition, found on its first use. */
+  private readonly fwdTargets = new Map<number, number | undefined>();
 
-  /** The full definition a FWD stands for (the first struct or union of the same name), if any. */
+  /**
+   * The full definition a FWD stands for (the first struct, or union for a union FWD, of the same
+   * name), if any: the container's name lookup (a native scan of the types' name keys for a few
+   * dozen FWDs, not a pass over every struct's name).
+   */
   private fwdTarget(id: number): number | undefined {
-    if (!this.fwdTargets) {
-      // A few dozen FWDs in a kernel: their names only, not an index of every struct name.
-      // Their names' byte lengths sift the structs before a name string is made.
-      const want = new Set<string>();
-      const lens = new Set<number>();
-      const m = (this.fwdTargets = new Map());
-      const { text, w, offs } = this;
-      for (let i = 1; i < this.count; i++)
-        if (this.kinds[i] === BtfKind.Fwd && this.hasName(i)) {
-          want.add((this.kflag(i) ? 'u' : 's') + this.rawName(i));
-          const off = w[offs[i]!]!;
-          lens.add(text.indexOf('\0', off) - off);
-        }
-      if (want.size)
-        for (let i = 1; i < this.count; i++) {
-          const k = this.kinds[i];
-          if (k !== BtfKind.Struct && k !== BtfKind.Union) continue;
-          const off = w[offs[i]!]!;
-          if (off === 0 || !lens.has(text.indexOf('\0', off) - off)) continue;
-          const key = (k === BtfKind.Union ? 'u' : 's') + this.rawName(i);
-          if (want.has(key) && !m.has(key)) m.set(key, i);
-        }
-    }
-    return this.fwdTargets.get((this.kflag(id) ? 'u' : 's') + this.rawName(id));
+    if (this.fwdTargets.has(id)) return this.fwdTargets.get(id);
+    const name = this.hasName(id) ? this.rawName(id) : '';
+    const full = name ? this.btf.findIds(name, this.kflag(id) ? BtfKind.Union : BtfKind.Struct)[0] : undefined;
+    this.fwdTargets.set(id, full);
+    return full;
   }
 
   /** Forward-declare a named struct/union (or FWD) before its first use by pointer. */
