@@ -149,6 +149,62 @@ describe('ring buffer reader over the fake ring', () => {
     expect(drainAll(r)).toHaveLength(1);
   });
 
+  it('mixed lengths over many laps of the ring end, with discards and BUSY records: both segment loops and consumeBatch deliver every record once, in order, at its place', () => {
+    // 64 KiB ring, ~40 KiB per drain: 16 KiB segments of irregular lengths switch the walk to its
+    // unpredicted loop; runs of one length in between take the predicted one again.
+    const size = 16 * PAGE;
+    using t = openRing(size);
+    const { r, ring } = t;
+    let seed = 12345;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    type Rec = { pos: number; data: Uint8Array };
+    let got: [number, Uint8Array][] = [];
+    const take = (v: DataView, off: number, len: number) => got.push([off, new Uint8Array(v.buffer.slice(v.byteOffset + off, v.byteOffset + off + len))]);
+    const takeBatch = (v: DataView, offs: Int32Array, lens: Int32Array, k: number) => {
+      for (let i = 0; i < k; i++) take(v, offs[i]!, lens[i]!);
+    };
+    let i = 0;
+    for (let lap = 0; lap < 60; lap++) {
+      const fixed = lap % 20 >= 14 ? 8 + (lap % 3) * 24 : -1;
+      const want: Rec[] = [];
+      let busy: { pos: number; data: Uint8Array } | undefined;
+      const start = ring.producerPos;
+      while (ring.producerPos - start < 40000) {
+        const len = fixed >= 0 ? fixed : rand(101);
+        const data = bytes(len, i++);
+        const pos = ring.reserve(len)!;
+        ring.write(pos + 8, data);
+        if (fixed < 0 && rand(13) === 0) ring.discard(pos);
+        else {
+          ring.submit(pos);
+          want.push({ pos, data });
+        }
+      }
+      // Every fifth lap ends with a BUSY record and more committed ones behind it.
+      if (lap % 5 === 2) {
+        const data = bytes(24, i++);
+        busy = { pos: ring.reserve(24)!, data };
+        ring.write(busy.pos + 8, data);
+        ring.output(bytes(8, i++));
+      }
+      got = [];
+      const n = lap % 2 ? r.consumeBatch(takeBatch) : r.consumeRaw(take);
+      expect(n).toBe(want.length);
+      // The bytes of each, and each at its header + 8 in the first or the second copy of the data area.
+      const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+      expect(got.map(([, b]) => hex(b)).join()).toBe(want.map((w) => hex(w.data)).join());
+      expect(got.map(([off]) => off % size).join()).toBe(want.map((w) => (w.pos + 8) % size).join());
+      expect(ring.consumerPos).toBe(busy ? busy.pos : ring.producerPos);
+      if (busy) {
+        ring.submit(busy.pos);
+        got = [];
+        expect(r.consumeRaw(take)).toBe(2);
+        expect(got[0]![1]).toEqual(busy.data);
+        expect(ring.consumerPos).toBe(ring.producerPos);
+      }
+    }
+  });
+
   it('max bounds one call, and consumer_pos covers only what was handed over', () => {
     using t = openRing();
     const { r, ring } = t;

@@ -180,104 +180,145 @@ export class RingBufReader implements RecordReader {
    */
   private readonly loops = new WeakMap<RawRecordHandler, Walk>();
   private compileLoop(fn: RawRecordHandler | BatchHandler, batched: boolean): Walk {
-    const load = PLAIN_LOADS ? 'hdr[off >> 2]' : 'Atomics.load(hdr, off >> 2)';
-    // Per record: hand it to fn (or, batched, note it and hand over a full batch) and stop when a
-    // callback closed the reader. No test of max per record: each segment is cut to hold at most
-    // the records still wanted (a record takes at least 8 bytes).
+    // x64: the header through the DataView the callback reads (its byte offset, no shift, and the
+    // same view's loads serve both); elsewhere an acquire load through the Int32Array.
+    const load = PLAIN_LOADS ? 'dv.getInt32(off, true)' : 'Atomics.load(hdr, off >> 2)';
+    // Per record: hand it to fn (or, batched, note it and hand over a full batch), count it, and
+    // leave the segment when a callback closed the reader. No test of max per record: each
+    // segment is cut to hold at most the records still wanted (a record takes at least 8 bytes).
     const deliver = (len: string) =>
       batched
-        ? `offs[k] = (rec + ${HDR}) | 0; lens[k] = ${len}; k = (k + 1) | 0; n = (n + 1) | 0;
-              if (k === ${BATCH_SLOTS}) { fn(data, offs, lens, k); k = 0; if (shut === true) { stop = true; break; } }`
-        : `fn(data, (rec + ${HDR}) | 0, ${len});
-              n = (n + 1) | 0;
-              if (shut === true) { stop = true; break; }`;
-    // Why it is shaped like this (each step measured on a full 64 MiB ring):
+        ? `offs[b] = (rec + ${HDR}) | 0; lens[b] = ${len}; b = (b + 1) | 0; k = (k + 1) | 0;
+              if (b === ${BATCH_SLOTS}) { fn(dv, offs, lens, b); b = 0; if (shut === true) { got = k; slot = 0; return ~off; } }`
+        : `fn(dv, (rec + ${HDR}) | 0, ${len});
+              k = (k + 1) | 0;
+              if (shut === true) { got = k; return ~off; }`;
+    const leave = batched ? 'got = k; slot = b;' : 'got = k;';
+    const enter = `const dv = data;
+        let off = off0 | 0;
+        const segEnd = end0 | 0;
+        let k = 0;${batched ? '\n        let b = slot | 0;' : ''}`;
+    // Why it is shaped like this (each step measured on a full 64 MiB ring, bench ringbuf):
+    // - each segment (SEGMENT bytes) is walked by a small function of its own, predicted() or
+    //   unpredicted(), whose parameters it turns into int32 locals at once (off0 | 0): TurboFan then
+    //   keeps the offset in a register as an untagged int32. In one big loop nest it kept it as a
+    //   tagged Smi spilled to the stack, and the walk's chain per record (header load → step →
+    //   offset → next header load) went through a store, a reload, a tag and an untag: ~15
+    //   cycles where the loop here takes ~8 (mixed sizes: ~1.25× the records per CPU second).
+    //   Counts and state cross between the functions through closure variables once per segment.
     // - int32 arithmetic only (no overflow checks: every sum is |0); the 64-bit positions meet the
     //   walk once per batch.
     // - no masking per record: the data area is mapped twice in a row, so from start = cons & mask
     //   every committed byte up to start + (prod - cons) < 2 × size is contiguous in the view.
+    // - the step of a committed record: offsets are multiples of 8, so off + roundup(len + 8, 8)
+    //   is (off + len + 15) & -8, and a header with neither BUSY nor DISCARD needs no mask; a
+    //   DISCARD record's step is recomputed from its record's offset with the mask.
     // - fixed sizes: the record length is predicted. A header equal to the last delivered one
     //   (never BUSY, never DISCARD: prev starts as a zero-length record's header) is that record's
     //   length again: deliver it and step by the same amount, with no arithmetic on it. The branch
     //   is predicted by the CPU, so the next header's load does not wait for this one (a load →
     //   add → load chain otherwise bounds the walk). Any other header takes the full path.
     // - mixed sizes: there the guess is mostly wrong, and each wrong guess costs a mispredicted
-    //   branch on top of the chain. A segment (SEGMENT bytes) where more than a quarter of the
-    //   headers differed from their predecessor switches the walk to the unpredicted loop (step
-    //   computed from every header, BUSY tested as the sign bit: no branch that depends on the
-    //   sizes) for the next MIXED_SEGMENTS segments, then the predicted loop is tried again.
+    //   branch on top of the chain. A segment where more than a quarter of the headers differed
+    //   from their predecessor switches the walk to unpredicted() (step computed from every
+    //   header, BUSY tested as the sign bit: no branch that depends on the sizes) for the next
+    //   MIXED_SEGMENTS segments, then the predicted loop is tried again.
     // - closing: close() from a callback sets this walk's \`shut\` (a variable of the generated
     //   closure, one load per record; a property of the reader cost ~13 instructions, a map check
     //   and a truthiness test of an untyped field). After it the walk touches no ring memory.
+    // - a segment function returns the offset it stopped at, or ~offset (negative) when the walk
+    //   must stop there (BUSY, or the reader was closed); \`got\` is what it delivered.
     // The id makes each source unique: V8 caches \`new Function\` by source text, and loops that
     // shared one compiled function would share its call-site feedback (measured: a loop that had
     // seen a second callback ran 3× slower).
     const body = `// ring buffer walk ${++loopIds}
       var mixed = 0;
       var shut = false;
+      var got = 0;
+      var slot = 0;
+      var prev = 0;
+      var prevStep = ${HDR};
+      function predicted(off0, end0) {
+        ${enter}
+        let changes = 0;
+        let p = prev | 0;
+        let ps = prevStep | 0;
+        while (off < segEnd) {
+          const len = ${load};
+          const rec = off;
+          if (len === p) off = (off + ps) | 0;
+          else {
+            if (len < 0) { ${leave} prev = p; prevStep = ps; return ~off; }
+            changes = (changes + 1) | 0;
+            if ((len & ${DISCARD}) !== 0) {
+              off = (rec + (((len & ${LEN_MASK}) + ${HDR + 7}) & -8)) | 0;
+              continue;
+            }
+            off = (off + len + ${HDR + 7}) & -8;
+            p = len;
+            ps = (off - rec) | 0;
+          }
+          // One call site for both paths: it is the one V8 inlines, with the feedback of every record.
+          ${deliver('len')}
+        }
+        ${leave}
+        prev = p;
+        prevStep = ps;
+        if (changes * 4 > k + 8) mixed = ${MIXED_SEGMENTS};
+        return off;
+      }
+      function unpredicted(off0, end0) {
+        ${enter}
+        while (off < segEnd) {
+          const len = ${load};
+          if (len < 0) { ${leave} return ~off; }
+          const rec = off;
+          if ((len & ${DISCARD}) === 0) {
+            off = (off + len + ${HDR + 7}) & -8;
+            ${deliver('len')}
+          } else {
+            off = (rec + (((len & ${LEN_MASK}) + ${HDR + 7}) & -8)) | 0;
+          }
+        }
+        ${leave}
+        return off;
+      }
       function consume(max) {
         max = max >= ${INT32_MAX} ? ${INT32_MAX} : max | 0;
         let cons = Number(Atomics.load(consPos, 0));
         let n = 0;
-        let k = 0;
-        let prev = 0;
-        let prevStep = ${HDR};
         let stop = false;
+        prev = 0;
+        prevStep = ${HDR};
         while (!stop) {
           const prod = Number(Atomics.load(prodPos, 0));
           if (prod <= cons) break;
           const start = cons & mask;
           const end = (start + (prod - cons)) | 0;
           let off = start;
-          while (off < end && !stop) {
+          while (off < end) {
             // At most SEGMENT bytes, and room for no more records than are still wanted.
             const want = (max - n) | 0;
             if (want <= 0) { stop = true; break; }
             let room = (end - off) | 0;
             if (room > ${SEGMENT}) room = ${SEGMENT};
             if (want < (room >> 3)) room = want << 3;
-            const seg = (off + room) | 0;
-            if (mixed === 0) {
-              let changes = 0;
-              const n0 = n;
-              while (off < seg) {
-                const len = ${load};
-                const rec = off;
-                if (len === prev) {
-                  off = (off + prevStep) | 0;
-                  ${deliver('len')}
-                  continue;
-                }
-                if (len & ${BUSY | 0}) { stop = true; break; }
-                const step = ((len & ${LEN_MASK}) + ${HDR + 7}) & ~7;
-                off = (off + step) | 0;
-                changes = (changes + 1) | 0;
-                if ((len & ${DISCARD}) === 0) {
-                  prev = len;
-                  prevStep = step;
-                  ${deliver('len')}
-                }
-              }
-              if (changes * 4 > n - n0 + 8) mixed = ${MIXED_SEGMENTS};
-            } else {
-              mixed--;
-              while (off < seg) {
-                const len = ${load};
-                if (len < 0) { stop = true; break; }
-                const rec = off;
-                off = (off + (((len & ${LEN_MASK}) + ${HDR + 7}) & ~7)) | 0;
-                if ((len & ${DISCARD}) === 0) {
-                  ${deliver(`len & ${LEN_MASK}`)}
-                }
-              }
+            let r;
+            if (mixed === 0) r = predicted(off, (off + room) | 0);
+            else {
+              mixed = (mixed - 1) | 0;
+              r = unpredicted(off, (off + room) | 0);
               // The predicted loop's guess starts again from a header it checks.
               prev = 0;
               prevStep = ${HDR};
             }
+            n = (n + got) | 0;
+            if (r < 0) { off = ~r; stop = true; break; }
+            off = r;
           }
           // A callback that closed the reader unmapped the ring: touch nothing more.
           if (shut === true) return n;
-          ${batched ? `if (k !== 0) { fn(data, offs, lens, k); k = 0; if (shut === true) return n; }` : ''}
+          ${batched ? `if (slot !== 0) { const b = slot; slot = 0; fn(data, offs, lens, b); if (shut === true) return n; }` : ''}
           // Commit once per batch (release order for the kernel's producer), after every record
           // in it was handed over: the producer may overwrite the space as soon as it sees this.
           if (off !== start) {
