@@ -371,8 +371,8 @@ export class CDumper {
     const kfuncs = new Set<number>();
     const fastcall = new Set<number>();
     const { w, offs, kinds } = this;
-    for (let id = 1; id < this.count; id++) {
-      if (kinds[id] !== BtfKind.DeclTag) continue;
+    // The DECL_TAGs (a few hundred of vmlinux's ~126k types) found by the typed array's native indexOf.
+    for (let id = kinds.indexOf(BtfKind.DeclTag, 1); id !== -1; id = kinds.indexOf(BtfKind.DeclTag, id + 1)) {
       const p = offs[id]!;
       const target = w[p + 2]!;
       if ((w[p + 3]! | 0) !== -1 || kinds[target] !== BtfKind.Func) continue;
