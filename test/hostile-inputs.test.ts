@@ -16,7 +16,7 @@ import type { ObjectSpec } from '../src/loader/spec.js';
 import { MapType } from '../src/syscall/constants.js';
 import { CodecError, compileCodec } from '../src/maps/codec.js';
 import { BpfObject } from '../src/loader/object.js';
-import { readInputFile } from '../src/syscall/files.js';
+import { readInputFile, writeFileAtomic } from '../src/syscall/files.js';
 import { cli, fixture, runCli } from './helpers.js';
 
 const int = (id: number, name: string, size: number, signed: boolean): BtfType => ({ kind: BtfKind.Int, id, name, size, encoding: signed ? INT_SIGNED : 0, bitOffset: 0, bits: size * 8 });
@@ -130,6 +130,21 @@ describe('input files are regular files, read with a bound', () => {
     expect(readInputFile(big, 'object file', 10_000).length).toBe(10_000);
     // sysfs reports st_size 4096 (or the BTF's size): the read goes to EOF, not by st_size.
     if (fs.existsSync('/sys/kernel/btf/vmlinux')) expect(readInputFile('/sys/kernel/btf/vmlinux').equals(fs.readFileSync('/sys/kernel/btf/vmlinux'))).toBe(true);
+  });
+
+  it('writeFileAtomic replaces a planted symlink, not its target, with the mode asked, and leaves no temporary file', () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'atomic-'));
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(victim, 'keep');
+    const out = path.join(dir, 'out');
+    fs.symlinkSync(victim, out);
+    writeFileAtomic(out, 'new', 0o600);
+    writeFileAtomic(out, 'newer', 0o600); // the second write loads nothing new and picks another temporary name
+    expect(fs.lstatSync(out).isSymbolicLink()).toBe(false);
+    expect(fs.readFileSync(out, 'utf8')).toBe('newer');
+    expect(fs.statSync(out).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('keep');
+    expect(fs.readdirSync(dir).sort()).toEqual(['out', 'victim']);
   });
 
   it('the CLI: describe, run and --btf with /dev/zero or a FIFO fail at once with a clear error', () => {
