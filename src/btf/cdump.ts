@@ -18,7 +18,7 @@ import { isAscii } from 'node:buffer';
 import type { Btf } from './btf.js';
 import { type FlatBtf, flatBtf } from './flat.js';
 import { type TypeShape, TypeLayout } from './layout.js';
-import { orderTypesWasm } from './order-wasm.js';
+import { prepareCDumpWasm } from './order-wasm.js';
 import { type ByteSink, TextOut } from './textout.js';
 import { BtfError, BtfKind, INT_BOOL } from './types.js';
 
@@ -74,6 +74,8 @@ export class CDumper {
   private referencedIds?: Uint8Array;
   /** Memoized alignment (0 = not yet), packed-ness of composites (0 unknown, 1 no, 2 yes). */
   private readonly layout: TypeLayout;
+  private alignW?: Uint8Array;
+  private packedW?: Uint8Array;
   private nodeBudget = MAX_DECL_NODES;
   /** Write BTF type tags as `__attribute__((btf_type_tag(...)))` (headers), or drop them (listings). */
   private typeTags = false;
@@ -206,11 +208,14 @@ export class CDumper {
   private sizeof(id: number): number {
     return this.layout.sizeof(id);
   }
+  /** TypeLayout's answers, or the WebAssembly's for a full dump (./order-wasm.ts: the same memo, filled for every struct and union at once). */
   private alignof(id: number): number {
-    return this.layout.alignof(id);
+    const a = this.alignW?.[id];
+    return a ? a : this.layout.alignof(id);
   }
   private isPacked(id: number): boolean {
-    return this.layout.isPacked(id);
+    const p = this.packedW?.[id];
+    return p ? p === 2 : this.layout.isPacked(id);
   }
 
   /**
@@ -337,7 +342,10 @@ export class CDumper {
       this.emit('#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n');
     }
     // Every type: ordered in WebAssembly where it runs (./order-wasm.ts), the same queue.
-    const queue: ArrayLike<number> = (!ids && orderTypesWasm(this.f)) || this.orderAll(ids);
+    const prep = ids ? undefined : prepareCDumpWasm(this.f);
+    this.alignW = prep?.align;
+    this.packedW = prep?.packed;
+    const queue: ArrayLike<number> = prep?.queue ?? this.orderAll(ids);
     for (let i = 0; i < queue.length; i++) this.emitTopLevel(queue[i]!);
     if (opts.kfuncs ?? (header && !ids)) this.emitKfuncs();
     if (header) {

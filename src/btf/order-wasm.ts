@@ -1,5 +1,6 @@
 // The C dumper's first phase (cdump.ts's orderType over every type, with the `referenced` marks it
-// reads) as a small hand-assembled WebAssembly module. On vmlinux that walk is ~200k recursive
+// reads), and then every struct's and union's alignment and packing (layout.ts's TypeLayout), as a
+// small hand-assembled WebAssembly module. On vmlinux that walk is ~200k recursive
 // calls: as JavaScript in a one-shot `btf dump ... format c` it ran interpreted while TurboFan
 // compiled it (~50 ms of the process's CPU here), where Liftoff compiles this module at once and
 // the walk takes a few ms. It writes only the queue of ids to define, in cdump.ts's order; any
@@ -8,7 +9,7 @@
 // to the same queue.
 import type { FlatBtf } from './flat.js';
 import {
-  ADD, AND, BLOCK, BR, BR_IF, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, I32, IF, LITTLE_ENDIAN, LOOP, NE, OR, RETURN, SHL, SUB, UNREACHABLE, VOID,
+  ADD, AND, BLOCK, BR, BR_IF, DIV_U, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, GT_U, I32, IF, LITTLE_ENDIAN, LOOP, MUL, NE, OR, REM_U, RETURN, SHL, SHR_U, SUB, UNREACHABLE, VOID,
   type Code, call, get, i32, load, load8, set, store, store8, wasmApi, wasmModule,
 } from './wasm-asm.js';
 import { BtfKind } from './types.js';
@@ -23,12 +24,16 @@ const H_REF = 20;
 const H_QUEUE = 24;
 const H_QLEN = 28;
 const H_COUNT = 32;
+const H_ALIGN = 36;
+const H_PACKED = 40;
 /** Per kind (20 bytes): which of a record's words refer to types, for the `referenced` marks. */
 const H_REFCLASS = 64;
 const DATA = 128;
 
 const ORD = 0;
 const REFS = 1;
+const ALIGN = 3;
+const SIZE = 4;
 
 /** The layout's addresses, baked into the code as constants (the module is assembled per dump). */
 let L: number[] = [];
@@ -159,13 +164,108 @@ const run = (): Code => [
   hdr(H_QLEN),
 ];
 
+// align(id, depth) and size(id, depth): layout.ts's TypeLayout.alignof and sizeof, case for case
+// (its memo of alignments and packing filled for every struct and union by layout()); where
+// TypeLayout throws (a loop, a type with no size, nesting past 32), these trap, and also on sizes
+// past 32 bits, which TypeLayout computes as doubles.
+const MAX_RESOLVE_DEPTH = 32;
+const [LID, LDEPTH, LK, LA, LN, LQ, LAL, LR, LT, LOFF, LBITS, LPACKED, LKFLAG] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+const lrecur = (f: number, idExpr: Code): Code => [idExpr, get(LDEPTH), i32(1), ADD, call(f)];
+const lhead = (): Code => [
+  when([get(LDEPTH), i32(MAX_RESOLVE_DEPTH), GT_S], [UNREACHABLE]),
+  hdr(H_KINDS), get(LID), ADD, load8(), set(LK),
+  hdr(H_WORDS), hdr(H_OFFS), get(LID), i32(2), SHL, ADD, load(), i32(2), SHL, ADD, set(LA),
+];
+const align = (): Code => [
+  when([get(LDEPTH), i32(MAX_RESOLVE_DEPTH), GT_S], [UNREACHABLE]),
+  when([get(LID), hdr(H_COUNT), GE_U], ret(1)),
+  hdr(H_ALIGN), get(LID), ADD, load8(), set(LT),
+  when(get(LT), [get(LT), RETURN]),
+  lhead(),
+  i32(1), set(LR),
+  when(kindIs(LK, BtfKind.Int, BtfKind.Float, BtfKind.Enum, BtfKind.Enum64), [
+    get(LA), load(8), set(LT),
+    get(LT), i32(8), GT_U, IF, I32, i32(8), ELSE, get(LT), EQZ, IF, I32, i32(1), ELSE, get(LT), END, END, set(LR),
+  ]),
+  when(kindIs(LK, BtfKind.Ptr), [i32(8), set(LR)]),
+  when(kindIs(LK, BtfKind.Array), [lrecur(ALIGN, [get(LA), load(12)]), set(LR)]),
+  when(kindIs(LK, BtfKind.Typedef, BtfKind.Const, BtfKind.Volatile, BtfKind.Restrict, BtfKind.TypeTag, BtfKind.Var), [lrecur(ALIGN, [get(LA), load(8)]), set(LR)]),
+  when(kindIs(LK, BtfKind.Struct, BtfKind.Union), [
+    // memberAlign: the largest member alignment
+    i32(1), set(LAL),
+    get(LA), load(4), i32(0xffff), AND, set(LN),
+    get(LA), i32(12), ADD, set(LQ),
+    repeat(LN, [
+      lrecur(ALIGN, [get(LQ), load(4)]), set(LT),
+      when([get(LT), get(LAL), GT_U], [get(LT), set(LAL)]),
+      get(LQ), i32(12), ADD, set(LQ),
+    ]),
+    // packedWith: the size not a multiple of it, or a member off its alignment (a bitfield across its unit)
+    get(LA), load(8), get(LAL), REM_U, i32(0), NE, set(LPACKED),
+    get(LPACKED), IF, I32, i32(0), ELSE, get(LA), load(4), i32(0xffff), AND, END, set(LN),
+    get(LA), load(4), i32(31), SHR_U, set(LKFLAG),
+    get(LA), i32(12), ADD, set(LQ),
+    repeat(LN, [
+      get(LQ), load(8), set(LOFF),
+      i32(0), set(LBITS),
+      when(get(LKFLAG), [get(LOFF), i32(24), SHR_U, set(LBITS), get(LOFF), i32(0xffffff), AND, set(LOFF)]),
+      get(LBITS), IF, VOID,
+      lrecur(SIZE, [get(LQ), load(4)]), set(LT),
+      when([get(LT), i32(1 << 28), GE_U], [UNREACHABLE]),
+      get(LT), i32(8), MUL, set(LT),
+      when(get(LT), [when([get(LOFF), get(LT), REM_U, get(LBITS), ADD, get(LT), GT_U], [i32(1), set(LPACKED), i32(1), set(LN)])]),
+      ELSE,
+      lrecur(ALIGN, [get(LQ), load(4)]), i32(8), MUL, set(LT),
+      when([get(LOFF), get(LT), REM_U], [i32(1), set(LPACKED), i32(1), set(LN)]),
+      END,
+      get(LQ), i32(12), ADD, set(LQ),
+    ]),
+    hdr(H_PACKED), get(LID), ADD, get(LPACKED), IF, I32, i32(2), ELSE, i32(1), END, store8(),
+    get(LPACKED), IF, I32, i32(1), ELSE, get(LAL), END, set(LR),
+  ]),
+  hdr(H_ALIGN), get(LID), ADD, get(LR), store8(),
+  get(LR),
+];
+const size = (): Code => [
+  when([get(LID), hdr(H_COUNT), GE_U], [UNREACHABLE]),
+  lhead(),
+  when(kindIs(LK, BtfKind.Int, BtfKind.Float, BtfKind.Struct, BtfKind.Union, BtfKind.Enum, BtfKind.Enum64, BtfKind.Datasec), [get(LA), load(8), RETURN]),
+  when(kindIs(LK, BtfKind.Ptr), ret(8)),
+  when(kindIs(LK, BtfKind.Array), [
+    lrecur(SIZE, [get(LA), load(12)]), set(LT),
+    get(LA), load(20), set(LN),
+    when(get(LN), [when([get(LT), i32(-1), get(LN), DIV_U, GT_U], [UNREACHABLE])]),
+    get(LT), get(LN), MUL, RETURN,
+  ]),
+  when(kindIs(LK, BtfKind.Typedef, BtfKind.Const, BtfKind.Volatile, BtfKind.Restrict, BtfKind.TypeTag, BtfKind.Var), [lrecur(SIZE, [get(LA), load(8)]), RETURN]),
+  UNREACHABLE,
+];
+const layoutAll = (): Code => [
+  i32(1), set(UID),
+  BLOCK, VOID, LOOP, VOID,
+  get(UID), hdr(H_COUNT), GE_U, BR_IF, 1,
+  hdr(H_KINDS), get(UID), ADD, load8(), set(UK),
+  kindIs(UK, BtfKind.Struct, BtfKind.Union), IF, VOID, get(UID), i32(0), call(ALIGN), DROP, END,
+  get(UID), i32(1), ADD, set(UID),
+  BR, 0, END, END,
+];
+
+/** What the WebAssembly prepares for a dump of every type. */
+export interface CDumpPrep {
+  /** The ids to define, in the ordering's order. */
+  queue: Uint32Array;
+  /** Every struct's and union's (and their members' types') alignment (0: not computed) and packing (0 unknown, 1 no, 2 yes), as TypeLayout's memo; undefined where the layout trapped (TypeLayout then computes, and throws its errors). */
+  align?: Uint8Array;
+  packed?: Uint8Array;
+}
+
 /**
  * @internal The ids cdump.ts's ordering queues for a dump of every type, in its order; undefined when
  * WebAssembly is not available (or the host is big-endian) or the walk trapped on an error: the
  * caller then orders in JavaScript (and throws its error). The module is assembled for this BTF's
  * layout (its arrays' addresses are constants in the code; Liftoff compiles it in about a millisecond).
  */
-export function orderTypesWasm(f: FlatBtf): Uint32Array | undefined {
+export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
   if (!wasmApi || !LITTLE_ENDIAN) return undefined;
   const n = f.count;
   const at = (x: number): number => (x + 3) & ~3;
@@ -176,24 +276,36 @@ export function orderTypesWasm(f: FlatBtf): Uint32Array | undefined {
   const order = at(str + f.strings.length + 1);
   const ref = at(order + n);
   const queue = at(ref + n);
-  const end = queue + 4 * n;
+  const alignAt = queue + 4 * n;
+  const packedAt = alignAt + n;
+  const end = packedAt + n;
   try {
-    L = [words, offs, kinds, str, order, ref, queue, 0, n];
+    L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt];
     const mod = new wasmApi.Module(wasmModule([
       { params: 3, results: 1, locals: 7, body: ord() },
       { params: 0, results: 0, locals: 6, body: refs() },
       { name: 'run', params: 0, results: 1, locals: 2, body: run() },
+      { params: 2, results: 1, locals: 11, body: align() },
+      { params: 2, results: 1, locals: 11, body: size() },
+      { name: 'layout', params: 0, results: 0, locals: 2, body: layoutAll() },
     ]));
     const mem = new wasmApi.Memory({ initial: Math.ceil(end / 65536) });
-    const runWasm = new wasmApi.Instance(mod, { m: { mem } }).exports.run as () => number;
+    const { run: runWasm, layout } = new wasmApi.Instance(mod, { m: { mem } }).exports as { run: () => number; layout: () => void };
     const b = mem.buffer;
     new Uint8Array(b, H_REFCLASS, 20).set(REF_CLASS);
     new Uint32Array(b, words, f.words.length).set(f.words);
     new Int32Array(b, offs, n).set(f.offs);
     new Uint8Array(b, kinds, n).set(f.kinds);
     new Uint8Array(b, str, f.strings.length).set(f.strings);
-    const len = runWasm();
-    return new Uint32Array(b, queue, len).slice();
+    const prep: CDumpPrep = { queue: new Uint32Array(b, queue, runWasm()).slice() };
+    try {
+      layout();
+      prep.align = new Uint8Array(b, alignAt, n);
+      prep.packed = new Uint8Array(b, packedAt, n);
+    } catch {
+      // TypeLayout computes every layout (and throws its error where it has one).
+    }
+    return prep;
   } catch {
     // A trap (an error the JavaScript walk reports), a stack overflow, or no room for a memory.
     return undefined;
