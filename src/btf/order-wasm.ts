@@ -300,8 +300,9 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
     const prep: CDumpPrep = { queue: new Uint32Array(b, queue, runWasm()).slice() };
     try {
       layout();
-      prep.align = new Uint8Array(b, alignAt, n);
-      prep.packed = new Uint8Array(b, packedAt, n);
+      // Copies: a view would keep the whole memory (~9 MiB for vmlinux) alive through the dump.
+      prep.align = new Uint8Array(b, alignAt, n).slice();
+      prep.packed = new Uint8Array(b, packedAt, n).slice();
     } catch {
       // TypeLayout computes every layout (and throws its error where it has one).
     }
