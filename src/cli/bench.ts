@@ -41,6 +41,8 @@ export interface BenchRow {
   recordsPerSec: number;
   /** consume: records per second of wall time (median round). */
   wallRecordsPerSec?: number;
+  /** consume, bee-ts-decoded (timed in rounds of its own with the peer): the peer's records per CPU second in those rounds, the ratio's base. */
+  peerRecordsPerSec?: number;
   /** stream: the consumer's CPU time per record consumed, in ns (median round). */
   cpuNsPerRecord?: number;
   drops: number;
@@ -260,7 +262,11 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
         },
       });
       const ds: Drainer[] = [inProcess('bee-ts', 'record', () => reader.consumeRaw(rawFn)), inProcess('bee-ts', 'batch', () => reader.consumeBatch(batchFn))];
-      // Decoded into JS objects by BTF (the fixed-size record types).
+      // Decoded into JS objects by BTF (the fixed-size record types): rounds of its own after the
+      // others, with the peer alternated again. Its millions of short-lived objects keep V8's GC
+      // threads busy on the other core after its drains (counted in this process's CPU time, and
+      // competing for memory), which the raw consumers' rounds must not pay for.
+      let decoded: Drainer | undefined;
       if (size !== 'mixed') {
         const recType = btf.types.find((t) => t.kind === BtfKind.Struct && t.name === (size === 16 ? 'rec16' : 'rec64'));
         if (!recType) throw new CliExit('rb_bench.o lacks its record types');
@@ -269,7 +275,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
           const rec = dec(v, off) as { pid?: number; value?: bigint };
           if (rec.pid === -1) sink = (sink + 1) | 0;
         };
-        ds.push(inProcess('bee-ts-decoded', undefined, () => reader.consumeRaw(decodedFn)));
+        decoded = inProcess('bee-ts-decoded', undefined, () => reader.consumeRaw(decodedFn));
       }
       // libbpf: one peer process for this size's rounds, the same cycles per round.
       const consumer = peer.path ? consumePeer(peer.path, ['consume', `${pinDir}/rb`, progPin, String(STEP_SIZE[size])]) : undefined;
@@ -282,16 +288,20 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
           },
         });
       let got: Awaited<ReturnType<typeof consumeRounds>>;
+      let gotDecoded: Awaited<ReturnType<typeof consumeRounds>> | undefined;
+      const peerDrainer = ds.find((d) => d.impl === 'libbpf');
       try {
         got = await consumeRounds(ds, warmup, o.rounds);
+        if (decoded) gotDecoded = await consumeRounds(peerDrainer ? [decoded, peerDrainer] : [decoded], warmup, o.rounds);
       } finally {
         consumer?.close();
       }
-      for (const d of ds) {
-        const g = got.get(d)!;
-        rows.push({ impl: d.impl, api: d.api, mode: 'consume', size, recordsPerSec: g.cpu, wallRecordsPerSec: g.wall, drops: g.drops });
+      const report = (d: Drainer, g: { cpu: number; wall: number; drops: number }, peerRate?: number) => {
+        rows.push({ impl: d.impl, api: d.api, mode: 'consume', size, recordsPerSec: g.cpu, wallRecordsPerSec: g.wall, drops: g.drops, peerRecordsPerSec: peerRate });
         o.log(`consume ${size} ${d.impl}${d.api ? ` (${d.api} callback)` : ''}: ${(g.cpu / 1e6).toFixed(1)} M records per CPU second, ${(g.wall / 1e6).toFixed(1)} M/s wall`);
-      }
+      };
+      for (const d of ds) report(d, got.get(d)!);
+      if (decoded && gotDecoded) report(decoded, gotDecoded.get(decoded)!, peerDrainer ? gotDecoded.get(peerDrainer)!.cpu : undefined);
       if (!o.stream) continue;
       for (const wake of ['no-wakeup', 'adaptive', 'sampled'] as WakeMode[]) {
         const poller = Poller.get();
@@ -365,7 +375,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
     if (!base) continue;
     const name = `${r.impl}${r.api === 'batch' ? ' (batch)' : ''}/libbpf ${r.mode}${r.wakeup ? ` ${r.wakeup}` : ''} ${sizeText(r.size)}`;
     // Streaming compares consumers by CPU per record (libbpf's / bee-ts's: above 1 is cheaper).
-    ratios[name] = r.mode === 'stream' ? base.cpuNsPerRecord! / r.cpuNsPerRecord! : r.recordsPerSec / base.recordsPerSec;
+    ratios[name] = r.mode === 'stream' ? base.cpuNsPerRecord! / r.cpuNsPerRecord! : r.recordsPerSec / (r.peerRecordsPerSec ?? base.recordsPerSec);
   }
   const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, kernel: os.release(), node: process.version, load: os.loadavg()[0] };
   return { rows, ratios, machine, rss, peer: peer.path ? 'libbpf' : peer.reason };
