@@ -15,6 +15,7 @@ import { MapType } from '../syscall/constants.js';
 import { PerfBufReader } from '../ringbuf/perfbuf.js';
 import type { RecordReader } from '../ringbuf/reader.js';
 import { RingBufReader } from '../ringbuf/ringbuf.js';
+import { relayAvailable } from '../ringbuf/relay.js';
 import { type BeeValue, flattenLabels } from './format.js';
 import { compileJsonLine } from './jsonline.js';
 import { type Filter, parseFilters, passes } from './filter.js';
@@ -53,6 +54,8 @@ export interface RunOptions {
   maxSeries?: number;
   /** How often drops are reported on stderr (when there were any); default 10 s. */
   statsIntervalMs?: number;
+  /** Drain ring buffers on a thread of their own where one can run (--drain-thread; src/ringbuf/relay.ts). */
+  drainThread?: boolean;
 }
 
 /** Longest delay setTimeout takes (larger ones fire at once): longer waits are chained. */
@@ -76,6 +79,10 @@ function sumOrFirst(values: BeeValue[]): BeeValue {
 
 /** Most records one drain of a ring hands over before the event loop gets a turn. */
 const DRAIN_RECORDS = 4096;
+
+/** Rings up to this size get a drain thread, with a queue of DRAIN_QUEUE_RINGS rings' worth. */
+const DRAIN_THREAD_MAX_RING = 4 << 20;
+const DRAIN_QUEUE_RINGS = 4;
 
 const NO_LABELS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
@@ -299,9 +306,12 @@ export class BeeRunner {
       };
       // Ring buffer: bounded drains (under a flood the walk would otherwise keep up with the
       // producer forever and starve signals, scrapes and stdout).
+      // --drain-thread: a thread empties the ring while this one is away (GC, stdout, a busy
+      // host) into a queue of DRAIN_QUEUE_RINGS rings' worth (src/ringbuf/relay.ts).
+      const thread = this.opts.drainThread === true && map.maxEntries <= DRAIN_THREAD_MAX_RING && relayAvailable();
       const r: RecordReader =
         w.spec.type === MapType.RINGBUF
-          ? new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId, fullMargin: ((size + 8 + 7) & ~7) + 8, batch: DRAIN_RECORDS })
+          ? new RingBufReader(map, { btf, valueTypeId: w.spec.valueTypeId, fullMargin: ((size + 8 + 7) & ~7) + 8, batch: DRAIN_RECORDS, drainThread: thread ? DRAIN_QUEUE_RINGS * map.maxEntries : 0 })
           : new PerfBufReader(map, { valueTypeId: w.spec.valueTypeId });
       r.onRaw(onRecord);
       // A ring's only sign of loss is a drain that found it full; a perf buffer counts its losses.

@@ -32,6 +32,7 @@ export interface RunFlags {
   metricsNaming?: string;
   maxSeries?: string;
   statsInterval?: string;
+  drainThread?: boolean;
 }
 
 function parseNaming(s: string | undefined): MetricsNaming {
@@ -106,6 +107,7 @@ export function parseRunOptions(f: RunFlags): RunOptions {
     version: pkg.version,
     maxSeries,
     statsIntervalMs: f.statsInterval === undefined ? undefined : timer(f.statsInterval, '--stats-interval'),
+    drainThread: f.drainThread,
   };
 }
 
