@@ -1,23 +1,36 @@
 #!/usr/bin/env node
-// `npm run build`, after tsc: bundle the CLI (dist/cli/main.js and everything it imports,
-// commander included) into a few ESM chunks beside it, so a short command reads 3-5 files instead
-// of 15-35 through Node's module loader (which costs more than the code's own work:
-// bench/startup.mjs measures it). Chunks:
-//   main.js + chunk-boot-*: what every command needs (argument parsing, --help, the command tables);
+// `npm run build`, after tsc: bundle the CLI (dist/cli/start.js, what tsc's main.js runs, and
+// everything it imports, commander included) into CommonJS chunks beside it, give every chunk a
+// V8 code cache, and replace dist/cli/main.js with scripts/cli-main.mjs, the loader that runs
+// them. Start-up is what a short command costs (bench/startup.mjs, bench/load.mjs), and most of
+// it was Node's ES module loader and V8 parsing and compiling the code: measured at 2026-12-02
+// (instructions under cachegrind, `prog loadall globals.bpfel.o`: 405 M as ES module chunks,
+// 262 M as these chunks with their caches; `node -e 0` is 89 M).
+// Chunks:
+//   start.cjs + chunk-boot-*: what every command needs (argument parsing, --help, the command tables);
 //   chunk-inspect-*: the syscall layer, BTF, codecs and the prog/map/link listing modules;
 //   the rest per dynamic import, as the bundler splits them (run, gen, btf dump, images, ...).
+// Each cache (<chunk>.cache) holds the bytecode of every function of its chunk: it is made here
+// with V8's lazy compilation turned off for the one compile, then checked in a fresh Node, which
+// must take it (a refused cache is a build error). The caches belong to this Node's V8: under
+// another, the loader's V8 refuses them and compiles the chunks as usual (only slower to start).
 // koffi stays external (a native addon). dist/index.js (the library) is not bundled.
 // Without rolldown (a production install) the tsc output is left as it is: it works the same,
 // only slower to start.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli');
 let rolldown;
+let parseAst;
 try {
   ({ rolldown } = await import('rolldown'));
+  ({ parseAst } = await import('rolldown/parseAst'));
 } catch {
   console.error('bundle-cli: rolldown is not installed; dist/cli is left unbundled');
   process.exit(0);
@@ -36,32 +49,102 @@ const lazyChildProcess = {
   },
 };
 
+/**
+ * The chunks run as vm.Script code, where `import()` has no loader to call (Node 20 has one only
+ * under --experimental-vm-modules): the bundler turns the imports of our own chunks into
+ * require(), and this turns what it leaves, a Node builtin's `import('node:x')`, into the same
+ * namespace from require. Any other import() left in the output fails the build.
+ */
+const requireDynamicImports = {
+  name: 'require-dynamic-imports',
+  renderChunk(code, chunk) {
+    const found = [];
+    const walk = (n) => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(walk);
+      if (n.type === 'ImportExpression') found.push(n);
+      for (const k in n) if (k !== 'type' && typeof n[k] === 'object') walk(n[k]);
+    };
+    walk(parseAst(code));
+    if (!found.length) return null;
+    let out = '';
+    let at = 0;
+    for (const n of found.sort((a, b) => a.start - b.start)) {
+      const spec = n.source.type === 'Literal' && typeof n.source.value === 'string' ? n.source.value : undefined;
+      if (!spec?.startsWith('node:') || n.options) throw new Error(`bundle-cli: ${chunk.fileName}: an import() the chunks cannot run: ${code.slice(n.start, n.end)}`);
+      const req = `require(${JSON.stringify(spec)})`;
+      out += code.slice(at, n.start) + `Promise.resolve().then(() => ({ ...${req}, default: ${req} }))`;
+      at = n.end;
+    }
+    return out + code.slice(at);
+  },
+};
+
 const bundle = await rolldown({
-  input: path.join(cli, 'main.js'),
+  input: path.join(cli, 'start.js'),
   platform: 'node',
   external: ['koffi'],
-  plugins: [lazyChildProcess],
+  plugins: [lazyChildProcess, requireDynamicImports],
   logLevel: 'silent',
 });
 const out = await bundle.generate({
-  format: 'esm',
-  entryFileNames: 'main.js',
-  chunkFileNames: 'chunk-[name]-[hash].js',
+  format: 'cjs',
+  entryFileNames: 'start.cjs',
+  chunkFileNames: 'chunk-[name]-[hash].cjs',
   codeSplitting: {
     includeDependenciesRecursively: false,
     groups: [
-      // main.js itself stays the entry: its top-level await must not sit in a chunk that the
-      // dynamically imported chunks import back (that waits forever: exit 13).
-      { name: 'boot', tags: ['$initial'], test: (id) => !/[\\/]dist[\\/]cli[\\/]main\.js$/.test(id), priority: 2 },
+      { name: 'boot', tags: ['$initial'], test: (id) => !/[\\/]dist[\\/]cli[\\/]start\.js$/.test(id), priority: 2 },
       { name: 'inspect', test: INSPECT, priority: 1 },
     ],
   },
 });
 await bundle.close();
-// Replace the previous build's chunks, then write this one's (main.js last: a failed bundle leaves tsc's).
-for (const f of fs.readdirSync(cli)) if (/^chunk-.*\.js$/.test(f)) fs.rmSync(path.join(cli, f));
+const loader = fs.readFileSync(path.join(root, 'scripts', 'cli-main.mjs'), 'utf8');
+const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {';
+const WRAP_TAIL = '\n})';
+for (const line of [`const WRAP_HEAD = '${WRAP_HEAD}';`, `const WRAP_TAIL = '${WRAP_TAIL.replace('\n', '\\n')}';`]) {
+  if (!loader.includes(line)) throw new Error(`bundle-cli: scripts/cli-main.mjs no longer has ${line}`);
+}
 const files = out.output.filter((o) => o.type === 'chunk');
-files.sort((a, b) => (a.fileName === 'main.js' ? 1 : b.fileName === 'main.js' ? -1 : 0));
-for (const c of files) fs.writeFileSync(path.join(cli, c.fileName), c.code, { mode: c.fileName === 'main.js' ? 0o755 : 0o644 });
+// Replace the previous build's chunks and caches (the ES module chunks of older builds too), then
+// write this one's and main.js last: a failed bundle leaves tsc's main.js, which works unbundled.
+for (const f of fs.readdirSync(cli)) if (/^(chunk-.*\.(js|cjs)|start\.cjs)(\.cache)?$/.test(f)) fs.rmSync(path.join(cli, f));
+for (const c of files) {
+  const file = path.join(cli, c.fileName);
+  fs.writeFileSync(file, c.code, { mode: 0o644 });
+  fs.writeFileSync(`${file}.cache`, codeCache(file, c.code), { mode: 0o644 });
+}
+checkCaches(files.map((c) => path.join(cli, c.fileName)));
+fs.writeFileSync(path.join(cli, 'main.js'), loader, { mode: 0o755 });
 fs.rmSync(path.join(cli, 'main.js.map'), { force: true });
-console.error(`bundle-cli: dist/cli/main.js + ${files.length - 1} chunks`);
+console.error(`bundle-cli: dist/cli/main.js (the loader) + start.cjs + ${files.length - 1} chunks, each with its code cache`);
+
+/** The chunk compiled as the loader compiles it, every function at once (not on first call), as V8's code cache. */
+function codeCache(filename, code) {
+  v8.setFlagsFromString('--no-lazy');
+  let script;
+  try {
+    script = new vm.Script(WRAP_HEAD + code + WRAP_TAIL, { filename, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+  } finally {
+    // Back to the default before the cache is written: its flag hash must be a plain Node's.
+    v8.setFlagsFromString('--lazy');
+  }
+  return script.createCachedData();
+}
+
+/** A fresh Node with no flags, as the CLI runs, must take every cache. */
+function checkCaches(chunks) {
+  const check = `
+    const fs = require('node:fs'), vm = require('node:vm');
+    const refused = [];
+    for (const f of JSON.parse(process.argv[1])) {
+      const s = new vm.Script(${JSON.stringify(WRAP_HEAD)} + fs.readFileSync(f, 'utf8') + ${JSON.stringify(WRAP_TAIL)}, { filename: f, cachedData: fs.readFileSync(f + '.cache'), importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+      if (s.cachedDataRejected !== false) refused.push(f);
+    }
+    if (refused.length) { console.error('refused: ' + refused.join(', ')); process.exit(1); }`;
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, ['-e', check, JSON.stringify(chunks)], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  if (r.status !== 0) throw new Error('bundle-cli: V8 refused the code caches it was just given (see above)');
+}

@@ -1,28 +1,7 @@
 #!/usr/bin/env node
-// bee-ts command line. Each command lives in its own module (the tree: program.ts); this file
-// runs the process's command line through it and turns every failure into one clear line on stderr
-// (or {"error":...} with --json) and a non-zero exit.
-import { errorMessage, processWants, runCommandLine } from './program.js';
-
-async function main(): Promise<void> {
-  // `bee-ts btf dump ... | head`: a closed pipe ends the command quietly, like any Unix tool.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    if (!processWants.runHandlesEpipe) process.exit(0);
-  });
-  // A root process must not open Node's inspector on SIGUSR1 (its default): listening replaces it.
-  process.on('SIGUSR1', () => {});
-  // An error nobody caught ends the command like any other failure; links, tracefs events and
-  // netlink attachments are removed by their 'exit' hooks.
-  const fatal = (e: unknown) => {
-    process.stderr.write(`Error: ${errorMessage(e)}\n`);
-    if (process.env.BEE_TS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    process.exit(1);
-  };
-  process.on('uncaughtException', fatal);
-  process.on('unhandledRejection', fatal);
-  process.exitCode = await runCommandLine(process.argv.slice(2));
-  if (processWants.exitWhenDone) process.exit();
-}
+// bee-ts command line (tsc's entry; a build with rolldown replaces dist/cli/main.js with the
+// bundle's loader, scripts/cli-main.mjs, which runs the same start.ts). Each command lives in its
+// own module (the tree: program.ts); start.ts is the process around it.
+import { main } from './start.js';
 
 await main();

@@ -1,0 +1,27 @@
+// The process around one bee-ts command line: main.ts runs it (tsc's output), and so does the
+// bundled dist/cli/main.js that scripts/bundle-cli.mjs writes (it loads this module's CommonJS
+// chunk with a V8 code cache and calls main()). It runs the process's command line through the
+// command tree (program.ts) and turns every failure into one clear line on stderr (or
+// {"error":...} with --json) and a non-zero exit.
+import { errorMessage, processWants, runCommandLine } from './program.js';
+
+export async function main(): Promise<void> {
+  // `bee-ts btf dump ... | head`: a closed pipe ends the command quietly, like any Unix tool.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    if (!processWants.runHandlesEpipe) process.exit(0);
+  });
+  // A root process must not open Node's inspector on SIGUSR1 (its default): listening replaces it.
+  process.on('SIGUSR1', () => {});
+  // An error nobody caught ends the command like any other failure; links, tracefs events and
+  // netlink attachments are removed by their 'exit' hooks.
+  const fatal = (e: unknown) => {
+    process.stderr.write(`Error: ${errorMessage(e)}\n`);
+    if (process.env.BEE_TS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
+  process.exitCode = await runCommandLine(process.argv.slice(2));
+  if (processWants.exitWhenDone) process.exit();
+}
