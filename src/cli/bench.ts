@@ -202,6 +202,10 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
   const obj = BpfObject.open(BENCH_OBJECT).load();
   const pinDir = `/sys/fs/bpf/bee-bench-${process.pid}`;
   fs.mkdirSync(pinDir, { recursive: true });
+  // The pins hold the ring and the producer in the kernel. The CLI ends an uncaught error with
+  // process.exit(), which skips the finally below: the 'exit' hook still removes them.
+  const unpin = () => fs.rmSync(pinDir, { recursive: true, force: true });
+  process.once('exit', unpin);
   const rows: BenchRow[] = [];
   const peer = buildPeer();
   if (peer.reason) o.log(`bench: ${peer.reason}`);
@@ -363,7 +367,8 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
     void sink;
     reader.close();
   } finally {
-    fs.rmSync(pinDir, { recursive: true, force: true });
+    unpin();
+    process.off('exit', unpin);
     if (peer.dir) fs.rmSync(peer.dir, { recursive: true, force: true });
     obj.close();
   }

@@ -1,7 +1,10 @@
 // The ring buffer benchmark runs once per test pass as a smoke test (numbers come from `npm run bench`).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasCommand, need, needKernel, root, runCli } from '../helpers.js';
+import { cli, hasCommand, need, needKernel, root, runCli } from '../helpers.js';
 
 const skip = needKernel();
 
@@ -43,6 +46,23 @@ describe.skipIf(skip)('bee-ts bench ringbuf --json', () => {
       expect(row.wallRecordsPerSec).toBeGreaterThan(0);
     }
     expect(Object.keys(j.ratios)).toContain('bee-ts/libbpf consume mixed sizes');
+  });
+});
+
+describe.skipIf(skip)('bee-ts bench ringbuf: a peer that fails', () => {
+  it('an error nobody caught ends the process, and its pins of the ring and the producer go with it', () => {
+    // A "gcc" that builds a peer printing nothing: parsing its output throws in a callback, which
+    // the CLI ends with process.exit(1) (the bench's finally never runs).
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-ts-fake-gcc-'));
+    try {
+      fs.writeFileSync(path.join(bin, 'gcc'), '#!/bin/sh\nwhile [ "$1" != -o ]; do shift; done\nprintf "#!/bin/sh\\nexit 0\\n" > "$2"; chmod 700 "$2"\n', { mode: 0o700 });
+      const r = spawnSync(process.execPath, [cli, 'bench', 'ringbuf', '--json', '--size', '16', '--rounds', '1', '--warmup', '0', '--cycles', '1', '--no-stream'], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      expect(r.status, r.stderr).not.toBe(0);
+      expect(r.stderr).toMatch(/^Error: /m);
+      expect(fs.existsSync(`/sys/fs/bpf/bee-bench-${r.pid}`), 'the pin folder outlived the process').toBe(false);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
 
