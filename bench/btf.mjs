@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, median, opt, record, root } from './lib.mjs';
+import { args, envNote, median, opt, record, root, timedEnv } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -58,7 +58,7 @@ for (const format of ['raw', 'c']) {
 
 function once(c) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S %M', ...c.argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
+  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S %M', ...c.argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24, env: timedEnv });
   const wall = Number(process.hrtime.bigint() - t0) / 1e6;
   const err = String(r.stderr);
   const m = /@@([\d.]+) ([\d.]+) (\d+)\s*$/.exec(err);
@@ -98,7 +98,7 @@ const result = { bench: 'btf', file, bytes: fs.statSync(file).size, runs, warmup
 record(result);
 if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
-  console.log(`btf: btf dump file ${file} (${(result.bytes / 1048576).toFixed(1)} MiB), whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)`);
+  console.log(`btf: btf dump file ${file} (${(result.bytes / 1048576).toFixed(1)} MiB), whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)${envNote}`);
   console.log('command        wall ms   cpu ms  max RSS MiB   cpu / bpftool');
   for (const r of rows) {
     const peer = rows.find((x) => x.command === `bpftool ${r.format}`);

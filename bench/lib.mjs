@@ -13,10 +13,21 @@ export const opt = (name, def) => {
 };
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/**
+ * The environment of every timed whole-process command: this one without NODE_EXTRA_CA_CERTS.
+ * Some machines set it (this host does); then every Node process parses those certificates before
+ * any JavaScript runs (416 M of `node -e 0`'s 505 M instructions here: 77 vs 25 ms CPU), which
+ * inflates `node -e 0` and bee-ts alike and flatters every ratio to `node -e 0`. A fresh Debian
+ * machine has no such variable; no timed command needs it.
+ */
+export const timedEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
+/** Said once per bench when timedEnv differs from the caller's. */
+export const envNote = process.env.NODE_EXTRA_CA_CERTS === undefined ? '' : '; NODE_EXTRA_CA_CERTS (set here) is left out of each timed command\'s environment';
+
 /** Run argv under GNU time: wall ms (from here), CPU ms (user+sys, 10 ms ticks), exit status, stderr. */
 export function timed(name, argv, ok = [0]) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
+  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24, env: timedEnv });
   const wall = Number(process.hrtime.bigint() - t0) / 1e6;
   const err = String(r.stderr);
   const m = /@@([\d.]+) ([\d.]+)\s*$/.exec(err);

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { args, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
+import { args, envNote, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -65,7 +65,7 @@ const result = { bench: 'load', runs, warmup, loadavg: os.loadavg()[0], rows };
 record(result);
 if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
-  console.log(`load: whole-process prog loadall, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)`);
+  console.log(`load: whole-process prog loadall, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)${envNote}`);
   console.log('command              wall ms   cpu ms');
   for (const r of rows) console.log(`${r.command.padEnd(20)} ${r.wallMs.toFixed(1).padStart(7)}  ${r.cpuMs.toFixed(0).padStart(7)}`);
   const node = get('node -e 0');

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { args, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
+import { args, envNote, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '9'));
 const warmup = Number(opt('--warmup', '3'));
@@ -36,7 +36,7 @@ record(result);
 if (json) {
   process.stdout.write(JSON.stringify(result) + '\n');
 } else {
-  console.log(`startup: whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)`);
+  console.log(`startup: whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)${envNote}`);
   console.log('command              wall ms   cpu ms   wall / node -e 0   cpu / node -e 0');
   for (const r of rows) console.log(`${r.command.padEnd(20)} ${r.wallMs.toFixed(1).padStart(7)}  ${r.cpuMs.toFixed(0).padStart(7)}   ${(r.wallMs / nodeFloor.wallMs).toFixed(2).padStart(8)}×  ${(r.cpuMs / Math.max(nodeFloor.cpuMs, 1)).toFixed(2).padStart(14)}×`);
   const pairs = [['bee-ts --help', 'bpftool help'], ['bee-ts prog list', 'bpftool prog list'], ['bee-ts prog show', 'bpftool prog show'], ['bee-ts map list', 'bpftool map list']];
