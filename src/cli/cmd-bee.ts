@@ -1,5 +1,6 @@
 // bee's own commands: run, init, build, describe, bench, and the image store and registry commands
 // (list, tag, push, pull, login, package, k8s, version).
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { collect, type CliContext } from './cmd-context.js';
 import { UsageError } from './errors.js';
@@ -37,8 +38,9 @@ export function registerBeeCommands(program: Command, ctx: CliContext): void {
       kernel(false, async () => {
         ctx.longRunning();
         const { runCommand } = await import('./run.js');
-        const { resolveProbe } = await import('./images.js');
-        const probe = await resolveProbe(file, imageFlags(), (m) => process.stderr.write(m + '\n'));
+        // A probe file on disk needs none of the image code (registry client, store, tar: a 1 MB
+        // chunk that an idle run would keep resident); resolveProbe says what is wrong otherwise.
+        const probe = /\.(c|h)$/.test(file) || !fs.existsSync(file) ? await (await import('./images.js')).resolveProbe(file, imageFlags(), (m) => process.stderr.write(m + '\n')) : { file, program: undefined };
         await runCommand(probe.file, o, probe.program);
       }),
     );
