@@ -10,16 +10,10 @@
 // keys) is copied in whole; each chunk's records come out of an output window into the caller's
 // arrays. The records are the walk's own: walkTypes' checks and outputs, word for word.
 import { KIND_FLAGS, KIND_HEAD, KIND_STRIDE } from './record.js';
+import { ADD, AND, BLOCK, BR, BR_IF, ELSE, END, EQZ, GE_U, GT_U, I32, IF, LOOP, LT_U, MUL, OR, RETURN, SHL, SHR_U, sleb, SUB, uleb, VOID } from './wasm-asm.js';
 
-// The few instructions used (WebAssembly core spec, binary format).
-const BLOCK = 0x02;
-const LOOP = 0x03;
-const IF = 0x04;
-const ELSE = 0x05;
-const END = 0x0b;
-const BR = 0x0c;
-const BR_IF = 0x0d;
-const RETURN = 0x0f;
+// Opcodes and LEB128 from wasm-asm.ts (shared with the C dump's module); this walk keeps its own
+// flat helpers below (its body is spread into one array, not nested Code).
 const GET = 0x20;
 const SET = 0x21;
 const TEE = 0x22;
@@ -28,39 +22,7 @@ const LOAD8 = 0x2d;
 const STORE = 0x36;
 const STORE8 = 0x3a;
 const CONST = 0x41;
-const EQZ = 0x45;
-const GE_U = 0x4f;
-const GT_U = 0x4b;
-const LT_U = 0x49;
-const ADD = 0x6a;
-const SUB = 0x6b;
-const MUL = 0x6c;
-const AND = 0x71;
-const OR = 0x72;
-const SHL = 0x74;
-const SHR_U = 0x76;
-const I32 = 0x7f;
-const VOID = 0x40;
 
-const uleb = (n: number): number[] => {
-  const o: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    o.push(b);
-  } while (n);
-  return o;
-};
-const sleb = (n: number): number[] => {
-  const o: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...o, b];
-    o.push(b | 0x80);
-  }
-};
 const get = (l: number) => [GET, l];
 const set = (l: number) => [SET, l];
 const tee = (l: number) => [TEE, l];
