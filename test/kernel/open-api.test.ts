@@ -65,13 +65,20 @@ describe.skipIf(skip)('open-time API', () => {
   });
 
   it('setInnerMap gives a map of maps its inner template', () => {
-    using o = BpfObject.open(fixture('maps.bpfel.o'));
-    const spec = o.mapSpec('inner').spec;
-    using tmpl = createMap({ ...spec, name: 'tmpl' });
-    o.mapSpec('outer').setInnerMap(tmpl);
-    o.load();
-    expect(mapInfo(o.map('outer').fd.value).type).toBe(MapType.HASH_OF_MAPS);
-    expect(() => o.mapSpec('counts').setInnerMap(tmpl)).toThrow(/after load/);
+    // maps.c pins pinned_array by name: under a folder of this test's own, not the shared /sys/fs/bpf.
+    const pinRoot = fs.mkdtempSync('/sys/fs/bpf/bee-open-api-');
+    try {
+      using o = BpfObject.open(fixture('maps.bpfel.o'), { pinRoot });
+      const spec = o.mapSpec('inner').spec;
+      using tmpl = createMap({ ...spec, name: 'tmpl' });
+      o.mapSpec('outer').setInnerMap(tmpl);
+      o.load();
+      expect(mapInfo(o.map('outer').fd.value).type).toBe(MapType.HASH_OF_MAPS);
+      expect(() => o.mapSpec('counts').setInnerMap(tmpl)).toThrow(/after load/);
+      expect(fs.existsSync(`${pinRoot}/pinned_array`)).toBe(true);
+    } finally {
+      fs.rmSync(pinRoot, { recursive: true, force: true });
+    }
   });
 
   it('load and attach errors from every layer name the object file and keep their class', () => {
