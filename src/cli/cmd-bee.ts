@@ -1,10 +1,10 @@
 // bee's own commands: run, init, build, describe, bench, and the image store and registry commands
 // (list, tag, push, pull, login, package, k8s, version).
-import fs from 'node:fs';
 import type { Command } from 'commander';
 import { collect, type CliContext } from './cmd-context.js';
 import { UsageError } from './errors.js';
 import { jsonText } from './format.js';
+import { isProbeFile } from './probe-arg.js';
 
 /** run, init, build, describe (before the bpftool objects in --help, as always). */
 export function registerBeeCommands(program: Command, ctx: CliContext): void {
@@ -40,7 +40,7 @@ export function registerBeeCommands(program: Command, ctx: CliContext): void {
         const { runCommand } = await import('./run.js');
         // A probe file on disk needs none of the image code (registry client, store, tar: a 1 MB
         // chunk that an idle run would keep resident); resolveProbe says what is wrong otherwise.
-        const probe = /\.(c|h)$/.test(file) || !fs.existsSync(file) ? await (await import('./images.js')).resolveProbe(file, imageFlags(), (m) => process.stderr.write(m + '\n')) : { file, program: undefined };
+        const probe = isProbeFile(file) ? { file, program: undefined } : await (await import('./images.js')).resolveProbe(file, imageFlags(), (m) => process.stderr.write(m + '\n'));
         await runCommand(probe.file, o, probe.program);
       }),
     );

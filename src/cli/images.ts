@@ -7,6 +7,7 @@ import { hostPlatform, packImage, parseRef } from '../bee/image.js';
 import { defaultConfigFiles, DEFAULT_CONFIG_DIR, type RegistryOptions, RegistryClient, saveCredentials } from '../bee/registry.js';
 import { DEFAULT_STORE, ImageStore } from '../bee/store.js';
 import { UsageError } from './errors.js';
+import { isProbeFile, isProbeSource } from './probe-arg.js';
 import { readInputFile } from '../syscall/files.js';
 
 /** Global flags shared by the image commands (bee's names). */
@@ -122,9 +123,9 @@ export function looksLikeImageRef(arg: string): boolean {
  * when it is there, else pulled into it first (bee's order).
  */
 export async function resolveProbe(arg: string, f: ImageFlags, log: (s: string) => void): Promise<{ file: string; program?: Uint8Array }> {
-  if (/\.(c|h)$/.test(arg))
+  if (isProbeSource(arg))
     throw new UsageError(`${arg}: is C source; bee-ts runs compiled probes: compile it first with \`bee-ts build ${arg}\`, then \`bee-ts run ${arg.replace(/\.[ch]$/, '.o')}\``);
-  if (fs.existsSync(arg)) return { file: arg };
+  if (isProbeFile(arg)) return { file: arg };
   if (!looksLikeImageRef(arg))
     throw new UsageError(`${arg}: no such file (bee-ts runs compiled probes: build one with \`bee-ts build probe.c\`, or give an image reference like ghcr.io/org/probe:tag)`);
   let r;
