@@ -48,6 +48,11 @@ export interface SyscallBackend {
   /** A zero-copy view of mapped memory. */
   view(addr: bigint, length: number): ArrayBuffer;
   pageSize(): number;
+  /**
+   * clock_gettime(2) in ns (CLOCK_REALTIME, CLOCK_BOOTTIME below), or -errno as a bigint. The
+   * kernel stamps BPF objects with CLOCK_BOOTTIME; /proc/uptime has it only to 10 ms.
+   */
+  clockNs(clockId: number): bigint;
   /** uname(2): the running kernel's release and version strings. */
   uname(): { sysname: string; release: string; version: string; machine: string };
   /** Number of the calling thread's CPU count as the kernel sees possible CPUs. */
@@ -68,6 +73,8 @@ export const MAP_SHARED = 1;
 export const MAP_PRIVATE = 2;
 export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
+export const CLOCK_REALTIME = 0;
+export const CLOCK_BOOTTIME = 7;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 /** struct epoll_event is packed on x86_64 only (12 bytes), 16 elsewhere. */

@@ -438,6 +438,11 @@ export class FakeBackend implements SyscallBackend {
   pageSize(): number {
     return 4096;
   }
+  /** The fake's clocks: settable, so time conversions have known answers. */
+  clocks: Record<number, bigint> = { 0: 1_700_000_000_500_000_000n, 7: 3_600_250_000_000n };
+  clockNs(clockId: number): bigint {
+    return this.clocks[clockId] ?? -22n;
+  }
   bpfObjectKind(fd: number): BpfObjectKind | undefined {
     if (this.fds.has(fd)) return 'map';
     if (this.progFds.has(fd)) return 'prog';

@@ -3,7 +3,7 @@
 // offset decoded here, and each buffer size, against the running kernel's BTF.
 import { BpfError, EPERM } from './errno.js';
 import fs from 'node:fs';
-import { sys } from './backend.js';
+import { CLOCK_BOOTTIME, CLOCK_REALTIME, sys } from './backend.js';
 import { objInfo } from './bpf.js';
 
 export const PROG_INFO_SIZE = 232;
@@ -267,10 +267,17 @@ export function fdinfoKind(fd: number): 'prog' | 'map' | 'link' | undefined {
   return undefined;
 }
 
-/** Wall-clock seconds for a CLOCK_BOOTTIME ns timestamp (bpftool's loaded_at). */
+/**
+ * Wall-clock seconds for a CLOCK_BOOTTIME ns timestamp (bpftool's loaded_at), computed as
+ * bpftool's print_boot_time does: CLOCK_REALTIME minus CLOCK_BOOTTIME plus the stamp, in whole ns,
+ * then truncated. (/proc/uptime's 10 ms steps moved the result across a second now and then.)
+ */
 export function bootTimeToEpoch(ns: bigint): number {
-  const uptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-  return Math.floor(Date.now() / 1000 - uptime + Number(ns) / 1e9);
+  const b = sys();
+  const real = b.clockNs(CLOCK_REALTIME);
+  const boot = b.clockNs(CLOCK_BOOTTIME);
+  if (real < 0n || boot < 0n) return Number(ns / 1_000_000_000n); // bpftool prints the raw seconds then
+  return Number((real - boot + ns) / 1_000_000_000n);
 }
 
 export interface LineInfoRec {

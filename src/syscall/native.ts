@@ -100,6 +100,8 @@ function createNativeBackend(): SyscallBackend {
   const setrlimit = libc.func('int setrlimit(int, void *)');
   const sysconf = libc.func('long sysconf(int)');
   const unameFn = libc.func('int uname(void *)');
+  const clockGettime = libc.func('int clock_gettime(int, void *)');
+  const timespec = Buffer.alloc(16);
   const errno = () => koffi.errno();
   const ret = (r: number | bigint): number => {
     const n = Number(r);
@@ -167,6 +169,10 @@ function createNativeBackend(): SyscallBackend {
     addressOf: (buf) => BigInt(koffi.address(buf)),
     view: (addr, length) => koffi.view(addr, length) as ArrayBuffer,
     pageSize: () => pageSize,
+    clockNs: (clockId) => {
+      if (clockGettime(clockId, timespec) < 0) return -BigInt(errno());
+      return timespec.readBigInt64LE(0) * 1_000_000_000n + timespec.readBigInt64LE(8);
+    },
     uname: () => {
       // struct utsname: six 65-byte NUL-terminated fields (sysname, nodename, release, version, machine, domainname).
       const b = Buffer.alloc(65 * 6);
