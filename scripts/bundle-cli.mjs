@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run build`, after tsc: bundle the CLI (dist/cli/start.js, what tsc's main.js runs, and
 // everything it imports, commander included) into CommonJS chunks beside it, give every chunk a
-// V8 code cache, and replace dist/cli/main.js with scripts/cli-main.mjs, the loader that runs
-// them. Start-up is what a short command costs (bench/startup.mjs, bench/load.mjs), and most of
+// V8 code cache, and write dist/cli/main.cjs (the `bee-ts` bin) as scripts/cli-main.cjs, the
+// loader that runs them, and dist/cli/main.js (tsc's entry, what `node dist/cli/main.js` runs) as
+// an ES module that requires main.cjs. Start-up is what a short command costs (bench/startup.mjs, bench/load.mjs), and most of
 // it was Node's ES module loader and V8 parsing and compiling the code: measured at 2026-12-02
 // (instructions under cachegrind, `prog loadall globals.bpfel.o`: 405 M as ES module chunks,
 // 262 M as these chunks with their caches; `node -e 0` is 89 M).
@@ -15,8 +16,8 @@
 // must take it (a refused cache is a build error). The caches belong to this Node's V8: under
 // another, the loader's V8 refuses them and compiles the chunks as usual (only slower to start).
 // koffi stays external (a native addon). dist/index.js (the library) is not bundled.
-// Without rolldown (a production install) the tsc output is left as it is: it works the same,
-// only slower to start.
+// Without rolldown (a production install) the tsc output is left as it is, with a main.cjs that
+// imports tsc's main.js: it works the same, only slower to start.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,10 @@ import { spawnSync } from 'node:child_process';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
+/** dist/cli/main.cjs without a bundle: the bin runs tsc's ES module entry. */
+const UNBUNDLED_MAIN = "#!/usr/bin/env node\n// The `bee-ts` bin of an unbundled build (scripts/bundle-cli.mjs): tsc's main.js.\nimport('./main.js');\n";
+/** dist/cli/main.js of a bundled build: `node dist/cli/main.js` runs the bin's loader. */
+const BUNDLED_MAIN_JS = "#!/usr/bin/env node\n// `node dist/cli/main.js`: the `bee-ts` bin, main.cjs (scripts/cli-main.cjs, written by scripts/bundle-cli.mjs).\nimport { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./main.cjs');\n";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli');
 let rolldown;
@@ -32,7 +37,8 @@ try {
   ({ rolldown } = await import('rolldown'));
   ({ parseAst } = await import('rolldown/parseAst'));
 } catch {
-  console.error('bundle-cli: rolldown is not installed; dist/cli is left unbundled');
+  fs.writeFileSync(path.join(cli, 'main.cjs'), UNBUNDLED_MAIN, { mode: 0o755 });
+  console.error('bundle-cli: rolldown is not installed; dist/cli is left unbundled (main.cjs imports main.js)');
   process.exit(0);
 }
 
@@ -100,15 +106,16 @@ const out = await bundle.generate({
   },
 });
 await bundle.close();
-const loader = fs.readFileSync(path.join(root, 'scripts', 'cli-main.mjs'), 'utf8');
+const loader = fs.readFileSync(path.join(root, 'scripts', 'cli-main.cjs'), 'utf8');
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {';
 const WRAP_TAIL = '\n})';
 for (const line of [`const WRAP_HEAD = '${WRAP_HEAD}';`, `const WRAP_TAIL = '${WRAP_TAIL.replace('\n', '\\n')}';`]) {
-  if (!loader.includes(line)) throw new Error(`bundle-cli: scripts/cli-main.mjs no longer has ${line}`);
+  if (!loader.includes(line)) throw new Error(`bundle-cli: scripts/cli-main.cjs no longer has ${line}`);
 }
 const files = out.output.filter((o) => o.type === 'chunk');
 // Replace the previous build's chunks and caches (the ES module chunks of older builds too), then
-// write this one's and main.js last: a failed bundle leaves tsc's main.js, which works unbundled.
+// write this one's and main.cjs and main.js last: a failed bundle leaves tsc's main.js (and the
+// previous main.cjs), which work unbundled.
 for (const f of fs.readdirSync(cli)) if (/^(chunk-.*\.(js|cjs)|start\.cjs)(\.cache)?$/.test(f)) fs.rmSync(path.join(cli, f));
 for (const c of files) {
   const file = path.join(cli, c.fileName);
@@ -116,9 +123,10 @@ for (const c of files) {
   fs.writeFileSync(`${file}.cache`, codeCache(file, c.code), { mode: 0o644 });
 }
 checkCaches(files.map((c) => path.join(cli, c.fileName)));
-fs.writeFileSync(path.join(cli, 'main.js'), loader, { mode: 0o755 });
+fs.writeFileSync(path.join(cli, 'main.cjs'), loader, { mode: 0o755 });
+fs.writeFileSync(path.join(cli, 'main.js'), BUNDLED_MAIN_JS, { mode: 0o755 });
 fs.rmSync(path.join(cli, 'main.js.map'), { force: true });
-console.error(`bundle-cli: dist/cli/main.js (the loader) + start.cjs + ${files.length - 1} chunks, each with its code cache`);
+console.error(`bundle-cli: dist/cli/main.cjs (the loader; main.js requires it) + start.cjs + ${files.length - 1} chunks, each with its code cache`);
 
 /** The chunk compiled as the loader compiles it, every function at once (not on first call), as V8's code cache. */
 function codeCache(filename, code) {

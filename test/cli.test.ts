@@ -16,6 +16,17 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     for (const c of ['describe', 'btf']) expect(r.stdout).toContain(c);
   });
 
+  it('the bin is dist/cli/main.cjs, and node dist/cli/main.js runs the same command line', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
+    expect(pkg.bin['bee-ts']).toBe('dist/cli/main.cjs');
+    for (const entry of ['dist/cli/main.cjs', 'dist/cli/main.js']) {
+      const r = spawnSync(process.execPath, [path.join(root, entry), '--version'], { encoding: 'utf8' });
+      expect([entry, r.status, r.stdout]).toEqual([entry, 0, `${pkg.version}\n`]);
+      const bad = spawnSync(process.execPath, [path.join(root, entry), 'prog', 'frobnicate'], { encoding: 'utf8' });
+      expect([entry, bad.status]).toEqual([entry, 2]);
+    }
+  });
+
   it("describe shows a bee .maps.print object's programs, roles and globals", () => {
     const r = runCli(['describe', fixture('bee_suffix.bpfel.o')]);
     expect(r.status).toBe(0);

@@ -36,7 +36,8 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
   return execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28, ...opts });
 }
 
-export const cli = path.join(root, 'dist', 'cli', 'main.js');
+/** The `bee-ts` bin (package.json "bin"): dist/cli/main.cjs; `node dist/cli/main.js` runs the same. */
+export const cli = path.join(root, 'dist', 'cli', 'main.cjs');
 
 /**
  * How long a child Node process a test starts may take: `hostMs` on the host; in the VMs (QEMU's

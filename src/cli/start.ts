@@ -1,5 +1,5 @@
 // The process around one bee-ts command line: main.ts runs it (tsc's output), and so does the
-// bundled dist/cli/main.js that scripts/bundle-cli.mjs writes (it loads this module's CommonJS
+// bundled dist/cli/main.cjs that scripts/bundle-cli.mjs writes (it loads this module's CommonJS
 // chunk with a V8 code cache and calls main()). It runs the process's command line through the
 // command tree (program.ts) and turns every failure into one clear line on stderr (or
 // {"error":...} with --json) and a non-zero exit.

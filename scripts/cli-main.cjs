@@ -1,18 +1,21 @@
 #!/usr/bin/env node
-// dist/cli/main.js of a bundled build: scripts/bundle-cli.mjs copies this file there (over tsc's
-// main.js). The CLI is bundled into CommonJS chunks (start.cjs, chunk-*.cjs) and each chunk has
-// a V8 code cache beside it (<chunk>.cache: every function's bytecode, made by the bundler with
+// dist/cli/main.cjs of a bundled build, the `bee-ts` bin: scripts/bundle-cli.mjs copies this file
+// there (and makes dist/cli/main.js, tsc's ES module entry, a two-line ES module that requires it,
+// for `node dist/cli/main.js`). It is CommonJS because Node starts a CommonJS entry faster than an
+// ES module one (no ES module loader: ~5 ms of a ~30 ms `node -e 0`, bench/startup.mjs).
+// The CLI is bundled into CommonJS chunks (start.cjs, chunk-*.cjs) and each chunk has a V8 code
+// cache beside it (<chunk>.cache: every function's bytecode, made by the bundler with
 // this Node and checked there), so a command neither parses nor compiles the code it runs. A
 // cache V8 refuses (another Node or V8 flags) is ignored and the chunk compiles as usual; so does
 // every chunk when BEE_TS_CODE_CACHE=0. Chunks load through `load` below, which gives each one
 // its own require (a chunk's `./chunk-*.cjs` through here, anything else through Node's).
 // Nothing here writes files: the caches are part of the build (dist/), like the chunks.
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import vm from 'node:vm';
+'use strict';
+const fs = require('node:fs');
+const vm = require('node:vm');
 
-const dir = import.meta.dirname;
-const nodeRequire = createRequire(import.meta.url);
+const dir = __dirname;
+const nodeRequire = require;
 const useCache = process.env.BEE_TS_CODE_CACHE !== '0';
 /** The chunks loaded so far, by file name: their `module` objects. */
 const loaded = new Map();
@@ -52,4 +55,4 @@ function load(name) {
   return module.exports;
 }
 
-await load('start.cjs').main();
+load('start.cjs').main();
