@@ -7,7 +7,7 @@ import { parseBtf } from '../src/btf/btf.js';
 import { dumpC } from '../src/btf/cdump.js';
 import { encodeBtf } from '../src/btf/encode.js';
 import { BtfKind } from '../src/btf/types.js';
-import { fixture, hasCommand, need, root, runCli } from './helpers.js';
+import { cli, fixture, hasCommand, need, root, runCli } from './helpers.js';
 
 describe('bee-ts CLI (kernel-free commands)', () => {
   it('--help lists the commands', () => {
@@ -24,6 +24,28 @@ describe('bee-ts CLI (kernel-free commands)', () => {
       expect([entry, r.status, r.stdout]).toEqual([entry, 0, `${pkg.version}\n`]);
       const bad = spawnSync(process.execPath, [path.join(root, entry), 'prog', 'frobnicate'], { encoding: 'utf8' });
       expect([entry, bad.status]).toEqual([entry, 2]);
+    }
+  });
+
+  it('stdout written directly (fd 1 before process.stdout exists): a file gets what a pipe gets, and a closed pipe ends the command with 0', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bee-cli-stdout-${process.pid}-`));
+    try {
+      const file = path.join(dir, 'help.txt');
+      const fd = fs.openSync(file, 'w');
+      const toFile = spawnSync(process.execPath, [cli, '--help'], { stdio: ['ignore', fd, 'pipe'] });
+      fs.closeSync(fd);
+      const toPipe = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
+      expect([toFile.status, toPipe.status]).toEqual([0, 0]);
+      expect(toPipe.stdout).toMatch(/^Usage: bee-ts /);
+      expect(fs.readFileSync(file, 'utf8')).toBe(toPipe.stdout);
+      // Megabytes of C into a pipe its reader closes after 100 bytes: EPIPE is a quiet exit 0.
+      const vmlinux = '/sys/kernel/btf/vmlinux';
+      if (fs.existsSync(vmlinux)) {
+        const closed = spawnSync('bash', ['-c', `"${process.execPath}" "${cli}" btf dump file ${vmlinux} format c | head -c 100 >/dev/null; echo "rc=\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+        expect([closed.stdout.trim(), closed.stderr]).toEqual(['rc=0', '']);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,4 +1,70 @@
 // Output helpers shared by CLI commands: aligned tables for people, JSON for machines.
+import fs from 'node:fs';
+
+/**
+ * Whether writeOut writes fd 1 itself: set by deferStdout (start.ts, a bee-ts process) until
+ * something asks for process.stdout. Creating that stream loads Node's stream modules (and for a
+ * terminal tty and net): ~2 ms of a short command (bench/startup.mjs), which `--help` to a pipe
+ * or a file and the listings need not pay.
+ */
+let directStdout = false;
+
+/**
+ * A bee-ts process: writeOut writes fd 1 with write(2) until the first use of process.stdout,
+ * which creates the stream as Node does and hands it to `made` (start.ts adds its EPIPE handler
+ * there). Both write synchronously (stdout to files, pipes and terminals is synchronous on Linux),
+ * so output keeps its order across the switch.
+ */
+export function deferStdout(made: (s: NodeJS.WriteStream) => void): void {
+  const d = Object.getOwnPropertyDescriptor(process, 'stdout');
+  if (!d?.get || !d.configurable) return made(process.stdout);
+  directStdout = true;
+  Object.defineProperty(process, 'stdout', {
+    configurable: true,
+    enumerable: d.enumerable,
+    get() {
+      directStdout = false;
+      Object.defineProperty(process, 'stdout', d);
+      const s = process.stdout;
+      made(s);
+      return s;
+    },
+  });
+}
+
+/** Text or bytes to stdout, synchronously (through process.stdout once that exists). */
+export function writeOut(s: string | Uint8Array): void {
+  if (!directStdout) {
+    process.stdout.write(s);
+    return;
+  }
+  const b = typeof s === 'string' ? Buffer.from(s) : s;
+  let at = 0;
+  try {
+    while (at < b.length) at += fs.writeSync(1, b, at, b.length - at);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // A non-blocking stdout that is full: the stream queues the rest, as it would have all of it.
+    if (code === 'EAGAIN') process.stdout.write(Buffer.from(b.subarray(at)));
+    // A closed pipe: what process.stdout reports (start.ts's handler ends the command).
+    else if (code === 'EPIPE') process.stdout.emit('error', e);
+    else throw e;
+  }
+}
+
+/**
+ * Whether fd 1 may be a terminal (a character device other than /dev/null), without creating
+ * process.stdout: commander asks process.stdout for the width and colours of help only then.
+ */
+export function stdoutMayBeTty(): boolean {
+  if (!directStdout) return !!process.stdout.isTTY;
+  try {
+    const st = fs.fstatSync(1);
+    return st.isCharacterDevice() && st.rdev !== 0x103;
+  } catch {
+    return false;
+  }
+}
 
 /** Left-aligned columns separated by two spaces; trailing spaces trimmed. */
 export function table(header: string[], rows: (string | number)[][], indent = ''): string {
@@ -18,14 +84,12 @@ export function hex(n: number | bigint): string {
  * are synchronous on Linux, so nothing accumulates in memory (which the GC would pay for).
  */
 export function writeChunks(produce: (write: (s: string) => void) => void): void {
-  produce((s) => {
-    process.stdout.write(s);
-  });
+  produce(writeOut);
 }
 
 /** Bytes to stdout; the caller may reuse its buffer after the call (a pipe may queue a write: this copies). */
 export function writeBytesOut(b: Uint8Array): void {
-  process.stdout.write(Buffer.from(b));
+  writeOut(directStdout ? b : Buffer.from(b));
 }
 
 /** bpftool's global options (set from the command line, wherever they appear). */

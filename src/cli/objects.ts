@@ -9,11 +9,11 @@ import { BpfError, ENOENT } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
 import { btfInfo, mapInfo, progInfo, type ProgInfo } from '../syscall/info.js';
 import { CliExit, UsageError } from './errors.js';
-import { globals, jsonText } from './format.js';
+import { globals, jsonText, writeOut } from './format.js';
 import { keyword } from './argv.js';
 import { pinnedPaths } from './pins.js';
 
-export const out = (s: string) => process.stdout.write(s);
+export const out = (s: string) => writeOut(s);
 
 export const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 export const hexArray = (b: Uint8Array) => Array.from(b, (x) => `0x${x.toString(16).padStart(2, '0')}`);

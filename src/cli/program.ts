@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './errors.js';
-import { globals, jsonText } from './format.js';
+import { globals, jsonText, stdoutMayBeTty, writeOut } from './format.js';
 import { normalizeArgv } from './argv.js';
 import { registerBeeCommands, registerImageCommands } from './cmd-bee.js';
 import type { CliContext } from './cmd-context.js';
@@ -54,6 +54,16 @@ export function buildProgram(): Command {
     // A usage mistake: commander's one-line error, this hint, exit 2 (see main()).
     .exitOverride()
     .showHelpAfterError("(see 'bee-ts --help', or 'bee-ts <command> --help')");
+  // Help and --version through writeOut; process.stdout (width, colours) only for a terminal.
+  // Set before the subcommands are made: they share this configuration. (bee-ts's help has no
+  // colours to strip, so "no colours" off a terminal changes nothing.)
+  const output = { ...program.configureOutput() };
+  program.configureOutput({
+    writeOut,
+    // commander's own default is undefined off a terminal (its type says number).
+    getOutHelpWidth: () => (stdoutMayBeTty() ? output.getOutHelpWidth?.() : undefined) as number,
+    getOutHasColors: () => (stdoutMayBeTty() ? !!output.getOutHasColors?.() : false),
+  });
   // bee's global flags for the image store and registries (used by build REF, run REF, list,
   // describe, tag, push, pull, login): before the subcommand, with defaults, and after it too
   // (`bee-ts pull REF --plain-http`), as bee's persistent flags.

@@ -3,14 +3,18 @@
 // chunk with a V8 code cache and calls main()). It runs the process's command line through the
 // command tree (program.ts) and turns every failure into one clear line on stderr (or
 // {"error":...} with --json) and a non-zero exit.
+import { deferStdout } from './format.js';
 import { errorMessage, processWants, runCommandLine } from './program.js';
 
 export async function main(): Promise<void> {
   // `bee-ts btf dump ... | head`: a closed pipe ends the command quietly, like any Unix tool.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    if (!processWants.runHandlesEpipe) process.exit(0);
-  });
+  // process.stdout is made on first use (the listings and --help to a pipe or file write fd 1).
+  deferStdout((stdout) =>
+    stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      if (!processWants.runHandlesEpipe) process.exit(0);
+    }),
+  );
   // A root process must not open Node's inspector on SIGUSR1 (its default): listening replaces it.
   process.on('SIGUSR1', () => {});
   // An error nobody caught ends the command like any other failure; links, tracefs events and
