@@ -86,6 +86,31 @@ const requireDynamicImports = {
   },
 };
 
+/**
+ * Every character past ASCII as a \u escape (in the chunks that is comments, help text and
+ * messages): an all-ASCII source is a one-byte string in V8, read with a plain copy; one non-ASCII
+ * character made the whole chunk UTF-8-decoded into a two-byte string (boot and inspect chunks,
+ * 350 KB: twice the memory, and a scavenge sooner). The same text in a comment, the same value in
+ * a string, template or regular expression literal, and the same identifier; a tagged template
+ * (whose raw text would change) or a backslash before the character fails the build.
+ */
+function asciiOnly(code, fileName) {
+  if (!/[^\x00-\x7f]/.test(code)) return code;
+  const walk = (n) => {
+    if (!n || typeof n !== 'object') return;
+    if (Array.isArray(n)) return n.forEach(walk);
+    if (n.type === 'TaggedTemplateExpression' && /[^\x00-\x7f]/.test(code.slice(n.start, n.end))) throw new Error(`bundle-cli: ${fileName}: a tagged template with a non-ASCII character: ${code.slice(n.start, n.end).slice(0, 200)}`);
+    for (const k in n) if (k !== 'type' && typeof n[k] === 'object') walk(n[k]);
+  };
+  walk(parseAst(code));
+  return code.replace(/(\\*)([^\x00-\x7f])/gu, (all, slashes, ch) => {
+    if (slashes.length % 2) throw new Error(`bundle-cli: ${fileName}: a backslash before '${ch}'`);
+    let esc = '';
+    for (let i = 0; i < ch.length; i++) esc += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return slashes + esc;
+  });
+}
+
 const bundle = await rolldown({
   input: path.join(cli, 'start.js'),
   platform: 'node',
@@ -112,7 +137,8 @@ const WRAP_TAIL = '\n})';
 for (const line of [`const WRAP_HEAD = '${WRAP_HEAD}';`, `const WRAP_TAIL = '${WRAP_TAIL.replace('\n', '\\n')}';`]) {
   if (!loader.includes(line)) throw new Error(`bundle-cli: scripts/cli-main.cjs no longer has ${line}`);
 }
-const files = out.output.filter((o) => o.type === 'chunk');
+// (rolldown prints string literals again after renderChunk, so the escaping is done here.)
+const files = out.output.filter((o) => o.type === 'chunk').map((c) => ({ fileName: c.fileName, code: asciiOnly(c.code, c.fileName) }));
 // Replace the previous build's chunks and caches (the ES module chunks of older builds too), then
 // write this one's and main.cjs and main.js last: a failed bundle leaves tsc's main.js (and the
 // previous main.cjs), which work unbundled.

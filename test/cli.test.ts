@@ -27,6 +27,15 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     }
   });
 
+  it('the bundled chunks are ASCII (a non-ASCII character made V8 decode a whole chunk into a two-byte string) and keep their non-ASCII text', () => {
+    const dir = path.join(root, 'dist', 'cli');
+    const chunks = fs.readdirSync(dir).filter((f) => /^(start|chunk-.*)\.cjs$/.test(f));
+    if (!chunks.length) return; // an unbundled build (no rolldown)
+    expect(chunks.filter((f) => /[^\x00-\x7f]/.test(fs.readFileSync(path.join(dir, f), 'latin1')))).toEqual([]);
+    // `k8s --help` has an apostrophe (U+2019) from its source, escaped in the chunk.
+    expect(runCli(['k8s', '--help']).stdout).toContain('repository\u2019s');
+  });
+
   it('stdout written directly (fd 1 before process.stdout exists): a file gets what a pipe gets, and a closed pipe ends the command with 0', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bee-cli-stdout-${process.pid}-`));
     try {
