@@ -7,7 +7,6 @@
 // is a seg6local encapsulation (LWTUNNEL_ENCAP_SEG6_LOCAL) whose action runs the program for packets
 // whose active segment is the route's address, as `ip -6 route add ADDR encap seg6local action
 // End.BPF endpoint fd N dev DEV` adds it.
-import net from 'node:net';
 import { NotSupportedError } from '../errors.js';
 import { sys } from '../syscall/backend.js';
 import { ProgType } from '../syscall/constants.js';
@@ -62,6 +61,9 @@ const DIRECTION = new Map<number, [number, string]>([
 
 /** An address as bytes (network order) and its family. */
 function addressBytes(a: string): { family: number; bytes: Uint8Array } | undefined {
+  // node:net on first use: loading it (with its stream and socket bindings) costs ~2 ms of CPU in
+  // every process that loads an object (the SEC() table imports every hook), and only lwt routes use it.
+  const net = process.getBuiltinModule('node:net');
   if (net.isIPv4(a)) return { family: 2, bytes: Uint8Array.from(a.split('.').map(Number)) };
   if (!net.isIPv6(a) || a.includes('.')) return undefined; // IPv4-mapped forms: not here
   const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
