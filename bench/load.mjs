@@ -15,7 +15,8 @@ import { args, envNote, median, opt, record, root, rotatedRounds, timed } from '
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
 const json = args.includes('--json');
-const cli = path.join(root, 'dist/cli/main.js');
+// The installed `bee-ts` bin (package.json "bin", what `npm install -g` links), as bench/startup.mjs times it.
+const cli = path.join(root, JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).bin['bee-ts']);
 if (process.getuid?.() !== 0) {
   console.error('bench/load: needs root (loading programs); skipped');
   process.exit(0);
