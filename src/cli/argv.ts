@@ -57,6 +57,20 @@ const findSub = (cmd: Command, name: string) => cmd.commands.find((c) => c.name(
 const hasOption = (cmd: Command, long: string) => cmd.options.some((o) => o.long === long);
 
 /**
+ * The command word of a command line (the words after `bee-ts`): the first word after the
+ * leading flags as normalizeArgv finds it, or undefined. ('--' and '-' are not command words.)
+ */
+export function commandWord(args: readonly string[]): string | undefined {
+  let i = 0;
+  for (; i < args.length && args[i]!.startsWith('-') && args[i] !== '-'; i++) {
+    if (args[i] === '--') return undefined;
+    if (VALUE_FLAGS.has(args[i]!) && !takeFlag(args[i]!, {})) i++;
+  }
+  const w = args[i];
+  return w === '-' ? undefined : w;
+}
+
+/**
  * argv (node, script, ...) rewritten for commander; sets `globals` from bpftool's flags. For the
  * bpftool objects the flags may come anywhere (bpftool's getopt permutes), for bee's own commands
  * only before the command name (after it they are that command's own: `run -f` is --filter).

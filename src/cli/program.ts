@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './errors.js';
 import { globals, jsonText, stdoutMayBeTty, writeOut } from './format.js';
-import { normalizeArgv } from './argv.js';
+import { commandWord, normalizeArgv } from './argv.js';
 import { registerBeeCommands, registerImageCommands } from './cmd-bee.js';
 import type { CliContext } from './cmd-context.js';
 import { registerMap } from './cmd-map.js';
@@ -45,7 +45,44 @@ async function kernel(json: boolean | undefined, fn: () => Promise<void> | void)
   await fn();
 }
 
-export function buildProgram(): Command {
+type Part = (program: Command, ctx: CliContext) => void;
+
+const registerBatch: Part = (program, ctx) => {
+  program
+    .command('batch')
+    .description("bpftool's batch mode: batch file FILE (or - for stdin) runs one bpftool command per line ('#' comments, '\\' continuations, quotes) and stops at the first that fails; -j puts every output in one JSON array")
+    .argument('[args...]', 'file FILE')
+    .action((args: string[]) =>
+      ctx.run(undefined, async () => {
+        await (await import('./batch.js')).batchCommand(args, runBatchLine);
+      }),
+    );
+};
+
+/**
+ * The parts of the command tree, in the order --help lists them, with the top-level commands
+ * (names and aliases) each registers (test/cli.test.ts checks these against the parts).
+ */
+export const TREE_PARTS: readonly (readonly [names: readonly string[], register: Part])[] = [
+  [['run', 'init', 'build', 'describe'], registerBeeCommands],
+  [['btf'], registerBtf],
+  [['prog'], registerProg],
+  [['map'], registerMap],
+  [['net', 'gen', 'cgroup', 'link', 'iter', 'struct_ops', 'perf'], registerObjects],
+  [['bench', 'list', 'tag', 'push', 'pull', 'login', 'package', 'k8s', 'version'], registerImageCommands],
+  [['feature'], registerFeature],
+  [['batch'], registerBatch],
+];
+
+/**
+ * The command tree; with `command` (a top-level command's exact name), only the part that
+ * registers it: what a command line naming it parses the same way, at a fraction of the cost
+ * (commander makes every option and command as it is registered: 79 commands and 176 options in
+ * all). A tree without `command`, or for a word no part registers, has every command (--help,
+ * prefixes, suggestions for unknown commands).
+ */
+export function buildProgram(command?: string): Command {
+  const part = command === undefined ? undefined : TREE_PARTS.find(([names]) => names.includes(command));
   const program = new Command();
   program
     .name('bee-ts')
@@ -104,30 +141,14 @@ export function buildProgram(): Command {
     withImageFlags,
     version: pkg.version,
   };
-  // In the order --help lists them.
-  registerBeeCommands(program, ctx);
-  registerBtf(program, ctx);
-  registerProg(program, ctx);
-  registerMap(program, ctx);
-  registerObjects(program, ctx);
-  registerImageCommands(program, ctx);
-  registerFeature(program, ctx);
-  program
-    .command('batch')
-    .description("bpftool's batch mode: batch file FILE (or - for stdin) runs one bpftool command per line ('#' comments, '\\' continuations, quotes) and stops at the first that fails; -j puts every output in one JSON array")
-    .argument('[args...]', 'file FILE')
-    .action((args: string[]) =>
-      run(undefined, async () => {
-        await (await import('./batch.js')).batchCommand(args, runBatchLine);
-      }),
-    );
+  for (const [, register] of part ? [part] : TREE_PARTS) register(program, ctx);
   registerMissing(program);
   return program;
 }
 
 /** One line of `batch file`: a fresh command tree, parsed as if it were bee-ts's command line. */
 async function runBatchLine(args: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = buildProgram(commandWord(args));
   try {
     await program.parseAsync(normalizeArgv(program, ['node', 'bee-ts', ...args]));
   } catch (e) {
@@ -153,7 +174,7 @@ const GLOBAL_DEFAULTS = { ...globals };
 export async function runCommandLine(args: readonly string[]): Promise<number> {
   Object.assign(globals, GLOBAL_DEFAULTS);
   jsonErrors = false;
-  const program = buildProgram();
+  const program = buildProgram(commandWord(args));
   try {
     await program.parseAsync(normalizeArgv(program, ['node', 'bee-ts', ...args]));
     return 0;
