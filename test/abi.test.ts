@@ -194,8 +194,9 @@ describe.skipIf(skip)('kernel ABI layouts agree with the running kernel BTF', ()
   });
 
   it('element commands, MAP_FREEZE and the batch commands', () => {
-    const key = new Uint8Array(4);
-    const value = new Uint8Array(8);
+    // Buffers over ElemAttr's copy limit (64 bytes): the attr points at them (small ones below).
+    const key = new Uint8Array(72);
+    const value = new Uint8Array(80);
     new ElemAttr(7).call(Cmd.MAP_UPDATE_ELEM, key, value, 9);
     expectAttr(Cmd.MAP_UPDATE_ELEM, 'next_key', { map_fd: 7, key: ptr(key), value: ptr(value), flags: 9 }, 'flags');
     new ElemAttr(7).call(Cmd.MAP_GET_NEXT_KEY, key, value);
@@ -214,6 +215,34 @@ describe.skipIf(skip)('kernel ABI layouts agree with the running kernel BTF', ()
     rec.onBpf = undefined;
     expect(r.count).toBe(3);
     expectAttr(Cmd.MAP_LOOKUP_BATCH, 'batch', { 'batch.in_batch': ptr(inB), 'batch.out_batch': ptr(outB), 'batch.keys': ptr(keys), 'batch.values': ptr(values), 'batch.count': 3, 'batch.map_fd': 7, 'batch.elem_flags': 6 }, 'batch.flags');
+  });
+
+  it('ElemAttr copies a small key (and an update value) from a new buffer, points at one passed twice in a row', () => {
+    const e = new ElemAttr(7);
+    const keyField = field(attrStruct('next_key'), 'key');
+    const valueField = field(attrStruct('next_key'), 'value');
+    const at = (f: Field) => rec.last().attr.readBigUInt64LE(f.off);
+    const k1 = Uint8Array.of(1, 2, 3, 4);
+    const v1 = Uint8Array.of(9, 8, 7, 6, 5, 4, 3, 2);
+    e.call(Cmd.MAP_UPDATE_ELEM, k1, v1);
+    // Copies: other buffers holding the same bytes.
+    expect(at(keyField)).not.toBe(ptr(k1));
+    expect([...rec.mem(at(keyField))]).toEqual([1, 2, 3, 4]);
+    expect(at(valueField)).not.toBe(ptr(v1));
+    expect([...rec.mem(at(valueField))]).toEqual([9, 8, 7, 6, 5, 4, 3, 2]);
+    const copy = at(keyField);
+    const k2 = Uint8Array.of(5, 6, 7, 8);
+    e.call(Cmd.MAP_DELETE_ELEM, k2, null);
+    expect(at(keyField)).toBe(copy);
+    expect([...rec.mem(copy)]).toEqual([5, 6, 7, 8]);
+    expect(at(valueField)).toBe(0n);
+    // The same buffer again: the attr points at it, and sees its bytes as they are at each call.
+    e.call(Cmd.MAP_DELETE_ELEM, k2, null);
+    expect(at(keyField)).toBe(ptr(k2));
+    // A lookup's value is written by the kernel: never a copy.
+    const out = new Uint8Array(8);
+    e.call(Cmd.MAP_LOOKUP_ELEM, k2, out);
+    expect(at(valueField)).toBe(ptr(out));
   });
 
   it('BPF_PROG_LOAD, and log_true_size read back', () => {

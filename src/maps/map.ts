@@ -45,10 +45,19 @@ export class BpfMap implements Disposable {
   readonly valueBufSize: number;
   #keyCodec?: Codec | null;
   #valueCodec?: Codec | null;
+  // Element calls: one attr per kind of call (lookups, updates, deletes), so that a mix of them
+  // rewrites no pointer in an attr (a delete's value must be 0; an update's value is often the
+  // caller's buffer, a lookup's the scratch value), and the scratch key and value buffers.
   #elem?: ElemAttr;
+  #upd?: ElemAttr;
+  #del?: ElemAttr;
   #key?: Uint8Array;
   #keyDv?: DataView;
   #value?: Uint8Array;
+  /** Made with the attrs: number keys go straight into the scratch key (no key type; 1, 2, 4 or 8 bytes). */
+  #numKeys = false;
+  /** Made with the attrs: a value is its bytes (no value type, not per-CPU). */
+  #plainValues = false;
 
   /** Wraps an fd with known attributes (the loader's path); callers use create, fromFd, fromId or openPinned. @internal */
   constructor(fd: Fd, d: MapDescription, types: MapTypes = {}) {
@@ -123,15 +132,22 @@ export class BpfMap implements Disposable {
     return this.#valueCodec;
   }
 
-  /** The reused attr and scratch buffers, made on first use (no object per call). */
+  /** The reused attr of lookups (and other calls), with the scratch buffers made on first use (no object per call). */
   private elem(): ElemAttr {
-    if (!this.#elem) {
-      this.#key = new Uint8Array(Math.max(this.keySize, 1));
-      this.#keyDv = new DataView(this.#key.buffer);
-      this.#value = new Uint8Array(Math.max(this.valueBufSize, 1));
-      this.#elem = new ElemAttr(this.fd.value);
-    }
-    return this.#elem;
+    return this.#elem ?? this.#makeElem();
+  }
+  #makeElem(): ElemAttr {
+    this.#key = new Uint8Array(Math.max(this.keySize, 1));
+    this.#keyDv = new DataView(this.#key.buffer);
+    this.#value = new Uint8Array(Math.max(this.valueBufSize, 1));
+    // What keyCodec and valueCodec will be, without compiling them (they compile on first use):
+    // a codec exactly when the map has BTF and a type id (a ring buffer's value type aside).
+    const k = this.keySize;
+    this.#numKeys = !(this.btf && this.keyTypeId) && (k === 1 || k === 2 || k === 4 || k === 8);
+    this.#plainValues = !this.percpu && !(this.btf && this.valueTypeId && !mapTraits(this.type).records);
+    this.#upd = new ElemAttr(this.fd.value);
+    this.#del = new ElemAttr(this.fd.value);
+    return (this.#elem = new ElemAttr(this.fd.value));
   }
 
   /**
@@ -139,22 +155,16 @@ export class BpfMap implements Disposable {
    * copy), anything else encoded into the scratch key buffer.
    */
   private keyBytes(key: unknown): Uint8Array {
-    if (key instanceof Uint8Array && key.length === this.keySize && this.keySize > 0) return key;
     const kb = this.#key!;
-    if (typeof key === 'number' && this.#numberKeys() && fitsNumberFast(key, this.keySize)) {
+    if (typeof key === 'number' && this.#numKeys && fitsNumberFast(key, this.keySize)) {
       // 4-byte keys in one store (ToUint32 truncates as writeNumber does).
       if (this.keySize === 4) this.#keyDv!.setUint32(0, key, true);
       else writeNumber(key, kb, this.keySize);
+      return kb;
     }
-    else this.encodeKey(key, kb);
+    if (key instanceof Uint8Array && key.length === this.keySize && this.keySize > 0) return key;
+    this.encodeKey(key, kb);
     return kb;
-  }
-
-  /** Keys without BTF of 1, 2, 4 or 8 bytes take numbers directly (cached: the codec is lazy). */
-  #numKeys: boolean | undefined;
-  #numberKeys(): boolean {
-    if (this.#numKeys === undefined) this.#numKeys = !this.keyCodec && (this.keySize === 1 || this.keySize === 2 || this.keySize === 4 || this.keySize === 8);
-    return this.#numKeys;
   }
 
   private fail(op: string, errno: number): never {
@@ -226,43 +236,51 @@ export class BpfMap implements Disposable {
    * @throws {@link BpfError} for a kernel error other than a missing key.
    */
   lookupRaw(key: Uint8Array): Uint8Array | undefined {
-    this.elem();
+    const elem = this.elem();
     const value = this.#value!;
-    return this.lookupInto(key, value) ? copyBytes(value, 0, this.valueBufSize) : undefined;
+    const r = elem.call(Cmd.MAP_LOOKUP_ELEM, key, value, 0);
+    if (r === 0) return copyBytes(value, 0, this.valueBufSize);
+    if (-r === ENOENT) return undefined;
+    return this.fail('BPF_MAP_LOOKUP_ELEM', -r);
   }
 
   /**
    * @throws {@link CodecError} when the key does not fit; {@link BpfError} for a kernel error other than a missing key.
    */
   lookup(key: unknown): unknown {
-    this.elem();
+    const elem = this.elem();
     const value = this.#value!;
-    return this.lookupInto(this.keyBytes(key), value) ? this.decodeValue(value) : undefined;
+    const r = elem.call(Cmd.MAP_LOOKUP_ELEM, this.keyBytes(key), value, 0);
+    if (r === 0) return this.#plainValues ? copyBytes(value, 0, this.valueSize) : this.decodeValue(value);
+    if (-r === ENOENT) return undefined;
+    return this.fail('BPF_MAP_LOOKUP_ELEM', -r);
   }
 
   /**
    * @throws {@link CodecError} when the key or value does not fit; {@link BpfError} when the kernel refuses the update (full map, flags, ...).
    */
   update(key: unknown, value: unknown, flags: number = BPF_ANY): void {
-    const elem = this.elem();
+    this.elem();
     const kb = this.keyBytes(key);
-    let vb: Uint8Array;
     // Exact-size bytes of a plain map go to the kernel as they are (per-CPU maps replicate them).
-    if (value instanceof Uint8Array && value.length === this.valueSize && !this.percpu && this.valueSize > 0) vb = value;
-    else {
-      vb = this.#value!;
-      vb.fill(0);
-      this.encodeValue(value, vb);
-    }
-    const r = elem.call(Cmd.MAP_UPDATE_ELEM, kb, vb, flags);
+    const vb = value instanceof Uint8Array && value.length === this.valueSize && !this.percpu && this.valueSize > 0 ? value : this.#encodeScratchValue(value);
+    const r = this.#upd!.call(Cmd.MAP_UPDATE_ELEM, kb, vb, flags);
     if (r < 0) this.fail('BPF_MAP_UPDATE_ELEM', -r);
+  }
+
+  #encodeScratchValue(value: unknown): Uint8Array {
+    const vb = this.#value!;
+    vb.fill(0);
+    this.encodeValue(value, vb);
+    return vb;
   }
 
   /**
    * @throws {@link BpfError} when the kernel refuses the update.
    */
   updateRaw(key: Uint8Array, value: Uint8Array, flags: number = BPF_ANY): void {
-    const r = this.elem().call(Cmd.MAP_UPDATE_ELEM, key, value, flags);
+    this.elem();
+    const r = this.#upd!.call(Cmd.MAP_UPDATE_ELEM, key, value, flags);
     if (r < 0) this.fail('BPF_MAP_UPDATE_ELEM', -r);
   }
 
@@ -271,8 +289,8 @@ export class BpfMap implements Disposable {
    * @throws {@link CodecError} when the key does not fit; {@link BpfError} for a kernel error other than a missing key.
    */
   delete(key: unknown): boolean {
-    const elem = this.elem();
-    const r = elem.call(Cmd.MAP_DELETE_ELEM, this.keyBytes(key), null);
+    this.elem();
+    const r = this.#del!.call(Cmd.MAP_DELETE_ELEM, this.keyBytes(key), null, 0);
     if (r === 0) return true;
     if (-r === ENOENT) return false;
     return this.fail('BPF_MAP_DELETE_ELEM', -r);

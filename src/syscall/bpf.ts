@@ -180,6 +180,14 @@ export function mapCreate(a: MapCreateAttr, subject?: string): Fd {
   return new Fd(bpfCall(Cmd.MAP_CREATE, attr.buf, ATTR_SIZE.MAP_CREATE, subject ?? (a.name ? `map '${a.name}'` : undefined)), `map ${a.name ?? ''}`.trim());
 }
 
+/**
+ * Keys (and update values) of at most this many bytes, in a buffer other than the one of the call
+ * before, are copied into the attr's own buffer (a few stores) rather than pointed at: taking a
+ * buffer's address is a native call that moves its bytes off the V8 heap, then a BigInt. A buffer
+ * passed twice in a row is pointed at, and its later calls cost nothing.
+ */
+const COPY_MAX = 64;
+
 /** A reusable attr for element operations on one map (the hot path: no allocation per call). */
 export class ElemAttr {
   readonly attr = new Attr(ATTR_SIZE.ELEM);
@@ -192,35 +200,70 @@ export class ElemAttr {
   #issue: ((cmd: number) => number) | null = null;
   #backend: SyscallBackend | null = null;
   #flags: number | bigint = 0;
+  /** The attr's own key and value buffers (see COPY_MAX), and the arguments last copied into them. */
+  #keyCopy: Uint8Array | null = null;
+  #keyArg: Uint8Array | null = null;
+  #valueCopy: Uint8Array | null = null;
+  #valueArg: Uint8Array | null = null;
   constructor(mapFd: number) {
     this.attr.u32(0, mapFd);
   }
-  /** Returns 0 or -errno. */
+  /**
+   * Returns 0 or -errno. The path of a call with the buffers, flags and backend of the last one is
+   * a few compares and the backend's call: small enough for the JIT to inline into BpfMap's
+   * element methods (each call frame left between the loop and the syscall costs a mispredicted
+   * return after it); anything that changed is set up out of line first.
+   */
   call(cmd: number, key: Uint8Array | null, value: Uint8Array | null, flags: number | bigint = 0): number {
+    if (key !== this.#key || value !== this.#value || flags !== this.#flags || sys() !== this.#backend) this.#point(cmd, key, value, flags);
+    const issue = this.#issue;
+    if (issue !== null) {
+      const r = issue(cmd);
+      if (r !== -EINTR) return r;
+    }
+    return bpfTry(cmd, this.attr.buf, ATTR_SIZE.ELEM);
+  }
+  #point(cmd: number, key: Uint8Array | null, value: Uint8Array | null, flags: number | bigint): void {
     const a = this.attr;
+    // The backend first: the addresses below are its own.
+    const b = sys();
+    if (b !== this.#backend) {
+      this.#backend = b;
+      this.#issue = b.bpfFixed?.(a.buf, ATTR_SIZE.ELEM) ?? null;
+      this.#key = this.#value = this.#keyArg = this.#valueArg = null;
+      a.ptr(8, null).ptr(16, null);
+    }
     if (key !== this.#key) {
-      a.ptr(8, key);
-      this.#key = key;
+      // Every element command only reads its key.
+      if (key !== null && key.length <= COPY_MAX && key !== this.#keyArg) {
+        const c = this.#keyCopy?.length === key.length ? this.#keyCopy : (this.#keyCopy = new Uint8Array(key.length));
+        for (let i = 0; i < key.length; i++) c[i] = key[i]!;
+        this.#keyArg = key;
+        key = c;
+      }
+      if (key !== this.#key) {
+        a.ptr(8, key);
+        this.#key = key;
+      }
     }
     if (value !== this.#value) {
-      a.ptr(16, value);
-      this.#value = value;
+      // Only an update's value is read (a lookup's is written).
+      if (cmd === Cmd.MAP_UPDATE_ELEM && value !== null && value.length <= COPY_MAX && value !== this.#valueArg) {
+        const c = this.#valueCopy?.length === value.length ? this.#valueCopy : (this.#valueCopy = new Uint8Array(value.length));
+        for (let i = 0; i < value.length; i++) c[i] = value[i]!;
+        this.#valueArg = value;
+        value = c;
+      }
+      if (value !== this.#value) {
+        a.ptr(16, value);
+        this.#value = value;
+      }
     }
     // Flags as written last time (almost always 0) are not rewritten.
     if (flags !== this.#flags) {
       a.u64(24, flags);
       this.#flags = flags;
     }
-    const b = sys();
-    if (b !== this.#backend) {
-      this.#backend = b;
-      this.#issue = b.bpfFixed?.(a.buf, ATTR_SIZE.ELEM) ?? null;
-    }
-    if (this.#issue) {
-      const r = this.#issue(cmd);
-      if (r >= 0 || -r !== EINTR) return r;
-    }
-    return bpfTry(cmd, a.buf, ATTR_SIZE.ELEM);
   }
 }
 
