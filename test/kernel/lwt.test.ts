@@ -6,6 +6,7 @@
 import '../../src/syscall/native.js';
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AttachError } from '../../src/link/kinds.js';
 import { BpfObject } from '../../src/loader/object.js';
@@ -66,6 +67,9 @@ describe.skipIf(skip)('lwt programs as route encapsulation', () => {
 
   it('the route bee-ts adds is the one iproute2 adds for the same object and hook', () => {
     using o = BpfObject.open(fixture('lwt.bpfel.o'), { autoload: ['count_xmit'] }).load();
+    // iproute2's object loader makes its pin folders (tc/globals, and ip and xdp linking to tc)
+    // in the shared bpffs: removed after when this test made them and they stay empty.
+    const ipState = ['/sys/fs/bpf/tc', '/sys/fs/bpf/ip', '/sys/fs/bpf/xdp'].filter((p) => !fs.existsSync(p));
     try {
       execFileSync('ip', ['route', 'add', `${peerDst}/32`, 'encap', 'bpf', 'xmit', 'obj', fixture('lwt.bpfel.o'), 'sec', 'lwt_xmit', 'dev', 'lo'], { stdio: ['ignore', 'ignore', 'pipe'] });
       using _l = o.program('count_xmit').attach({ lwt: { route: `${dst}/32`, dev: 'lo' } });
@@ -76,6 +80,15 @@ describe.skipIf(skip)('lwt programs as route encapsulation', () => {
       expect({ ...ours, dst: undefined, xmit: undefined }).toEqual({ ...theirs, dst: undefined, xmit: undefined });
     } finally {
       if (routes(peerDst).length) execFileSync('ip', ['route', 'del', `${peerDst}/32`, 'dev', 'lo'], { stdio: 'ignore' });
+      for (const p of ipState) {
+        const st = fs.lstatSync(p, { throwIfNoEntry: false });
+        if (st?.isSymbolicLink()) fs.unlinkSync(p);
+        else if (st?.isDirectory()) {
+          const globals = `${p}/globals`;
+          if (fs.existsSync(globals) && fs.readdirSync(globals).length === 0) fs.rmdirSync(globals);
+          if (fs.readdirSync(p).length === 0) fs.rmdirSync(p);
+        }
+      }
     }
     expect(routes(peerDst)).toEqual([]);
   });
