@@ -3,6 +3,8 @@
 // number keys and Uint8Array keys) beside libbpf (bench/peers/maps_libbpf.c, built here with
 // gcc -lbpf). Each round runs one process of each, alternating which goes first; every process
 // does 3 warm-up passes first. CPU time per element (process CPU clock), medians, ratios as ops/s.
+// Lookups write the value into the caller's buffer (lookupInto), as libbpf's bpf_map_lookup_elem
+// does; "lookup, a copy" is map.lookup(k), which returns a fresh Uint8Array per call.
 // The batch dump is dumpFlat() (keys and values in two flat buffers, as the peer's
 // bpf_map_lookup_batch fills them); "pairs" is dumpRaw() ([key, value] views per entry).
 // Usage: node bench/maps.mjs [--runs N] [--n ELEMENTS] [--json] [--before CHECKOUT]
@@ -33,6 +35,14 @@ if (process.argv.includes('--child')) {
   const vdv = new DataView(vb.buffer);
   const out = new Uint8Array(8);
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
+  let numberInto = true;
+  try {
+    m.update(0, out);
+    m.lookupInto(0, out);
+    m.delete(0);
+  } catch {
+    numberInto = false;
+  }
   const pass = () => {
     const t = {};
     let t0 = cpu();
@@ -49,9 +59,16 @@ if (process.argv.includes('--child')) {
     t0 = cpu();
     for (let k = 0; k < n; k++) m.update(k, vb);
     t1 = cpu(); t.updateNum = (t1 - t0) / n;
+    // lookupInto(k, out) is libbpf's call (the value into the caller's buffer); lookup(k) also
+    // returns a fresh copy of the value, an allocation the peer does not make: its own row.
+    // (A checkout before number keys in lookupInto times lookup(k) in both.)
+    t0 = cpu();
+    if (numberInto) for (let k = 0; k < n; k++) { if (!m.lookupInto(k, out)) throw new Error('lookup'); sum += out[0]; }
+    else for (let k = 0; k < n; k++) if (m.lookup(k) === undefined) throw new Error('lookup');
+    t1 = cpu(); t.lookupNum = (t1 - t0) / n;
     t0 = cpu();
     for (let k = 0; k < n; k++) if (m.lookup(k) === undefined) throw new Error('lookup');
-    t1 = cpu(); t.lookupNum = (t1 - t0) / n;
+    t1 = cpu(); t.lookupCopy = (t1 - t0) / n;
     // The dumps last (the map is full here): what they return stays referenced until the pass
     // ends, and 60 000 live pairs would slow the scavenges of whatever allocates after them.
     t0 = cpu();
@@ -100,10 +117,13 @@ for (let i = 0; i < runs; i++) {
 }
 fs.rmSync(dir, { recursive: true, force: true });
 const m = (xs, k) => median(xs.map((x) => x[k]));
+// lookup, a copy: map.lookup(k) with a number key, which also returns the value as a fresh
+// Uint8Array (no target: libbpf's lookup writes into the caller's buffer, as lookupInto does).
 const rows = [
   ['update', 'updateRaw', 'updateNum'],
   ['lookup', 'lookupRaw', 'lookupNum'],
   ['delete', 'deleteRaw', 'deleteNum'],
+  ['lookup', 'lookupCopy', null, 'lookup, a copy'],
   ['dump', 'dump', null],
   ['dump', 'dumpPairs', null, 'batch dump, pairs'],
 ].map(([op, raw, num, label]) => ({

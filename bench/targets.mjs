@@ -68,6 +68,9 @@ export function targetRows(results) {
     const num = ops.map((o) => o.libbpfNs / o.beeTsNumberKeyNs);
     row('map update / lookup / delete, ops/s, raw keys', ops.map((o) => `${o.beeTsNs.toFixed(0)}`).join(' / ') + ' ns', 'libbpf ' + ops.map((o) => `${o.libbpfNs.toFixed(0)}`).join(' / ') + ' ns', raw.map((v) => x(v)).join(' / '), '≥ 0.75×', raw.every((v) => v >= 0.75));
     row('map update / lookup / delete, ops/s, number keys', ops.map((o) => `${o.beeTsNumberKeyNs.toFixed(0)}`).join(' / ') + ' ns', 'libbpf (raw keys)', num.map((v) => x(v)).join(' / '), '≥ 0.75×', num.every((v) => v >= 0.75));
+    // lookup(k) returns a fresh copy of the value: an allocation libbpf's call does not make.
+    const copy = r('lookup, a copy');
+    if (copy) row('map `lookup(k)` returning a copy, ops/s', `${copy.beeTsNs.toFixed(0)} ns`, `libbpf ${copy.libbpfNs.toFixed(0)} ns (into a buffer)`, x(copy.libbpfNs / copy.beeTsNs), '– (not libbpf\'s call)', undefined);
     const d = r('dump');
     row('batch dump (`dumpFlat`), per element', `${d.beeTsNs.toFixed(0)} ns`, `libbpf ${d.libbpfNs.toFixed(0)} ns`, x(d.libbpfNs / d.beeTsNs), '≥ 0.8×', d.libbpfNs / d.beeTsNs >= 0.8);
   }

@@ -29,7 +29,15 @@ describe.skipIf(skip)('map element calls (kernel)', () => {
         const last = keys.findLastIndex((x) => BigInt.asUintN(size * 8, BigInt(x)) === BigInt.asUintN(size * 8, BigInt(k)));
         expect(m.lookupRaw(le(size, BigInt(k)))?.[0], `size ${size} key ${k}`).toBe(last);
         expect(m.lookupRaw(le(size, BigInt(k)))?.[0]).toBe((m.lookup(k) as Uint8Array)[0]);
+        // lookupInto takes the same number keys, the value into the caller's buffer.
+        const out = new Uint8Array(4).fill(0xee);
+        expect(m.lookupInto(k, out)).toBe(true);
+        expect(out[0], `lookupInto size ${size} key ${k}`).toBe(last);
       }
+      const out = new Uint8Array(4).fill(0xee);
+      const absent = size === 1 ? 99 : 4242;
+      expect(m.lookupInto(absent, out)).toBe(false);
+      expect(out[0]).toBe(0xee);
       // bigint keys still take the BigInt path and agree
       expect((m.lookup(BigInt(keys[4]!)) as Uint8Array)[0]).toBe(4);
     }

@@ -222,11 +222,15 @@ export class BpfMap implements Disposable {
   }
 
   /**
-   * Raw lookup into `out` (valueBufSize bytes); false when the key is absent.
-   * @throws {@link BpfError} for a kernel error other than a missing key.
+   * Lookup into `out` (valueBufSize bytes, the value's raw bytes): libbpf's bpf_map_lookup_elem,
+   * with no object made per call. The key as {@link BpfMap.lookup} takes it (exact-size bytes as
+   * they are, a number for a 1/2/4/8-byte key without BTF, or a value the key type encodes).
+   * False when the key is absent.
+   * @throws {@link CodecError} when the key does not fit; {@link BpfError} for a kernel error other than a missing key.
    */
-  lookupInto(key: Uint8Array, out: Uint8Array, flags = 0): boolean {
-    const r = this.elem().call(Cmd.MAP_LOOKUP_ELEM, key, out, flags);
+  lookupInto(key: unknown, out: Uint8Array, flags = 0): boolean {
+    const elem = this.elem();
+    const r = elem.call(Cmd.MAP_LOOKUP_ELEM, this.keyBytes(key), out, flags);
     if (r === 0) return true;
     if (-r === ENOENT) return false;
     return this.fail('BPF_MAP_LOOKUP_ELEM', -r);
