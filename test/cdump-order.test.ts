@@ -2,7 +2,8 @@
 // JavaScript ordering it stands in for (CDumper.orderAll, still the path for a dump of some ids and
 // where WebAssembly is missing): the same queue of definitions on the kernel's own BTF, a module's
 // split BTF and every fixture object (and every struct's alignment and packing: TypeLayout's), and
-// the JavaScript's errors where the graph is malformed.
+// the JavaScript's errors where the graph is malformed; its name keys and struct member writer
+// against the JavaScript's names and members (the same header).
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type Btf, parseBtf, parseKernelBtf } from '../src/btf/btf.js';
@@ -65,6 +66,12 @@ describe('C dump ordering: WebAssembly and JavaScript', () => {
     const mod = parseKernelBtf(readBtfBytes(k.module), { file: k.module, base });
     expect(mod.firstId).toBeGreaterThan(1000);
     expectSameQueue(mod);
+    // Names keyed over base and module strings, and the module's members in WebAssembly: the JavaScript's header.
+    let keyed = '';
+    dumpC(mod, (s) => (keyed += s));
+    let byStrings = '';
+    dumpC(mod, (s) => (byStrings += s), { ids: Array.from({ length: mod.count - 1 }, (_, i) => i + 1), kfuncs: true });
+    expect(keyed).toBe(byStrings);
   }, 600_000);
 
   it('a malformed graph: no queue (or no layout) from WebAssembly, and the dump throws the JavaScript error', () => {
@@ -97,5 +104,83 @@ describe('C dump ordering: WebAssembly and JavaScript', () => {
     expect(Array.from(prep!.queue)).toEqual([3]);
     expect(prep!.align).toBeUndefined();
     expect(() => dumpC(bad, () => {})).toThrow('has no size');
+  });
+
+  // Names made unique by the WebAssembly's keys (a dump of every type) against names counted by
+  // their strings (a dump of ids, the JavaScript path): the same header.
+  const byStrings = (btf: Btf): string => {
+    const ids = Array.from({ length: btf.count - 1 }, (_, i) => i + 1);
+    let text = '';
+    dumpC(btf, (s) => (text += s), { ids, kfuncs: true });
+    return text;
+  };
+  const byKeys = (btf: Btf): string => {
+    let text = '';
+    dumpC(btf, (s) => (text += s));
+    return text;
+  };
+
+  it('names by key and members written in WebAssembly give the JavaScript header (the kernel BTF)', () => {
+    if (need(fs.existsSync(VMLINUX), 'no kernel BTF')) return;
+    const btf = parseKernelBtf(fs.readFileSync(VMLINUX), { file: VMLINUX });
+    const prep = prepareCDumpWasm(flatBtf(btf))!;
+    expect(prep.keys).toBeDefined();
+    expect(prep.members).toBeDefined();
+    expect(byKeys(btf)).toBe(byStrings(btf));
+  });
+
+  it('names by key and members written in WebAssembly give the JavaScript header (every fixture object)', () => {
+    let n = 0;
+    for (const f of ALL_OBJECTS) {
+      const sec = parseElf(readFixture(f)).sectionByName('.BTF');
+      if (!sec) continue;
+      const btf = parseBtf(sec.data, { file: f });
+      expect(byKeys(btf), f).toBe(byStrings(btf));
+      n++;
+    }
+    expect(n).toBeGreaterThan(10);
+  });
+
+  it('keys name equal strings at different offsets alike, and an enumerator named twice in one enum once', () => {
+    // A string section that repeats names (not deduplicated), built by hand.
+    const strs = ['', 'int', 'dup', 'dup', 'a', 'X', 'X', 'e', 'X', 'dup', 'f'];
+    const at: number[] = [];
+    let len = 0;
+    for (const x of strs) {
+      at.push(len);
+      len += x.length + 1;
+    }
+    const info = (kind: number, vlen: number): number => ((kind << 24) | vlen) >>> 0;
+    const words = [
+      at[1]!, info(BtfKind.Int, 0), 4, (1 << 24) | 32, // 1: int
+      at[2]!, info(BtfKind.Struct, 1), 4, at[4]!, 1, 0, // 2: struct dup { int a; }
+      at[3]!, info(BtfKind.Struct, 1), 4, at[4]!, 1, 0, // 3: struct dup (another copy of the string)
+      at[7]!, info(BtfKind.Enum, 2), 4, at[5]!, 1, at[6]!, 2, // 4: enum e { X = 1, X = 2 } (two copies)
+      0, info(BtfKind.Enum, 1), 4, at[8]!, 3, // 5: enum { X = 3 }
+      at[9]!, info(BtfKind.Typedef, 0), 2, // 6: typedef struct dup dup (the identifier namespace)
+      at[10]!, info(BtfKind.Struct, 2), 8, at[4]!, 3, 0, at[4]!, 6, 32, // 7: struct f { struct dup a; dup a; }
+    ];
+    const types = Buffer.from(new Uint32Array(words).buffer);
+    const strings = Buffer.from(strs.map((x) => x + '\0').join(''), 'latin1');
+    const hdr = Buffer.alloc(24);
+    hdr.writeUInt16LE(0xeb9f, 0);
+    hdr.writeUInt8(1, 2);
+    hdr.writeUInt32LE(24, 4);
+    hdr.writeUInt32LE(0, 8);
+    hdr.writeUInt32LE(types.length, 12);
+    hdr.writeUInt32LE(types.length, 16);
+    hdr.writeUInt32LE(strings.length, 20);
+    const btf = parseBtf(Buffer.concat([hdr, types, strings]), { file: 'dups.btf' });
+    const prep = prepareCDumpWasm(flatBtf(btf))!;
+    expect(prep.keys).toBeDefined();
+    const f = flatBtf(btf);
+    // Both structs' names one key, both X's of enum e and the anonymous enum's X one key.
+    expect(prep.keys![f.offs[2]!]).toBe(prep.keys![f.offs[3]!]);
+    expect(prep.keys![f.offs[4]! + 3]).toBe(prep.keys![f.offs[4]! + 5]);
+    const text = byKeys(btf);
+    expect(text).toBe(byStrings(btf));
+    expect(text).toContain('struct dup___2 {');
+    expect(text).toContain('enum e {\n\tX = 1,\n\tX = 2,\n};');
+    expect(text).toContain('\tX___2 = 3,');
   });
 });

@@ -18,7 +18,7 @@ import { isAscii } from 'node:buffer';
 import type { Btf } from './btf.js';
 import { type FlatBtf, flatBtf } from './flat.js';
 import { type TypeShape, TypeLayout } from './layout.js';
-import { prepareCDumpWasm } from './order-wasm.js';
+import { type CDumpMembers, MEMBERS_BUDGET, MEMBERS_CUR, MEMBERS_LEN, prepareCDumpWasm } from './order-wasm.js';
 import { type ByteSink, TextOut } from './textout.js';
 import { BtfError, BtfKind, INT_BOOL } from './types.js';
 
@@ -61,15 +61,31 @@ export class CDumper {
   private readonly ascii: boolean;
   private readonly order: Uint8Array;
   /** 0 none, 1 forward-declared, 2 defined / emitted, 3 being emitted. */
-  private readonly emitState: Uint8Array;
+  private emitState: Uint8Array;
   /** 1 once `struct X;` or the definition of X has been written. */
-  private readonly declared: Uint8Array;
+  private declared: Uint8Array;
   private readonly queue: number[] = [];
   private readonly names: (string | undefined)[];
-  /** Enumerator C names per enum id, by enumerator name. */
-  private readonly enumeratorNames = new Map<number, Map<string, string>>();
+  /** Each name's count in its namespace, once given (0: not yet; see nameN). */
+  private counts: Int32Array;
+  /** Enumerator counts per enum id (enumeratorCounts). */
+  private readonly enumCounts = new Map<number, Int32Array>();
+  /**
+   * For a dump of every type, ./order-wasm.ts's name keys: the records' words with each name made
+   * unique replaced by a number per distinct string, so names are counted in typed arrays (one per
+   * namespace), not in Maps keyed by a string decoded per name.
+   */
+  private keys?: Uint32Array;
+  private tagCount?: Int32Array;
+  private identCount?: Int32Array;
+  private lastEnum?: Int32Array;
+  private lastCount?: Int32Array;
+  private firstStruct?: Int32Array;
+  private firstUnion?: Int32Array;
+  /** ./order-wasm.ts's writer of struct and union members (the common ones), for a dump of every type. */
+  private members?: CDumpMembers;
   /** Ids on the current declarator path, to reject loops that no C declaration can express. */
-  private readonly onPath: Uint8Array;
+  private onPath: Uint8Array;
   /** 1 when some other type (member, pointer, typedef, parameter, ...) refers to the type (built on first use). */
   private referencedIds?: Uint8Array;
   /** Memoized alignment (0 = not yet), packed-ness of composites (0 unknown, 1 no, 2 yes). */
@@ -80,6 +96,8 @@ export class CDumper {
   /** Write BTF type tags as `__attribute__((btf_type_tag(...)))` (headers), or drop them (listings). */
   private typeTags = false;
   private padCounter = 0;
+  /** Everything written is ASCII (so written as latin1, which copies a one-byte string as it is). */
+  private asciiText = false;
   private readonly out: TextOut;
 
   /** `write` gets the text in chunks (or, as a ByteSink, its UTF-8 bytes: valid only during the call). */
@@ -102,6 +120,7 @@ export class CDumper {
     this.declared = new Uint8Array(n);
     this.onPath = new Uint8Array(n);
     this.names = new Array(n);
+    this.counts = new Int32Array(n);
     this.layout = new TypeLayout(this.shape(), btf.file, n);
   }
 
@@ -227,14 +246,17 @@ export class CDumper {
   private readonly tagNames = new Map<string, number>();
   private readonly identNames = new Map<string, number>();
 
-  private unique(space: Map<string, number>, name: string): string {
+  /** The name's count in its namespace, this use included. */
+  private unique(space: Map<string, number>, name: string): number {
     const c = (space.get(name) ?? 0) + 1;
     space.set(name, c);
-    return c === 1 ? name : `${name}___${c}`;
+    return c;
   }
 
   private emit(s: string): void {
-    this.out.str(s);
+    // The text is ASCII where the names and the guard are (the fixed text and numbers are).
+    if (this.asciiText) this.out.latin1(s);
+    else this.out.str(s);
     this.out.endLine();
   }
 
@@ -316,14 +338,65 @@ export class CDumper {
     const have = this.names[id];
     if (have !== undefined) return have;
     if (!(id >= 0 && id < this.count)) return '';
-    let nm = this.rawName(id);
-    if (nm) {
-      const k = this.kinds[id]!;
-      if (k === BtfKind.Struct || k === BtfKind.Union || ((k === BtfKind.Enum || k === BtfKind.Enum64) && this.vlen(id))) nm = this.unique(this.tagNames, nm);
-      else if (k === BtfKind.Typedef) nm = this.unique(this.identNames, nm);
-    }
+    const c = this.nameN(id);
+    const raw = this.rawName(id);
+    const nm = c > 1 ? `${raw}___${c}` : raw;
     this.names[id] = nm;
     return nm;
+  }
+
+  /** The count of `id`'s name in its namespace that name() gives it (1: the plain name, N: `name___N`), given on first use. */
+  private nameN(id: number): number {
+    const have = this.counts[id]!;
+    if (have !== 0) return have;
+    let c = 1;
+    if (this.hasName(id)) {
+      const k = this.kinds[id]!;
+      const tag = k === BtfKind.Struct || k === BtfKind.Union || ((k === BtfKind.Enum || k === BtfKind.Enum64) && this.vlen(id) !== 0);
+      if (tag || k === BtfKind.Typedef) {
+        const keys = this.keys;
+        if (keys) c = ++(tag ? this.tagCount! : this.identCount!)[keys[this.offs[id]!]!]!;
+        else c = this.unique(tag ? this.tagNames : this.identNames, this.rawName(id));
+      }
+    }
+    this.counts[id] = c;
+    return c;
+  }
+
+  /** The counts of an enum's enumerators in the identifier namespace (as nameN's), given on the enum's first use. */
+  private enumeratorCounts(id: number): Int32Array {
+    let counts = this.enumCounts.get(id);
+    if (counts) return counts;
+    const w = this.w;
+    const p = this.offs[id]!;
+    const n = w[p + 1]! & 0xffff;
+    const stride = this.kinds[id] === BtfKind.Enum64 ? 3 : 2;
+    counts = new Int32Array(n);
+    const keys = this.keys;
+    if (keys) {
+      // An enumerator named twice in one enum is one name: each key remembers the last enum that counted it.
+      const ident = this.identCount!;
+      const lastEnum = (this.lastEnum ??= new Int32Array(ident.length).fill(-1));
+      const lastCount = (this.lastCount ??= new Int32Array(ident.length));
+      for (let i = 0, q = p + 3; i < n; i++, q += stride) {
+        const k = keys[q]!;
+        if (lastEnum[k] === id) counts[i] = lastCount[k]!;
+        else {
+          lastEnum[k] = id;
+          counts[i] = lastCount[k] = ++ident[k]!;
+        }
+      }
+    } else {
+      const mine = new Map<string, number>();
+      for (let i = 0, q = p + 3; i < n; i++, q += stride) {
+        const vname = this.str(w[q]!);
+        let c = mine.get(vname);
+        if (c === undefined) mine.set(vname, (c = this.unique(this.identNames, vname)));
+        counts[i] = c;
+      }
+    }
+    this.enumCounts.set(id, counts);
+    return counts;
   }
 
   /** Dump every type (or just `ids` and what they need). */
@@ -331,6 +404,7 @@ export class CDumper {
     const header = opts.header ?? true;
     this.typeTags = true;
     const guard = opts.guard ?? '__VMLINUX_H__';
+    this.asciiText = this.ascii && isAscii(Buffer.from(guard));
     if (header) {
       this.emit(`#ifndef ${guard}\n#define ${guard}\n\n`);
       this.emit('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n');
@@ -345,6 +419,27 @@ export class CDumper {
     const prep = ids ? undefined : prepareCDumpWasm(this.f);
     this.alignW = prep?.align;
     this.packedW = prep?.packed;
+    // By keys only while nothing has been counted by its string (a dumper dumps once).
+    if (prep?.keys && this.ascii && this.tagNames.size === 0 && this.identNames.size === 0) {
+      this.keys = prep.keys;
+      this.tagCount = new Int32Array(prep.keyCount!);
+      this.identCount = new Int32Array(prep.keyCount!);
+      this.firstStruct = prep.firstStruct;
+      this.firstUnion = prep.firstUnion;
+      const m = prep.members;
+      if (m) {
+        // The marks and counts move into the WebAssembly's memory, where its member writer reads them.
+        m.emitState.set(this.emitState);
+        m.declared.set(this.declared);
+        m.onPath.set(this.onPath);
+        m.counts.set(this.counts);
+        this.emitState = m.emitState;
+        this.declared = m.declared;
+        this.onPath = m.onPath;
+        this.counts = m.counts;
+        this.members = m;
+      }
+    }
     const queue: ArrayLike<number> = prep?.queue ?? this.orderAll(ids);
     for (let i = 0; i < queue.length; i++) this.emitTopLevel(queue[i]!);
     if (opts.kfuncs ?? (header && !ids)) this.emitKfuncs();
@@ -448,7 +543,8 @@ export class CDumper {
     if (this.emitState[id] !== 0) return;
     this.emitState[id] = 3;
     // The compiler defines this one itself (libbpf skips it too).
-    if (this.rawName(id) === '__builtin_va_list') {
+    const off = this.w[this.offs[id]!]!;
+    if (this.f.strings[off] === 0x5f && this.f.strings[off + 1] === 0x5f && this.rawName(id) === '__builtin_va_list') {
       this.emitState[id] = 2;
       return;
     }
@@ -467,8 +563,10 @@ export class CDumper {
    */
   private fwdTarget(id: number): number | undefined {
     if (this.fwdTargets.has(id)) return this.fwdTargets.get(id);
-    const name = this.hasName(id) ? this.rawName(id) : '';
-    const full = name ? this.btf.findIds(name, this.kflag(id) ? BtfKind.Union : BtfKind.Struct)[0] : undefined;
+    let full: number | undefined;
+    if (!this.hasName(id)) full = undefined;
+    else if (this.firstStruct) full = (this.kflag(id) ? this.firstUnion! : this.firstStruct)[this.keys![this.offs[id]!]!] || undefined;
+    else full = this.btf.findIds(this.rawName(id), this.kflag(id) ? BtfKind.Union : BtfKind.Struct)[0];
     this.fwdTargets.set(id, full);
     return full;
   }
@@ -604,13 +702,12 @@ export class CDumper {
     // An enum without enumerators is only declared (`enum X {}` is not C; bpftool writes `enum X`).
     if (!n) return named ? `enum ${this.name(id)}` : 'enum';
     let s = named ? `enum ${this.name(id)} {` : 'enum {';
-    let mine = this.enumeratorNames.get(id);
-    if (!mine) this.enumeratorNames.set(id, (mine = new Map()));
+    // Enumerators share the ordinary identifier namespace with typedefs.
+    const counts = this.enumeratorCounts(id);
     for (let i = 0, q = p + 3; i < n; i++, q += is64 ? 3 : 2) {
       const vname = this.str(w[q]!);
-      // Enumerators share the ordinary identifier namespace with typedefs.
-      let nm = mine.get(vname);
-      if (nm === undefined) mine.set(vname, (nm = this.unique(this.identNames, vname)));
+      const c = counts[i]!;
+      const nm = c === 1 ? vname : `${vname}___${c}`;
       let v: number | bigint;
       if (!is64) v = signed ? w[q + 1]! | 0 : w[q + 1]!;
       else {
@@ -641,6 +738,27 @@ export class CDumper {
     const packed = this.isPacked(id);
     let cur = 0;
     for (let i = 0, q = p + 3; i < n; i++, q += 3) {
+      const m = this.members;
+      if (m) {
+        // The WebAssembly writes the members it can, from this one on; this loop writes the next one it did not.
+        m.words[MEMBERS_BUDGET] = this.nodeBudget;
+        let next: number;
+        try {
+          next = m.run(id, i, cur, lvl);
+        } catch {
+          // A trap (a size the layout refuses): the rest of the dump in JavaScript.
+          this.members = undefined;
+          next = i;
+        }
+        if (next > i) {
+          s += m.bytes.toString('latin1', m.out, m.out + m.words[MEMBERS_LEN]!);
+          cur = m.words[MEMBERS_CUR]! >>> 0;
+          this.nodeBudget = m.words[MEMBERS_BUDGET]!;
+          q += 3 * (next - i);
+          i = next;
+          if (i === n) break;
+        }
+      }
       const mOff = w[q + 2]!;
       const bitOffset = kflag ? mOff & 0xffffff : mOff;
       const bits = kflag ? mOff >>> 24 : 0;

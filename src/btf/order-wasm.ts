@@ -5,14 +5,19 @@
 // compiled it (~50 ms of the process's CPU here), where Liftoff compiles this module at once and
 // the walk takes a few ms. It writes only the queue of ids to define, in cdump.ts's order; any
 // error (a struct that contains itself, nesting past 2048, a stack overflow) traps, and the caller
-// then orders in JavaScript, which throws its own error. `test/cdump.test.ts` holds the two walks
+// then orders in JavaScript, which throws its own error. `test/cdump-order.test.ts` holds the two walks
 // to the same queue.
+// For the emit phase it also keys every name the dump makes unique (one number per distinct
+// string, so cdump.ts counts names in typed arrays) and finds each name's first struct and union
+// (FWD targets), and it writes struct and union members (members(): a named type already written,
+// a pointer to one or an array of one, with its padding), the common ~85% of vmlinux's, into its
+// memory for cdump.ts to append; the test holds the header to the JavaScript's.
 import type { FlatBtf } from './flat.js';
 import {
-  ADD, AND, BLOCK, BR, BR_IF, DIV_U, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, GT_U, I32, IF, LITTLE_ENDIAN, LOOP, MUL, NE, OR, REM_U, RETURN, SHL, SHR_U, SUB, UNREACHABLE, VOID,
+  ADD, AND, BLOCK, BR, BR_IF, DIV_U, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, GT_U, I32, IF, LITTLE_ENDIAN, LOOP, MUL, NE, OR, REM_U, RETURN, SHL, SHR_U, SUB, UNREACHABLE, VOID, XOR, LE_U, LT_U,
   type Code, call, get, i32, load, load8, set, store, store8, wasmApi, wasmModule,
 } from './wasm-asm.js';
-import { BtfKind } from './types.js';
+import { BtfKind, INT_BOOL } from './types.js';
 
 // The header at address 0: the arrays' byte addresses, the queue length and the type count.
 const H_WORDS = 0;
@@ -26,18 +31,51 @@ const H_QLEN = 28;
 const H_COUNT = 32;
 const H_ALIGN = 36;
 const H_PACKED = 40;
+const H_TABLE = 44;
+const H_TMASK = 48;
+/** The next name key (a memory word, like the queue length). */
+const H_KNEXT = 52;
+const H_EMIT = 56;
+const H_DECLARED = 60;
+// (64..83: H_REFCLASS)
+const H_PATH = 84;
+const H_COUNTS = 88;
+const H_OUT = 92;
+const H_OLIM = 96;
+/** members(): the bit position reached, the bytes written, the declarator nodes left (memory words). */
+const H_CUR = 100;
+const H_OLEN = 104;
+const H_BUDGET = 108;
+/** Each keyed type's name offset, as it was before keys() replaced it by the key. */
+const H_NAMEOFF = 112;
+/** The first struct and the first union of each name key (0: none), for the dumper's FWD targets. */
+const H_FIRSTS = 116;
+const H_FIRSTU = 120;
 /** Per kind (20 bytes): which of a record's words refer to types, for the `referenced` marks. */
 const H_REFCLASS = 64;
 const DATA = 128;
+/** members() stops before a member once this much of its output area is used (the area has room for one more). */
+const OUT_SOFT = 1 << 18;
+const OUT_SIZE = 1 << 19;
 
 const ORD = 0;
 const REFS = 1;
 const ALIGN = 3;
 const SIZE = 4;
+const STREQ = 6;
+const KEY = 7;
+const DEC = 9;
+const CPY = 10;
+const NAMEW = 11;
+const BASEW = 12;
+const PAD = 13;
+const OKBASE = 14;
+const TABS = 16;
 
 /** The layout's addresses, baked into the code as constants (the module is assembled per dump). */
 let L: number[] = [];
-const hdr = (at: number): Code => (at === H_QLEN ? [i32(0), load(at)] : i32(L[at / 4]!));
+const VAR_WORDS = new Set([H_QLEN, H_KNEXT, H_CUR, H_OLEN, H_BUDGET]);
+const hdr = (at: number): Code => (VAR_WORDS.has(at) ? [i32(0), load(at)] : i32(L[at / 4]!));
 const when = (cond: Code, body: Code): Code => [cond, IF, VOID, body, END];
 const ret = (v: number): Code => [i32(v), RETURN];
 /** Count down local `n` (clobbered), running `body` each time. */
@@ -250,6 +288,274 @@ const layoutAll = (): Code => [
   BR, 0, END, END,
 ];
 
+// keys(): every name the C dump makes unique (structs', unions', typedefs', enums' with
+// enumerators, and each enumerator's; FWDs' too) replaced, in this module's copy of the words, by a key
+// numbering the distinct strings (0, 1, ...): the dumper counts a name's uses by key, with no
+// string per name. An open-addressing table of (string offset + 1, key), FNV-1a over the bytes.
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+const [QA, QB, QC] = [0, 1, 2];
+const streq = (): Code => [
+  hdr(H_STR), get(QA), ADD, set(QA),
+  hdr(H_STR), get(QB), ADD, set(QB),
+  BLOCK, VOID, LOOP, VOID,
+  get(QA), load8(), set(QC),
+  when([get(QC), get(QB), load8(), NE], ret(0)),
+  when([get(QC), EQZ], ret(1)),
+  get(QA), i32(1), ADD, set(QA),
+  get(QB), i32(1), ADD, set(QB),
+  BR, 0, END, END,
+  i32(0),
+];
+const [KW, KOFF, KH, KP, KC, KE, KT] = [0, 1, 2, 3, 4, 5, 6];
+const key = (): Code => [
+  get(KW), load(), set(KOFF),
+  i32(FNV_OFFSET), set(KH),
+  hdr(H_STR), get(KOFF), ADD, set(KP),
+  BLOCK, VOID, LOOP, VOID,
+  get(KP), load8(), set(KC),
+  get(KC), EQZ, BR_IF, 1,
+  get(KH), get(KC), XOR, i32(FNV_PRIME), MUL, set(KH),
+  get(KP), i32(1), ADD, set(KP),
+  BR, 0, END, END,
+  get(KH), hdr(H_TMASK), AND, set(KH),
+  BLOCK, VOID, LOOP, VOID,
+  hdr(H_TABLE), get(KH), i32(3), SHL, ADD, set(KE),
+  get(KE), load(), set(KT),
+  when([get(KT), EQZ], [
+    get(KE), get(KOFF), i32(1), ADD, store(),
+    get(KE), hdr(H_KNEXT), store(4),
+    get(KW), hdr(H_KNEXT), store(),
+    i32(0), hdr(H_KNEXT), i32(1), ADD, store(H_KNEXT),
+    RETURN,
+  ]),
+  get(KT), i32(1), SUB, set(KT),
+  get(KT), get(KOFF), EQ, IF, I32, i32(1), ELSE, get(KT), get(KOFF), call(STREQ), END,
+  IF, VOID, get(KW), get(KE), load(4), store(), RETURN, END,
+  get(KH), i32(1), ADD, hdr(H_TMASK), AND, set(KH),
+  BR, 0, END, END,
+];
+const [YID, YK, YA, YN, YQ] = [0, 1, 2, 3, 4];
+const keysAll = (): Code => [
+  i32(1), set(YID),
+  BLOCK, VOID, LOOP, VOID,
+  get(YID), hdr(H_COUNT), GE_U, BR_IF, 1,
+  hdr(H_KINDS), get(YID), ADD, load8(), set(YK),
+  hdr(H_WORDS), hdr(H_OFFS), get(YID), i32(2), SHL, ADD, load(), i32(2), SHL, ADD, set(YA),
+  hdr(H_NAMEOFF), get(YID), i32(2), SHL, ADD, get(YA), load(), store(),
+  when(kindIs(YK, BtfKind.Struct, BtfKind.Union, BtfKind.Typedef, BtfKind.Fwd), [get(YA), call(KEY)]),
+  when(kindIs(YK, BtfKind.Struct, BtfKind.Union), [
+    get(YK), i32(BtfKind.Struct), EQ, IF, I32, hdr(H_FIRSTS), ELSE, hdr(H_FIRSTU), END, get(YA), load(), i32(2), SHL, ADD, set(YN),
+    when([get(YN), load(), EQZ], [get(YN), get(YID), store()]),
+  ]),
+  when(kindIs(YK, BtfKind.Enum, BtfKind.Enum64), [
+    get(YA), load(4), i32(0xffff), AND, set(YN),
+    when(get(YN), [
+      get(YA), call(KEY),
+      get(YA), i32(12), ADD, set(YQ),
+      repeat(YN, [get(YQ), call(KEY), get(YQ), get(YK), i32(BtfKind.Enum), EQ, IF, I32, i32(8), ELSE, i32(12), END, ADD, set(YQ)]),
+    ]),
+  ]),
+  get(YID), i32(1), ADD, set(YID),
+  BR, 0, END, END,
+  hdr(H_KNEXT),
+];
+
+// members(id, i, cur, lvl): cdump.ts's compositeDef for members i, i + 1, ... of a struct or union
+// whose declarations are a named type already written or declared (or a pointer to one, or an
+// array of one) with a name: each member's padding and line, as latin1 bytes at H_OUT. Returns the
+// first member it did not write (the JavaScript writes that one: anything else, what must be
+// emitted first, an error); the bit position reached, the bytes written and the declarator nodes
+// left in memory words. The dumper's emitted/declared/on-path marks and name counts are views of
+// this memory, so the two writers share them.
+/** Write `s` (ASCII) at local `p`, advancing it. */
+const text = (p: number, s: string): Code => [Array.from(s, (c, k) => [get(p), i32(c.charCodeAt(0)), store8(k)]), get(p), i32(s.length), ADD, set(p)];
+const addrOf = (idExpr: Code): Code => [hdr(H_WORDS), hdr(H_OFFS), idExpr, i32(2), SHL, ADD, load(), i32(2), SHL, ADD];
+// dec(p, v) -> p: v in decimal (unsigned).
+const [DP, DV, DD, DT] = [0, 1, 2, 3];
+const dec = (): Code => [
+  i32(1), set(DD), get(DV), set(DT),
+  BLOCK, VOID, LOOP, VOID, get(DT), i32(10), LT_U, BR_IF, 1, get(DT), i32(10), DIV_U, set(DT), get(DD), i32(1), ADD, set(DD), BR, 0, END, END,
+  get(DP), get(DD), ADD, set(DT),
+  LOOP, VOID,
+  get(DT), i32(1), SUB, set(DT),
+  get(DT), get(DV), i32(10), REM_U, i32(48), ADD, store8(),
+  get(DV), i32(10), DIV_U, set(DV),
+  get(DV), BR_IF, 0,
+  END,
+  get(DP), get(DD), ADD,
+];
+// cpy(p, off) -> p: the string at `off`.
+const [CP, COFF, CC] = [0, 1, 2];
+const cpy = (): Code => [
+  hdr(H_STR), get(COFF), ADD, set(COFF),
+  LOOP, VOID,
+  get(COFF), load8(), set(CC),
+  when([get(CC), EQZ], [get(CP), RETURN]),
+  when([get(CP), hdr(H_OLIM), GE_U], [UNREACHABLE]),
+  get(CP), get(CC), store8(),
+  get(CP), i32(1), ADD, set(CP),
+  get(COFF), i32(1), ADD, set(COFF),
+  BR, 0, END,
+  get(CP),
+];
+// namew(p, id) -> p: the C name (the string, `___N` for a count N above 1).
+const [NP, NID, NC] = [0, 1, 2];
+const namew = (): Code => [
+  get(NP), hdr(H_NAMEOFF), get(NID), i32(2), SHL, ADD, load(), call(CPY), set(NP),
+  hdr(H_COUNTS), get(NID), i32(2), SHL, ADD, load(), set(NC),
+  when([get(NC), i32(1), GT_U], [text(NP, '___'), get(NP), get(NC), call(DEC), set(NP)]),
+  get(NP),
+];
+// okbase(id) -> 1 where declInner would write `id` as a name with nothing to emit first.
+const [OID, OK, OA, OT] = [0, 1, 2, 3];
+const okbase = (): Code => [
+  when([get(OID), hdr(H_COUNT), GE_U], ret(0)),
+  when([hdr(H_PATH), get(OID), ADD, load8()], ret(0)),
+  hdr(H_KINDS), get(OID), ADD, load8(), set(OK),
+  when(kindIs(OK, BtfKind.Void, BtfKind.Float), ret(1)),
+  addrOf(get(OID)), set(OA),
+  when(kindIs(OK, BtfKind.Int), [get(OA), load(12), i32(24), SHR_U, i32(INT_BOOL), AND, EQZ, RETURN]),
+  when(kindIs(OK, BtfKind.Typedef, BtfKind.Struct, BtfKind.Union, BtfKind.Enum, BtfKind.Enum64), [
+    hdr(H_NAMEOFF), get(OID), i32(2), SHL, ADD, load(), set(OT),
+    when([get(OT), EQZ], ret(0)),
+    when([hdr(H_STR), get(OT), ADD, load8(), EQZ], ret(0)),
+    when([hdr(H_COUNTS), get(OID), i32(2), SHL, ADD, load(), EQZ], ret(0)),
+    when(kindIs(OK, BtfKind.Struct, BtfKind.Union), [hdr(H_DECLARED), get(OID), ADD, load8(), i32(0), NE, RETURN]),
+    hdr(H_EMIT), get(OID), ADD, load8(), i32(2), EQ, RETURN,
+  ]),
+  i32(0),
+];
+// basew(p, id) -> p: what declInner writes for an okbase id.
+const [BP, BID, BK] = [0, 1, 2];
+const basew = (): Code => [
+  hdr(H_KINDS), get(BID), ADD, load8(), set(BK),
+  when(kindIs(BK, BtfKind.Void), [text(BP, 'void'), get(BP), RETURN]),
+  when(kindIs(BK, BtfKind.Int, BtfKind.Float), [get(BP), addrOf(get(BID)), load(), call(CPY), RETURN]),
+  when(kindIs(BK, BtfKind.Struct), text(BP, 'struct ')),
+  when(kindIs(BK, BtfKind.Union), text(BP, 'union ')),
+  when(kindIs(BK, BtfKind.Enum, BtfKind.Enum64), text(BP, 'enum ')),
+  get(BP), get(BID), call(NAMEW),
+];
+// tabs(p, n) -> p
+const [TBP, TBN] = [0, 1];
+const tabsw = (): Code => [repeat(TBN, [get(TBP), i32(9), store8(), get(TBP), i32(1), ADD, set(TBP)]), get(TBP)];
+// pad(p, from, to, ind) -> p: cdump.ts's padding() for gaps of at most 1024 bytes.
+const [PP, PFROM, PTO, PIND, PCUR, PK, PU] = [0, 1, 2, 3, 4, 5, 6];
+const line = (body: Code): Code => [get(PP), i32(10), store8(), get(PP), i32(1), ADD, set(PP), get(PP), get(PIND), call(TABS), set(PP), body, get(PP), i32(0x3b), store8(), get(PP), i32(1), ADD, set(PP)];
+const pad = (): Code => [
+  get(PFROM), set(PCUR),
+  when([get(PCUR), i32(7), AND], [
+    i32(8), get(PCUR), i32(7), AND, SUB, set(PK),
+    when([get(PK), get(PTO), get(PCUR), SUB, GT_U], [get(PTO), get(PCUR), SUB, set(PK)]),
+    line([text(PP, 'char: '), get(PP), get(PK), call(DEC), set(PP)]),
+    get(PCUR), get(PK), ADD, set(PCUR),
+  ]),
+  BLOCK, VOID, LOOP, VOID,
+  get(PTO), get(PCUR), SUB, i32(8), LT_U, BR_IF, 1,
+  i32(64), set(PU),
+  BLOCK, VOID, LOOP, VOID,
+  get(PU), i32(8), LE_U, BR_IF, 1,
+  get(PCUR), get(PU), REM_U, EQZ, get(PTO), get(PCUR), SUB, get(PU), GE_U, AND, BR_IF, 1,
+  get(PU), i32(1), SHR_U, set(PU),
+  BR, 0, END, END,
+  line([
+    get(PU), i32(64), EQ, IF, VOID, text(PP, 'long: '), ELSE,
+    get(PU), i32(32), EQ, IF, VOID, text(PP, 'int: '), ELSE,
+    get(PU), i32(16), EQ, IF, VOID, text(PP, 'short: '), ELSE, text(PP, 'char: '), END, END, END,
+    get(PP), get(PU), call(DEC), set(PP),
+  ]),
+  get(PCUR), get(PU), ADD, set(PCUR),
+  BR, 0, END, END,
+  when([get(PTO), get(PCUR), GT_U], line([text(PP, 'char: '), get(PP), get(PTO), get(PCUR), SUB, call(DEC), set(PP)])),
+  get(PP),
+];
+const [MID, MI, MCUR, MLVL, MA, MN, MKF, MSIZE, MUN, MPK, MQ, MOFF, MBITS, MT, MB, MFORM, MP, MAL, MX, MBUD, MNODES, MTA] = Array.from({ length: 22 }, (_, i) => i);
+const membersFn = (): Code => [
+  addrOf(get(MID)), set(MA),
+  get(MA), load(4), i32(0xffff), AND, set(MN),
+  get(MA), load(4), i32(31), SHR_U, set(MKF),
+  get(MA), load(8), set(MSIZE),
+  when([get(MSIZE), i32(1 << 28), GE_U], [UNREACHABLE]),
+  hdr(H_KINDS), get(MID), ADD, load8(), i32(BtfKind.Union), EQ, set(MUN),
+  hdr(H_PACKED), get(MID), ADD, load8(), set(MPK),
+  when([get(MPK), EQZ], [get(MI), RETURN]),
+  get(MPK), i32(2), EQ, set(MPK),
+  hdr(H_OUT), set(MP),
+  hdr(H_BUDGET), set(MBUD),
+  get(MA), i32(12), ADD, get(MI), i32(12), MUL, ADD, set(MQ),
+  BLOCK, VOID, LOOP, VOID,
+  get(MI), get(MN), GE_U, BR_IF, 1,
+  get(MP), hdr(H_OUT), SUB, i32(OUT_SOFT), GE_U, BR_IF, 1,
+  get(MQ), load(8), set(MOFF),
+  get(MQ), load(4), set(MT),
+  i32(0), set(MBITS),
+  when(get(MKF), [get(MOFF), i32(24), SHR_U, set(MBITS), get(MOFF), i32(0xffffff), AND, set(MOFF)]),
+  when(get(MUN), [i32(0), set(MOFF)]),
+  get(MOFF), get(MBITS), ADD, get(MSIZE), i32(3), SHL, GT_U, BR_IF, 1,
+  // a name
+  get(MQ), load(), set(MX),
+  get(MX), EQZ, BR_IF, 1,
+  hdr(H_STR), get(MX), ADD, load8(), EQZ, BR_IF, 1,
+  // the declaration's shape
+  i32(1), set(MNODES),
+  get(MT), call(OKBASE), IF, VOID,
+  get(MT), set(MB), i32(0), set(MFORM),
+  ELSE,
+  get(MT), hdr(H_COUNT), GE_U, BR_IF, 2,
+  hdr(H_PATH), get(MT), ADD, load8(), BR_IF, 2,
+  addrOf(get(MT)), set(MTA),
+  hdr(H_KINDS), get(MT), ADD, load8(), set(MX),
+  get(MX), i32(BtfKind.Ptr), EQ, IF, VOID,
+  get(MTA), load(8), set(MB), i32(1), set(MFORM),
+  ELSE,
+  get(MX), i32(BtfKind.Array), NE, BR_IF, 3,
+  get(MTA), load(12), set(MB), i32(2), set(MFORM),
+  END,
+  get(MB), call(OKBASE), EQZ, BR_IF, 2,
+  i32(2), set(MNODES),
+  END,
+  get(MBUD), get(MNODES), LT_U, BR_IF, 1,
+  // padding before it, its size
+  i32(0), set(MX),
+  get(MUN), EQZ, IF, VOID,
+  get(MT), i32(0), call(SIZE), set(MX),
+  get(MX), i32(1 << 28), GE_U, BR_IF, 2,
+  get(MBITS), IF, VOID,
+  i32(0), set(MAL),
+  get(MOFF), get(MCUR), GT_U, set(MAL),
+  ELSE,
+  get(MPK), IF, I32, i32(8), ELSE, hdr(H_ALIGN), get(MT), ADD, load8(), i32(3), SHL, END, set(MAL),
+  get(MAL), EQZ, BR_IF, 3,
+  // natural = ceil(cur / align) * align; pad when off is neither natural nor at or before cur
+  get(MCUR), get(MAL), ADD, i32(1), SUB, get(MAL), DIV_U, get(MAL), MUL, get(MOFF), NE,
+  get(MOFF), get(MCUR), GT_U, AND, set(MAL),
+  END,
+  get(MAL), IF, VOID,
+  get(MOFF), get(MCUR), SUB, i32(8192), GT_U, BR_IF, 3,
+  get(MP), get(MCUR), get(MOFF), get(MLVL), i32(1), ADD, call(PAD), set(MP),
+  END,
+  END,
+  // the line
+  get(MBUD), get(MNODES), SUB, set(MBUD),
+  get(MP), i32(10), store8(), get(MP), i32(1), ADD, set(MP),
+  get(MP), get(MLVL), i32(1), ADD, call(TABS), set(MP),
+  get(MP), get(MB), call(BASEW), set(MP),
+  get(MFORM), i32(1), EQ, IF, VOID, text(MP, ' *'), ELSE, text(MP, ' '), END,
+  get(MP), get(MQ), load(), call(CPY), set(MP),
+  when([get(MFORM), i32(2), EQ], [text(MP, '['), get(MP), get(MTA), load(20), call(DEC), set(MP), text(MP, ']')]),
+  when(get(MBITS), [text(MP, ': '), get(MP), get(MBITS), call(DEC), set(MP)]),
+  text(MP, ';'),
+  when([get(MUN), EQZ], [get(MOFF), get(MBITS), IF, I32, get(MBITS), ELSE, get(MX), i32(3), SHL, END, ADD, set(MCUR)]),
+  get(MI), i32(1), ADD, set(MI),
+  get(MQ), i32(12), ADD, set(MQ),
+  BR, 0, END, END,
+  i32(0), get(MCUR), store(H_CUR),
+  i32(0), get(MP), hdr(H_OUT), SUB, store(H_OLEN),
+  i32(0), get(MBUD), store(H_BUDGET),
+  get(MI),
+];
+
 /** What the WebAssembly prepares for a dump of every type. */
 export interface CDumpPrep {
   /** The ids to define, in the ordering's order. */
@@ -257,7 +563,37 @@ export interface CDumpPrep {
   /** Every struct's and union's (and their members' types') alignment (0: not computed) and packing (0 unknown, 1 no, 2 yes), as TypeLayout's memo; undefined where the layout trapped (TypeLayout then computes, and throws its errors). */
   align?: Uint8Array;
   packed?: Uint8Array;
+  /**
+   * The records' words with each name the dump makes unique (a struct's, union's, typedef's,
+   * enum's with enumerators, each enumerator's; a FWD's) replaced by a key numbering the distinct strings,
+   * and how many keys there are; undefined where that pass trapped. A view of the module's memory.
+   */
+  keys?: Uint32Array;
+  keyCount?: number;
+  /** By name key (FWDs' names keyed too): the first struct, and the first union, of that name (0: none). */
+  firstStruct?: Int32Array;
+  firstUnion?: Int32Array;
+  /** The struct member writer (see membersFn) and the memory it shares with the dumper; undefined where the layout is. */
+  members?: CDumpMembers;
 }
+
+/** members() and its memory: the marks and counts the dumper keeps there, its output and results. */
+export interface CDumpMembers {
+  run: (id: number, i: number, cur: number, lvl: number) => number;
+  emitState: Uint8Array;
+  declared: Uint8Array;
+  onPath: Uint8Array;
+  counts: Int32Array;
+  /** The memory as a Buffer (latin1 slices of the output) and its words (results). */
+  bytes: Buffer;
+  words: Int32Array;
+  out: number;
+}
+
+/** Word indexes of members()'s results in CDumpMembers.words. */
+export const MEMBERS_CUR = H_CUR / 4;
+export const MEMBERS_LEN = H_OLEN / 4;
+export const MEMBERS_BUDGET = H_BUDGET / 4;
 
 /**
  * @internal The ids cdump.ts's ordering queues for a dump of every type, in its order; undefined when
@@ -278,9 +614,23 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
   const queue = at(ref + n);
   const alignAt = queue + 4 * n;
   const packedAt = alignAt + n;
-  const end = packedAt + n;
+  // The name table: twice as many slots as names to key (a power of two).
+  let names = n;
+  for (const k of [BtfKind.Enum, BtfKind.Enum64]) for (let id = f.kinds.indexOf(k, 1); id !== -1; id = f.kinds.indexOf(k, id + 1)) names += f.words[f.offs[id]! + 1]! & 0xffff;
+  let slots = 16;
+  while (slots < 2 * names) slots *= 2;
+  const table = at(packedAt + n);
+  const emitAt = table + 8 * slots;
+  const declAt = emitAt + n;
+  const pathAt = declAt + n;
+  const countsAt = at(pathAt + n);
+  const nameOffAt = countsAt + 4 * n;
+  const firstsAt = nameOffAt + 4 * n;
+  const firstuAt = firstsAt + 4 * names;
+  const outAt = firstuAt + 4 * names;
+  const end = outAt + OUT_SIZE;
   try {
-    L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt];
+    L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt, table, slots - 1, 0, emitAt, declAt, 0, 0, 0, 0, 0, pathAt, countsAt, outAt, outAt + OUT_SIZE - 64, 0, 0, 0, nameOffAt, firstsAt, firstuAt];
     const mod = new wasmApi.Module(wasmModule([
       { params: 3, results: 1, locals: 7, body: ord() },
       { params: 0, results: 0, locals: 6, body: refs() },
@@ -288,9 +638,25 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
       { params: 2, results: 1, locals: 11, body: align() },
       { params: 2, results: 1, locals: 11, body: size() },
       { name: 'layout', params: 0, results: 0, locals: 2, body: layoutAll() },
+      { params: 2, results: 1, locals: 1, body: streq() },
+      { params: 1, results: 0, locals: 6, body: key() },
+      { name: 'keys', params: 0, results: 1, locals: 5, body: keysAll() },
+      { params: 2, results: 1, locals: 2, body: dec() },
+      { params: 2, results: 1, locals: 1, body: cpy() },
+      { params: 2, results: 1, locals: 1, body: namew() },
+      { params: 2, results: 1, locals: 1, body: basew() },
+      { params: 4, results: 1, locals: 3, body: pad() },
+      { params: 1, results: 1, locals: 3, body: okbase() },
+      { name: 'members', params: 4, results: 1, locals: 18, body: membersFn() },
+      { params: 2, results: 1, locals: 0, body: tabsw() },
     ]));
     const mem = new wasmApi.Memory({ initial: Math.ceil(end / 65536) });
-    const { run: runWasm, layout } = new wasmApi.Instance(mod, { m: { mem } }).exports as { run: () => number; layout: () => void };
+    const { run: runWasm, layout, keys, members } = new wasmApi.Instance(mod, { m: { mem } }).exports as {
+      run: () => number;
+      layout: () => void;
+      keys: () => number;
+      members: CDumpMembers['run'];
+    };
     const b = mem.buffer;
     new Uint8Array(b, H_REFCLASS, 20).set(REF_CLASS);
     new Uint32Array(b, words, f.words.length).set(f.words);
@@ -305,6 +671,26 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
       prep.packed = new Uint8Array(b, packedAt, n).slice();
     } catch {
       // TypeLayout computes every layout (and throws its error where it has one).
+    }
+    try {
+      prep.keyCount = keys();
+      prep.keys = new Uint32Array(b, words, f.words.length);
+      prep.firstStruct = new Int32Array(b, firstsAt, prep.keyCount);
+      prep.firstUnion = new Int32Array(b, firstuAt, prep.keyCount);
+      if (prep.align) {
+        prep.members = {
+          run: members,
+          emitState: new Uint8Array(b, emitAt, n),
+          declared: new Uint8Array(b, declAt, n),
+          onPath: new Uint8Array(b, pathAt, n),
+          counts: new Int32Array(b, countsAt, n),
+          bytes: Buffer.from(b),
+          words: new Int32Array(b, 0, 32),
+          out: outAt,
+        };
+      }
+    } catch {
+      // The dumper counts names by their strings.
     }
     return prep;
   } catch {

@@ -63,6 +63,12 @@ export class TextOut {
     this.pos += this.view.write(s, this.pos, 'utf8');
   }
 
+  /** A string of one-byte characters (as latin1, byte for byte: for ASCII text, its UTF-8). */
+  latin1(s: string): void {
+    if (this.pos + s.length > this.buf.length) this.room(s.length);
+    this.pos += this.view.write(s, this.pos, 'latin1');
+  }
+
   /** A non-negative integer below 2^32 (or any safe integer, slower), in decimal. */
   uint(n: number): void {
     if (this.pos + 21 > this.buf.length) this.room(21);
