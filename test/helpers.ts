@@ -242,7 +242,17 @@ const BPF_OBJ_NAME_LEN = 16;
  */
 export function bpftoolIds(kind: KernelKind, names: readonly string[]): number[] {
   const wanted = new Set(names.map((n) => n.slice(0, BPF_OBJ_NAME_LEN - 1)));
-  const list = (k: KernelKind) => JSON.parse(execFileSync('bpftool', ['-j', k, 'list'], { encoding: 'utf8', maxBuffer: 1 << 26 }) || '[]') as { id: number; name?: string; prog_id?: number }[];
+  // bpftool's listing fails now and then when another process's object goes away between its
+  // get-next-id and its info call (the kernel is shared): tried up to three times.
+  const list = (k: KernelKind) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return JSON.parse(execFileSync('bpftool', ['-j', k, 'list'], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] }) || '[]') as { id: number; name?: string; prog_id?: number }[];
+      } catch (e) {
+        if (attempt === 3) throw e;
+      }
+    }
+  };
   if (kind === 'link') {
     const progs = new Set(list('prog').filter((p) => p.name !== undefined && wanted.has(p.name)).map((p) => p.id));
     return list('link').filter((l) => l.prog_id !== undefined && progs.has(l.prog_id)).map((l) => l.id);
