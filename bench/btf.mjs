@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, envNote, median, opt, record, root, timedEnv } from './lib.mjs';
+import { args, cliOf, envNote, median, opt, record, root, timedEnv } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -48,7 +48,6 @@ if (args.includes('--child')) {
 
 if (!fs.existsSync('/usr/bin/time')) throw new Error('bench/btf needs GNU time (/usr/bin/time; apt-get install time)');
 const hasBpftool = spawnSync('sh', ['-c', 'command -v bpftool'], { stdio: 'ignore' }).status === 0;
-const cliOf = (r) => path.join(r, 'dist/cli/main.js');
 const cmds = [];
 for (const format of ['raw', 'c']) {
   cmds.push({ name: `bee-ts ${format}`, format, argv: [process.execPath, cliOf(root), 'btf', 'dump', 'file', file, 'format', format] });

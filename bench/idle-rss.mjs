@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { args, median, opt, record, root } from './lib.mjs';
+import { args, cliOf, median, opt, record, root } from './lib.mjs';
 
 const runs = Number(opt('--runs', '3'));
 const from = Number(opt('--from', '10'));
@@ -20,7 +20,7 @@ if (process.getuid?.() !== 0) {
   console.error('bench/idle-rss: needs root (BPF programs); skipped');
   process.exit(0);
 }
-const cli = path.join(root, 'dist/cli/main.js');
+const cli = cliOf();
 const probe = path.join(root, 'examples/tcpconnect.o');
 const rssMiB = (pid) => {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -6,6 +6,15 @@ import { fileURLToPath } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const args = process.argv.slice(2);
+/**
+ * The `bee-ts` bin of a checkout (package.json "bin", what `npm install -g` links: dist/cli/main.cjs
+ * since session 10), or dist/cli/main.js for a checkout from before main.cjs (--before).
+ */
+export function cliOf(checkout = root) {
+  const bin = JSON.parse(fs.readFileSync(path.join(checkout, 'package.json'), 'utf8')).bin?.['bee-ts'];
+  const p = bin ? path.join(checkout, bin) : undefined;
+  return p && fs.existsSync(p) ? p : path.join(checkout, 'dist/cli/main.js');
+}
 /** The value after `--name`, or `def`. */
 export const opt = (name, def) => {
   const i = args.indexOf(name);

@@ -10,13 +10,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { args, envNote, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
+import { args, cliOf, envNote, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
 const json = args.includes('--json');
 // The installed `bee-ts` bin (package.json "bin", what `npm install -g` links), as bench/startup.mjs times it.
-const cli = path.join(root, JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).bin['bee-ts']);
+const cli = cliOf();
 if (process.getuid?.() !== 0) {
   console.error('bench/load: needs root (loading programs); skipped');
   process.exit(0);

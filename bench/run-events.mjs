@@ -21,7 +21,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, median, opt, record, root } from './lib.mjs';
+import { args, cliOf, median, opt, record, root } from './lib.mjs';
 
 const rate = Number(opt('--rate', '100000'));
 const seconds = Number(opt('--seconds', '2'));
@@ -31,7 +31,7 @@ const json = args.includes('--json');
 const before = opt('--before', undefined);
 const slackMs = Number(opt('--slack-ms', '1'));
 const trace = args.includes('--trace');
-const cliOf = (tool) => path.join(tool === 'bee-ts before' ? path.resolve(before) : root, 'dist/cli/main.js');
+const cliOfTool = (tool) => cliOf(tool === 'bee-ts before' ? path.resolve(before) : root);
 const probe = path.join(root, 'examples/opensnoop.o');
 if (process.getuid?.() !== 0) {
   console.error('bench/run-events: needs root (BPF programs); skipped');
@@ -132,7 +132,7 @@ function stalls(t, [w0, w1]) {
 function startTool(tool, outFile) {
   const argv =
     tool.startsWith('bee-ts')
-      ? [process.execPath, cliOf(tool), 'run', probe, '--no-metrics', '--no-tty']
+      ? [process.execPath, cliOfTool(tool), 'run', probe, '--no-metrics', '--no-tty']
       : ['bpftrace', '-B', 'full', '-e', 'tracepoint:syscalls:sys_enter_openat { printf("%d %s %s\\n", pid, comm, str(args->filename)); }'];
   const out = fs.openSync(outFile, 'w');
   const env = trace && tool.startsWith('bee-ts') ? { ...process.env, BENCH_TRACE: path.join(dir, 'trace'), NODE_OPTIONS: `--import ${path.join(root, 'bench/trace-consumer.mjs')}` } : process.env;

@@ -9,13 +9,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { args, envNote, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
+import { args, cliOf, envNote, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '9'));
 const warmup = Number(opt('--warmup', '3'));
 const json = args.includes('--json');
 // The installed `bee-ts` bin (package.json "bin", what `npm install -g` links), run as its shebang runs it.
-const cli = path.join(root, JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).bin['bee-ts']);
+const cli = cliOf();
 const has = (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0;
 if (!fs.existsSync('/usr/bin/time')) throw new Error('bench/startup needs GNU time (/usr/bin/time; apt-get install time)');
 const root0 = process.getuid?.() === 0;

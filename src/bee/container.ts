@@ -2,7 +2,7 @@
 // container daemon. Layers (reproducible tars, gzip): a Node runtime assembled from the running
 // node binary and the shared libraries it and koffi's native module need (unless a base image is
 // given), bee-ts with its production dependencies under /opt/bee-ts, and the probe at
-// /probe/probe.o. The image config runs `node /opt/bee-ts/dist/cli/main.js run /probe/probe.o`,
+// /probe/probe.o. The image config runs `node /opt/bee-ts/dist/cli/main.cjs run /probe/probe.o`,
 // exposes the metrics port and labels the probe's digest. Output: a registry push, an OCI image
 // layout archive, or a docker-archive (`docker save`'s format), which `podman load` reads.
 import { BeeTsError } from '../errors.js';
@@ -212,7 +212,7 @@ export function productionPackages(root: string): string[] {
 
 /** bee-ts itself under /opt/bee-ts: package.json, dist/ and the production node_modules. */
 export function appEntries(pkgRoot: string): TarEntry[] {
-  if (!fs.existsSync(path.join(pkgRoot, 'dist', 'cli', 'main.js'))) throw new PackageError(`${pkgRoot}/dist/cli/main.js is missing: build bee-ts first (npm run build)`);
+  if (!fs.existsSync(path.join(pkgRoot, 'dist', 'cli', 'main.cjs'))) throw new PackageError(`${pkgRoot}/dist/cli/main.cjs is missing: build bee-ts first (npm run build)`);
   const dest = tarPath(APP_DIR);
   const out: TarEntry[] = [{ path: `${dest}/package.json`, type: 'file', data: fs.readFileSync(path.join(pkgRoot, 'package.json')) }];
   treeEntries(path.join(pkgRoot, 'dist'), `${dest}/dist`, out, (rel) => rel.endsWith('.map'));
@@ -325,7 +325,7 @@ export function packContainer(o: PackOptions): ContainerImage {
     created,
     config: {
       // Arguments after the image name (podman run IMAGE --poll-interval 2s) add to these.
-      Entrypoint: [node, `${APP_DIR}/dist/cli/main.js`, 'run', PROBE_PATH, ...(port === DEFAULT_METRICS_PORT ? [] : ['--prom-port', String(port)])],
+      Entrypoint: [node, `${APP_DIR}/dist/cli/main.cjs`, 'run', PROBE_PATH, ...(port === DEFAULT_METRICS_PORT ? [] : ['--prom-port', String(port)])],
       ...(o.args?.length ? { Cmd: o.args } : {}),
       Env: env,
       WorkingDir: '/',

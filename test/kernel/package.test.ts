@@ -119,7 +119,7 @@ describe.skipIf(skip)('bee-ts package: a container image podman runs and Prometh
     const manifest = JSON.parse(archiveFile(archive, `blobs/sha256/${mdigest.slice(7)}`));
     expect(manifest.layers).toHaveLength(3);
     const config = JSON.parse(archiveFile(archive, `blobs/sha256/${manifest.config.digest.slice(7)}`));
-    expect(config.config.Entrypoint.slice(1)).toEqual(['/opt/bee-ts/dist/cli/main.js', 'run', '/probe/probe.o']);
+    expect(config.config.Entrypoint.slice(1)).toEqual(['/opt/bee-ts/dist/cli/main.cjs', 'run', '/probe/probe.o']);
     expect(config.config.Entrypoint[0]).toMatch(/\/node$/);
     expect(config.config.ExposedPorts).toEqual({ '9091/tcp': {} });
     const probeDigest = `sha256:${crypto.createHash('sha256').update(fs.readFileSync(tcpconnect)).digest('hex')}`;
