@@ -4,8 +4,8 @@
 // for `node dist/cli/main.js`). It is CommonJS because Node starts a CommonJS entry faster than an
 // ES module one (no ES module loader: ~5 ms of a ~30 ms `node -e 0`, bench/startup.mjs).
 // The CLI is bundled into CommonJS chunks (start.cjs, chunk-*.cjs) and each chunk has a V8 code
-// cache beside it (<chunk>.cache: every function's bytecode, made by the bundler with
-// this Node and checked there), so a command neither parses nor compiles the code it runs. A
+// cache beside it (<chunk>.cache: every function's bytecode, or for the largest chunks what the
+// bundler's training run compiled; made by the bundler with this Node and checked there), so a command neither parses nor compiles the code it runs. A
 // cache V8 refuses (another Node or V8 flags) is ignored and the chunk compiles as usual; so does
 // every chunk when BEE_TS_CODE_CACHE=0. Chunks load through `load` below, which gives each one
 // its own require (a chunk's `./chunk-*.cjs` through here, anything else through Node's).
