@@ -48,6 +48,7 @@ interface Loaded {
 
 describe.skipIf(skip)('prog dump jited: every fixture program, against LLVM (bpftool) and objdump', () => {
   let tmp = '';
+  let pinRoot = '';
   let peer = '';
   const objects: BpfObject[] = [];
   const progs: Loaded[] = [];
@@ -55,6 +56,9 @@ describe.skipIf(skip)('prog dump jited: every fixture program, against LLVM (bpf
 
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), `bee-jited-${process.pid}-`));
+    // maps.c's pinned_array is LIBBPF_PIN_BY_NAME: pinned under a folder of this test's own, not
+    // the shared /sys/fs/bpf (it was left there after every run).
+    pinRoot = fs.mkdtempSync('/sys/fs/bpf/bee-jited-');
     peer = path.join(tmp, 'llvm-jited');
     llvmJitedPeer(peer);
     const keep = (o: BpfObject, file: string) => {
@@ -72,14 +76,14 @@ describe.skipIf(skip)('prog dump jited: every fixture program, against LLVM (bpf
         continue; // fixtures of parse errors
       }
       try {
-        keep(BpfObject.open(fixture(file)).load(), file);
+        keep(BpfObject.open(fixture(file), { pinRoot }).load(), file);
         continue;
       } catch {
         /* some program of it does not load here: each on its own */
       }
       for (const name of names) {
         try {
-          keep(BpfObject.open(fixture(file), { autoload: [name] }).load(), file);
+          keep(BpfObject.open(fixture(file), { autoload: [name], pinRoot }).load(), file);
         } catch {
           /* needs what this host refuses (LSM, fentry, newer kernel) */
         }
@@ -90,6 +94,7 @@ describe.skipIf(skip)('prog dump jited: every fixture program, against LLVM (bpf
   afterAll(() => {
     for (const o of objects) o.close();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    if (pinRoot) fs.rmSync(pinRoot, { recursive: true, force: true });
   });
 
   it('loads most fixture programs, each with a JIT image, names and line info', () => {
