@@ -179,8 +179,10 @@ async function round(tool, i) {
   const outFile = path.join(dir, `out-${tool}-${i}`);
   fs.writeFileSync(file, '');
   const t = startTool(tool, outFile);
+  const s0 = Date.now();
   try {
     await t.ready;
+    const startMs = Date.now() - s0;
     const before = countLines(outFile, file).lines;
     const r0 = progRuns(t.p.pid);
     const c0 = cpuMs(t.p.pid);
@@ -207,10 +209,19 @@ async function round(tool, i) {
     const drops = Math.max(0, made - mine);
     // Every open the probe ran for prints a line, unless the ring was full or the consumer lost it.
     const afterProbe = runs === undefined ? undefined : Math.min(drops, Math.max(0, runs - printed));
-    return { tool, pid: t.p.pid, made, achieved: made / (wl.ms / 1000), slidMs: wl.slidMs, window: [w0, w1], seen: mine, lines: printed, cpuMs: cpu, usPerEvent: (cpu * 1000) / Math.max(1, printed), drops, afterProbe, notRun: afterProbe === undefined ? undefined : drops - afterProbe, load: Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) };
+    return { tool, pid: t.p.pid, startMs, made, achieved: made / (wl.ms / 1000), slidMs: wl.slidMs, window: [w0, w1], seen: mine, lines: printed, cpuMs: cpu, usPerEvent: (cpu * 1000) / Math.max(1, printed), drops, afterProbe, notRun: afterProbe === undefined ? undefined : drops - afterProbe, load: Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) };
   } finally {
     t.p.kill('SIGINT');
-    await new Promise((r) => (t.p.exitCode !== null || t.p.signalCode !== null ? r() : t.p.once('exit', r)));
+    // Bounded: a tool that ignores SIGINT is killed and the round fails, naming it.
+    const exited = await new Promise((r) => {
+      if (t.p.exitCode !== null || t.p.signalCode !== null) return r(true);
+      const k = setTimeout(() => r(false), 30_000);
+      t.p.once('exit', () => (clearTimeout(k), r(true)));
+    });
+    if (!exited) {
+      t.p.kill('SIGKILL');
+      throw new Error(`${tool} (pid ${t.p.pid}) did not exit 30 s after SIGINT: killed`);
+    }
     fs.rmSync(file, { force: true });
     fs.rmSync(outFile, { force: true });
   }
@@ -258,7 +269,7 @@ else {
   console.log('tool           µs CPU/event   drops (of opens)   lost after the probe ran   probe not run   lines printed');
   for (const r of rows)
     console.log(`${r.tool.padEnd(13)} ${r.usPerEvent.toFixed(2).padStart(13)}   ${String(r.drops).padStart(8)} (of ${r.made})   ${n(r.afterProbe).padStart(24)}   ${n(r.notRun).padStart(13)}   ${String(r.lines).padStart(13)}`);
-  for (const r of rows) console.log(`  ${r.tool}: workload achieved ${(r.achieved / 1000).toFixed(1)} k opens/s (median); per round (µs/event, drops, after probe, k opens/s): ${r.rounds.map((x) => `${x.usPerEvent.toFixed(2)}/${x.drops}/${n(x.afterProbe)}/${(x.achieved / 1000).toFixed(0)}`).join('  ')}`);
+  for (const r of rows) console.log(`  ${r.tool}: workload achieved ${(r.achieved / 1000).toFixed(1)} k opens/s (median); per round (µs/event, drops, after probe, k opens/s, start-up s): ${r.rounds.map((x) => `${x.usPerEvent.toFixed(2)}/${x.drops}/${n(x.afterProbe)}/${(x.achieved / 1000).toFixed(0)}/${(x.startMs / 1000).toFixed(1)}`).join('  ')}`);
   for (const r of rows)
     for (const [i, x] of r.rounds.entries())
       if (x.consumer) {
