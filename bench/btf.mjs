@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench/btf: `btf dump file <vmlinux> format raw|c` as whole processes, bee-ts beside bpftool from
 // one run. Each round runs every command once in a rotated order (machine noise hits all of them);
-// 3 warm-up rounds are not counted. CPU = user+sys and max RSS from GNU time, wall from the parent;
+// 3 warm-up rounds are not counted. CPU = user+sys and max RSS from wait4 (bench/rusage.c), wall from the parent;
 // medians. In-process phase CPU times for bee-ts (parse, a first name lookup, the two dumps) are
 // printed too, each from a fresh process so caches do not carry over (the dumps through the byte writers the
 // CLI uses, where the tree has them).
@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { args, cliOf, envNote, median, opt, record, root, timedEnv } from './lib.mjs';
+import { args, cliOf, cpuNote, envNote, median, opt, record, root, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -46,7 +46,6 @@ if (args.includes('--child')) {
   process.exit(0);
 }
 
-if (!fs.existsSync('/usr/bin/time')) throw new Error('bench/btf needs GNU time (/usr/bin/time; apt-get install time)');
 const hasBpftool = spawnSync('sh', ['-c', 'command -v bpftool'], { stdio: 'ignore' }).status === 0;
 const cmds = [];
 for (const format of ['raw', 'c']) {
@@ -55,15 +54,7 @@ for (const format of ['raw', 'c']) {
   if (hasBpftool) cmds.push({ name: `bpftool ${format}`, format, argv: ['bpftool', 'btf', 'dump', 'file', file, 'format', format] });
 }
 
-function once(c) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S %M', ...c.argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24, env: timedEnv });
-  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
-  const err = String(r.stderr);
-  const m = /@@([\d.]+) ([\d.]+) (\d+)\s*$/.exec(err);
-  if (r.status !== 0 || !m) throw new Error(`${c.name} exited ${r.status}: ${err.slice(-300)}`);
-  return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000, rssMiB: Number(m[3]) / 1024 };
-}
+const once = (c) => timed(c.name, c.argv);
 function phases(from, what) {
   const r = spawnSync(process.execPath, [path.join(root, 'bench/btf.mjs'), '--child', '--root', from, '--what', what, '--file', file], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`phase child failed: ${r.stderr}`);
@@ -97,11 +88,11 @@ const result = { bench: 'btf', file, bytes: fs.statSync(file).size, runs, warmup
 record(result);
 if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
-  console.log(`btf: btf dump file ${file} (${(result.bytes / 1048576).toFixed(1)} MiB), whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)${envNote}`);
+  console.log(`btf: btf dump file ${file} (${(result.bytes / 1048576).toFixed(1)} MiB), whole process, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); ${cpuNote}${envNote}`);
   console.log('command        wall ms   cpu ms  max RSS MiB   cpu / bpftool');
   for (const r of rows) {
     const peer = rows.find((x) => x.command === `bpftool ${r.format}`);
-    console.log(`${r.command.padEnd(12)} ${r.wall.toFixed(0).padStart(8)} ${r.cpu.toFixed(0).padStart(8)} ${r.rssMiB.toFixed(0).padStart(12)}   ${peer ? (r.cpu / peer.cpu).toFixed(2) + '×' : 'n/a'}`);
+    console.log(`${r.command.padEnd(12)} ${r.wall.toFixed(0).padStart(8)} ${r.cpu.toFixed(1).padStart(8)} ${r.rssMiB.toFixed(0).padStart(12)}   ${peer ? (r.cpu / peer.cpu).toFixed(2) + '×' : 'n/a'}`);
   }
   console.log('in-process CPU ms: parse, first find(task_struct), raw dump, C dump; heap after parse (MiB)');
   for (const [n, p] of Object.entries(result.inProcessMs))

@@ -1,6 +1,7 @@
 // Shared by the bench scripts: the checkout's root, command-line options, medians, timed processes.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,16 +34,34 @@ export const timedEnv = Object.fromEntries(Object.entries(process.env).filter(([
 /** Said once per bench when timedEnv differs from the caller's. */
 export const envNote = process.env.NODE_EXTRA_CA_CERTS === undefined ? '' : '; NODE_EXTRA_CA_CERTS (set here) is left out of each timed command\'s environment';
 
-/** Run argv under GNU time: wall ms (from here), CPU ms (user+sys, 10 ms ticks), exit status, stderr. */
+let rusageBin;
+/**
+ * bench/rusage.c, built once per process into a private folder (mkdtemp, mode 0700) removed at
+ * exit: it runs a command and prints wait4's rusage in microseconds (GNU time rounds to 10 ms).
+ */
+export function rusageTool() {
+  if (rusageBin) return rusageBin;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bee-ts-bench-rusage-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const bin = path.join(dir, 'rusage');
+  const cc = spawnSync('gcc', ['-O2', '-o', bin, path.join(root, 'bench/rusage.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`building bench/rusage.c failed (apt-get install gcc): ${cc.error?.message ?? cc.stderr}`);
+  return (rusageBin = bin);
+}
+/** What every whole-process bench says about its CPU and RSS figures. */
+export const cpuNote = 'CPU = user+sys and max RSS from wait4(2) (bench/rusage.c, µs)';
+
+/** Run argv under bench/rusage: wall ms (from here), CPU ms (user+sys, µs precision), max RSS MiB, after checking its exit status. */
 export function timed(name, argv, ok = [0]) {
+  const tool = rusageTool();
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '@@%U %S', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24, env: timedEnv });
+  const r = spawnSync(tool, argv, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24, env: timedEnv });
   const wall = Number(process.hrtime.bigint() - t0) / 1e6;
   const err = String(r.stderr);
-  const m = /@@([\d.]+) ([\d.]+)\s*$/.exec(err);
-  if (!m) throw new Error(`${name}: no timing (${err.slice(-300)})`);
+  const m = /@@(\d+) (\d+) (\d+)\s*$/.exec(err);
+  if (!m) throw new Error(`${name}: no timing (${r.error?.message ?? err.slice(-300)})`);
   if (!ok.includes(r.status)) throw new Error(`${name} exited ${r.status}: ${err.slice(0, 400)}`);
-  return { wall, cpu: (Number(m[1]) + Number(m[2])) * 1000 };
+  return { wall, cpu: (Number(m[1]) + Number(m[2])) / 1000, rssMiB: Number(m[3]) / 1024 };
 }
 
 /**

@@ -3,14 +3,14 @@
 // field relocations against the kernel's BTF) and a non-CO-RE one (test/fixtures/globals.bpfel.o:
 // global data maps), bee-ts beside bpftool and `node -e 0` (Node's own start-up), from one run.
 // Each round runs every command once, order rotated; --warmup rounds are not counted; medians of
-// --runs. Wall time from this process, CPU (user+sys) from GNU time. The pins go to a directory of
+// --runs. Wall time from this process, CPU (user+sys) from wait4 (bench/rusage.c). The pins go to a directory of
 // this process's own under /sys/fs/bpf and are removed after every command.
 // Usage: node bench/load.mjs [--runs N] [--warmup N] [--json]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { args, cliOf, envNote, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
+import { args, cliOf, cpuNote, envNote, median, opt, record, root, rotatedRounds, timed } from './lib.mjs';
 
 const runs = Number(opt('--runs', '5'));
 const warmup = Number(opt('--warmup', '3'));
@@ -21,7 +21,6 @@ if (process.getuid?.() !== 0) {
   console.error('bench/load: needs root (loading programs); skipped');
   process.exit(0);
 }
-if (!fs.existsSync('/usr/bin/time')) throw new Error('bench/load needs GNU time (/usr/bin/time; apt-get install time)');
 const has = (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0;
 const pinRoot = `/sys/fs/bpf/bee-ts-bench-load-${process.pid}`;
 
@@ -66,9 +65,9 @@ const result = { bench: 'load', runs, warmup, loadavg: os.loadavg()[0], rows };
 record(result);
 if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
-  console.log(`load: whole-process prog loadall, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); CPU = user+sys (GNU time, 10 ms ticks)${envNote}`);
+  console.log(`load: whole-process prog loadall, medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); ${cpuNote}${envNote}`);
   console.log('command              wall ms   cpu ms');
-  for (const r of rows) console.log(`${r.command.padEnd(20)} ${r.wallMs.toFixed(1).padStart(7)}  ${r.cpuMs.toFixed(0).padStart(7)}`);
+  for (const r of rows) console.log(`${r.command.padEnd(20)} ${r.wallMs.toFixed(1).padStart(7)}  ${r.cpuMs.toFixed(1).padStart(7)}`);
   const node = get('node -e 0');
   for (const o of objects) {
     const a = get(`bee-ts ${o.kind}`);

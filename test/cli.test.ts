@@ -159,14 +159,15 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     expect(j.rows.map((r: { command: string }) => r.command)).toEqual(['bee-ts raw', 'bpftool raw', 'bee-ts c', 'bpftool c']);
     for (const r of j.rows) {
       expect(r.wall).toBeGreaterThan(0);
-      expect(r.cpu).toBeGreaterThanOrEqual(0);
+      // wait4's rusage in µs: any process uses some CPU (GNU time's 10 ms steps often said 0).
+      expect(r.cpu).toBeGreaterThan(0);
       expect(r.rssMiB).toBeGreaterThan(0);
     }
     expect(j.inProcessMs['bee-ts'].parse).toBeGreaterThan(0);
   });
 
   it('bench/startup prints bee-ts, node -e 0 and bpftool start-up times from one run', () => {
-    if (need(fs.existsSync('/usr/bin/time'), 'GNU time is not installed')) return;
+    if (need(hasCommand('gcc'), 'gcc is not installed (bench/rusage.c)')) return;
     const out = execFileSync(process.execPath, [`${root}/bench/startup.mjs`, '--runs', '1', '--warmup', '0', '--json'], { encoding: 'utf8' });
     const j = JSON.parse(out);
     const names = j.rows.map((r: { command: string }) => r.command);
@@ -175,8 +176,20 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     if (hasCommand('bpftool')) expect(names).toEqual(expect.arrayContaining(['bpftool help', ...(process.getuid?.() === 0 ? ['bpftool prog list', 'bpftool map list'] : [])]));
     for (const r of j.rows) {
       expect(r.wallMs).toBeGreaterThan(0);
-      expect(r.cpuMs).toBeGreaterThanOrEqual(0);
+      expect(r.cpuMs).toBeGreaterThan(0);
     }
+  });
+
+  it("bench/lib's timed() reports a command's own CPU (user+sys), peak RSS and exit status from wait4", async () => {
+    if (need(hasCommand('gcc'), 'gcc is not installed (bench/rusage.c)')) return;
+    const { timed } = await import(`${root}/bench/lib.mjs`);
+    // A child that spins until it has used 300 ms of CPU of its own and exits 3: its rusage holds at least that.
+    const spin = 'const t=process.cpuUsage();for(;;){const u=process.cpuUsage(t);if(u.user+u.system>=300000)break}process.exit(3)';
+    const r = timed('spin', [process.execPath, '-e', spin], [3]);
+    expect(r.cpu).toBeGreaterThanOrEqual(300);
+    expect(r.wall).toBeGreaterThanOrEqual(r.cpu / 2);
+    expect(r.rssMiB).toBeGreaterThan(10);
+    expect(() => timed('spin', [process.execPath, '-e', spin])).toThrow(/spin exited 3/);
   });
 
   it('the library entry point exports the public API', async () => {
