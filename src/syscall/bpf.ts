@@ -188,6 +188,13 @@ export function mapCreate(a: MapCreateAttr, subject?: string): Fd {
  */
 const COPY_MAX = 64;
 
+/** `src`'s bytes in `own` when it has their length, else in a new buffer; returns the one written. */
+function copyInto(own: Uint8Array | null, src: Uint8Array): Uint8Array {
+  const c = own !== null && own.length === src.length ? own : new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i++) c[i] = src[i]!;
+  return c;
+}
+
 /** A reusable attr for element operations on one map (the hot path: no allocation per call). */
 export class ElemAttr {
   readonly attr = new Attr(ATTR_SIZE.ELEM);
@@ -236,10 +243,8 @@ export class ElemAttr {
     if (key !== this.#key) {
       // Every element command only reads its key.
       if (key !== null && key.length <= COPY_MAX && key !== this.#keyArg) {
-        const c = this.#keyCopy?.length === key.length ? this.#keyCopy : (this.#keyCopy = new Uint8Array(key.length));
-        for (let i = 0; i < key.length; i++) c[i] = key[i]!;
         this.#keyArg = key;
-        key = c;
+        key = this.#keyCopy = copyInto(this.#keyCopy, key);
       }
       if (key !== this.#key) {
         a.ptr(8, key);
@@ -249,10 +254,8 @@ export class ElemAttr {
     if (value !== this.#value) {
       // Only an update's value is read (a lookup's is written).
       if (cmd === Cmd.MAP_UPDATE_ELEM && value !== null && value.length <= COPY_MAX && value !== this.#valueArg) {
-        const c = this.#valueCopy?.length === value.length ? this.#valueCopy : (this.#valueCopy = new Uint8Array(value.length));
-        for (let i = 0; i < value.length; i++) c[i] = value[i]!;
         this.#valueArg = value;
-        value = c;
+        value = this.#valueCopy = copyInto(this.#valueCopy, value);
       }
       if (value !== this.#value) {
         a.ptr(16, value);
