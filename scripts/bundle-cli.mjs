@@ -41,6 +41,8 @@ try {
   process.exit(0);
 }
 
+/** The command tree: program.ts, the cmd-* modules that register each part, and commander (what a listing's process never loads, listing.ts). */
+const TREE = /[\\/](dist[\\/]cli[\\/](program|cmd-[a-z-]+|probe-arg)\.js|node_modules[\\/]commander[\\/].*)$/;
 const INSPECT = /[\\/]dist[\\/](syscall[\\/]|link[\\/](link|tracefs)\.js$|btf[\\/](btf|types|record)\.js$|maps[\\/](codec|map|map-traits)\.js$|loader[\\/]btf-files\.js$|elf[\\/]reader\.js$|cli[\\/](objects|prog|map|pins)\.js$)/;
 
 /**
@@ -148,6 +150,7 @@ const out = await bundle.generate({
     includeDependenciesRecursively: false,
     groups: [
       { name: 'boot', tags: ['$initial'], test: (id) => !/[\\/]dist[\\/]cli[\\/]start\.js$/.test(id), priority: 2 },
+      { name: 'tree', test: TREE, priority: 2 },
       { name: 'inspect', test: INSPECT, priority: 1 },
     ],
   },
@@ -214,9 +217,11 @@ function trainCaches(names) {
     }
     (async () => {
       load('start.cjs');
-      const boot = load(names.find((n) => /^chunk-boot-/.test(n)));
-      if (typeof boot.runCommandLine !== 'function') throw new Error('the boot chunk exports no runCommandLine');
-      if (mode !== 'eager') for (const line of lines) await boot.runCommandLine(line);
+      // The command tree's chunk (start.cjs imports it on demand): program.ts's exports, as a namespace.
+      const tree = load(names.find((n) => /^chunk-tree-/.test(n)));
+      const runCommandLine = tree.program_exports?.runCommandLine;
+      if (typeof runCommandLine !== 'function') throw new Error('the tree chunk exports no program_exports.runCommandLine');
+      if (mode !== 'eager') for (const line of lines) await runCommandLine(line);
       for (const name of names) {
         const script = scripts.get(name) ?? compile(name, eagerFor(name));
         fs.writeFileSync(path.join(dir, name + '.cache'), script.createCachedData(), { mode: 0o644 });

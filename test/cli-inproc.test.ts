@@ -2,9 +2,10 @@
 // runCommandLine) against the built CLI started as a process: the same exit status, stdout and
 // stderr for each command line, run in an order where one command's global flags (-j, -p) or
 // failure could leak into the next.
-import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { cli, cliInProcess, fixture } from './helpers.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, cliInProcess, fixture, hasCommand, listingBlocks, need, needKernel } from './helpers.js';
 
 const spawned = (args: string[], env: NodeJS.ProcessEnv = {}) => {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, ...env } });
@@ -44,5 +45,51 @@ describe('in-process CLI', () => {
     expect(r.stderr).toMatch(/^Error: .*\n\S*Error.*\n\s+at /);
     expect(cliInProcess(['btf', 'dump', 'file', '/nonexistent/x.o']).stderr).not.toMatch(/\n\s+at /);
     expect(process.env.BEE_TS_DEBUG).toBe(before);
+  });
+});
+
+// A prog or map listing runs in the bin without the command tree (src/cli/listing.ts, from
+// start.ts); in-process it goes through runCommandLine's tree. Both on objects bpftool loaded
+// (with bpf_metadata_* variables, BTF, pins): the kernel is shared, so whole listings are compared
+// on this test's objects only.
+const skipKernel = needKernel() ?? need(hasCommand('bpftool'), 'bpftool is not installed (apt-get install bpftool)');
+describe.skipIf(skipKernel)('listings: the process (short path) and the in-process tree', () => {
+  const dir = `/sys/fs/bpf/bee-inproc-${process.pid}`;
+  const bpftool = (...args: string[]) => execFileSync('bpftool', args, { encoding: 'utf8' });
+  let progIds: number[] = [];
+  let mapIds: number[] = [];
+  beforeAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    bpftool('prog', 'loadall', fixture('bpftool_show.bpfel.o'), `${dir}/p`, 'pinmaps', `${dir}/m`);
+    const progs = fs.readdirSync(`${dir}/p`).map((f) => JSON.parse(bpftool('-j', 'prog', 'show', 'pinned', `${dir}/p/${f}`)) as { id: number; map_ids: number[] });
+    progIds = progs.map((p) => p.id);
+    mapIds = [...new Set(progs.flatMap((p) => p.map_ids))];
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('give the same exit status, stdout and stderr, selected or whole', () => {
+    const [prog] = progIds;
+    const pin = `${dir}/p/${fs.readdirSync(`${dir}/p`)[0]}`;
+    const lines: string[][] = [
+      ['prog', 'show', 'id', String(prog)], ['-j', 'prog', 'show', 'id', String(prog)], ['-p', 'prog', 'show', 'pinned', pin], ['prog', 'list', 'pinned', pin, '--json'],
+      ['-f', 'prog', 'show', 'id', String(prog)], ['prog', 'show', 'pinned', pin, '-jf'],
+      ...mapIds.flatMap((id) => [['map', 'show', 'id', String(id)], ['-j', 'map', 'list', 'id', String(id)], ['-p', 'map', 'id', String(id)]]),
+      ['map', 'show', 'pinned', `${dir}/m/nosuch`], ['-j', 'map', 'show', 'pinned', `${dir}/m/nosuch`], ['prog', 'show', 'id', '4294967295'],
+      ['prog', 'show', 'bogus'], ['-j', 'prog', 'show', 'bogus'], ['map', 'show', 'id'], ['map', 'show', 'name', 'nosuch_map_xyz'],
+    ];
+    for (const args of lines) expect(spawned(args), args.join(' ')).toEqual(cliInProcess(args));
+    for (const [args, ids] of [[['prog', 'list'], progIds], [['map'], mapIds]] as const) {
+      const a = spawned([...args]);
+      const b = cliInProcess([...args]);
+      expect(a.status).toBe(0);
+      expect([b.status, b.stderr]).toEqual([a.status, a.stderr]);
+      expect(listingBlocks(a.stdout, ids)).toEqual(listingBlocks(b.stdout, ids));
+      expect(listingBlocks(a.stdout, ids)).toHaveLength(ids.length);
+      const json = (r: { stdout: string }) => (JSON.parse(r.stdout) as { id: number }[]).filter((o) => ids.includes(o.id));
+      const aj = spawned(['-j', ...args]);
+      expect(json(aj)).toEqual(json(cliInProcess(['-j', ...args])));
+      expect(json(aj)).toHaveLength(ids.length);
+    }
   });
 });

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { globals } from './format.js';
 
-type Flag = 'json' | 'pretty' | 'debug' | 'mapcompat' | 'bpffs' | 'nomount';
+export type Flag = 'json' | 'pretty' | 'debug' | 'mapcompat' | 'bpffs' | 'nomount';
 const SHORT: Record<string, Flag> = { j: 'json', p: 'pretty', d: 'debug', m: 'mapcompat', f: 'bpffs', n: 'nomount' };
 const LONG: Record<string, Flag> = { '--json': 'json', '--pretty': 'pretty', '--debug': 'debug', '--mapcompat': 'mapcompat', '--bpffs': 'bpffs', '--nomount': 'nomount' };
 
@@ -43,7 +43,7 @@ export function keyword(word: string | undefined, choices: readonly string[]): s
 }
 
 /** Take bpftool global flags out of one argument ('-jp', '--json'); false if it is something else. */
-function takeFlag(a: string, set: Partial<Record<Flag, boolean>>): boolean {
+export function takeFlag(a: string, set: Partial<Record<Flag, boolean>>): boolean {
   const long = LONG[a];
   if (long) return (set[long] = true);
   if (!/^-[a-z]+$/.test(a)) return false;

@@ -6,8 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from './errors.js';
-import { globals, jsonText, stdoutMayBeTty, writeOut } from './format.js';
+import { stdoutMayBeTty, writeOut } from './format.js';
 import { commandWord, normalizeArgv } from './argv.js';
 import { registerBeeCommands, registerImageCommands } from './cmd-bee.js';
 import type { CliContext } from './cmd-context.js';
@@ -15,35 +14,12 @@ import { registerMap } from './cmd-map.js';
 import { registerMissing } from './cmd-missing.js';
 import { registerBtf, registerFeature, registerObjects } from './cmd-objects.js';
 import { registerProg } from './cmd-prog.js';
+import { errorMessage, failureStatus, kernel, processWants, run, startCommandLine } from './outcome.js';
+
+export { errorMessage, processWants };
 
 const require = createRequire(import.meta.url);
 const pkg = require('../../package.json') as { version: string };
-
-let jsonErrors = false;
-/** What the last command asked of the process around it (set by `run`, read by main.ts). */
-export const processWants = {
-  /** `run` handles a closed stdout itself (it stops and detaches); other commands just exit. */
-  runHandlesEpipe: false,
-  /** Exit once the command returned, whatever handles are still open (`run`). */
-  exitWhenDone: false,
-};
-
-async function run(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
-  jsonErrors = !!json || globals.json;
-  await fn();
-}
-
-let signalsHooked = false;
-
-/** Commands that talk to the kernel load the native syscall backend (koffi) on demand. */
-async function kernel(json: boolean | undefined, fn: () => Promise<void> | void): Promise<void> {
-  jsonErrors = !!json || globals.json;
-  await import('../syscall/native.js');
-  // Once per process (a batch runs many commands).
-  if (!signalsHooked) (await import('../link/link.js')).closeLinksOnSignals();
-  signalsHooked = true;
-  await fn();
-}
 
 type Part = (program: Command, ctx: CliContext) => void;
 
@@ -158,13 +134,6 @@ async function runBatchLine(args: string[]): Promise<void> {
   }
 }
 
-export function errorMessage(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
-}
-
-const GLOBAL_DEFAULTS = { ...globals };
-
 /**
  * Runs one command line (the words after `bee-ts`) and returns its exit status: 0, 1 for a
  * run-time failure, 2 for a usage mistake, with the failure reported as main() always did (one
@@ -172,26 +141,14 @@ const GLOBAL_DEFAULTS = { ...globals };
  * defaults each time (normalizeArgv only sets the ones given).
  */
 export async function runCommandLine(args: readonly string[]): Promise<number> {
-  Object.assign(globals, GLOBAL_DEFAULTS);
-  jsonErrors = false;
+  startCommandLine();
   const program = buildProgram(commandWord(args));
   try {
     await program.parseAsync(normalizeArgv(program, ['node', 'bee-ts', ...args]));
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      // commander has printed the message (and the hint); --help and --version are not mistakes.
-      return e.exitCode === 0 ? 0 : 2;
-    }
-    const msg = errorMessage(e);
-    const exit = e as { stdout?: string };
-    if (exit.stdout) process.stdout.write(exit.stdout);
-    if (msg) {
-      if (jsonErrors) process.stdout.write(jsonText({ error: msg }) + '\n');
-      else process.stderr.write(`Error: ${msg}\n`);
-    }
-    if (process.env.BEE_TS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    // One rule for every command: 2 for a usage mistake, 1 for anything that failed at run time.
-    return e instanceof UsageError ? 2 : 1;
+    // commander has printed the message (and the hint); --help and --version are not mistakes.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    return failureStatus(e);
   }
 }

@@ -2,9 +2,11 @@
 // bundled dist/cli/main.cjs that scripts/bundle-cli.mjs writes (it loads this module's CommonJS
 // chunk with a V8 code cache and calls main()). It runs the process's command line through the
 // command tree (program.ts) and turns every failure into one clear line on stderr (or
-// {"error":...} with --json) and a non-zero exit.
+// {"error":...} with --json) and a non-zero exit. A prog or map listing runs without the
+// command tree (listing.ts): the tree's chunk, commander included, loads for every other line.
 import { deferStdout } from './format.js';
-import { errorMessage, processWants, runCommandLine } from './program.js';
+import { listingOf, runListing } from './listing.js';
+import { errorMessage, processWants } from './outcome.js';
 
 export async function main(): Promise<void> {
   // `bee-ts btf dump ... | head`: a closed pipe ends the command quietly, like any Unix tool.
@@ -26,6 +28,8 @@ export async function main(): Promise<void> {
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
-  process.exitCode = await runCommandLine(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  const listing = listingOf(args);
+  process.exitCode = listing ? await runListing(listing) : await (await import('./program.js')).runCommandLine(args);
   if (processWants.exitWhenDone) process.exit();
 }

@@ -1,0 +1,77 @@
+// The listings' short path (src/cli/listing.ts: start.ts runs a prog/map listing without the
+// command tree) takes exactly the command lines that the tree would run as `prog list` or
+// `map list`, with the same selector words and the same global flags (a line it leaves, the tree
+// parses as before). Kernel-free: each line is parsed by the tree with every action replaced by one
+// that records which command ran and with what.
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { commandWord, normalizeArgv } from '../src/cli/argv.js';
+import { globals } from '../src/cli/format.js';
+import { listingOf } from '../src/cli/listing.js';
+import { startCommandLine } from '../src/cli/outcome.js';
+import { buildProgram } from '../src/cli/program.js';
+
+type Ran = { command: string; args: unknown[]; globals: typeof globals } | 'none';
+
+/** What the command tree does with a command line: the command whose action ran (or 'none': help, an error). */
+async function treeRuns(line: string[]): Promise<Ran> {
+  startCommandLine();
+  const program = buildProgram(commandWord(line));
+  let ran: Ran = 'none';
+  const walk = (c: Command, names: string[]) => {
+    c.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+    c.action((...a: unknown[]) => {
+      // commander's action arguments: the declared arguments, then the options, then the command.
+      const args = a.slice(0, -2);
+      const opts = a[a.length - 2] as Record<string, unknown>;
+      ran = { command: names.join(' '), args: [...args, { json: !!opts.json }], globals: { ...globals } };
+    });
+    for (const s of c.commands) walk(s, [...names, s.name()]);
+  };
+  walk(program, []);
+  try {
+    await program.parseAsync(normalizeArgv(program, ['node', 'bee-ts', ...line]));
+  } catch {
+    return 'none';
+  }
+  return ran;
+}
+
+/** What the short path does with it. */
+function listingRuns(line: string[]): Ran {
+  startCommandLine();
+  const l = listingOf(line);
+  if (!l) return 'none';
+  Object.assign(globals, l.flags);
+  if (globals.pretty) globals.json = true;
+  return { command: `${l.object} list`, args: [l.args, { json: globals.json }], globals: { ...globals } };
+}
+
+const LINES = [
+  'prog', 'prog list', 'prog show', 'map', 'map list', 'map show', 'p', 'm', 'prog l', 'prog s', 'prog li', 'prog sh', 'map lis', 'map sho',
+  '-j prog', '-p prog show', '-j map list', 'map list -j', 'map -j list', '--json prog show', 'prog show --pretty', '-jp map', '-f prog list', '-d map list', '-m -n prog show', '-jfd map show',
+  'prog show id 5', 'prog show -j id 5', 'prog show id 5 -j', 'map show pinned /sys/fs/bpf/x', 'map show name foo', 'prog show tag abc', 'prog show bogus', 'prog show id', 'map show id x',
+  'prog show help', 'prog help', 'map help', 'prog --help', 'prog show --help', 'prog -h', 'map list -h', '--help prog', 'prog show -V', '--version',
+  'prog show --', '-- prog show', 'prog show -', '- prog', 'prog show -x', 'prog show --json=1', 'prog show id -1', 'prog show ""', '"" prog',
+  'prog dump xlated id 1', 'prog pin id 1 /x', 'map dump id 1', 'map lookup id 1 key 0', 'map event_pipe id 1', 'prog loadall x.o /d', 'map create x',
+  'prog show --storage /x', '--storage /x prog show', '--insecure map list', 'link show', 'btf list', 'net list', 'list', 'prog  show', 'map listx', 'prog showw', 'map sh id 1',
+  '-J prog', '-jx prog', '-j', 'prog -j -p -d -m -f -n show id 9',
+];
+
+/** Lines the short path must take (the rest it may leave to the tree: a prefix of the object, say). */
+const TAKEN = ['prog', 'prog list', 'prog show', 'map', 'map list', 'map show', '-j prog', '-p prog show', '-j map list', 'map list -j', 'prog show id 5', '-f prog list', 'map show pinned /sys/fs/bpf/x'];
+
+describe('the listings short path', () => {
+  it('runs what the command tree runs for each line it takes (a prog or map listing); a line it leaves (help, errors, other commands, prefixes of the object) is the tree\'s as before', async () => {
+    const taken: string[] = [];
+    for (const text of LINES) {
+      const line = text.split(' ').map((w) => (w === '""' ? '' : w));
+      const short = listingRuns(line);
+      if (short === 'none') continue;
+      taken.push(text);
+      expect(short, text).toEqual(await treeRuns(line));
+    }
+    for (const t of TAKEN) expect(taken, t).toContain(t);
+    startCommandLine();
+  });
+});
