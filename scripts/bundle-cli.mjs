@@ -43,6 +43,12 @@ try {
 
 /** The command tree: program.ts, the cmd-* modules that register each part, and commander (what a listing's process never loads, listing.ts). */
 const TREE = /[\\/](dist[\\/]cli[\\/](program|cmd-[a-z-]+|probe-arg)\.js|node_modules[\\/]commander[\\/].*)$/;
+/**
+ * What `prog show` and `map show` load (show.ts and its static imports: the syscall layer's calls
+ * and object info, the native backend, links for the signal handlers): a listing's process loads
+ * this chunk and boot's, and BTF and the codecs (inspect) only for a program that needs them.
+ */
+const LISTING = /[\\/]dist[\\/](syscall[\\/](backend|errno|fd|bpf|constants|info|native|features)\.js|link[\\/](link|tracefs)\.js|btf[\\/]types\.js|cli[\\/](show|select|pins)\.js)$/;
 const INSPECT = /[\\/]dist[\\/](syscall[\\/]|link[\\/](link|tracefs)\.js$|btf[\\/](btf|types|record)\.js$|maps[\\/](codec|map|map-traits)\.js$|loader[\\/]btf-files\.js$|elf[\\/]reader\.js$|cli[\\/](objects|prog|map|pins)\.js$)/;
 
 /**
@@ -111,6 +117,28 @@ const requireDynamicImports = {
 };
 
 /**
+ * A Node builtin's default import (`import fs from 'node:fs'`) as `{ default: fs }`: rolldown's
+ * interop (`__toESM(mod, 1)`) copies every property of the module onto a new object as a getter
+ * (104 for node:fs; 0.1-0.2 ms of a listing's start-up per chunk that does it), though the chunk
+ * reads only `.default`. Done only where every other use of the variable is `.default` (else the
+ * interop stays).
+ */
+const builtinDefaults = {
+  name: 'builtin-defaults',
+  renderChunk(code) {
+    let out = code;
+    for (const m of code.matchAll(/^(?:let|var) (node_\w+) = require\("node:[\w/]+"\);\n\1 = require_rolldown_runtime\.__toESM\(\1, 1\);$/gm)) {
+      const v = m[1];
+      const uses = code.match(new RegExp(`\\b${v}\\b(\\.\\w+)?`, 'g')) ?? [];
+      // The declaration line's one use and the interop line's two, then only `.default`.
+      if (uses.filter((u) => u !== `${v}.default`).length !== 3) continue;
+      out = out.replace(`${v} = require_rolldown_runtime.__toESM(${v}, 1);`, `${v} = { default: ${v} };`);
+    }
+    return out === code ? null : out;
+  },
+};
+
+/**
  * Every character past ASCII as a \u escape (in the chunks that is comments, help text and
  * messages): an all-ASCII source is a one-byte string in V8, read with a plain copy; one non-ASCII
  * character made the whole chunk UTF-8-decoded into a two-byte string (boot and inspect chunks,
@@ -139,7 +167,7 @@ const bundle = await rolldown({
   input: path.join(cli, 'start.js'),
   platform: 'node',
   external: ['koffi'],
-  plugins: [lazyChildProcess, requireDynamicImports],
+  plugins: [lazyChildProcess, requireDynamicImports, builtinDefaults],
   logLevel: 'silent',
 });
 const out = await bundle.generate({
@@ -151,6 +179,7 @@ const out = await bundle.generate({
     groups: [
       { name: 'boot', tags: ['$initial'], test: (id) => !/[\\/]dist[\\/]cli[\\/]start\.js$/.test(id), priority: 2 },
       { name: 'tree', test: TREE, priority: 2 },
+      { name: 'listing', test: LISTING, priority: 2 },
       { name: 'inspect', test: INSPECT, priority: 1 },
     ],
   },

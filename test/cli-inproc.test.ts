@@ -62,7 +62,9 @@ describe.skipIf(skipKernel)('listings: the process (short path) and the in-proce
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir);
     bpftool('prog', 'loadall', fixture('bpftool_show.bpfel.o'), `${dir}/p`, 'pinmaps', `${dir}/m`);
-    const progs = fs.readdirSync(`${dir}/p`).map((f) => JSON.parse(bpftool('-j', 'prog', 'show', 'pinned', `${dir}/p/${f}`)) as { id: number; map_ids: number[] });
+    // count_classifier: a name the kernel cuts at 15 characters (the whole one is from BTF).
+    bpftool('prog', 'loadall', fixture('legacy_tc.bpfel.o'), `${dir}/q`);
+    const progs = ['p', 'q'].flatMap((d) => fs.readdirSync(`${dir}/${d}`).map((f) => JSON.parse(bpftool('-j', 'prog', 'show', 'pinned', `${dir}/${d}/${f}`)) as { id: number; map_ids: number[] }));
     progIds = progs.map((p) => p.id);
     mapIds = [...new Set(progs.flatMap((p) => p.map_ids))];
   });
@@ -74,11 +76,13 @@ describe.skipIf(skipKernel)('listings: the process (short path) and the in-proce
     const lines: string[][] = [
       ['prog', 'show', 'id', String(prog)], ['-j', 'prog', 'show', 'id', String(prog)], ['-p', 'prog', 'show', 'pinned', pin], ['prog', 'list', 'pinned', pin, '--json'],
       ['-f', 'prog', 'show', 'id', String(prog)], ['prog', 'show', 'pinned', pin, '-jf'],
+      ['prog', 'show', 'pinned', `${dir}/q/count_classifier`], ['-j', 'prog', 'show', 'pinned', `${dir}/q/count_classifier`], ['-j', 'prog', 'show', 'name', 'count_classifier'],
       ...mapIds.flatMap((id) => [['map', 'show', 'id', String(id)], ['-j', 'map', 'list', 'id', String(id)], ['-p', 'map', 'id', String(id)]]),
       ['map', 'show', 'pinned', `${dir}/m/nosuch`], ['-j', 'map', 'show', 'pinned', `${dir}/m/nosuch`], ['prog', 'show', 'id', '4294967295'],
       ['prog', 'show', 'bogus'], ['-j', 'prog', 'show', 'bogus'], ['map', 'show', 'id'], ['map', 'show', 'name', 'nosuch_map_xyz'],
     ];
     for (const args of lines) expect(spawned(args), args.join(' ')).toEqual(cliInProcess(args));
+    expect(spawned(['prog', 'show', 'pinned', `${dir}/q/count_classifier`]).stdout).toMatch(/ name count_classifier /);
     for (const [args, ids] of [[['prog', 'list'], progIds], [['map'], mapIds]] as const) {
       const a = spawned([...args]);
       const b = cliInProcess([...args]);

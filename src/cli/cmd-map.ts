@@ -19,7 +19,7 @@ export function registerMap(program: Command, ctx: CliContext): void {
     .description('list maps, or show MAP: id N | pinned PATH | name NAME')
     .argument('[map...]', 'MAP selector')
     .option('-j, --json', 'print JSON (bpftool -j keys)')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await mapCmds()).mapShow(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await import('./show.js')).mapShow(args, !!o.json)));
   map
     .command('dump')
     .description('dump all entries: map dump MAP (formatted with BTF when the map has it)')

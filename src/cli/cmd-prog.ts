@@ -14,7 +14,7 @@ export function registerProg(program: Command, ctx: CliContext): void {
     .description('list loaded programs, or show PROG: id N | pinned PATH | name NAME | tag HEX')
     .argument('[prog...]', 'PROG selector')
     .option('-j, --json', 'print JSON (bpftool -j keys)')
-    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await progCmds()).progShow(args, !!o.json)));
+    .action((args: string[], o: { json?: boolean }) => kernel(o.json, async () => (await import('./show.js')).progShow(args, !!o.json)));
   // prog loadall (every program, pinned under a directory) and prog load (the first, at a path).
   for (const [name, description, pinArg, pinHelp, fn] of [
     ['loadall', 'load every program of an object and pin each at <dir>/<program name>; with --autoattach, attach them and pin the links instead (removing a pin detaches; a program that cannot attach is pinned unattached, as bpftool 7.2+ does)', '<dir>', 'bpffs directory for the pins', 'loadall'],

@@ -49,8 +49,8 @@ export async function runListing(l: Listing): Promise<number> {
   if (globals.pretty) globals.json = true;
   const json = globals.json;
   try {
-    if (l.object === 'prog') await kernel(json, async () => (await import('./prog.js')).progShow(l.args, json));
-    else await kernel(json, async () => (await import('./map.js')).mapShow(l.args, json));
+    if (l.object === 'prog') await kernel(json, async () => (await import('./show.js')).progShow(l.args, json));
+    else await kernel(json, async () => (await import('./show.js')).mapShow(l.args, json));
     return 0;
   } catch (e) {
     return failureStatus(e);

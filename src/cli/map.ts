@@ -1,76 +1,20 @@
-// bpftool-like `map show|list|dump|lookup|update|delete|getnext|create|pin` (and the key-less
-// forms peek/push/enqueue): bpftool's plain and BTF-pretty layouts and -j keys; keys and values
-// as bpftool's bytes or, for maps with BTF, one JSON word.
-import fs from 'node:fs';
+// bpftool-like `map dump|lookup|update|delete|getnext|create|pin` (and the key-less forms
+// peek/push/enqueue; `map show|list` is show.ts's): bpftool's plain and BTF-pretty layouts and -j
+// keys; keys and values as bpftool's bytes or, for maps with BTF, one JSON word.
 import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
 import { compileCodec, type Codec } from '../maps/codec.js';
 import { encodeInto } from '../maps/bytes.js';
 import { BpfMap } from '../maps/map.js';
 import { Cmd, ElemAttr, mapCreate, objPin } from '../syscall/bpf.js';
-import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapType, mapTypeName, progTypeName } from '../syscall/constants.js';
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, MapType, mapTypeName } from '../syscall/constants.js';
 import { ENOENT, errnoMessage } from '../syscall/errno.js';
 import type { Fd } from '../syscall/fd.js';
-import { fdinfoMemlock, mapInfo, type MapInfo } from '../syscall/info.js';
+import { mapInfo, type MapInfo } from '../syscall/info.js';
 import { CliExit, UsageError } from './errors.js';
 import { globals, jsonText } from './format.js';
 import { keyword } from './argv.js';
-import { btfById, hexArray, hexBytes, keywordArgs, openMap, openProgs, out, parseSelector, pinnedLines, pinsOf, showObjects } from './objects.js';
-
-function fdinfoField(fd: number, field: string): string | undefined {
-  try {
-    const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    return m?.[1]?.trim();
-  } catch {
-    return undefined;
-  }
-}
-
-// ---- maps ----
-
-export function mapJson(fd: number, info: MapInfo = mapInfo(fd)): Record<string, unknown> {
-  const o: Record<string, unknown> = { id: info.id, type: mapTypeName(info.type) };
-  if (info.name) o.name = info.name;
-  o.flags = info.flags;
-  o.bytes_key = info.keySize;
-  o.bytes_value = info.valueSize;
-  o.max_entries = info.maxEntries;
-  const memlock = fdinfoMemlock(fd);
-  if (memlock !== undefined) o.bytes_memlock = memlock;
-  if (info.type === MapType.PROG_ARRAY) {
-    // The program type a prog array is bound to once a program uses it (fdinfo, like bpftool).
-    const owner = fdinfoField(fd, 'owner_prog_type');
-    const jited = fdinfoField(fd, 'owner_jited');
-    if (owner !== undefined) o.owner_prog_type = progTypeName(Number(owner));
-    if (jited !== undefined) o.owner_jited = Number(jited) !== 0;
-  }
-  o.frozen = Number(fdinfoField(fd, 'frozen') ?? 0);
-  if (info.btfId) o.btf_id = info.btfId;
-  pinsOf('map', info.id, o);
-  return o;
-}
-
-export function mapText(o: Record<string, unknown>): string {
-  let s = `${o.id}: ${o.type}  `;
-  if (o.name) s += `name ${o.name}  `;
-  s += `flags 0x${(o.flags as number).toString(16)}\n`;
-  s += `\tkey ${o.bytes_key}B  value ${o.bytes_value}B  max_entries ${o.max_entries}`;
-  if (o.bytes_memlock !== undefined) s += `  memlock ${o.bytes_memlock}B`;
-  if (o.owner_prog_type !== undefined || o.owner_jited !== undefined) {
-    s += '\n\t';
-    if (o.owner_prog_type !== undefined) s += `owner_prog_type ${o.owner_prog_type}  `;
-    if (o.owner_jited !== undefined) s += `owner${o.owner_jited ? '' : ' not'} jited`;
-  }
-  s += '\n' + pinnedLines(o);
-  // bpftool appends "frozen" to the btf_id line when there is one.
-  if (o.btf_id) s += `\tbtf_id ${o.btf_id}${o.frozen ? '  frozen' : ''}\n`;
-  else if (o.frozen) s += '\tfrozen\n';
-  return s;
-}
-
-export function mapShow(args: string[], json: boolean): void {
-  showObjects('map', args, json, openMap, mapJson, mapText);
-}
+import { btfById, hexArray, hexBytes, keywordArgs, openMap, openProgs, out, parseSelector } from './objects.js';
 
 export interface OpenedMap {
   fd: Fd;

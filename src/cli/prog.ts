@@ -1,132 +1,15 @@
-// bpftool-like `prog show|list`, `prog pin`, `prog dump xlated` and `prog run`: bpftool's plain
-// layout and -j keys.
+// bpftool-like `prog pin`, `prog dump xlated|jited` and `prog run` (`prog show|list` is show.ts's):
+// bpftool's plain layout and -j keys.
 import fs from 'node:fs';
 import type { Btf } from '../btf/btf.js';
-import { BtfKind } from '../btf/types.js';
-import { compileCodec } from '../maps/codec.js';
-import { Cmd, ElemAttr, fdById, objPin, progTestRun } from '../syscall/bpf.js';
-import { MapType, ProgType, progTypeName } from '../syscall/constants.js';
-import type { Fd } from '../syscall/fd.js';
-import { bootTimeToEpoch, fdinfoMemlock, mapInfo, progInfo } from '../syscall/info.js';
+import { objPin, progTestRun } from '../syscall/bpf.js';
+import { ProgType } from '../syscall/constants.js';
+import { progInfo } from '../syscall/info.js';
 import { readInputFile } from '../syscall/files.js';
 import { CliExit, UsageError } from './errors.js';
 import { jsonText } from './format.js';
 import { keyword } from './argv.js';
-import { btfById, eachId, fullProgName, hexArray, keywordArgs, openProgs, out, parseSelector, pinnedLines, pinsOf } from './objects.js';
-
-function localIso(epochSec: number): string {
-  const d = new Date(epochSec * 1000);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${sign}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
-}
-
-export function progJson(fd: number): Record<string, unknown> {
-  const info = progInfo(fd, { funcInfo: true });
-  const o: Record<string, unknown> = { id: info.id, type: progTypeName(info.type) };
-  const name = fullProgName(info);
-  if (name) o.name = name;
-  o.tag = info.tag;
-  o.gpl_compatible = info.gplCompatible;
-  if (info.runTimeNs !== 0n) {
-    o.run_time_ns = info.runTimeNs;
-    o.run_cnt = info.runCnt;
-  }
-  if (info.recursionMisses !== 0n) o.recursion_misses = info.recursionMisses;
-  o.loaded_at = bootTimeToEpoch(info.loadTime);
-  o.uid = info.createdByUid;
-  o.bytes_xlated = info.xlatedProgLen;
-  o.jited = info.jitedProgLen > 0;
-  if (info.jitedProgLen > 0) o.bytes_jited = info.jitedProgLen;
-  const memlock = fdinfoMemlock(fd);
-  if (memlock !== undefined) o.bytes_memlock = memlock;
-  if (info.mapIds.length) o.map_ids = info.mapIds;
-  if (info.btfId) o.btf_id = info.btfId;
-  pinsOf('prog', info.id, o);
-  const md = progMetadata(info.mapIds);
-  if (md) o.metadata = md;
-  return o;
-}
-
-/**
- * bpftool's `metadata`: the bpf_metadata_* variables of the program's first .rodata map (an
- * array of one element with a BTF DATASEC value), by name without the prefix, formatted with BTF.
- */
-function progMetadata(mapIds: number[]): Record<string, unknown> | undefined {
-  for (const id of mapIds) {
-    let fd: Fd;
-    try {
-      fd = fdById('map', id);
-    } catch {
-      return undefined; // as bpftool: a map gone meanwhile ends the search
-    }
-    try {
-      const info = mapInfo(fd.value);
-      if (info.type !== MapType.ARRAY || info.keySize !== 4 || info.maxEntries !== 1 || !info.btfValueTypeId || !info.name.includes('.rodata')) continue;
-      const value = new Uint8Array(info.valueSize);
-      if (new ElemAttr(fd.value).call(Cmd.MAP_LOOKUP_ELEM, new Uint8Array(4), value) < 0) return undefined;
-      let btf: Btf | undefined;
-      try {
-        btf = btfById(info.btfId);
-      } catch {
-        return undefined;
-      }
-      const sec = btf?.typeOrUndefined(info.btfValueTypeId);
-      if (!btf || sec?.kind !== BtfKind.Datasec) return undefined;
-      const md: Record<string, unknown> = {};
-      let any = false;
-      for (const v of sec.vars) {
-        const t = btf.typeOrUndefined(v.type);
-        if (t?.kind !== BtfKind.Var || !t.name.startsWith('bpf_metadata_')) continue;
-        any = true;
-        try {
-          md[t.name.slice('bpf_metadata_'.length)] = compileCodec(btf, t.type, { bpftoolChars: true }).decode(new DataView(value.buffer, v.offset, v.size), 0);
-        } catch {
-          md[t.name.slice('bpf_metadata_'.length)] = hexArray(value.subarray(v.offset, v.offset + v.size));
-        }
-      }
-      return any ? md : undefined;
-    } finally {
-      fd.close();
-    }
-  }
-  return undefined;
-}
-
-export function progText(o: Record<string, unknown>): string {
-  let s = `${o.id}: ${o.type}  `;
-  if (o.name) s += `name ${o.name}  `;
-  s += `tag ${o.tag}`;
-  if (o.gpl_compatible) s += '  gpl';
-  if (o.run_time_ns !== undefined) s += ` run_time_ns ${o.run_time_ns} run_cnt ${o.run_cnt}`;
-  if (o.recursion_misses !== undefined) s += ` recursion_misses ${o.recursion_misses}`;
-  s += `\n\tloaded_at ${localIso(o.loaded_at as number)}  uid ${o.uid}\n`;
-  s += `\txlated ${o.bytes_xlated}B  ${o.jited ? `jited ${o.bytes_jited}B` : 'not jited'}`;
-  if (o.bytes_memlock !== undefined) s += `  memlock ${o.bytes_memlock}B`;
-  if (o.map_ids) s += `  map_ids ${(o.map_ids as number[]).join(',')}`;
-  s += '\n' + pinnedLines(o);
-  if (o.btf_id) s += `\tbtf_id ${o.btf_id}\n`;
-  if (o.metadata) s += `\tmetadata:${Object.entries(o.metadata as Record<string, unknown>).map(([k, v]) => `\n\t\t${k} = ${jsonText(v, false)}`).join('')}\n`;
-  return s;
-}
-
-export function progShow(args: string[], json: boolean): void {
-  const objs: Record<string, unknown>[] = [];
-  if (args.length === 0) eachId('prog', (fd) => objs.push(progJson(fd.value)));
-  else {
-    const sel = parseSelector(args, 'prog');
-    for (const fd of openProgs(sel)) {
-      try {
-        objs.push(progJson(fd.value));
-      } finally {
-        fd.close();
-      }
-    }
-    if (json && objs.length === 1) return void out(jsonText(objs[0]) + '\n');
-  }
-  out(json ? jsonText(objs) + '\n' : objs.map(progText).join(''));
-}
+import { btfById, keywordArgs, openProgs, parseSelector } from './objects.js';
 
 export function progPin(args: string[]): void {
   const sel = parseSelector(args, 'prog');
