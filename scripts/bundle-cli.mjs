@@ -8,8 +8,10 @@
 // (instructions under cachegrind, `prog loadall globals.bpfel.o`: 405 M as ES module chunks,
 // 262 M as these chunks with their caches; `node -e 0` is 89 M).
 // Chunks:
-//   start.cjs + chunk-boot-*: what every command needs (argument parsing, --help, the command tables);
-//   chunk-inspect-*: the syscall layer, BTF, codecs and the prog/map/link listing modules;
+//   start.cjs + chunk-boot-*: what every command needs (reading argv, output, the listings' short path);
+//   chunk-tree-*: the command tree (program.ts, the cmd-* modules, commander), for every line but a listing;
+//   chunk-listing-*: prog/map show (show.ts) and the syscall calls, object info and native backend they use;
+//   chunk-inspect-*: BTF, codecs, maps and the other prog/map/link commands' shared modules;
 //   the rest per dynamic import, as the bundler splits them (run, gen, btf dump, images, ...).
 // Each cache (<chunk>.cache) is made in a training run (trainCaches): most hold the bytecode of
 // every function of their chunk (compiled with V8's lazy compilation off), the largest chunks'
