@@ -18,7 +18,7 @@ import { isAscii } from 'node:buffer';
 import type { Btf } from './btf.js';
 import { type FlatBtf, flatBtf } from './flat.js';
 import { type TypeShape, TypeLayout } from './layout.js';
-import { type CDumpMembers, MEMBERS_BUDGET, MEMBERS_CUR, MEMBERS_LEN, prepareCDumpWasm } from './order-wasm.js';
+import { type CDumpItems, type CDumpMembers, ITEMS_POS, ITEMS_STOP, MEMBERS_BUDGET, MEMBERS_CUR, MEMBERS_LEN, PAD_COUNTER, prepareCDumpWasm } from './order-wasm.js';
 import { type ByteSink, TextOut } from './textout.js';
 import { BtfError, BtfKind, INT_BOOL } from './types.js';
 
@@ -84,6 +84,10 @@ export class CDumper {
   private firstUnion?: Int32Array;
   /** ./order-wasm.ts's writer of struct and union members (the common ones), for a dump of every type. */
   private members?: CDumpMembers;
+  /** ./order-wasm.ts's writer of whole items (what it declines, emitTopLevel writes), for a dump of every type. */
+  private items?: CDumpItems;
+  /** By word index: each enumerator's count, 1 at an enum's first word once counted (the items writer's memory). */
+  private ecount?: Int32Array;
   /** Ids on the current declarator path, to reject loops that no C declaration can express. */
   private onPath: Uint8Array;
   /** 1 when some other type (member, pointer, typedef, parameter, ...) refers to the type (built on first use). */
@@ -373,19 +377,25 @@ export class CDumper {
     const stride = this.kinds[id] === BtfKind.Enum64 ? 3 : 2;
     counts = new Int32Array(n);
     const keys = this.keys;
-    if (keys) {
-      // An enumerator named twice in one enum is one name: each key remembers the last enum that counted it.
+    const ec = this.ecount;
+    if (ec && ec[p] !== 0) {
+      // Counted by the items writer (./order-wasm.ts), which keeps them by word.
+      for (let i = 0, q = p + 3; i < n; i++, q += stride) counts[i] = ec[q]!;
+    } else if (keys) {
+      // An enumerator named twice in one enum is one name: each key remembers the last enum (its id + 1) that counted it.
       const ident = this.identCount!;
-      const lastEnum = (this.lastEnum ??= new Int32Array(ident.length).fill(-1));
+      const lastEnum = (this.lastEnum ??= new Int32Array(ident.length));
       const lastCount = (this.lastCount ??= new Int32Array(ident.length));
       for (let i = 0, q = p + 3; i < n; i++, q += stride) {
         const k = keys[q]!;
-        if (lastEnum[k] === id) counts[i] = lastCount[k]!;
+        if (lastEnum[k] === id + 1) counts[i] = lastCount[k]!;
         else {
-          lastEnum[k] = id;
+          lastEnum[k] = id + 1;
           counts[i] = lastCount[k] = ++ident[k]!;
         }
+        if (ec) ec[q] = counts[i]!;
       }
+      if (ec) ec[p] = 1;
     } else {
       const mine = new Map<string, number>();
       for (let i = 0, q = p + 3; i < n; i++, q += stride) {
@@ -427,6 +437,16 @@ export class CDumper {
       this.firstStruct = prep.firstStruct;
       this.firstUnion = prep.firstUnion;
       const m = prep.members;
+      const it = prep.items;
+      if (m && it) {
+        // The whole-item writer counts names in its memory: the dumper counts there too.
+        this.tagCount = it.tagCount;
+        this.identCount = it.identCount;
+        this.lastEnum = it.lastEnum;
+        this.lastCount = it.lastCount;
+        this.ecount = it.ecount;
+        this.items = it;
+      }
       if (m) {
         // The marks and counts move into the WebAssembly's memory, where its member writer reads them.
         m.emitState.set(this.emitState);
@@ -441,7 +461,9 @@ export class CDumper {
       }
     }
     const queue: ArrayLike<number> = prep?.queue ?? this.orderAll(ids);
-    for (let i = 0; i < queue.length; i++) this.emitTopLevel(queue[i]!);
+    const it = this.items;
+    if (it) this.emitItems(it, queue.length);
+    else for (let i = 0; i < queue.length; i++) this.emitTopLevel(queue[i]!);
     if (opts.kfuncs ?? (header && !ids)) this.emitKfuncs();
     if (header) {
       this.emit('#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n');
@@ -507,6 +529,23 @@ export class CDumper {
       this.emit(`extern ${fastcall.has(id) ? '__bpf_fastcall ' : ''}${this.decl(this.st(proto), `${this.rawName(id)}(${params})`, 0)} __weak __ksym;\n`);
     }
     this.emit('#endif\n\n');
+  }
+
+  /** The queue through the WebAssembly's items(), its output copied as bytes; what it declines, emitTopLevel writes. */
+  private emitItems(it: CDumpItems, len: number): void {
+    const m = this.members!;
+    const words = m.words;
+    for (let i = 0; i < len; ) {
+      const j = it.run(i, len);
+      const n = words[ITEMS_POS]! - it.out;
+      if (n > 0) {
+        this.out.bytes(m.bytes.subarray(it.out, it.out + n));
+        words[ITEMS_POS] = it.out;
+        this.out.endLine();
+      }
+      i = j;
+      if (words[ITEMS_STOP]) this.emitTopLevel(it.queue[i++]!);
+    }
   }
 
   private emitTopLevel(id: number): void {
@@ -810,7 +849,10 @@ export class CDumper {
     if ((to - cur) / 8 > MAX_BITFIELD_PADDING_BYTES) {
       // A large hole: one byte array keeps the header small (and the layout identical).
       const bytes = Math.floor((to - cur) / 8);
-      s += `\n${ind}char __bee_pad${this.padCounter++}[${bytes}];`;
+      // The counter is the items writer's where it runs (./order-wasm.ts writes these too).
+      const m = this.members;
+      const k = m ? m.words[PAD_COUNTER]!++ : this.padCounter++;
+      s += `\n${ind}char __bee_pad${k}[${bytes}];`;
       cur += bytes * 8;
     }
     while (to - cur >= 8) {

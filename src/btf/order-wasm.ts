@@ -14,8 +14,8 @@
 // memory for cdump.ts to append; the test holds the header to the JavaScript's.
 import type { FlatBtf } from './flat.js';
 import {
-  ADD, AND, BLOCK, BR, BR_IF, DIV_U, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, GT_U, I32, IF, LITTLE_ENDIAN, LOOP, MUL, NE, OR, REM_U, RETURN, SHL, SHR_U, SUB, UNREACHABLE, VOID, XOR, LE_U, LT_U,
-  type Code, call, get, i32, load, load8, set, store, store8, wasmApi, wasmModule,
+  ADD, AND, BLOCK, LT_S, MEMCOPY, BR, BR_IF, DIV_U, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, GT_U, I32, IF, LITTLE_ENDIAN, LOOP, MUL, NE, OR, REM_U, RETURN, SHL, SHR_U, SUB, UNREACHABLE, VOID, XOR, LE_U, LT_U,
+  type Code, call, get, i32, load, load8, set, store, store8, tee, wasmApi, wasmModule,
 } from './wasm-asm.js';
 import { BtfKind, INT_BOOL } from './types.js';
 
@@ -53,7 +53,32 @@ const H_FIRSTS = 116;
 const H_FIRSTU = 120;
 /** Per kind (20 bytes): which of a record's words refer to types, for the `referenced` marks. */
 const H_REFCLASS = 64;
-const DATA = 128;
+/** Whole items (item(), items()): name counts by key per namespace, enumerators' last enum (id + 1) and count by key. */
+const H_TAGC = 128;
+const H_IDENTC = 132;
+const H_LASTE = 136;
+const H_LASTC = 140;
+/** Parallel to the words: each enumerator's count (and at an enum's first word, 1 once counted); each keyed name's offset. */
+const H_ECOUNT = 144;
+const H_ORIG = 148;
+/** The scratch area where an item's strings are built, and the item output, its end (a memory word). */
+const H_SCR = 152;
+const H_IOUT = 156;
+const H_OPOS = 160;
+/** The next `__bee_padN` (a memory word, shared with cdump.ts's padding()). */
+const H_PADC = 164;
+/** check()'s on-path marks (the check's generation number), that number, the item's text budget and its start value. */
+const H_CMARK = 168;
+const H_CGEN = 172;
+const H_EST = 176;
+const H_ESTMAX = 180;
+/** items(): 1 when it stopped at an item it declined. */
+const H_STOP = 184;
+const DATA = 256;
+/** items() stops before an item once this much item output is used (the area has room for SCRATCH_SIZE more). */
+const ITEM_SOFT = 1 << 20;
+/** The scratch area; check() declines an item whose estimated text is over a quarter of it. */
+const SCRATCH_SIZE = 1 << 26;
 /** members() stops before a member once this much of its output area is used (the area has room for one more). */
 const OUT_SOFT = 1 << 18;
 const OUT_SIZE = 1 << 19;
@@ -71,10 +96,31 @@ const BASEW = 12;
 const PAD = 13;
 const OKBASE = 14;
 const TABS = 16;
+const NAMEN = 17;
+const NAME = 18;
+const JOINW = 19;
+const TOUT = 20;
+const FWDT = 21;
+const TAGKW = 22;
+const ETAG = 23;
+const ETYPEDEF = 24;
+const EENUM = 25;
+const ECOUNTS = 26;
+const ENUMDEF = 27;
+const DECL = 28;
+const COMPDEF = 29;
+const SZ = 30;
+const STRLEN = 31;
+const CHECKD = 32;
+const CHECKD2 = 33;
+const CHECKC = 34;
+const CHECKE = 35;
+const CHECKTOP = 36;
+const ITEM = 37;
 
 /** The layout's addresses, baked into the code as constants (the module is assembled per dump). */
 let L: number[] = [];
-const VAR_WORDS = new Set([H_QLEN, H_KNEXT, H_CUR, H_OLEN, H_BUDGET]);
+const VAR_WORDS = new Set([H_QLEN, H_KNEXT, H_CUR, H_OLEN, H_BUDGET, H_OPOS, H_PADC, H_CGEN, H_EST, H_STOP]);
 const hdr = (at: number): Code => (VAR_WORDS.has(at) ? [i32(0), load(at)] : i32(L[at / 4]!));
 const when = (cond: Code, body: Code): Code => [cond, IF, VOID, body, END];
 const ret = (v: number): Code => [i32(v), RETURN];
@@ -310,6 +356,7 @@ const streq = (): Code => [
 const [KW, KOFF, KH, KP, KC, KE, KT] = [0, 1, 2, 3, 4, 5, 6];
 const key = (): Code => [
   get(KW), load(), set(KOFF),
+  get(KW), delta(H_ORIG), ADD, get(KOFF), store(),
   i32(FNV_OFFSET), set(KH),
   hdr(H_STR), get(KOFF), ADD, set(KP),
   BLOCK, VOID, LOOP, VOID,
@@ -451,6 +498,16 @@ const pad = (): Code => [
     line([text(PP, 'char: '), get(PP), get(PK), call(DEC), set(PP)]),
     get(PCUR), get(PK), ADD, set(PCUR),
   ]),
+  // A hole over 1024 bytes: one named array (members() declines those; items() writes them).
+  when([get(PTO), get(PCUR), SUB, i32(8192), GT_U], [
+    get(PTO), get(PCUR), SUB, i32(3), SHR_U, set(PK),
+    line([
+      text(PP, 'char __bee_pad'), get(PP), i32(0), load(H_PADC), call(DEC), set(PP),
+      i32(0), i32(0), load(H_PADC), i32(1), ADD, store(H_PADC),
+      text(PP, '['), get(PP), get(PK), call(DEC), set(PP), text(PP, ']'),
+    ]),
+    get(PCUR), get(PK), i32(3), SHL, ADD, set(PCUR),
+  ]),
   BLOCK, VOID, LOOP, VOID,
   get(PTO), get(PCUR), SUB, i32(8), LT_U, BR_IF, 1,
   i32(64), set(PU),
@@ -556,6 +613,474 @@ const membersFn = (): Code => [
   get(MI),
 ];
 
+// ---- Whole top-level items (emitTopLevel): cdump.ts's compositeDef, enumDef, decl/declInner,
+// ensureTypedef, ensureTagDeclared and name counting, case for case, writing the text into this
+// memory. A string under construction is a byte range [ds, p) of the scratch area, built the way
+// the JavaScript builds its strings (a declarator wrapped from the name outwards: prefixes by
+// moving the range up, memory.copy), so the side effects (a typedef or an enum written first, a
+// forward declaration, a name's count) happen in the JavaScript's order; what is written first goes
+// to the item output (H_OPOS) at once, as the JavaScript's emit does, the item itself when it is
+// complete. Before an item, check() walks every type its text can reach without changing anything
+// and declines what this code does not write (type tags, 64-bit enums, members outside their
+// struct, a size the layout refuses, a loop, nesting past the JavaScript's bounds, more text than
+// the scratch area holds): the JavaScript then writes that item, with the same marks and counts.
+const u8at = (base: number, idx: Code): Code => [hdr(base), idx, ADD, load8()];
+const u32at = (base: number, idx: Code): Code => [hdr(base), idx, i32(2), SHL, ADD, load()];
+const st8 = (base: number, idx: Code, v: Code): Code => [hdr(base), idx, ADD, v, store8()];
+const st32 = (base: number, idx: Code, v: Code): Code => [hdr(base), idx, i32(2), SHL, ADD, v, store()];
+/** 1 when the type's own name is not empty (its name offset from H_NAMEOFF: the words hold keys). */
+const hasNameOf = (idExpr: Code, tmp: number): Code => [u32at(H_NAMEOFF, idExpr), tee(tmp), IF, I32, hdr(H_STR), get(tmp), ADD, load8(), i32(0), NE, ELSE, i32(0), END];
+/** 1 when the string at offset local `off` is `s`. */
+const isStr = (off: number, s: string): Code => [
+  Array.from(s + '\0', (c, k) => [hdr(H_STR), get(off), ADD, load8(k), i32(c.charCodeAt(0)), EQ, k ? AND : []]),
+];
+/** The word delta from a record word's address to its slot in a parallel array of words (H_ORIG, H_ECOUNT). */
+const delta = (at: number): Code => i32(L[at / 4]! - L[H_WORDS / 4]!);
+const varWord = (at: number): Code => [i32(0), load(at)];
+const setVar = (at: number, v: Code): Code => [i32(0), v, store(at)];
+/** Write '\n' at local p, advancing it. */
+const nl = (p: number): Code => [get(p), i32(10), store8(), get(p), i32(1), ADD, set(p)];
+
+// nameN(id) -> count: cdump.ts's nameN with keys (H_TAGC, H_IDENTC by key).
+const [NNID, NNC, NNA, NNK, NNT] = [0, 1, 2, 3, 4];
+const nameN = (): Code => [
+  u32at(H_COUNTS, get(NNID)), tee(NNC), IF, VOID, get(NNC), RETURN, END,
+  i32(1), set(NNC),
+  when(hasNameOf(get(NNID), NNT), [
+    u8at(H_KINDS, get(NNID)), set(NNK),
+    addrOf(get(NNID)), set(NNA),
+    i32(0), set(NNT),
+    when(kindIs(NNK, BtfKind.Struct, BtfKind.Union), [hdr(H_TAGC), set(NNT)]),
+    when(kindIs(NNK, BtfKind.Enum, BtfKind.Enum64), [when([get(NNA), load(4), i32(0xffff), AND], [hdr(H_TAGC), set(NNT)])]),
+    when(kindIs(NNK, BtfKind.Typedef), [hdr(H_IDENTC), set(NNT)]),
+    when(get(NNT), [
+      get(NNT), get(NNA), load(), i32(2), SHL, ADD, set(NNT),
+      get(NNT), get(NNT), load(), i32(1), ADD, tee(NNC), store(),
+    ]),
+  ]),
+  st32(H_COUNTS, get(NNID), get(NNC)),
+  get(NNC),
+];
+// name(p, id) -> p: the name, given its count first.
+const nameFn = (): Code => [get(1), call(NAMEN), DROP, get(0), get(1), call(NAMEW)];
+// joinw(ds, x, p) -> p: cdump.ts's join(base, declarator) with the declarator at [ds, x) and the base at [x, p).
+const [JDS, JX, JP, JL, JB, JS] = [0, 1, 2, 3, 4, 5];
+const joinw = (): Code => [
+  get(JX), get(JDS), SUB, set(JL),
+  get(JP), get(JX), SUB, set(JB),
+  when([get(JL), EQZ], [get(JP), RETURN]),
+  get(JDS), load8(), i32(0x5b), NE, set(JS),
+  get(JP), get(JDS), get(JL), MEMCOPY,
+  get(JDS), get(JX), get(JB), MEMCOPY,
+  when(get(JS), [get(JDS), get(JB), ADD, i32(0x20), store8()]),
+  get(JDS), get(JB), ADD, get(JS), ADD, get(JP), get(JL), MEMCOPY,
+  get(JDS), get(JB), ADD, get(JS), ADD, get(JL), ADD,
+];
+// tout(s, e): the text at [s, e) to the item output (the JavaScript's emit).
+const tout = (): Code => [
+  varWord(H_OPOS), get(0), get(1), get(0), SUB, MEMCOPY,
+  setVar(H_OPOS, [varWord(H_OPOS), get(1), get(0), SUB, ADD]),
+];
+// fwdt(id) -> the struct (union) a FWD stands for, 0 for none: cdump.ts's fwdTarget.
+const fwdt = (): Code => [
+  when([hasNameOf(get(0), 1), EQZ], ret(0)),
+  addrOf(get(0)), set(1),
+  get(1), load(4), i32(31), SHR_U, IF, I32, hdr(H_FIRSTU), ELSE, hdr(H_FIRSTS), END,
+  get(1), load(), i32(2), SHL, ADD, load(),
+];
+// tagkw(p, id) -> p: cdump.ts's tagKeyword.
+const tagkw = (): Code => [
+  u8at(H_KINDS, get(1)), set(2),
+  when([kindIs(2, BtfKind.Union), get(2), i32(BtfKind.Fwd), EQ, addrOf(get(1)), load(4), i32(31), SHR_U, AND, OR], [text(0, 'union'), get(0), RETURN]),
+  when(kindIs(2, BtfKind.Enum, BtfKind.Enum64), [text(0, 'enum'), get(0), RETURN]),
+  text(0, 'struct'), get(0),
+];
+// etag(id, p): cdump.ts's ensureTagDeclared (p: free scratch).
+const [ETID, ETP, ETT, ETF, ETE] = [0, 1, 2, 3, 4];
+const etag = (): Code => [
+  get(ETID), set(ETT),
+  when([u8at(H_KINDS, get(ETID)), i32(BtfKind.Fwd), EQ], [
+    get(ETID), call(FWDT), tee(ETF),
+    IF, VOID, get(ETF), call(NAMEN), i32(1), EQ, IF, VOID, get(ETF), set(ETT), END, END,
+  ]),
+  when(u8at(H_DECLARED, get(ETT)), [RETURN]),
+  get(ETP), get(ETID), call(TAGKW), set(ETE), text(ETE, ' '), get(ETE), get(ETT), call(NAME), set(ETE), text(ETE, ';\n\n'),
+  get(ETP), get(ETE), call(TOUT),
+  st8(H_DECLARED, get(ETT), i32(1)),
+  st8(H_DECLARED, get(ETID), i32(1)),
+  when([u8at(H_EMIT, get(ETT)), EQZ], st8(H_EMIT, get(ETT), i32(1))),
+];
+// etypedef(id, p): cdump.ts's ensureTypedef.
+const [TDID, TDP, TDS, TDE] = [0, 1, 2, 3];
+const etypedef = (): Code => [
+  when(u8at(H_EMIT, get(TDID)), [RETURN]),
+  st8(H_EMIT, get(TDID), i32(3)),
+  u32at(H_NAMEOFF, get(TDID)), set(TDE),
+  when(isStr(TDE, '__builtin_va_list'), [st8(H_EMIT, get(TDID), i32(2)), RETURN]),
+  get(TDP), set(TDS), text(TDS, 'typedef '),
+  get(TDS), get(TDID), call(NAME), set(TDE),
+  addrOf(get(TDID)), load(8), get(TDS), get(TDE), i32(0), i32(0), call(DECL), set(TDE),
+  text(TDE, ';\n\n'),
+  get(TDP), get(TDE), call(TOUT),
+  st8(H_EMIT, get(TDID), i32(2)),
+];
+// eenum(id, p): a named enum's definition before its first use (declInner's enum case).
+const eenum = (): Code => [
+  when(u8at(H_EMIT, get(0)), [RETURN]),
+  st8(H_EMIT, get(0), i32(3)),
+  get(1), get(0), i32(0), call(ENUMDEF), set(2), text(2, ';\n\n'),
+  get(1), get(2), call(TOUT),
+  st8(H_EMIT, get(0), i32(2)),
+];
+// ecounts(id): cdump.ts's enumeratorCounts, into H_ECOUNT (the slot of the record's first word: done).
+const [ECID, ECA, ECN, ECQ, ECK, ECX] = [0, 1, 2, 3, 4, 5];
+const ecounts = (): Code => [
+  addrOf(get(ECID)), set(ECA),
+  when([get(ECA), delta(H_ECOUNT), ADD, load()], [RETURN]),
+  get(ECA), delta(H_ECOUNT), ADD, i32(1), store(),
+  get(ECA), load(4), i32(0xffff), AND, set(ECN),
+  get(ECA), i32(12), ADD, set(ECQ),
+  repeat(ECN, [
+    get(ECQ), load(), set(ECK),
+    hdr(H_LASTE), get(ECK), i32(2), SHL, ADD, set(ECX),
+    get(ECX), load(), get(ECID), i32(1), ADD, EQ, IF, VOID,
+    get(ECQ), delta(H_ECOUNT), ADD, hdr(H_LASTC), get(ECK), i32(2), SHL, ADD, load(), store(),
+    ELSE,
+    get(ECX), get(ECID), i32(1), ADD, store(),
+    hdr(H_IDENTC), get(ECK), i32(2), SHL, ADD, set(ECX),
+    get(ECX), get(ECX), load(), i32(1), ADD, store(),
+    hdr(H_LASTC), get(ECK), i32(2), SHL, ADD, get(ECX), load(), store(),
+    get(ECQ), delta(H_ECOUNT), ADD, get(ECX), load(), store(),
+    END,
+    get(ECQ), i32(8), ADD, set(ECQ),
+  ]),
+];
+// enumdef(p, id, lvl) -> p: cdump.ts's enumDef for 32-bit enums.
+const [EDP, EDID, EDL, EDA, EDN, EDSG, EDQ, EDV, EDT] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const enumdef = (): Code => [
+  when([u8at(H_KINDS, get(EDID)), i32(BtfKind.Enum), NE], [UNREACHABLE]),
+  addrOf(get(EDID)), set(EDA),
+  get(EDA), load(4), i32(0xffff), AND, set(EDN),
+  get(EDA), load(4), i32(31), SHR_U, set(EDSG),
+  text(EDP, 'enum'),
+  when(hasNameOf(get(EDID), EDT), [text(EDP, ' '), get(EDP), get(EDID), call(NAME), set(EDP)]),
+  when([get(EDN), EQZ], [get(EDP), RETURN]),
+  text(EDP, ' {'),
+  get(EDID), call(ECOUNTS),
+  get(EDA), i32(12), ADD, set(EDQ),
+  repeat(EDN, [
+    nl(EDP), get(EDP), get(EDL), i32(1), ADD, call(TABS), set(EDP),
+    get(EDP), get(EDQ), delta(H_ORIG), ADD, load(), call(CPY), set(EDP),
+    get(EDQ), delta(H_ECOUNT), ADD, load(), set(EDT),
+    when([get(EDT), i32(1), NE], [text(EDP, '___'), get(EDP), get(EDT), call(DEC), set(EDP)]),
+    text(EDP, ' = '),
+    get(EDQ), load(4), set(EDV),
+    get(EDSG), get(EDV), i32(31), SHR_U, AND, IF, VOID,
+    text(EDP, '-'), get(EDP), i32(0), get(EDV), SUB, call(DEC), set(EDP),
+    ELSE,
+    get(EDP), get(EDV), call(DEC), set(EDP),
+    END,
+    text(EDP, ','),
+    get(EDQ), i32(8), ADD, set(EDQ),
+  ]),
+  nl(EDP), get(EDP), get(EDL), call(TABS), set(EDP), text(EDP, '}'),
+  when([get(EDA), load(8), i32(4), LT_U], text(EDP, ' __attribute__((packed))')),
+  get(EDP),
+];
+// decl(id, ds, p, lvl, depth) -> p: cdump.ts's declInner, the declarator at [ds, p) made the declaration.
+const [DID, DDS, DPP, DLVL, DDEP, DK, DA, DTO, DTK, DN, DQ, DX, DTMP] = Array.from({ length: 13 }, (_, i) => i);
+const joinTail = (): Code => [get(DDS), get(DX), get(DPP), call(JOINW), RETURN];
+const declRec = (idExpr: Code): Code => [idExpr, get(DDS), get(DPP), get(DLVL), get(DDEP), i32(1), ADD, call(DECL), RETURN];
+/** Move [ds, p) up by s.length and write s at ds. */
+const prepend = (s: string): Code => [get(DDS), i32(s.length), ADD, get(DDS), get(DPP), get(DDS), SUB, MEMCOPY, get(DDS), set(DX), text(DX, s), get(DPP), i32(s.length), ADD, set(DPP)];
+const qual = (kind: number, kw: string): Code =>
+  when(kindIs(DK, kind), [
+    get(DA), load(8), set(DTO),
+    u8at(H_KINDS, get(DTO)), set(DTK),
+    when(kindIs(DTK, BtfKind.Ptr), [
+      get(DPP), get(DDS), GT_U, IF, VOID, prepend(`${kw} `), ELSE, text(DPP, kw), END,
+      declRec(get(DTO)),
+    ]),
+    when([kindIs(DTK, BtfKind.Array, BtfKind.FuncProto), i32(kind === BtfKind.Restrict ? 1 : 0), OR], declRec(get(DTO))),
+    get(DTO), get(DDS), get(DPP), get(DLVL), get(DDEP), i32(1), ADD, call(DECL), set(DPP),
+    prepend(`${kw} `),
+    get(DPP), RETURN,
+  ]);
+const decl = (): Code => [
+  u8at(H_KINDS, get(DID)), set(DK),
+  addrOf(get(DID)), set(DA),
+  get(DPP), set(DX),
+  when(kindIs(DK, BtfKind.Void), [text(DPP, 'void'), joinTail()]),
+  when(kindIs(DK, BtfKind.Int), [
+    get(DA), load(), set(DTMP),
+    get(DA), load(12), i32(24), SHR_U, i32(INT_BOOL), AND, i32(0), NE, isStr(DTMP, 'bool'), AND,
+    IF, VOID, text(DPP, '_Bool'), ELSE, get(DPP), get(DTMP), call(CPY), set(DPP), END,
+    joinTail(),
+  ]),
+  when(kindIs(DK, BtfKind.Float), [get(DPP), get(DA), load(), call(CPY), set(DPP), joinTail()]),
+  when(kindIs(DK, BtfKind.Ptr), [
+    get(DA), load(8), set(DTO),
+    u8at(H_KINDS, get(DTO)), set(DTK),
+    kindIs(DTK, BtfKind.Array, BtfKind.FuncProto), IF, VOID,
+    prepend('(*'), text(DPP, ')'),
+    ELSE, prepend('*'), END,
+    declRec(get(DTO)),
+  ]),
+  when(kindIs(DK, BtfKind.Array), [
+    text(DPP, '['), get(DPP), get(DA), load(20), call(DEC), set(DPP), text(DPP, ']'),
+    declRec([get(DA), load(12)]),
+  ]),
+  qual(BtfKind.Const, 'const'),
+  qual(BtfKind.Volatile, 'volatile'),
+  qual(BtfKind.Restrict, 'restrict'),
+  when(kindIs(DK, BtfKind.Typedef), [
+    get(DID), get(DPP), call(ETYPEDEF),
+    get(DPP), get(DID), call(NAME), set(DPP),
+    joinTail(),
+  ]),
+  when(kindIs(DK, BtfKind.Struct, BtfKind.Union), [
+    hasNameOf(get(DID), DTMP), IF, VOID,
+    when([u8at(H_DECLARED, get(DID)), EQZ], [get(DID), get(DPP), call(ETAG)]),
+    get(DPP), get(DID), call(TAGKW), set(DPP), text(DPP, ' '), get(DPP), get(DID), call(NAME), set(DPP),
+    ELSE,
+    get(DPP), get(DID), get(DLVL), call(COMPDEF), set(DPP),
+    END,
+    joinTail(),
+  ]),
+  when(kindIs(DK, BtfKind.Enum), [
+    hasNameOf(get(DID), DTMP), IF, VOID,
+    get(DID), get(DPP), call(EENUM),
+    text(DPP, 'enum '), get(DPP), get(DID), call(NAME), set(DPP),
+    ELSE,
+    get(DPP), get(DID), get(DLVL), call(ENUMDEF), set(DPP),
+    END,
+    joinTail(),
+  ]),
+  when(kindIs(DK, BtfKind.Fwd), [
+    get(DID), get(DPP), call(ETAG),
+    get(DID), call(FWDT), set(DTMP),
+    get(DA), load(4), i32(31), SHR_U, IF, VOID, text(DPP, 'union '), ELSE, text(DPP, 'struct '), END,
+    get(DTMP), IF, VOID, get(DPP), get(DTMP), call(NAME), set(DPP), ELSE, get(DPP), u32at(H_NAMEOFF, get(DID)), call(CPY), set(DPP), END,
+    joinTail(),
+  ]),
+  when(kindIs(DK, BtfKind.FuncProto), [
+    get(DA), load(4), i32(0xffff), AND, set(DN),
+    text(DPP, '('),
+    get(DN), EQZ, IF, VOID, text(DPP, 'void'), ELSE,
+    get(DA), i32(12), ADD, set(DQ),
+    i32(0), set(DTMP),
+    BLOCK, VOID, LOOP, VOID,
+    get(DTMP), get(DN), GE_U, BR_IF, 1,
+    when(get(DTMP), text(DPP, ', ')),
+    get(DQ), load(4), EQZ, get(DTMP), i32(1), ADD, get(DN), EQ, AND, IF, VOID,
+    text(DPP, '...'),
+    ELSE,
+    get(DQ), load(4), get(DPP), get(DPP), get(DLVL), get(DDEP), i32(1), ADD, call(DECL), set(DPP),
+    END,
+    get(DQ), i32(8), ADD, set(DQ),
+    get(DTMP), i32(1), ADD, set(DTMP),
+    BR, 0, END, END,
+    END,
+    text(DPP, ')'),
+    declRec([get(DA), load(8)]),
+  ]),
+  UNREACHABLE,
+];
+// compdef(p, id, lvl) -> p: cdump.ts's compositeDef.
+const [CDP, CDID, CDL, CDA, CDN, CDKF, CDSZ, CDUN, CDPK, CDQ, CDOFF, CDBITS, CDT, CDCUR, CDAL, CDDS, CDX] = Array.from({ length: 17 }, (_, i) => i);
+const padTo = (to: Code): Code => [get(CDP), get(CDCUR), to, get(CDL), i32(1), ADD, call(PAD), set(CDP)];
+const compdef = (): Code => [
+  addrOf(get(CDID)), set(CDA),
+  get(CDA), load(4), i32(0xffff), AND, set(CDN),
+  get(CDA), load(4), i32(31), SHR_U, set(CDKF),
+  get(CDA), load(8), set(CDSZ),
+  u8at(H_KINDS, get(CDID)), i32(BtfKind.Union), EQ, set(CDUN),
+  u8at(H_PACKED, get(CDID)), i32(2), EQ, set(CDPK),
+  get(CDUN), IF, VOID, text(CDP, 'union'), ELSE, text(CDP, 'struct'), END,
+  when(hasNameOf(get(CDID), CDX), [text(CDP, ' '), get(CDP), get(CDID), call(NAME), set(CDP)]),
+  text(CDP, ' {'),
+  i32(0), set(CDCUR),
+  get(CDA), i32(12), ADD, set(CDQ),
+  repeat(CDN, [
+    get(CDQ), load(8), set(CDOFF),
+    i32(0), set(CDBITS),
+    when(get(CDKF), [get(CDOFF), i32(24), SHR_U, set(CDBITS), get(CDOFF), i32(0xffffff), AND, set(CDOFF)]),
+    when(get(CDUN), [i32(0), set(CDOFF)]),
+    get(CDQ), load(4), set(CDT),
+    when([get(CDUN), EQZ], [
+      get(CDBITS), IF, VOID,
+      when([get(CDOFF), get(CDCUR), GT_U], padTo(get(CDOFF))),
+      ELSE,
+      get(CDPK), IF, I32, i32(1), ELSE, u8at(H_ALIGN, get(CDT)), i32(3), SHL, END, set(CDAL),
+      when([get(CDCUR), get(CDAL), ADD, i32(1), SUB, get(CDAL), DIV_U, get(CDAL), MUL, get(CDOFF), NE, get(CDOFF), get(CDCUR), GT_U, AND], padTo(get(CDOFF))),
+      END,
+    ]),
+    nl(CDP), get(CDP), get(CDL), i32(1), ADD, call(TABS), set(CDP),
+    get(CDP), set(CDDS),
+    get(CDP), get(CDQ), load(), call(CPY), set(CDP),
+    get(CDT), get(CDDS), get(CDP), get(CDL), i32(1), ADD, i32(0), call(DECL), set(CDP),
+    when(get(CDBITS), [text(CDP, ': '), get(CDP), get(CDBITS), call(DEC), set(CDP)]),
+    text(CDP, ';'),
+    when([get(CDUN), EQZ], [get(CDOFF), get(CDBITS), IF, I32, get(CDBITS), ELSE, get(CDT), i32(0), call(SZ), i32(3), SHL, END, ADD, set(CDCUR)]),
+    get(CDQ), i32(12), ADD, set(CDQ),
+  ]),
+  when([get(CDUN), EQZ], [
+    get(CDPK), IF, I32, i32(8), ELSE, u8at(H_ALIGN, get(CDID)), i32(3), SHL, END, set(CDAL),
+    get(CDSZ), i32(3), SHL, set(CDX),
+    when([get(CDCUR), get(CDAL), ADD, i32(1), SUB, get(CDAL), DIV_U, get(CDAL), MUL, get(CDX), NE, get(CDX), get(CDCUR), GT_U, AND], padTo(get(CDX))),
+  ]),
+  nl(CDP), get(CDP), get(CDL), call(TABS), set(CDP), text(CDP, '}'),
+  when(get(CDPK), text(CDP, ' __attribute__((packed))')),
+  get(CDP),
+];
+// sz(id, depth) -> size, or -1 where layout.ts's sizeof throws (size() traps there).
+const sz = (): Code => [
+  when([get(LID), hdr(H_COUNT), GE_U], ret(-1)),
+  when([get(LDEPTH), i32(MAX_RESOLVE_DEPTH), GT_S], ret(-1)),
+  hdr(H_KINDS), get(LID), ADD, load8(), set(LK),
+  addrOf(get(LID)), set(LA),
+  when(kindIs(LK, BtfKind.Int, BtfKind.Float, BtfKind.Struct, BtfKind.Union, BtfKind.Enum, BtfKind.Enum64, BtfKind.Datasec), [get(LA), load(8), RETURN]),
+  when(kindIs(LK, BtfKind.Ptr), ret(8)),
+  when(kindIs(LK, BtfKind.Array), [
+    lrecur(SZ, [get(LA), load(12)]), set(LT),
+    when([get(LT), i32(-1), EQ], ret(-1)),
+    get(LA), load(20), set(LN),
+    when(get(LN), [when([get(LT), i32(-1), get(LN), DIV_U, GT_U], ret(-1))]),
+    get(LT), get(LN), MUL, RETURN,
+  ]),
+  when(kindIs(LK, BtfKind.Typedef, BtfKind.Const, BtfKind.Volatile, BtfKind.Restrict, BtfKind.TypeTag, BtfKind.Var), [lrecur(SZ, [get(LA), load(8)]), RETURN]),
+  i32(-1),
+];
+// strlen(off) -> bytes
+const strlen = (): Code => [
+  hdr(H_STR), get(0), ADD, set(0), get(0), set(1),
+  BLOCK, VOID, LOOP, VOID, get(1), load8(), EQZ, BR_IF, 1, get(1), i32(1), ADD, set(1), BR, 0, END, END,
+  get(1), get(0), SUB,
+];
+/** Take n bytes of the item's text budget (H_EST); decline (return 0) when it runs out. */
+const spend = (n: Code): Code => [setVar(H_EST, [varWord(H_EST), n, SUB]), when([varWord(H_EST), i32(0), LT_S], ret(0))];
+// check(id, depth, lvl, tot) -> 1 when decl(id) at that depth can be written here (see above).
+const [KID, KDEP, KLVL, KTOT, KK, KA, KN, KQ, KRES] = Array.from({ length: 9 }, (_, i) => i);
+const checkd = (): Code => [
+  when([get(KDEP), i32(60), GT_S], ret(0)),
+  when([get(KLVL), i32(60), GT_S], ret(0)),
+  when([get(KTOT), i32(400), GT_S], ret(0)),
+  when([get(KID), hdr(H_COUNT), GE_U], ret(0)),
+  when([u32at(H_CMARK, get(KID)), varWord(H_CGEN), EQ], ret(0)),
+  spend([i32(256), u32at(H_NAMEOFF, get(KID)), call(STRLEN), ADD]),
+  st32(H_CMARK, get(KID), varWord(H_CGEN)),
+  get(KID), get(KDEP), get(KLVL), get(KTOT), call(CHECKD2), set(KRES),
+  st32(H_CMARK, get(KID), i32(0)),
+  get(KRES),
+];
+const krec = (idExpr: Code, dep: Code, lvl: Code): Code => [idExpr, dep, lvl, get(KTOT), i32(1), ADD, call(CHECKD)];
+const checkd2 = (): Code => [
+  u8at(H_KINDS, get(KID)), set(KK),
+  addrOf(get(KID)), set(KA),
+  when(kindIs(KK, BtfKind.Void, BtfKind.Int, BtfKind.Float, BtfKind.Fwd), ret(1)),
+  when(kindIs(KK, BtfKind.Ptr, BtfKind.Const, BtfKind.Volatile, BtfKind.Restrict), [krec([get(KA), load(8)], [get(KDEP), i32(1), ADD], get(KLVL)), RETURN]),
+  when(kindIs(KK, BtfKind.Array), [krec([get(KA), load(12)], [get(KDEP), i32(1), ADD], get(KLVL)), RETURN]),
+  when(kindIs(KK, BtfKind.Typedef), [when(u8at(H_EMIT, get(KID)), ret(1)), krec([get(KA), load(8)], i32(0), i32(0)), RETURN]),
+  when(kindIs(KK, BtfKind.Struct, BtfKind.Union), [when(hasNameOf(get(KID), KRES), ret(1)), get(KID), get(KLVL), get(KTOT), call(CHECKC), RETURN]),
+  when(kindIs(KK, BtfKind.Enum), [when([hasNameOf(get(KID), KRES), u8at(H_EMIT, get(KID)), AND], ret(1)), get(KID), call(CHECKE), RETURN]),
+  when(kindIs(KK, BtfKind.FuncProto), [
+    get(KA), load(4), i32(0xffff), AND, set(KN),
+    get(KA), i32(12), ADD, set(KQ),
+    repeat(KN, [when([krec([get(KQ), load(4)], [get(KDEP), i32(1), ADD], get(KLVL)), EQZ], ret(0)), get(KQ), i32(8), ADD, set(KQ)]),
+    krec([get(KA), load(8)], [get(KDEP), i32(1), ADD], get(KLVL)), RETURN,
+  ]),
+  i32(0),
+];
+// checkc(id, lvl, tot) -> 1 when compositeDef(id, lvl) can be written here.
+const [CCID, CCLVL, CCTOT, CCA, CCN, CCQ, CCKF, CCSZ, CCOFF, CCBITS, CCT, CCUN] = Array.from({ length: 12 }, (_, i) => i);
+const checkc = (): Code => [
+  when([u8at(H_PACKED, get(CCID)), EQZ], ret(0)),
+  when([u8at(H_ALIGN, get(CCID)), EQZ], ret(0)),
+  addrOf(get(CCID)), set(CCA),
+  get(CCA), load(8), set(CCSZ),
+  when([get(CCSZ), i32(1 << 27), GE_U], ret(0)),
+  get(CCSZ), i32(3), SHL, set(CCSZ),
+  get(CCA), load(4), i32(0xffff), AND, set(CCN),
+  get(CCA), load(4), i32(31), SHR_U, set(CCKF),
+  u8at(H_KINDS, get(CCID)), i32(BtfKind.Union), EQ, set(CCUN),
+  get(CCA), i32(12), ADD, set(CCQ),
+  spend(i32(10240)),
+  repeat(CCN, [
+    spend([i32(10240), get(CCQ), load(), call(STRLEN), ADD]),
+    get(CCQ), load(8), set(CCOFF),
+    i32(0), set(CCBITS),
+    when(get(CCKF), [get(CCOFF), i32(24), SHR_U, set(CCBITS), get(CCOFF), i32(0xffffff), AND, set(CCOFF)]),
+    when(get(CCUN), [i32(0), set(CCOFF)]),
+    when([get(CCOFF), get(CCSZ), GT_U], ret(0)),
+    when([get(CCBITS), get(CCSZ), get(CCOFF), SUB, GT_U], ret(0)),
+    get(CCQ), load(4), set(CCT),
+    when([get(CCUN), EQZ, get(CCBITS), EQZ, AND], [
+      when([get(CCT), hdr(H_COUNT), GE_U], ret(0)),
+      when([u8at(H_ALIGN, get(CCT)), EQZ], ret(0)),
+      when([get(CCT), i32(0), call(SZ), i32(1 << 27), GE_U], ret(0)),
+    ]),
+    when([get(CCT), i32(0), get(CCLVL), i32(1), ADD, get(CCTOT), i32(1), ADD, call(CHECKD), EQZ], ret(0)),
+    get(CCQ), i32(12), ADD, set(CCQ),
+  ]),
+  i32(1),
+];
+// checke(id) -> 1 for a 32-bit enum whose text fits.
+const checke = (): Code => [
+  when([u8at(H_KINDS, get(0)), i32(BtfKind.Enum), NE], ret(0)),
+  addrOf(get(0)), set(1),
+  get(1), load(4), i32(0xffff), AND, set(2),
+  get(1), i32(12), ADD, set(3),
+  repeat(2, [spend([i32(64), get(3), delta(H_ORIG), ADD, load(), call(STRLEN), ADD]), get(3), i32(8), ADD, set(3)]),
+  i32(1),
+];
+// checktop(id) -> 1 when emitTopLevel(id) can be written here.
+const checktop = (): Code => [
+  setVar(H_CGEN, [varWord(H_CGEN), i32(1), ADD]),
+  setVar(H_EST, hdr(H_ESTMAX)),
+  u8at(H_KINDS, get(0)), set(1),
+  when(kindIs(1, BtfKind.Struct, BtfKind.Union), [get(0), i32(0), i32(0), call(CHECKC), RETURN]),
+  when(kindIs(1, BtfKind.Enum, BtfKind.Enum64), [get(0), call(CHECKE), RETURN]),
+  when(kindIs(1, BtfKind.Typedef), [when(u8at(H_EMIT, get(0)), ret(1)), addrOf(get(0)), load(8), i32(0), i32(0), i32(0), call(CHECKD), RETURN]),
+  i32(1),
+];
+// item(id, p): cdump.ts's emitTopLevel.
+const item = (): Code => [
+  when([u8at(H_EMIT, get(0)), i32(2), EQ], [RETURN]),
+  u8at(H_KINDS, get(0)), set(2),
+  when(kindIs(2, BtfKind.Struct, BtfKind.Union), [
+    st8(H_EMIT, get(0), i32(3)),
+    get(1), get(0), i32(0), call(COMPDEF), set(3), text(3, ';\n\n'),
+    get(1), get(3), call(TOUT),
+    st8(H_EMIT, get(0), i32(2)),
+    st8(H_DECLARED, get(0), i32(1)),
+    RETURN,
+  ]),
+  when(kindIs(2, BtfKind.Enum), [
+    st8(H_EMIT, get(0), i32(3)),
+    get(1), get(0), i32(0), call(ENUMDEF), set(3), text(3, ';\n\n'),
+    get(1), get(3), call(TOUT),
+    st8(H_EMIT, get(0), i32(2)),
+    RETURN,
+  ]),
+  when(kindIs(2, BtfKind.Fwd), [get(0), get(1), call(ETAG), RETURN]),
+  when(kindIs(2, BtfKind.Typedef), [get(0), get(1), call(ETYPEDEF), RETURN]),
+];
+// items(from, to) -> j: queue entries from..to-1 until one is declined (H_STOP 1) or the item output is full.
+const itemsFn = (): Code => [
+  BLOCK, VOID, LOOP, VOID,
+  get(0), get(1), GE_U, BR_IF, 1,
+  varWord(H_OPOS), hdr(H_IOUT), SUB, i32(ITEM_SOFT), GE_U, BR_IF, 1,
+  hdr(H_QUEUE), get(0), i32(2), SHL, ADD, load(), set(2),
+  when([u8at(H_EMIT, get(2)), i32(2), NE], [
+    when([get(2), call(CHECKTOP), EQZ], [setVar(H_STOP, i32(1)), get(0), RETURN]),
+    get(2), hdr(H_SCR), call(ITEM),
+  ]),
+  get(0), i32(1), ADD, set(0),
+  BR, 0, END, END,
+  setVar(H_STOP, i32(0)),
+  get(0),
+];
+
 /** What the WebAssembly prepares for a dump of every type. */
 export interface CDumpPrep {
   /** The ids to define, in the ordering's order. */
@@ -575,6 +1100,8 @@ export interface CDumpPrep {
   firstUnion?: Int32Array;
   /** The struct member writer (see membersFn) and the memory it shares with the dumper; undefined where the layout is. */
   members?: CDumpMembers;
+  /** The writer of whole items (see item()), with the members'. */
+  items?: CDumpItems;
 }
 
 /** members() and its memory: the marks and counts the dumper keeps there, its output and results. */
@@ -589,6 +1116,27 @@ export interface CDumpMembers {
   words: Int32Array;
   out: number;
 }
+
+/** items() and the name counts it keeps in its memory (cdump.ts counts there too). */
+export interface CDumpItems {
+  /** Writes queue entries from..to-1 (at ITEMS_POS, from `out`), returning the first not written: the item output is full, or it declined that one (ITEMS_STOP 1). */
+  run: (from: number, to: number) => number;
+  queue: Uint32Array;
+  /** Each name key's count in the tag and the identifier namespaces. */
+  tagCount: Int32Array;
+  identCount: Int32Array;
+  /** By key: the last enum (its id + 1) that counted the enumerator name, and that count. */
+  lastEnum: Int32Array;
+  lastCount: Int32Array;
+  /** By word index: an enumerator's count, and 1 at the first word of an enum whose enumerators are counted. */
+  ecount: Int32Array;
+  out: number;
+}
+
+/** Word indexes (CDumpMembers.words) of items()'s output position, stop flag, and the `__bee_padN` counter. */
+export const ITEMS_POS = H_OPOS / 4;
+export const ITEMS_STOP = H_STOP / 4;
+export const PAD_COUNTER = H_PADC / 4;
 
 /** Word indexes of members()'s results in CDumpMembers.words. */
 export const MEMBERS_CUR = H_CUR / 4;
@@ -627,10 +1175,20 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
   const nameOffAt = countsAt + 4 * n;
   const firstsAt = nameOffAt + 4 * n;
   const firstuAt = firstsAt + 4 * names;
-  const outAt = firstuAt + 4 * names;
+  const tagcAt = firstuAt + 4 * names;
+  const identcAt = tagcAt + 4 * names;
+  const lasteAt = identcAt + 4 * names;
+  const lastcAt = lasteAt + 4 * names;
+  const ecountAt = lastcAt + 4 * names;
+  const origAt = ecountAt + 4 * f.words.length;
+  const cmarkAt = origAt + 4 * f.words.length;
+  const scrAt = cmarkAt + 4 * n;
+  const ioutAt = scrAt + SCRATCH_SIZE;
+  const outAt = ioutAt + ITEM_SOFT + SCRATCH_SIZE;
   const end = outAt + OUT_SIZE;
   try {
-    L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt, table, slots - 1, 0, emitAt, declAt, 0, 0, 0, 0, 0, pathAt, countsAt, outAt, outAt + OUT_SIZE - 64, 0, 0, 0, nameOffAt, firstsAt, firstuAt];
+    L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt, table, slots - 1, 0, emitAt, declAt, 0, 0, 0, 0, 0, pathAt, countsAt, outAt, outAt + OUT_SIZE - 64, 0, 0, 0, nameOffAt, firstsAt, firstuAt, 0,
+      tagcAt, identcAt, lasteAt, lastcAt, ecountAt, origAt, scrAt, ioutAt, 0, 0, cmarkAt, 0, 0, SCRATCH_SIZE / 4, 0];
     const mod = new wasmApi.Module(wasmModule([
       { params: 3, results: 1, locals: 7, body: ord() },
       { params: 0, results: 0, locals: 6, body: refs() },
@@ -649,13 +1207,36 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
       { params: 1, results: 1, locals: 3, body: okbase() },
       { name: 'members', params: 4, results: 1, locals: 18, body: membersFn() },
       { params: 2, results: 1, locals: 0, body: tabsw() },
+      { params: 1, results: 1, locals: 4, body: nameN() },
+      { params: 2, results: 1, locals: 0, body: nameFn() },
+      { params: 3, results: 1, locals: 3, body: joinw() },
+      { params: 2, results: 0, locals: 0, body: tout() },
+      { params: 1, results: 1, locals: 1, body: fwdt() },
+      { params: 2, results: 1, locals: 1, body: tagkw() },
+      { params: 2, results: 0, locals: 3, body: etag() },
+      { params: 2, results: 0, locals: 2, body: etypedef() },
+      { params: 2, results: 0, locals: 1, body: eenum() },
+      { params: 1, results: 0, locals: 5, body: ecounts() },
+      { params: 3, results: 1, locals: 6, body: enumdef() },
+      { params: 5, results: 1, locals: 8, body: decl() },
+      { params: 3, results: 1, locals: 14, body: compdef() },
+      { params: 2, results: 1, locals: 9, body: sz() },
+      { params: 1, results: 1, locals: 1, body: strlen() },
+      { params: 4, results: 1, locals: 5, body: checkd() },
+      { params: 4, results: 1, locals: 5, body: checkd2() },
+      { params: 3, results: 1, locals: 9, body: checkc() },
+      { params: 1, results: 1, locals: 3, body: checke() },
+      { params: 1, results: 1, locals: 1, body: checktop() },
+      { params: 2, results: 0, locals: 2, body: item() },
+      { name: 'items', params: 2, results: 1, locals: 1, body: itemsFn() },
     ]));
     const mem = new wasmApi.Memory({ initial: Math.ceil(end / 65536) });
-    const { run: runWasm, layout, keys, members } = new wasmApi.Instance(mod, { m: { mem } }).exports as {
+    const { run: runWasm, layout, keys, members, items } = new wasmApi.Instance(mod, { m: { mem } }).exports as {
       run: () => number;
       layout: () => void;
       keys: () => number;
       members: CDumpMembers['run'];
+      items: CDumpItems['run'];
     };
     const b = mem.buffer;
     new Uint8Array(b, H_REFCLASS, 20).set(REF_CLASS);
@@ -685,9 +1266,21 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
           onPath: new Uint8Array(b, pathAt, n),
           counts: new Int32Array(b, countsAt, n),
           bytes: Buffer.from(b),
-          words: new Int32Array(b, 0, 32),
+          words: new Int32Array(b, 0, DATA / 4),
           out: outAt,
         };
+        const w32 = (at: number, len: number): Int32Array => new Int32Array(b, at, len);
+        prep.items = {
+          run: items,
+          queue: new Uint32Array(b, queue, prep.queue.length),
+          tagCount: w32(tagcAt, names),
+          identCount: w32(identcAt, names),
+          lastEnum: w32(lasteAt, names),
+          lastCount: w32(lastcAt, names),
+          ecount: w32(ecountAt, f.words.length),
+          out: ioutAt,
+        };
+        prep.members.words[H_OPOS / 4] = ioutAt;
       }
     } catch {
       // The dumper counts names by their strings.

@@ -52,6 +52,14 @@ export class TextOut {
     this.pos = p;
   }
 
+  /** Bytes as they are (a native copy). */
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    if (this.pos + n > this.buf.length) this.room(n);
+    this.buf.set(b, this.pos);
+    this.pos += n;
+  }
+
   byte(c: number): void {
     if (this.pos + 1 > this.buf.length) this.room(1);
     this.buf[this.pos++] = c;

@@ -18,6 +18,7 @@ export const EQZ = 0x45;
 export const EQ = 0x46;
 export const NE = 0x47;
 export const LT_U = 0x49;
+export const LT_S = 0x48;
 export const GT_S = 0x4a;
 export const GT_U = 0x4b;
 export const LE_U = 0x4d;
@@ -33,6 +34,8 @@ export const XOR = 0x73;
 export const SHL = 0x74;
 export const SHR_U = 0x76;
 export const I32 = 0x7f;
+/** memory.copy (bulk memory: dest, src, length; overlapping ranges as memmove). */
+export const MEMCOPY: readonly number[] = [0xfc, 0x0a, 0x00, 0x00];
 export const VOID = 0x40;
 
 export const uleb = (n: number): number[] => {
