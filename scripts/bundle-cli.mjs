@@ -54,6 +54,22 @@ const LISTING = /[\\/]dist[\\/](syscall[\\/](backend|errno|fd|bpf|constants|info
 const INSPECT = /[\\/]dist[\\/](syscall[\\/]|link[\\/](link|tracefs)\.js$|btf[\\/](btf|types|record)\.js$|maps[\\/](codec|map|map-traits)\.js$|loader[\\/]btf-files\.js$|elf[\\/]reader\.js$|cli[\\/](objects|prog|map|pins)\.js$)/;
 
 /**
+ * The C dumper's WebAssembly module (dist/btf/order-wasm.js assembles it from nested arrays of bytes
+ * on first use, ~9 ms of cold JavaScript in a one-shot `btf dump format c`) built here once and
+ * written into the bundle as base64 (its `PREBUILT`).
+ */
+const { cdumpWasmModule } = await import(path.join(root, 'dist', 'btf', 'order-wasm.js'));
+const cdumpWasm = {
+  name: 'cdump-wasm',
+  transform(code, id) {
+    if (!/[\\/]dist[\\/]btf[\\/]order-wasm\.js$/.test(id)) return null;
+    const from = 'const PREBUILT = undefined;';
+    if (!code.includes(from)) throw new Error(`bundle-cli: ${id} no longer has '${from}'`);
+    return code.replace(from, `const PREBUILT = ${JSON.stringify(Buffer.from(cdumpWasmModule()).toString('base64'))};`);
+  },
+};
+
+/**
  * Command lines the build runs (in-process, in one child Node, output discarded) before it writes
  * the caches: what they compile is what the caches hold. Kernel-free: help texts, the version,
  * and parsing the shipped examples (ELF, BTF, the ObjectSpec, a C dump of an object's BTF).
@@ -169,7 +185,7 @@ const bundle = await rolldown({
   input: path.join(cli, 'start.js'),
   platform: 'node',
   external: ['koffi'],
-  plugins: [lazyChildProcess, requireDynamicImports, builtinDefaults],
+  plugins: [lazyChildProcess, requireDynamicImports, builtinDefaults, cdumpWasm],
   logLevel: 'silent',
 });
 const out = await bundle.generate({

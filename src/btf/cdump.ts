@@ -56,8 +56,11 @@ export class CDumper {
   private readonly offs: Int32Array;
   private readonly kinds: Uint8Array;
   private readonly count: number;
-  /** The string space as one latin1 string (names are sliced from it), and whether it is all ASCII. */
-  private readonly text: string;
+  /** The string space as one latin1 string (names are sliced from it; made on first use: the WebAssembly writes most), and whether it is all ASCII. */
+  private textMemo?: string;
+  private get text(): string {
+    return (this.textMemo ??= stringText(this.f).text);
+  }
   private readonly ascii: boolean;
   private readonly order: Uint8Array;
   /** 0 none, 1 forward-declared, 2 defined / emitted, 3 being emitted. */
@@ -65,7 +68,8 @@ export class CDumper {
   /** 1 once `struct X;` or the definition of X has been written. */
   private declared: Uint8Array;
   private readonly queue: number[] = [];
-  private readonly names: (string | undefined)[];
+  /** Each type's C name once given (a Map: a dump of every type gives few in JavaScript). */
+  private readonly names = new Map<number, string>();
   /** Each name's count in its namespace, once given (0: not yet; see nameN). */
   private counts: Int32Array;
   /** Enumerator counts per enum id (enumeratorCounts). */
@@ -118,12 +122,11 @@ export class CDumper {
     this.offs = f.offs;
     this.kinds = f.kinds;
     const n = (this.count = f.count);
-    ({ text: this.text, ascii: this.ascii } = stringText(f));
+    this.ascii = stringAscii(f);
     this.order = new Uint8Array(n);
     this.emitState = new Uint8Array(n);
     this.declared = new Uint8Array(n);
     this.onPath = new Uint8Array(n);
-    this.names = new Array(n);
     this.counts = new Int32Array(n);
     this.layout = new TypeLayout(this.shape(), btf.file, n);
   }
@@ -339,13 +342,13 @@ export class CDumper {
   }
 
   name(id: number): string {
-    const have = this.names[id];
+    const have = this.names.get(id);
     if (have !== undefined) return have;
     if (!(id >= 0 && id < this.count)) return '';
     const c = this.nameN(id);
     const raw = this.rawName(id);
     const nm = c > 1 ? `${raw}___${c}` : raw;
-    this.names[id] = nm;
+    this.names.set(id, nm);
     return nm;
   }
 
@@ -875,6 +878,14 @@ const TAB_STRINGS: string[] = [];
 /** `n` tabs (memoized). */
 function tabs(n: number): string {
   return (TAB_STRINGS[n] ??= '\t'.repeat(n));
+}
+
+const asciiOf = new WeakMap<FlatBtf, boolean>();
+/** Whether the string space is all ASCII (memoized per FlatBtf). */
+function stringAscii(f: FlatBtf): boolean {
+  let a = asciiOf.get(f);
+  if (a === undefined) asciiOf.set(f, (a = isAscii(f.strings)));
+  return a;
 }
 
 /** The string space of a flattened BTF as latin1 text (one char per byte) and whether it is all ASCII, memoized per FlatBtf. */

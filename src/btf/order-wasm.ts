@@ -74,6 +74,11 @@ const H_EST = 176;
 const H_ESTMAX = 180;
 /** items(): 1 when it stopped at an item it declined. */
 const H_STOP = 184;
+/** Each name key's string length (keys() finds it hashing the string). */
+const H_KLEN = 188;
+/** The string section's length, and (maxrun()) a bound on its longest string. */
+const H_SLEN = 192;
+const H_MAXLEN = 196;
 const DATA = 256;
 /** items() stops before an item once this much item output is used (the area has room for SCRATCH_SIZE more). */
 const ITEM_SOFT = 1 << 20;
@@ -110,7 +115,6 @@ const ENUMDEF = 27;
 const DECL = 28;
 const COMPDEF = 29;
 const SZ = 30;
-const STRLEN = 31;
 const CHECKD = 32;
 const CHECKD2 = 33;
 const CHECKC = 34;
@@ -119,9 +123,8 @@ const CHECKTOP = 36;
 const ITEM = 37;
 
 /** The layout's addresses, baked into the code as constants (the module is assembled per dump). */
-let L: number[] = [];
-const VAR_WORDS = new Set([H_QLEN, H_KNEXT, H_CUR, H_OLEN, H_BUDGET, H_OPOS, H_PADC, H_CGEN, H_EST, H_STOP]);
-const hdr = (at: number): Code => (VAR_WORDS.has(at) ? [i32(0), load(at)] : i32(L[at / 4]!));
+/** A header word (the layout's addresses are written there per dump, so the module's bytes are the same for every BTF). */
+const hdr = (at: number): Code => [i32(0), load(at)];
 const when = (cond: Code, body: Code): Code => [cond, IF, VOID, body, END];
 const ret = (v: number): Code => [i32(v), RETURN];
 /** Count down local `n` (clobbered), running `body` each time. */
@@ -370,6 +373,7 @@ const key = (): Code => [
   hdr(H_TABLE), get(KH), i32(3), SHL, ADD, set(KE),
   get(KE), load(), set(KT),
   when([get(KT), EQZ], [
+    hdr(H_KLEN), hdr(H_KNEXT), i32(2), SHL, ADD, get(KP), hdr(H_STR), SUB, get(KOFF), SUB, store(),
     get(KE), get(KOFF), i32(1), ADD, store(),
     get(KE), hdr(H_KNEXT), store(4),
     get(KW), hdr(H_KNEXT), store(),
@@ -449,7 +453,15 @@ const cpy = (): Code => [
 // namew(p, id) -> p: the C name (the string, `___N` for a count N above 1).
 const [NP, NID, NC] = [0, 1, 2];
 const namew = (): Code => [
+  // A keyed name (an enum without enumerators is not) copied at once, its length by key.
+  hdr(H_KINDS), get(NID), ADD, load8(), set(NC),
+  get(NC), i32(BtfKind.Enum), EQ, get(NC), i32(BtfKind.Enum64), EQ, OR, addrOf(get(NID)), load(4), i32(0xffff), AND, EQZ, AND, IF, VOID,
   get(NP), hdr(H_NAMEOFF), get(NID), i32(2), SHL, ADD, load(), call(CPY), set(NP),
+  ELSE,
+  addrOf(get(NID)), load(), i32(2), SHL, hdr(H_KLEN), ADD, load(), set(NC),
+  get(NP), hdr(H_STR), hdr(H_NAMEOFF), get(NID), i32(2), SHL, ADD, load(), ADD, get(NC), MEMCOPY,
+  get(NP), get(NC), ADD, set(NP),
+  END,
   hdr(H_COUNTS), get(NID), i32(2), SHL, ADD, load(), set(NC),
   when([get(NC), i32(1), GT_U], [text(NP, '___'), get(NP), get(NC), call(DEC), set(NP)]),
   get(NP),
@@ -635,7 +647,7 @@ const isStr = (off: number, s: string): Code => [
   Array.from(s + '\0', (c, k) => [hdr(H_STR), get(off), ADD, load8(k), i32(c.charCodeAt(0)), EQ, k ? AND : []]),
 ];
 /** The word delta from a record word's address to its slot in a parallel array of words (H_ORIG, H_ECOUNT). */
-const delta = (at: number): Code => i32(L[at / 4]! - L[H_WORDS / 4]!);
+const delta = (at: number): Code => [hdr(at), hdr(H_WORDS), SUB];
 const varWord = (at: number): Code => [i32(0), load(at)];
 const setVar = (at: number, v: Code): Code => [i32(0), v, store(at)];
 /** Write '\n' at local p, advancing it. */
@@ -770,7 +782,9 @@ const enumdef = (): Code => [
   get(EDA), i32(12), ADD, set(EDQ),
   repeat(EDN, [
     nl(EDP), get(EDP), get(EDL), i32(1), ADD, call(TABS), set(EDP),
-    get(EDP), get(EDQ), delta(H_ORIG), ADD, load(), call(CPY), set(EDP),
+    get(EDQ), load(), i32(2), SHL, hdr(H_KLEN), ADD, load(), set(EDT),
+    get(EDP), hdr(H_STR), get(EDQ), delta(H_ORIG), ADD, load(), ADD, get(EDT), MEMCOPY,
+    get(EDP), get(EDT), ADD, set(EDP),
     get(EDQ), delta(H_ECOUNT), ADD, load(), set(EDT),
     when([get(EDT), i32(1), NE], [text(EDP, '___'), get(EDP), get(EDT), call(DEC), set(EDP)]),
     text(EDP, ' = '),
@@ -951,11 +965,26 @@ const sz = (): Code => [
   when(kindIs(LK, BtfKind.Typedef, BtfKind.Const, BtfKind.Volatile, BtfKind.Restrict, BtfKind.TypeTag, BtfKind.Var), [lrecur(SZ, [get(LA), load(8)]), RETURN]),
   i32(-1),
 ];
-// strlen(off) -> bytes
-const strlen = (): Code => [
-  hdr(H_STR), get(0), ADD, set(0), get(0), set(1),
-  BLOCK, VOID, LOOP, VOID, get(1), load8(), EQZ, BR_IF, 1, get(1), i32(1), ADD, set(1), BR, 0, END, END,
-  get(1), get(0), SUB,
+// maxrun(): H_MAXLEN, a bound on the longest string: 4 bytes more than the longest run of aligned
+// words with no zero byte (a word's zero bytes: (v - 0x01010101) & ~v & 0x80808080), times 4.
+const [MRP, MRE, MRC, MRM] = [0, 1, 2, 3];
+const maxrun = (): Code => [
+  hdr(H_STR), set(MRP),
+  hdr(H_STR), hdr(H_SLEN), ADD, set(MRE),
+  BLOCK, VOID, LOOP, VOID,
+  get(MRP), get(MRE), GE_U, BR_IF, 1,
+  get(MRP), load(), set(MRM + 1),
+  get(MRM + 1), i32(0x01010101), SUB, get(MRM + 1), i32(-1), XOR, AND, i32(0x80808080 | 0), AND, IF, VOID,
+  when([get(MRC), get(MRM), GT_U], [get(MRC), set(MRM)]), i32(0), set(MRC),
+  ELSE,
+  get(MRC), i32(1), ADD, set(MRC),
+  END,
+  get(MRP), i32(4), ADD, set(MRP),
+  BR, 0, END, END,
+  when([get(MRC), get(MRM), GT_U], [get(MRC), set(MRM)]),
+  // (past 4 MiB: more than any item's budget, so every item is declined)
+  when([get(MRM), i32(1 << 20), GT_U], [i32(1 << 20), set(MRM)]),
+  setVar(H_MAXLEN, [get(MRM), i32(2), ADD, i32(2), SHL]),
 ];
 /** Take n bytes of the item's text budget (H_EST); decline (return 0) when it runs out. */
 const spend = (n: Code): Code => [setVar(H_EST, [varWord(H_EST), n, SUB]), when([varWord(H_EST), i32(0), LT_S], ret(0))];
@@ -967,7 +996,7 @@ const checkd = (): Code => [
   when([get(KTOT), i32(400), GT_S], ret(0)),
   when([get(KID), hdr(H_COUNT), GE_U], ret(0)),
   when([u32at(H_CMARK, get(KID)), varWord(H_CGEN), EQ], ret(0)),
-  spend([i32(256), u32at(H_NAMEOFF, get(KID)), call(STRLEN), ADD]),
+  spend([i32(256), varWord(H_MAXLEN), ADD]),
   st32(H_CMARK, get(KID), varWord(H_CGEN)),
   get(KID), get(KDEP), get(KLVL), get(KTOT), call(CHECKD2), set(KRES),
   st32(H_CMARK, get(KID), i32(0)),
@@ -1006,7 +1035,7 @@ const checkc = (): Code => [
   get(CCA), i32(12), ADD, set(CCQ),
   spend(i32(10240)),
   repeat(CCN, [
-    spend([i32(10240), get(CCQ), load(), call(STRLEN), ADD]),
+    spend([i32(10240), varWord(H_MAXLEN), ADD]),
     get(CCQ), load(8), set(CCOFF),
     i32(0), set(CCBITS),
     when(get(CCKF), [get(CCOFF), i32(24), SHR_U, set(CCBITS), get(CCOFF), i32(0xffffff), AND, set(CCOFF)]),
@@ -1030,7 +1059,7 @@ const checke = (): Code => [
   addrOf(get(0)), set(1),
   get(1), load(4), i32(0xffff), AND, set(2),
   get(1), i32(12), ADD, set(3),
-  repeat(2, [spend([i32(64), get(3), delta(H_ORIG), ADD, load(), call(STRLEN), ADD]), get(3), i32(8), ADD, set(3)]),
+  repeat(2, spend([i32(64), varWord(H_MAXLEN), ADD])),
   i32(1),
 ];
 // checktop(id) -> 1 when emitTopLevel(id) can be written here.
@@ -1144,6 +1173,61 @@ export const MEMBERS_LEN = H_OLEN / 4;
 export const MEMBERS_BUDGET = H_BUDGET / 4;
 
 /**
+ * The module, base64: written here by scripts/bundle-cli.mjs in the CLI's bundle (its assembly,
+ * nested arrays of bytes flattened, cost a one-shot `btf dump format c` ~9 ms of cold JavaScript);
+ * elsewhere assembled on first use.
+ */
+const PREBUILT: string | undefined = undefined;
+let moduleBytes: Uint8Array | undefined;
+
+/** @internal The module's bytes (the same for every BTF: the layout is in the memory's header). */
+export function cdumpWasmModule(): Uint8Array {
+  if (moduleBytes) return moduleBytes;
+  if (PREBUILT !== undefined) return (moduleBytes = new Uint8Array(Buffer.from(PREBUILT, 'base64')));
+  return (moduleBytes = wasmModule([
+  { params: 3, results: 1, locals: 7, body: ord() },
+  { params: 0, results: 0, locals: 6, body: refs() },
+  { name: 'run', params: 0, results: 1, locals: 2, body: run() },
+  { params: 2, results: 1, locals: 11, body: align() },
+  { params: 2, results: 1, locals: 11, body: size() },
+  { name: 'layout', params: 0, results: 0, locals: 2, body: layoutAll() },
+  { params: 2, results: 1, locals: 1, body: streq() },
+  { params: 1, results: 0, locals: 6, body: key() },
+  { name: 'keys', params: 0, results: 1, locals: 5, body: keysAll() },
+  { params: 2, results: 1, locals: 2, body: dec() },
+  { params: 2, results: 1, locals: 1, body: cpy() },
+  { params: 2, results: 1, locals: 1, body: namew() },
+  { params: 2, results: 1, locals: 1, body: basew() },
+  { params: 4, results: 1, locals: 3, body: pad() },
+  { params: 1, results: 1, locals: 3, body: okbase() },
+  { name: 'members', params: 4, results: 1, locals: 18, body: membersFn() },
+  { params: 2, results: 1, locals: 0, body: tabsw() },
+  { params: 1, results: 1, locals: 4, body: nameN() },
+  { params: 2, results: 1, locals: 0, body: nameFn() },
+  { params: 3, results: 1, locals: 3, body: joinw() },
+  { params: 2, results: 0, locals: 0, body: tout() },
+  { params: 1, results: 1, locals: 1, body: fwdt() },
+  { params: 2, results: 1, locals: 1, body: tagkw() },
+  { params: 2, results: 0, locals: 3, body: etag() },
+  { params: 2, results: 0, locals: 2, body: etypedef() },
+  { params: 2, results: 0, locals: 1, body: eenum() },
+  { params: 1, results: 0, locals: 5, body: ecounts() },
+  { params: 3, results: 1, locals: 6, body: enumdef() },
+  { params: 5, results: 1, locals: 8, body: decl() },
+  { params: 3, results: 1, locals: 14, body: compdef() },
+  { params: 2, results: 1, locals: 9, body: sz() },
+  { name: 'maxrun', params: 0, results: 0, locals: 5, body: maxrun() },
+  { params: 4, results: 1, locals: 5, body: checkd() },
+  { params: 4, results: 1, locals: 5, body: checkd2() },
+  { params: 3, results: 1, locals: 9, body: checkc() },
+  { params: 1, results: 1, locals: 3, body: checke() },
+  { params: 1, results: 1, locals: 1, body: checktop() },
+  { params: 2, results: 0, locals: 2, body: item() },
+  { name: 'items', params: 2, results: 1, locals: 1, body: itemsFn() },
+]));
+}
+
+/**
  * @internal The ids cdump.ts's ordering queues for a dump of every type, in its order; undefined when
  * WebAssembly is not available (or the host is big-endian) or the walk trapped on an error: the
  * caller then orders in JavaScript (and throws its error). The module is assembled for this BTF's
@@ -1182,56 +1266,18 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
   const ecountAt = lastcAt + 4 * names;
   const origAt = ecountAt + 4 * f.words.length;
   const cmarkAt = origAt + 4 * f.words.length;
-  const scrAt = cmarkAt + 4 * n;
+  const klenAt = cmarkAt + 4 * n;
+  const scrAt = klenAt + 4 * names;
   const ioutAt = scrAt + SCRATCH_SIZE;
   const outAt = ioutAt + ITEM_SOFT + SCRATCH_SIZE;
   const end = outAt + OUT_SIZE;
   try {
-    L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt, table, slots - 1, 0, emitAt, declAt, 0, 0, 0, 0, 0, pathAt, countsAt, outAt, outAt + OUT_SIZE - 64, 0, 0, 0, nameOffAt, firstsAt, firstuAt, 0,
-      tagcAt, identcAt, lasteAt, lastcAt, ecountAt, origAt, scrAt, ioutAt, 0, 0, cmarkAt, 0, 0, SCRATCH_SIZE / 4, 0];
-    const mod = new wasmApi.Module(wasmModule([
-      { params: 3, results: 1, locals: 7, body: ord() },
-      { params: 0, results: 0, locals: 6, body: refs() },
-      { name: 'run', params: 0, results: 1, locals: 2, body: run() },
-      { params: 2, results: 1, locals: 11, body: align() },
-      { params: 2, results: 1, locals: 11, body: size() },
-      { name: 'layout', params: 0, results: 0, locals: 2, body: layoutAll() },
-      { params: 2, results: 1, locals: 1, body: streq() },
-      { params: 1, results: 0, locals: 6, body: key() },
-      { name: 'keys', params: 0, results: 1, locals: 5, body: keysAll() },
-      { params: 2, results: 1, locals: 2, body: dec() },
-      { params: 2, results: 1, locals: 1, body: cpy() },
-      { params: 2, results: 1, locals: 1, body: namew() },
-      { params: 2, results: 1, locals: 1, body: basew() },
-      { params: 4, results: 1, locals: 3, body: pad() },
-      { params: 1, results: 1, locals: 3, body: okbase() },
-      { name: 'members', params: 4, results: 1, locals: 18, body: membersFn() },
-      { params: 2, results: 1, locals: 0, body: tabsw() },
-      { params: 1, results: 1, locals: 4, body: nameN() },
-      { params: 2, results: 1, locals: 0, body: nameFn() },
-      { params: 3, results: 1, locals: 3, body: joinw() },
-      { params: 2, results: 0, locals: 0, body: tout() },
-      { params: 1, results: 1, locals: 1, body: fwdt() },
-      { params: 2, results: 1, locals: 1, body: tagkw() },
-      { params: 2, results: 0, locals: 3, body: etag() },
-      { params: 2, results: 0, locals: 2, body: etypedef() },
-      { params: 2, results: 0, locals: 1, body: eenum() },
-      { params: 1, results: 0, locals: 5, body: ecounts() },
-      { params: 3, results: 1, locals: 6, body: enumdef() },
-      { params: 5, results: 1, locals: 8, body: decl() },
-      { params: 3, results: 1, locals: 14, body: compdef() },
-      { params: 2, results: 1, locals: 9, body: sz() },
-      { params: 1, results: 1, locals: 1, body: strlen() },
-      { params: 4, results: 1, locals: 5, body: checkd() },
-      { params: 4, results: 1, locals: 5, body: checkd2() },
-      { params: 3, results: 1, locals: 9, body: checkc() },
-      { params: 1, results: 1, locals: 3, body: checke() },
-      { params: 1, results: 1, locals: 1, body: checktop() },
-      { params: 2, results: 0, locals: 2, body: item() },
-      { name: 'items', params: 2, results: 1, locals: 1, body: itemsFn() },
-    ]));
+    const L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt, table, slots - 1, 0, emitAt, declAt, 0, 0, 0, 0, 0, pathAt, countsAt, outAt, outAt + OUT_SIZE - 64, 0, 0, 0, nameOffAt, firstsAt, firstuAt, 0,
+      tagcAt, identcAt, lasteAt, lastcAt, ecountAt, origAt, scrAt, ioutAt, 0, 0, cmarkAt, 0, 0, SCRATCH_SIZE / 4, 0, klenAt, f.strings.length, 0];
+    const mod = new wasmApi.Module(cdumpWasmModule());
     const mem = new wasmApi.Memory({ initial: Math.ceil(end / 65536) });
-    const { run: runWasm, layout, keys, members, items } = new wasmApi.Instance(mod, { m: { mem } }).exports as {
+    const { run: runWasm, layout, keys, members, items, maxrun: maxRun } = new wasmApi.Instance(mod, { m: { mem } }).exports as {
+      maxrun: () => void;
       run: () => number;
       layout: () => void;
       keys: () => number;
@@ -1239,6 +1285,7 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
       items: CDumpItems['run'];
     };
     const b = mem.buffer;
+    new Int32Array(b, 0, L.length).set(L);
     new Uint8Array(b, H_REFCLASS, 20).set(REF_CLASS);
     new Uint32Array(b, words, f.words.length).set(f.words);
     new Int32Array(b, offs, n).set(f.offs);
@@ -1281,6 +1328,7 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
           out: ioutAt,
         };
         prep.members.words[H_OPOS / 4] = ioutAt;
+        maxRun();
       }
     } catch {
       // The dumper counts names by their strings.
@@ -1289,7 +1337,5 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
   } catch {
     // A trap (an error the JavaScript walk reports), a stack overflow, or no room for a memory.
     return undefined;
-  } finally {
-    L = [];
   }
 }
