@@ -14,7 +14,7 @@
 // memory for cdump.ts to append; the test holds the header to the JavaScript's.
 import type { FlatBtf } from './flat.js';
 import {
-  ADD, AND, BLOCK, LT_S, MEMCOPY, BR, BR_IF, DIV_U, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, GT_U, I32, IF, LITTLE_ENDIAN, LOOP, MUL, NE, OR, REM_U, RETURN, SHL, SHR_U, SUB, UNREACHABLE, VOID, XOR, LE_U, LT_U,
+  ADD, AND, BLOCK, CTZ, LT_S, MEMCOPY, BR, BR_IF, DIV_U, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, GT_U, I32, IF, LITTLE_ENDIAN, LOOP, MUL, NE, OR, REM_U, RETURN, SHL, SHR_U, SUB, UNREACHABLE, VOID, XOR, LE_U, LT_U,
   type Code, call, get, i32, load, load8, set, store, store8, tee, wasmApi, wasmModule,
 } from './wasm-asm.js';
 import { BtfKind, INT_BOOL } from './types.js';
@@ -362,13 +362,20 @@ const key = (): Code => [
   get(KW), delta(H_ORIG), ADD, get(KOFF), store(),
   i32(FNV_OFFSET), set(KH),
   hdr(H_STR), get(KOFF), ADD, set(KP),
+  // Four bytes a step (unaligned loads): up to the word with the NUL, whose bytes from it on are masked off.
   BLOCK, VOID, LOOP, VOID,
-  get(KP), load8(), set(KC),
-  get(KC), EQZ, BR_IF, 1,
+  get(KP), load(), set(KC),
+  get(KC), i32(0x01010101), SUB, get(KC), i32(-1), XOR, AND, i32(0x80808080 | 0), AND, tee(KE), BR_IF, 1,
   get(KH), get(KC), XOR, i32(FNV_PRIME), MUL, set(KH),
-  get(KP), i32(1), ADD, set(KP),
+  get(KP), i32(4), ADD, set(KP),
   BR, 0, END, END,
-  get(KH), hdr(H_TMASK), AND, set(KH),
+  get(KE), CTZ, i32(3), SHR_U, set(KE),
+  get(KH), get(KC), i32(1), get(KE), i32(3), SHL, SHL, i32(1), SUB, AND, XOR, i32(FNV_PRIME), MUL, set(KH),
+  get(KP), get(KE), ADD, set(KP),
+  // (murmur3's finalizer: the words' high bytes reach the table index's low bits)
+  get(KH), get(KH), i32(16), SHR_U, XOR, i32(0x85ebca6b | 0), MUL, set(KH),
+  get(KH), get(KH), i32(13), SHR_U, XOR, i32(0xc2b2ae35 | 0), MUL, set(KH),
+  get(KH), get(KH), i32(16), SHR_U, XOR, hdr(H_TMASK), AND, set(KH),
   BLOCK, VOID, LOOP, VOID,
   hdr(H_TABLE), get(KH), i32(3), SHL, ADD, set(KE),
   get(KE), load(), set(KT),
@@ -388,6 +395,22 @@ const key = (): Code => [
 ];
 const [YID, YK, YA, YN, YQ] = [0, 1, 2, 3, 4];
 const keysAll = (): Code => [
+  // The table: twice as many slots as names to key, a power of two (its area has room for the most there can be).
+  i32(0), set(YN),
+  i32(1), set(YID),
+  BLOCK, VOID, LOOP, VOID,
+  get(YID), hdr(H_COUNT), GE_U, BR_IF, 1,
+  hdr(H_KINDS), get(YID), ADD, load8(), set(YK),
+  when(kindIs(YK, BtfKind.Struct, BtfKind.Union, BtfKind.Typedef, BtfKind.Fwd), [get(YN), i32(1), ADD, set(YN)]),
+  when(kindIs(YK, BtfKind.Enum, BtfKind.Enum64), [
+    addrOf(get(YID)), load(4), i32(0xffff), AND, set(YQ),
+    when(get(YQ), [get(YN), get(YQ), i32(1), ADD, ADD, set(YN)]),
+  ]),
+  get(YID), i32(1), ADD, set(YID),
+  BR, 0, END, END,
+  i32(16), set(YQ),
+  BLOCK, VOID, LOOP, VOID, get(YQ), get(YN), i32(1), SHL, GE_U, BR_IF, 1, get(YQ), i32(1), SHL, set(YQ), BR, 0, END, END,
+  i32(0), get(YQ), i32(1), SUB, store(H_TMASK),
   i32(1), set(YID),
   BLOCK, VOID, LOOP, VOID,
   get(YID), hdr(H_COUNT), GE_U, BR_IF, 1,

@@ -23,6 +23,7 @@ export const GT_S = 0x4a;
 export const GT_U = 0x4b;
 export const LE_U = 0x4d;
 export const GE_U = 0x4f;
+export const CTZ = 0x68;
 export const ADD = 0x6a;
 export const SUB = 0x6b;
 export const MUL = 0x6c;
