@@ -90,7 +90,7 @@ export class CDumper {
   private members?: CDumpMembers;
   /** ./order-wasm.ts's writer of whole items (what it declines, emitTopLevel writes), for a dump of every type. */
   private items?: CDumpItems;
-  /** By word index: each enumerator's count, 1 at an enum's first word once counted (the items writer's memory). */
+  /** Enumerators' counts from each enum's slot (items.ebase): 1 once counted, then each enumerator's (the items writer's memory). */
   private ecount?: Int32Array;
   /** Ids on the current declarator path, to reject loops that no C declaration can express. */
   private onPath: Uint8Array;
@@ -381,9 +381,10 @@ export class CDumper {
     counts = new Int32Array(n);
     const keys = this.keys;
     const ec = this.ecount;
-    if (ec && ec[p] !== 0) {
-      // Counted by the items writer (./order-wasm.ts), which keeps them by word.
-      for (let i = 0, q = p + 3; i < n; i++, q += stride) counts[i] = ec[q]!;
+    const base = ec ? this.items!.ebase[id]! : 0;
+    if (ec && ec[base] !== 0) {
+      // Counted by the items writer (./order-wasm.ts), which keeps them from the enum's slot.
+      for (let i = 0; i < n; i++) counts[i] = ec[base + 1 + i]!;
     } else if (keys) {
       // An enumerator named twice in one enum is one name: each key remembers the last enum (its id + 1) that counted it.
       const ident = this.identCount!;
@@ -396,9 +397,9 @@ export class CDumper {
           lastEnum[k] = id + 1;
           counts[i] = lastCount[k] = ++ident[k]!;
         }
-        if (ec) ec[q] = counts[i]!;
+        if (ec) ec[base + 1 + i] = counts[i]!;
       }
-      if (ec) ec[p] = 1;
+      if (ec) ec[base] = 1;
     } else {
       const mine = new Map<string, number>();
       for (let i = 0, q = p + 3; i < n; i++, q += stride) {

@@ -58,18 +58,18 @@ const H_TAGC = 128;
 const H_IDENTC = 132;
 const H_LASTE = 136;
 const H_LASTC = 140;
-/** Parallel to the words: each enumerator's count (and at an enum's first word, 1 once counted); each keyed name's offset. */
+/** Enumerators' counts: per enum (its slot in H_EBASE) 1 once counted, then each enumerator's. Each name key's string offset. */
 const H_ECOUNT = 144;
-const H_ORIG = 148;
+const H_KSTR = 148;
 /** The scratch area where an item's strings are built, and the item output, its end (a memory word). */
 const H_SCR = 152;
 const H_IOUT = 156;
 const H_OPOS = 160;
 /** The next `__bee_padN` (a memory word, shared with cdump.ts's padding()). */
 const H_PADC = 164;
-/** check()'s on-path marks (the check's generation number), that number, the item's text budget and its start value. */
-const H_CMARK = 168;
-const H_CGEN = 172;
+/** Each enum's first slot in H_ECOUNT (keys() gives them). */
+const H_EBASE = 168;
+/** check()'s text budget for the item and its start value. */
 const H_EST = 176;
 const H_ESTMAX = 180;
 /** items(): 1 when it stopped at an item it declined. */
@@ -81,7 +81,7 @@ const H_SLEN = 192;
 const H_MAXLEN = 196;
 const DATA = 256;
 /** items() stops before an item once this much item output is used (the area has room for SCRATCH_SIZE more). */
-const ITEM_SOFT = 1 << 20;
+const ITEM_SOFT = 1 << 18;
 /** The scratch area; check() declines an item whose estimated text is over a quarter of it. */
 const SCRATCH_SIZE = 1 << 26;
 /** members() stops before a member once this much of its output area is used (the area has room for one more). */
@@ -359,7 +359,6 @@ const streq = (): Code => [
 const [KW, KOFF, KH, KP, KC, KE, KT] = [0, 1, 2, 3, 4, 5, 6];
 const key = (): Code => [
   get(KW), load(), set(KOFF),
-  get(KW), delta(H_ORIG), ADD, get(KOFF), store(),
   i32(FNV_OFFSET), set(KH),
   hdr(H_STR), get(KOFF), ADD, set(KP),
   // Four bytes a step (unaligned loads): up to the word with the NUL, whose bytes from it on are masked off.
@@ -381,6 +380,7 @@ const key = (): Code => [
   get(KE), load(), set(KT),
   when([get(KT), EQZ], [
     hdr(H_KLEN), hdr(H_KNEXT), i32(2), SHL, ADD, get(KP), hdr(H_STR), SUB, get(KOFF), SUB, store(),
+    hdr(H_KSTR), hdr(H_KNEXT), i32(2), SHL, ADD, get(KOFF), store(),
     get(KE), get(KOFF), i32(1), ADD, store(),
     get(KE), hdr(H_KNEXT), store(4),
     get(KW), hdr(H_KNEXT), store(),
@@ -393,7 +393,7 @@ const key = (): Code => [
   get(KH), i32(1), ADD, hdr(H_TMASK), AND, set(KH),
   BR, 0, END, END,
 ];
-const [YID, YK, YA, YN, YQ] = [0, 1, 2, 3, 4];
+const [YID, YK, YA, YN, YQ, YE] = [0, 1, 2, 3, 4, 5];
 const keysAll = (): Code => [
   // The table: twice as many slots as names to key, a power of two (its area has room for the most there can be).
   i32(0), set(YN),
@@ -425,6 +425,8 @@ const keysAll = (): Code => [
   when(kindIs(YK, BtfKind.Enum, BtfKind.Enum64), [
     get(YA), load(4), i32(0xffff), AND, set(YN),
     when(get(YN), [
+      hdr(H_EBASE), get(YID), i32(2), SHL, ADD, get(YE), store(),
+      get(YE), get(YN), i32(1), ADD, ADD, set(YE),
       get(YA), call(KEY),
       get(YA), i32(12), ADD, set(YQ),
       repeat(YN, [get(YQ), call(KEY), get(YQ), get(YK), i32(BtfKind.Enum), EQ, IF, I32, i32(8), ELSE, i32(12), END, ADD, set(YQ)]),
@@ -669,8 +671,6 @@ const hasNameOf = (idExpr: Code, tmp: number): Code => [u32at(H_NAMEOFF, idExpr)
 const isStr = (off: number, s: string): Code => [
   Array.from(s + '\0', (c, k) => [hdr(H_STR), get(off), ADD, load8(k), i32(c.charCodeAt(0)), EQ, k ? AND : []]),
 ];
-/** The word delta from a record word's address to its slot in a parallel array of words (H_ORIG, H_ECOUNT). */
-const delta = (at: number): Code => [hdr(at), hdr(H_WORDS), SUB];
 const varWord = (at: number): Code => [i32(0), load(at)];
 const setVar = (at: number, v: Code): Code => [i32(0), v, store(at)];
 /** Write '\n' at local p, advancing it. */
@@ -767,31 +767,34 @@ const eenum = (): Code => [
   get(1), get(2), call(TOUT),
   st8(H_EMIT, get(0), i32(2)),
 ];
-// ecounts(id): cdump.ts's enumeratorCounts, into H_ECOUNT (the slot of the record's first word: done).
+// ecounts(id): cdump.ts's enumeratorCounts, into the enum's H_ECOUNT slots (the first: done).
 const [ECID, ECA, ECN, ECQ, ECK, ECX] = [0, 1, 2, 3, 4, 5];
+const ECC = 6;
 const ecounts = (): Code => [
   addrOf(get(ECID)), set(ECA),
-  when([get(ECA), delta(H_ECOUNT), ADD, load()], [RETURN]),
-  get(ECA), delta(H_ECOUNT), ADD, i32(1), store(),
+  hdr(H_ECOUNT), u32at(H_EBASE, get(ECID)), i32(2), SHL, ADD, set(ECC),
+  when([get(ECC), load()], [RETURN]),
+  get(ECC), i32(1), store(),
   get(ECA), load(4), i32(0xffff), AND, set(ECN),
   get(ECA), i32(12), ADD, set(ECQ),
   repeat(ECN, [
     get(ECQ), load(), set(ECK),
     hdr(H_LASTE), get(ECK), i32(2), SHL, ADD, set(ECX),
     get(ECX), load(), get(ECID), i32(1), ADD, EQ, IF, VOID,
-    get(ECQ), delta(H_ECOUNT), ADD, hdr(H_LASTC), get(ECK), i32(2), SHL, ADD, load(), store(),
+    get(ECC), hdr(H_LASTC), get(ECK), i32(2), SHL, ADD, load(), store(4),
     ELSE,
     get(ECX), get(ECID), i32(1), ADD, store(),
     hdr(H_IDENTC), get(ECK), i32(2), SHL, ADD, set(ECX),
     get(ECX), get(ECX), load(), i32(1), ADD, store(),
     hdr(H_LASTC), get(ECK), i32(2), SHL, ADD, get(ECX), load(), store(),
-    get(ECQ), delta(H_ECOUNT), ADD, get(ECX), load(), store(),
+    get(ECC), get(ECX), load(), store(4),
     END,
     get(ECQ), i32(8), ADD, set(ECQ),
+    get(ECC), i32(4), ADD, set(ECC),
   ]),
 ];
 // enumdef(p, id, lvl) -> p: cdump.ts's enumDef for 32-bit enums.
-const [EDP, EDID, EDL, EDA, EDN, EDSG, EDQ, EDV, EDT] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const [EDP, EDID, EDL, EDA, EDN, EDSG, EDQ, EDV, EDT, EDC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const enumdef = (): Code => [
   when([u8at(H_KINDS, get(EDID)), i32(BtfKind.Enum), NE], [UNREACHABLE]),
   addrOf(get(EDID)), set(EDA),
@@ -802,13 +805,15 @@ const enumdef = (): Code => [
   when([get(EDN), EQZ], [get(EDP), RETURN]),
   text(EDP, ' {'),
   get(EDID), call(ECOUNTS),
+  hdr(H_ECOUNT), u32at(H_EBASE, get(EDID)), i32(2), SHL, ADD, i32(4), ADD, set(EDC),
   get(EDA), i32(12), ADD, set(EDQ),
   repeat(EDN, [
     nl(EDP), get(EDP), get(EDL), i32(1), ADD, call(TABS), set(EDP),
-    get(EDQ), load(), i32(2), SHL, hdr(H_KLEN), ADD, load(), set(EDT),
-    get(EDP), hdr(H_STR), get(EDQ), delta(H_ORIG), ADD, load(), ADD, get(EDT), MEMCOPY,
+    get(EDQ), load(), i32(2), SHL, set(EDT),
+    get(EDP), hdr(H_STR), hdr(H_KSTR), get(EDT), ADD, load(), ADD, hdr(H_KLEN), get(EDT), ADD, load(), tee(EDT), MEMCOPY,
     get(EDP), get(EDT), ADD, set(EDP),
-    get(EDQ), delta(H_ECOUNT), ADD, load(), set(EDT),
+    get(EDC), load(), set(EDT),
+    get(EDC), i32(4), ADD, set(EDC),
     when([get(EDT), i32(1), NE], [text(EDP, '___'), get(EDP), get(EDT), call(DEC), set(EDP)]),
     text(EDP, ' = '),
     get(EDQ), load(4), set(EDV),
@@ -1018,11 +1023,11 @@ const checkd = (): Code => [
   when([get(KLVL), i32(60), GT_S], ret(0)),
   when([get(KTOT), i32(400), GT_S], ret(0)),
   when([get(KID), hdr(H_COUNT), GE_U], ret(0)),
-  when([u32at(H_CMARK, get(KID)), varWord(H_CGEN), EQ], ret(0)),
+  when(u8at(H_PATH, get(KID)), ret(0)),
   spend([i32(256), varWord(H_MAXLEN), ADD]),
-  st32(H_CMARK, get(KID), varWord(H_CGEN)),
+  st8(H_PATH, get(KID), i32(1)),
   get(KID), get(KDEP), get(KLVL), get(KTOT), call(CHECKD2), set(KRES),
-  st32(H_CMARK, get(KID), i32(0)),
+  st8(H_PATH, get(KID), i32(0)),
   get(KRES),
 ];
 const krec = (idExpr: Code, dep: Code, lvl: Code): Code => [idExpr, dep, lvl, get(KTOT), i32(1), ADD, call(CHECKD)];
@@ -1087,7 +1092,6 @@ const checke = (): Code => [
 ];
 // checktop(id) -> 1 when emitTopLevel(id) can be written here.
 const checktop = (): Code => [
-  setVar(H_CGEN, [varWord(H_CGEN), i32(1), ADD]),
   setVar(H_EST, hdr(H_ESTMAX)),
   u8at(H_KINDS, get(0)), set(1),
   when(kindIs(1, BtfKind.Struct, BtfKind.Union), [get(0), i32(0), i32(0), call(CHECKC), RETURN]),
@@ -1180,8 +1184,9 @@ export interface CDumpItems {
   /** By key: the last enum (its id + 1) that counted the enumerator name, and that count. */
   lastEnum: Int32Array;
   lastCount: Int32Array;
-  /** By word index: an enumerator's count, and 1 at the first word of an enum whose enumerators are counted. */
+  /** Enumerators' counts: from an enum's slot (ebase[id]), 1 once counted, then each enumerator's. */
   ecount: Int32Array;
+  ebase: Int32Array;
   out: number;
 }
 
@@ -1216,7 +1221,7 @@ export function cdumpWasmModule(): Uint8Array {
   { name: 'layout', params: 0, results: 0, locals: 2, body: layoutAll() },
   { params: 2, results: 1, locals: 1, body: streq() },
   { params: 1, results: 0, locals: 6, body: key() },
-  { name: 'keys', params: 0, results: 1, locals: 5, body: keysAll() },
+  { name: 'keys', params: 0, results: 1, locals: 6, body: keysAll() },
   { params: 2, results: 1, locals: 2, body: dec() },
   { params: 2, results: 1, locals: 1, body: cpy() },
   { params: 2, results: 1, locals: 1, body: namew() },
@@ -1234,8 +1239,8 @@ export function cdumpWasmModule(): Uint8Array {
   { params: 2, results: 0, locals: 3, body: etag() },
   { params: 2, results: 0, locals: 2, body: etypedef() },
   { params: 2, results: 0, locals: 1, body: eenum() },
-  { params: 1, results: 0, locals: 5, body: ecounts() },
-  { params: 3, results: 1, locals: 6, body: enumdef() },
+  { params: 1, results: 0, locals: 6, body: ecounts() },
+  { params: 3, results: 1, locals: 7, body: enumdef() },
   { params: 5, results: 1, locals: 8, body: decl() },
   { params: 3, results: 1, locals: 14, body: compdef() },
   { params: 2, results: 1, locals: 9, body: sz() },
@@ -1287,16 +1292,16 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
   const lasteAt = identcAt + 4 * names;
   const lastcAt = lasteAt + 4 * names;
   const ecountAt = lastcAt + 4 * names;
-  const origAt = ecountAt + 4 * f.words.length;
-  const cmarkAt = origAt + 4 * f.words.length;
-  const klenAt = cmarkAt + 4 * n;
+  const kstrAt = ecountAt + 4 * (names + 1);
+  const ebaseAt = kstrAt + 4 * names;
+  const klenAt = ebaseAt + 4 * n;
   const scrAt = klenAt + 4 * names;
   const ioutAt = scrAt + SCRATCH_SIZE;
   const outAt = ioutAt + ITEM_SOFT + SCRATCH_SIZE;
   const end = outAt + OUT_SIZE;
   try {
     const L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt, table, slots - 1, 0, emitAt, declAt, 0, 0, 0, 0, 0, pathAt, countsAt, outAt, outAt + OUT_SIZE - 64, 0, 0, 0, nameOffAt, firstsAt, firstuAt, 0,
-      tagcAt, identcAt, lasteAt, lastcAt, ecountAt, origAt, scrAt, ioutAt, 0, 0, cmarkAt, 0, 0, SCRATCH_SIZE / 4, 0, klenAt, f.strings.length, 0];
+      tagcAt, identcAt, lasteAt, lastcAt, ecountAt, kstrAt, scrAt, ioutAt, 0, 0, ebaseAt, 0, 0, SCRATCH_SIZE / 4, 0, klenAt, f.strings.length, 0];
     const mod = new wasmApi.Module(cdumpWasmModule());
     const mem = new wasmApi.Memory({ initial: Math.ceil(end / 65536) });
     const { run: runWasm, layout, keys, members, items, maxrun: maxRun } = new wasmApi.Instance(mod, { m: { mem } }).exports as {
@@ -1347,7 +1352,8 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
           identCount: w32(identcAt, names),
           lastEnum: w32(lasteAt, names),
           lastCount: w32(lastcAt, names),
-          ecount: w32(ecountAt, f.words.length),
+          ecount: w32(ecountAt, names + 1),
+          ebase: w32(ebaseAt, n),
           out: ioutAt,
         };
         prep.members.words[H_OPOS / 4] = ioutAt;
