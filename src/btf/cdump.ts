@@ -62,6 +62,7 @@ export class CDumper {
     return (this.textMemo ??= stringText(this.f).text);
   }
   private readonly ascii: boolean;
+  private stringBytes?: Buffer;
   private readonly order: Uint8Array;
   /** 0 none, 1 forward-declared, 2 defined / emitted, 3 being emitted. */
   private emitState: Uint8Array;
@@ -151,6 +152,11 @@ export class CDumper {
   /** A string of the string space. */
   private str(off: number): string {
     if (off === 0) return '';
+    if (this.items) {
+      // The items writer writes nearly every name: decode the few left from the bytes, not a copy of the whole space.
+      const b = (this.stringBytes ??= Buffer.from(this.f.strings.buffer, this.f.strings.byteOffset, this.f.strings.length));
+      return b.toString(this.ascii ? 'latin1' : 'utf8', off, b.indexOf(0, off));
+    }
     const end = this.text.indexOf('\0', off);
     if (this.ascii) return this.text.substring(off, end);
     return Buffer.from(this.f.strings.buffer, this.f.strings.byteOffset, this.f.strings.length).toString('utf8', off, end);

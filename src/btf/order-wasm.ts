@@ -929,7 +929,7 @@ const decl = (): Code => [
   UNREACHABLE,
 ];
 // compdef(p, id, lvl) -> p: cdump.ts's compositeDef.
-const [CDP, CDID, CDL, CDA, CDN, CDKF, CDSZ, CDUN, CDPK, CDQ, CDOFF, CDBITS, CDT, CDCUR, CDAL, CDDS, CDX] = Array.from({ length: 17 }, (_, i) => i);
+const [CDP, CDID, CDL, CDA, CDN, CDKF, CDSZ, CDUN, CDPK, CDQ, CDOFF, CDBITS, CDT, CDCUR, CDAL, CDDS, CDX, CDB, CDF] = Array.from({ length: 19 }, (_, i) => i);
 const padTo = (to: Code): Code => [get(CDP), get(CDCUR), to, get(CDL), i32(1), ADD, call(PAD), set(CDP)];
 const compdef = (): Code => [
   addrOf(get(CDID)), set(CDA),
@@ -958,9 +958,29 @@ const compdef = (): Code => [
       END,
     ]),
     nl(CDP), get(CDP), get(CDL), i32(1), ADD, call(TABS), set(CDP),
+    // The common member (a named type with nothing to write first, or a pointer to or array of one,
+    // with a name) as members() writes it: what decl() gives it, without building the declarator.
+    i32(-1), set(CDF),
+    get(CDQ), load(), set(CDX),
+    when([hdr(H_STR), get(CDX), ADD, load8(), tee(CDB), i32(0), NE, get(CDB), i32(0x5b), NE, AND], [
+      get(CDT), call(OKBASE), IF, VOID,
+      get(CDT), set(CDB), i32(0), set(CDF),
+      ELSE,
+      u8at(H_KINDS, get(CDT)), set(CDB),
+      when([get(CDB), i32(BtfKind.Ptr), EQ], [addrOf(get(CDT)), load(8), set(CDB), when([get(CDB), call(OKBASE)], [i32(1), set(CDF)])]),
+      when([get(CDB), i32(BtfKind.Array), EQ], [addrOf(get(CDT)), load(12), set(CDB), when([get(CDB), call(OKBASE)], [i32(2), set(CDF)])]),
+      END,
+    ]),
+    get(CDF), i32(-1), NE, IF, VOID,
+    get(CDP), get(CDB), call(BASEW), set(CDP),
+    get(CDF), i32(1), EQ, IF, VOID, text(CDP, ' *'), ELSE, text(CDP, ' '), END,
+    get(CDP), get(CDX), call(CPY), set(CDP),
+    when([get(CDF), i32(2), EQ], [text(CDP, '['), get(CDP), addrOf(get(CDT)), load(20), call(DEC), set(CDP), text(CDP, ']')]),
+    ELSE,
     get(CDP), set(CDDS),
-    get(CDP), get(CDQ), load(), call(CPY), set(CDP),
+    get(CDP), get(CDX), call(CPY), set(CDP),
     get(CDT), get(CDDS), get(CDP), get(CDL), i32(1), ADD, i32(0), call(DECL), set(CDP),
+    END,
     when(get(CDBITS), [text(CDP, ': '), get(CDP), get(CDBITS), call(DEC), set(CDP)]),
     text(CDP, ';'),
     when([get(CDUN), EQZ], [get(CDOFF), get(CDBITS), IF, I32, get(CDBITS), ELSE, get(CDT), i32(0), call(SZ), i32(3), SHL, END, ADD, set(CDCUR)]),
@@ -1242,7 +1262,7 @@ export function cdumpWasmModule(): Uint8Array {
   { params: 1, results: 0, locals: 6, body: ecounts() },
   { params: 3, results: 1, locals: 7, body: enumdef() },
   { params: 5, results: 1, locals: 8, body: decl() },
-  { params: 3, results: 1, locals: 14, body: compdef() },
+  { params: 3, results: 1, locals: 16, body: compdef() },
   { params: 2, results: 1, locals: 9, body: sz() },
   { name: 'maxrun', params: 0, results: 0, locals: 5, body: maxrun() },
   { params: 4, results: 1, locals: 5, body: checkd() },
