@@ -44,7 +44,7 @@ const LONG_FILES: Record<string, string> = {
   'src/btf/cdump.ts':
     "The C dumper is one class: its two phases (ordering, emitting) share the dumper's state (what is queued, declared and written, the name tables), the emit half is one recursive declarator writer, and bpftool's output the tests compare against comes from both. Layout is already in layout.ts, the records' view in flat.ts, the output buffer in textout.ts.",
   'src/btf/order-wasm.ts':
-    "One WebAssembly module for the C dump: its functions (ordering, layout, name keys, the member writer) call each other by index and share one memory layout whose addresses are baked into the code as the module is assembled; a split would pass that layout and the function indexes between files. The opcodes and module builder are already in wasm-asm.ts.",
+    "One WebAssembly module for the C dump: its functions (ordering, layout, name keys, the member writer, the item writer with its check) call each other by index, recurse through each other (a declarator, an anonymous struct's members, a typedef written first) and share one memory layout (the header's words); a split would pass that layout and the function indexes between files. The opcodes and module builder are already in wasm-asm.ts.",
   'src/btf/container.ts':
     'The Btf class: its accessors, name lookups and type-graph queries share the lazy caches (built type objects, the per-kind name indexes, the kind/name-prefix keys the scans search) on hot paths (CO-RE candidate search, codecs); a split would expose those caches or add a call per lookup. Layout is already in layout.ts, the name index in names.ts, the record format in record.ts.',
   'src/syscall/bpf.ts':
