@@ -80,10 +80,10 @@ const H_KLEN = 188;
 const H_SLEN = 192;
 const H_MAXLEN = 196;
 const DATA = 256;
-/** items() stops before an item once this much item output is used (the area has room for SCRATCH_SIZE more). */
+/** items() stops before an item once this much item output is used (the area has room for SCRATCH_SIZE / 2 more: twice an item's budget). */
 const ITEM_SOFT = 1 << 18;
 /** The scratch area; check() declines an item whose estimated text is over a quarter of it. */
-const SCRATCH_SIZE = 1 << 26;
+const SCRATCH_SIZE = 1 << 23;
 /** members() stops before a member once this much of its output area is used (the area has room for one more). */
 const OUT_SOFT = 1 << 18;
 const OUT_SIZE = 1 << 19;
@@ -1070,6 +1070,7 @@ const checkd2 = (): Code => [
 ];
 // checkc(id, lvl, tot) -> 1 when compositeDef(id, lvl) can be written here.
 const [CCID, CCLVL, CCTOT, CCA, CCN, CCQ, CCKF, CCSZ, CCOFF, CCBITS, CCT, CCUN] = Array.from({ length: 12 }, (_, i) => i);
+const padLines = (): Code => [get(CCLVL), i32(16), ADD, i32(136), MUL];
 const checkc = (): Code => [
   when([u8at(H_PACKED, get(CCID)), EQZ], ret(0)),
   when([u8at(H_ALIGN, get(CCID)), EQZ], ret(0)),
@@ -1081,9 +1082,10 @@ const checkc = (): Code => [
   get(CCA), load(4), i32(31), SHR_U, set(CCKF),
   u8at(H_KINDS, get(CCID)), i32(BtfKind.Union), EQ, set(CCUN),
   get(CCA), i32(12), ADD, set(CCQ),
-  spend(i32(10240)),
+  // A member's line and its padding: up to ~130 lines of lvl + 1 tabs and `long: 64;` (gaps over 1 KiB are one array).
+  spend(padLines()),
   repeat(CCN, [
-    spend([i32(10240), varWord(H_MAXLEN), ADD]),
+    spend([padLines(), varWord(H_MAXLEN), ADD, i32(256), ADD]),
     get(CCQ), load(8), set(CCOFF),
     i32(0), set(CCBITS),
     when(get(CCKF), [get(CCOFF), i32(24), SHR_U, set(CCBITS), get(CCOFF), i32(0xffffff), AND, set(CCOFF)]),
@@ -1107,7 +1109,7 @@ const checke = (): Code => [
   addrOf(get(0)), set(1),
   get(1), load(4), i32(0xffff), AND, set(2),
   get(1), i32(12), ADD, set(3),
-  repeat(2, spend([i32(64), varWord(H_MAXLEN), ADD])),
+  repeat(2, spend([i32(128), varWord(H_MAXLEN), ADD])),
   i32(1),
 ];
 // checktop(id) -> 1 when emitTopLevel(id) can be written here.
@@ -1317,7 +1319,7 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
   const klenAt = ebaseAt + 4 * n;
   const scrAt = klenAt + 4 * names;
   const ioutAt = scrAt + SCRATCH_SIZE;
-  const outAt = ioutAt + ITEM_SOFT + SCRATCH_SIZE;
+  const outAt = ioutAt + ITEM_SOFT + SCRATCH_SIZE / 2;
   const end = outAt + OUT_SIZE;
   try {
     const L = [words, offs, kinds, str, order, ref, queue, 0, n, alignAt, packedAt, table, slots - 1, 0, emitAt, declAt, 0, 0, 0, 0, 0, pathAt, countsAt, outAt, outAt + OUT_SIZE - 64, 0, 0, 0, nameOffAt, firstsAt, firstuAt, 0,
