@@ -543,13 +543,12 @@ export class CDumper {
 
   /** The queue through the WebAssembly's items(), its output copied as bytes; what it declines, emitTopLevel writes. */
   private emitItems(it: CDumpItems, len: number): void {
-    const m = this.members!;
-    const words = m.words;
+    const words = it.words;
     for (let i = 0; i < len; ) {
       const j = it.run(i, len);
       const n = words[ITEMS_POS]! - it.out;
       if (n > 0) {
-        this.out.bytes(m.bytes.subarray(it.out, it.out + n));
+        this.out.bytes(it.bytes.subarray(it.out, it.out + n));
         words[ITEMS_POS] = it.out;
         this.out.endLine();
       }
@@ -860,8 +859,8 @@ export class CDumper {
       // A large hole: one byte array keeps the header small (and the layout identical).
       const bytes = Math.floor((to - cur) / 8);
       // The counter is the items writer's where it runs (./order-wasm.ts writes these too).
-      const m = this.members;
-      const k = m ? m.words[PAD_COUNTER]!++ : this.padCounter++;
+      const hw = this.items?.words;
+      const k = hw ? hw[PAD_COUNTER]!++ : this.padCounter++;
       s += `\n${ind}char __bee_pad${k}[${bytes}];`;
       cur += bytes * 8;
     }

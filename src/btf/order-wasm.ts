@@ -1209,6 +1209,9 @@ export interface CDumpItems {
   /** Enumerators' counts: from an enum's slot (ebase[id]), 1 once counted, then each enumerator's. */
   ecount: Int32Array;
   ebase: Int32Array;
+  /** The memory (the item output at `out`) and its header words (ITEMS_POS, ITEMS_STOP, PAD_COUNTER), as members'. */
+  bytes: Buffer;
+  words: Int32Array;
   out: number;
 }
 
@@ -1376,6 +1379,8 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
           lastCount: w32(lastcAt, names),
           ecount: w32(ecountAt, names + 1),
           ebase: w32(ebaseAt, n),
+          bytes: prep.members.bytes,
+          words: prep.members.words,
           out: ioutAt,
         };
         prep.members.words[H_OPOS / 4] = ioutAt;
