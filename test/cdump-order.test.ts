@@ -141,6 +141,50 @@ describe('C dump ordering: WebAssembly and JavaScript', () => {
     expect(n).toBeGreaterThan(10);
   });
 
+  it('whole items in WebAssembly beside the ones it declines (a 64-bit enum inside a struct, a type tag): the JavaScript header', () => {
+    // What the items writer declines (the JavaScript writes those items) between items it writes,
+    // sharing their name counts and the __bee_padN counter; holes over 1 KiB; function pointers
+    // with varargs; qualifiers; nested anonymous members; a bool; a FWD of a defined struct.
+    const types = [
+      { kind: BtfKind.Void, id: 0, name: '' },
+      { kind: BtfKind.Int, id: 1, name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 },
+      { kind: BtfKind.Struct, id: 2, name: 'big', size: 4096, kflag: false, members: [{ name: 'a', type: 1, bitOffset: 0, bitfieldSize: 0 }, { name: 'b', type: 1, bitOffset: 3000 * 8, bitfieldSize: 0 }] },
+      { kind: BtfKind.Enum64, id: 3, name: 'e64', size: 8, signed: false, values: [{ name: 'A', value: 1n }, { name: 'B', value: 0xffffffff00000000n }] },
+      { kind: BtfKind.Struct, id: 4, name: 's', size: 4096, kflag: false, members: [{ name: 'x', type: 3, bitOffset: 0, bitfieldSize: 0 }, { name: 'y', type: 6, bitOffset: 64, bitfieldSize: 0 }, { name: 'z', type: 1, bitOffset: 2000 * 8, bitfieldSize: 0 }] },
+      { kind: BtfKind.TypeTag, id: 5, name: 'user', type: 1 },
+      { kind: BtfKind.Ptr, id: 6, name: '', type: 5 },
+      { kind: BtfKind.Struct, id: 7, name: 'big', size: 4096, kflag: false, members: [{ name: 'a', type: 1, bitOffset: 0, bitfieldSize: 0 }, { name: 'c', type: 1, bitOffset: 2048 * 8, bitfieldSize: 0 }] },
+      { kind: BtfKind.FuncProto, id: 8, name: '', returnType: 10, params: [{ name: 'p', type: 11 }, { name: '', type: 0 }] },
+      { kind: BtfKind.Ptr, id: 9, name: '', type: 8 },
+      { kind: BtfKind.Typedef, id: 10, name: 'ret_t', type: 1 },
+      { kind: BtfKind.Const, id: 11, name: '', type: 12 },
+      { kind: BtfKind.Ptr, id: 12, name: '', type: 13 },
+      { kind: BtfKind.Volatile, id: 13, name: '', type: 14 },
+      { kind: BtfKind.Fwd, id: 14, name: 'later', union: false },
+      { kind: BtfKind.Struct, id: 15, name: 'fp', size: 24, kflag: true, members: [
+        { name: 'f', type: 9, bitOffset: 0, bitfieldSize: 0 },
+        { name: '', type: 16, bitOffset: 64, bitfieldSize: 0 },
+        { name: 'flag', type: 18, bitOffset: 128, bitfieldSize: 1 },
+        { name: 'bits', type: 1, bitOffset: 131, bitfieldSize: 5 },
+      ] },
+      { kind: BtfKind.Union, id: 16, name: '', size: 8, kflag: false, members: [{ name: 'u', type: 1, bitOffset: 0, bitfieldSize: 0 }, { name: 'arr', type: 17, bitOffset: 0, bitfieldSize: 0 }] },
+      { kind: BtfKind.Array, id: 17, name: '', type: 9, indexType: 1, nelems: 1 },
+      { kind: BtfKind.Int, id: 18, name: 'bool', size: 1, encoding: 4, bitOffset: 0, bits: 8 },
+      { kind: BtfKind.Struct, id: 19, name: 'later', size: 4, kflag: false, members: [{ name: 'v', type: 1, bitOffset: 0, bitfieldSize: 0 }] },
+    ] as BtfType[];
+    const btf = parseBtf(encodeBtf(types), { file: 'items.btf' });
+    const prep = prepareCDumpWasm(flatBtf(btf))!;
+    expect(prep.items).toBeDefined();
+    const text = byKeys(btf);
+    expect(text).toBe(byStrings(btf));
+    for (const pad of ['__bee_pad0[', '__bee_pad1[', '__bee_pad2[']) expect(text.split(pad).length, pad).toBe(2);
+    expect(text).toContain('struct big___2 {');
+    expect(text).toContain('\tret_t (*f)(volatile struct later *const, ...);');
+    expect(text).toContain('\t\tret_t (*arr[1])(volatile struct later *const, ...);');
+    expect(text).toContain('\t_Bool flag: 1;');
+    expect(text).toContain('B = 18446744069414584320ULL,');
+  });
+
   it('keys name equal strings at different offsets alike, and an enumerator named twice in one enum once', () => {
     // A string section that repeats names (not deduplicated), built by hand.
     const strs = ['', 'int', 'dup', 'dup', 'a', 'X', 'X', 'e', 'X', 'dup', 'f'];
