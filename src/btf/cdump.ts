@@ -521,10 +521,16 @@ export class CDumper {
       return x < y ? -1 : x > y ? 1 : 0;
     });
     this.emit('\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n');
+    // Each line in WebAssembly where the items writer runs (the JavaScript where it declines one).
+    const it = this.items;
     for (const id of sorted) {
       this.nodeBudget = MAX_DECL_NODES;
       const proto = this.st(id);
       if (kinds[proto] !== BtfKind.FuncProto) continue;
+      if (it && it.kfunc(id, fastcall.has(id) ? 1 : 0)) {
+        this.takeItems(it);
+        continue;
+      }
       const p = offs[proto]!;
       const n = w[p + 1]! & 0xffff;
       let params: string;
@@ -543,17 +549,21 @@ export class CDumper {
 
   /** The queue through the WebAssembly's items(), its output copied as bytes; what it declines, emitTopLevel writes. */
   private emitItems(it: CDumpItems, len: number): void {
-    const words = it.words;
     for (let i = 0; i < len; ) {
-      const j = it.run(i, len);
-      const n = words[ITEMS_POS]! - it.out;
-      if (n > 0) {
-        this.out.bytes(it.bytes.subarray(it.out, it.out + n));
-        words[ITEMS_POS] = it.out;
-        this.out.endLine();
-      }
-      i = j;
-      if (words[ITEMS_STOP]) this.emitTopLevel(it.queue[i++]!);
+      i = it.run(i, len);
+      this.takeItems(it);
+      if (it.words[ITEMS_STOP]) this.emitTopLevel(it.queue[i++]!);
+    }
+  }
+
+  /** What the items writer wrote, into the output. */
+  private takeItems(it: CDumpItems): void {
+    const words = it.words;
+    const n = words[ITEMS_POS]! - it.out;
+    if (n > 0) {
+      this.out.bytes(it.bytes.subarray(it.out, it.out + n));
+      words[ITEMS_POS] = it.out;
+      this.out.endLine();
     }
   }
 

@@ -1143,6 +1143,54 @@ const item = (): Code => [
   when(kindIs(2, BtfKind.Fwd), [get(0), get(1), call(ETAG), RETURN]),
   when(kindIs(2, BtfKind.Typedef), [get(0), get(1), call(ETYPEDEF), RETURN]),
 ];
+// kfunc(id, fastcall) -> 1 once it wrote cdump.ts's emitKfuncs line for FUNC `id` (its prototype a
+// FUNC_PROTO), 0 when check() declines a parameter's or the return type's declaration.
+const [KFID, KFFC, KFPR, KFA, KFN, KFQ, KFI, KFP, KFDS, KFX] = Array.from({ length: 10 }, (_, i) => i);
+const kfunc = (): Code => [
+  addrOf(get(KFID)), load(8), set(KFPR),
+  addrOf(get(KFPR)), set(KFA),
+  get(KFA), load(4), i32(0xffff), AND, set(KFN),
+  setVar(H_EST, hdr(H_ESTMAX)),
+  spend([i32(256), varWord(H_MAXLEN), ADD]),
+  get(KFA), i32(12), ADD, set(KFQ),
+  get(KFN), set(KFI),
+  repeat(KFI, [
+    spend([i32(256), varWord(H_MAXLEN), ADD]),
+    when([get(KFQ), load(4), i32(0), i32(0), i32(0), call(CHECKD), EQZ], ret(0)),
+    get(KFQ), i32(8), ADD, set(KFQ),
+  ]),
+  when([get(KFA), load(8), i32(0), i32(0), i32(0), call(CHECKD), EQZ], ret(0)),
+  hdr(H_SCR), set(KFP),
+  text(KFP, 'extern '),
+  when(get(KFFC), text(KFP, '__bpf_fastcall ')),
+  get(KFP), set(KFDS),
+  get(KFP), u32at(H_NAMEOFF, get(KFID)), call(CPY), set(KFP),
+  text(KFP, '('),
+  get(KFN), EQZ, get(KFN), i32(1), EQ, get(KFA), load(16), EQZ, AND, OR, IF, VOID,
+  text(KFP, 'void'),
+  ELSE,
+  get(KFA), i32(12), ADD, set(KFQ),
+  i32(0), set(KFI),
+  BLOCK, VOID, LOOP, VOID,
+  get(KFI), get(KFN), GE_U, BR_IF, 1,
+  when(get(KFI), text(KFP, ', ')),
+  get(KFQ), load(4), EQZ, get(KFI), i32(1), ADD, get(KFN), EQ, AND, IF, VOID,
+  text(KFP, '...'),
+  ELSE,
+  get(KFP), set(KFX),
+  get(KFP), get(KFQ), load(), call(CPY), set(KFP),
+  get(KFQ), load(4), get(KFX), get(KFP), i32(0), i32(0), call(DECL), set(KFP),
+  END,
+  get(KFQ), i32(8), ADD, set(KFQ),
+  get(KFI), i32(1), ADD, set(KFI),
+  BR, 0, END, END,
+  END,
+  text(KFP, ')'),
+  get(KFA), load(8), get(KFDS), get(KFP), i32(0), i32(0), call(DECL), set(KFP),
+  text(KFP, ' __weak __ksym;\n'),
+  hdr(H_SCR), get(KFP), call(TOUT),
+  i32(1),
+];
 // items(from, to) -> j: queue entries from..to-1 until one is declined (H_STOP 1) or the item output is full.
 const itemsFn = (): Code => [
   BLOCK, VOID, LOOP, VOID,
@@ -1199,6 +1247,8 @@ export interface CDumpMembers {
 export interface CDumpItems {
   /** Writes queue entries from..to-1 (at ITEMS_POS, from `out`), returning the first not written: the item output is full, or it declined that one (ITEMS_STOP 1). */
   run: (from: number, to: number) => number;
+  /** Writes the `extern ... __weak __ksym;` line of kfunc `id` (its type a FUNC_PROTO; fastcall 1 for `__bpf_fastcall`) at ITEMS_POS: 1, or 0 where it declines. */
+  kfunc: (id: number, fastcall: number) => number;
   queue: Uint32Array;
   /** Each name key's count in the tag and the identifier namespaces. */
   tagCount: Int32Array;
@@ -1277,6 +1327,7 @@ export function cdumpWasmModule(): Uint8Array {
   { params: 1, results: 1, locals: 1, body: checktop() },
   { params: 2, results: 0, locals: 2, body: item() },
   { name: 'items', params: 2, results: 1, locals: 1, body: itemsFn() },
+  { name: 'kfunc', params: 2, results: 1, locals: 8, body: kfunc() },
 ]));
 }
 
@@ -1329,7 +1380,8 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
       tagcAt, identcAt, lasteAt, lastcAt, ecountAt, kstrAt, scrAt, ioutAt, 0, 0, ebaseAt, 0, 0, SCRATCH_SIZE / 4, 0, klenAt, f.strings.length, 0];
     const mod = new wasmApi.Module(cdumpWasmModule());
     const mem = new wasmApi.Memory({ initial: Math.ceil(end / 65536) });
-    const { run: runWasm, layout, keys, members, items, maxrun: maxRun } = new wasmApi.Instance(mod, { m: { mem } }).exports as {
+    const { run: runWasm, layout, keys, members, items, kfunc: kfuncWasm, maxrun: maxRun } = new wasmApi.Instance(mod, { m: { mem } }).exports as {
+      kfunc: CDumpItems['kfunc'];
       maxrun: () => void;
       run: () => number;
       layout: () => void;
@@ -1372,6 +1424,7 @@ export function prepareCDumpWasm(f: FlatBtf): CDumpPrep | undefined {
         const w32 = (at: number, len: number): Int32Array => new Int32Array(b, at, len);
         prep.items = {
           run: items,
+          kfunc: kfuncWasm,
           queue: new Uint32Array(b, queue, prep.queue.length),
           tagCount: w32(tagcAt, names),
           identCount: w32(identcAt, names),
