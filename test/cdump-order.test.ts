@@ -185,6 +185,22 @@ describe('C dump ordering: WebAssembly and JavaScript', () => {
     expect(text).toContain('B = 18446744069414584320ULL,');
   });
 
+  it("a packed struct's member after a bitfield: the full dump pads as main's member writer did (to a byte), a dump of ids as compositeDef does (to a bit)", () => {
+    // Both layouts are the same to a compiler; the full dump keeps the header main wrote (test
+    // above: whole items give main's bytes, which were the member writer's for such members).
+    const btf = parseBtf(
+      encodeBtf([
+        { kind: BtfKind.Void, id: 0, name: '' },
+        { kind: BtfKind.Int, id: 1, name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 },
+        { kind: BtfKind.Int, id: 2, name: 'char', size: 1, encoding: 1, bitOffset: 0, bits: 8 },
+        { kind: BtfKind.Struct, id: 3, name: 'p', size: 2, kflag: true, members: [{ name: 'a', type: 1, bitOffset: 0, bitfieldSize: 1 }, { name: 'b', type: 2, bitOffset: 8, bitfieldSize: 0 }] },
+      ] as BtfType[]),
+      { file: 'packed.btf' },
+    );
+    expect(byKeys(btf)).toContain('struct p {\n\tint a: 1;\n\tchar b;\n} __attribute__((packed));');
+    expect(byStrings(btf)).toContain('struct p {\n\tint a: 1;\n\tchar: 7;\n\tchar b;\n} __attribute__((packed));');
+  });
+
   it('keys name equal strings at different offsets alike, and an enumerator named twice in one enum once', () => {
     // A string section that repeats names (not deduplicated), built by hand.
     const strs = ['', 'int', 'dup', 'dup', 'a', 'X', 'X', 'e', 'X', 'dup', 'f'];

@@ -91,6 +91,8 @@ export class CDumper {
   private members?: CDumpMembers;
   /** ./order-wasm.ts's writer of whole items (what it declines, emitTopLevel writes), for a dump of every type. */
   private items?: CDumpItems;
+  /** The items writer's header words, where the `__bee_padN` counter is while it can run. */
+  private padWords?: Int32Array;
   /** Enumerators' counts from each enum's slot (items.ebase): 1 once counted, then each enumerator's (the items writer's memory). */
   private ecount?: Int32Array;
   /** Ids on the current declarator path, to reject loops that no C declaration can express. */
@@ -456,6 +458,7 @@ export class CDumper {
         this.lastCount = it.lastCount;
         this.ecount = it.ecount;
         this.items = it;
+        this.padWords = it.words;
       }
       if (m) {
         // The marks and counts move into the WebAssembly's memory, where its member writer reads them.
@@ -550,6 +553,11 @@ export class CDumper {
   /** The queue through the WebAssembly's items(), its output copied as bytes; what it declines, emitTopLevel writes. */
   private emitItems(it: CDumpItems, len: number): void {
     for (let i = 0; i < len; ) {
+      if (!this.items) {
+        // The member writer trapped in an item written here: the rest as main's JavaScript writes it.
+        for (; i < len; i++) this.emitTopLevel(it.queue[i]!);
+        break;
+      }
       i = it.run(i, len);
       this.takeItems(it);
       if (it.words[ITEMS_STOP]) this.emitTopLevel(it.queue[i++]!);
@@ -804,8 +812,9 @@ export class CDumper {
         try {
           next = m.run(id, i, cur, lvl);
         } catch {
-          // A trap (a size the layout refuses): the rest of the dump in JavaScript.
+          // A trap (a size the layout refuses): the rest of the dump in JavaScript (the items writer's too).
           this.members = undefined;
+          this.items = undefined;
           next = i;
         }
         if (next > i) {
@@ -869,7 +878,7 @@ export class CDumper {
       // A large hole: one byte array keeps the header small (and the layout identical).
       const bytes = Math.floor((to - cur) / 8);
       // The counter is the items writer's where it runs (./order-wasm.ts writes these too).
-      const hw = this.items?.words;
+      const hw = this.padWords;
       const k = hw ? hw[PAD_COUNTER]!++ : this.padCounter++;
       s += `\n${ind}char __bee_pad${k}[${bytes}];`;
       cur += bytes * 8;

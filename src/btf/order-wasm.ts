@@ -949,20 +949,11 @@ const compdef = (): Code => [
     when(get(CDKF), [get(CDOFF), i32(24), SHR_U, set(CDBITS), get(CDOFF), i32(0xffffff), AND, set(CDOFF)]),
     when(get(CDUN), [i32(0), set(CDOFF)]),
     get(CDQ), load(4), set(CDT),
-    when([get(CDUN), EQZ], [
-      get(CDBITS), IF, VOID,
-      when([get(CDOFF), get(CDCUR), GT_U], padTo(get(CDOFF))),
-      ELSE,
-      get(CDPK), IF, I32, i32(1), ELSE, u8at(H_ALIGN, get(CDT)), i32(3), SHL, END, set(CDAL),
-      when([get(CDCUR), get(CDAL), ADD, i32(1), SUB, get(CDAL), DIV_U, get(CDAL), MUL, get(CDOFF), NE, get(CDOFF), get(CDCUR), GT_U, AND], padTo(get(CDOFF))),
-      END,
-    ]),
-    nl(CDP), get(CDP), get(CDL), i32(1), ADD, call(TABS), set(CDP),
     // The common member (a named type with nothing to write first, or a pointer to or array of one,
     // with a name) as members() writes it: what decl() gives it, without building the declarator.
     i32(-1), set(CDF),
     get(CDQ), load(), set(CDX),
-    when([hdr(H_STR), get(CDX), ADD, load8(), tee(CDB), i32(0), NE, get(CDB), i32(0x5b), NE, AND], [
+    when([hdr(H_STR), get(CDX), ADD, load8()], [
       get(CDT), call(OKBASE), IF, VOID,
       get(CDT), set(CDB), i32(0), set(CDF),
       ELSE,
@@ -971,6 +962,17 @@ const compdef = (): Code => [
       when([get(CDB), i32(BtfKind.Array), EQ], [addrOf(get(CDT)), load(12), set(CDB), when([get(CDB), call(OKBASE)], [i32(2), set(CDF)])]),
       END,
     ]),
+    when([get(CDUN), EQZ], [
+      get(CDBITS), IF, VOID,
+      when([get(CDOFF), get(CDCUR), GT_U], padTo(get(CDOFF))),
+      ELSE,
+      // A packed struct's member aligns to 1 bit in compositeDef, to a byte in members(): main's
+      // header has each writer's padding for the members it wrote (they differ after a bitfield).
+      get(CDPK), IF, I32, get(CDF), i32(-1), NE, IF, I32, i32(8), ELSE, i32(1), END, ELSE, u8at(H_ALIGN, get(CDT)), i32(3), SHL, END, set(CDAL),
+      when([get(CDCUR), get(CDAL), ADD, i32(1), SUB, get(CDAL), DIV_U, get(CDAL), MUL, get(CDOFF), NE, get(CDOFF), get(CDCUR), GT_U, AND], padTo(get(CDOFF))),
+      END,
+    ]),
+    nl(CDP), get(CDP), get(CDL), i32(1), ADD, call(TABS), set(CDP),
     get(CDF), i32(-1), NE, IF, VOID,
     get(CDP), get(CDB), call(BASEW), set(CDP),
     get(CDF), i32(1), EQ, IF, VOID, text(CDP, ' *'), ELSE, text(CDP, ' '), END,
