@@ -39,6 +39,7 @@ try {
   ({ parseAst } = await import('rolldown/parseAst'));
 } catch {
   fs.writeFileSync(path.join(cli, 'main.cjs'), UNBUNDLED_MAIN, { mode: 0o755 });
+  fs.rmSync(path.join(cli, 'help.txt'), { force: true });
   console.error('bundle-cli: rolldown is not installed; dist/cli is left unbundled (main.cjs imports main.js)');
   process.exit(0);
 }
@@ -214,13 +215,14 @@ const files = out.output.filter((o) => o.type === 'chunk').map((c) => ({ fileNam
 // Replace the previous build's chunks and caches (the ES module chunks of older builds too), then
 // write this one's and main.cjs and main.js last: a failed bundle leaves tsc's main.js (and the
 // previous main.cjs), which work unbundled.
-for (const f of fs.readdirSync(cli)) if (/^(chunk-.*\.(js|cjs)|start\.cjs)(\.cache)?$/.test(f)) fs.rmSync(path.join(cli, f));
+for (const f of fs.readdirSync(cli)) if (/^(chunk-.*\.(js|cjs)|start\.cjs)(\.cache)?$|^help\.txt$/.test(f)) fs.rmSync(path.join(cli, f));
 for (const c of files) fs.writeFileSync(path.join(cli, c.fileName), c.code, { mode: 0o644 });
 trainCaches(files.map((c) => c.fileName));
 checkCaches(files.map((c) => path.join(cli, c.fileName)));
 fs.writeFileSync(path.join(cli, 'main.cjs'), loader, { mode: 0o755 });
 fs.writeFileSync(path.join(cli, 'main.js'), BUNDLED_MAIN_JS, { mode: 0o755 });
 fs.rmSync(path.join(cli, 'main.js.map'), { force: true });
+writeHelp();
 console.error(`bundle-cli: dist/cli/main.cjs (the loader; main.js requires it) + start.cjs + ${files.length - 1} chunks, each with its code cache`);
 
 /**
@@ -295,4 +297,17 @@ function checkCaches(chunks) {
   delete env.NODE_OPTIONS;
   const r = spawnSync(process.execPath, ['-e', check, JSON.stringify(chunks)], { stdio: ['ignore', 'inherit', 'inherit'], env });
   if (r.status !== 0) throw new Error('bundle-cli: V8 refused the code caches it was just given (see above)');
+}
+
+/**
+ * dist/cli/help.txt: what the built bin prints for `--help` off a terminal (start.ts prints this
+ * file for that one command line, without building the command tree); written from the bin
+ * itself, after every chunk, so the file and the tree are one build's.
+ */
+function writeHelp() {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, [path.join(cli, 'main.cjs'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'], env, encoding: 'utf8' });
+  if (r.status !== 0 || r.stderr || !r.stdout.startsWith('Usage: bee-ts ')) throw new Error(`bundle-cli: bee-ts --help of the new build failed (status ${r.status}):\n${r.stderr}`);
+  fs.writeFileSync(path.join(cli, 'help.txt'), r.stdout, { mode: 0o644 });
 }

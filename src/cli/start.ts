@@ -4,7 +4,8 @@
 // command tree (program.ts) and turns every failure into one clear line on stderr (or
 // {"error":...} with --json) and a non-zero exit. A prog or map listing runs without the
 // command tree (listing.ts): the tree's chunk, commander included, loads for every other line.
-import { deferStdout } from './format.js';
+import fs from 'node:fs';
+import { deferStdout, stdoutMayBeTty, writeOut } from './format.js';
 import { listingOf, runListing } from './listing.js';
 import { errorMessage, processWants } from './outcome.js';
 
@@ -29,8 +30,14 @@ export async function main(): Promise<void> {
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
   const args = process.argv.slice(2);
-  const listing = listingOf(args);
-  process.exitCode = listing ? await runListing(listing) : await (await import('./program.js')).runCommandLine(args);
+  const help = args.length === 1 && args[0] === '--help' ? builtHelp() : undefined;
+  if (help !== undefined) {
+    writeOut(help);
+    process.exitCode = 0;
+  } else {
+    const listing = listingOf(args);
+    process.exitCode = listing ? await runListing(listing) : await (await import('./program.js')).runCommandLine(args);
+  }
   // The command has returned. Once nothing would keep Node running (no pending write, timer,
   // child, socket or stdio stream handle, no 'beforeExit' listener), exit now, as Node then
   // would, minus the event loop's last turn (the V8 tasks it runs) and its teardown of the heap
@@ -38,4 +45,20 @@ export async function main(): Promise<void> {
   // listeners (links, tracefs events, netlink attachments) run either way; anything left pending
   // keeps the usual exit, after it.
   if (processWants.exitWhenDone || (process.getActiveResourcesInfo().length === 0 && process.listenerCount('beforeExit') === 0)) process.exit();
+}
+
+/**
+ * `bee-ts --help` off a terminal, as the build wrote it (scripts/bundle-cli.mjs runs the built bin
+ * once and keeps its output as dist/cli/help.txt): the same text, without building the whole
+ * command tree (79 commands, 176 options) to print it. Off a terminal commander's help is 80
+ * columns wide and plain, the same in every environment; on one (its width) and in an unbundled
+ * build (no file) the tree prints it.
+ */
+function builtHelp(): string | undefined {
+  if (stdoutMayBeTty()) return undefined;
+  try {
+    return fs.readFileSync(new URL('./help.txt', import.meta.url), 'utf8');
+  } catch {
+    return undefined;
+  }
 }
