@@ -95,6 +95,8 @@ export class CDumper {
   private padWords?: Int32Array;
   /** Enumerators' counts from each enum's slot (items.ebase): 1 once counted, then each enumerator's (the items writer's memory). */
   private ecount?: Int32Array;
+  /** Each enum's first slot in ecount (kept when the items writer stops). */
+  private ebase?: Int32Array;
   /** Ids on the current declarator path, to reject loops that no C declaration can express. */
   private onPath: Uint8Array;
   /** 1 when some other type (member, pointer, typedef, parameter, ...) refers to the type (built on first use). */
@@ -389,7 +391,7 @@ export class CDumper {
     counts = new Int32Array(n);
     const keys = this.keys;
     const ec = this.ecount;
-    const base = ec ? this.items!.ebase[id]! : 0;
+    const base = ec ? this.ebase![id]! : 0;
     if (ec && ec[base] !== 0) {
       // Counted by the items writer (./order-wasm.ts), which keeps them from the enum's slot.
       for (let i = 0; i < n; i++) counts[i] = ec[base + 1 + i]!;
@@ -457,6 +459,7 @@ export class CDumper {
         this.lastEnum = it.lastEnum;
         this.lastCount = it.lastCount;
         this.ecount = it.ecount;
+        this.ebase = it.ebase;
         this.items = it;
         this.padWords = it.words;
       }
