@@ -1,11 +1,17 @@
 // bench/load-inproc's bee-ts process: `node bench/load-inproc-child.mjs CHECKOUT OBJ LOADS` prints one
-// "cpu_ns wall_ns" line per load (the libbpf peer's format). It imports nothing but the library:
+// "cpu_ns wall_ns" line per load (the libbpf peer's format), after an "import" line. It imports nothing but the library:
 // with the bench's own modules loaded as well (child_process, os, its helpers: ~1.5 MB more heap),
 // V8's first full GC of the process (6-8 ms on the main thread, more on its helper threads) fell
 // inside the first load, whichever code happened to allocate then.
 const [from, file, loads] = process.argv.slice(2);
+// The import is timed too (its own first line, "import cpu_ns wall_ns"): the library's modules
+// load and compile there, which libbpf's peer pays at exec (the dynamic linker), not in a load.
+const i0 = process.cpuUsage();
+const iw0 = process.hrtime.bigint();
 const { BpfObject } = await import(`${from}/dist/index.js`);
-const lines = [];
+const iw1 = process.hrtime.bigint();
+const ic = process.cpuUsage(i0);
+const lines = [`import ${(ic.user + ic.system) * 1000} ${iw1 - iw0}`];
 for (let i = 0; i < Number(loads); i++) {
   const c0 = process.cpuUsage();
   const w0 = process.hrtime.bigint();

@@ -5,7 +5,7 @@
 // (bench/peers/load_libbpf.c: bpf_object__open_file + bpf_object__load, then close; built here with
 // gcc -O2 -lbpf in a fresh private directory). Each process times its first load (everything the
 // first load of a process pays: bee-ts's lazily loaded koffi, the kernel BTF parse and indexes,
-// code run for the first time; the library import is not counted) and then --warm more loads of
+// code run for the first time; the library import is timed apart, its own column) and then --warm more loads of
 // the same object. Each round starts one process per implementation and object, order rotated;
 // --warmup rounds are not counted; medians of --runs (warm: the median of each process's warm
 // loads, then the median over rounds). CPU = the process CPU clock around the load, wall = the
@@ -51,10 +51,18 @@ const cmds = objects.flatMap((o) => impls.map((i) => ({ name: `${i.impl} ${o.kin
 
 // rotatedRounds keeps one {wall, cpu} per command and round; each process gives a first and a warm figure.
 const firsts = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));
+const imports = new Map(cmds.map((c) => [c.name, { wall: [], cpu: [] }]));
 function once(c) {
   const r = spawnSync(c.argv[0], c.argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`${c.name} exited ${r.status}: ${String(r.stderr).slice(0, 400)}`);
-  const loads = r.stdout.trim().split('\n').map((l) => l.split(' ').map((x) => Number(x) / 1e6));
+  const out = r.stdout.trim().split('\n');
+  // bee-ts's child says first what importing the library cost (libbpf's peer has no such line).
+  if (out[0]?.startsWith('import ')) {
+    const [cpu, wall] = out.shift().split(' ').slice(1).map((x) => Number(x) / 1e6);
+    imports.get(c.name).cpu.push(cpu);
+    imports.get(c.name).wall.push(wall);
+  }
+  const loads = out.map((l) => l.split(' ').map((x) => Number(x) / 1e6));
   if (loads.length !== 1 + warm || loads.some((l) => l.length !== 2 || !l.every(Number.isFinite))) throw new Error(`${c.name}: unexpected output ${r.stdout.slice(0, 200)}`);
   const [first, ...rest] = loads;
   // The first load goes to its own list (pushed for warm-up rounds too; trimmed below).
@@ -77,6 +85,8 @@ const rows = cmds.map((c) => ({
   firstWallMs: median(counted(firsts.get(c.name).wall)),
   warmCpuMs: warm ? median(warmSamples.get(c.name).cpu) : null,
   warmWallMs: warm ? median(warmSamples.get(c.name).wall) : null,
+  importCpuMs: imports.get(c.name).cpu.length ? median(counted(imports.get(c.name).cpu)) : null,
+  importWallMs: imports.get(c.name).wall.length ? median(counted(imports.get(c.name).wall)) : null,
 }));
 const get = (impl, object) => rows.find((r) => r.impl === impl && r.object === object);
 const ratios = {};
@@ -95,8 +105,9 @@ record(result);
 if (json) process.stdout.write(JSON.stringify(result) + '\n');
 else {
   console.log(`load-inproc: open+load+close in one process, first load and ${warm} warm loads per process; medians of ${runs} rounds after ${warmup} warm-up rounds (order rotated per round); load average ${os.loadavg()[0].toFixed(1)}`);
-  console.log('impl            object      first cpu ms  first wall ms   warm cpu ms  warm wall ms');
+  console.log('impl            object      first cpu ms  first wall ms   warm cpu ms  warm wall ms  import cpu ms  import wall ms');
   const f = (x) => (x === null ? '-' : x.toFixed(2)).padStart(12);
-  for (const r of rows) console.log(`${r.impl.padEnd(15)} ${r.object.padEnd(10)} ${f(r.firstCpuMs)}  ${f(r.firstWallMs)}  ${f(r.warmCpuMs)}  ${f(r.warmWallMs)}`);
+  for (const r of rows) console.log(`${r.impl.padEnd(15)} ${r.object.padEnd(10)} ${f(r.firstCpuMs)}  ${f(r.firstWallMs)}  ${f(r.warmCpuMs)}  ${f(r.warmWallMs)}  ${f(r.importCpuMs)}  ${f(r.importWallMs)}`);
+  console.log('import: the dynamic import of the library entry (dist/index.js) before the first load, which the first load does not include; libbpf links at exec');
   for (const [k, v] of Object.entries(ratios)) console.log(`bee-ts / libbpf ${k}: ${v.toFixed(2)}×`);
 }
