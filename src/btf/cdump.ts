@@ -56,12 +56,14 @@ export class CDumper {
   private readonly offs: Int32Array;
   private readonly kinds: Uint8Array;
   private readonly count: number;
-  /** The string space as one latin1 string (names are sliced from it; made on first use: the WebAssembly writes most), and whether it is all ASCII. */
+  /** The string space as one latin1 string (names are sliced from it; made on first use: the WebAssembly writes most). */
   private textMemo?: string;
   private get text(): string {
-    return (this.textMemo ??= stringText(this.f).text);
+    return (this.textMemo ??= stringText(this.f));
   }
+  /** Whether the string space is all ASCII. */
   private readonly ascii: boolean;
+  /** The string space's bytes as a Buffer, for the names str() decodes from them (made on first use). */
   private stringBytes?: Buffer;
   private readonly order: Uint8Array;
   /** 0 none, 1 forward-declared, 2 defined / emitted, 3 being emitted. */
@@ -156,14 +158,12 @@ export class CDumper {
   /** A string of the string space. */
   private str(off: number): string {
     if (off === 0) return '';
-    if (this.items) {
-      // The items writer writes nearly every name: decode the few left from the bytes, not a copy of the whole space.
-      const b = (this.stringBytes ??= Buffer.from(this.f.strings.buffer, this.f.strings.byteOffset, this.f.strings.length));
-      return b.toString(this.ascii ? 'latin1' : 'utf8', off, b.indexOf(0, off));
-    }
-    const end = this.text.indexOf('\0', off);
-    if (this.ascii) return this.text.substring(off, end);
-    return Buffer.from(this.f.strings.buffer, this.f.strings.byteOffset, this.f.strings.length).toString('utf8', off, end);
+    // Sliced from the latin1 copy of the whole space when the JavaScript writes the names; where the
+    // items writer runs it writes nearly every name, so the few left (and any non-ASCII one) decode
+    // from the bytes.
+    if (this.ascii && !this.items) return this.text.substring(off, this.text.indexOf('\0', off));
+    const b = (this.stringBytes ??= Buffer.from(this.f.strings.buffer, this.f.strings.byteOffset, this.f.strings.length));
+    return b.toString(this.ascii ? 'latin1' : 'utf8', off, b.indexOf(0, off));
   }
   /** The type's own name ('' for anonymous). */
   private rawName(id: number): string {
@@ -916,17 +916,13 @@ function stringAscii(f: FlatBtf): boolean {
   return a;
 }
 
-/** The string space of a flattened BTF as latin1 text (one char per byte) and whether it is all ASCII, memoized per FlatBtf. */
-const textOf = new WeakMap<FlatBtf, { text: string; ascii: boolean }>();
-function stringText(f: FlatBtf): { text: string; ascii: boolean } {
+/** The string space of a flattened BTF as latin1 text (one char per byte), memoized per FlatBtf. */
+const textOf = new WeakMap<FlatBtf, string>();
+function stringText(f: FlatBtf): string {
   let t = textOf.get(f);
-  if (t === undefined) {
-    const text = Buffer.from(f.strings.buffer, f.strings.byteOffset, f.strings.length).toString('latin1');
-    textOf.set(f, (t = { text, ascii: isAscii(f.strings) }));
-  }
+  if (t === undefined) textOf.set(f, (t = Buffer.from(f.strings.buffer, f.strings.byteOffset, f.strings.length).toString('latin1')));
   return t;
 }
-
 
 /**
  * Dump BTF as C.
