@@ -446,6 +446,8 @@ const keysAll = (): Code => [
 // this memory, so the two writers share them.
 /** Write `s` (ASCII) at local `p`, advancing it. */
 const text = (p: number, s: string): Code => [Array.from(s, (c, k) => [get(p), i32(c.charCodeAt(0)), store8(k)]), get(p), i32(s.length), ADD, set(p)];
+/** Write '\n' at local p, advancing it. */
+const nl = (p: number): Code => [get(p), i32(10), store8(), get(p), i32(1), ADD, set(p)];
 const addrOf = (idExpr: Code): Code => [hdr(H_WORDS), hdr(H_OFFS), idExpr, i32(2), SHL, ADD, load(), i32(2), SHL, ADD];
 // dec(p, v) -> p: v in decimal (unsigned).
 const [DP, DV, DD, DT] = [0, 1, 2, 3];
@@ -526,7 +528,7 @@ const [TBP, TBN] = [0, 1];
 const tabsw = (): Code => [repeat(TBN, [get(TBP), i32(9), store8(), get(TBP), i32(1), ADD, set(TBP)]), get(TBP)];
 // pad(p, from, to, ind) -> p: cdump.ts's padding() for gaps of at most 1024 bytes.
 const [PP, PFROM, PTO, PIND, PCUR, PK, PU] = [0, 1, 2, 3, 4, 5, 6];
-const line = (body: Code): Code => [get(PP), i32(10), store8(), get(PP), i32(1), ADD, set(PP), get(PP), get(PIND), call(TABS), set(PP), body, get(PP), i32(0x3b), store8(), get(PP), i32(1), ADD, set(PP)];
+const line = (body: Code): Code => [nl(PP), get(PP), get(PIND), call(TABS), set(PP), body, text(PP, ';')];
 const pad = (): Code => [
   get(PFROM), set(PCUR),
   when([get(PCUR), i32(7), AND], [
@@ -632,7 +634,7 @@ const membersFn = (): Code => [
   END,
   // the line
   get(MBUD), get(MNODES), SUB, set(MBUD),
-  get(MP), i32(10), store8(), get(MP), i32(1), ADD, set(MP),
+  nl(MP),
   get(MP), get(MLVL), i32(1), ADD, call(TABS), set(MP),
   get(MP), get(MB), call(BASEW), set(MP),
   get(MFORM), i32(1), EQ, IF, VOID, text(MP, ' *'), ELSE, text(MP, ' '), END,
@@ -671,10 +673,7 @@ const hasNameOf = (idExpr: Code, tmp: number): Code => [u32at(H_NAMEOFF, idExpr)
 const isStr = (off: number, s: string): Code => [
   Array.from(s + '\0', (c, k) => [hdr(H_STR), get(off), ADD, load8(k), i32(c.charCodeAt(0)), EQ, k ? AND : []]),
 ];
-const varWord = (at: number): Code => [i32(0), load(at)];
 const setVar = (at: number, v: Code): Code => [i32(0), v, store(at)];
-/** Write '\n' at local p, advancing it. */
-const nl = (p: number): Code => [get(p), i32(10), store8(), get(p), i32(1), ADD, set(p)];
 
 // nameN(id) -> count: cdump.ts's nameN with keys (H_TAGC, H_IDENTC by key).
 const [NNID, NNC, NNA, NNK, NNT] = [0, 1, 2, 3, 4];
@@ -713,8 +712,8 @@ const joinw = (): Code => [
 ];
 // tout(s, e): the text at [s, e) to the item output (the JavaScript's emit).
 const tout = (): Code => [
-  varWord(H_OPOS), get(0), get(1), get(0), SUB, MEMCOPY,
-  setVar(H_OPOS, [varWord(H_OPOS), get(1), get(0), SUB, ADD]),
+  hdr(H_OPOS), get(0), get(1), get(0), SUB, MEMCOPY,
+  setVar(H_OPOS, [hdr(H_OPOS), get(1), get(0), SUB, ADD]),
 ];
 // fwdt(id) -> the struct (union) a FWD stands for, 0 for none: cdump.ts's fwdTarget.
 const fwdt = (): Code => [
@@ -1037,7 +1036,7 @@ const maxrun = (): Code => [
   setVar(H_MAXLEN, [get(MRM), i32(2), ADD, i32(2), SHL]),
 ];
 /** Take n bytes of the item's text budget (H_EST); decline (return 0) when it runs out. */
-const spend = (n: Code): Code => [setVar(H_EST, [varWord(H_EST), n, SUB]), when([varWord(H_EST), i32(0), LT_S], ret(0))];
+const spend = (n: Code): Code => [setVar(H_EST, [hdr(H_EST), n, SUB]), when([hdr(H_EST), i32(0), LT_S], ret(0))];
 // check(id, depth, lvl, tot) -> 1 when decl(id) at that depth can be written here (see above).
 const [KID, KDEP, KLVL, KTOT, KK, KA, KN, KQ, KRES] = Array.from({ length: 9 }, (_, i) => i);
 const checkd = (): Code => [
@@ -1046,7 +1045,7 @@ const checkd = (): Code => [
   when([get(KTOT), i32(400), GT_S], ret(0)),
   when([get(KID), hdr(H_COUNT), GE_U], ret(0)),
   when(u8at(H_PATH, get(KID)), ret(0)),
-  spend([i32(256), varWord(H_MAXLEN), ADD]),
+  spend([i32(256), hdr(H_MAXLEN), ADD]),
   st8(H_PATH, get(KID), i32(1)),
   get(KID), get(KDEP), get(KLVL), get(KTOT), call(CHECKD2), set(KRES),
   st8(H_PATH, get(KID), i32(0)),
@@ -1087,7 +1086,7 @@ const checkc = (): Code => [
   // A member's line and its padding: up to ~130 lines of lvl + 1 tabs and `long: 64;` (gaps over 1 KiB are one array).
   spend(padLines()),
   repeat(CCN, [
-    spend([padLines(), varWord(H_MAXLEN), ADD, i32(256), ADD]),
+    spend([padLines(), hdr(H_MAXLEN), ADD, i32(256), ADD]),
     get(CCQ), load(8), set(CCOFF),
     i32(0), set(CCBITS),
     when(get(CCKF), [get(CCOFF), i32(24), SHR_U, set(CCBITS), get(CCOFF), i32(0xffffff), AND, set(CCOFF)]),
@@ -1111,7 +1110,7 @@ const checke = (): Code => [
   addrOf(get(0)), set(1),
   get(1), load(4), i32(0xffff), AND, set(2),
   get(1), i32(12), ADD, set(3),
-  repeat(2, spend([i32(128), varWord(H_MAXLEN), ADD])),
+  repeat(2, spend([i32(128), hdr(H_MAXLEN), ADD])),
   i32(1),
 ];
 // checktop(id) -> 1 when emitTopLevel(id) can be written here.
@@ -1153,11 +1152,11 @@ const kfunc = (): Code => [
   addrOf(get(KFPR)), set(KFA),
   get(KFA), load(4), i32(0xffff), AND, set(KFN),
   setVar(H_EST, hdr(H_ESTMAX)),
-  spend([i32(256), varWord(H_MAXLEN), ADD]),
+  spend([i32(256), hdr(H_MAXLEN), ADD]),
   get(KFA), i32(12), ADD, set(KFQ),
   get(KFN), set(KFI),
   repeat(KFI, [
-    spend([i32(256), varWord(H_MAXLEN), ADD]),
+    spend([i32(256), hdr(H_MAXLEN), ADD]),
     when([get(KFQ), load(4), i32(0), i32(0), i32(0), call(CHECKD), EQZ], ret(0)),
     get(KFQ), i32(8), ADD, set(KFQ),
   ]),
@@ -1197,7 +1196,7 @@ const kfunc = (): Code => [
 const itemsFn = (): Code => [
   BLOCK, VOID, LOOP, VOID,
   get(0), get(1), GE_U, BR_IF, 1,
-  varWord(H_OPOS), hdr(H_IOUT), SUB, i32(ITEM_SOFT), GE_U, BR_IF, 1,
+  hdr(H_OPOS), hdr(H_IOUT), SUB, i32(ITEM_SOFT), GE_U, BR_IF, 1,
   hdr(H_QUEUE), get(0), i32(2), SHL, ADD, load(), set(2),
   when([u8at(H_EMIT, get(2)), i32(2), NE], [
     when([get(2), call(CHECKTOP), EQZ], [setVar(H_STOP, i32(1)), get(0), RETURN]),
