@@ -6,7 +6,7 @@
 // would read otherwise (an option, `--`, help), goes to program.ts as before: help, usage errors
 // and their messages stay commander's. What runs is what commander's action for the line runs
 // (cmd-prog.ts, cmd-map.ts), with the same globals, the same failure report and exit status
-// (test/kernel/listing.test.ts holds the two paths to the same output).
+// (test/cli-listing.test.ts and test/cli-inproc.test.ts hold the two paths to the same output).
 import { BPFTOOL_COMMANDS, type Flag, matchPrefix, takeFlag } from './argv.js';
 import { globals } from './format.js';
 import { failureStatus, kernel, startCommandLine } from './outcome.js';

@@ -129,25 +129,17 @@ export function progText(o: Record<string, unknown>): string {
 
 export async function progShow(args: string[], json: boolean): Promise<void> {
   const objs: Record<string, unknown>[] = [];
-  if (args.length === 0) {
-    for (const fd of openAll('prog')) {
-      try {
-        objs.push(await progJson(fd.value));
-      } finally {
-        fd.close();
-      }
+  const sel = args.length === 0 ? undefined : parseSelector(args, 'prog');
+  const fds = sel ? (await import('./objects.js')).openProgs(sel) : openAll('prog');
+  for (const fd of fds) {
+    try {
+      objs.push(await progJson(fd.value));
+    } finally {
+      fd.close();
     }
-  } else {
-    const sel = parseSelector(args, 'prog');
-    for (const fd of (await import('./objects.js')).openProgs(sel)) {
-      try {
-        objs.push(await progJson(fd.value));
-      } finally {
-        fd.close();
-      }
-    }
-    if (json && objs.length === 1) return void out(jsonText(objs[0]) + '\n');
   }
+  // -j with a selector that found one program: the object alone, as bpftool prints it.
+  if (sel && json && objs.length === 1) return void out(jsonText(objs[0]) + '\n');
   out(json ? jsonText(objs) + '\n' : objs.map(progText).join(''));
 }
 
