@@ -277,8 +277,7 @@ function trainCaches(names) {
       }
       process.exit(0);
     })().catch((e) => { process.stderr.write(String(e && e.stack || e) + '\\n'); process.exit(1); });`;
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
+  const env = plainNodeEnv();
   const r = spawnSync(process.execPath, ['-e', train, JSON.stringify([cli, names, TRAINING, CACHE_MODE])], { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bundle-cli: the training run that makes the code caches failed (status ${r.status}):\n${r.stderr}`);
 }
@@ -293,10 +292,16 @@ function checkCaches(chunks) {
       if (s.cachedDataRejected !== false) refused.push(f);
     }
     if (refused.length) { console.error('refused: ' + refused.join(', ')); process.exit(1); }`;
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
+  const env = plainNodeEnv();
   const r = spawnSync(process.execPath, ['-e', check, JSON.stringify(chunks)], { stdio: ['ignore', 'inherit', 'inherit'], env });
   if (r.status !== 0) throw new Error('bundle-cli: V8 refused the code caches it was just given (see above)');
+}
+
+/** This process's environment without NODE_OPTIONS: the children that make and check the caches and the help text run a Node with no flags, as the bin runs (a cache carries its V8 flags' hash). */
+function plainNodeEnv() {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  return env;
 }
 
 /**
@@ -305,8 +310,7 @@ function checkCaches(chunks) {
  * itself, after every chunk, so the file and the tree are one build's.
  */
 function writeHelp() {
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
+  const env = plainNodeEnv();
   const r = spawnSync(process.execPath, [path.join(cli, 'main.cjs'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'], env, encoding: 'utf8' });
   if (r.status !== 0 || r.stderr || !r.stdout.startsWith('Usage: bee-ts ')) throw new Error(`bundle-cli: bee-ts --help of the new build failed (status ${r.status}):\n${r.stderr}`);
   fs.writeFileSync(path.join(cli, 'help.txt'), r.stdout, { mode: 0o644 });
