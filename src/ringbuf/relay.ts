@@ -24,7 +24,8 @@ const WAIT_MS = 5000;
 
 /**
  * The worker's module: beside this one in dist/ringbuf, also when this code is bundled into
- * dist/cli (scripts/bundle-cli.mjs puts its chunks in dist/cli, one level below dist).
+ * dist/cli or dist/lib (scripts/bundle-cli.mjs puts the CLI's chunks and the library's file one
+ * level below dist).
  */
 function workerFile(): string | undefined {
   for (const rel of ['./relay-worker.js', '../ringbuf/relay-worker.js']) {
@@ -70,7 +71,10 @@ export class RingRelay {
     this.pollFd = notify;
     this.stopFd = stop;
     const data: RelayWorkerData = { mapFd, ringSize, ctl: this.ctl.buffer as SharedArrayBuffer, queueAddr: this.memory.addr, queueSize, notifyFd: notify, stopFd: stop, fullMargin };
-    this.worker = new Worker(file, { workerData: data, stdout: false, stderr: false });
+    // execArgv: none of the parent's. A worker inherits them by default, and under `node -e CODE`
+    // (or -p) that is the eval: the thread ran the parent's script instead of its module and never
+    // came up (ETIMEDOUT after WAIT_MS; test/kernel/ringbuf.test.ts runs a reader under -e).
+    this.worker = new Worker(file, { workerData: data, stdout: false, stderr: false, execArgv: [] });
     // Never keeps the process alive; close() (or exit) ends it.
     this.worker.unref();
     const ctl = this.ctl;
