@@ -3,13 +3,12 @@
 // neither BTF nor the codecs unless a program needs them (a name the kernel cut at 15 characters,
 // bpf_metadata_* variables: objects.ts and maps/codec.ts on demand), nor the other prog and map
 // commands (prog.ts, map.ts).
-import fs from 'node:fs';
 import type { Btf } from '../btf/btf.js';
 import { BtfKind } from '../btf/types.js';
 import { Cmd, ElemAttr, fdById } from '../syscall/bpf.js';
 import { MapType, mapTypeName, progTypeName } from '../syscall/constants.js';
 import type { Fd } from '../syscall/fd.js';
-import { bootTimeToEpoch, fdinfoMemlock, mapInfo, type MapInfo, progInfo } from '../syscall/info.js';
+import { bootTimeToEpoch, fdinfoField, fdinfoMemlock, fdinfoText, mapInfo, type MapInfo, progInfo } from '../syscall/info.js';
 import { jsonText } from './format.js';
 import { hexArray, nameMayBeTruncated, openAll, openMap, out, parseSelector, pinnedLines, pinsOf, showObjects } from './select.js';
 
@@ -41,7 +40,7 @@ async function progJson(fd: number): Promise<Record<string, unknown>> {
   o.bytes_xlated = info.xlatedProgLen;
   o.jited = info.jitedProgLen > 0;
   if (info.jitedProgLen > 0) o.bytes_jited = info.jitedProgLen;
-  const memlock = fdinfoMemlock(fd);
+  const memlock = fdinfoMemlock(fdinfoText(fd));
   if (memlock !== undefined) o.bytes_memlock = memlock;
   if (info.mapIds.length) o.map_ids = info.mapIds;
   if (info.btfId) o.btf_id = info.btfId;
@@ -143,15 +142,6 @@ export async function progShow(args: string[], json: boolean): Promise<void> {
   out(json ? jsonText(objs) + '\n' : objs.map(progText).join(''));
 }
 
-function fdinfoField(fd: number, field: string): string | undefined {
-  try {
-    const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    return m?.[1]?.trim();
-  } catch {
-    return undefined;
-  }
-}
-
 // ---- maps ----
 
 export function mapJson(fd: number, info: MapInfo = mapInfo(fd)): Record<string, unknown> {
@@ -161,16 +151,17 @@ export function mapJson(fd: number, info: MapInfo = mapInfo(fd)): Record<string,
   o.bytes_key = info.keySize;
   o.bytes_value = info.valueSize;
   o.max_entries = info.maxEntries;
-  const memlock = fdinfoMemlock(fd);
+  const fdinfo = fdinfoText(fd);
+  const memlock = fdinfoMemlock(fdinfo);
   if (memlock !== undefined) o.bytes_memlock = memlock;
   if (info.type === MapType.PROG_ARRAY) {
     // The program type a prog array is bound to once a program uses it (fdinfo, like bpftool).
-    const owner = fdinfoField(fd, 'owner_prog_type');
-    const jited = fdinfoField(fd, 'owner_jited');
+    const owner = fdinfoField(fdinfo, 'owner_prog_type');
+    const jited = fdinfoField(fdinfo, 'owner_jited');
     if (owner !== undefined) o.owner_prog_type = progTypeName(Number(owner));
     if (jited !== undefined) o.owner_jited = Number(jited) !== 0;
   }
-  o.frozen = Number(fdinfoField(fd, 'frozen') ?? 0);
+  o.frozen = Number(fdinfoField(fdinfo, 'frozen') ?? 0);
   if (info.btfId) o.btf_id = info.btfId;
   pinsOf('map', info.id, o);
   return o;

@@ -243,24 +243,31 @@ export function linkInfo(fd: number): LinkInfo {
 }
 
 
-/** `memlock:` from /proc/self/fdinfo/<fd> (bpftool's bytes_memlock). */
-export function fdinfoMemlock(fd: number): number | undefined {
+/** /proc/self/fdinfo/<fd>, once per object (a map's listing reads several of its fields); undefined when it cannot be read. */
+export function fdinfoText(fd: number): string | undefined {
   try {
-    const m = /^memlock:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
+    return fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
   } catch {
     return undefined;
   }
 }
 
+/** A `field:` line's value from fdinfo text (fdinfoText), trimmed; undefined when it has none. `field` is a name of ours, not input. */
+export function fdinfoField(text: string | undefined, field: string): string | undefined {
+  if (text === undefined) return undefined;
+  return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim();
+}
+
+/** `memlock:` from fdinfo text (bpftool's bytes_memlock). */
+export function fdinfoMemlock(text: string | undefined): number | undefined {
+  const m = text === undefined ? null : /^memlock:\s*(\d+)/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** What a BPF fd refers to, from the keys of /proc/self/fdinfo/<fd>; undefined for anything else. */
 export function fdinfoKind(fd: number): 'prog' | 'map' | 'link' | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = fdinfoText(fd);
+  if (text === undefined) return undefined;
   if (/^link_type:/m.test(text)) return 'link';
   if (/^prog_type:/m.test(text)) return 'prog';
   if (/^map_type:/m.test(text)) return 'map';
