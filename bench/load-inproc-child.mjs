@@ -3,12 +3,18 @@
 // with the bench's own modules loaded as well (child_process, os, its helpers: ~1.5 MB more heap),
 // V8's first full GC of the process (6-8 ms on the main thread, more on its helper threads) fell
 // inside the first load, whichever code happened to allocate then.
+import fs from 'node:fs';
+
 const [from, file, loads] = process.argv.slice(2);
+// What `import 'bee-ts'` loads from that checkout (its package.json "exports"; since 2026-12-03
+// dist/lib/index.js, the bundle with its code cache; before, tsc's dist/index.js).
+const dot = JSON.parse(fs.readFileSync(`${from}/package.json`, 'utf8')).exports['.'];
+const entry = `${from}/${typeof dot === 'string' ? dot : dot.default}`;
 // The import is timed too (its own first line, "import cpu_ns wall_ns"): the library's modules
 // load and compile there, which libbpf's peer pays at exec (the dynamic linker), not in a load.
 const i0 = process.cpuUsage();
 const iw0 = process.hrtime.bigint();
-const { BpfObject } = await import(`${from}/dist/index.js`);
+const { BpfObject } = await import(entry);
 const iw1 = process.hrtime.bigint();
 const ic = process.cpuUsage(i0);
 const lines = [`import ${(ic.user + ic.system) * 1000} ${iw1 - iw0}`];

@@ -108,6 +108,6 @@ else {
   console.log('impl            object      first cpu ms  first wall ms   warm cpu ms  warm wall ms  import cpu ms  import wall ms');
   const f = (x) => (x === null ? '-' : x.toFixed(2)).padStart(12);
   for (const r of rows) console.log(`${r.impl.padEnd(15)} ${r.object.padEnd(10)} ${f(r.firstCpuMs)}  ${f(r.firstWallMs)}  ${f(r.warmCpuMs)}  ${f(r.warmWallMs)}  ${f(r.importCpuMs)}  ${f(r.importWallMs)}`);
-  console.log('import: the dynamic import of the library entry (dist/index.js) before the first load, which the first load does not include; libbpf links at exec');
+  console.log("import: the dynamic import of the package entry (package.json exports: dist/lib/index.js, the bundle with its code cache) before the first load, which the first load does not include; libbpf links at exec");
   for (const [k, v] of Object.entries(ratios)) console.log(`bee-ts / libbpf ${k}: ${v.toFixed(2)}×`);
 }

@@ -192,8 +192,8 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     expect(() => timed('spin', [process.execPath, '-e', spin])).toThrow(/spin exited 3/);
   });
 
-  it('the library entry point exports the public API', async () => {
-    const m = await import(`${root}/dist/index.js`);
+  it.each(['dist/lib/index.js', 'dist/index.js'])('the library entry point %s exports the public API', async (entry) => {
+    const m = await import(`${root}/${entry}`);
     for (const name of ['BpfObject', 'BpfMap', 'RingBufReader', 'PerfBufReader', 'parseObject', 'parseBtf', 'dumpC', 'BpfError', 'VerifierError', 'BaseLink', 'CoreRelocKind'])
       expect(m[name], name).toBeDefined();
     // Internals are not exported (etc/bee-ts.api.md is the whole surface; test/api.test.ts).

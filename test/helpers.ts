@@ -36,6 +36,12 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
   return execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 28, ...opts });
 }
 
+/**
+ * What `import 'bee-ts'` loads (package.json "exports"): dist/lib/index.js, the library bundled
+ * into one file with its code cache (scripts/bundle-cli.mjs); dist/index.js is tsc's unbundled entry.
+ */
+export const libEntry = path.join(root, 'dist', 'lib', 'index.js');
+
 /** The `bee-ts` bin (package.json "bin"): dist/cli/main.cjs; `node dist/cli/main.js` runs the same. */
 export const cli = path.join(root, 'dist', 'cli', 'main.cjs');
 

@@ -28,7 +28,7 @@ const kprobeExample = fs.readdirSync(path.join(root, 'examples', 'kprobe')).find
 
 describe('package.json exports resolve by name', () => {
   it.each([
-    ['bee-ts', 'dist/index.js'],
+    ['bee-ts', 'dist/lib/index.js'],
     ['bee-ts/package.json', 'package.json'],
     ['bee-ts/include/bpf_helpers.h', 'include/bpf_helpers.h'],
     ['bee-ts/include/solo_types.h', 'include/solo_types.h'],

@@ -13,7 +13,7 @@ import { BpfObject, LoadError } from '../../src/loader/object.js';
 import { VerifierError } from '../../src/loader/prog-load.js';
 import { Fd } from '../../src/syscall/fd.js';
 import { progInfo } from '../../src/syscall/info.js';
-import { fixture, gccBuild, hasCommand, heldIds, kernelHasFunc, need, needKernel, openFdCount, root, runCli, thrown, waitUntil } from '../helpers.js';
+import { fixture, gccBuild, hasCommand, heldIds, kernelHasFunc, libEntry, need, needKernel, openFdCount, root, runCli, thrown, waitUntil } from '../helpers.js';
 import { linkFeatures } from '../../src/syscall/features.js';
 import { progsLeft } from '../run-helper.js';
 
@@ -389,7 +389,7 @@ describe.skipIf(skip)('loading objects on the real kernel', () => {
 
   it('missing privileges give a clear error', () => {
     if (need(hasCommand('setpriv'), 'setpriv missing')) return;
-    const script = `import('${new URL('../../dist/index.js', import.meta.url).pathname}').then(({ BpfObject }) => { try { BpfObject.open('${fixture('maps.bpfel.o')}').load(); } catch (e) { console.error(e.message); process.exit(3); } })`;
+    const script = `import('${libEntry}').then(({ BpfObject }) => { try { BpfObject.open('${fixture('maps.bpfel.o')}').load(); } catch (e) { console.error(e.message); process.exit(3); } })`;
     let out = '';
     try {
       execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', stdio: 'pipe' });

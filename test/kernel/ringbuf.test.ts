@@ -6,7 +6,7 @@ import { PerfBufReader } from '../../src/ringbuf/perfbuf.js';
 import { Poller } from '../../src/ringbuf/poller.js';
 import type { RecordReader } from '../../src/ringbuf/reader.js';
 import { RingBufReader } from '../../src/ringbuf/ringbuf.js';
-import { childBound, fixture, needKernel, root, waitUntil } from '../helpers.js';
+import { childBound, fixture, libEntry, needKernel, waitUntil } from '../helpers.js';
 import { MapType } from '../../src/syscall/constants.js';
 import { haveMapType } from '../../src/syscall/features.js';
 
@@ -300,12 +300,16 @@ describe.skipIf(skip ?? needKernel('5.8', 'BPF ring buffers', () => haveMapType(
     expect(seen).toEqual({ a: 4, b: 6 });
   });
 
-  it('the process exits once its readers are closed', async () => {
+  // Through the package entry (the bundled library): a drain thread's worker module is found from
+  // dist/lib as from dist/ringbuf.
+  it.each([
+    ['', '{}'],
+    [' with a drain thread', "{ drainThread: 2 * o.map('events').maxEntries }"],
+  ])('the process exits once its readers are closed%s', async (_, opts) => {
     const script = `
-      const { BpfObject } = await import('${root}/dist/index.js');
-      const { RingBufReader } = await import('${root}/dist/ringbuf/ringbuf.js');
+      const { BpfObject, RingBufReader } = await import('${libEntry}');
       const o = BpfObject.open('${fixture('ringbuf.bpfel.o')}').load();
-      const r = new RingBufReader(o.map('events'));
+      const r = new RingBufReader(o.map('events'), ${opts});
       const it = r[Symbol.asyncIterator]();
       const p = it.next();
       const req = Buffer.alloc(48); req.writeUInt32LE(1, 0);

@@ -8,11 +8,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, fixture, needKernel, root, runCli } from '../helpers.js';
+import { cli, fixture, libEntry, needKernel, root, runCli } from '../helpers.js';
 import { progIdsOf, progsLeft, startRun } from '../run-helper.js';
 
 const skip = needKernel();
-const dist = `${root}/dist/index.js`;
+const dist = libEntry;
 
 /** Run an ESM snippet in a child node; resolves with its exit status/signal and how long it took. */
 function node(script: string, opts: { timeoutMs?: number; prefix?: string[]; args?: string[] } = {}) {

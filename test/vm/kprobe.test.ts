@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBtf } from '../../src/btf/btf.js';
 import { BtfKind } from '../../src/btf/types.js';
 import { BpfObject } from '../../src/loader/object.js';
-import { fixture, need, needKernel, root } from '../helpers.js';
+import { fixture, libEntry, need, needKernel } from '../helpers.js';
 
 const skip = needKernel() ?? need(process.env.BEE_IN_VM === '1', 'VM-only tests: run `npm run test:vm`');
 const getppid = koffi.load('libc.so.6').func('int getppid()');
@@ -50,7 +50,7 @@ describe.skipIf(skip)('kprobes in the VM', () => {
 
   it('SIGINT leaves no tracefs events behind', async () => {
     const script = `
-      import('${root}/dist/index.js').then(({ BpfObject, closeLinksOnSignals }) => {
+      import('${libEntry}').then(({ BpfObject, closeLinksOnSignals }) => {
         closeLinksOnSignals();
         const o = BpfObject.open('${fixture('kprobe.bpfel.o')}').load();
         o.program('on_entry').attach({ legacy: true });
