@@ -839,7 +839,9 @@ export class CDumper {
         if (bits) {
           if (off > cur) s += this.padding(cur, off, ind);
         } else {
-          const align = packed ? 1 : this.alignof(type) * 8;
+          // In bits: a packed struct's members sit on bytes (libbpf's m_align of 1 byte), so the
+          // compiler itself moves a member after a bitfield to the next byte.
+          const align = packed ? 8 : this.alignof(type) * 8;
           const natural = Math.ceil(cur / align) * align;
           if (off !== natural && off > cur) s += this.padding(cur, off, ind);
         }
