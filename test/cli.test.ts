@@ -20,8 +20,11 @@ describe('bee-ts CLI (kernel-free commands)', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
     expect(pkg.bin['bee-ts']).toBe('dist/cli/main.cjs');
     for (const entry of ['dist/cli/main.cjs', 'dist/cli/main.js']) {
-      const r = spawnSync(process.execPath, [path.join(root, entry), '--version'], { encoding: 'utf8' });
-      expect([entry, r.status, r.stdout]).toEqual([entry, 0, `${pkg.version}\n`]);
+      // --version and -V alone print without the command tree (start.ts); with another word the tree prints them.
+      for (const line of [['--version'], ['-V'], ['-j', '--version']]) {
+        const r = spawnSync(process.execPath, [path.join(root, entry), ...line], { encoding: 'utf8' });
+        expect([entry, line, r.status, r.stdout, r.stderr]).toEqual([entry, line, 0, `${pkg.version}\n`, '']);
+      }
       const bad = spawnSync(process.execPath, [path.join(root, entry), 'prog', 'frobnicate'], { encoding: 'utf8' });
       expect([entry, bad.status]).toEqual([entry, 2]);
     }

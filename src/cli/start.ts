@@ -2,8 +2,9 @@
 // bundled dist/cli/main.cjs that scripts/bundle-cli.mjs writes (it loads this module's CommonJS
 // chunk with a V8 code cache and calls main()). It runs the process's command line through the
 // command tree (program.ts) and turns every failure into one clear line on stderr (or
-// {"error":...} with --json) and a non-zero exit. A prog or map listing runs without the
-// command tree (listing.ts): the tree's chunk, commander included, loads for every other line.
+// {"error":...} with --json) and a non-zero exit. A prog or map listing (listing.ts), --help off a
+// terminal and --version run without the command tree: the tree's chunk, commander included,
+// loads for every other line.
 import fs from 'node:fs';
 import { deferStdout, stdoutMayBeTty, writeOut } from './format.js';
 import { listingOf, runListing } from './listing.js';
@@ -30,7 +31,7 @@ export async function main(): Promise<void> {
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
   const args = process.argv.slice(2);
-  const help = args.length === 1 && args[0] === '--help' ? builtHelp() : undefined;
+  const help = args.length !== 1 ? undefined : args[0] === '--help' ? builtHelp() : args[0] === '--version' || args[0] === '-V' ? packageVersion() : undefined;
   if (help !== undefined) {
     writeOut(help);
     process.exitCode = 0;
@@ -58,6 +59,20 @@ function builtHelp(): string | undefined {
   if (stdoutMayBeTty()) return undefined;
   try {
     return fs.readFileSync(new URL('./help.txt', import.meta.url), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `bee-ts --version` (or -V) alone: what commander's `.version()` prints (program.ts gives it the
+ * same package.json's version), without building the command tree for one line. Undefined when
+ * package.json cannot be read (the tree then says what it says).
+ */
+function packageVersion(): string | undefined {
+  try {
+    const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? `${version}\n` : undefined;
   } catch {
     return undefined;
   }
