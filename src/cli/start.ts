@@ -31,9 +31,9 @@ export async function main(): Promise<void> {
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
   const args = process.argv.slice(2);
-  const help = args.length !== 1 ? undefined : args[0] === '--help' ? builtHelp() : args[0] === '--version' || args[0] === '-V' ? packageVersion() : undefined;
-  if (help !== undefined) {
-    writeOut(help);
+  const text = args.length === 1 ? treelessText(args[0]!) : undefined;
+  if (text !== undefined) {
+    writeOut(text);
     process.exitCode = 0;
   } else {
     const listing = listingOf(args);
@@ -46,6 +46,13 @@ export async function main(): Promise<void> {
   // listeners (links, tracefs events, netlink attachments) run either way; anything left pending
   // keeps the usual exit, after it.
   if (processWants.exitWhenDone || (process.getActiveResourcesInfo().length === 0 && process.listenerCount('beforeExit') === 0)) process.exit();
+}
+
+/** What a one-word command line prints without the command tree (--help, --version), if it can. */
+function treelessText(arg: string): string | undefined {
+  if (arg === '--help') return builtHelp();
+  if (arg === '--version' || arg === '-V') return packageVersion();
+  return undefined;
 }
 
 /**

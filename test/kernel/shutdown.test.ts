@@ -12,7 +12,6 @@ import { cli, fixture, libEntry, needKernel, root, runCli } from '../helpers.js'
 import { progIdsOf, progsLeft, startRun } from '../run-helper.js';
 
 const skip = needKernel();
-const dist = libEntry;
 
 /** Run an ESM snippet in a child node; resolves with its exit status/signal and how long it took. */
 function node(script: string, opts: { timeoutMs?: number; prefix?: string[]; args?: string[] } = {}) {
@@ -27,7 +26,7 @@ describe.skipIf(skip)('the library never blocks exit and installs no signal hand
   it('process.exit() with an idle RingBufReader or PerfBufReader returns at once, every time', () => {
     for (const kind of ['RINGBUF', 'PERF_EVENT_ARRAY'] as const) {
       const script = `
-        const { createMap, RingBufReader, PerfBufReader, constants } = await import('${dist}');
+        const { createMap, RingBufReader, PerfBufReader, constants } = await import('${libEntry}');
         const t = constants.MapType.${kind};
         const m = createMap({ name: 'idle', type: t, keySize: t === constants.MapType.RINGBUF ? 0 : 4, valueSize: t === constants.MapType.RINGBUF ? 0 : 4, maxEntries: t === constants.MapType.RINGBUF ? 4096 : 2, flags: 0, pinning: 0, mapExtra: 0n, section: '.maps', source: 'btf' });
         const r = t === constants.MapType.RINGBUF ? new RingBufReader(m) : new PerfBufReader(m, { pages: 1 });
@@ -44,7 +43,7 @@ describe.skipIf(skip)('the library never blocks exit and installs no signal hand
 
   it('importing bee-ts and attaching installs no signal handler', () => {
     const r = node(`
-      const { BpfObject } = await import('${dist}');
+      const { BpfObject } = await import('${libEntry}');
       const o = BpfObject.open('${root}/examples/opensnoop.o').load();
       o.attachAll();
       console.log(JSON.stringify(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1'].map((s) => process.listenerCount(s))));
@@ -64,7 +63,7 @@ describe.skipIf(skip)('the library never blocks exit and installs no signal hand
       sh(`ip link add ${dev} type veth peer name bsg${process.pid % 10000}b && ip link set bsg${process.pid % 10000}b netns ${ns} && ip link set ${dev} up`);
       for (const how of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'throw', 'reject'] as const) {
         const script = `
-          const { BpfObject, closeLinksOnSignals } = await import('${dist}');
+          const { BpfObject, closeLinksOnSignals } = await import('${libEntry}');
           closeLinksOnSignals();
           const o = BpfObject.open('${fixture('attach.bpfel.o')}').load();
           o.program('count_xdp').attach({ iface: '${dev}', xdpMode: 'netlink' });
@@ -105,7 +104,7 @@ describe.skipIf(skip)('the library never blocks exit and installs no signal hand
   it('a DataView kept from a closed reader reads zeros instead of crashing; dropped objects release their mmaps', () => {
     const r = node(
       `
-      const { BpfObject, RingBufReader } = await import('${dist}');
+      const { BpfObject, RingBufReader } = await import('${libEntry}');
       const o = BpfObject.open('${fixture('ringbuf.bpfel.o')}').load();
       const r = new RingBufReader(o.map('rb'));
       const req = Buffer.alloc(48); req.writeUInt32LE(3, 0); req.writeUInt32LE(16, 4);
