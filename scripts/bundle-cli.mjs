@@ -66,18 +66,24 @@ const LISTING = /[\\/]dist[\\/](syscall[\\/](backend|errno|fd|bpf|constants|info
 const INSPECT = /[\\/]dist[\\/](syscall[\\/]|link[\\/](link|tracefs)\.js$|btf[\\/](btf|types|record)\.js$|maps[\\/](codec|map|map-traits)\.js$|loader[\\/]btf-files\.js$|elf[\\/]reader\.js$|cli[\\/](objects|prog|map|pins)\.js$)/;
 
 /**
- * The C dumper's WebAssembly module (dist/btf/order-wasm.js assembles it from nested arrays of bytes
- * on first use, ~9 ms of cold JavaScript in a one-shot `btf dump format c`) built here once and
- * written into the bundle as base64 (its `PREBUILT`).
+ * The dumpers' WebAssembly modules (dist/btf/order-wasm.js and raw-wasm.js assemble theirs from
+ * nested arrays of bytes on first use, ~9 ms of cold JavaScript for the C dump's in a one-shot
+ * `btf dump format c`) built here once and written into the bundle as base64 (their `PREBUILT`).
  */
 const { cdumpWasmModule } = await import(path.join(root, 'dist', 'btf', 'order-wasm.js'));
-const cdumpWasm = {
-  name: 'cdump-wasm',
+const { rawWasmModule } = await import(path.join(root, 'dist', 'btf', 'raw-wasm.js'));
+const PREBUILT_MODULES = [
+  [/[\\/]dist[\\/]btf[\\/]order-wasm\.js$/, cdumpWasmModule],
+  [/[\\/]dist[\\/]btf[\\/]raw-wasm\.js$/, rawWasmModule],
+];
+const dumpWasm = {
+  name: 'dump-wasm',
   transform(code, id) {
-    if (!/[\\/]dist[\\/]btf[\\/]order-wasm\.js$/.test(id)) return null;
+    const hit = PREBUILT_MODULES.find(([re]) => re.test(id));
+    if (!hit) return null;
     const from = 'const PREBUILT = undefined;';
     if (!code.includes(from)) throw new Error(`bundle-cli: ${id} no longer has '${from}'`);
-    return code.replace(from, `const PREBUILT = ${JSON.stringify(Buffer.from(cdumpWasmModule()).toString('base64'))};`);
+    return code.replace(from, `const PREBUILT = ${JSON.stringify(Buffer.from(hit[1]()).toString('base64'))};`);
   },
 };
 
@@ -197,7 +203,7 @@ const bundle = await rolldown({
   input: path.join(cli, 'start.js'),
   platform: 'node',
   external: ['koffi'],
-  plugins: [lazyChildProcess, requireDynamicImports, builtinDefaults, cdumpWasm],
+  plugins: [lazyChildProcess, requireDynamicImports, builtinDefaults, dumpWasm],
   logLevel: 'silent',
 });
 const out = await bundle.generate({
@@ -253,7 +259,7 @@ await bundleLibrary();
  */
 async function bundleLibrary() {
   const entry = path.join(root, 'dist', 'index.js');
-  const bundle = await rolldown({ input: entry, platform: 'node', external: ['koffi'], plugins: [requireDynamicImports, builtinDefaults, cdumpWasm], logLevel: 'silent' });
+  const bundle = await rolldown({ input: entry, platform: 'node', external: ['koffi'], plugins: [requireDynamicImports, builtinDefaults, dumpWasm], logLevel: 'silent' });
   const out = await bundle.generate({ format: 'cjs', codeSplitting: false });
   await bundle.close();
   const chunks = out.output.filter((o) => o.type === 'chunk');

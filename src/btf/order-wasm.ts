@@ -15,7 +15,7 @@
 import type { FlatBtf } from './flat.js';
 import {
   ADD, AND, BLOCK, CTZ, LT_S, MEMCOPY, BR, BR_IF, DIV_U, DROP, ELSE, END, EQ, EQZ, GE_U, GT_S, GT_U, I32, IF, LITTLE_ENDIAN, LOOP, MUL, NE, OR, REM_U, RETURN, SHL, SHR_U, SUB, UNREACHABLE, VOID, XOR, LE_U, LT_U,
-  type Code, call, get, i32, load, load8, set, store, store8, tee, wasmApi, wasmModule,
+  type Code, call, decBody, get, i32, load, load8, repeat, set, store, store8, tee, text, wasmApi, wasmModule, when,
 } from './wasm-asm.js';
 import { BtfKind, INT_BOOL } from './types.js';
 
@@ -125,10 +125,7 @@ const ITEM = 37;
 /** The layout's addresses, baked into the code as constants (the module is assembled per dump). */
 /** A header word (the layout's addresses are written there per dump, so the module's bytes are the same for every BTF). */
 const hdr = (at: number): Code => [i32(0), load(at)];
-const when = (cond: Code, body: Code): Code => [cond, IF, VOID, body, END];
 const ret = (v: number): Code => [i32(v), RETURN];
-/** Count down local `n` (clobbered), running `body` each time. */
-const repeat = (n: number, body: Code): Code => [BLOCK, VOID, LOOP, VOID, get(n), EQZ, BR_IF, 1, body, get(n), i32(1), SUB, set(n), BR, 0, END, END];
 const kindIs = (k: number, ...kinds: number[]): Code => kinds.map((x, i) => [get(k), i32(x), EQ, i ? OR : []]);
 
 // ord(id, throughPtr, depth) -> strong: cdump.ts's orderType, case for case.
@@ -444,25 +441,9 @@ const keysAll = (): Code => [
 // emitted first, an error); the bit position reached, the bytes written and the declarator nodes
 // left in memory words. The dumper's emitted/declared/on-path marks and name counts are views of
 // this memory, so the two writers share them.
-/** Write `s` (ASCII) at local `p`, advancing it. */
-const text = (p: number, s: string): Code => [Array.from(s, (c, k) => [get(p), i32(c.charCodeAt(0)), store8(k)]), get(p), i32(s.length), ADD, set(p)];
 /** Write '\n' at local p, advancing it. */
 const nl = (p: number): Code => [get(p), i32(10), store8(), get(p), i32(1), ADD, set(p)];
 const addrOf = (idExpr: Code): Code => [hdr(H_WORDS), hdr(H_OFFS), idExpr, i32(2), SHL, ADD, load(), i32(2), SHL, ADD];
-// dec(p, v) -> p: v in decimal (unsigned).
-const [DP, DV, DD, DT] = [0, 1, 2, 3];
-const dec = (): Code => [
-  i32(1), set(DD), get(DV), set(DT),
-  BLOCK, VOID, LOOP, VOID, get(DT), i32(10), LT_U, BR_IF, 1, get(DT), i32(10), DIV_U, set(DT), get(DD), i32(1), ADD, set(DD), BR, 0, END, END,
-  get(DP), get(DD), ADD, set(DT),
-  LOOP, VOID,
-  get(DT), i32(1), SUB, set(DT),
-  get(DT), get(DV), i32(10), REM_U, i32(48), ADD, store8(),
-  get(DV), i32(10), DIV_U, set(DV),
-  get(DV), BR_IF, 0,
-  END,
-  get(DP), get(DD), ADD,
-];
 // cpy(p, off) -> p: the string at `off`.
 const [CP, COFF, CC] = [0, 1, 2];
 const cpy = (): Code => [
@@ -1298,7 +1279,7 @@ export function cdumpWasmModule(): Uint8Array {
   { params: 2, results: 1, locals: 1, body: streq() },
   { params: 1, results: 0, locals: 6, body: key() },
   { name: 'keys', params: 0, results: 1, locals: 6, body: keysAll() },
-  { params: 2, results: 1, locals: 2, body: dec() },
+  { params: 2, results: 1, locals: 2, body: decBody() },
   { params: 2, results: 1, locals: 1, body: cpy() },
   { params: 2, results: 1, locals: 1, body: namew() },
   { params: 2, results: 1, locals: 1, body: basew() },

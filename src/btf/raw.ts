@@ -1,6 +1,7 @@
 // `btf dump ... format raw`: one line per type in bpftool's layout, so the two diff cleanly.
 import type { Btf } from './btf.js';
 import { type FlatBtf, flatBtf } from './flat.js';
+import { rawDumpWasm } from './raw-wasm.js';
 import { type ByteSink, lit, TextOut } from './textout.js';
 import { BtfKind, type BtfType, INT_BOOL, INT_CHAR, INT_SIGNED, KIND_NAMES } from './types.js';
 
@@ -212,32 +213,57 @@ const KIND_WRITERS: KindWriter[] = [];
   };
 }
 
+/** One type's lines, `[id] KIND 'name' ...` up to and including its last newline. */
+function writeType(o: TextOut, f: FlatBtf, id: number): void {
+  const p = f.offs[id]!;
+  const kind = f.kinds[id]!;
+  const w = f.words;
+  o.lit(L.open);
+  o.uint(id);
+  o.lit(L.close);
+  o.lit(KIND_BYTES[kind]!);
+  o.lit(L.quote);
+  if (p < 0) o.lit(L.anonQuoted);
+  else {
+    nameAt(o, f.strings, w[p]!);
+    const info = w[p + 1]!;
+    // parseBtf rejects unknown kinds.
+    KIND_WRITERS[kind]!(o, f, p + 3, w[p + 2]!, info & 0xffff, info >>> 31 !== 0);
+  }
+  o.byte(10);
+}
+
 /**
  * The whole raw dump, types from `fromId` (split BTF prints only its own types, as bpftool does),
- * as UTF-8 text in chunks of whole lines. Each kind's lines come from a small function of its own
- * (one large loop would be recompiled whenever a kind first seen late, such as the DATASEC at the
- * end of vmlinux, turned up).
+ * as UTF-8 text in chunks of whole lines. ./raw-wasm.ts writes the types where WebAssembly runs
+ * (the same bytes); the JavaScript writes what it declines (ENUM64), what it has no room for, and
+ * everything without WebAssembly (`wasm` false: the tests' comparison). Each kind's lines come
+ * from a small function of its own (one large loop would be recompiled whenever a kind first seen
+ * late, such as the DATASEC at the end of vmlinux, turned up).
  */
-export function dumpRawBytes(btf: Btf, sink: ByteSink, fromId = btf.firstId): void {
+export function dumpRawBytes(btf: Btf, sink: ByteSink, fromId = btf.firstId, wasm = true): void {
   const f = flatBtf(btf);
-  const { words: w, offs, kinds, count } = f;
   const o = new TextOut(sink);
-  for (let id = fromId; id < count; id++) {
-    const p = offs[id]!;
-    const kind = kinds[id]!;
-    o.lit(L.open);
-    o.uint(id);
-    o.lit(L.close);
-    o.lit(KIND_BYTES[kind]!);
-    o.lit(L.quote);
-    if (p < 0) o.lit(L.anonQuoted);
-    else {
-      nameAt(o, f.strings, w[p]!);
-      const info = w[p + 1]!;
-      // parseBtf rejects unknown kinds.
-      KIND_WRITERS[kind]!(o, f, p + 3, w[p + 2]!, info & 0xffff, info >>> 31 !== 0);
+  let id = fromId;
+  const fast = wasm && id < f.count ? rawDumpWasm(f) : undefined;
+  while (fast && id < f.count) {
+    let next: number;
+    try {
+      next = fast.dump(id, f.count);
+    } catch {
+      // A type longer than the output area: this call's bytes are dropped, the JavaScript goes on from its first id.
+      break;
     }
-    o.byte(10);
+    const bytes = fast.output();
+    if (bytes.length) sink(bytes);
+    id = next;
+    if (fast.declined()) {
+      writeType(o, f, id++);
+      o.flush();
+    }
+  }
+  for (; id < f.count; id++) {
+    writeType(o, f, id);
     o.endLine();
   }
   o.flush();

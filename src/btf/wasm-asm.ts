@@ -75,6 +75,32 @@ export const load8 = (offset = 0): Code => [0x2d, 0, uleb(offset)];
 export const store = (offset = 0): Code => [0x36, 2, uleb(offset)];
 export const store8 = (offset = 0): Code => [0x3a, 0, uleb(offset)];
 
+/** `body` when `cond` (an i32) is non-zero. */
+export const when = (cond: Code, body: Code): Code => [cond, IF, VOID, body, END];
+/** Count down local `n` (clobbered), running `body` each time. */
+export const repeat = (n: number, body: Code): Code => [BLOCK, VOID, LOOP, VOID, get(n), EQZ, BR_IF, 1, body, get(n), i32(1), SUB, set(n), BR, 0, END, END];
+/** Write `s` (ASCII) at the address in local `p`, advancing it. */
+export const text = (p: number, s: string): Code => [Array.from(s, (c, k) => [get(p), i32(c.charCodeAt(0)), store8(k)]), get(p), i32(s.length), ADD, set(p)];
+/**
+ * The body of dec(p, v) -> p (2 params, 2 more locals): v in decimal (unsigned) at address p,
+ * returning the address after it.
+ */
+export const decBody = (): Code => {
+  const [DP, DV, DD, DT] = [0, 1, 2, 3];
+  return [
+    i32(1), set(DD), get(DV), set(DT),
+    BLOCK, VOID, LOOP, VOID, get(DT), i32(10), LT_U, BR_IF, 1, get(DT), i32(10), DIV_U, set(DT), get(DD), i32(1), ADD, set(DD), BR, 0, END, END,
+    get(DP), get(DD), ADD, set(DT),
+    LOOP, VOID,
+    get(DT), i32(1), SUB, set(DT),
+    get(DT), get(DV), i32(10), REM_U, i32(48), ADD, store8(),
+    get(DV), i32(10), DIV_U, set(DV),
+    get(DV), BR_IF, 0,
+    END,
+    get(DP), get(DD), ADD,
+  ];
+};
+
 /** One function: its parameter count, result count (0 or 1), extra i32 locals and body (without the final END). */
 export interface WasmFunc {
   name?: string;
