@@ -30,6 +30,10 @@ describe('in-process CLI', () => {
       [['gen', 'ts', fixture('maps.bpfel.o')], { LC_ALL: 'C' }],
       [['batch', 'file', '/nonexistent/batch']],
       [['-j', 'batch', 'file']],
+      // The loads' short path in the process (src/cli/load-line.ts), the tree in-process: the same failure.
+      [['prog', 'loadall', '/nonexistent/x.o', '/sys/fs/bpf/none']],
+      [['-j', 'prog', 'load', '/nonexistent/x.o', '/sys/fs/bpf/none']],
+      [['prog', 'loadall', fixture('attach.c'), '/sys/fs/bpf/none']],
     ];
     for (const [args, env] of lines) {
       const ours = cliInProcess(args, env);
@@ -94,6 +98,37 @@ describe.skipIf(skipKernel)('listings: the process (short path) and the in-proce
       const aj = spawned(['-j', ...args]);
       expect(json(aj)).toEqual(json(cliInProcess(['-j', ...args])));
       expect(json(aj)).toHaveLength(ids.length);
+    }
+  });
+});
+
+// A plain `prog loadall`/`prog load` runs in the bin without the command tree (src/cli/load-line.ts);
+// in-process it goes through the tree: the same pins, programs and output.
+describe.skipIf(needKernel())('loads: the process (short path) and the in-process tree', () => {
+  const dir = `/sys/fs/bpf/bee-inproc-load-${process.pid}`;
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('pin the same programs, of the same types and names, with the same output', () => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    const shown = (d: string) =>
+      fs.readdirSync(d).sort().map((f) => {
+        const p = JSON.parse(spawned(['-j', 'prog', 'show', 'pinned', `${d}/${f}`]).stdout) as { name: string; type: string };
+        return [f, p.type, p.name];
+      });
+    // (bpffs names take no dots.)
+    for (const [i, [cmd, obj]] of ([['loadall', 'core.bpfel.o'], ['loadall', 'globals.bpfel.o'], ['load', 'globals.bpfel.o']] as const).entries()) {
+      const [a, b] = [`${dir}/${cmd}${i}-short`, `${dir}/${cmd}${i}-tree`];
+      const short = spawned(['prog', cmd, fixture(obj), a]);
+      const tree = cliInProcess(['prog', cmd, fixture(obj), b]);
+      expect(short, `${cmd} ${obj}`).toEqual(tree);
+      expect(short.status).toBe(0);
+      if (cmd === 'load') {
+        expect(JSON.parse(spawned(['-j', 'prog', 'show', 'pinned', a]).stdout).type).toBe(JSON.parse(spawned(['-j', 'prog', 'show', 'pinned', b]).stdout).type);
+      } else {
+        expect(shown(a)).toEqual(shown(b));
+        expect(shown(a).length).toBeGreaterThan(0);
+      }
     }
   });
 });

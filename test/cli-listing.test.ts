@@ -1,17 +1,18 @@
-// The listings' short path (src/cli/listing.ts: start.ts runs a prog/map listing without the
-// command tree) takes exactly the command lines that the tree would run as `prog list` or
-// `map list`, with the same selector words and the same global flags (a line it leaves, the tree
-// parses as before). Kernel-free: each line is parsed by the tree with every action replaced by one
+// The short paths (src/cli/listing.ts and load-line.ts: start.ts runs a prog/map listing, and a
+// plain `prog load`/`prog loadall`, without the command tree) take exactly the command lines that
+// the tree would run as `prog list`, `map list`, `prog load` or `prog loadall`, with the same
+// words, no option and the same global flags (a line they leave, the tree parses as before). Kernel-free: each line is parsed by the tree with every action replaced by one
 // that records which command ran and with what.
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { commandWord, normalizeArgv } from '../src/cli/argv.js';
 import { globals } from '../src/cli/format.js';
 import { listingOf } from '../src/cli/listing.js';
+import { loadLineOf } from '../src/cli/load-line.js';
 import { startCommandLine } from '../src/cli/outcome.js';
 import { buildProgram } from '../src/cli/program.js';
 
-type Ran = { command: string; args: unknown[]; globals: typeof globals } | 'none';
+type Ran = { command: string; args: unknown[]; options: string[]; globals: typeof globals } | 'none';
 
 /** What the command tree does with a command line: the command whose action ran (or 'none': help, an error). */
 async function treeRuns(line: string[]): Promise<Ran> {
@@ -24,7 +25,9 @@ async function treeRuns(line: string[]): Promise<Ran> {
       // commander's action arguments: the declared arguments, then the options, then the command.
       const args = a.slice(0, -2);
       const opts = a[a.length - 2] as Record<string, unknown>;
-      ran = { command: names.join(' '), args: [...args, { json: !!opts.json }], globals: { ...globals } };
+      // The options the line set, besides -j (which the listings read).
+      const options = Object.keys(opts).filter((k) => k !== 'json' && opts[k] !== undefined);
+      ran = { command: names.join(' '), args: [...args, { json: !!opts.json }], options, globals: { ...globals } };
     });
     for (const s of c.commands) walk(s, [...names, s.name()]);
   };
@@ -44,7 +47,17 @@ function listingRuns(line: string[]): Ran {
   if (!l) return 'none';
   Object.assign(globals, l.flags);
   if (globals.pretty) globals.json = true;
-  return { command: `${l.object} list`, args: [l.args, { json: globals.json }], globals: { ...globals } };
+  return { command: `${l.object} list`, args: [l.args, { json: globals.json }], options: [], globals: { ...globals } };
+}
+
+/** What the loads' short path does with it (cmd-prog.ts's action has no -j; -d is its --verbose, as runLoadLine passes it). */
+function loadRuns(line: string[]): Ran {
+  startCommandLine();
+  const l = loadLineOf(line);
+  if (!l) return 'none';
+  Object.assign(globals, l.flags);
+  if (globals.pretty) globals.json = true;
+  return { command: `prog ${l.command}`, args: [l.object, l.pin, { json: false }], options: globals.debug ? ['verbose'] : [], globals: { ...globals } };
 }
 
 const LINES = [
@@ -72,6 +85,30 @@ describe('the listings short path', () => {
       expect(short, text).toEqual(await treeRuns(line));
     }
     for (const t of TAKEN) expect(taken, t).toContain(t);
+    startCommandLine();
+  });
+});
+
+const LOAD_LINES = [
+  'prog loadall x.o /d', 'prog load x.o /d', 'prog loada x.o /d', 'prog l x.o /d', 'prog lo x.o /d', 'p loadall x.o /d', 'prog loadall', 'prog loadall x.o', 'prog loadall x.o /d extra',
+  '-j prog loadall x.o /d', 'prog loadall x.o /d -p', '-d prog load x.o /d', 'prog -m loadall x.o /d', '-jfdmn prog loadall x.o /d',
+  'prog loadall x.o /d --pinmaps /m', 'prog loadall x.o /d --autoattach', 'prog loadall --set a=1 x.o /d', 'prog loadall x.o /d -v', 'prog load x.o /d --verbose',
+  'prog loadall x.o /d --help', 'prog loadall -h', 'prog loadall -- x.o /d', 'prog loadall x.o -', 'prog loadall "" /d', '--storage /s prog loadall x.o /d', 'prog loadall x.o /d pinmaps /m',
+  'prog show', 'map loadall x.o /d', 'prog loadalll x.o /d', 'prog attach x y', 'prog loadall x.o /d -x',
+];
+const LOAD_TAKEN = ['prog loadall x.o /d', 'prog lo x.o /d', 'prog -m loadall x.o /d', 'prog load x.o /d', 'prog loada x.o /d', '-j prog loadall x.o /d', 'prog loadall x.o /d -p', '-d prog load x.o /d', '-jfdmn prog loadall x.o /d', 'prog loadall "" /d'];
+
+describe('the loads short path', () => {
+  it("runs what the command tree runs for each line it takes (prog load/loadall OBJ PATH, bpftool's flags anywhere, no option); options, help, errors and other commands are the tree's", async () => {
+    const taken: string[] = [];
+    for (const text of LOAD_LINES) {
+      const line = text.split(' ').map((w) => (w === '""' ? '' : w));
+      const short = loadRuns(line);
+      if (short === 'none') continue;
+      taken.push(text);
+      expect(short, text).toEqual(await treeRuns(line));
+    }
+    expect(taken.sort()).toEqual([...LOAD_TAKEN].sort());
     startCommandLine();
   });
 });

@@ -2,12 +2,13 @@
 // bundled dist/cli/main.cjs that scripts/bundle-cli.mjs writes (it loads this module's CommonJS
 // chunk with a V8 code cache and calls main()). It runs the process's command line through the
 // command tree (program.ts) and turns every failure into one clear line on stderr (or
-// {"error":...} with --json) and a non-zero exit. A prog or map listing (listing.ts), --help off a
-// terminal and --version run without the command tree: the tree's chunk, commander included,
+// {"error":...} with --json) and a non-zero exit. A prog or map listing (listing.ts), a plain
+// `prog load`/`prog loadall` (load-line.ts), --help off a terminal and --version run without the command tree: the tree's chunk, commander included,
 // loads for every other line.
 import fs from 'node:fs';
 import { deferStdout, stdoutMayBeTty, writeOut } from './format.js';
 import { listingOf, runListing } from './listing.js';
+import { loadLineOf, runLoadLine } from './load-line.js';
 import { errorMessage, processWants } from './outcome.js';
 
 export async function main(): Promise<void> {
@@ -37,7 +38,8 @@ export async function main(): Promise<void> {
     process.exitCode = 0;
   } else {
     const listing = listingOf(args);
-    process.exitCode = listing ? await runListing(listing) : await (await import('./program.js')).runCommandLine(args);
+    const load = listing ? undefined : loadLineOf(args);
+    process.exitCode = listing ? await runListing(listing) : load ? await runLoadLine(load) : await (await import('./program.js')).runCommandLine(args);
   }
   // The command has returned. Once nothing would keep Node running (no pending write, timer,
   // child, socket or stdio stream handle, no 'beforeExit' listener), exit now, as Node then
