@@ -60,6 +60,20 @@ function loadRuns(line: string[]): Ran {
   return { command: `prog ${l.command}`, args: [l.object, l.pin, { json: false }], options: globals.debug ? ['verbose'] : [], globals: { ...globals } };
 }
 
+/** The lines `short` takes, each checked against what the tree runs for it ('""' is an empty word). */
+async function takenLines(lines: readonly string[], short: (line: string[]) => Ran): Promise<string[]> {
+  const taken: string[] = [];
+  for (const text of lines) {
+    const line = text.split(' ').map((w) => (w === '""' ? '' : w));
+    const ran = short(line);
+    if (ran === 'none') continue;
+    taken.push(text);
+    expect(ran, text).toEqual(await treeRuns(line));
+  }
+  startCommandLine();
+  return taken;
+}
+
 const LINES = [
   'prog', 'prog list', 'prog show', 'map', 'map list', 'map show', 'p', 'm', 'prog l', 'prog s', 'prog li', 'prog sh', 'map lis', 'map sho',
   '-j prog', '-p prog show', '-j map list', 'map list -j', 'map -j list', '--json prog show', 'prog show --pretty', '-jp map', '-f prog list', '-d map list', '-m -n prog show', '-jfd map show',
@@ -76,16 +90,8 @@ const TAKEN = ['prog', 'prog list', 'prog show', 'map', 'map list', 'map show', 
 
 describe('the listings short path', () => {
   it('runs what the command tree runs for each line it takes (a prog or map listing); a line it leaves (help, errors, other commands, prefixes of the object) is the tree\'s as before', async () => {
-    const taken: string[] = [];
-    for (const text of LINES) {
-      const line = text.split(' ').map((w) => (w === '""' ? '' : w));
-      const short = listingRuns(line);
-      if (short === 'none') continue;
-      taken.push(text);
-      expect(short, text).toEqual(await treeRuns(line));
-    }
+    const taken = await takenLines(LINES, listingRuns);
     for (const t of TAKEN) expect(taken, t).toContain(t);
-    startCommandLine();
   });
 });
 
@@ -100,15 +106,7 @@ const LOAD_TAKEN = ['prog loadall x.o /d', 'prog lo x.o /d', 'prog -m loadall x.
 
 describe('the loads short path', () => {
   it("runs what the command tree runs for each line it takes (prog load/loadall OBJ PATH, bpftool's flags anywhere, no option); options, help, errors and other commands are the tree's", async () => {
-    const taken: string[] = [];
-    for (const text of LOAD_LINES) {
-      const line = text.split(' ').map((w) => (w === '""' ? '' : w));
-      const short = loadRuns(line);
-      if (short === 'none') continue;
-      taken.push(text);
-      expect(short, text).toEqual(await treeRuns(line));
-    }
+    const taken = await takenLines(LOAD_LINES, loadRuns);
     expect(taken.sort()).toEqual([...LOAD_TAKEN].sort());
-    startCommandLine();
   });
 });
