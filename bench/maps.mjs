@@ -2,7 +2,7 @@
 // bench/maps: single-element hash map update/lookup/delete and a batch dump, bee-ts (BpfMap,
 // number keys and Uint8Array keys) beside libbpf (bench/peers/maps_libbpf.c, built here with
 // gcc -lbpf). Each round runs one process of each, alternating which goes first; every process
-// does 3 warm-up passes, then 5 timed ones. CPU time per element (process CPU clock), the median
+// does 3 warm-up passes, then 5 timed ones. CPU time per element (process CPU clock; wall beside it), the median
 // of a process's timed passes, then the median of the processes; ratios as ops/s.
 // Lookups write the value into the caller's buffer (lookupInto), as libbpf's bpf_map_lookup_elem
 // does; "lookup, a copy" is map.lookup(k), which returns a fresh Uint8Array per call.
@@ -38,6 +38,11 @@ if (process.argv.includes('--child')) {
   const vdv = new DataView(vb.buffer);
   const out = new Uint8Array(8);
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) * 1000; };
+  const wall = () => Number(process.hrtime.bigint());
+  // Each row's CPU (t[row]) and wall (t[row + 'Wall']) ns per element.
+  let t, c0, w0;
+  const start = () => { c0 = cpu(); w0 = wall(); };
+  const stop = (row) => { t[row] = (cpu() - c0) / n; t[row + 'Wall'] = (wall() - w0) / n; };
   let numberInto = true;
   try {
     m.update(0, out);
@@ -47,48 +52,48 @@ if (process.argv.includes('--child')) {
     numberInto = false;
   }
   const pass = () => {
-    const t = {};
-    let t0 = cpu();
+    t = {};
+    start();
     for (let k = 0; k < n; k++) { kdv.setUint32(0, k, true); vdv.setUint32(0, k * 3, true); m.updateRaw(kb, vb); }
-    let t1 = cpu(); t.updateRaw = (t1 - t0) / n;
-    t0 = cpu();
+    stop('updateRaw');
+    start();
     let sum = 0;
     for (let k = 0; k < n; k++) { kdv.setUint32(0, k, true); if (!m.lookupInto(kb, out)) throw new Error('lookup'); sum += out[0]; }
-    t1 = cpu(); t.lookupRaw = (t1 - t0) / n;
-    t0 = cpu();
+    stop('lookupRaw');
+    start();
     for (let k = 0; k < n; k++) { kdv.setUint32(0, k, true); if (!m.delete(kb)) throw new Error('delete'); }
-    t1 = cpu(); t.deleteRaw = (t1 - t0) / n;
+    stop('deleteRaw');
     // Number keys (the encodeInto fast path) with raw values.
-    t0 = cpu();
+    start();
     for (let k = 0; k < n; k++) m.update(k, vb);
-    t1 = cpu(); t.updateNum = (t1 - t0) / n;
+    stop('updateNum');
     // lookupInto(k, out) is libbpf's call (the value into the caller's buffer); lookup(k) also
     // returns a fresh copy of the value, an allocation the peer does not make: its own row.
     // (A checkout before number keys in lookupInto times lookup(k) in both.)
-    t0 = cpu();
+    start();
     if (numberInto) for (let k = 0; k < n; k++) { if (!m.lookupInto(k, out)) throw new Error('lookup'); sum += out[0]; }
     else for (let k = 0; k < n; k++) if (m.lookup(k) === undefined) throw new Error('lookup');
-    t1 = cpu(); t.lookupNum = (t1 - t0) / n;
+    stop('lookupNum');
     // The number-key deletes before anything that allocates: process CPU counts V8's concurrent
     // GC threads, and the garbage of the copies and pairs below (20 000-40 000 objects) was being
     // marked while these ran, charging them for it (deletes after dumpRaw: 370 -> 395-700 ns).
-    t0 = cpu();
+    start();
     for (let k = 0; k < n; k++) if (!m.delete(k)) throw new Error('delete');
-    t1 = cpu(); t.deleteNum = (t1 - t0) / n;
+    stop('deleteNum');
     for (let k = 0; k < n; k++) m.update(k, vb);
     // The dumps and the copying lookups last (the map is full here), the batch dump first: what
     // they return stays referenced until the pass ends, and 60 000 live pairs would slow the
     // scavenges of whatever allocates after them.
-    t0 = cpu();
+    start();
     const f = m.dumpFlat();
-    t1 = cpu(); t.dump = (t1 - t0) / n;
+    stop('dump');
     if (f.count !== n) throw new Error(`dumped ${f.count} of ${n}`);
-    t0 = cpu();
+    start();
     for (let k = 0; k < n; k++) if (m.lookup(k) === undefined) throw new Error('lookup');
-    t1 = cpu(); t.lookupCopy = (t1 - t0) / n;
-    t0 = cpu();
+    stop('lookupCopy');
+    start();
     const d = m.dumpRaw();
-    t1 = cpu(); t.dumpPairs = (t1 - t0) / n;
+    stop('dumpPairs');
     if (d.length !== n) throw new Error(`dumped ${d.length} of ${n}`);
     for (let k = 0; k < n; k++) m.delete(k);
     return sum >= 0 ? t : t;
@@ -98,9 +103,9 @@ if (process.argv.includes('--child')) {
   // in about one process in five their work on an earlier pass's garbage (concurrent marking)
   // fell into the first rows of the one timed pass (raw lookup 335 -> 740 ns CPU, wall unchanged).
   const passes = Array.from({ length: timed }, () => pass());
-  const t = {};
-  for (const k of Object.keys(passes[0])) t[k] = median(passes.map((p) => p[k]));
-  process.stdout.write(JSON.stringify(t) + '\n');
+  const med = {};
+  for (const k of Object.keys(passes[0])) med[k] = median(passes.map((p) => p[k]));
+  process.stdout.write(JSON.stringify(med) + '\n');
   m.close();
   process.exit(0);
 }
@@ -117,7 +122,7 @@ const runPeer = () => {
   if (r.status !== 0) throw new Error(`libbpf peer failed: ${r.stderr}`);
   const lines = r.stdout.trim().split('\n').slice(-timed).map((l) => l.split(' ').map(Number));
   const col = (i) => median(lines.map((l) => l[i]));
-  theirs.push({ update: col(0), lookup: col(1), delete: col(2), dump: col(3) });
+  theirs.push({ update: col(0), lookup: col(1), delete: col(2), dump: col(3), updateWall: col(4), lookupWall: col(5), deleteWall: col(6), dumpWall: col(7) });
 };
 const before = opt('--before', undefined);
 const old = [];
@@ -147,6 +152,9 @@ const rows = [
   libbpfNs: m(theirs, op),
   beeTsNs: m(ours, raw),
   beeTsNumberKeyNs: num ? m(ours, num) : null,
+  libbpfWallNs: m(theirs, op + 'Wall'),
+  beeTsWallNs: m(ours, raw + 'Wall'),
+  beeTsNumberKeyWallNs: num ? m(ours, num + 'Wall') : null,
   ...(before ? { beforeNs: m(old, raw), beforeNumberKeyNs: num ? m(old, num) : null } : {}),
 }));
 const result = { bench: 'maps', n, runs, loadavg: os.loadavg()[0], rows };
@@ -154,10 +162,12 @@ record(result);
 if (json) {
   process.stdout.write(JSON.stringify(result) + '\n');
 } else {
-  console.log(`maps: hash map, 4-byte keys, 8-byte values, ${n} elements; CPU ns per element, medians of ${runs} process pairs (alternated), each the median of ${timed} passes after ${warmup} warm-up passes`);
-  console.log('op                libbpf ns   bee-ts ns (ops/s vs libbpf)   bee-ts number keys');
+  console.log(`maps: hash map, 4-byte keys, 8-byte values, ${n} elements; CPU (and wall) ns per element, medians of ${runs} process pairs (alternated), each the median of ${timed} passes after ${warmup} warm-up passes`);
+  console.log('op                libbpf ns   bee-ts ns (ops/s vs libbpf)   bee-ts number keys   wall ns: libbpf   bee-ts   number keys');
   for (const r of rows) {
     const ratio = (x) => `${x.toFixed(0).padStart(6)} (${(r.libbpfNs / x).toFixed(2)}×)`;
-    console.log(`${(r.op === 'dump' ? 'batch dump' : r.op).padEnd(17)} ${r.libbpfNs.toFixed(0).padStart(6)}   ${ratio(r.beeTsNs)}             ${r.beeTsNumberKeyNs ? ratio(r.beeTsNumberKeyNs) : '              '}${before ? `   before: ${ratio(r.beforeNs)}${r.beforeNumberKeyNs ? ' / ' + ratio(r.beforeNumberKeyNs) : ''}` : ''}`);
+    const ns = (x, w) => (x == null ? '' : x.toFixed(0)).padStart(w);
+    const walls = `   ${ns(r.libbpfWallNs, 15)} ${ns(r.beeTsWallNs, 8)} ${ns(r.beeTsNumberKeyWallNs, 13)}`;
+    console.log(`${(r.op === 'dump' ? 'batch dump' : r.op).padEnd(17)} ${r.libbpfNs.toFixed(0).padStart(6)}   ${ratio(r.beeTsNs)}             ${r.beeTsNumberKeyNs ? ratio(r.beeTsNumberKeyNs) : '              '}${walls}${before ? `   before: ${ratio(r.beforeNs)}${r.beforeNumberKeyNs ? ' / ' + ratio(r.beforeNumberKeyNs) : ''}` : ''}`);
   }
 }
