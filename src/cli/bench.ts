@@ -209,6 +209,15 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
   const rows: BenchRow[] = [];
   const peer = buildPeer();
   if (peer.reason) o.log(`bench: ${peer.reason}`);
+  // Ctrl-C or kill ends a process without 'exit' (the pins stayed in bpffs, measured): remove
+  // them and the peer's build directory, then end as the signal would have (128 + its number).
+  const onSignal = (sig: NodeJS.Signals) => {
+    unpin();
+    if (peer.dir) fs.rmSync(peer.dir, { recursive: true, force: true });
+    process.exit(128 + (os.constants.signals[sig] ?? 0));
+  };
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of SIGNALS) process.once(sig, onSignal);
   const warmup = o.warmup ?? 3;
   const cycles = Math.max(1, o.cycles ?? 8);
   const streamRounds = o.streamRounds ?? 5;
@@ -369,6 +378,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
   } finally {
     unpin();
     process.off('exit', unpin);
+    for (const sig of SIGNALS) process.off(sig, onSignal);
     if (peer.dir) fs.rmSync(peer.dir, { recursive: true, force: true });
     obj.close();
   }

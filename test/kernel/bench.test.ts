@@ -1,5 +1,5 @@
 // The ring buffer benchmark runs once per test pass as a smoke test (numbers come from `npm run bench`).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,6 +66,27 @@ describe.skipIf(skip)('bee-ts bench ringbuf: a peer that fails', () => {
       fs.rmSync(bin, { recursive: true, force: true });
     }
   });
+});
+
+describe.skipIf(skip)('bee-ts bench ringbuf: a signal', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s ends it with 128 + the signal, its pins removed', async (sig) => {
+    const child = spawn(process.execPath, [cli, 'bench', 'ringbuf', '--json', '--size', '16', '--rounds', '50', '--warmup', '0', '--no-stream'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const pins = `/sys/fs/bpf/bee-bench-${child.pid}`;
+    try {
+      // The signal once the ring and the producer are pinned (50 rounds take far longer).
+      for (let i = 0; i < 600 && !fs.existsSync(`${pins}/produce_16`); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(fs.existsSync(`${pins}/produce_16`), `no pins after 30 s: ${stderr}`).toBe(true);
+      child.kill(sig);
+      expect(await ended, stderr).toBe(128 + os.constants.signals[sig]);
+      expect(fs.existsSync(pins), 'the pin folder outlived the process').toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+      fs.rmSync(pins, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe.skipIf(skip)('bench/run-events --json', () => {
