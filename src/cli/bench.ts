@@ -245,14 +245,22 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
       };
       reader.consumeRaw(discard);
       // One callback per consumer, reused across rounds (the reader compiles a loop per
-      // callback). Each does the C peer's work per record: add the first u32 to a wrapping 32-bit
-      // sum (an unbounded JS sum would turn into a heap double and time the allocator instead).
+      // callback). Each does the C peer's work per record: fold the payload's first 32-bit word
+      // into a sum by XOR. Not `(sum + word) | 0`: that sum leaves the int32 range before the
+      // `| 0` whenever it wraps, and if that happened while V8 was still interpreting the
+      // callback (whether it did depended on the sum's value at the time), the add's type
+      // feedback said Number and TurboFan compiled it as double arithmetic with conversions, a
+      // dependency chain of ~14 cycles per record: that process then drained at half its rate
+      // for the whole run (seen in --print-opt-code; the walk's code was the same). An XOR's
+      // result is an int32 whatever the values, so with this producer's words (all under 2^31)
+      // its feedback cannot change. (getUint32, not getInt32: in one process, getInt32 here
+      // drained 64 B records at 0.83x the rate of getUint32.)
       const rawFn = (v: DataView, off: number) => {
-        sink = (sink + v.getUint32(off, true)) | 0;
+        sink ^= v.getUint32(off, true);
       };
       const batchFn = (v: DataView, offs: Int32Array, _lens: Int32Array, k: number) => {
         let s = sink;
-        for (let i = 0; i < k; i++) s = (s + v.getUint32(offs[i]!, true)) | 0;
+        for (let i = 0; i < k; i++) s ^= v.getUint32(offs[i]!, true);
         sink = s;
       };
       const inProcess = (impl: Impl, api: 'record' | 'batch' | undefined, drain: () => number): Drainer => ({
@@ -331,7 +339,7 @@ export async function benchRingbuf(o: BenchOptions): Promise<{ rows: BenchRow[];
         // this process's over the producer's run (the producer is another process).
         let count = 0;
         const onRec = (v: DataView, off: number) => {
-          sink = (sink + v.getUint32(off, true)) | 0;
+          sink ^= v.getUint32(off, true);
           count++;
         };
         const beeRound = async () => {
